@@ -1,0 +1,246 @@
+"""SQLAlchemy 2 models of the app database.
+
+The seed's tables (users, videos, video_variants, video_transcripts,
+video_summaries, outbox_events, processed_messages, upload_metadata) plus what
+the asset graph needs: timed transcript segments and chunk summaries, and the
+API's revoked tokens.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class VideoStatus(str, enum.Enum):
+    PENDING = "pending"
+    UPLOADING = "uploading"
+    TRANSCODING = "transcoding"
+    TRANSCRIBING = "transcribing"
+    SUMMARIZING = "summarizing"
+    INDEXING = "indexing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True, index=True)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    hashed_password: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    videos: Mapped[list["Video"]] = relationship(back_populates="owner")
+
+
+class Video(Base):
+    __tablename__ = "videos"
+    __table_args__ = (Index("ix_videos_created_id", "created_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default=VideoStatus.PENDING.value, index=True)
+    status_message: Mapped[str | None] = mapped_column(Text)
+    source_key: Mapped[str | None] = mapped_column(String(512))
+    original_filename: Mapped[str | None] = mapped_column(String(512))
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    has_audio: Mapped[bool | None] = mapped_column(Boolean)
+    probe: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    thumbnail_key: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User | None] = relationship(back_populates="videos")
+    variants: Mapped[list["VideoVariant"]] = relationship(
+        back_populates="video", cascade="all, delete-orphan", order_by="VideoVariant.height"
+    )
+
+
+class UploadMetadata(Base):
+    """One row per upload attempt: direct (streamed) or presigned (PUT, then complete)."""
+
+    __tablename__ = "upload_metadata"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    upload_id: Mapped[str] = mapped_column(String(64), unique=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(20))  # "direct" | "presigned" | "cli"
+    staging_key: Mapped[str | None] = mapped_column(String(512))
+    filename: Mapped[str | None] = mapped_column(String(512))
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    expected_size: Mapped[int | None] = mapped_column(BigInteger)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending | completed | rejected
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column()
+
+
+class VideoVariant(Base):
+    __tablename__ = "video_variants"
+    __table_args__ = (UniqueConstraint("video_id", "label"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    video_codec: Mapped[str] = mapped_column(String(40))
+    audio_codec: Mapped[str | None] = mapped_column(String(40))
+    bitrate: Mapped[int | None] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    object_key: Mapped[str] = mapped_column(String(512))
+    content_type: Mapped[str] = mapped_column(String(100), default="video/mp4")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    video: Mapped[Video] = relationship(back_populates="variants")
+
+
+class VideoTranscript(Base):
+    __tablename__ = "video_transcripts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), unique=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    language_probability: Mapped[float | None] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text, default="")
+    word_count: Mapped[int] = mapped_column(Integer, default=0)
+    segment_count: Mapped[int] = mapped_column(Integer, default=0)
+    audio_seconds: Mapped[float | None] = mapped_column(Float)
+    speech_seconds: Mapped[float | None] = mapped_column(Float)
+    json_key: Mapped[str | None] = mapped_column(String(512))
+    vtt_key: Mapped[str | None] = mapped_column(String(512))
+    model_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TranscriptSegment(Base):
+    __tablename__ = "transcript_segments"
+    __table_args__ = (UniqueConstraint("video_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    start_seconds: Mapped[float] = mapped_column(Float)
+    end_seconds: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class ChunkSummary(Base):
+    __tablename__ = "chunk_summaries"
+    __table_args__ = (UniqueConstraint("video_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    token_count: Mapped[int] = mapped_column(Integer)
+    start_seconds: Mapped[float | None] = mapped_column(Float)
+    end_seconds: Mapped[float | None] = mapped_column(Float)
+    summary: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VideoSummary(Base):
+    __tablename__ = "video_summaries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), unique=True)
+    summary: Mapped[str] = mapped_column(Text)
+    sentence_count: Mapped[int] = mapped_column(Integer)
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    reduce_rounds: Mapped[int] = mapped_column(Integer, default=0)
+    quality_score: Mapped[float] = mapped_column(Float)
+    quality: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    object_key: Mapped[str | None] = mapped_column(String(512))
+    model_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OutboxEvent(Base):
+    """Transactional outbox: written with the state change it announces."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    topic: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ProcessedMessage(Base):
+    """Event ids a consumer has handled, so a redelivered event does nothing twice."""
+
+    __tablename__ = "processed_messages"
+    __table_args__ = (UniqueConstraint("consumer", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consumer: Mapped[str] = mapped_column(String(100))
+    event_id: Mapped[str] = mapped_column(String(64))
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RevokedToken(Base):
+    """Access tokens revoked by logout, kept until they would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

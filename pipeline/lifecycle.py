@@ -1,0 +1,54 @@
+"""The video status lifecycle, written by the pipeline as its assets run.
+
+pending -> transcoding -> transcribing -> summarizing -> indexing -> ready,
+or failed with a status_message a person can act on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from pipeline.db.models import Video, VideoStatus
+from pipeline.events import VIDEO_FAILED, record_event
+
+
+class VideoNotFound(LookupError):
+    def __init__(self, video_id: int) -> None:
+        super().__init__(f"video {video_id} does not exist")
+        self.video_id = video_id
+
+
+def get_video(session: Session, video_id: int) -> Video:
+    video = session.get(Video, video_id)
+    if video is None:
+        raise VideoNotFound(video_id)
+    return video
+
+
+def set_status(
+    session: Session,
+    video_id: int,
+    status: VideoStatus,
+    *,
+    message: str | None = None,
+    event: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> Video:
+    """Move a video to `status` and, if given, record `event` in the same transaction."""
+    video = get_video(session, video_id)
+    video.status = status.value
+    video.status_message = message
+    if event is not None:
+        record_event(session, event, video_id, {"status": status.value, **(payload or {})})
+    return video
+
+
+def mark_failed(session: Session, video_id: int, message: str) -> Video:
+    """Mark a video failed with an actionable message; a video already ready stays ready."""
+    video = get_video(session, video_id)
+    if video.status == VideoStatus.READY.value:
+        return video
+    return set_status(session, video_id, VideoStatus.FAILED, message=message, event=VIDEO_FAILED,
+                      payload={"message": message})

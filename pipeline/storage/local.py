@@ -1,0 +1,128 @@
+"""Object store on a local directory: the embedded default."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+from pipeline.storage.base import ObjectNotFound, ObjectStoreError, StoredObject, validate_key
+
+_COPY_CHUNK = 1 << 20
+
+
+class LocalObjectStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.root / validate_key(key)
+
+    def _existing(self, key: str) -> Path:
+        path = self._path(key)
+        if not path.is_file():
+            raise ObjectNotFound(key)
+        return path
+
+    def _write_atomically(self, key: str, write: "callable[[BinaryIO], int]") -> int:
+        # Write to a temp file beside the target, then rename: readers never see half an object.
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                written = write(out)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return written
+
+    def put_file(self, key: str, path: Path, content_type: str | None = None) -> int:
+        with open(path, "rb") as source:
+            return self.put_stream(key, source, content_type)
+
+    def put_stream(self, key: str, stream: BinaryIO, content_type: str | None = None) -> int:
+        def copy(out: BinaryIO) -> int:
+            total = 0
+            while chunk := stream.read(_COPY_CHUNK):
+                out.write(chunk)
+                total += len(chunk)
+            return total
+
+        return self._write_atomically(key, copy)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        self._write_atomically(key, lambda out: out.write(data))
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._existing(key).read_bytes()
+
+    def download(self, key: str, dest: Path) -> Path:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self._existing(key), dest)
+        return dest
+
+    def iter_range(self, key: str, start: int = 0, end: int | None = None, chunk_size: int = _COPY_CHUNK) -> Iterator[bytes]:
+        path = self._existing(key)
+        last = path.stat().st_size - 1 if end is None else end
+        with open(path, "rb") as source:
+            source.seek(start)
+            remaining = last - start + 1
+            while remaining > 0:
+                chunk = source.read(min(chunk_size, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                yield chunk
+
+    def stat(self, key: str) -> StoredObject:
+        info = self._existing(key).stat()
+        return StoredObject(key, info.st_size, datetime.fromtimestamp(info.st_mtime, timezone.utc))
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> int:
+        doomed = [obj.key for obj in self._walk(prefix)]
+        for key in doomed:
+            self.delete(key)
+        return len(doomed)
+
+    def move(self, src: str, dst: str) -> None:
+        source = self._existing(src)
+        target = self._path(dst)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
+    def _walk(self, prefix: str) -> Iterator[StoredObject]:
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.startswith(".tmp-"):
+                    continue
+                key = Path(dirpath, name).relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    info = Path(dirpath, name).stat()
+                    yield StoredObject(key, info.st_size, datetime.fromtimestamp(info.st_mtime, timezone.utc))
+
+    def list(self, prefix: str, start_after: str | None = None, limit: int = 1000) -> list[StoredObject]:
+        objects = sorted((o for o in self._walk(prefix) if start_after is None or o.key > start_after), key=lambda o: o.key)
+        return objects[:limit]
+
+    def presigned_get_url(self, key: str, expires_seconds: int, filename: str | None = None) -> str | None:
+        return None
+
+    def presigned_put_url(self, key: str, content_type: str, expires_seconds: int) -> str | None:
+        return None
+
+    def ping(self) -> None:
+        if not os.access(self.root, os.W_OK):
+            raise ObjectStoreError(f"object store directory is not writable: {self.root}")

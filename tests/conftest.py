@@ -1,0 +1,10 @@
+"""Shared fixtures. Each area keeps its fixtures in its own plugin module."""
+
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.media",
+    "tests.fixtures.llm",
+    "tests.fixtures.s3",
+    "tests.fixtures.kafka",
+    "tests.fixtures.opensearch",
+]
