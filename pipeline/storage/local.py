@@ -104,7 +104,9 @@ class LocalObjectStore:
         os.replace(source, target)
 
     def _walk(self, prefix: str) -> Iterator[StoredObject]:
-        for dirpath, _dirs, files in os.walk(self.root):
+        # Walk only below the prefix's directory: listing uploads/ must not scan every variant.
+        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        for dirpath, _dirs, files in os.walk(base):
             for name in files:
                 if name.startswith(".tmp-"):
                     continue

@@ -1,0 +1,29 @@
+"""Turning video ids into Dagster partitions and run requests: shared by every trigger sensor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import dagster as dg
+
+from pipeline.partitions import videos_partitions
+
+
+def video_run_request(video_id: int, trigger: str) -> dg.RunRequest:
+    # run_key makes Dagster drop a second request for the same video from the same sensor.
+    return dg.RunRequest(
+        run_key=f"video-{video_id}",
+        partition_key=str(video_id),
+        tags={"videoai/video_id": str(video_id), "videoai/trigger": trigger},
+    )
+
+
+def new_video_runs(instance: dg.DagsterInstance, video_ids: Iterable[int], trigger: str, cursor: str | None) -> dg.SensorResult:
+    """Partitions + runs for the ids not yet known to Dagster (each id at most once)."""
+    known = set(instance.get_dynamic_partitions(videos_partitions.name))
+    fresh = list(dict.fromkeys(str(v) for v in video_ids if str(v) not in known))
+    return dg.SensorResult(
+        run_requests=[video_run_request(int(key), trigger) for key in fresh],
+        dynamic_partitions_requests=[videos_partitions.build_add_request(fresh)] if fresh else [],
+        cursor=cursor,
+    )
