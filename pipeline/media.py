@@ -1,0 +1,351 @@
+"""Probing, transcoding and thumbnails with ffmpeg (through ffmpeg-python).
+
+Plain functions: the video_variants asset calls them, and so can anything else.
+Every failure a user could cause (a corrupt upload, a document renamed .mp4)
+surfaces as `MediaError` with a message written for that user.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import ffmpeg
+
+
+class MediaError(Exception):
+    """A media file could not be used; `str(error)` tells a person what to do.
+
+    `kind` lets callers branch without parsing the message: "not_found",
+    "unreadable", "not_video", "zero_duration", "encode_failed", "tool_missing".
+    """
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class MediaProbe:
+    duration_seconds: float
+    width: int  # display size: rotation and non-square pixels applied
+    height: int
+    video_codec: str | None
+    audio_codec: str | None
+    has_video: bool
+    has_audio: bool
+    format_name: str
+    bit_rate: int | None
+    frame_rate: float | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One output of the ladder. `label` names the shorter side ("720p")."""
+
+    label: str
+    width: int
+    height: int
+    crf: int
+    video_maxrate_kbps: int
+    video_bufsize_kbps: int
+    audio_bitrate_kbps: int
+
+
+@dataclass(frozen=True)
+class EncodedVariant:
+    label: str
+    path: Path
+    width: int
+    height: int
+    video_codec: str
+    audio_codec: str | None
+    size_bytes: int
+    bitrate: int | None
+    duration_seconds: float
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise MediaError(f"{name} is not installed on this machine; install ffmpeg (which provides it).", "tool_missing")
+    return path
+
+
+def _is_url(source: str | Path) -> bool:
+    return isinstance(source, str) and source.startswith(("http://", "https://"))
+
+
+# ffmpeg prefixes messages with "[demuxer @ 0x55...] " and inputs with "path: ";
+# neither helps a person, so both are dropped from the summaries.
+_CONTEXT_PREFIX = re.compile(r"^\[[^\]]+ @ 0x[0-9a-f]+\]\s*")
+
+
+def _summarize_stderr(stderr: bytes | None, source: str = "", max_lines: int = 3) -> str:
+    lines = []
+    for raw in (stderr or b"").decode(errors="replace").splitlines():
+        line = _CONTEXT_PREFIX.sub("", raw.strip())
+        if source and line.startswith(f"{source}: "):
+            line = line[len(source) + 2 :]
+        if line and line not in lines:
+            lines.append(line)
+    summary = "; ".join(lines[-max_lines:])
+    return summary[:400] or "no error output"
+
+
+def _sniff_document(path: Path) -> str | None:
+    """What a non-media file looks like, from its first bytes (None: can't tell).
+
+    ffprobe trusts a .mp4 name and reports any non-MP4 bytes as a broken MP4;
+    recognising common documents lets us tell the person what they uploaded.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(512)
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if head.startswith(b"PK\x03\x04"):
+        return "a ZIP archive (or an Office document)"
+    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
+        return "an HTML page"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+        return "a text file"
+    return None
+
+
+def _parse_rate(rate: str | None) -> float | None:
+    if not rate or "/" not in rate:
+        return None
+    num, den = rate.split("/", 1)
+    return round(int(num) / int(den), 3) if int(den) else None
+
+
+def _display_size(stream: dict) -> tuple[int, int]:
+    width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
+    sar = stream.get("sample_aspect_ratio", "1:1")
+    num, _, den = sar.partition(":")
+    if num.isdigit() and den.isdigit() and int(num) and int(den) and num != den:
+        width = round(width * int(num) / int(den))
+    rotation = stream.get("tags", {}).get("rotate")
+    for side_data in stream.get("side_data_list", []):
+        rotation = side_data.get("rotation", rotation)
+    # ffmpeg auto-rotates when decoding, so a phone's portrait video is portrait.
+    if rotation is not None and abs(int(float(rotation))) % 180 == 90:
+        width, height = height, width
+    return width, height
+
+
+def probe(source: str | Path, require_video: bool = True) -> MediaProbe:
+    """Read a local file's or an http(s) URL's streams with ffprobe.
+
+    Raises MediaError when the source cannot be read, has no video stream
+    (unless `require_video` is False) or has no duration.
+    """
+    ffprobe = _tool("ffprobe")
+    options: dict[str, object] = {"v": "error"}
+    if _is_url(source):
+        options["rw_timeout"] = 30_000_000  # microseconds: give up on a stalled download
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise MediaError(f"The video file was not found: {path}", "not_found")
+        if path.stat().st_size == 0:
+            raise MediaError("The file is empty (0 bytes): the upload may not have completed.", "unreadable")
+    try:
+        info = ffmpeg.probe(str(source), cmd=ffprobe, **options)
+    except ffmpeg.Error as exc:
+        reason = _summarize_stderr(exc.stderr, str(source))
+        looks_like = None if _is_url(source) else _sniff_document(Path(source))
+        if looks_like:
+            raise MediaError(f"The file is not a video: it looks like {looks_like}.", "not_video") from exc
+        raise MediaError(
+            f"The file could not be read as a video (it may be corrupt or truncated): {reason}", "unreadable"
+        ) from exc
+
+    fmt = info.get("format", {})
+    format_name = fmt.get("format_name", "unknown")
+    streams = info.get("streams", [])
+    # Cover art in audio files is a "video" stream too; it is not a video.
+    videos = [s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")]
+    audios = [s for s in streams if s.get("codec_type") == "audio"]
+    if require_video and not videos:
+        what = "it has only audio" if audios else "no video stream was found"
+        raise MediaError(f"The file is not a video: {what} (format: {format_name}).", "not_video")
+    if require_video and (format_name.endswith("_pipe") or format_name == "image2"):
+        raise MediaError(f"The file is not a video: it is a still image (format: {format_name}).", "not_video")
+
+    durations = [float(d) for d in [fmt.get("duration"), *(s.get("duration") for s in streams)] if d not in (None, "N/A")]
+    duration = max(durations, default=0.0)
+    if duration <= 0:
+        raise MediaError("The video has no duration: it contains no playable frames.", "zero_duration")
+
+    video = videos[0] if videos else {}
+    width, height = _display_size(video) if video else (0, 0)
+    bit_rate = fmt.get("bit_rate")
+    return MediaProbe(
+        duration_seconds=round(duration, 3),
+        width=width,
+        height=height,
+        video_codec=video.get("codec_name"),
+        audio_codec=audios[0].get("codec_name") if audios else None,
+        has_video=bool(videos),
+        has_audio=bool(audios),
+        format_name=format_name,
+        bit_rate=int(bit_rate) if bit_rate and bit_rate != "N/A" else None,
+        frame_rate=_parse_rate(video.get("avg_frame_rate")) if video else None,
+    )
+
+
+# The standard ladder, by shorter side. CRF keeps quality constant; maxrate and
+# bufsize cap bursts so a rung streams within its bandwidth.
+_STANDARD_RUNGS = (
+    Rung("720p", 1280, 720, crf=23, video_maxrate_kbps=3000, video_bufsize_kbps=6000, audio_bitrate_kbps=128),
+    Rung("1080p", 1920, 1080, crf=23, video_maxrate_kbps=6000, video_bufsize_kbps=12000, audio_bitrate_kbps=160),
+)
+_MIN_SMALL_MAXRATE_KBPS = 300
+
+
+def _even_floor(value: float) -> int:
+    return max(2, int(value) // 2 * 2)
+
+
+def plan_ladder(source_width: int, source_height: int) -> list[Rung]:
+    """The rungs to encode for a source of this display size, smallest first.
+
+    Rungs are named by the shorter side, so a portrait 1080x1920 phone video
+    gets "720p" (720x1280) and "1080p" (1080x1920): the same pixel budget as
+    its landscape twin. Nothing is upscaled: a source whose shorter side is
+    under 720 gets one rung at its own size (rounded down to even, as H.264
+    4:2:0 requires).
+    """
+    if source_width <= 0 or source_height <= 0:
+        raise ValueError(f"invalid source size {source_width}x{source_height}")
+    short, long = sorted((source_width, source_height))
+    portrait = source_height > source_width
+
+    def sized(target_short: int) -> tuple[int, int]:
+        target_long = _even_floor(target_short * long / short)
+        return (target_short, target_long) if portrait else (target_long, target_short)
+
+    rungs = []
+    for standard in _STANDARD_RUNGS:
+        if short >= standard.height:
+            width, height = sized(standard.height)
+            rungs.append(Rung(standard.label, width, height, standard.crf, standard.video_maxrate_kbps,
+                              standard.video_bufsize_kbps, standard.audio_bitrate_kbps))
+    if rungs:
+        return rungs
+
+    own = _even_floor(short)
+    width, height = sized(own)
+    # Scale the 720p cap by pixel count, with a floor so tiny videos stay watchable.
+    reference = _STANDARD_RUNGS[0]
+    maxrate = max(_MIN_SMALL_MAXRATE_KBPS, round(reference.video_maxrate_kbps * width * height / (1280 * 720)))
+    return [Rung(f"{own}p", width, height, crf=reference.crf, video_maxrate_kbps=maxrate,
+                 video_bufsize_kbps=2 * maxrate, audio_bitrate_kbps=96)]
+
+
+def variant_path(out_dir: Path, rung: Rung) -> Path:
+    return Path(out_dir) / f"{rung.label}.mp4"
+
+
+def build_ladder_command(
+    source: Path, out_dir: Path, rungs: list[Rung], has_audio: bool, preset: str = "veryfast"
+) -> list[str]:
+    """One ffmpeg command line that decodes `source` once and writes every rung.
+
+    The decoded picture is `split` inside the filter graph, one branch per
+    rung, so a 1080p upload is decoded once rather than once per output.
+    """
+    if not rungs:
+        raise ValueError("no rungs to encode")
+    source_input = ffmpeg.input(str(source))
+    branches = source_input.video.filter_multi_output("split", len(rungs))
+    outputs = []
+    for index, rung in enumerate(rungs):
+        picture = branches[index].filter("scale", rung.width, rung.height).filter("setsar", 1)
+        streams = [picture, source_input.audio] if has_audio else [picture]
+        options: dict[str, object] = {
+            "vcodec": "libx264",
+            "preset": preset,
+            "crf": rung.crf,
+            "maxrate": f"{rung.video_maxrate_kbps}k",
+            "bufsize": f"{rung.video_bufsize_kbps}k",
+            "pix_fmt": "yuv420p",  # what every browser and phone decodes
+            "movflags": "+faststart",  # index first: playback starts before the download ends
+        }
+        if has_audio:
+            options.update({"acodec": "aac", "audio_bitrate": f"{rung.audio_bitrate_kbps}k"})
+        outputs.append(ffmpeg.output(*streams, str(variant_path(out_dir, rung)), **options))
+    command = (
+        ffmpeg.merge_outputs(*outputs)
+        .global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
+        .overwrite_output()
+    )
+    return command.compile(cmd=_tool("ffmpeg"))
+
+
+def _run(command: list[str], what: str) -> None:
+    result = subprocess.run(command, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise MediaError(f"{what} failed: {_summarize_stderr(result.stderr)}", "encode_failed")
+
+
+def transcode_ladder(
+    source: Path, out_dir: Path, rungs: list[Rung], has_audio: bool, preset: str = "veryfast"
+) -> list[EncodedVariant]:
+    """Encode every rung in one ffmpeg process; describe each output as probed."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _run(build_ladder_command(source, out_dir, rungs, has_audio, preset), "Transcoding the video")
+    variants = []
+    for rung in rungs:
+        path = variant_path(out_dir, rung)
+        encoded = probe(path)
+        variants.append(
+            EncodedVariant(
+                label=rung.label,
+                path=path,
+                width=encoded.width,
+                height=encoded.height,
+                video_codec=encoded.video_codec or "",
+                audio_codec=encoded.audio_codec,
+                size_bytes=path.stat().st_size,
+                bitrate=encoded.bit_rate,
+                duration_seconds=encoded.duration_seconds,
+            )
+        )
+    return variants
+
+
+def thumbnail_time(duration_seconds: float) -> float:
+    """A representative moment: 10% in, past intros and fades, never past the end."""
+    return max(0.0, min(duration_seconds * 0.1, duration_seconds - 0.5))
+
+
+def make_thumbnail(source: Path, dest: Path, at_seconds: float, width: int = 640) -> Path:
+    """A JPEG of the frame at `at_seconds`, `width` pixels wide, aspect kept."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.unlink(missing_ok=True)
+    command = (
+        ffmpeg.input(str(source), ss=max(0.0, at_seconds))  # input-side seek: jumps to a keyframe, fast
+        .filter("scale", width, -2)
+        .output(str(dest), vframes=1, **{"q:v": 3})
+        .global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
+        .overwrite_output()
+        .compile(cmd=_tool("ffmpeg"))
+    )
+    _run(command, "Making the thumbnail")
+    if not dest.is_file() or dest.stat().st_size == 0:
+        raise MediaError(f"No frame could be read at {at_seconds:.1f} s to make a thumbnail.", "encode_failed")
+    return dest

@@ -1,0 +1,164 @@
+"""Sample media with known content, for `videoai demo` and the tests.
+
+The speech video is the important one: espeak-ng reads a known script, so a
+transcript can be checked for words we know were spoken. The other makers
+produce the awkward inputs the pipeline must reject or handle (no audio track,
+truncated file, not a video at all).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+
+import ffmpeg
+
+# Short declarative sentences about one topic: enough for a 4-6 sentence
+# summary, and words that tiny.en recognises from espeak-ng's en-us voice.
+DEFAULT_SCRIPT = (
+    "The volcano woke up after one hundred years of silence. "
+    "Hot lava flowed down the mountain toward the sea. "
+    "Scientists measured the earthquakes with special instruments. "
+    "The nearby village was evacuated before midnight. "
+    "Thick smoke covered the sky for many days. "
+    "Farmers later found the ash made their soil rich. "
+    "Today the volcano is quiet again."
+)
+
+# Words of DEFAULT_SCRIPT that tiny.en (int8, beam 1, VAD on) transcribed
+# correctly in every trial: espeak-ng en-us and en at 130-170 words per minute,
+# from WAV and from the AAC track of the sample MP4.
+DEFAULT_KEYWORDS = ("volcano", "lava", "mountain", "scientists", "village", "midnight", "smoke", "farmers")
+
+DEFAULT_SPEECH_RATE_WPM = 150
+
+
+class SampleToolMissing(RuntimeError):
+    """A program needed to make sample media is not installed."""
+
+
+def _require(program: str, package_hint: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        raise SampleToolMissing(f"{program} is not installed; install it first (e.g. `apt-get install -y {package_hint}`).")
+    return path
+
+
+def _run_ffmpeg(stream: ffmpeg.nodes.OutputStream) -> None:
+    ffmpeg_bin = _require("ffmpeg", "ffmpeg")
+    try:
+        stream.overwrite_output().global_args("-nostdin", "-loglevel", "error").run(cmd=ffmpeg_bin, quiet=True)
+    except ffmpeg.Error as exc:
+        raise RuntimeError(f"ffmpeg could not make the sample: {exc.stderr.decode(errors='replace').strip()[-500:]}") from exc
+
+
+def _test_picture(width: int, height: int, seconds: float, fps: int) -> ffmpeg.nodes.FilterableStream:
+    return ffmpeg.input(f"testsrc2=size={width}x{height}:rate={fps}:duration={seconds:.3f}", f="lavfi")
+
+
+# Encoding settings for samples: fast and small, but a normal H.264/AAC MP4.
+_SAMPLE_VIDEO = {"vcodec": "libx264", "preset": "ultrafast", "crf": 30, "pix_fmt": "yuv420p"}
+_SAMPLE_AUDIO = {"acodec": "aac", "audio_bitrate": "96k"}
+
+
+def synthesize_speech(script: str, dest_wav: Path, voice: str = "en-us", rate_wpm: int = DEFAULT_SPEECH_RATE_WPM) -> float:
+    """Speak `script` into a WAV file with espeak-ng; returns its length in seconds."""
+    espeak = _require("espeak-ng", "espeak-ng")
+    result = subprocess.run(
+        [espeak, "-v", voice, "-s", str(rate_wpm), "-w", str(dest_wav), "--stdin"],
+        input=script.encode(),
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0 or not dest_wav.exists():
+        raise RuntimeError(f"espeak-ng failed: {result.stderr.decode(errors='replace').strip()}")
+    with wave.open(str(dest_wav)) as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+def make_speech_video(
+    dest: Path,
+    script: str = DEFAULT_SCRIPT,
+    width: int = 1280,
+    height: int = 720,
+    voice: str = "en-us",
+    rate_wpm: int = DEFAULT_SPEECH_RATE_WPM,
+    fps: int = 15,
+) -> Path:
+    """An H.264/AAC MP4 of a test picture with `script` spoken, as long as the speech."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="videoai-speech-") as tmp:
+        wav = Path(tmp) / "speech.wav"
+        seconds = synthesize_speech(script, wav, voice=voice, rate_wpm=rate_wpm)
+        picture = _test_picture(width, height, seconds, fps)
+        speech = ffmpeg.input(str(wav))
+        _run_ffmpeg(ffmpeg.output(picture, speech, str(dest), **_SAMPLE_VIDEO, **_SAMPLE_AUDIO))
+    return dest
+
+
+def make_test_video(
+    dest: Path, width: int, height: int, seconds: float, with_audio: bool = True, fps: int = 25
+) -> Path:
+    """A test picture of the given size; with a 440 Hz tone, or with no audio track at all."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    streams = [_test_picture(width, height, seconds, fps)]
+    options = dict(_SAMPLE_VIDEO)
+    if with_audio:
+        streams.append(ffmpeg.input(f"sine=frequency=440:duration={seconds:.3f}", f="lavfi"))
+        options.update(_SAMPLE_AUDIO)
+    _run_ffmpeg(ffmpeg.output(*streams, str(dest), **options))
+    return dest
+
+
+def make_silent_video(dest: Path, width: int = 640, height: int = 360, seconds: float = 2.0) -> Path:
+    """A video with no audio track at all (not a silent track: none)."""
+    return make_test_video(dest, width, height, seconds, with_audio=False)
+
+
+def make_audio_only(dest: Path, seconds: float = 2.0) -> Path:
+    """An MP4 holding only an AAC track: a valid media file that is not a video."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tone = ffmpeg.input(f"sine=frequency=440:duration={seconds:.3f}", f="lavfi")
+    _run_ffmpeg(ffmpeg.output(tone, str(dest), f="mp4", **_SAMPLE_AUDIO))
+    return dest
+
+
+def make_corrupt_video(dest: Path) -> Path:
+    """A real MP4 cut in half.
+
+    The mp4 muxer writes the index (moov) after the media data, so the first
+    half holds frames but no index: a realistic interrupted upload.
+    """
+    dest = Path(dest)
+    make_test_video(dest, 320, 240, 1.0)
+    data = dest.read_bytes()
+    dest.write_bytes(data[: len(data) // 2])
+    return dest
+
+
+def make_zero_length_video(dest: Path) -> Path:
+    """A container with a video stream but not one frame in it (an AVI, which keeps such a stream)."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    picture = ffmpeg.input("testsrc2=size=320x240:rate=25", f="lavfi")
+    _run_ffmpeg(ffmpeg.output(picture, str(dest), f="avi", vcodec="mpeg4", vframes=0))
+    return dest
+
+
+def make_non_video(dest: Path) -> Path:
+    """A small PDF-like document that only pretends to be a video by its name."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(
+        b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+        b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+        b"% Quarterly report: this is a document, not a video.\n"
+        b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+    )
+    return dest

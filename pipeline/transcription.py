@@ -1,0 +1,170 @@
+"""Speech to timed text with faster-whisper, plus the transcript's file formats.
+
+faster-whisper decodes the video file itself (through PyAV), so no separate
+audio extraction step is needed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import av
+import faster_whisper
+from faster_whisper import WhisperModel
+
+from pipeline.search.base import TimedSegment
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class TranscriptResult:
+    language: str | None  # None when the file has no audio track
+    language_probability: float
+    duration_seconds: float  # length of the audio
+    speech_seconds: float  # sum of the segments' lengths
+    segments: tuple[TimedSegment, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(segment.text for segment in self.segments)
+
+
+# Loading a model takes seconds and hundreds of MB; every Transcriber in the
+# process with the same (model, device, compute type) shares one instance.
+_models: dict[tuple[str, str, str], WhisperModel] = {}
+_models_lock = threading.Lock()
+
+
+def _load_model(model: str, device: str, compute_type: str) -> WhisperModel:
+    key = (model, device, compute_type)
+    with _models_lock:
+        if key not in _models:
+            _models[key] = WhisperModel(model, device=device, compute_type=compute_type)
+        return _models[key]
+
+
+def _has_audio_stream(source: Path) -> bool:
+    with av.open(str(source)) as container:
+        return bool(container.streams.audio)
+
+
+class Transcriber:
+    """A faster-whisper model with the options used for every transcript."""
+
+    def __init__(
+        self,
+        model: str,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        beam_size: int = 1,
+        model_name: str | None = None,
+    ) -> None:
+        self.model = model  # a CTranslate2 model directory, or a model name faster-whisper knows
+        self.model_name = model_name or Path(model).name
+        self.device = device
+        self.compute_type = compute_type
+        self.beam_size = beam_size
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Transcriber:
+        return cls(
+            model=settings.whisper_model,
+            device=settings.whisper_device,
+            compute_type=settings.whisper_compute_type,
+            beam_size=settings.whisper_beam_size,
+            model_name=settings.whisper_model_name,
+        )
+
+    def model_info(self) -> dict:
+        return {
+            "model": self.model_name,
+            "compute_type": self.compute_type,
+            "device": self.device,
+            "beam_size": self.beam_size,
+            "faster_whisper_version": faster_whisper.__version__,
+            "vad": True,
+        }
+
+    def transcribe(self, source: Path) -> TranscriptResult:
+        """Timed segments of the speech in `source` (any file ffmpeg can decode).
+
+        A file without an audio track yields an empty transcript rather than
+        an error: a silent video is valid, it just has nothing to say.
+        """
+        if not _has_audio_stream(source):
+            return TranscriptResult(None, 0.0, 0.0, 0.0, ())
+        model = _load_model(self.model, self.device, self.compute_type)
+        # VAD skips silence and music, where Whisper tends to invent text.
+        raw_segments, info = model.transcribe(str(source), beam_size=self.beam_size, vad_filter=True)
+        segments = tuple(
+            TimedSegment(start=round(s.start, 3), end=round(s.end, 3), text=s.text.strip())
+            for s in raw_segments  # a generator: decoding happens while iterating
+            if s.text.strip()
+        )
+        return TranscriptResult(
+            language=info.language,
+            language_probability=round(info.language_probability, 4),
+            duration_seconds=round(info.duration, 3),
+            speech_seconds=round(sum(s.end - s.start for s in segments), 3),
+            segments=segments,
+        )
+
+
+def _vtt_timestamp(seconds: float) -> str:
+    millis = round(max(0.0, seconds) * 1000)
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    secs, millis = divmod(millis, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
+
+
+def _vtt_escape(text: str) -> str:
+    # Cue text is markup: a bare "<" or "&" would be read as a tag or entity,
+    # and "-->" would end the cue.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_webvtt(segments: tuple[TimedSegment, ...] | list[TimedSegment]) -> str:
+    """Captions for the HTML <track> element."""
+    cues = [
+        f"{index}\n{_vtt_timestamp(s.start)} --> {_vtt_timestamp(s.end)}\n{_vtt_escape(s.text)}"
+        for index, s in enumerate(segments, start=1)
+    ]
+    return "WEBVTT\n\n" + "".join(cue + "\n\n" for cue in cues)
+
+
+def transcript_to_json(result: TranscriptResult) -> dict:
+    return {
+        "language": result.language,
+        "language_probability": result.language_probability,
+        "duration_seconds": result.duration_seconds,
+        "speech_seconds": result.speech_seconds,
+        "text": result.text,
+        "word_count": word_count(result.text),
+        "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in result.segments],
+    }
+
+
+def transcript_from_json(data: dict) -> TranscriptResult:
+    """The inverse of transcript_to_json, for readers of the stored transcript."""
+    return TranscriptResult(
+        language=data["language"],
+        language_probability=data["language_probability"],
+        duration_seconds=data["duration_seconds"],
+        speech_seconds=data["speech_seconds"],
+        segments=tuple(TimedSegment(s["start"], s["end"], s["text"]) for s in data["segments"]),
+    )
+
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+
+def word_count(text: str) -> int:
+    """Words, not whitespace runs: "don't" is one word and a lone dash none."""
+    return len(_WORD.findall(text))
