@@ -45,6 +45,34 @@ def set_status(
     return video
 
 
+_PROGRESS = [VideoStatus.PENDING, VideoStatus.UPLOADING, VideoStatus.TRANSCODING, VideoStatus.TRANSCRIBING,
+             VideoStatus.SUMMARIZING, VideoStatus.INDEXING, VideoStatus.READY]
+
+
+def advance_status(
+    session: Session,
+    video_id: int,
+    status: VideoStatus,
+    *,
+    event: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> Video:
+    """Move a video forward along the lifecycle and record `event` (same transaction).
+
+    Status only moves forward: reprocessing a ready video (a backfill after a
+    model change) keeps it watchable, and a failed video stays failed until its
+    run starts over from `source_video`. The event is recorded either way,
+    because the stage did complete.
+    """
+    video = get_video(session, video_id)
+    current = VideoStatus(video.status)
+    if current != VideoStatus.FAILED and _PROGRESS.index(status) > _PROGRESS.index(current):
+        video.status, video.status_message = status.value, None
+    if event is not None:
+        record_event(session, event, video_id, {"status": video.status, **(payload or {})})
+    return video
+
+
 def mark_failed(session: Session, video_id: int, message: str) -> Video:
     """Mark a video failed with an actionable message; a video already ready stays ready."""
     video = get_video(session, video_id)

@@ -1,0 +1,1 @@
+"""Dagster resources: thin ConfigurableResources around the platform's backends."""

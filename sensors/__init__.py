@@ -1,0 +1,1 @@
+"""Sensors: uploads in the object store, Kafka events, and run failures."""

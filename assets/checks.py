@@ -1,0 +1,77 @@
+"""Asset checks: transcript timing and coverage, summary shape, search document presence."""
+
+from __future__ import annotations
+
+import dagster as dg
+from sqlalchemy import select
+
+from assets.support import video_id
+from assets.transcription import load_segments
+from pipeline.db.models import Video, VideoSummary, VideoTranscript
+from pipeline.partitions import videos_partitions
+from pipeline.summarization import split_sentences
+from resources.database import DatabaseResource
+from resources.search_index import SearchIndexResource
+
+# Whisper timestamps can run a little past the container's duration.
+_TIMING_TOLERANCE_SECONDS = 1.0
+# Below this share of speech in an audio track, someone should look (music, noise, wrong language).
+MIN_SPEECH_COVERAGE = 0.05
+
+
+@dg.asset_check(asset="transcript", partitions_def=videos_partitions, blocking=True,
+                description="Segments are ordered and lie within the audio's duration.")
+def transcript_segments_are_timed(context: dg.AssetCheckExecutionContext, database: DatabaseResource) -> dg.AssetCheckResult:
+    vid = video_id(context)
+    segments = load_segments(database, vid)
+    with database.session() as session:
+        duration = session.get(Video, vid).duration_seconds or 0.0  # type: ignore[union-attr]
+    problems = [f"segment {i} ends before it starts" for i, s in enumerate(segments) if s.end < s.start]
+    problems += [f"segment {i} starts before segment {i - 1}" for i in range(1, len(segments))
+                 if segments[i].start < segments[i - 1].start]
+    problems += [f"segment {i} ends at {s.end:.1f}s, past the video's {duration:.1f}s"
+                 for i, s in enumerate(segments) if s.end > duration + _TIMING_TOLERANCE_SECONDS]
+    return dg.AssetCheckResult(passed=not problems, metadata={"segments": len(segments), "problems": "; ".join(problems[:5])})
+
+
+@dg.asset_check(asset="transcript", partitions_def=videos_partitions,
+                description=f"Speech covers at least {MIN_SPEECH_COVERAGE:.0%} of a video's audio (warning only).")
+def transcript_coverage(context: dg.AssetCheckExecutionContext, database: DatabaseResource) -> dg.AssetCheckResult:
+    vid = video_id(context)
+    with database.session() as session:
+        row = session.scalars(select(VideoTranscript).where(VideoTranscript.video_id == vid)).one()
+        has_audio = bool(session.get(Video, vid).has_audio)  # type: ignore[union-attr]
+    coverage = (row.speech_seconds or 0.0) / row.audio_seconds if row.audio_seconds else 0.0
+    passed = not has_audio or coverage >= MIN_SPEECH_COVERAGE
+    return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"coverage": dg.MetadataValue.float(round(coverage, 3)), "has_audio": has_audio})
+
+
+@dg.asset_check(asset="video_summary", partitions_def=videos_partitions, blocking=True,
+                description="The summary has 4-6 sentences (or every sentence of a shorter transcript; none without speech).")
+def summary_shape(context: dg.AssetCheckExecutionContext, database: DatabaseResource) -> dg.AssetCheckResult:
+    vid = video_id(context)
+    with database.session() as session:
+        summary = session.scalars(select(VideoSummary).where(VideoSummary.video_id == vid)).one()
+        transcript = session.scalars(select(VideoTranscript.text).where(VideoTranscript.video_id == vid)).one_or_none()
+    available = len(split_sentences(transcript or ""))
+    expected = (4, 6) if available >= 4 else (available, available)
+    count = len(split_sentences(summary.summary))
+    return dg.AssetCheckResult(passed=expected[0] <= count <= expected[1], metadata={
+        "sentences": count, "expected": f"{expected[0]}-{expected[1]}",
+        "quality_score": dg.MetadataValue.float(summary.quality_score)})
+
+
+@dg.asset_check(asset="search_document", partitions_def=videos_partitions,
+                description="The index holds exactly this video's document.")
+def search_document_present(context: dg.AssetCheckExecutionContext, database: DatabaseResource,
+                            search_index: SearchIndexResource) -> dg.AssetCheckResult:
+    vid = video_id(context)
+    document = search_index.get_index().get(vid)
+    with database.session() as session:
+        title = session.get(Video, vid).title  # type: ignore[union-attr]
+    return dg.AssetCheckResult(passed=document is not None and document.title == title,
+                               metadata={"indexed": document is not None})
+
+
+ALL_CHECKS = [transcript_segments_are_timed, transcript_coverage, summary_shape, search_document_present]

@@ -1,0 +1,97 @@
+"""Summary assets: map the transcript's chunks to summaries, then reduce them to one."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+from sqlalchemy import delete, select
+
+from assets.support import advance, video_id
+from assets.transcription import load_segments
+from pipeline import keys
+from pipeline.db.models import ChunkSummary, VideoStatus, VideoSummary
+from pipeline.events import VIDEO_SUMMARIZED
+from pipeline.partitions import videos_partitions
+from pipeline.summarization import chunk_segments, map_chunks, reduce_summaries
+from resources.database import DatabaseResource
+from resources.object_store import ObjectStoreResource
+from resources.summarizer import SummarizerResource
+
+
+def summary_assets(code_version: str) -> list[dg.AssetsDefinition]:
+    """Both summary assets; `code_version` is the summarizer's identity (provider, model, prompt)."""
+
+    @dg.asset(
+        name="chunk_summaries",
+        partitions_def=videos_partitions,
+        group_name="summaries",
+        deps=["transcript"],
+        code_version=code_version,
+        kinds={"llm"},
+        description="Map: the transcript cut into ~8000-token chunks (counted offline), each summarized; "
+                    "batches of 5 chunks run concurrently.",
+    )
+    def chunk_summaries(context: dg.AssetExecutionContext, database: DatabaseResource,
+                        summarizer: SummarizerResource) -> dg.MaterializeResult:
+        vid = video_id(context)
+        advance(database, vid, VideoStatus.SUMMARIZING)
+        chunks = chunk_segments(load_segments(database, vid), summarizer.chunk_tokens)
+        results = map_chunks(chunks, summarizer.get_provider(), batch_size=summarizer.batch_size,
+                             progress=context.log.info)
+        with database.session() as session:
+            session.execute(delete(ChunkSummary).where(ChunkSummary.video_id == vid))
+            session.add_all(ChunkSummary(video_id=vid, position=r.position, token_count=r.token_count,
+                                         start_seconds=r.start, end_seconds=r.end, summary=r.text) for r in results)
+        return dg.MaterializeResult(metadata={
+            "chunk_count": len(results),
+            "tokens": sum(r.token_count for r in results),
+            "provider": summarizer.provider,
+        })
+
+    @dg.asset(
+        name="video_summary",
+        partitions_def=videos_partitions,
+        group_name="summaries",
+        deps=[chunk_summaries],
+        code_version=code_version,
+        kinds={"llm"},
+        description="Reduce: chunk summaries combined recursively in batches of 5 into a final summary of "
+                    "4-6 sentences, with a quality score.",
+    )
+    def video_summary(context: dg.AssetExecutionContext, database: DatabaseResource,
+                      object_store: ObjectStoreResource, summarizer: SummarizerResource) -> dg.MaterializeResult:
+        vid = video_id(context)
+        with database.session() as session:
+            chunk_texts = list(session.scalars(select(ChunkSummary.summary).where(ChunkSummary.video_id == vid)
+                                               .order_by(ChunkSummary.position)))
+        provider = summarizer.get_provider()
+        reduced = reduce_summaries(chunk_texts, provider, batch_size=summarizer.batch_size,
+                                   source_text=" ".join(s.text for s in load_segments(database, vid)),
+                                   progress=context.log.info)
+        model_info = provider.model_info()
+        store_key = keys.summary_key(vid)
+        object_store.get_store().put_bytes(store_key, json.dumps({
+            "video_id": vid, "summary": reduced.summary, "sentences": reduced.sentences,
+            "quality_score": reduced.quality_score, "quality": reduced.quality, "model_info": model_info,
+        }, ensure_ascii=False).encode(), "application/json")
+        with database.session() as session:
+            row = session.scalars(select(VideoSummary).where(VideoSummary.video_id == vid)).one_or_none()
+            if row is None:
+                row = VideoSummary(video_id=vid)
+                session.add(row)
+            row.summary, row.sentence_count = reduced.summary, len(reduced.sentences)
+            row.chunk_count, row.reduce_rounds = len(chunk_texts), reduced.rounds
+            row.quality_score, row.quality = reduced.quality_score, reduced.quality
+            row.object_key, row.model_info = store_key, model_info
+        advance(database, vid, VideoStatus.SUMMARIZING, VIDEO_SUMMARIZED,
+                {"sentence_count": len(reduced.sentences), "quality_score": reduced.quality_score})
+        return dg.MaterializeResult(metadata={
+            "summary": dg.MetadataValue.md(reduced.summary or "_No speech, so no summary._"),
+            "sentence_count": len(reduced.sentences),
+            "quality_score": dg.MetadataValue.float(reduced.quality_score),
+            "reduce_rounds": reduced.rounds,
+            "model": model_info.get("model", ""),
+        })
+
+    return [chunk_summaries, video_summary]

@@ -1,0 +1,124 @@
+"""The `videoai` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pipeline.settings import get_settings
+
+
+def _cmd_migrate(_args: argparse.Namespace) -> int:
+    from pipeline.db.session import migrate
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    print("database is at the newest schema")
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from pipeline.db.models import User
+    from pipeline.db.session import engine_for, migrate, session_scope
+    from pipeline.storage import object_store_from_settings
+    from pipeline.uploads import ingest_file
+
+    settings = get_settings()
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"error: no such file: {path}", file=sys.stderr)
+        return 2
+    migrate(settings.database_url)
+    store = object_store_from_settings(settings)
+    with session_scope(engine_for(settings.database_url)) as session:
+        owner_id = None
+        if args.owner_email:
+            owner = session.scalars(select(User).where(User.email == args.owner_email.lower())).one_or_none()
+            if owner is None:
+                print(f"error: no user with email {args.owner_email}", file=sys.stderr)
+                return 2
+            owner_id = owner.id
+        video = ingest_file(session, store, path, title=args.title, description=args.description or "",
+                            owner_id=owner_id)
+    print(f"registered video {video.id} ({video.source_key}); the upload sensor will start its run")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pipeline.demo import run_demo
+
+    return run_demo(get_settings(), keep_running=args.keep_running, ui_port=args.ui_port, api_port=args.api_port)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from serving_api.server import serve
+
+    settings = get_settings()
+    if args.port:
+        settings.api_port = args.port
+    serve(settings)
+    return 0
+
+
+def _cmd_relay(args: argparse.Namespace) -> int:
+    from pipeline.messaging.relay import run_relay
+
+    run_relay(get_settings(), once=args.once)
+    return 0
+
+
+def _cmd_dagster(args: argparse.Namespace) -> int:
+    import os
+
+    from pipeline.instance import ensure_dagster_home
+
+    settings = get_settings()
+    os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    os.execvp("dagster", ["dagster", "dev", "-w", str(workspace), "-p", str(args.port)])
+    return 0  # pragma: no cover - exec does not return
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="videoai", description="videoai: transcode, transcribe, summarize and search videos.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("migrate", help="create or upgrade the app database").set_defaults(func=_cmd_migrate)
+
+    ingest = commands.add_parser("ingest", help="register a local video file exactly as an upload would")
+    ingest.add_argument("file")
+    ingest.add_argument("--title", required=True)
+    ingest.add_argument("--description", default="")
+    ingest.add_argument("--owner-email", default=None, help="attribute the video to this existing user")
+    ingest.set_defaults(func=_cmd_ingest)
+
+    demo = commands.add_parser("demo", help="take a sample video through the whole pipeline and search it")
+    demo.add_argument("--keep-running", action="store_true", help="keep the Dagster UI and the API up afterwards")
+    demo.add_argument("--ui-port", type=int, default=3000)
+    demo.add_argument("--api-port", type=int, default=None)
+    demo.set_defaults(func=_cmd_demo)
+
+    serve = commands.add_parser("serve", help="start the REST API")
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(func=_cmd_serve)
+
+    relay = commands.add_parser("relay", help="publish the outbox to Kafka")
+    relay.add_argument("--once", action="store_true", help="publish what is pending, then exit")
+    relay.set_defaults(func=_cmd_relay)
+
+    dagster = commands.add_parser("dagster", help="start the Dagster UI and daemon (dagster dev) on this project")
+    dagster.add_argument("--port", type=int, default=3000)
+    dagster.set_defaults(func=_cmd_dagster)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The Dagster code location: assets, checks, job, sensors and resources, built from settings.
+
+Model-driven assets get their `code_version` from the model configuration, so
+changing the whisper model or the summarizer makes them (and everything
+downstream) stale in the UI.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from assets.checks import ALL_CHECKS
+from assets.media import source_video, video_variants
+from assets.search import search_document
+from assets.summaries import summary_assets
+from assets.transcription import transcript_asset
+from pipeline.jobs import video_pipeline_job
+from pipeline.settings import Settings, get_settings
+from resources.database import DatabaseResource
+from resources.object_store import ObjectStoreResource
+from resources.search_index import SearchIndexResource
+from resources.summarizer import SummarizerResource
+from resources.transcriber import TranscriberResource
+from sensors.status import video_failure_sensor
+from sensors.uploads import upload_sensor
+
+
+def _secret(env_name: str, value: str) -> str:
+    # Read at launch and hidden in the UI when it comes from the environment.
+    return dg.EnvVar(env_name) if os.environ.get(env_name) else value  # type: ignore[return-value]
+
+
+def build_resources(settings: Settings, *, from_env: bool = False) -> dict[str, dg.ConfigurableResource]:
+    secret = _secret if from_env else (lambda _name, value: value)
+    database = DatabaseResource(url=secret("DATABASE_URL", settings.database_url))
+    return {
+        "database": database,
+        "object_store": ObjectStoreResource(
+            kind=settings.object_store, directory=str(settings.object_store_dir), bucket=settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url, region=settings.s3_region),
+        "search_index": SearchIndexResource(
+            database=database, backend=settings.search_backend, opensearch_url=settings.opensearch_url,
+            opensearch_index=settings.opensearch_index),
+        "transcriber": TranscriberResource(
+            model=settings.whisper_model, model_name=settings.whisper_model_name, device=settings.whisper_device,
+            compute_type=settings.whisper_compute_type, beam_size=settings.whisper_beam_size),
+        "summarizer": SummarizerResource(
+            provider=settings.summarizer_provider, model=settings.summarizer_model,
+            prompt_version=settings.summary_prompt_version, base_url=settings.openai_base_url,
+            api_key=secret("OPENAI_API_KEY", settings.openai_api_key.get_secret_value()),
+            timeout_seconds=settings.llm_timeout_seconds, max_retries=settings.llm_max_retries,
+            chunk_tokens=settings.summary_chunk_tokens, batch_size=settings.summary_batch_size),
+    }
+
+
+def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    return [source_video, video_variants, transcript_asset(settings.transcriber_version()),
+            *summary_assets(settings.summarizer_version()), search_document]
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(
+        assets=build_assets(settings),
+        asset_checks=ALL_CHECKS,
+        jobs=[video_pipeline_job],
+        sensors=[upload_sensor, video_failure_sensor],
+        resources=build_resources(settings, from_env=True),
+    )
+
+
+defs = build_definitions(get_settings())

@@ -1,0 +1,31 @@
+"""The embedded Dagster instance: SQLite storage under DAGSTER_HOME, sized for a small machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.settings import Settings
+
+# Runs queue so a burst of uploads doesn't start dozens of processes at once;
+# transcription is the heavy step, so its pool admits one step at a time.
+EMBEDDED_DAGSTER_YAML = """\
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 2
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def ensure_dagster_home(settings: Settings) -> Path:
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(EMBEDDED_DAGSTER_YAML)
+    return home

@@ -1,0 +1,24 @@
+"""The search index (in the app database, or OpenSearch) as a Dagster resource."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import dagster as dg
+
+from pipeline.search import SearchIndex
+from resources.database import DatabaseResource
+
+
+class SearchIndexResource(dg.ConfigurableResource):
+    database: dg.ResourceDependency[DatabaseResource]
+    backend: Literal["database", "opensearch"] = "database"
+    opensearch_url: str | None = None
+    opensearch_index: str = "videoai-videos"
+
+    def get_index(self) -> SearchIndex:
+        from pipeline.search.factory import search_index_for
+
+        index = search_index_for(self.backend, self.database.engine(), self.opensearch_url, self.opensearch_index)
+        index.ensure()
+        return index

@@ -1,0 +1,26 @@
+"""The summarizer (offline extractive, or an OpenAI-compatible chat API) as a Dagster resource."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import dagster as dg
+
+from pipeline.summarization import SummaryProvider, build_provider
+
+
+class SummarizerResource(dg.ConfigurableResource):
+    provider: Literal["extractive", "openai"] = "extractive"
+    model: str = "gpt-4o-mini"
+    prompt_version: str = "v1"
+    base_url: str | None = None
+    api_key: str = ""
+    timeout_seconds: float = 60.0
+    max_retries: int = 5
+    chunk_tokens: int = 8000
+    batch_size: int = 5
+
+    def get_provider(self) -> SummaryProvider:
+        return build_provider(provider=self.provider, model=self.model, prompt_version=self.prompt_version,
+                              base_url=self.base_url, api_key=self.api_key,
+                              timeout_seconds=self.timeout_seconds, max_retries=self.max_retries)

@@ -1,0 +1,49 @@
+"""The failure sensor: a run that fails marks its video failed with a message a person can act on.
+
+Assets mark bad input failed themselves, with the precise reason; this sensor
+covers everything else (a crash, an exhausted retry, a lost worker).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipeline.db.models import VideoStatus
+from pipeline.jobs import video_pipeline_job
+from pipeline.lifecycle import VideoNotFound, get_video, mark_failed
+from resources.database import DatabaseResource
+
+PARTITION_TAG = "dagster/partition"
+
+
+def failure_message(context: dg.RunFailureSensorContext) -> str:
+    steps = context.get_step_failure_events()
+    if steps:
+        step = steps[0]
+        error = step.step_failure_data.error
+        reason = error.message.strip().splitlines()[0] if error else "unknown error"
+        return (f"Processing failed at step '{step.step_key}': {reason} "
+                "Try again later; if it keeps failing, contact the operators with this video's id.")
+    return (f"Processing failed: {context.failure_event.message or 'the run stopped'}. "
+            "Try again later; if it keeps failing, contact the operators with this video's id.")
+
+
+@dg.run_failure_sensor(
+    monitored_jobs=[video_pipeline_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Marks a video failed when its run fails, unless an asset already said why.",
+)
+def video_failure_sensor(context: dg.RunFailureSensorContext, database: DatabaseResource) -> None:
+    partition = context.dagster_run.tags.get(PARTITION_TAG)
+    if partition is None or not partition.isdigit():
+        return
+    vid = int(partition)
+    with database.session() as session:
+        try:
+            video = get_video(session, vid)
+        except VideoNotFound:
+            context.log.warning("run %s failed for video %s, which no longer exists", context.dagster_run.run_id, vid)
+            return
+        if video.status == VideoStatus.FAILED.value:
+            return  # an asset already recorded the precise reason
+        mark_failed(session, vid, failure_message(context))

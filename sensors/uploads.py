@@ -1,0 +1,85 @@
+"""The upload sensor: new objects under `uploads/` become `videos` partitions and runs.
+
+Upload keys start with their completion time (pipeline.keys.upload_key), so
+listing in key order follows arrival order and the cursor is the newest key
+seen. Each tick re-lists a short grace window behind the cursor, because an
+upload whose timestamp was taken first can land a moment after a later one;
+ids already known as partitions are dropped, so nothing is requested twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+
+from pipeline.jobs import video_pipeline_job
+from pipeline.keys import UPLOADS_PREFIX, video_id_from_upload_key
+from pipeline.storage import ObjectStore
+from resources.object_store import ObjectStoreResource
+from sensors.runs import new_video_runs
+
+GRACE = timedelta(minutes=2)
+BATCH_SIZE = 1000
+_TS_FORMAT = "%Y%m%dT%H%M%S%fZ"
+
+
+@dataclass(frozen=True)
+class UploadCursor:
+    last_key: str | None = None
+
+    @classmethod
+    def parse(cls, raw: str | None) -> "UploadCursor":
+        return cls(**json.loads(raw)) if raw else cls()
+
+    def serialize(self) -> str:
+        return json.dumps({"last_key": self.last_key})
+
+    def list_from(self) -> str | None:
+        """Where listing starts: the grace window before the newest key seen."""
+        if self.last_key is None:
+            return None
+        stamp = self.last_key[len(UPLOADS_PREFIX):].split("-", 1)[0]
+        try:
+            seen = datetime.strptime(stamp, _TS_FORMAT).replace(tzinfo=timezone.utc)
+        except ValueError:
+            return self.last_key
+        return UPLOADS_PREFIX + (seen - GRACE).strftime(_TS_FORMAT)
+
+
+def scan_uploads(store: ObjectStore, cursor: UploadCursor, known: set[str], batch_size: int) -> tuple[list[int], UploadCursor]:
+    """Up to `batch_size` new video ids after the cursor, and the advanced cursor."""
+    found: list[int] = []
+    last_key, start_after = cursor.last_key, cursor.list_from()
+    while len(found) < batch_size:
+        page = store.list(UPLOADS_PREFIX, start_after=start_after, limit=batch_size)
+        for obj in page:
+            vid = video_id_from_upload_key(obj.key)
+            if vid is not None and str(vid) not in known:
+                found.append(vid)
+                known.add(str(vid))
+            if last_key is None or obj.key > last_key:
+                last_key = obj.key
+            if len(found) >= batch_size:
+                break
+        if len(page) < batch_size:
+            break
+        start_after = page[-1].key
+    return found, UploadCursor(last_key)
+
+
+@dg.sensor(
+    job=video_pipeline_job,
+    minimum_interval_seconds=5,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Starts a run for every new upload in the object store's uploads/ prefix.",
+)
+def upload_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStoreResource) -> dg.SensorResult:
+    cursor = UploadCursor.parse(context.cursor)
+    known = set(context.instance.get_dynamic_partitions("videos"))
+    video_ids, advanced = scan_uploads(object_store.get_store(), cursor, known, BATCH_SIZE)
+    if video_ids:
+        context.log.info("new uploads: %s", ", ".join(map(str, video_ids[:20])) + (" ..." if len(video_ids) > 20 else ""))
+    return new_video_runs(context.instance, video_ids, trigger="object-store", cursor=advanced.serialize())
