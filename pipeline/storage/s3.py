@@ -43,14 +43,27 @@ def _error_code(error: ClientError) -> str:
 
 
 class _CountingReader:
-    """Counts the bytes boto3 pulls from a stream of unknown length."""
+    """Counts the bytes boto3 pulls from a stream of unknown length.
+
+    s3transfer takes a short read for the end of the stream, but raw streams
+    (sockets, request bodies) may return less than asked before the end: fill
+    each read so no tail is silently dropped.
+    """
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
         self.count = 0
 
     def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
+        if size is None or size < 0:
+            data = self._stream.read()
+        else:
+            parts: list[bytes] = []
+            missing = size
+            while missing > 0 and (part := self._stream.read(missing)):
+                parts.append(part)
+                missing -= len(part)
+            data = b"".join(parts)
         self.count += len(data)
         return data
 
