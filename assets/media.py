@@ -12,7 +12,7 @@ from pipeline import keys
 from pipeline.db.models import Video, VideoStatus, VideoVariant
 from pipeline.events import VIDEO_TRANSCODED
 from pipeline.lifecycle import get_video, set_status
-from pipeline.media import MediaError, make_thumbnail, plan_ladder, probe, transcode_ladder
+from pipeline.media import MediaError, make_thumbnail, plan_ladder, probe, thumbnail_time, transcode_ladder
 from pipeline.partitions import videos_partitions
 from pipeline.storage import ObjectNotFound
 from resources.database import DatabaseResource
@@ -85,11 +85,11 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
     with scratch_dir() as workdir, local_copy(store, video.source_key or "") as source:
         try:
             encoded = transcode_ladder(source, workdir, rungs, has_audio=bool(video.has_audio))
-            thumb_path = make_thumbnail(source, workdir / "thumbnail.jpg", at_seconds=(video.duration_seconds or 0) * 0.1)
-            ui_thumb = make_thumbnail(source, workdir / "ui-thumbnail.jpg",
-                                      at_seconds=(video.duration_seconds or 0) * 0.1, width=_UI_THUMBNAIL_WIDTH)
+            moment = thumbnail_time(video.duration_seconds or 0.0)
+            thumb_path = make_thumbnail(source, workdir / "thumbnail.jpg", at_seconds=moment)
+            ui_thumb = make_thumbnail(source, workdir / "ui-thumbnail.jpg", at_seconds=moment, width=_UI_THUMBNAIL_WIDTH)
         except MediaError as error:
-            raise fail_video(database, vid, f"Transcoding failed: {error}")
+            raise fail_video(database, vid, str(error))
         for variant in encoded:
             store.put_file(keys.variant_key(vid, variant.label), variant.path, content_type="video/mp4")
         store.put_file(keys.thumbnail_key(vid), thumb_path, content_type="image/jpeg")

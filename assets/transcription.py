@@ -8,14 +8,14 @@ import dagster as dg
 from sqlalchemy import delete, select
 
 from assets.media import source_video
-from assets.support import advance, fail_video, local_copy, video_id
+from assets.support import advance, local_copy, video_id
 from pipeline import keys
-from pipeline.db.models import TranscriptSegment, Video, VideoStatus, VideoTranscript
+from pipeline.db.models import TranscriptSegment, VideoStatus, VideoTranscript
 from pipeline.events import VIDEO_TRANSCRIBED
 from pipeline.lifecycle import get_video
 from pipeline.partitions import videos_partitions
 from pipeline.search import TimedSegment
-from pipeline.transcription import TranscriptionError, TranscriptResult, to_webvtt, transcript_to_json, word_count
+from pipeline.transcription import TranscriptResult, to_webvtt, transcript_to_json, word_count
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
 from resources.transcriber import TranscriberResource
@@ -60,20 +60,13 @@ def transcript_asset(code_version: str) -> dg.AssetsDefinition:
                    object_store: ObjectStoreResource, transcriber: TranscriberResource) -> dg.MaterializeResult:
         vid = video_id(context)
         with database.session() as session:
-            video: Video = get_video(session, vid)
-            source_key, has_audio, duration = video.source_key or "", bool(video.has_audio), video.duration_seconds
+            source_key = get_video(session, vid).source_key or ""
         advance(database, vid, VideoStatus.TRANSCRIBING)
         engine = transcriber.get_transcriber()
         store = object_store.get_store()
-        if has_audio:
-            with local_copy(store, source_key) as path:
-                try:
-                    result = engine.transcribe(path)
-                except TranscriptionError as error:
-                    raise fail_video(database, vid, f"Transcription failed: {error}")
-        else:
-            context.log.info("video %s has no audio track: its transcript is empty", vid)
-            result = TranscriptResult.empty(duration_seconds=duration or 0.0)
+        with local_copy(store, source_key) as path:
+            # A video without an audio track gets an empty transcript: silence is not a failure.
+            result = engine.transcribe(path)
         json_key, vtt_key = keys.transcript_json_key(vid), keys.transcript_vtt_key(vid)
         store.put_bytes(json_key, json.dumps(transcript_to_json(result), ensure_ascii=False).encode(), "application/json")
         store.put_bytes(vtt_key, to_webvtt(result.segments).encode(), "text/vtt")

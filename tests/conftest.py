@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.database",
+    "tests.fixtures.pipeline",
     "tests.fixtures.media",
     "tests.fixtures.llm",
     "tests.fixtures.s3",

@@ -1,0 +1,192 @@
+"""The whole asset graph materialized in-process for real videos: real ffmpeg, real tiny.en."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+from dagster._core.definitions.data_version import CachingStaleStatusResolver
+from dagster._core.loader import LoadingContextForTest
+from sqlalchemy import func, select
+
+from pipeline import keys
+from pipeline.db.models import (
+    ChunkSummary,
+    OutboxEvent,
+    TranscriptSegment,
+    Video,
+    VideoStatus,
+    VideoSummary,
+    VideoTranscript,
+    VideoVariant,
+)
+from pipeline.db.session import session_scope
+from pipeline.definitions import build_definitions
+from pipeline.jobs import VIDEO_ASSET_KEYS
+from pipeline.media import probe
+from pipeline.samples import DEFAULT_KEYWORDS
+from pipeline.search import SearchQuery
+from pipeline.search.factory import search_index_from_settings
+from pipeline.summarization import split_sentences
+
+pytestmark = pytest.mark.e2e
+
+
+def _video(harness, vid: int) -> Video:
+    with session_scope(harness.engine) as session:
+        video = session.get(Video, vid)
+        session.expunge(video)
+        return video
+
+
+def _events(harness, vid: int) -> list[str]:
+    with session_scope(harness.engine) as session:
+        return list(session.scalars(select(OutboxEvent.topic).where(OutboxEvent.key == str(vid)).order_by(OutboxEvent.id)))
+
+
+@pytest.fixture(scope="module")
+def processed_speech_video(module_harness, speech_video_path):
+    vid = module_harness.ingest(speech_video_path, title="Sample talk", description="A short talk")
+    return vid, module_harness.run(vid)
+
+
+def test_speech_video_reaches_ready_with_transcript_variants_summary_and_search(module_harness, processed_speech_video, speech_video_path):
+    vid, result = processed_speech_video
+    assert result.success
+    video = _video(module_harness, vid)
+    assert video.status == VideoStatus.READY.value, video.status_message
+    source = probe(speech_video_path)
+
+    with session_scope(module_harness.engine) as session:
+        transcript = session.scalars(select(VideoTranscript).where(VideoTranscript.video_id == vid)).one()
+        variants = session.scalars(select(VideoVariant).where(VideoVariant.video_id == vid)).all()
+        summary = session.scalars(select(VideoSummary).where(VideoSummary.video_id == vid)).one()
+
+    # The transcript holds the spoken words.
+    spoken = transcript.text.lower()
+    recognised = [word for word in DEFAULT_KEYWORDS if word in spoken]
+    assert len(recognised) >= len(DEFAULT_KEYWORDS) - 1, (recognised, transcript.text)
+    assert transcript.language == "en"
+    assert transcript.model_info["model"] == module_harness.settings.whisper_model_name
+
+    # Variants: the ladder for a 1280x720 source is one 720p rung, never upscaled; probed from the real files.
+    assert [v.label for v in variants] == ["720p"]
+    for variant in variants:
+        local = module_harness.settings.object_store_dir / variant.object_key
+        encoded = probe(local)
+        assert (encoded.width, encoded.height) == (variant.width, variant.height) == (1280, 720)
+        assert encoded.height <= source.height and encoded.width <= source.width
+        assert encoded.video_codec == "h264" and encoded.audio_codec == "aac"
+    assert module_harness.store.exists(keys.thumbnail_key(vid))
+
+    # The summary has 4-6 sentences.
+    assert 4 <= len(split_sentences(summary.summary)) <= 6, summary.summary
+    assert 0.0 < summary.quality_score <= 1.0
+
+    # Searching a spoken word finds the video, with the time the word is spoken.
+    index = search_index_from_settings(module_harness.settings, module_harness.engine)
+    word = recognised[0]
+    page = index.search(SearchQuery(text=word))
+    assert [hit.video_id for hit in page.hits] == [vid]
+    match = page.hits[0].matches[0]
+    assert word in match.text.lower()
+    with session_scope(module_harness.engine) as session:
+        starts = set(session.scalars(select(TranscriptSegment.start_seconds).where(TranscriptSegment.video_id == vid)))
+    assert match.start in starts and 0.0 <= match.start < source.duration_seconds
+
+    # Each stage announced itself in the outbox, in lineage order.
+    events = _events(module_harness, vid)
+    assert events[0] == "video.uploaded" and events[-1] == "video.ready"
+    assert events.index("video.transcoded") < events.index("video.ready")
+    assert events.index("video.transcribed") < events.index("video.summarized") < events.index("video.ready")
+
+    # Asset checks ran and passed.
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks == {"transcript_segments_are_timed": True, "transcript_coverage": True,
+                      "summary_shape": True, "search_document_present": True}
+
+
+def test_rerunning_a_partition_leaves_one_of_everything(module_harness, processed_speech_video):
+    vid, _ = processed_speech_video
+
+    def inventory() -> dict:
+        with session_scope(module_harness.engine) as session:
+            count = lambda model: session.scalar(select(func.count()).select_from(model).where(model.video_id == vid))  # noqa: E731
+            return {
+                "variants": count(VideoVariant), "transcripts": count(VideoTranscript), "segments": count(TranscriptSegment),
+                "chunks": count(ChunkSummary), "summaries": count(VideoSummary),
+                "objects": sorted(o.key for o in module_harness.store.list(keys.video_prefix(vid))),
+            }
+
+    before = inventory()
+    assert module_harness.run(vid).success
+    after = inventory()
+    assert after == before
+    assert before["transcripts"] == before["summaries"] == 1 and before["segments"] > 0
+    index = search_index_from_settings(module_harness.settings, module_harness.engine)
+    page = index.search(SearchQuery(text="volcano", limit=50))
+    assert [hit.video_id for hit in page.hits] == [vid]
+    assert _video(module_harness, vid).status == VideoStatus.READY.value
+
+
+def test_bad_inputs_fail_clearly_and_a_good_video_still_reaches_ready(
+    harness, corrupt_video_path, non_video_path, silent_video_path, small_video_path,
+):
+    corrupt = harness.ingest(corrupt_video_path, title="corrupt")
+    not_video = harness.ingest(non_video_path, title="not a video")
+    silent = harness.ingest(silent_video_path, title="silent")
+    good = harness.ingest(small_video_path, title="good")
+
+    outcomes = {vid: harness.run(vid, raise_on_error=False) for vid in (corrupt, not_video, silent, good)}
+
+    assert not outcomes[corrupt].success and not outcomes[not_video].success
+    corrupt_video, non_video = _video(harness, corrupt), _video(harness, not_video)
+    assert corrupt_video.status == non_video.status == VideoStatus.FAILED.value
+    assert "corrupt" in corrupt_video.status_message.lower() or "could not be read" in corrupt_video.status_message.lower()
+    assert "not a video" in non_video.status_message.lower()
+    assert "video.failed" in _events(harness, corrupt)
+
+    # A silent video is valid: ready, with an empty transcript and no summary sentences.
+    assert outcomes[silent].success
+    assert _video(harness, silent).status == VideoStatus.READY.value
+    with session_scope(harness.engine) as session:
+        transcript = session.scalars(select(VideoTranscript).where(VideoTranscript.video_id == silent)).one()
+        assert (transcript.text, transcript.segment_count, transcript.language) == ("", 0, None)
+        summary = session.scalars(select(VideoSummary).where(VideoSummary.video_id == silent)).one()
+        assert summary.summary == ""
+
+    assert outcomes[good].success
+    assert _video(harness, good).status == VideoStatus.READY.value
+    # Nothing of the failed videos was lost: their uploads are still there to inspect or retry.
+    assert harness.store.exists(corrupt_video.source_key) and harness.store.exists(non_video.source_key)
+
+
+def test_transcript_json_and_webvtt_are_stored(module_harness, processed_speech_video):
+    vid, _ = processed_speech_video
+    payload = json.loads(module_harness.store.get_bytes(keys.transcript_json_key(vid)))
+    assert payload["language"] == "en" and payload["segments"]
+    vtt = module_harness.store.get_bytes(keys.transcript_vtt_key(vid)).decode()
+    assert vtt.startswith("WEBVTT") and "-->" in vtt
+
+
+def _stale_statuses(harness, settings, vid: int) -> dict[str, str]:
+    graph = build_definitions(settings).resolve_asset_graph()
+    resolver = CachingStaleStatusResolver(harness.instance, graph, LoadingContextForTest(harness.instance))
+    return {key: resolver.get_status(dg.AssetKey(key), str(vid)).value for key in VIDEO_ASSET_KEYS}
+
+
+def test_a_model_change_makes_its_asset_and_everything_downstream_stale(module_harness, processed_speech_video):
+    vid, _ = processed_speech_video
+    settings = module_harness.settings
+    assert set(_stale_statuses(module_harness, settings, vid).values()) == {"FRESH"}
+
+    new_whisper = settings.model_copy(update={"whisper_model_name": "small.en"})
+    assert _stale_statuses(module_harness, new_whisper, vid) == {
+        "source_video": "FRESH", "video_variants": "FRESH", "transcript": "STALE",
+        "chunk_summaries": "STALE", "video_summary": "STALE", "search_document": "STALE"}
+
+    new_prompt = settings.model_copy(update={"summary_prompt_version": "v2"})
+    statuses = _stale_statuses(module_harness, new_prompt, vid)
+    assert statuses["transcript"] == "FRESH"
+    assert statuses["chunk_summaries"] == statuses["video_summary"] == statuses["search_document"] == "STALE"
