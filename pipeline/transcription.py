@@ -81,6 +81,11 @@ class Transcriber:
             model_name=settings.whisper_model_name,
         )
 
+    @property
+    def whisper_model(self) -> WhisperModel:
+        """The loaded model, shared process-wide; loaded on first use."""
+        return _load_model(self.model, self.device, self.compute_type)
+
     def model_info(self) -> dict:
         return {
             "model": self.model_name,
@@ -99,9 +104,8 @@ class Transcriber:
         """
         if not _has_audio_stream(source):
             return TranscriptResult(None, 0.0, 0.0, 0.0, ())
-        model = _load_model(self.model, self.device, self.compute_type)
         # VAD skips silence and music, where Whisper tends to invent text.
-        raw_segments, info = model.transcribe(str(source), beam_size=self.beam_size, vad_filter=True)
+        raw_segments, info = self.whisper_model.transcribe(str(source), beam_size=self.beam_size, vad_filter=True)
         segments = tuple(
             TimedSegment(start=round(s.start, 3), end=round(s.end, 3), text=s.text.strip())
             for s in raw_segments  # a generator: decoding happens while iterating

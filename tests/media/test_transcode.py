@@ -1,0 +1,168 @@
+"""Encoding the ladder with real ffmpeg: sizes, codecs, one process, faststart."""
+
+from __future__ import annotations
+
+import struct
+import threading
+from pathlib import Path
+
+import ffmpeg
+import psutil
+import pytest
+
+from pipeline.media import (
+    MediaError,
+    build_ladder_command,
+    make_thumbnail,
+    plan_ladder,
+    probe,
+    thumbnail_time,
+    transcode_ladder,
+)
+
+
+def top_level_atoms(path: Path) -> list[str]:
+    """The MP4 box types at the top level of the file, in file order."""
+    atoms = []
+    with path.open("rb") as handle:
+        size_total = path.stat().st_size
+        offset = 0
+        while offset + 8 <= size_total:
+            handle.seek(offset)
+            size, kind = struct.unpack(">I4s", handle.read(8))
+            if size == 1:  # 64-bit size follows the type
+                size = struct.unpack(">Q", handle.read(8))[0]
+            elif size == 0:  # box runs to the end of the file
+                size = size_total - offset
+            atoms.append(kind.decode("latin-1"))
+            offset += size
+    return atoms
+
+
+def ffmpeg_children_during(action) -> tuple[object, set[int]]:
+    """Run `action`, sampling this process's children; the ffmpeg pids seen."""
+    seen: set[int] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        me = psutil.Process()
+        while not done.is_set():
+            for child in me.children(recursive=True):
+                try:
+                    if child.name() == "ffmpeg":
+                        seen.add(child.pid)
+                except psutil.NoSuchProcess:
+                    pass
+            done.wait(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = action()
+    finally:
+        done.set()
+        watcher.join()
+    return result, seen
+
+
+@pytest.fixture(scope="module")
+def hd_ladder(hd_video_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    source = probe(hd_video_path)
+    rungs = plan_ladder(source.width, source.height)
+    out_dir = tmp_path_factory.mktemp("hd-ladder")
+    variants, ffmpeg_pids = ffmpeg_children_during(
+        lambda: transcode_ladder(hd_video_path, out_dir, rungs, has_audio=source.has_audio)
+    )
+    return source, rungs, variants, ffmpeg_pids
+
+
+def test_1080p_source_yields_720p_and_1080p(hd_ladder) -> None:
+    source, _, variants, _ = hd_ladder
+    assert [(v.label, v.width, v.height) for v in variants] == [("720p", 1280, 720), ("1080p", 1920, 1080)]
+    for variant in variants:
+        assert variant.width <= source.width and variant.height <= source.height
+        assert variant.video_codec == "h264" and variant.audio_codec == "aac"
+        assert variant.path.is_file() and variant.size_bytes == variant.path.stat().st_size > 0
+        assert variant.bitrate and variant.bitrate > 0
+        assert variant.duration_seconds == pytest.approx(source.duration_seconds, abs=0.15)
+    assert variants[0].size_bytes < variants[1].size_bytes
+
+
+def test_outputs_are_browser_friendly(hd_ladder) -> None:
+    _, _, variants, _ = hd_ladder
+    for variant in variants:
+        video = next(s for s in ffmpeg.probe(str(variant.path))["streams"] if s["codec_type"] == "video")
+        assert video["pix_fmt"] == "yuv420p"
+        assert video.get("sample_aspect_ratio", "1:1") in ("1:1", "0:1")
+
+
+def test_variants_are_faststart(hd_ladder, hd_video_path: Path) -> None:
+    _, _, variants, _ = hd_ladder
+    for variant in variants:
+        atoms = top_level_atoms(variant.path)
+        assert atoms.index("moov") < atoms.index("mdat"), atoms
+    # The sample source is a plain MP4 (index last), so the check can tell the difference.
+    source_atoms = top_level_atoms(hd_video_path)
+    assert source_atoms.index("moov") > source_atoms.index("mdat")
+
+
+def test_whole_ladder_is_one_ffmpeg_process(hd_ladder) -> None:
+    _, _, _, ffmpeg_pids = hd_ladder
+    assert len(ffmpeg_pids) == 1
+
+
+def test_command_decodes_once_and_writes_every_rung(tmp_path: Path) -> None:
+    rungs = plan_ladder(1920, 1080)
+    command = build_ladder_command(Path("in.mp4"), tmp_path, rungs, has_audio=True, preset="ultrafast")
+    assert command.count("-i") == 1
+    graph = command[command.index("-filter_complex") + 1]
+    assert "split=2" in graph and "scale=1280:720" in graph and "scale=1920:1080" in graph
+    outputs = [arg for arg in command if arg.endswith(".mp4") and arg != "in.mp4"]
+    assert outputs == [str(tmp_path / "720p.mp4"), str(tmp_path / "1080p.mp4")]
+    assert command.count("+faststart") == 2 and command.count("libx264") == 2 and command.count("aac") == 2
+    assert command.count("ultrafast") == 2
+
+
+def test_small_source_gets_one_rung_at_its_size(small_video_path: Path, tmp_path: Path) -> None:
+    source = probe(small_video_path)
+    rungs = plan_ladder(source.width, source.height)
+    variants = transcode_ladder(small_video_path, tmp_path, rungs, has_audio=True, preset="ultrafast")
+    assert [(v.label, v.width, v.height, v.audio_codec) for v in variants] == [("360p", 640, 360, "aac")]
+
+
+def test_source_without_audio_gives_video_only_variants(silent_video_path: Path, tmp_path: Path) -> None:
+    source = probe(silent_video_path)
+    variants = transcode_ladder(
+        silent_video_path, tmp_path, plan_ladder(source.width, source.height), has_audio=source.has_audio,
+        preset="ultrafast",
+    )
+    assert len(variants) == 1
+    assert variants[0].audio_codec is None and variants[0].video_codec == "h264"
+    assert not probe(variants[0].path).has_audio
+
+
+def test_ffmpeg_failure_is_reported_with_its_reason(silent_video_path: Path, tmp_path: Path) -> None:
+    with pytest.raises(MediaError) as caught:
+        # Asking for audio from a file that has none makes ffmpeg refuse.
+        transcode_ladder(silent_video_path, tmp_path, plan_ladder(640, 360), has_audio=True, preset="ultrafast")
+    assert caught.value.kind == "encode_failed"
+    assert str(caught.value).startswith("Transcoding the video failed: ")
+    assert "matches no streams" in str(caught.value)
+
+
+def test_thumbnail_is_a_jpeg_of_the_requested_width(hd_video_path: Path, tmp_path: Path) -> None:
+    at = thumbnail_time(probe(hd_video_path).duration_seconds)
+    dest = make_thumbnail(hd_video_path, tmp_path / "thumb.jpg", at, width=320)
+    assert dest.read_bytes()[:3] == b"\xff\xd8\xff"
+    stream = ffmpeg.probe(str(dest))["streams"][0]
+    assert (stream["codec_name"], stream["width"], stream["height"]) == ("mjpeg", 320, 180)
+
+
+def test_thumbnail_past_the_end_fails_clearly(small_video_path: Path, tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match="No frame could be read at 60.0 s"):
+        make_thumbnail(small_video_path, tmp_path / "thumb.jpg", 60.0)
+
+
+@pytest.mark.parametrize(("duration", "expected"), [(100.0, 10.0), (2.0, 0.2), (0.3, 0.0), (0.0, 0.0)])
+def test_thumbnail_time_is_inside_the_video(duration: float, expected: float) -> None:
+    assert thumbnail_time(duration) == pytest.approx(expected)

