@@ -20,7 +20,8 @@ class MediaError(Exception):
     """A media file could not be used; `str(error)` tells a person what to do.
 
     `kind` lets callers branch without parsing the message: "not_found",
-    "unreadable", "not_video", "zero_duration", "encode_failed", "tool_missing".
+    "unreachable" (a URL that could not be downloaded), "unreadable",
+    "not_video", "zero_duration", "encode_failed", "tool_missing".
     """
 
     def __init__(self, message: str, kind: str) -> None:
@@ -85,6 +86,10 @@ def _is_url(source: str | Path) -> bool:
 # ffmpeg prefixes messages with "[demuxer @ 0x55...] " and inputs with "path: ";
 # neither helps a person, so both are dropped from the summaries.
 _CONTEXT_PREFIX = re.compile(r"^\[[^\]]+ @ 0x[0-9a-f]+\]\s*")
+
+
+# How ffmpeg's http/tcp protocols word a failed download (as opposed to bad bytes).
+_NETWORK_FAILURE = re.compile(r"Server returned|Connection|timed out|HTTP error|resolve|Network is unreachable", re.I)
 
 
 def _summarize_stderr(stderr: bytes | None, source: str = "", max_lines: int = 3) -> str:
@@ -164,6 +169,8 @@ def probe(source: str | Path, require_video: bool = True) -> MediaProbe:
         info = ffmpeg.probe(str(source), cmd=ffprobe, **options)
     except ffmpeg.Error as exc:
         reason = _summarize_stderr(exc.stderr, str(source))
+        if _is_url(source) and _NETWORK_FAILURE.search(reason):
+            raise MediaError(f"The video could not be downloaded from its URL: {reason}", "unreachable") from exc
         looks_like = None if _is_url(source) else _sniff_document(Path(source))
         if looks_like:
             raise MediaError(f"The file is not a video: it looks like {looks_like}.", "not_video") from exc

@@ -87,7 +87,7 @@ def test_text_file_is_not_a_video(tmp_path: Path) -> None:
     assert caught.value.kind == "not_video"
 
 
-def test_probe_reads_an_http_url(small_video_path: Path) -> None:
+def test_probe_reads_an_http_url(small_video_path: Path, corrupt_video_path: Path) -> None:
     handler = partial(SimpleHTTPRequestHandler, directory=str(small_video_path.parent))
     handler.log_message = lambda *args: None  # type: ignore[method-assign]
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -99,7 +99,12 @@ def test_probe_reads_an_http_url(small_video_path: Path) -> None:
         assert (info.width, info.height, info.has_audio) == (640, 360, True)
         with pytest.raises(MediaError) as caught:
             probe(f"{base}/no-such-object.mp4")
-        assert caught.value.kind == "unreadable" and "404" in str(caught.value)
+        assert caught.value.kind == "unreachable"
+        assert str(caught.value) == "The video could not be downloaded from its URL: Server returned 404 Not Found"
+        # A download that works but holds a broken file is reported as such.
+        with pytest.raises(MediaError) as caught:
+            probe(f"{base}/{corrupt_video_path.name}")
+        assert caught.value.kind == "unreadable"
     finally:
         server.shutdown()
         server.server_close()
