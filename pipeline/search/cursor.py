@@ -1,0 +1,42 @@
+"""Opaque keyset cursors: where the previous page ended in (score desc, video_id asc) order.
+
+A cursor is urlsafe base64 (unpadded) of JSON {"s": score, "id": video_id, "q": fingerprint}.
+The fingerprint ties it to the search that issued it (terms and filters, not
+the limit), so a cursor replayed against another search is refused rather than
+silently skipping results. Scores survive the JSON round trip exactly (Python
+floats print their shortest exact repr), which keyset comparisons rely on.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import dataclass
+
+from pipeline.search.base import InvalidCursor
+
+
+@dataclass(frozen=True)
+class CursorPosition:
+    score: float
+    video_id: int
+
+
+def encode_cursor(position: CursorPosition, fingerprint: str) -> str:
+    payload = json.dumps({"s": position.score, "id": position.video_id, "q": fingerprint}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, fingerprint: str) -> CursorPosition:
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        score, video_id, issued_for = payload["s"], payload["id"], payload["q"]
+    except (ValueError, KeyError, TypeError) as exc:  # bad base64, bad JSON, not an object, missing keys
+        raise InvalidCursor("malformed search cursor") from exc
+    if (not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score)
+            or not isinstance(video_id, int) or isinstance(video_id, bool)):
+        raise InvalidCursor("malformed search cursor")
+    if issued_for != fingerprint:
+        raise InvalidCursor("this cursor belongs to a different search")
+    return CursorPosition(float(score), video_id)
