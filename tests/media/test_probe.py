@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import samples
-from pipeline.media import MediaError, probe
+from pipeline.media import MediaError, make_thumbnail, probe
 
 
 def test_probe_describes_a_video_with_audio(hd_video_path: Path) -> None:
@@ -108,3 +108,12 @@ def test_probe_reads_an_http_url(small_video_path: Path, corrupt_video_path: Pat
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_still_image_is_not_a_video(small_video_path: Path, tmp_path: Path) -> None:
+    photo = make_thumbnail(small_video_path, tmp_path / "photo.jpg", 0.5)
+    disguised = tmp_path / "holiday.mp4"
+    disguised.write_bytes(photo.read_bytes())
+    with pytest.raises(MediaError, match=r"it is a still image \(format: jpeg_pipe\)") as caught:
+        probe(disguised)
+    assert caught.value.kind == "not_video"

@@ -166,3 +166,17 @@ def test_thumbnail_past_the_end_fails_clearly(small_video_path: Path, tmp_path: 
 @pytest.mark.parametrize(("duration", "expected"), [(100.0, 10.0), (2.0, 0.2), (0.3, 0.0), (0.0, 0.0)])
 def test_thumbnail_time_is_inside_the_video(duration: float, expected: float) -> None:
     assert thumbnail_time(duration) == pytest.approx(expected)
+
+
+def test_phone_video_with_rotation_is_treated_as_portrait(small_video_path: Path, tmp_path: Path) -> None:
+    # Phones store landscape frames plus a "rotate 90" display matrix.
+    rotated = tmp_path / "phone.mp4"
+    ffmpeg.input(str(small_video_path)).output(str(rotated), c="copy", **{"metadata:s:v:0": "rotate=90"}).run(
+        quiet=True, overwrite_output=True
+    )
+    source = probe(rotated)
+    assert (source.width, source.height) == (360, 640)
+    rungs = plan_ladder(source.width, source.height)
+    assert [(r.label, r.width, r.height) for r in rungs] == [("360p", 360, 640)]
+    variant, = transcode_ladder(rotated, tmp_path / "out", rungs, has_audio=True, preset="ultrafast")
+    assert (variant.width, variant.height) == (360, 640)

@@ -7,6 +7,7 @@ from pathlib import Path
 import faster_whisper
 import pytest
 
+from pipeline.media import probe
 from pipeline.samples import DEFAULT_KEYWORDS
 from pipeline.settings import Settings
 from pipeline.transcription import Transcriber, TranscriptResult, word_count
@@ -38,8 +39,6 @@ def test_language_is_english(speech_transcript: TranscriptResult) -> None:
 def test_segments_are_timed_and_ordered_within_the_audio(
     speech_transcript: TranscriptResult, speech_video_path: Path
 ) -> None:
-    from pipeline.media import probe
-
     segments = speech_transcript.segments
     assert len(segments) >= 3
     assert speech_transcript.duration_seconds == pytest.approx(probe(speech_video_path).duration_seconds, abs=0.5)
