@@ -1,6 +1,5 @@
 """Asset checks: transcript timing and coverage, summary shape, search document presence."""
 
-from __future__ import annotations
 
 import dagster as dg
 from sqlalchemy import select

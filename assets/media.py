@@ -1,6 +1,5 @@
 """Media assets: the probed source video, and its playable variants and thumbnail."""
 
-from __future__ import annotations
 
 import base64
 

@@ -1,6 +1,5 @@
 """The search document: everything a search needs about a video, indexed by video id."""
 
-from __future__ import annotations
 
 import dagster as dg
 from sqlalchemy import select

@@ -1,6 +1,5 @@
 """Summary assets: map the transcript's chunks to summaries, then reduce them to one."""
 
-from __future__ import annotations
 
 import json
 

@@ -1,6 +1,5 @@
 """What every per-video asset needs: its video id, status writes, and failing a video clearly."""
 
-from __future__ import annotations
 
 import shutil
 import tempfile

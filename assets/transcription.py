@@ -1,6 +1,5 @@
 """The transcript asset: faster-whisper speech-to-text with timed segments."""
 
-from __future__ import annotations
 
 import json
 

@@ -11,7 +11,7 @@ from resources.database import DatabaseResource
 
 
 class SearchIndexResource(dg.ConfigurableResource):
-    database: dg.ResourceDependency[DatabaseResource]
+    database: DatabaseResource
     backend: Literal["database", "opensearch"] = "database"
     opensearch_url: str | None = None
     opensearch_index: str = "videoai-videos"

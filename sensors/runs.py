@@ -1,6 +1,5 @@
 """Turning video ids into Dagster partitions and run requests: shared by every trigger sensor."""
 
-from __future__ import annotations
 
 from collections.abc import Iterable
 

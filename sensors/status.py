@@ -4,7 +4,6 @@ Assets mark bad input failed themselves, with the precise reason; this sensor
 covers everything else (a crash, an exhausted retry, a lost worker).
 """
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -21,6 +20,8 @@ def failure_message(context: dg.RunFailureSensorContext) -> str:
     if steps:
         step = steps[0]
         error = step.step_failure_data.error
+        while error is not None and error.cause is not None:  # Dagster wraps the user's exception
+            error = error.cause
         reason = error.message.strip().splitlines()[0] if error else "unknown error"
         return (f"Processing failed at step '{step.step_key}': {reason} "
                 "Try again later; if it keeps failing, contact the operators with this video's id.")

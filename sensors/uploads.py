@@ -7,7 +7,6 @@ upload whose timestamp was taken first can land a moment after a later one;
 ids already known as partitions are dropped, so nothing is requested twice.
 """
 
-from __future__ import annotations
 
 import json
 from dataclasses import dataclass

@@ -1,13 +1,16 @@
 """Transcript summarization: token chunking, providers, map-reduce and a quality score.
 
-Plain Python with no Dagster: the summary assets call `summarize_transcript`.
+Plain Python with no Dagster: the `chunk_summaries` asset maps, `video_summary` reduces.
 """
 
 from pipeline.summarization.chunking import DEFAULT_CHUNK_TOKENS, TranscriptChunk, chunk_segments, count_tokens
 from pipeline.summarization.mapreduce import (
     DEFAULT_BATCH_SIZE,
     ChunkSummaryResult,
+    ReducedSummary,
     SummaryResult,
+    map_chunks,
+    reduce_summaries,
     summarize_transcript,
 )
 from pipeline.summarization.providers import (
@@ -17,6 +20,7 @@ from pipeline.summarization.providers import (
     SummarizerConfigError,
     SummarizerError,
     SummaryProvider,
+    build_provider,
     summarizer_from_settings,
 )
 from pipeline.summarization.quality import QualityReport, score_summary
@@ -30,13 +34,17 @@ __all__ = [
     "ExtractiveSummarizer",
     "OpenAIChatSummarizer",
     "QualityReport",
+    "ReducedSummary",
     "SummarizerConfigError",
     "SummarizerError",
     "SummaryProvider",
     "SummaryResult",
     "TranscriptChunk",
+    "build_provider",
     "chunk_segments",
     "count_tokens",
+    "map_chunks",
+    "reduce_summaries",
     "score_summary",
     "split_sentences",
     "summarize_transcript",

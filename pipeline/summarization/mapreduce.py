@@ -16,7 +16,7 @@ from functools import partial
 from typing import Callable, Sequence, TypeVar
 
 from pipeline.search.base import TimedSegment
-from pipeline.summarization.chunking import DEFAULT_CHUNK_TOKENS, chunk_segments
+from pipeline.summarization.chunking import DEFAULT_CHUNK_TOKENS, TranscriptChunk, chunk_segments
 from pipeline.summarization.providers import SummaryProvider
 from pipeline.summarization.quality import score_summary
 from pipeline.summarization.text import split_sentences
@@ -47,6 +47,63 @@ class SummaryResult:
     model_info: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ReducedSummary:
+    summary: str
+    sentences: list[str]
+    rounds: int
+    quality_score: float
+    quality: dict[str, float]
+
+
+def map_chunks(
+    chunks: Sequence[TranscriptChunk],
+    provider: SummaryProvider,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[str], None] | None = None,
+) -> list[ChunkSummaryResult]:
+    """Map: summarize every chunk, `batch_size` calls in flight at a time."""
+    report = progress or (lambda message: None)
+    with ThreadPoolExecutor(max_workers=batch_size, thread_name_prefix="summarize") as pool:
+        summaries = _in_batches(pool, provider.summarize_chunk, [c.text for c in chunks], batch_size, report, "map chunks")
+    return [ChunkSummaryResult(chunk.position, text, chunk.token_count, chunk.start, chunk.end)
+            for chunk, text in zip(chunks, summaries)]
+
+
+def reduce_summaries(
+    summaries: Sequence[str],
+    provider: SummaryProvider,
+    *,
+    source_text: str,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[str], None] | None = None,
+) -> ReducedSummary:
+    """Reduce: combine in groups of `batch_size`, round after round, then a final shaping combine.
+
+    `source_text` is the transcript the summaries came from, for the quality score.
+    No summaries (no speech) make an empty summary without calling the provider.
+    """
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be at least 2 for the reduce to shrink, got {batch_size}")
+    if not summaries:
+        quality = score_summary("", "")
+        return ReducedSummary("", [], 0, quality.score, quality.as_dict())
+    report = progress or (lambda message: None)
+    level, rounds = list(summaries), 0
+    with ThreadPoolExecutor(max_workers=batch_size, thread_name_prefix="summarize") as pool:
+        while len(level) > batch_size:
+            rounds += 1
+            groups = [level[i : i + batch_size] for i in range(0, len(level), batch_size)]
+            combine = partial(provider.combine, final=False)
+            level = _in_batches(pool, combine, groups, batch_size, report, f"reduce round {rounds} groups")
+    rounds += 1
+    report(f"reduce round {rounds}: final combine of {len(level)} summaries")
+    summary = provider.combine(level, final=True)
+    quality = score_summary(source_text, summary)
+    return ReducedSummary(summary, split_sentences(summary), rounds, quality.score, quality.as_dict())
+
+
 def summarize_transcript(
     segments: Sequence[TimedSegment],
     provider: SummaryProvider,
@@ -55,39 +112,18 @@ def summarize_transcript(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[str], None] | None = None,
 ) -> SummaryResult:
-    if batch_size < 2:
-        raise ValueError(f"batch_size must be at least 2 for the reduce to shrink, got {batch_size}")
-    report = progress or (lambda message: None)
+    """Map then reduce in one call (the assets run the two halves as separate steps)."""
     chunks = chunk_segments(segments, chunk_tokens)
-    if not chunks:
-        quality = score_summary("", "")
-        return SummaryResult("", [], [], 0, quality.score, quality.as_dict(), provider.model_info())
-
-    with ThreadPoolExecutor(max_workers=batch_size, thread_name_prefix="summarize") as pool:
-        texts = [chunk.text for chunk in chunks]
-        summaries = _in_batches(pool, provider.summarize_chunk, texts, batch_size, report, "map chunks")
-        level, rounds = summaries, 0
-        while len(level) > batch_size:
-            rounds += 1
-            groups = [level[i : i + batch_size] for i in range(0, len(level), batch_size)]
-            combine = partial(provider.combine, final=False)
-            level = _in_batches(pool, combine, groups, batch_size, report, f"reduce round {rounds} groups")
-        rounds += 1
-        report(f"reduce round {rounds}: final combine of {len(level)} summaries")
-        summary = provider.combine(level, final=True)
-
-    transcript = " ".join(chunk.text for chunk in chunks)
-    quality = score_summary(transcript, summary)
+    mapped = map_chunks(chunks, provider, batch_size=batch_size, progress=progress)
+    reduced = reduce_summaries([m.text for m in mapped], provider, batch_size=batch_size, progress=progress,
+                               source_text=" ".join(chunk.text for chunk in chunks))
     return SummaryResult(
-        summary=summary,
-        sentences=split_sentences(summary),
-        chunk_summaries=[
-            ChunkSummaryResult(chunk.position, text, chunk.token_count, chunk.start, chunk.end)
-            for chunk, text in zip(chunks, summaries)
-        ],
-        reduce_rounds=rounds,
-        quality_score=quality.score,
-        quality=quality.as_dict(),
+        summary=reduced.summary,
+        sentences=reduced.sentences,
+        chunk_summaries=mapped,
+        reduce_rounds=reduced.rounds,
+        quality_score=reduced.quality_score,
+        quality=reduced.quality,
         model_info=provider.model_info(),
     )
 

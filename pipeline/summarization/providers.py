@@ -213,14 +213,32 @@ class OpenAIChatSummarizer:
         return content
 
 
-def summarizer_from_settings(settings: Settings) -> SummaryProvider:
-    if settings.summarizer_provider == "extractive":
+def build_provider(
+    *,
+    provider: str,
+    model: str,
+    api_key: str = "",
+    base_url: str | None = None,
+    prompt_version: str = "v1",
+    timeout_seconds: float = 60.0,
+    max_retries: int = 5,
+) -> SummaryProvider:
+    """The configured provider: "extractive" (offline) or "openai" (any compatible chat API)."""
+    if provider == "extractive":
         return ExtractiveSummarizer()
-    return OpenAIChatSummarizer(
+    if provider == "openai":
+        return OpenAIChatSummarizer(model=model, api_key=api_key, base_url=base_url, prompt_version=prompt_version,
+                                    timeout=timeout_seconds, max_retries=max_retries)
+    raise SummarizerConfigError(f"unknown SUMMARIZER_PROVIDER {provider!r}; use 'extractive' or 'openai'")
+
+
+def summarizer_from_settings(settings: Settings) -> SummaryProvider:
+    return build_provider(
+        provider=settings.summarizer_provider,
         model=settings.summarizer_model,
         api_key=settings.openai_api_key.get_secret_value(),
         base_url=settings.openai_base_url,
         prompt_version=settings.summary_prompt_version,
-        timeout=settings.llm_timeout_seconds,
+        timeout_seconds=settings.llm_timeout_seconds,
         max_retries=settings.llm_max_retries,
     )

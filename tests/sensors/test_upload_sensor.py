@@ -1,0 +1,92 @@
+"""The upload sensor over the object store: batches, cursor, grace window, no duplicates."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import dagster as dg
+import pytest
+
+from pipeline import keys
+from pipeline.db.models import utcnow
+from pipeline.storage.local import LocalObjectStore
+from resources.object_store import ObjectStoreResource
+from sensors.uploads import GRACE, UploadCursor, scan_uploads, upload_sensor
+
+
+@pytest.fixture
+def store(tmp_path) -> LocalObjectStore:
+    return LocalObjectStore(tmp_path / "objects")
+
+
+def _evaluate(instance: dg.DagsterInstance, store: LocalObjectStore, cursor: str | None) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                      resources={"object_store": ObjectStoreResource(kind="local", directory=str(store.root))})
+    return upload_sensor(context)
+
+
+def _apply(instance: dg.DagsterInstance, result: dg.SensorResult) -> None:
+    # What the daemon does with a tick's partition requests.
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+
+
+def test_a_thousand_waiting_uploads_are_taken_in_one_tick(store):
+    start = utcnow()
+    for vid in range(1, 1001):
+        store.put_bytes(keys.upload_key(vid, "clip.mp4", start + timedelta(milliseconds=vid)), b"x")
+    with dg.instance_for_test() as instance:
+        began = time.perf_counter()
+        result = _evaluate(instance, store, None)
+        elapsed = time.perf_counter() - began
+        assert len(result.run_requests) == 1000
+        assert {r.partition_key for r in result.run_requests} == {str(v) for v in range(1, 1001)}
+        assert len({r.run_key for r in result.run_requests}) == 1000
+        assert list(result.dynamic_partitions_requests[0].partition_keys) == [str(v) for v in range(1, 1001)]
+        assert elapsed < 30, f"a tick took {elapsed:.1f}s; the sensor limit is 60s"
+
+        _apply(instance, result)
+        again = _evaluate(instance, store, result.cursor)
+        assert again.run_requests == [] and again.dynamic_partitions_requests == []
+
+
+def test_new_uploads_after_the_cursor_are_requested_once(store):
+    now = utcnow()
+    store.put_bytes(keys.upload_key(1, "a.mp4", now), b"x")
+    with dg.instance_for_test() as instance:
+        first = _evaluate(instance, store, None)
+        _apply(instance, first)
+        store.put_bytes(keys.upload_key(2, "b.mov", now + timedelta(seconds=1)), b"x")
+        second = _evaluate(instance, store, first.cursor)
+        assert [r.partition_key for r in second.run_requests] == ["2"]
+        assert second.run_requests[0].tags["videoai/trigger"] == "object-store"
+
+
+def test_an_upload_that_lands_late_within_the_grace_window_is_not_missed(store):
+    now = utcnow()
+    store.put_bytes(keys.upload_key(2, "b.mp4", now), b"x")
+    with dg.instance_for_test() as instance:
+        first = _evaluate(instance, store, None)
+        _apply(instance, first)
+        # Upload 1 took its timestamp first but its object appeared after the tick.
+        store.put_bytes(keys.upload_key(1, "a.mp4", now - GRACE / 2), b"x")
+        second = _evaluate(instance, store, first.cursor)
+        assert [r.partition_key for r in second.run_requests] == ["1"]
+
+
+def test_objects_that_are_not_uploads_are_ignored(store):
+    store.put_bytes("uploads/readme.txt", b"x")
+    store.put_bytes("videos/1/thumbnail.jpg", b"x")
+    found, cursor = scan_uploads(store, UploadCursor(), set(), batch_size=10)
+    assert found == [] and cursor.last_key == "uploads/readme.txt"
+
+
+def test_scanning_pages_past_known_uploads_to_fill_a_batch(store):
+    now = utcnow()
+    for vid in range(1, 8):
+        store.put_bytes(keys.upload_key(vid, "v.mp4", now + timedelta(milliseconds=vid)), b"x")
+    found, cursor = scan_uploads(store, UploadCursor(), {"1", "2", "3"}, batch_size=3)
+    assert found == [4, 5, 6]
+    rest, _ = scan_uploads(store, cursor, {"1", "2", "3", "4", "5", "6"}, batch_size=3)
+    assert rest == [7]
