@@ -50,7 +50,9 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.demo import run_demo
 
-    return run_demo(get_settings(), keep_running=args.keep_running, ui_port=args.ui_port, api_port=args.api_port)
+    # Keep the UI up for a person at a terminal; scripts and CI get their exit.
+    keep_running = not args.exit and sys.stdin.isatty()
+    return run_demo(get_settings(), keep_running=keep_running, ui_port=args.ui_port, api_port=args.api_port)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -96,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(func=_cmd_ingest)
 
     demo = commands.add_parser("demo", help="take a sample video through the whole pipeline and search it")
-    demo.add_argument("--keep-running", action="store_true", help="keep the Dagster UI and the API up afterwards")
+    demo.add_argument("--exit", action="store_true",
+                      help="stop Dagster and the API when done (the default when not run from a terminal)")
     demo.add_argument("--ui-port", type=int, default=3000)
     demo.add_argument("--api-port", type=int, default=None)
     demo.set_defaults(func=_cmd_demo)
