@@ -96,7 +96,7 @@ def _pieces(segments: Sequence[TimedSegment], max_tokens: int):
         if not text:
             continue
         whole = _piece(text, segment.start, segment.end)
-        if whole.tokens_after_space <= max_tokens:
+        if max(whole.tokens, whole.tokens_after_space) <= max_tokens:
             yield whole
             continue
         parts = _split_to_budget(text, max_tokens)
@@ -108,7 +108,7 @@ def _split_to_budget(text: str, max_tokens: int) -> list[str]:
     parts: list[str] = []
     for unit in _units(text, max_tokens):
         candidate = f"{parts[-1]} {unit}" if parts else unit
-        if parts and count_tokens(" " + candidate) <= max_tokens:
+        if parts and _fits(candidate, max_tokens):
             parts[-1] = candidate
         else:
             parts.append(unit)
@@ -129,7 +129,8 @@ def _units(text: str, max_tokens: int):
 
 
 def _fits(text: str, max_tokens: int) -> bool:
-    return count_tokens(" " + text) <= max_tokens
+    # Either form may be longer: "jumps" is two tokens where " jumps" is one.
+    return max(count_tokens(text), count_tokens(" " + text)) <= max_tokens
 
 
 def _split_characters(word: str, max_tokens: int):
