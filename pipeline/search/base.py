@@ -79,6 +79,10 @@ class InvalidCursor(ValueError):
     """A pagination cursor that this index did not issue (or is malformed)."""
 
 
+class SearchIndexUnavailable(RuntimeError):
+    """The index cannot be reached (raised by `SearchIndex.ping`)."""
+
+
 @runtime_checkable
 class SearchIndex(Protocol):
     backend_name: str
