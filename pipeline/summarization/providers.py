@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Protocol, Sequence, runtime_checkable
 
-from openai import OpenAI
 
 from pipeline.settings import Settings
 from pipeline.summarization.quality import MAX_SUMMARY_SENTENCES, NEAR_DUPLICATE_JACCARD, jaccard
@@ -175,6 +174,8 @@ class OpenAIChatSummarizer:
         self.model = model
         self.prompt_version = prompt_version
         self.prompts = prompts_for(prompt_version)
+        from openai import OpenAI  # imported here: the offline default never pays for it
+
         self._client = OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
 
     def summarize_chunk(self, text: str) -> str:
