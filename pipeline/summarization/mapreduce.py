@@ -64,11 +64,15 @@ def map_chunks(
     progress: Callable[[str], None] | None = None,
 ) -> list[ChunkSummaryResult]:
     """Map: summarize every chunk, `batch_size` calls in flight at a time."""
+    _check_batch_size(batch_size)
     report = progress or (lambda message: None)
-    with ThreadPoolExecutor(max_workers=batch_size, thread_name_prefix="summarize") as pool:
-        summaries = _in_batches(pool, provider.summarize_chunk, [c.text for c in chunks], batch_size, report, "map chunks")
-    return [ChunkSummaryResult(chunk.position, text, chunk.token_count, chunk.start, chunk.end)
-            for chunk, text in zip(chunks, summaries)]
+    texts = [chunk.text for chunk in chunks]
+    with ThreadPoolExecutor(batch_size, thread_name_prefix="summarize") as pool:
+        summaries = _in_batches(pool, provider.summarize_chunk, texts, batch_size, report, "map chunks")
+    return [
+        ChunkSummaryResult(chunk.position, text, chunk.token_count, chunk.start, chunk.end)
+        for chunk, text in zip(chunks, summaries)
+    ]
 
 
 def reduce_summaries(
@@ -84,14 +88,13 @@ def reduce_summaries(
     `source_text` is the transcript the summaries came from, for the quality score.
     No summaries (no speech) make an empty summary without calling the provider.
     """
-    if batch_size < 2:
-        raise ValueError(f"batch_size must be at least 2 for the reduce to shrink, got {batch_size}")
+    _check_batch_size(batch_size)
     if not summaries:
         quality = score_summary("", "")
         return ReducedSummary("", [], 0, quality.score, quality.as_dict())
     report = progress or (lambda message: None)
     level, rounds = list(summaries), 0
-    with ThreadPoolExecutor(max_workers=batch_size, thread_name_prefix="summarize") as pool:
+    with ThreadPoolExecutor(batch_size, thread_name_prefix="summarize") as pool:
         while len(level) > batch_size:
             rounds += 1
             groups = [level[i : i + batch_size] for i in range(0, len(level), batch_size)]
@@ -115,8 +118,13 @@ def summarize_transcript(
     """Map then reduce in one call (the assets run the two halves as separate steps)."""
     chunks = chunk_segments(segments, chunk_tokens)
     mapped = map_chunks(chunks, provider, batch_size=batch_size, progress=progress)
-    reduced = reduce_summaries([m.text for m in mapped], provider, batch_size=batch_size, progress=progress,
-                               source_text=" ".join(chunk.text for chunk in chunks))
+    reduced = reduce_summaries(
+        [m.text for m in mapped],
+        provider,
+        source_text=" ".join(chunk.text for chunk in chunks),
+        batch_size=batch_size,
+        progress=progress,
+    )
     return SummaryResult(
         summary=reduced.summary,
         sentences=reduced.sentences,
@@ -126,6 +134,12 @@ def summarize_transcript(
         quality=reduced.quality,
         model_info=provider.model_info(),
     )
+
+
+def _check_batch_size(batch_size: int) -> None:
+    # Checked before any call is made: groups of one would never shrink in the reduce.
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be at least 2 for the reduce to shrink, got {batch_size}")
 
 
 def _in_batches(

@@ -14,6 +14,8 @@ from pipeline.summarization import (
     SummarizerConfigError,
     chunk_segments,
     count_tokens,
+    map_chunks,
+    reduce_summaries,
     split_sentences,
     summarize_transcript,
     summarizer_from_settings,
@@ -82,8 +84,8 @@ def test_map_runs_in_concurrent_batches_of_five_and_reduce_recurses(fake_openai,
     # The fake echoes the first two sentences of what it is sent.
     for chunk, chunk_summary in zip(chunks, result.chunk_summaries):
         assert chunk_summary.text == " ".join(split_sentences(chunk.text)[:2])
-        assert (chunk_summary.position, chunk_summary.start, chunk_summary.end) == (chunk.position, chunk.start, chunk.end)
-        assert chunk_summary.token_count == chunk.token_count
+        assert (chunk_summary.position, chunk_summary.token_count) == (chunk.position, chunk.token_count)
+        assert (chunk_summary.start, chunk_summary.end) == (chunk.start, chunk.end)
     assert result.sentences == split_sentences(fake_openai.requests[-1].user)[:2]
     assert result.model_info == {
         "provider": "openai",
@@ -149,7 +151,8 @@ def test_server_errors_are_retried_by_the_client(fake_openai, summarizer):
     fake_openai.fail_next(503, 1, FAST_RETRY)
     fake_openai.fail_next(500, 1, FAST_RETRY)
 
-    assert summarizer.summarize_chunk("Mulch keeps soil moist. It feeds worms.") == "Mulch keeps soil moist. It feeds worms."
+    text = "Mulch keeps soil moist. It feeds worms."
+    assert summarizer.summarize_chunk(text) == text
     assert len(fake_openai.requests) == 3
 
 
@@ -200,7 +203,9 @@ def test_missing_api_key_is_a_clear_configuration_error():
 
 def test_unknown_prompt_version_is_a_clear_configuration_error():
     with pytest.raises(SummarizerConfigError, match=r"SUMMARY_PROMPT_VERSION 'v9'.*v1"):
-        summarizer_from_settings(settings(SUMMARIZER_PROVIDER="openai", OPENAI_API_KEY="k", SUMMARY_PROMPT_VERSION="v9"))
+        summarizer_from_settings(
+            settings(SUMMARIZER_PROVIDER="openai", OPENAI_API_KEY="k", SUMMARY_PROMPT_VERSION="v9")
+        )
 
 
 def test_the_default_provider_is_the_offline_extractive_one():
@@ -218,7 +223,9 @@ def test_an_empty_transcript_makes_no_calls(fake_openai, summarizer, segments):
 
 def test_progress_is_reported(fake_openai, summarizer):
     messages: list[str] = []
-    summarize_transcript(twelve_segments(), summarizer, chunk_tokens=one_segment_per_chunk_budget(twelve_segments()), progress=messages.append)
+    segments = twelve_segments()
+    budget = one_segment_per_chunk_budget(segments)
+    summarize_transcript(segments, summarizer, chunk_tokens=budget, progress=messages.append)
     assert messages == [
         "map chunks 1-5 of 12",
         "map chunks 6-10 of 12",
@@ -228,6 +235,19 @@ def test_progress_is_reported(fake_openai, summarizer):
     ]
 
 
-def test_a_batch_size_below_two_is_refused(summarizer):
+def test_a_batch_size_below_two_is_refused_before_any_call(fake_openai, summarizer):
     with pytest.raises(ValueError, match="batch_size"):
         summarize_transcript(twelve_segments(), summarizer, batch_size=1)
+    assert fake_openai.requests == []
+
+
+def test_the_map_and_reduce_halves_run_separately(fake_openai, summarizer):
+    segments = twelve_segments()
+    chunks = chunk_segments(segments, one_segment_per_chunk_budget(segments))
+    mapped = map_chunks(chunks, summarizer)
+    assert [m.position for m in mapped] == list(range(12))
+
+    reduced = reduce_summaries([m.text for m in mapped], summarizer, source_text=" ".join(c.text for c in chunks))
+    assert reduced.rounds == 2
+    assert [kind_of(request) for request in fake_openai.requests] == ["chunk"] * 12 + ["combine"] * 3 + ["final"]
+    assert reduced.quality_score > 0
