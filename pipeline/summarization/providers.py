@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Protocol, Sequence, runtime_checkable
 
-
 from pipeline.settings import Settings
 from pipeline.summarization.quality import MAX_SUMMARY_SENTENCES, NEAR_DUPLICATE_JACCARD, jaccard
 from pipeline.summarization.text import content_words, split_sentences

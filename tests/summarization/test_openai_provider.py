@@ -12,6 +12,7 @@ from pipeline.summarization import (
     ExtractiveSummarizer,
     OpenAIChatSummarizer,
     SummarizerConfigError,
+    build_provider,
     chunk_segments,
     count_tokens,
     map_chunks,
@@ -206,6 +207,11 @@ def test_unknown_prompt_version_is_a_clear_configuration_error():
         summarizer_from_settings(
             settings(SUMMARIZER_PROVIDER="openai", OPENAI_API_KEY="k", SUMMARY_PROMPT_VERSION="v9")
         )
+
+
+def test_an_unknown_provider_is_a_clear_configuration_error():
+    with pytest.raises(SummarizerConfigError, match="SUMMARIZER_PROVIDER 'claude'"):
+        build_provider(provider="claude", model="m")
 
 
 def test_the_default_provider_is_the_offline_extractive_one():
