@@ -1,0 +1,134 @@
+"""FastAPI dependencies: services, database sessions, the current user, visible/owned videos.
+
+Authentication is a Bearer JWT. Routes that need a user depend on
+`CurrentUser`; public routes carry `openapi_extra=PUBLIC` so that being
+public is a visible, deliberate choice (a test checks every other route
+answers 401 without a token). Public routes that behave differently for a
+signed-in user depend on `OptionalUser`: a token sent must still be valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from pipeline.db.models import User, Video, VideoStatus
+from serving_api.errors import ApiError, not_found
+from serving_api.security import TokenClaims, decode_access_token
+from serving_api.services import Services
+
+API_PREFIX = "/api/v1"
+PUBLIC = {"x-public": True}
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=f"{API_PREFIX}/auth/login", auto_error=False)
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_session(services: ServicesDep) -> Iterator[Session]:
+    with services.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "not_authenticated", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def get_token_claims(services: ServicesDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> TokenClaims | None:
+    if token is None:
+        return None
+    try:
+        claims = decode_access_token(services.settings, token)
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("The access token has expired.") from None
+    except jwt.InvalidTokenError:
+        raise _unauthorized("The access token is invalid.") from None
+    if services.revocations.is_revoked(claims.jti):
+        raise _unauthorized("The access token has been revoked.")
+    return claims
+
+
+ClaimsDep = Annotated[TokenClaims | None, Depends(get_token_claims)]
+
+
+def get_optional_user(claims: ClaimsDep, session: SessionDep) -> User | None:
+    if claims is None:
+        return None
+    user = session.get(User, int(claims.subject)) if claims.subject.isdigit() else None
+    if user is None or not user.is_active:
+        raise _unauthorized("The account behind this token does not exist or is disabled.")
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
+def get_current_user(user: OptionalUser) -> User:
+    if user is None:
+        raise _unauthorized("This route needs a Bearer access token.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_current_claims(claims: ClaimsDep, _user: CurrentUser) -> TokenClaims:
+    assert claims is not None
+    return claims
+
+
+CurrentClaims = Annotated[TokenClaims, Depends(get_current_claims)]
+
+
+def is_visible(video: Video, user: User | None) -> bool:
+    """Ready videos are public (as on PeerTube); anything else only its owner sees."""
+    return video.status == VideoStatus.READY.value or (user is not None and video.owner_id == user.id)
+
+
+def get_visible_video(video_id: int, session: SessionDep, user: OptionalUser) -> Video:
+    video = session.get(Video, video_id)
+    if video is None or not is_visible(video, user):
+        raise not_found(f"Video {video_id}")
+    return video
+
+
+VisibleVideo = Annotated[Video, Depends(get_visible_video)]
+
+
+def get_owned_video(video_id: int, session: SessionDep, user: CurrentUser) -> Video:
+    """The caller's own video; 403 for a video they can see but do not own, 404 otherwise."""
+    video = get_visible_video(video_id, session, user)
+    if video.owner_id != user.id:
+        raise ApiError(403, "forbidden", "Only the owner of this video can change or delete it.")
+    return video
+
+
+OwnedVideo = Annotated[Video, Depends(get_owned_video)]
+
+
+def require_ready(video: Video) -> None:
+    """A video still being processed answers with its status, not a broken URL."""
+    if video.status != VideoStatus.READY.value:
+        raise ApiError(409, "video_not_ready", f"Video {video.id} is not ready yet (status: {video.status}).",
+                       details={"status": video.status, "status_message": video.status_message})
+
+
+def get_ready_video(video: VisibleVideo) -> Video:
+    require_ready(video)
+    return video
+
+
+ReadyVideo = Annotated[Video, Depends(get_ready_video)]

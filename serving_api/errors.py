@@ -1,0 +1,99 @@
+"""One error body for every error the API answers.
+
+    {"error": {"code": "not_found", "message": "Video 42 was not found.", "details": null}}
+
+`code` is stable and machine-readable; `message` is for people; `details`
+carries structured context (validation errors, a video's status, ...).
+HTTPExceptions, request validation errors and unexpected exceptions all go
+through the handlers installed here, so clients parse one shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ApiError(HTTPException):
+    """An HTTPException with a stable machine-readable code."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        details: Any | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code=status_code, detail=message, headers=headers)
+        self.code = code
+        self.details = details
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, "not_found", f"{what} was not found.")
+
+
+def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries documenting the error body for these statuses."""
+    return {code: {"model": ErrorResponse, "description": HTTPStatus(code).phrase} for code in status_codes}
+
+
+def _code_for_status(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+def error_json(status_code: int, code: str, message: str, details: Any = None,
+               headers: dict[str, str] | None = None) -> JSONResponse:
+    body = ErrorResponse(error=ErrorBody(code=code, message=message, details=jsonable_encoder(details)))
+    return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
+
+
+async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = exc.code if isinstance(exc, ApiError) else _code_for_status(exc.status_code)
+    details = exc.details if isinstance(exc, ApiError) else None
+    message = exc.detail if isinstance(exc.detail, str) else _code_for_status(exc.status_code).replace("_", " ")
+    return error_json(exc.status_code, code, message, details, headers=exc.headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Pydantic echoes the rejected input; a rejected password must not come back in the body.
+    details = [{"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+               for err in exc.errors()]
+    return error_json(422, "validation_error", "The request is invalid.", details)
+
+
+async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=exc)
+    return error_json(500, "internal_error", "An unexpected error occurred.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

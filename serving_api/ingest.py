@@ -1,0 +1,263 @@
+"""Receiving uploads: a streamed multipart POST, or a raw PUT of a presigned-style upload.
+
+Both land the bytes at the upload's staging key through `UploadSink` and are
+then accepted by `accept_staged_upload`, which also completes the presigned
+flow on S3 (where the bytes never pass through the API). Acceptance probes
+the staged object with ffprobe and, in one transaction, publishes it and
+writes the `video.uploaded` event (`pipeline.uploads.complete_upload`). Any
+rejection abandons the upload: no row and no object are left behind.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from fastapi import Request
+from pydantic import BaseModel, Field, ValidationError
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from pipeline import media
+from pipeline.db.models import UploadMetadata, Video
+from pipeline.db.session import session_scope
+from pipeline.storage import ObjectNotFound, ObjectStore
+from pipeline.storage.local import LocalObjectStore
+from pipeline.uploads import PendingUpload, abandon_upload, complete_upload, create_video
+from serving_api.errors import ApiError
+from serving_api.schemas.videos import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
+from serving_api.services import Services
+from serving_api.upload_stream import SNIFF_BYTES, UploadSink, looks_like_video, not_a_video, too_large
+
+FILE_FIELD = "file"
+_MAX_FIELD_BYTES = 64 * 1024  # title and description are small; a huge "field" is an attack
+
+
+class UploadFields(BaseModel):
+    title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX_LENGTH)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX_LENGTH)
+
+
+def _validated_fields(raw: dict[str, str]) -> UploadFields:
+    try:
+        return UploadFields.model_validate({k: v.strip() for k, v in raw.items() if k in ("title", "description")})
+    except ValidationError as exc:
+        details = [{"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
+        raise ApiError(422, "validation_error", "The upload's form fields are invalid.", details) from None
+
+
+def _title(fields: UploadFields, filename: str | None) -> str:
+    return fields.title or PurePosixPath(filename or "").stem[:TITLE_MAX_LENGTH] or "Untitled"
+
+
+# --- Multipart parsing -------------------------------------------------------------------------
+
+
+@dataclass
+class PartStart:
+    name: str
+    filename: str | None
+    content_type: str | None
+
+
+@dataclass
+class _PartEvents:
+    """Collects python-multipart's callbacks for one `write`, to replay them asynchronously."""
+
+    events: list[PartStart | bytes | None] = field(default_factory=list)  # bytes: data; None: part end
+    _headers: dict[bytes, bytes] = field(default_factory=dict)
+    _field: bytearray = field(default_factory=bytearray)
+    _value: bytearray = field(default_factory=bytearray)
+
+    def callbacks(self) -> dict:
+        return {
+            "on_part_begin": self._headers.clear,
+            "on_header_field": lambda data, start, end: self._field.extend(data[start:end]),
+            "on_header_value": lambda data, start, end: self._value.extend(data[start:end]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": lambda data, start, end: self.events.append(bytes(data[start:end])),
+            "on_part_end": lambda: self.events.append(None),
+        }
+
+    def _header_end(self) -> None:
+        self._headers[bytes(self._field).lower()] = bytes(self._value)
+        self._field.clear()
+        self._value.clear()
+
+    def _headers_finished(self) -> None:
+        _, disposition = parse_options_header(self._headers.get(b"content-disposition", b""))
+        filename = disposition.get(b"filename")
+        content_type = self._headers.get(b"content-type")
+        self.events.append(PartStart(
+            name=disposition.get(b"name", b"").decode("utf-8", "replace"),
+            filename=filename.decode("utf-8", "replace") if filename is not None else None,
+            content_type=content_type.decode("latin-1") if content_type else None,
+        ))
+
+
+async def multipart_events(request: Request) -> AsyncIterator[PartStart | bytes | None]:
+    """The body's parts as they stream in: PartStart, its data chunks, None at its end."""
+    content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    if content_type != b"multipart/form-data" or not params.get(b"boundary"):
+        raise ApiError(415, "unsupported_media_type", "Send the upload as multipart/form-data.")
+    collected = _PartEvents()
+    parser = MultipartParser(params[b"boundary"], collected.callbacks())
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+            for event in collected.events:
+                yield event
+            collected.events.clear()
+        parser.finalize()
+    except MultipartParseError as exc:
+        raise ApiError(400, "malformed_multipart", f"The multipart body is malformed: {exc}") from None
+
+
+# --- Receiving bytes ---------------------------------------------------------------------------
+
+
+def _create_pending(services: Services, owner_id: int, fields: UploadFields, part: PartStart) -> PendingUpload:
+    with session_scope(services.engine) as session:
+        return create_video(session, title=_title(fields, part.filename), description=fields.description,
+                            owner_id=owner_id, filename=part.filename, content_type=part.content_type,
+                            method="direct")
+
+
+def _abandon(services: Services, upload_id: str, reason: str) -> None:
+    with session_scope(services.engine) as session:
+        abandon_upload(session, services.store, upload_id, reason)
+
+
+async def receive_multipart_upload(request: Request, services: Services, owner_id: int) -> Video:
+    """Stream a multipart body's `file` part to a new upload, then accept it.
+
+    Form fields (`title`, `description`) may come before or after the file.
+    """
+    raw_fields: dict[str, str] = {}
+    current: PartStart | None = None
+    field_value = bytearray()
+    file_part: PartStart | None = None
+    pending: PendingUpload | None = None
+    sink: UploadSink | None = None
+    try:
+        async for event in multipart_events(request):
+            if isinstance(event, PartStart):
+                current = event
+                if event.filename is None:
+                    field_value.clear()
+                    continue
+                if event.name != FILE_FIELD or pending is not None:
+                    raise ApiError(422, "validation_error", f"Send exactly one file, in the field '{FILE_FIELD}'.")
+                file_part = event
+                pending = await run_in_threadpool(_create_pending, services, owner_id,
+                                                  _validated_fields(raw_fields), event)
+                sink = UploadSink(services.store, pending.staging_key, services.settings.max_upload_bytes,
+                                  event.content_type)
+                await sink.start()
+            elif isinstance(event, bytes):
+                if sink is not None:
+                    await sink.write(event)
+                else:
+                    field_value.extend(event)
+                    if len(field_value) > _MAX_FIELD_BYTES:
+                        raise ApiError(413, "field_too_large", "A form field is too large.")
+            elif current is not None:  # end of the current part
+                if sink is not None:
+                    finished, sink = sink, None
+                    await finished.finish()
+                else:
+                    raw_fields[current.name] = field_value.decode("utf-8", "replace")
+                current = None
+        if pending is None:
+            raise ApiError(422, "validation_error", f"The request has no file in the field '{FILE_FIELD}'.")
+        if sink is not None:
+            raise ApiError(400, "malformed_multipart", "The multipart body ended inside the file.")
+        fields = _validated_fields(raw_fields)
+    except BaseException:
+        if sink is not None:
+            await sink.abort()
+        if pending is not None:
+            await run_in_threadpool(_abandon, services, pending.upload_id, "rejected while receiving")
+        raise
+    assert file_part is not None
+    # Fields sent after the file were not known when the row was created: apply them now.
+    return await run_in_threadpool(accept_staged_upload, services, pending.upload_id,
+                                   _title(fields, file_part.filename), fields.description)
+
+
+async def receive_raw_upload(request: Request, services: Services, upload_id: str, staging_key: str,
+                             content_type: str | None) -> int:
+    """Stream a raw PUT body to a pending upload's staging key; returns its size.
+
+    The same rules as the multipart upload apply while bytes pass; a rejected
+    PUT abandons the upload, as a rejected POST does.
+    """
+    try:
+        async with UploadSink(services.store, staging_key, services.settings.max_upload_bytes, content_type) as sink:
+            async for chunk in request.stream():
+                await sink.write(chunk)
+    except BaseException:
+        await run_in_threadpool(_abandon, services, upload_id, "rejected while receiving")
+        raise
+    return sink.size
+
+
+# --- Accepting a staged upload -----------------------------------------------------------------
+
+
+def _probe_staged(store: ObjectStore, key: str, presign_seconds: int) -> media.MediaProbe:
+    """ffprobe the staged object where it lies: a local path, a presigned URL, or a downloaded copy."""
+    if isinstance(store, LocalObjectStore):
+        return media.probe(store.root / key)
+    url = store.presigned_get_url(key, presign_seconds)
+    if url is not None:
+        return media.probe(url)
+    with tempfile.TemporaryDirectory(prefix="videoai-probe-") as tmp:
+        return media.probe(store.download(key, Path(tmp) / "upload"))
+
+
+def _rejection(store: ObjectStore, upload: UploadMetadata, max_bytes: int, presign_seconds: int) -> ApiError | None:
+    """Why a staged upload cannot be accepted, or None."""
+    assert upload.staging_key is not None
+    size = store.stat(upload.staging_key).size
+    if size > max_bytes:
+        return too_large(max_bytes)
+    head = b"".join(store.iter_range(upload.staging_key, 0, SNIFF_BYTES - 1)) if size else b""
+    if not looks_like_video(head):
+        return not_a_video("The file is not a video (its first bytes match no video container).")
+    try:
+        _probe_staged(store, upload.staging_key, presign_seconds)
+    except media.MediaError as exc:
+        return not_a_video(str(exc))
+    return None
+
+
+def accept_staged_upload(services: Services, upload_id: str, title: str | None = None,
+                         description: str | None = None) -> Video:
+    """Check the staged bytes are a real video, then publish them and announce the upload."""
+    store, settings = services.store, services.settings
+    with session_scope(services.engine) as session:
+        upload = session.scalars(select(UploadMetadata).where(UploadMetadata.upload_id == upload_id)).one()
+        if upload.state == "completed":
+            video = session.get(Video, upload.video_id)
+            assert video is not None
+            return video
+        try:
+            rejection = _rejection(store, upload, settings.max_upload_bytes, settings.s3_presign_seconds)
+        except ObjectNotFound:
+            raise ApiError(409, "upload_incomplete", "No bytes have been uploaded for this upload yet.") from None
+        if rejection is None:
+            video = session.get(Video, upload.video_id)
+            assert video is not None
+            if title is not None:
+                video.title = title
+            if description is not None:
+                video.description = description
+            return complete_upload(session, store, upload_id)
+        abandon_upload(session, store, upload_id, rejection.detail)
+    raise rejection

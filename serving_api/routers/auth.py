@@ -1,0 +1,65 @@
+"""Signup, login and logout."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from pipeline.db.models import User
+from serving_api.bloom import normalize_email
+from serving_api.deps import PUBLIC, CurrentClaims, ServicesDep, SessionDep
+from serving_api.errors import ApiError, error_responses
+from serving_api.schemas.auth import SignupIn, TokenOut
+from serving_api.schemas.users import UserOut
+from serving_api.security import create_access_token, hash_password, verify_password
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/signup", response_model=UserOut, status_code=status.HTTP_201_CREATED,
+             responses=error_responses(409, 422), openapi_extra=PUBLIC)
+def signup(body: SignupIn, session: SessionDep, services: ServicesDep) -> User:
+    email = normalize_email(body.email)
+    user = User(email=email, full_name=body.full_name, hashed_password=hash_password(body.password))
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ApiError(409, "email_taken", "An account with this email already exists.") from None
+    services.emails.add(email)
+    return user
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/login", response_model=TokenOut, responses=error_responses(401, 422, 429), openapi_extra=PUBLIC)
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request,
+          session: SessionDep, services: ServicesDep) -> TokenOut:
+    """OAuth2 password flow: form fields `username` (the email) and `password`."""
+    email, client = normalize_email(form.username), _client_address(request)
+    throttle = services.login_throttle
+    retry_after = throttle.retry_after(email, client)
+    if retry_after:
+        raise ApiError(429, "too_many_attempts", "Too many failed logins; try again later.",
+                       details={"retry_after_seconds": retry_after}, headers={"Retry-After": str(retry_after)})
+    user = session.scalar(select(User).where(User.email == email))
+    if not verify_password(form.password, user.hashed_password if user else None) or user is None or not user.is_active:
+        throttle.failed(email, client)
+        raise ApiError(401, "invalid_credentials", "Incorrect email or password.",
+                       headers={"WWW-Authenticate": "Bearer"})
+    throttle.succeeded(email, client)
+    issued = create_access_token(services.settings, user.id)
+    return TokenOut(access_token=issued.token, expires_in=services.settings.access_token_minutes * 60)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401))
+def logout(claims: CurrentClaims, services: ServicesDep) -> None:
+    """Revoke the token this request carries until it would have expired."""
+    services.revocations.revoke(claims.jti, claims.expires_at)

@@ -1,0 +1,57 @@
+"""Liveness and readiness. All public: orchestrators probe them without credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+
+from serving_api.deps import PUBLIC, ServicesDep
+from serving_api.errors import ApiError, error_responses
+from serving_api.schemas.health import CheckOut, HealthOut, ReadinessOut
+from serving_api.services import Services
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+@router.get("", response_model=HealthOut, openapi_extra=PUBLIC)
+def health(request: Request) -> HealthOut:
+    return HealthOut(version=request.app.version)
+
+
+@router.get("/live", response_model=HealthOut, openapi_extra=PUBLIC)
+def live(request: Request) -> HealthOut:
+    """The process is up and answering; says nothing about its dependencies."""
+    return HealthOut(version=request.app.version)
+
+
+def _checks(services: Services) -> dict[str, Callable[[], object]]:
+    def database() -> None:
+        with services.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    checks: dict[str, Callable[[], object]] = {
+        "database": database,
+        "object_store": services.store.ping,
+        f"search:{services.search.backend_name}": services.search.ping,
+    }
+    if services.redis is not None:
+        checks["redis"] = services.redis.ping
+    return checks
+
+
+@router.get("/ready", response_model=ReadinessOut, responses=error_responses(503), openapi_extra=PUBLIC)
+def ready(services: ServicesDep) -> ReadinessOut:
+    """Every dependency this process is configured with answers; 503 (with each check) otherwise."""
+    results = []
+    for name, check in _checks(services).items():
+        try:
+            check()
+            results.append(CheckOut(name=name, ok=True))
+        except Exception as exc:  # any failure of a dependency means "not ready", whatever its type
+            results.append(CheckOut(name=name, ok=False, detail=f"{type(exc).__name__}: {exc}"[:300]))
+    if not all(result.ok for result in results):
+        raise ApiError(503, "not_ready", "A dependency is unavailable.",
+                       details=ReadinessOut(status="not_ready", checks=results).model_dump())
+    return ReadinessOut(status="ready", checks=results)

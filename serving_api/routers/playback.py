@@ -1,0 +1,88 @@
+"""Watching a ready video: playable URLs, and the bytes themselves where nothing can presign.
+
+All public, like the ready videos they serve: a browser's <video>, <img> and
+<track> elements cannot send a Bearer header. A video that is not ready
+answers 409 with its status instead of URLs that would not play.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from pipeline.db.models import VideoTranscript, VideoVariant
+from serving_api.deps import PUBLIC, ReadyVideo, ServicesDep, SessionDep
+from serving_api.errors import error_responses, not_found
+from serving_api.ranges import object_response
+from serving_api.schemas.videos import CaptionTrackOut, PlayableVariantOut, WatchOut
+from serving_api.urls import ObjectLinks
+
+router = APIRouter(prefix="/videos", tags=["playback"])
+
+_NOT_READY = error_responses(404, 409)
+
+
+@router.get("/{video_id}/watch", response_model=WatchOut, responses=_NOT_READY, openapi_extra=PUBLIC)
+def watch(video: ReadyVideo, request: Request, session: SessionDep, services: ServicesDep) -> WatchOut:
+    links = ObjectLinks(request, services)
+    variants = [
+        PlayableVariantOut(label=v.label, width=v.width, height=v.height, content_type=v.content_type,
+                           size_bytes=v.size_bytes,
+                           url=links.url(v.object_key, "stream_variant", video_id=video.id, label=v.label))
+        for v in video.variants
+    ]
+    thumbnail = links.url(video.thumbnail_key, "thumbnail", video_id=video.id) if video.thumbnail_key else None
+    transcript = session.scalar(select(VideoTranscript).where(VideoTranscript.video_id == video.id))
+    captions = []
+    if transcript is not None and transcript.vtt_key:
+        captions.append(CaptionTrackOut(language=transcript.language,
+                                        url=links.url(transcript.vtt_key, "captions", video_id=video.id)))
+    return WatchOut(video_id=video.id, title=video.title, status=video.status,
+                    duration_seconds=video.duration_seconds, variants=variants, thumbnail_url=thumbnail,
+                    captions=captions, urls_expire_at=links.expires_at())
+
+
+RangeHeader = Annotated[str | None, Header(alias="Range", description="e.g. bytes=0-1023")]
+
+
+def _binary(media_type: str) -> dict:
+    content = {"content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}
+    return {200: {"description": "The whole object.", **content},
+            206: {"description": "The requested byte range.", **content},
+            **error_responses(404, 409, 416)}
+
+
+@router.get("/{video_id}/stream/{label}", response_class=StreamingResponse, responses=_binary("video/mp4"),
+            openapi_extra=PUBLIC)
+def stream_variant(video: ReadyVideo, label: str, session: SessionDep, services: ServicesDep,
+                   range_header: RangeHeader = None) -> StreamingResponse:
+    """One variant's bytes, honouring Range (206) so players can seek."""
+    variant = session.scalar(select(VideoVariant).where(VideoVariant.video_id == video.id, VideoVariant.label == label))
+    if variant is None:
+        raise not_found(f"Variant {label!r} of video {video.id}")
+    return object_response(services.store, variant.object_key, variant.content_type, range_header,
+                           f"Variant {label!r} of video {video.id}")
+
+
+@router.get("/{video_id}/thumbnail", response_class=StreamingResponse, responses=_binary("image/jpeg"),
+            openapi_extra=PUBLIC)
+def thumbnail(video: ReadyVideo, services: ServicesDep, range_header: RangeHeader = None) -> StreamingResponse:
+    if not video.thumbnail_key:
+        raise not_found(f"The thumbnail of video {video.id}")
+    return object_response(services.store, video.thumbnail_key, "image/jpeg", range_header,
+                           f"The thumbnail of video {video.id}")
+
+
+@router.get("/{video_id}/captions.vtt", response_class=StreamingResponse, responses=_binary("text/vtt"),
+            openapi_extra=PUBLIC)
+def captions(video: ReadyVideo, session: SessionDep, services: ServicesDep,
+             range_header: RangeHeader = None) -> StreamingResponse:
+    """The transcript as WebVTT captions (a <track> element's src)."""
+    vtt_key = session.scalar(select(VideoTranscript.vtt_key).where(VideoTranscript.video_id == video.id))
+    if not vtt_key:
+        raise not_found(f"Captions of video {video.id}")
+    return object_response(services.store, vtt_key, "text/vtt; charset=utf-8", range_header,
+                           f"Captions of video {video.id}")

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.db.models import VideoStatus
+
+TITLE_MAX_LENGTH = 300
+DESCRIPTION_MAX_LENGTH = 5000
+
+
+class VideoOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    owner_id: int | None
+    title: str
+    description: str
+    status: VideoStatus
+    status_message: str | None
+    original_filename: str | None
+    size_bytes: int | None
+    duration_seconds: float | None
+    width: int | None
+    height: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class VariantOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    label: str
+    width: int
+    height: int
+    video_codec: str
+    audio_codec: str | None
+    bitrate: int | None
+    size_bytes: int
+    content_type: str
+
+
+class VideoDetailOut(VideoOut):
+    variants: list[VariantOut]
+    has_thumbnail: bool
+
+
+class VideoPage(BaseModel):
+    items: list[VideoOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class VideoUpdateIn(BaseModel):
+    title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX_LENGTH)
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX_LENGTH)
+
+
+class PresignedUploadIn(BaseModel):
+    title: str = Field(min_length=1, max_length=TITLE_MAX_LENGTH)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX_LENGTH)
+    filename: str = Field(min_length=1, max_length=512)
+    content_type: str = Field(pattern=r"^video/[A-Za-z0-9.+-]+$", examples=["video/mp4"])
+    size_bytes: int = Field(gt=0, description="The size the client will PUT; checked again on completion.")
+
+
+class PresignedUploadOut(BaseModel):
+    video_id: int
+    upload_id: str
+    upload_url: str
+    method: str = "PUT"
+    headers: dict[str, str] = Field(description="Headers the PUT must carry.")
+    expires_at: datetime
+    complete_url: str
+
+
+class UploadContentOut(BaseModel):
+    upload_id: str
+    size_bytes: int
+
+
+class SegmentMatchOut(BaseModel):
+    start: float
+    end: float
+    text: str
+
+
+class SearchHitOut(BaseModel):
+    video_id: int
+    title: str
+    score: float
+    snippet: str = Field(description="Matched text with the query's words in <mark>...</mark>.")
+    status: VideoStatus
+    created_at: datetime
+    matches: list[SegmentMatchOut] = Field(description="Transcript segments where the words are spoken.")
+
+
+class SearchPageOut(BaseModel):
+    hits: list[SearchHitOut]
+    total: int
+    next_cursor: str | None
+
+
+class PlayableVariantOut(BaseModel):
+    label: str
+    width: int
+    height: int
+    content_type: str
+    size_bytes: int
+    url: str
+
+
+class CaptionTrackOut(BaseModel):
+    language: str | None
+    format: str = "text/vtt"
+    url: str
+
+
+class WatchOut(BaseModel):
+    video_id: int
+    title: str
+    status: VideoStatus
+    duration_seconds: float | None
+    variants: list[PlayableVariantOut]
+    thumbnail_url: str | None
+    captions: list[CaptionTrackOut]
+    urls_expire_at: datetime | None = Field(description="When presigned URLs stop working; null for API URLs.")
+
+
+class SegmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    position: int
+    start_seconds: float
+    end_seconds: float
+    text: str
+
+
+class TranscriptOut(BaseModel):
+    video_id: int
+    language: str | None
+    text: str
+    word_count: int
+    segments: list[SegmentOut]
+    vtt_url: str | None
+
+
+class SummaryOut(BaseModel):
+    video_id: int
+    summary: str
+    sentence_count: int
+    chunk_count: int
+    quality_score: float
+    model_info: dict[str, Any]
+    updated_at: datetime

@@ -1,0 +1,108 @@
+"""Password hashing (Argon2 via pwdlib) and JWTs (PyJWT).
+
+Two kinds of token share the signing key but never each other's audience:
+access tokens (Bearer, for the API) and upload tokens (embedded in the URL a
+client PUTs bytes to when the object store cannot presign one).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import cache
+
+import jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from pipeline.settings import Settings
+
+ACCESS_AUDIENCE = "videoai:access"
+UPLOAD_AUDIENCE = "videoai:upload"
+_REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "aud"]
+
+password_hash = PasswordHash((Argon2Hasher(),))
+
+
+@cache
+def _dummy_hash() -> str:
+    return password_hash.hash("timing-equalizer-not-a-password")
+
+
+def hash_password(password: str) -> str:
+    return password_hash.hash(password)
+
+
+def verify_password(password: str, hashed: str | None) -> bool:
+    """Check a password; with no account (`hashed` None) still spend a hash's time,
+    so response timing does not reveal which emails are registered."""
+    if hashed is None:
+        password_hash.verify(password, _dummy_hash())
+        return False
+    return password_hash.verify(password, hashed)
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    subject: str
+    jti: str
+    issued_at: datetime
+    expires_at: datetime
+    extra: dict
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    jti: str
+    expires_at: datetime
+
+
+def _issue(settings: Settings, subject: str, audience: str, lifetime: timedelta, **extra: object) -> IssuedToken:
+    now = datetime.now(timezone.utc)
+    jti = uuid.uuid4().hex
+    expires_at = now + lifetime
+    claims = {"sub": subject, "aud": audience, "iat": now, "exp": expires_at, "jti": jti, **extra}
+    token = jwt.encode(claims, settings.jwt_signing_key(), algorithm=settings.jwt_algorithm)
+    return IssuedToken(token, jti, expires_at)
+
+
+def _decode(settings: Settings, token: str, audience: str) -> TokenClaims:
+    """Verify signature, audience and expiry; raises jwt.InvalidTokenError.
+
+    The algorithm list is pinned to the configured one: a token signed with
+    another algorithm, or `alg: none`, is rejected whatever its header says.
+    """
+    claims = jwt.decode(
+        token,
+        settings.jwt_signing_key(),
+        algorithms=[settings.jwt_algorithm],
+        audience=audience,
+        options={"require": _REQUIRED_CLAIMS},
+    )
+    known = {"sub", "aud", "iat", "exp", "jti"}
+    return TokenClaims(
+        subject=str(claims["sub"]),
+        jti=str(claims["jti"]),
+        issued_at=datetime.fromtimestamp(claims["iat"], timezone.utc),
+        expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc),
+        extra={k: v for k, v in claims.items() if k not in known},
+    )
+
+
+def create_access_token(settings: Settings, user_id: int) -> IssuedToken:
+    return _issue(settings, str(user_id), ACCESS_AUDIENCE, timedelta(minutes=settings.access_token_minutes))
+
+
+def decode_access_token(settings: Settings, token: str) -> TokenClaims:
+    return _decode(settings, token, ACCESS_AUDIENCE)
+
+
+def create_upload_token(settings: Settings, user_id: int, upload_id: str) -> IssuedToken:
+    return _issue(settings, str(user_id), UPLOAD_AUDIENCE, timedelta(seconds=settings.s3_presign_seconds),
+                  upload_id=upload_id)
+
+
+def decode_upload_token(settings: Settings, token: str) -> TokenClaims:
+    return _decode(settings, token, UPLOAD_AUDIENCE)

@@ -1,0 +1,64 @@
+"""Everything the API talks to, built once per process from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis import Redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from pipeline.db.session import engine_for, migrate
+from pipeline.search import SearchIndex
+from pipeline.search.factory import search_index_from_settings
+from pipeline.settings import Settings
+from pipeline.storage import ObjectStore, object_store_from_settings
+from serving_api.bloom import EmailBloomFilter
+from serving_api.revocation import DatabaseRevocationStore, RedisRevocationStore, RevocationStore
+from serving_api.throttle import LoginThrottle, MemoryFailureCounter, RedisFailureCounter
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker
+    store: ObjectStore
+    search: SearchIndex
+    revocations: RevocationStore
+    login_throttle: LoginThrottle
+    emails: EmailBloomFilter
+    redis: Redis | None
+
+    def close(self) -> None:
+        if self.redis is not None:
+            self.redis.close()
+
+
+def build_services(settings: Settings) -> Services:
+    # Migrating on start-up lets a fresh embedded install (SQLite) serve at once;
+    # on PostgreSQL it is a no-op once the schema is at head.
+    migrate(settings.database_url)
+    engine = engine_for(settings.database_url)
+    search = search_index_from_settings(settings, engine)
+    search.ensure()
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    if redis is not None:
+        revocations: RevocationStore = RedisRevocationStore(redis)
+        counter = RedisFailureCounter(redis, settings.login_max_failures, settings.login_window_seconds)
+    else:
+        revocations = DatabaseRevocationStore(engine)
+        counter = MemoryFailureCounter(settings.login_max_failures, settings.login_window_seconds)
+    emails = EmailBloomFilter(engine)
+    emails.rebuild()
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        store=object_store_from_settings(settings),
+        search=search,
+        revocations=revocations,
+        login_throttle=LoginThrottle(counter),
+        emails=emails,
+        redis=redis,
+    )
