@@ -32,29 +32,36 @@ def build_search_document(db: DatabaseResource, vid: int, status: str) -> Search
         )
 
 
-@dg.asset(
-    partitions_def=videos_partitions,
-    group_name="search",
-    deps=["video_summary", video_variants],
-    kinds={"search"},
-    description="The video's search document (title, description, owner, transcript, summary, status, dates "
-                "and timed segments), keyed by video id; indexing it makes the video ready.",
-)
-def search_document(context: dg.AssetExecutionContext, database: DatabaseResource,
-                    search_index: SearchIndexResource) -> dg.MaterializeResult:
-    vid = video_id(context)
-    advance(database, vid, VideoStatus.INDEXING)
-    with database.session() as session:
-        # A failed video is indexed as failed: search filters it out by default.
-        status = VideoStatus.FAILED.value if get_video(session, vid).status == VideoStatus.FAILED.value \
-            else VideoStatus.READY.value
-    document = build_search_document(database, vid, status)
-    index = search_index.get_index()
-    index.upsert(document)
-    advance(database, vid, VideoStatus.READY, VIDEO_READY)
-    return dg.MaterializeResult(metadata={
-        "backend": index.backend_name,
-        "segments_indexed": len(document.segments),
-        "transcript_chars": len(document.transcript),
-        "status": status,
-    })
+def search_document_asset(code_version: str) -> dg.AssetsDefinition:
+    """The search document asset; it holds model output, so its code_version names those models."""
+
+    @dg.asset(
+        name="search_document",
+        partitions_def=videos_partitions,
+        group_name="search",
+        deps=["video_summary", video_variants],
+        code_version=code_version,
+        kinds={"search"},
+        description="The video's search document (title, description, owner, transcript, summary, status, dates "
+                    "and timed segments), keyed by video id; indexing it makes the video ready.",
+    )
+    def search_document(context: dg.AssetExecutionContext, database: DatabaseResource,
+                        search_index: SearchIndexResource) -> dg.MaterializeResult:
+        vid = video_id(context)
+        advance(database, vid, VideoStatus.INDEXING)
+        with database.session() as session:
+            # A failed video is indexed as failed: search filters it out by default.
+            status = VideoStatus.FAILED.value if get_video(session, vid).status == VideoStatus.FAILED.value \
+                else VideoStatus.READY.value
+        document = build_search_document(database, vid, status)
+        index = search_index.get_index()
+        index.upsert(document)
+        advance(database, vid, VideoStatus.READY, VIDEO_READY)
+        return dg.MaterializeResult(metadata={
+            "backend": index.backend_name,
+            "segments_indexed": len(document.segments),
+            "transcript_chars": len(document.transcript),
+            "status": status,
+        })
+
+    return search_document
