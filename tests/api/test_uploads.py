@@ -1,0 +1,172 @@
+"""Uploads: streamed multipart and the presigned flow, and what is left behind when one is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from pipeline.db.models import OutboxEvent, UploadMetadata, Video, VideoStatus
+from pipeline.db.session import session_scope
+from pipeline.storage import ObjectStore
+from tests.api.conftest import API, make_user_in, services_of
+
+
+def _count(client, model) -> int:
+    with session_scope(services_of(client).engine) as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _keys(store: ObjectStore) -> list[str]:
+    return [o.key for o in store.list("uploads/")] + [o.key for o in store.list("staging/")]
+
+
+def assert_nothing_left(client) -> None:
+    assert _count(client, Video) == 0
+    assert _count(client, UploadMetadata) == 0
+    assert _count(client, OutboxEvent) == 0
+    assert _keys(services_of(client).store) == []
+
+
+def _upload(client, headers, path: Path, *, title: str | None = "My clip", after_file: bool = False):
+    data = {"title": title} if title else {}
+    files = {"file": (path.name, path.read_bytes(), "video/mp4")}
+    if not after_file:
+        return client.post(f"{API}/videos/upload", data=data, files=files, headers=headers)
+    # httpx puts form fields first; build the body by hand to send the title after the file.
+    request = httpx.Request("POST", "http://x", files=files)
+    body = request.read()
+    boundary = request.headers["content-type"].split("boundary=")[1].encode()
+    trailer = (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="title"\r\n\r\n' + title.encode()
+               + b"\r\n--" + boundary + b"--\r\n")
+    body = body[: body.rindex(b"--" + boundary + b"--")] + trailer
+    return client.post(f"{API}/videos/upload", content=body, headers={
+        **headers, "Content-Type": f"multipart/form-data; boundary={boundary.decode()}"})
+
+
+def test_upload_registers_row_object_and_event(client, make_user, small_video_path: Path) -> None:
+    user = make_user()
+    response = _upload(client, user.headers, small_video_path)
+    assert response.status_code == 201, response.text
+    video = response.json()
+    assert video["status"] == VideoStatus.PENDING.value and video["owner_id"] == user.id
+    assert video["title"] == "My clip" and video["size_bytes"] == small_video_path.stat().st_size
+    services = services_of(client)
+    with session_scope(services.engine) as session:
+        row = session.get(Video, video["id"])
+        event = session.scalars(select(OutboxEvent)).one()
+        upload = session.scalars(select(UploadMetadata)).one()
+    assert event.topic == "video.uploaded" and event.payload["video_id"] == video["id"]
+    assert upload.state == "completed" and upload.method == "direct"
+    assert services.store.get_bytes(row.source_key) == small_video_path.read_bytes()
+    assert [o.key for o in services.store.list("staging/")] == []
+
+
+def test_title_may_follow_the_file_and_defaults_to_the_filename(sqlite_client, small_video_path: Path) -> None:
+    user = make_user_in(sqlite_client)
+    after = _upload(sqlite_client, user.headers, small_video_path, title="Sent last", after_file=True)
+    assert after.status_code == 201, after.text
+    assert after.json()["title"] == "Sent last"
+    untitled = _upload(sqlite_client, user.headers, small_video_path, title=None)
+    assert untitled.json()["title"] == small_video_path.stem
+
+
+def test_oversized_upload_is_413_and_leaves_nothing(make_client, make_settings, database_url,
+                                                    small_video_path: Path) -> None:
+    limit = small_video_path.stat().st_size // 2
+    client = make_client(make_settings(DATABASE_URL=database_url, MAX_UPLOAD_BYTES=str(limit)))
+    user = make_user_in(client)
+    response = _upload(client, user.headers, small_video_path)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"] == {"code": "upload_too_large", "details": {"max_upload_bytes": limit},
+                                        "message": f"The upload exceeds the limit of {limit} bytes."}
+    assert_nothing_left(client)
+
+
+@pytest.mark.parametrize("fixture", ["non_video_path", "corrupt_video_path"])
+def test_non_video_upload_is_415_and_leaves_nothing(sqlite_client, request, fixture: str) -> None:
+    # The PDF fails the magic-byte sniff while streaming; the truncated MP4 passes it and fails ffprobe.
+    path = request.getfixturevalue(fixture)
+    user = make_user_in(sqlite_client)
+    response = _upload(sqlite_client, user.headers, path)
+    assert response.status_code == 415, response.text
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert_nothing_left(sqlite_client)
+
+
+def test_upload_needs_a_token_a_file_and_multipart(sqlite_client, small_video_path: Path) -> None:
+    user = make_user_in(sqlite_client)
+    assert _upload(sqlite_client, {}, small_video_path).status_code == 401
+    no_file = sqlite_client.post(f"{API}/videos/upload", data={"title": "x"}, files={"other": ("a.txt", b"hi")},
+                                 headers=user.headers)
+    assert no_file.status_code == 422
+    as_json = sqlite_client.post(f"{API}/videos/upload", json={"title": "x"}, headers=user.headers)
+    assert as_json.status_code == 415
+    too_long = sqlite_client.post(f"{API}/videos/upload", data={"title": "t" * 301},
+                                  files={"file": ("a.mp4", small_video_path.read_bytes())}, headers=user.headers)
+    assert too_long.status_code == 422
+    assert_nothing_left(sqlite_client)
+
+
+def _create_presigned(client, user, size: int, content_type: str = "video/mp4"):
+    return client.post(f"{API}/videos/uploads", headers=user.headers, json={
+        "title": "Presigned", "filename": "clip.mp4", "content_type": content_type, "size_bytes": size})
+
+
+def test_presigned_flow_on_the_local_store(client, make_user, small_video_path: Path) -> None:
+    user = make_user()
+    data = small_video_path.read_bytes()
+    created = _create_presigned(client, user, len(data))
+    assert created.status_code == 201, created.text
+    plan = created.json()
+    assert plan["upload_url"].startswith("http://testserver/api/v1/videos/uploads/")
+    early = client.post(plan["complete_url"], headers=user.headers)
+    assert early.status_code == 409 and early.json()["error"]["code"] == "upload_incomplete"
+
+    assert client.put(plan["upload_url"].replace("token=", "token=x"), content=data).status_code == 401
+    put = client.put(plan["upload_url"], content=data, headers=plan["headers"])
+    assert put.status_code == 200, put.text
+    assert put.json()["size_bytes"] == len(data)
+    other = make_user()
+    assert client.post(plan["complete_url"], headers=other.headers).status_code == 404
+    done = client.post(plan["complete_url"], headers=user.headers)
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "pending" and done.json()["id"] == plan["video_id"]
+    assert _count(client, OutboxEvent) == 1
+    assert client.put(plan["upload_url"], content=data).status_code == 409  # already completed
+
+
+def test_presigned_rejections_leave_nothing(make_client, make_settings, tmp_path, non_video_path: Path) -> None:
+    client = make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", MAX_UPLOAD_BYTES="100000"))
+    user = make_user_in(client)
+    assert _create_presigned(client, user, 100001).status_code == 413
+    assert _create_presigned(client, user, 10, "application/pdf").status_code == 422
+    plan = _create_presigned(client, user, 1000).json()
+    refused = client.put(plan["upload_url"], content=non_video_path.read_bytes())
+    assert refused.status_code == 415
+    assert_nothing_left(client)
+    plan = _create_presigned(client, user, 1000).json()
+    assert client.put(plan["upload_url"], content=b"\x00" * 100_001).status_code == 413
+    assert_nothing_left(client)
+
+
+def test_presigned_flow_on_s3(make_client, make_settings, tmp_path, s3_endpoint, s3_bucket,
+                              small_video_path: Path) -> None:
+    """The client PUTs straight to S3; completion probes the object through a presigned GET."""
+    client = make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", OBJECT_STORE="s3",
+                                       S3_BUCKET=s3_bucket, S3_ENDPOINT_URL=s3_endpoint))
+    user = make_user_in(client)
+    data = small_video_path.read_bytes()
+    plan = _create_presigned(client, user, len(data)).json()
+    assert plan["upload_url"].startswith(s3_endpoint)
+    assert httpx.put(plan["upload_url"], content=data, headers=plan["headers"]).status_code == 200
+    done = client.post(plan["complete_url"], headers=user.headers)
+    assert done.status_code == 200, done.text
+    store = services_of(client).store
+    assert [o.size for o in store.list("uploads/")] == [len(data)]
+    # A streamed multipart upload goes to S3 as well.
+    streamed = _upload(client, user.headers, small_video_path)
+    assert streamed.status_code == 201, streamed.text
+    assert len(store.list("uploads/")) == 2 and store.list("staging/") == []
