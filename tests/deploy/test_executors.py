@@ -1,0 +1,46 @@
+"""The executor switch: each choice builds with the expected configuration, bad values are refused."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+import pytest
+
+from pipeline.executors import executor_from_env
+
+
+def resolved_config(executor: dg.ExecutorDefinition) -> dict:
+    result = executor.apply_config_mapping({})
+    assert result.success, result.errors
+    return result.value["config"]
+
+
+def test_default_is_multiprocess_capped_by_cpus() -> None:
+    executor = executor_from_env({})
+    assert executor.name == "multiprocess_executor"
+    assert resolved_config(executor)["max_concurrent"] == min(4, os.cpu_count() or 1)
+
+
+def test_max_concurrent_overrides_the_cap() -> None:
+    assert resolved_config(executor_from_env({"DAGSTER_MAX_CONCURRENT": "7"}))["max_concurrent"] == 7
+
+
+def test_in_process() -> None:
+    assert executor_from_env({"DAGSTER_EXECUTOR": "in_process"}) is dg.in_process_executor
+
+
+def test_k8s_job_executor_caps_pods_only_when_asked() -> None:
+    executor = executor_from_env({"DAGSTER_EXECUTOR": " K8S "})
+    assert executor.name == "k8s_job_executor"
+    assert resolved_config(executor).get("max_concurrent") is None
+    capped = executor_from_env({"DAGSTER_EXECUTOR": "k8s", "DAGSTER_MAX_CONCURRENT": "5"})
+    assert resolved_config(capped)["max_concurrent"] == 5
+
+
+@pytest.mark.parametrize("env", [{"DAGSTER_EXECUTOR": "celery"}, {"DAGSTER_MAX_CONCURRENT": "0"},
+                                 {"DAGSTER_MAX_CONCURRENT": "many"}])
+def test_bad_values_are_refused(env: dict[str, str]) -> None:
+    with pytest.raises(ValueError):
+        executor_from_env(env)
+
