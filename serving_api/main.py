@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from pipeline.settings import Settings, get_settings
 from serving_api.bloom import EmailBloomFilter
 from serving_api.deps import API_PREFIX
-from serving_api.errors import ErrorResponse, install_error_handlers
+from serving_api.errors import ErrorResponse, error_responses, install_error_handlers
 from serving_api.routers import auth, health, playback, uploads, users, videos
 from serving_api.services import build_services
 
@@ -69,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={500: {"model": ErrorResponse, "description": "Unexpected error"}},
     )
     install_error_handlers(app)
-    for router in (health.router, auth.router, users.router, uploads.router, videos.router, playback.router):
-        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health.router, prefix=API_PREFIX)
+    # Documents our error body for 422 instead of FastAPI's default HTTPValidationError.
+    for router in (auth.router, users.router, uploads.router, videos.router, playback.router):
+        app.include_router(router, prefix=API_PREFIX, responses=error_responses(422))
     return app

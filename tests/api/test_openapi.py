@@ -1,0 +1,78 @@
+"""The OpenAPI document, the error shape everywhere, and which routes are public."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from openapi_spec_validator import validate
+
+from tests.api.conftest import API
+
+EXPECTED_PUBLIC = {
+    ("GET", "/api/v1/health"), ("GET", "/api/v1/health/live"), ("GET", "/api/v1/health/ready"),
+    ("POST", "/api/v1/auth/signup"), ("POST", "/api/v1/auth/login"), ("POST", "/api/v1/users/check-email"),
+    ("GET", "/api/v1/videos/list"), ("GET", "/api/v1/videos/search"), ("GET", "/api/v1/videos/{video_id}"),
+    ("GET", "/api/v1/videos/{video_id}/watch"), ("GET", "/api/v1/videos/{video_id}/stream/{label}"),
+    ("GET", "/api/v1/videos/{video_id}/thumbnail"), ("GET", "/api/v1/videos/{video_id}/captions.vtt"),
+    ("GET", "/api/v1/videos/{video_id}/transcript"), ("GET", "/api/v1/videos/{video_id}/summary"),
+    ("PUT", "/api/v1/videos/uploads/{upload_id}/content"),  # the token in its URL is the credential
+}
+
+
+def _operations(client: TestClient):
+    """(METHOD, path, operation) for every documented route."""
+    for path, operations in client.app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            yield method.upper(), path, operation
+
+
+def test_openapi_is_valid_and_every_route_documents_its_responses(sqlite_client) -> None:
+    schema = sqlite_client.get("/openapi.json").json()
+    validate(schema)
+    assert sqlite_client.get("/docs").status_code == 200
+    for path, operations in schema["paths"].items():
+        assert path.startswith(API)
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            success = [code for code in responses if code.startswith("2")]
+            assert success, (method, path)
+            for code in success:
+                if code == "204":
+                    continue
+                content = responses[code]["content"]
+                assert all(body.get("schema") for body in content.values()), (method, path, code)
+                if "application/json" in content:
+                    assert "$ref" in content["application/json"]["schema"], (method, path)
+            for code, response in responses.items():
+                if code.startswith(("4", "5")):
+                    ref = response["content"]["application/json"]["schema"]["$ref"]
+                    assert ref.endswith("/ErrorResponse"), (method, path, code)
+
+
+def test_public_routes_are_deliberate_and_the_rest_need_a_token(sqlite_client) -> None:
+    public = {(method, path) for method, path, op in _operations(sqlite_client) if op.get("x-public")}
+    assert public == EXPECTED_PUBLIC
+    protected = [(method, path) for method, path, _ in _operations(sqlite_client) if (method, path) not in public]
+    assert len(protected) == 7
+    for method, path in protected:
+        response = sqlite_client.request(method, path.replace("{video_id}", "1").replace("{upload_id}", "u1"))
+        assert response.status_code == 401, (method, path, response.text)
+
+
+def test_every_error_has_one_shape(sqlite_client) -> None:
+    @sqlite_client.app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("unexpected")
+
+    quiet = TestClient(sqlite_client.app, raise_server_exceptions=False)
+    responses = [
+        sqlite_client.get(f"{API}/no-such-route"),  # 404 from routing
+        sqlite_client.delete(f"{API}/health"),  # 405
+        sqlite_client.get(f"{API}/videos/not-a-number"),  # 422 validation
+        sqlite_client.get(f"{API}/users/me"),  # 401
+        quiet.get("/boom"),  # 500
+    ]
+    assert [r.status_code for r in responses] == [404, 405, 422, 401, 500]
+    for response in responses:
+        body = response.json()
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    assert responses[-1].json()["error"]["message"] == "An unexpected error occurred."

@@ -1,0 +1,90 @@
+"""Watch URLs, ranged streaming, transcripts, captions and summaries."""
+
+from __future__ import annotations
+
+import httpx
+
+from pipeline.db.models import VideoStatus
+from tests.api.conftest import API, make_user_in, seed_video
+
+VARIANT = bytes(range(256)) * 40  # 10,240 distinct-enough bytes
+
+
+def test_watch_gives_playable_urls_for_a_ready_video(client, make_user) -> None:
+    vid = seed_video(client, make_user(), materialize=True, variant_bytes=VARIANT)
+    watch = client.get(f"{API}/videos/{vid}/watch")
+    assert watch.status_code == 200, watch.text
+    body = watch.json()
+    assert body["status"] == "ready" and body["urls_expire_at"] is None  # local store: API URLs
+    (variant,) = body["variants"]
+    assert variant["url"] == f"http://testserver{API}/videos/{vid}/stream/360p"
+    assert body["thumbnail_url"] == f"http://testserver{API}/videos/{vid}/thumbnail"
+    assert body["captions"] == [{"language": "en", "format": "text/vtt",
+                                 "url": f"http://testserver{API}/videos/{vid}/captions.vtt"}]
+    whole = client.get(variant["url"])
+    assert whole.status_code == 200 and whole.content == VARIANT
+    assert whole.headers["accept-ranges"] == "bytes" and whole.headers["content-type"] == "video/mp4"
+    assert client.get(body["thumbnail_url"]).content.startswith(b"\xff\xd8\xff")
+    captions = client.get(body["captions"][0]["url"])
+    assert captions.headers["content-type"].startswith("text/vtt") and captions.text.startswith("WEBVTT")
+
+
+def test_ranged_get_answers_206_with_the_right_bytes(client, make_user) -> None:
+    vid = seed_video(client, make_user(), materialize=True, variant_bytes=VARIANT)
+    url = f"{API}/videos/{vid}/stream/360p"
+    size = len(VARIANT)
+    for header, start, end in (("bytes=100-199", 100, 199), ("bytes=10000-", 10000, size - 1),
+                               ("bytes=-24", size - 24, size - 1), ("bytes=10200-99999", 10200, size - 1)):
+        response = client.get(url, headers={"Range": header})
+        assert response.status_code == 206, header
+        assert response.content == VARIANT[start : end + 1]
+        assert response.headers["content-range"] == f"bytes {start}-{end}/{size}"
+        assert int(response.headers["content-length"]) == end - start + 1
+    unsatisfiable = client.get(url, headers={"Range": f"bytes={size}-"})
+    assert unsatisfiable.status_code == 416
+    assert unsatisfiable.headers["content-range"] == f"bytes */{size}"
+    assert unsatisfiable.json()["error"]["code"] == "range_not_satisfiable"
+    # Several ranges or a malformed header: the whole object, which HTTP allows.
+    assert client.get(url, headers={"Range": "bytes=0-1,5-6"}).status_code == 200
+    assert client.get(url, headers={"Range": "lines=1-2"}).content == VARIANT
+    assert client.get(f"{API}/videos/{vid}/stream/4k").status_code == 404
+
+
+def test_a_video_that_is_not_ready_answers_with_its_status(sqlite_client) -> None:
+    owner = make_user_in(sqlite_client)
+    vid = seed_video(sqlite_client, owner, status=VideoStatus.TRANSCODING)
+    for path in ("watch", "stream/360p", "thumbnail", "captions.vtt", "transcript", "summary"):
+        response = sqlite_client.get(f"{API}/videos/{vid}/{path}", headers=owner.headers)
+        assert response.status_code == 409, path
+        assert response.json()["error"]["code"] == "video_not_ready"
+        assert response.json()["error"]["details"]["status"] == "transcoding"
+        # Anyone else does not learn the video exists.
+        assert sqlite_client.get(f"{API}/videos/{vid}/{path}").status_code == 404
+
+
+def test_transcript_and_summary(client, make_user) -> None:
+    vid = seed_video(client, make_user(), materialize=True, variant_bytes=VARIANT)
+    transcript = client.get(f"{API}/videos/{vid}/transcript")
+    assert transcript.status_code == 200, transcript.text
+    body = transcript.json()
+    assert body["text"] == "hello world. the river flows." and body["language"] == "en"
+    assert [(s["start_seconds"], s["end_seconds"], s["text"]) for s in body["segments"]] == [
+        (0.0, 2.0, "hello world."), (2.0, 4.0, "the river flows.")]
+    assert client.get(body["vtt_url"]).text.startswith("WEBVTT")
+    summary = client.get(f"{API}/videos/{vid}/summary")
+    assert summary.status_code == 200
+    assert summary.json()["summary"] == "A greeting and a river." and summary.json()["quality_score"] == 0.9
+    bare = seed_video(client, None)  # ready but nothing materialized (say, the pipeline was reset)
+    assert client.get(f"{API}/videos/{bare}/transcript").status_code == 404
+    assert client.get(f"{API}/videos/{bare}/summary").status_code == 404
+
+
+def test_watch_presigns_on_s3(make_client, make_settings, tmp_path, s3_endpoint, s3_bucket) -> None:
+    client = make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", OBJECT_STORE="s3",
+                                       S3_BUCKET=s3_bucket, S3_ENDPOINT_URL=s3_endpoint))
+    vid = seed_video(client, make_user_in(client), materialize=True, variant_bytes=VARIANT)
+    body = client.get(f"{API}/videos/{vid}/watch").json()
+    url = body["variants"][0]["url"]
+    assert url.startswith(s3_endpoint) and "Signature" in url and body["urls_expire_at"] is not None
+    ranged = httpx.get(url, headers={"Range": "bytes=5-9"})
+    assert ranged.status_code == 206 and ranged.content == VARIANT[5:10]
