@@ -123,10 +123,11 @@ def main() -> int:
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise RuntimeError("the server did not start")
                     time.sleep(0.2)
-                signup = client.post(f"{API}/auth/signup", json={"email": "uploader@example.com", "password": PASSWORD})
+                credentials = {"email": "uploader@example.com", "password": PASSWORD}
+                signup = client.post(f"{API}/auth/signup", json=credentials)
                 assert signup.status_code == 201, signup.text
-                token = client.post(f"{API}/auth/login",
-                                    data={"username": "uploader@example.com", "password": PASSWORD}).json()["access_token"]
+                login = client.post(f"{API}/auth/login", data={"username": credentials["email"], "password": PASSWORD})
+                token = login.json()["access_token"]
                 headers = {"Authorization": f"Bearer {token}"}
                 # Warm up every code path (imports, thread pools, ffprobe) with a small upload first.
                 warm = _upload(client, headers, "warm-up", video, 8 * mib)

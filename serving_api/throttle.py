@@ -61,7 +61,8 @@ class MemoryFailureCounter:
 
 
 class RedisFailureCounter:
-    def __init__(self, redis: Redis, max_failures: int, window_seconds: int, prefix: str = "videoai:login-failures:") -> None:
+    def __init__(self, redis: Redis, max_failures: int, window_seconds: int,
+                 prefix: str = "videoai:login-failures:") -> None:
         self.redis = redis
         self.max_failures = max_failures
         self.window_seconds = window_seconds

@@ -27,8 +27,8 @@ from serving_api.schemas.videos import (
     UploadContentOut,
     VideoOut,
 )
-from serving_api.services import Services
 from serving_api.security import create_upload_token, decode_upload_token
+from serving_api.services import Services
 from serving_api.upload_stream import too_large
 from serving_api.urls import api_url
 

@@ -16,7 +16,15 @@ from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import or_, select
 
 from pipeline import keys
-from pipeline.db.models import TranscriptSegment, UploadMetadata, Video, VideoStatus, VideoSummary, VideoTranscript, utcnow
+from pipeline.db.models import (
+    TranscriptSegment,
+    UploadMetadata,
+    Video,
+    VideoStatus,
+    VideoSummary,
+    VideoTranscript,
+    utcnow,
+)
 from pipeline.search import InvalidCursor as InvalidSearchCursor
 from pipeline.search import SearchQuery
 from serving_api.cursor import InvalidCursor, VideoCursor
@@ -88,7 +96,8 @@ def search_videos(
     services: ServicesDep,
     user: OptionalUser,
     q: Annotated[str, Query(min_length=1, max_length=500, description="Words to find.")],
-    status: Annotated[VideoStatus, Query(description="Other than `ready`: only the caller's own videos.")] = VideoStatus.READY,
+    status: Annotated[VideoStatus, Query(description="Not `ready`: the caller's own videos only.")] = (
+        VideoStatus.READY),
     owner_id: int | None = None,
     created_from: Annotated[datetime | None, Query(description="Inclusive; UTC when no zone is given.")] = None,
     created_to: Annotated[datetime | None, Query(description="Inclusive; UTC when no zone is given.")] = None,

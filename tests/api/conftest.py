@@ -135,7 +135,8 @@ def seed_video(client: TestClient, owner: ApiUser | None, *, status: VideoStatus
                                         word_count=5, segment_count=2, vtt_key=keys.transcript_vtt_key(vid)))
             session.add_all([
                 TranscriptSegment(video_id=vid, position=0, start_seconds=0.0, end_seconds=2.0, text="hello world."),
-                TranscriptSegment(video_id=vid, position=1, start_seconds=2.0, end_seconds=4.0, text="the river flows."),
+                TranscriptSegment(video_id=vid, position=1, start_seconds=2.0, end_seconds=4.0,
+                                  text="the river flows."),
             ])
             session.add(VideoSummary(video_id=vid, summary="A greeting and a river.", sentence_count=1, chunk_count=1,
                                      quality_score=0.9, model_info={"provider": "extractive"}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -82,6 +83,39 @@ def test_oversized_upload_is_413_and_leaves_nothing(make_client, make_settings, 
     assert response.status_code == 413, response.text
     assert response.json()["error"] == {"code": "upload_too_large", "details": {"max_upload_bytes": limit},
                                         "message": f"The upload exceeds the limit of {limit} bytes."}
+    assert_nothing_left(client)
+
+
+def test_oversized_upload_is_refused_while_streaming(make_client, make_settings, tmp_path,
+                                                     small_video_path: Path) -> None:
+    """413 comes once the limit is passed, without reading the rest of the body.
+
+    Driven at the ASGI level so the test sees how much of the body the app pulled.
+    """
+    limit, chunk = 1 << 20, 64 * 1024
+    client = make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", MAX_UPLOAD_BYTES=str(limit)))
+    user = make_user_in(client)
+    head = (b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n'
+            b"Content-Type: video/mp4\r\n\r\n" + small_video_path.read_bytes())
+    body = [head] + [bytes(chunk)] * 1024  # 64 MiB offered
+    pulled, sent = 0, []
+
+    async def receive() -> dict:
+        nonlocal pulled
+        pulled += 1
+        return {"type": "http.request", "body": body[pulled - 1], "more_body": pulled < len(body)}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": f"{API}/videos/upload", "raw_path": f"{API}/videos/upload".encode(), "query_string": b"",
+             "root_path": "", "server": ("testserver", 80), "client": ("127.0.0.1", 1234),
+             "headers": [(b"authorization", f"Bearer {user.token}".encode()),
+                         (b"content-type", b"multipart/form-data; boundary=b0undary")]}
+    asyncio.run(client.app(scope, receive, send))
+    assert sent[0]["status"] == 413
+    assert pulled * chunk < limit + 4 * chunk  # stopped right after the limit, not at the end
     assert_nothing_left(client)
 
 
