@@ -36,7 +36,7 @@ class KafkaCursor:
     offsets: dict[int, int] = field(default_factory=dict)  # partition -> next offset to read
 
     @classmethod
-    def parse(cls, raw: str | None) -> "KafkaCursor":
+    def parse(cls, raw: str | None) -> KafkaCursor:
         if not raw:
             return cls()
         return cls({int(partition): int(offset) for partition, offset in json.loads(raw)["offsets"].items()})

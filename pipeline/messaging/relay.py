@@ -48,7 +48,7 @@ class RelayStats:
     published: int = 0
     failed: int = 0
 
-    def __add__(self, other: "RelayStats") -> "RelayStats":
+    def __add__(self, other: RelayStats) -> RelayStats:
         return RelayStats(self.claimed + other.claimed, self.published + other.published, self.failed + other.failed)
 
 

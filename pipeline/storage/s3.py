@@ -7,6 +7,7 @@ AWS_SECRET_ACCESS_KEY, a profile, an instance role): never from code or logs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 from urllib.parse import quote
@@ -181,9 +182,8 @@ class S3ObjectStore:
     def delete_prefix(self, prefix: str) -> int:
         deleted = 0
         while batch := self.list(prefix, limit=_DELETE_BATCH):
-            keys = [{"Key": obj.key} for obj in batch]
-            self._call(prefix, lambda: self._client.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}))
+            delete = {"Objects": [{"Key": obj.key} for obj in batch], "Quiet": True}
+            self._call(prefix, partial(self._client.delete_objects, Bucket=self.bucket, Delete=delete))
             deleted += len(batch)
         return deleted
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+
 import yaml
 from dagster_k8s.job import USER_DEFINED_K8S_CONFIG_KEY, get_user_defined_k8s_config
 
