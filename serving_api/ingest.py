@@ -209,6 +209,9 @@ async def receive_raw_upload(request: Request, services: Services, upload_id: st
 
 # --- Accepting a staged upload -----------------------------------------------------------------
 
+# ffprobe missing on this host, or the store's presigned URL unreachable from it.
+_SERVER_SIDE_PROBE_FAILURES = {"tool_missing", "unreachable"}
+
 
 def _probe_staged(store: ObjectStore, key: str, presign_seconds: int) -> media.MediaProbe:
     """ffprobe the staged object where it lies: a local path, a presigned URL, or a downloaded copy."""
@@ -233,6 +236,9 @@ def _rejection(store: ObjectStore, upload: UploadMetadata, max_bytes: int, presi
     try:
         _probe_staged(store, upload.staging_key, presign_seconds)
     except media.MediaError as exc:
+        if exc.kind in _SERVER_SIDE_PROBE_FAILURES:
+            # Not the uploader's fault: say so instead of calling their video invalid.
+            return ApiError(503, "probe_unavailable", f"The upload could not be checked: {exc}")
         return not_a_video(str(exc))
     return None
 

@@ -56,7 +56,7 @@ _RAW_BODY = {
 
 
 @router.post("/upload", response_model=VideoOut, status_code=status.HTTP_201_CREATED,
-             responses=error_responses(400, 401, 413, 415, 422), openapi_extra=_MULTIPART_BODY)
+             responses=error_responses(400, 401, 413, 415, 422, 503), openapi_extra=_MULTIPART_BODY)
 async def upload_video(request: Request, user: CurrentUser, session: SessionDep, services: ServicesDep) -> Video:
     """Stream a video to the object store in constant memory (any size up to MAX_UPLOAD_BYTES).
 
@@ -129,7 +129,7 @@ async def put_upload_content(upload_id: str, request: Request, services: Service
 
 
 @router.post("/uploads/{upload_id}/complete", response_model=VideoOut,
-             responses=error_responses(401, 404, 409, 413, 415))
+             responses=error_responses(401, 404, 409, 413, 415, 503))
 def complete_upload(upload_id: str, user: CurrentUser, session: SessionDep, services: ServicesDep) -> Video:
     """Check the uploaded bytes are a video, then publish them (the video becomes `pending`)."""
     _pending_upload(session, upload_id, user.id)

@@ -204,3 +204,13 @@ def test_presigned_flow_on_s3(make_client, make_settings, tmp_path, s3_endpoint,
     streamed = _upload(client, user.headers, small_video_path)
     assert streamed.status_code == 201, streamed.text
     assert len(store.list("uploads/")) == 2 and store.list("staging/") == []
+
+
+def test_a_host_without_ffprobe_answers_503_not_415(sqlite_client, small_video_path: Path, monkeypatch) -> None:
+    """The API image must ship ffprobe; without it the upload is refused as the server's fault."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    user = make_user_in(sqlite_client)
+    response = _upload(sqlite_client, user.headers, small_video_path)
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "probe_unavailable"
+    assert_nothing_left(sqlite_client)
