@@ -1,6 +1,9 @@
 """Opaque keyset cursors: where the previous page ended in (score desc, video_id asc) order.
 
-A cursor is urlsafe base64 (unpadded) of JSON {"s": score, "id": video_id, "q": fingerprint}.
+A cursor is urlsafe base64 (unpadded) of JSON
+{"s": score, "id": video_id, "t": ties, "q": fingerprint}, where `ties` counts the
+hits already returned with exactly this score (OpenSearch needs it when a server's
+reported scores do not round-trip; see opensearch.py).
 The fingerprint ties it to the search that issued it (terms and filters, not
 the limit), so a cursor replayed against another search is refused rather than
 silently skipping results. Scores survive the JSON round trip exactly (Python
@@ -21,22 +24,28 @@ from pipeline.search.base import InvalidCursor
 class CursorPosition:
     score: float
     video_id: int
+    ties: int = 0  # hits returned so far with exactly this score, this one included
 
 
 def encode_cursor(position: CursorPosition, fingerprint: str) -> str:
-    payload = json.dumps({"s": position.score, "id": position.video_id, "q": fingerprint}, separators=(",", ":"))
+    payload = json.dumps({"s": position.score, "id": position.video_id, "t": position.ties, "q": fingerprint},
+                         separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, fingerprint: str) -> CursorPosition:
     try:
         payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        score, video_id, issued_for = payload["s"], payload["id"], payload["q"]
+        score, video_id, ties, issued_for = payload["s"], payload["id"], payload["t"], payload["q"]
     except (ValueError, KeyError, TypeError) as exc:  # bad base64, bad JSON, not an object, missing keys
         raise InvalidCursor("malformed search cursor") from exc
     if (not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score)
-            or not isinstance(video_id, int) or isinstance(video_id, bool)):
+            or not _is_int(video_id) or not _is_int(ties) or ties < 0):
         raise InvalidCursor("malformed search cursor")
     if issued_for != fingerprint:
         raise InvalidCursor("this cursor belongs to a different search")
-    return CursorPosition(float(score), video_id)
+    return CursorPosition(float(score), video_id, ties)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

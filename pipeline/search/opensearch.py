@@ -12,6 +12,8 @@ Multi-word queries are AND across fields (`multi_match` `cross_fields` with
 
 from __future__ import annotations
 
+import math
+import struct
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
@@ -104,7 +106,16 @@ def document_from_source(source: dict[str, Any]) -> SearchDocument:
 
 
 def search_body(plan: SearchPlan) -> dict[str, Any]:
-    """The _search request for one page: `limit + 1` hits, the extra one only says whether more exist."""
+    """The _search request for one page: `limit + 1` hits, the extra one only says whether more exist.
+
+    After a cursor, `search_after` carries the cursor's score widened to the top
+    of its float32 rounding interval, and the page asks for `ties` more hits.
+    OpenSearch reads the widened value back as the very same float32 score, so
+    nothing changes there. A server that ranks by more precise scores than it
+    reports (osmem) would otherwise skip or repeat tied hits forever; widened, it
+    returns the tied hits already seen (`ties` of them) again, and `search`
+    drops them.
+    """
     words = " ".join(plan.terms)
     filters: list[dict[str, Any]] = []
     if plan.status is not None:
@@ -115,7 +126,7 @@ def search_body(plan: SearchPlan) -> dict[str, Any]:
         bounds = {"gte": plan.created_from and _iso(plan.created_from), "lte": plan.created_to and _iso(plan.created_to)}
         filters.append({"range": {"created_at": {k: v for k, v in bounds.items() if v is not None}}})
     body: dict[str, Any] = {
-        "size": plan.limit + 1,
+        "size": plan.limit + 1 + (plan.after.ties if plan.after else 0),
         "track_total_hits": True,
         "_source": ["title", "status", "created_at"],
         "query": {
@@ -153,7 +164,7 @@ def search_body(plan: SearchPlan) -> dict[str, Any]:
         },
     }
     if plan.after is not None:
-        body["search_after"] = [plan.after.score, plan.after.video_id]
+        body["search_after"] = [_float32_upper_edge(plan.after.score), plan.after.video_id]
     return body
 
 
@@ -212,7 +223,7 @@ class OpenSearchIndex:
         if not plan.terms:
             return SearchPage(hits=[], total=0)
         response = self.client.search(index=self.index_name, body=search_body(plan))
-        found = response["hits"]["hits"]
+        found = [hit for hit in response["hits"]["hits"] if plan.after is None or _ranks_after(hit["sort"], plan.after)]
         page, next_cursor = plan.page_of([CursorPosition(hit["sort"][0], hit["sort"][1]) for hit in found])
         hits = []
         for hit in found[: len(page)]:
@@ -227,6 +238,21 @@ class OpenSearchIndex:
                 snippet=best_snippet((highlight.get(field) or [None])[0] for field in SNIPPET_FIELDS),
                 matches=matches.get(video_id, ())))
         return SearchPage(hits=hits, total=response["hits"]["total"]["value"], next_cursor=next_cursor)
+
+
+def _ranks_after(sort: list[Any], position: CursorPosition) -> bool:
+    score, video_id = sort
+    return score < position.score or (score == position.score and video_id > position.video_id)
+
+
+def _float32_upper_edge(score: float) -> float:
+    """The largest double that still rounds to `score` as a float32 (scores are float32 in Lucene)."""
+    if not score > 0:
+        return score
+    (bits,) = struct.unpack("<I", struct.pack("<f", score))
+    (exact,) = struct.unpack("<f", struct.pack("<I", bits))
+    (above,) = struct.unpack("<f", struct.pack("<I", bits + 1))
+    return math.nextafter((exact + above) / 2, 0.0)
 
 
 def _iso(value: datetime) -> str:

@@ -37,8 +37,13 @@ class SearchPlan:
     def page_of(self, ranked: Sequence[CursorPosition]) -> tuple[list[CursorPosition], str | None]:
         """Backends fetch `limit + 1` rows: the extra one only says whether another page exists."""
         page = list(ranked[: self.limit])
-        more = len(ranked) > self.limit
-        return page, encode_cursor(page[-1], self.fingerprint) if more else None
+        if len(ranked) <= self.limit:
+            return page, None
+        last = page[-1]
+        ties = sum(1 for position in page if position.score == last.score)
+        if self.after is not None and self.after.score == last.score:
+            ties += self.after.ties
+        return page, encode_cursor(replace(last, ties=ties), self.fingerprint)
 
 
 def plan_search(query: SearchQuery) -> SearchPlan:
