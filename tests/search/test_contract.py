@@ -84,31 +84,31 @@ def search(index: SearchIndex, text: str, **kwargs: object) -> SearchPage:
     return index.search(SearchQuery(text=text, **kwargs))  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "opensearch"])
-def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchIndex]:
-    if request.param == "opensearch":
-        url = request.getfixturevalue("opensearch_url")
-        opensearch = OpenSearchIndex(url, f"videos-{uuid.uuid4().hex[:8]}", refresh="wait_for")
-        opensearch.ensure()
-        yield opensearch
-        return
-    url = f"sqlite:///{tmp_path / 'app.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    migrate(url)
-    engine = make_engine(url)
-    database_index = search_index_for("database", engine)
-    database_index.ensure()
-    yield database_index
-    engine.dispose()
-
-
-@pytest.fixture
-def corpus(index: SearchIndex) -> SearchIndex:
-    for document in CORPUS:
-        index.upsert(document)
-    return index
-
-
 class TestSearchIndexContract:
+    """Subclasses may override `index` to run the contract against another backend."""
+
+    @pytest.fixture(params=["sqlite", "postgresql", "opensearch"])
+    def index(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchIndex]:
+        if request.param == "opensearch":
+            url = request.getfixturevalue("opensearch_url")
+            opensearch = OpenSearchIndex(url, f"videos-{uuid.uuid4().hex[:8]}", refresh="wait_for")
+            opensearch.ensure()
+            yield opensearch
+            return
+        url = f"sqlite:///{tmp_path / 'app.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+        migrate(url)
+        engine = make_engine(url)
+        database_index = search_index_for("database", engine)
+        database_index.ensure()
+        yield database_index
+        engine.dispose()
+
+    @pytest.fixture
+    def corpus(self, index: SearchIndex) -> SearchIndex:
+        for document in CORPUS:
+            index.upsert(document)
+        return index
+
     # --- documents ------------------------------------------------------------------------
     def test_get_returns_the_stored_document_with_segments(self, corpus: SearchIndex) -> None:
         assert corpus.get(ICELAND.video_id) == ICELAND

@@ -1,0 +1,77 @@
+"""Choosing a backend from settings, and the search schema that migration 0002 owns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, inspect
+
+from pipeline.db.session import alembic_config, make_engine, migrate
+from pipeline.search.base import SearchIndexUnavailable
+from pipeline.search.factory import SearchConfigurationError, search_index_for, search_index_from_settings
+from pipeline.search.opensearch import OpenSearchIndex
+from pipeline.search.postgres_fts import PostgresFtsIndex
+from pipeline.search.sqlite_fts import SqliteFtsIndex
+
+SEARCH_TABLES = {"search_documents", "search_segments"}
+
+
+def test_database_backend_follows_the_engine_dialect(make_settings, tmp_path: Path) -> None:
+    settings = make_settings()
+    assert isinstance(search_index_from_settings(settings, make_engine(f"sqlite:///{tmp_path / 'a.db'}")),
+                      SqliteFtsIndex)
+    # Choosing needs only the dialect: no connection is made.
+    postgres = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert isinstance(search_index_from_settings(settings, postgres), PostgresFtsIndex)
+
+
+def test_opensearch_backend_uses_url_and_index_from_settings(make_settings) -> None:
+    index = search_index_from_settings(
+        make_settings(SEARCH_BACKEND="opensearch", OPENSEARCH_URL="http://127.0.0.1:9200", OPENSEARCH_INDEX="vids"),
+        None)
+    assert isinstance(index, OpenSearchIndex)
+    assert index.index_name == "vids"
+
+
+def test_misconfiguration_is_reported_clearly(make_settings) -> None:
+    with pytest.raises(SearchConfigurationError, match="OPENSEARCH_URL"):
+        search_index_from_settings(make_settings(SEARCH_BACKEND="opensearch"), None)
+    with pytest.raises(SearchConfigurationError, match="unknown SEARCH_BACKEND"):
+        search_index_for("elastic", None)
+    with pytest.raises(SearchConfigurationError, match="engine"):
+        search_index_for("database", None)
+
+
+def test_backend_refuses_an_engine_of_the_other_dialect(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="postgresql"):
+        PostgresFtsIndex(make_engine(f"sqlite:///{tmp_path / 'a.db'}"))
+
+
+def test_ensure_names_the_missing_migration(database_url: str) -> None:
+    engine = make_engine(database_url)
+    command.upgrade(alembic_config(database_url), "0001")
+    index = search_index_for("database", engine)
+    with pytest.raises(RuntimeError, match="run the database migrations"):
+        index.ensure()
+    engine.dispose()
+
+
+def test_migration_0002_upgrades_and_downgrades_cleanly(database_url: str) -> None:
+    migrate(database_url)
+    engine = make_engine(database_url)
+    assert SEARCH_TABLES <= set(inspect(engine).get_table_names())
+    command.downgrade(alembic_config(database_url), "0001")
+    inspector = inspect(engine)
+    assert not {name for name in inspector.get_table_names() if name.startswith("search_")}
+    migrate(database_url)
+    search_index_for("database", engine).ensure()
+    engine.dispose()
+
+
+def test_ping_raises_when_the_index_is_unreachable(tmp_path: Path) -> None:
+    with pytest.raises(SearchIndexUnavailable):
+        SqliteFtsIndex(make_engine(f"sqlite:///{tmp_path / 'empty.db'}")).ping()
+    with pytest.raises(SearchIndexUnavailable):
+        OpenSearchIndex("http://127.0.0.1:9", "videos").ping()
