@@ -9,6 +9,8 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from pipeline.search.base import SearchIndex
+from pipeline.search.postgres_fts import PostgresFtsIndex
+from pipeline.search.sqlite_fts import SqliteFtsIndex
 from pipeline.settings import Settings
 
 
@@ -22,12 +24,8 @@ def search_index_for(backend: str, engine: Engine | None, opensearch_url: str | 
         if engine is None:
             raise SearchConfigurationError("SEARCH_BACKEND=database needs the app database engine")
         if engine.dialect.name == "sqlite":
-            from pipeline.search.sqlite_fts import SqliteFtsIndex
-
             return SqliteFtsIndex(engine)
         if engine.dialect.name == "postgresql":
-            from pipeline.search.postgres_fts import PostgresFtsIndex
-
             return PostgresFtsIndex(engine)
         raise SearchConfigurationError(
             f"SEARCH_BACKEND=database supports SQLite and PostgreSQL app databases, not {engine.dialect.name}; "

@@ -122,9 +122,9 @@ def search_body(plan: SearchPlan) -> dict[str, Any]:
         filters.append({"term": {"status": plan.status}})
     if plan.owner_id is not None:
         filters.append({"term": {"owner_id": plan.owner_id}})
-    if plan.created_from is not None or plan.created_to is not None:
-        bounds = {"gte": plan.created_from and _iso(plan.created_from), "lte": plan.created_to and _iso(plan.created_to)}
-        filters.append({"range": {"created_at": {k: v for k, v in bounds.items() if v is not None}}})
+    bounds = {op: _iso(value) for op, value in (("gte", plan.created_from), ("lte", plan.created_to)) if value}
+    if bounds:
+        filters.append({"range": {"created_at": bounds}})
     body: dict[str, Any] = {
         "size": plan.limit + 1 + (plan.after.ties if plan.after else 0),
         "track_total_hits": True,

@@ -30,8 +30,8 @@ class SearchPlan:
 
     @property
     def fingerprint(self) -> str:
-        identity = [self.terms, self.status, self.owner_id,
-                    self.created_from and self.created_from.isoformat(), self.created_to and self.created_to.isoformat()]
+        bounds = [value.isoformat() if value else None for value in (self.created_from, self.created_to)]
+        identity = [self.terms, self.status, self.owner_id, *bounds]
         return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 
     def page_of(self, ranked: Sequence[CursorPosition]) -> tuple[list[CursorPosition], str | None]:

@@ -18,5 +18,4 @@ SNIPPET_WORDS = 24
 # A hit lists at most this many timed segments where its words are spoken.
 MAX_SEGMENT_MATCHES = 5
 
-DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

@@ -25,14 +25,14 @@ from sqlalchemy import (
     Text,
     bindparam,
     delete,
-    inspect,
     insert,
+    inspect,
     select,
     text,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.expression import BindParameter
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.expression import BindParameter
 
 from pipeline.db.models import UTCDateTime
 from pipeline.search.base import (

@@ -95,7 +95,10 @@ class TestSearchIndexContract:
             opensearch.ensure()
             yield opensearch
             return
-        url = f"sqlite:///{tmp_path / 'app.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'app.db'}"
+        else:
+            url = request.getfixturevalue("postgres_url")
         migrate(url)
         engine = make_engine(url)
         database_index = search_index_for("database", engine)
