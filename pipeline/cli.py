@@ -80,7 +80,8 @@ def _cmd_dagster(args: argparse.Namespace) -> int:
     settings = get_settings()
     os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
-    os.execvp("dagster", ["dagster", "dev", "-w", str(workspace), "-p", str(args.port)])
+    dagster = Path(sys.executable).parent / "dagster"  # the venv's, whether or not it is activated
+    os.execv(dagster, [str(dagster), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)])
     return 0  # pragma: no cover - exec does not return
 
 

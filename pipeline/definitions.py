@@ -16,6 +16,7 @@ from assets.media import source_video, video_variants
 from assets.search import search_document_asset
 from assets.summaries import summary_assets
 from assets.transcription import transcript_asset
+from pipeline.executors import executor_for
 from pipeline.jobs import video_pipeline_job
 from pipeline.settings import Settings, get_settings
 from resources.database import DatabaseResource
@@ -23,6 +24,7 @@ from resources.object_store import ObjectStoreResource
 from resources.search_index import SearchIndexResource
 from resources.summarizer import SummarizerResource
 from resources.transcriber import TranscriberResource
+from sensors.kafka import kafka_upload_sensor
 from sensors.status import video_failure_sensor
 from sensors.uploads import upload_sensor
 
@@ -78,8 +80,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=build_assets(settings),
         asset_checks=ALL_CHECKS,
         jobs=[video_pipeline_job],
-        sensors=[upload_sensor, video_failure_sensor],
+        sensors=[upload_sensor, kafka_upload_sensor, video_failure_sensor],
         resources=build_resources(settings, from_env=True),
+        executor=executor_for(settings),
     )
 
 

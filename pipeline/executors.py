@@ -12,30 +12,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 import dagster as dg
 
-EXECUTORS = ("in_process", "multiprocess", "k8s")
+from pipeline.settings import Settings
 
 
-def executor_from_env(env: Mapping[str, str] = os.environ) -> dg.ExecutorDefinition:
-    kind = env.get("DAGSTER_EXECUTOR", "multiprocess").strip().lower() or "multiprocess"
-    if kind not in EXECUTORS:
-        raise ValueError(f"DAGSTER_EXECUTOR must be one of {', '.join(EXECUTORS)}, not {kind!r}")
-    if kind == "in_process":
+def executor_for(settings: Settings) -> dg.ExecutorDefinition:
+    cap = settings.dagster_max_concurrent
+    if settings.dagster_executor == "in_process":
         return dg.in_process_executor
-    if kind == "k8s":
+    if settings.dagster_executor == "k8s":
         from dagster_k8s import k8s_job_executor
 
-        cap = {"max_concurrent": _max_concurrent(env)} if env.get("DAGSTER_MAX_CONCURRENT", "").strip() else {}
-        return k8s_job_executor.configured(cap, name="k8s_job_executor")
-    max_concurrent = _max_concurrent(env) if env.get("DAGSTER_MAX_CONCURRENT", "").strip() else min(4, os.cpu_count() or 1)
-    return dg.multiprocess_executor.configured({"max_concurrent": max_concurrent}, name="multiprocess_executor")
-
-
-def _max_concurrent(env: Mapping[str, str]) -> int:
-    value = int(env["DAGSTER_MAX_CONCURRENT"])
-    if value < 1:
-        raise ValueError(f"DAGSTER_MAX_CONCURRENT must be at least 1, not {value}")
-    return value
+        return k8s_job_executor.configured({"max_concurrent": cap} if cap else {}, name="k8s_job_executor")
+    return dg.multiprocess_executor.configured({"max_concurrent": cap or min(4, os.cpu_count() or 1)},
+                                               name="multiprocess_executor")

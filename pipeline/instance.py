@@ -9,12 +9,9 @@ from pipeline.settings import Settings
 # Runs queue so a burst of uploads doesn't start dozens of processes at once;
 # transcription is the heavy step, so its pool admits one step at a time.
 EMBEDDED_DAGSTER_YAML = """\
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    max_concurrent_runs: 2
 concurrency:
+  runs:
+    max_concurrent_runs: 2
   pools:
     default_limit: 1
 telemetry:

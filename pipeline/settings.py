@@ -82,8 +82,10 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=300, alias="LOGIN_WINDOW_SECONDS")
     bloom_rebuild_seconds: int = Field(default=3600, alias="BLOOM_REBUILD_SECONDS")
 
-    # Pipeline.
-    sensor_batch_size: int = Field(default=1000, alias="SENSOR_BATCH_SIZE")
+    # Pipeline: uploads taken per sensor tick, and the executor (see pipeline/executors.py).
+    sensor_batch_size: int = Field(default=1000, ge=1, alias="SENSOR_BATCH_SIZE")
+    dagster_executor: Literal["in_process", "multiprocess", "k8s"] = Field(default="multiprocess", alias="DAGSTER_EXECUTOR")
+    dagster_max_concurrent: int | None = Field(default=None, ge=1, alias="DAGSTER_MAX_CONCURRENT")
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> "Settings":

@@ -16,12 +16,12 @@ import dagster as dg
 
 from pipeline.jobs import video_pipeline_job
 from pipeline.keys import UPLOADS_PREFIX, video_id_from_upload_key
+from pipeline.settings import get_settings
 from pipeline.storage import ObjectStore
 from resources.object_store import ObjectStoreResource
 from sensors.runs import new_video_runs
 
 GRACE = timedelta(minutes=2)
-BATCH_SIZE = 1000
 _TS_FORMAT = "%Y%m%dT%H%M%S%fZ"
 
 
@@ -73,12 +73,13 @@ def scan_uploads(store: ObjectStore, cursor: UploadCursor, known: set[str], batc
     job=video_pipeline_job,
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Starts a run for every new upload in the object store's uploads/ prefix.",
+    description="Starts a run for every new upload in the object store's uploads/ prefix "
+                "(up to SENSOR_BATCH_SIZE per tick).",
 )
 def upload_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStoreResource) -> dg.SensorResult:
     cursor = UploadCursor.parse(context.cursor)
     known = set(context.instance.get_dynamic_partitions("videos"))
-    video_ids, advanced = scan_uploads(object_store.get_store(), cursor, known, BATCH_SIZE)
+    video_ids, advanced = scan_uploads(object_store.get_store(), cursor, known, get_settings().sensor_batch_size)
     if video_ids:
         context.log.info("new uploads: %s", ", ".join(map(str, video_ids[:20])) + (" ..." if len(video_ids) > 20 else ""))
     return new_video_runs(context.instance, video_ids, trigger="object-store", cursor=advanced.serialize())

@@ -8,11 +8,10 @@ from pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Read by code other than Settings: boto3 (S3 endpoint/credentials), the executor switch,
-# the production dagster.yaml, and Dagster itself.
+# Read by code other than Settings: boto3 (S3 endpoint/credentials), the production dagster.yaml, and Dagster itself.
 EXTRA_ENV_NAMES = {
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3",
-    "DAGSTER_EXECUTOR", "DAGSTER_MAX_CONCURRENT", "DAGSTER_HOME",
+    "DAGSTER_HOME",
     "DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB",
     "DAGSTER_COMPUTE_LOG_BUCKET",
 }

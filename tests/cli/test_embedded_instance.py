@@ -1,0 +1,13 @@
+"""The embedded Dagster instance configuration is valid for this Dagster version."""
+
+import dagster as dg
+
+from pipeline.instance import ensure_dagster_home
+
+
+def test_embedded_dagster_yaml_loads_into_a_real_instance(settings, monkeypatch):
+    home = ensure_dagster_home(settings)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 2
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
