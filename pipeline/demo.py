@@ -21,12 +21,14 @@ from pathlib import Path
 import httpx
 
 from pipeline.instance import ensure_dagster_home
-from pipeline.samples import DEFAULT_KEYWORDS, make_speech_video
+from pipeline.samples import make_speech_video
 from pipeline.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_SECONDS = 900
 DEMO_EMAIL = "demo@videoai.example"
+# Spoken a good way into the sample, so the hit's timestamp means something.
+DEMO_SEARCH_WORD = "midnight"
 
 
 def _port(preferred: int | None) -> int:
@@ -123,7 +125,7 @@ def run_demo(settings: Settings, *, keep_running: bool = False, ui_port: int | N
         _say("==> making the sample video (espeak-ng speech over a test picture)")
         make_speech_video(sample)
 
-    ui_port, api_port = _port(ui_port), _port(api_port or settings.api_port)
+    ui_port, api_port = _port(ui_port), _port(settings.api_port if api_port is None else api_port)
     env = {**os.environ, "DAGSTER_HOME": str(ensure_dagster_home(settings)), "VIDEOAI_HOME": str(home),
            "PYTHONUNBUFFERED": "1"}
     bin_dir = Path(sys.executable).parent
@@ -152,9 +154,9 @@ def run_demo(settings: Settings, *, keep_running: bool = False, ui_port: int | N
             _say("\n==> summary")
             _say(f"  {summary['summary']}")
             _say(f"  (quality score {summary['quality_score']:.2f})")
-            word = DEFAULT_KEYWORDS[0]
+            word = DEMO_SEARCH_WORD
             hits = api.get("/videos/search", params={"q": word}).raise_for_status().json()
-            hit = next((h for h in hits["items"] if h["id"] == video_id), None)
+            hit = next((h for h in hits["hits"] if h["video_id"] == video_id), None)
             _say(f"\n==> search for {word!r}")
             if hit is None or not hit["matches"]:
                 _say(f"  no hit for {word!r} in video {video_id}")
