@@ -41,7 +41,8 @@ def build_resources(settings: Settings, *, from_env: bool = False) -> dict[str, 
         "database": database,
         "object_store": ObjectStoreResource(
             kind=settings.object_store, directory=str(settings.object_store_dir), bucket=settings.s3_bucket,
-            endpoint_url=settings.s3_endpoint_url, region=settings.s3_region),
+            endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
+            public_endpoint_url=settings.s3_public_endpoint_url),
         "search_index": SearchIndexResource(
             database=database, backend=settings.search_backend, opensearch_url=settings.opensearch_url,
             opensearch_index=settings.opensearch_index),

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     object_store_dir: Path | None = Field(default=None, alias="OBJECT_STORE_DIR")
     s3_bucket: str = Field(default="videoai", alias="S3_BUCKET")
     s3_endpoint_url: str | None = Field(default=None, alias="S3_ENDPOINT_URL")
+    # The address browsers use for presigned URLs, when it differs from the servers' (compose).
+    s3_public_endpoint_url: str | None = Field(default=None, alias="S3_PUBLIC_ENDPOINT_URL")
     s3_region: str = Field(default="us-east-1", alias="AWS_REGION")
     s3_presign_seconds: int = Field(default=3600, alias="S3_PRESIGN_SECONDS")
 

@@ -1,13 +1,11 @@
 """The object store (local directory or S3) as a Dagster resource."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 import dagster as dg
 
 from pipeline.storage import ObjectStore
-from pipeline.storage.local import LocalObjectStore
+from pipeline.storage.factory import object_store_for
 
 
 class ObjectStoreResource(dg.ConfigurableResource):
@@ -16,12 +14,8 @@ class ObjectStoreResource(dg.ConfigurableResource):
     bucket: str = "videoai"
     endpoint_url: str | None = None
     region: str = "us-east-1"
+    public_endpoint_url: str | None = None
 
     def get_store(self) -> ObjectStore:
-        if self.kind == "s3":
-            from pipeline.storage.s3 import S3ObjectStore
-
-            return S3ObjectStore(bucket=self.bucket, endpoint_url=self.endpoint_url, region=self.region)
-        if not self.directory:
-            raise dg.DagsterInvalidConfigError("the local object store needs a directory", [], None)
-        return LocalObjectStore(self.directory)
+        return object_store_for(self.kind, directory=self.directory, bucket=self.bucket, endpoint_url=self.endpoint_url,
+                                region=self.region, public_endpoint_url=self.public_endpoint_url)

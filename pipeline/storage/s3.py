@@ -83,6 +83,7 @@ class S3ObjectStore:
         """`public_endpoint_url` signs presigned URLs for the address clients use when it
         differs from the one the servers use (e.g. http://minio:9000 inside compose)."""
         self.bucket = bucket
+        self.endpoint_url = endpoint_url
         self.region = region
         self._client = client or boto3.session.Session().client(
             "s3", endpoint_url=endpoint_url, region_name=region, config=_client_config()

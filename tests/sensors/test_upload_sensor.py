@@ -10,19 +10,28 @@ import pytest
 
 from pipeline import keys
 from pipeline.db.models import utcnow
+from pipeline.storage import ObjectStore
 from pipeline.storage.local import LocalObjectStore
 from resources.object_store import ObjectStoreResource
 from sensors.uploads import GRACE, UploadCursor, scan_uploads, upload_sensor
 
 
-@pytest.fixture
-def store(tmp_path) -> LocalObjectStore:
-    return LocalObjectStore(tmp_path / "objects")
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path) -> ObjectStore:
+    """Every test runs over the local directory and over an S3 prefix (moto over HTTP)."""
+    if request.param == "local":
+        return LocalObjectStore(tmp_path / "objects")
+    return request.getfixturevalue("s3_store")
 
 
-def _evaluate(instance: dg.DagsterInstance, store: LocalObjectStore, cursor: str | None) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"object_store": ObjectStoreResource(kind="local", directory=str(store.root))})
+def _resource_for(store: ObjectStore) -> ObjectStoreResource:
+    if isinstance(store, LocalObjectStore):
+        return ObjectStoreResource(kind="local", directory=str(store.root))
+    return ObjectStoreResource(kind="s3", bucket=store.bucket, endpoint_url=store.endpoint_url)
+
+
+def _evaluate(instance: dg.DagsterInstance, store: ObjectStore, cursor: str | None) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"object_store": _resource_for(store)})
     return upload_sensor(context)
 
 
