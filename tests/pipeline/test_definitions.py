@@ -1,0 +1,46 @@
+"""The code location loads, validates with Dagster's CLI, and wires the graph as designed."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.definitions import build_definitions
+from pipeline.jobs import VIDEO_ASSET_KEYS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_dagster_definitions_validate_passes_on_the_workspace(tmp_path):
+    dagster = Path(sys.executable).parent / "dagster"
+    done = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=ROOT,
+                          env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path), "VIDEOAI_HOME": str(tmp_path / "home")},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Validation successful for code location videoai" in done.stderr + done.stdout
+
+
+def test_the_asset_graph_has_the_designed_lineage(settings):
+    graph = build_definitions(settings).resolve_asset_graph()
+    parents = {key: {p.to_user_string() for p in graph.get(dg.AssetKey(key)).parent_keys} for key in VIDEO_ASSET_KEYS}
+    assert parents == {
+        "source_video": set(),
+        "video_variants": {"source_video"},
+        # Transcription reads the source's audio: it does not wait for the encode.
+        "transcript": {"source_video"},
+        "chunk_summaries": {"transcript"},
+        "video_summary": {"chunk_summaries"},
+        "search_document": {"video_summary", "video_variants"},
+    }
+    assert all(graph.get(dg.AssetKey(key)).partitions_def.name == "videos" for key in VIDEO_ASSET_KEYS)
+
+
+def test_the_job_and_sensors_are_registered(settings):
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def("video_pipeline")
+    assert {node.name for node in job.graph.node_defs} >= set(VIDEO_ASSET_KEYS)
+    assert {s.name for s in defs.sensors} == {"upload_sensor", "kafka_upload_sensor", "video_failure_sensor"}
+    assert defs.resolve_sensor_def("upload_sensor").job_name == "video_pipeline"
+    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert checks == {"transcript_segments_are_timed", "transcript_coverage", "summary_shape", "search_document_present"}
