@@ -6,6 +6,7 @@ import json
 
 import dagster as dg
 import pytest
+from pydantic import SecretStr
 from dagster._core.definitions.data_version import CachingStaleStatusResolver
 from dagster._core.loader import LoadingContextForTest
 from sqlalchemy import func, select
@@ -28,7 +29,7 @@ from pipeline.media import probe
 from pipeline.samples import DEFAULT_KEYWORDS
 from pipeline.search import SearchQuery
 from pipeline.search.factory import search_index_from_settings
-from pipeline.summarization import split_sentences
+from pipeline.summarization import PROMPTS, split_sentences
 
 pytestmark = pytest.mark.e2e
 
@@ -190,3 +191,30 @@ def test_a_model_change_makes_its_asset_and_everything_downstream_stale(module_h
     statuses = _stale_statuses(module_harness, new_prompt, vid)
     assert statuses["transcript"] == "FRESH"
     assert statuses["chunk_summaries"] == statuses["video_summary"] == statuses["search_document"] == "STALE"
+
+
+def test_summary_assets_map_and_reduce_through_an_openai_compatible_api(module_harness, processed_speech_video,
+                                                                         fake_openai):
+    """Runs last in this module: it replaces the video's summaries with the fake model's."""
+    vid, _ = processed_speech_video
+    settings = module_harness.settings.model_copy(update={
+        "summarizer_provider": "openai", "openai_base_url": fake_openai.base_url,
+        "openai_api_key": SecretStr(fake_openai.api_key), "summarizer_model": "fake-model", "summary_chunk_tokens": 12})
+    fake_openai.fail_next(429, 1, {"retry-after-ms": "10"})
+    fake_openai.echo_sentences = 5  # a model that follows the 4-6 sentence instruction
+
+    result = module_harness.run(vid, settings=settings, assets=["chunk_summaries", "video_summary", "search_document"])
+
+    assert result.success
+    with session_scope(module_harness.engine) as session:
+        chunks = session.scalar(select(func.count()).select_from(ChunkSummary).where(ChunkSummary.video_id == vid))
+        summary = session.scalars(select(VideoSummary).where(VideoSummary.video_id == vid)).one()
+    prompts = PROMPTS[settings.summary_prompt_version]
+    map_calls = [r for r in fake_openai.requests if r.system == prompts["chunk"]]
+    assert chunks > 5
+    # One map call per chunk, plus the 429 that the client retried.
+    assert len(map_calls) == chunks + 1
+    assert any(r.system == prompts["final"] for r in fake_openai.requests)
+    assert summary.model_info["provider"] == "openai" and summary.model_info["model"] == "fake-model"
+    assert summary.chunk_count == chunks and summary.reduce_rounds >= 2
+    assert 4 <= len(split_sentences(summary.summary)) <= 6
