@@ -1,4 +1,4 @@
-"""docs/operating.md documents every setting there is, and only those."""
+"""The README's operator section documents every setting there is, and only those."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 from tests.deploy.support import EXTRA_ENV_NAMES, ROOT, known_env_names, settings_env_names
 
-DOC = (ROOT / "docs" / "operating.md").read_text()
+DOC = (ROOT / "README.md").read_text()
 
 
 def test_every_setting_is_documented() -> None:
