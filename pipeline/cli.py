@@ -68,8 +68,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_relay(args: argparse.Namespace) -> int:
     from pipeline.messaging.relay import run_relay
 
-    run_relay(get_settings(), once=args.once)
-    return 0
+    stats = run_relay(get_settings(), once=args.once)
+    if args.once:
+        print(f"published {stats.published}, failed {stats.failed}")
+    return 1 if stats.failed else 0
 
 
 def _cmd_dagster(args: argparse.Namespace) -> int:
