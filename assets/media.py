@@ -10,7 +10,7 @@ from assets.support import advance, fail_video, local_copy, scratch_dir, video_i
 from pipeline import keys
 from pipeline.db.models import Video, VideoStatus, VideoVariant
 from pipeline.events import VIDEO_TRANSCODED
-from pipeline.lifecycle import get_video, set_status
+from pipeline.lifecycle import get_video, start_processing
 from pipeline.media import MediaError, make_thumbnail, plan_ladder, probe, thumbnail_time, transcode_ladder
 from pipeline.partitions import videos_partitions
 from pipeline.storage import ObjectNotFound
@@ -41,8 +41,7 @@ def source_video(context: dg.AssetExecutionContext, database: DatabaseResource,
     if not video.source_key:
         raise fail_video(database, vid, "The upload never completed: no source file was stored. Upload the video again.")
     with database.session() as session:
-        # A run starts the lifecycle over, also for a video that failed before.
-        set_status(session, vid, VideoStatus.TRANSCODING)
+        start_processing(session, vid)
     store = object_store.get_store()
     try:
         with local_copy(store, video.source_key) as path:

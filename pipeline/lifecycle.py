@@ -73,6 +73,14 @@ def advance_status(
     return video
 
 
+def start_processing(session: Session, video_id: int) -> Video:
+    """A run begins: a failed video starts over (a retry), any other moves forward to transcoding."""
+    video = get_video(session, video_id)
+    if video.status == VideoStatus.FAILED.value:
+        return set_status(session, video_id, VideoStatus.TRANSCODING)
+    return advance_status(session, video_id, VideoStatus.TRANSCODING)
+
+
 def mark_failed(session: Session, video_id: int, message: str) -> Video:
     """Mark a video failed with an actionable message; a video already ready stays ready."""
     video = get_video(session, video_id)
