@@ -18,6 +18,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import dagster as dg
 import httpx
 
 from pipeline.instance import ensure_dagster_home
@@ -116,6 +117,18 @@ def _follow(api: httpx.Client, video_id: int) -> dict:
     raise RuntimeError(f"video {video_id} was not ready after {READY_TIMEOUT_SECONDS}s (last status: {last})")
 
 
+def _wait_for_run(dagster_home: Path, video_id: int) -> dg.DagsterRun:
+    """The video's Dagster run once it has finished (its last checks run after the video is ready)."""
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": str(video_id)}))
+            if runs and all(run.is_finished for run in runs):
+                return runs[0]
+            time.sleep(1)
+    raise RuntimeError(f"the Dagster run of video {video_id} did not finish within {READY_TIMEOUT_SECONDS}s")
+
+
 def run_demo(settings: Settings, *, keep_running: bool = False, ui_port: int | None = 3000, api_port: int | None = None) -> int:
     home = settings.videoai_home
     log_dir = home / "logs"
@@ -163,6 +176,12 @@ def run_demo(settings: Settings, *, keep_running: bool = False, ui_port: int | N
                 return 1
             first = hit["matches"][0]
             _say(f"  video {video_id} \"{hit['title']}\": at {_timestamp(first['start'])} \"{first['text']}\"")
+
+        run = _wait_for_run(Path(env["DAGSTER_HOME"]), video_id)
+        _say(f"\n==> Dagster run {run.run_id[:8]} of partition {video_id}: {run.status.value}")
+        if run.status != dg.DagsterRunStatus.SUCCESS:
+            _say(f"  see the run in the UI, and {log_dir / 'dagster.log'}")
+            return 1
 
         _say(f"\n==> Dagster UI: http://127.0.0.1:{ui_port}  (lineage, runs, backfills; partition {video_id})")
         _say(f"==> API docs:   http://127.0.0.1:{api_port}/docs")
