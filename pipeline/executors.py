@@ -1,8 +1,10 @@
 """Which Dagster executor runs the steps of a run, chosen by `DAGSTER_EXECUTOR`.
 
-- `multiprocess` (default): one process per step, at most `DAGSTER_MAX_CONCURRENT`
-  at once (default: the CPU count, capped at 4, so a small host is not swamped).
-- `in_process`: every step in the run's own process; least overhead, no parallelism.
+- `in_process` (default): every step in the run's own process. The least overhead, which
+  is what a small machine needs: a step process costs ~2.5 s to start (see
+  benchmarks/executor_overhead.py); ffmpeg and whisper use the cores anyway.
+- `multiprocess`: one process per step, at most `DAGSTER_MAX_CONCURRENT` at once
+  (default: the CPU count, capped at 4), so transcoding and transcription overlap.
 - `k8s`: one Kubernetes Job per step (dagster-k8s `k8s_job_executor`), for runs
   launched by the K8sRunLauncher; per-step pod resources come from the
   `dagster-k8s/config` op tag. `DAGSTER_MAX_CONCURRENT`, when set, caps pods per run

@@ -86,7 +86,9 @@ class Settings(BaseSettings):
 
     # Pipeline: uploads taken per sensor tick, and the executor (see pipeline/executors.py).
     sensor_batch_size: int = Field(default=1000, ge=1, alias="SENSOR_BATCH_SIZE")
-    dagster_executor: Literal["in_process", "multiprocess", "k8s"] = Field(default="multiprocess", alias="DAGSTER_EXECUTOR")
+    # in_process by default: on a small machine a process per step costs ~2.5 s each
+    # (benchmarks/executor_overhead.py: 5.7x the wall time for a short video).
+    dagster_executor: Literal["in_process", "multiprocess", "k8s"] = Field(default="in_process", alias="DAGSTER_EXECUTOR")
     dagster_max_concurrent: int | None = Field(default=None, ge=1, alias="DAGSTER_MAX_CONCURRENT")
 
     @model_validator(mode="after")

@@ -16,18 +16,19 @@ def resolved_config(executor: dg.ExecutorDefinition) -> dict:
     return result.value["config"]
 
 
-def test_default_is_multiprocess_capped_by_cpus(make_settings) -> None:
-    executor = executor_for(make_settings())
+def test_default_is_in_process(make_settings) -> None:
+    assert executor_for(make_settings()) is dg.in_process_executor
+
+
+def test_multiprocess_is_capped_by_cpus(make_settings) -> None:
+    executor = executor_for(make_settings(DAGSTER_EXECUTOR="multiprocess"))
     assert executor.name == "multiprocess_executor"
     assert resolved_config(executor)["max_concurrent"] == min(4, os.cpu_count() or 1)
 
 
 def test_max_concurrent_overrides_the_cap(make_settings) -> None:
-    assert resolved_config(executor_for(make_settings(DAGSTER_MAX_CONCURRENT="7")))["max_concurrent"] == 7
-
-
-def test_in_process(make_settings) -> None:
-    assert executor_for(make_settings(DAGSTER_EXECUTOR="in_process")) is dg.in_process_executor
+    settings = make_settings(DAGSTER_EXECUTOR="multiprocess", DAGSTER_MAX_CONCURRENT="7")
+    assert resolved_config(executor_for(settings))["max_concurrent"] == 7
 
 
 def test_k8s_job_executor_caps_pods_only_when_asked(make_settings) -> None:
