@@ -113,7 +113,7 @@ def _follow(api: httpx.Client, video_id: int) -> dict:
             _say(f"  [{time.monotonic() - started:5.1f}s] {last}")
         if last in ("ready", "failed"):
             return video
-        time.sleep(1)
+        time.sleep(0.5)
     raise RuntimeError(f"video {video_id} was not ready after {READY_TIMEOUT_SECONDS}s (last status: {last})")
 
 

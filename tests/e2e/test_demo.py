@@ -25,7 +25,9 @@ def test_demo_takes_the_sample_to_ready_and_prints_summary_and_a_timed_hit(tmp_p
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     statuses = re.findall(r"\]\s+(\w+)$", output, flags=re.MULTILINE)
-    assert statuses[-1] == "ready" and "transcribing" in statuses and "summarizing" in statuses, output
+    lifecycle = ["pending", "transcoding", "transcribing", "summarizing", "indexing", "ready"]
+    # Polling can miss a short stage, but what it saw follows the lifecycle to ready.
+    assert statuses[-1] == "ready" and statuses == sorted(statuses, key=lifecycle.index), output
     summary = output.split("==> summary\n", 1)[1].split("\n", 1)[0]
     assert len(re.findall(r"[.!?](\s|$)", summary)) >= 4, summary
     hit = re.search(rf'at (\d\d):(\d\d) "([^"]*)"', output)
