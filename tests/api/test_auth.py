@@ -108,8 +108,9 @@ def test_expired_tampered_wrong_algorithm_and_foreign_tokens_are_rejected(sqlite
 
 
 @pytest.mark.parametrize("revocation", ["database", "redis"])
-def test_logout_revokes_in_the_configured_store(make_client, make_settings, tmp_path, revocation: str) -> None:
-    overrides = {"REDIS_URL": "redis://127.0.0.1:6379/0"} if revocation == "redis" else {}
+def test_logout_revokes_in_the_configured_store(make_client, make_settings, tmp_path, redis_url: str,
+                                                revocation: str) -> None:
+    overrides = {"REDIS_URL": redis_url} if revocation == "redis" else {}
     settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", **overrides)
     client = make_client(settings)
     user = make_user_in(client)
@@ -126,8 +127,9 @@ def test_logout_revokes_in_the_configured_store(make_client, make_settings, tmp_
 
 
 @pytest.mark.parametrize("counter", ["memory", "redis"])
-def test_failed_logins_are_throttled_per_account(make_client, make_settings, tmp_path, counter: str) -> None:
-    overrides = {"REDIS_URL": "redis://127.0.0.1:6379/0"} if counter == "redis" else {}
+def test_failed_logins_are_throttled_per_account(make_client, make_settings, tmp_path, redis_url: str,
+                                                 counter: str) -> None:
+    overrides = {"REDIS_URL": redis_url} if counter == "redis" else {}
     settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", LOGIN_MAX_FAILURES="3", **overrides)
     # A client address of its own, so counters in a shared Redis never meet another test's.
     client = make_client(settings, client=(f"10.0.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}", 5000))
