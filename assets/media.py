@@ -2,18 +2,20 @@
 
 
 import base64
+import tempfile
+from pathlib import Path
 
 import dagster as dg
 from sqlalchemy import delete
 
-from assets.support import advance, fail_video, local_copy, scratch_dir, video_id
+from assets.support import advance, fail_video, video_id
 from pipeline import keys
 from pipeline.db.models import Video, VideoStatus, VideoVariant
 from pipeline.events import VIDEO_TRANSCODED
 from pipeline.lifecycle import get_video, start_processing
 from pipeline.media import MediaError, make_thumbnail, plan_ladder, probe, thumbnail_time, transcode_ladder
 from pipeline.partitions import videos_partitions
-from pipeline.storage import ObjectNotFound
+from pipeline.storage import ObjectNotFound, local_file
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
 
@@ -44,7 +46,7 @@ def source_video(context: dg.AssetExecutionContext, database: DatabaseResource,
         start_processing(session, vid)
     store = object_store.get_store()
     try:
-        with local_copy(store, video.source_key) as path:
+        with local_file(store, video.source_key) as path:
             info = probe(path)
     except ObjectNotFound:
         raise fail_video(database, vid, f"The uploaded file is missing from storage ({video.source_key}). "
@@ -80,7 +82,8 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
     video = _load_source(database, vid)
     store = object_store.get_store()
     rungs = plan_ladder(video.width or 0, video.height or 0)
-    with scratch_dir() as workdir, local_copy(store, video.source_key or "") as source:
+    with tempfile.TemporaryDirectory(prefix="videoai-ladder-") as tmp, local_file(store, video.source_key or "") as source:
+        workdir = Path(tmp)
         try:
             encoded = transcode_ladder(source, workdir, rungs, has_audio=bool(video.has_audio))
             moment = thumbnail_time(video.duration_seconds or 0.0)

@@ -7,13 +7,14 @@ import dagster as dg
 from sqlalchemy import delete, select
 
 from assets.media import source_video
-from assets.support import advance, local_copy, video_id
+from assets.support import advance, video_id
 from pipeline import keys
 from pipeline.db.models import TranscriptSegment, VideoStatus, VideoTranscript
 from pipeline.events import VIDEO_TRANSCRIBED
 from pipeline.lifecycle import get_video
 from pipeline.partitions import videos_partitions
 from pipeline.search import TimedSegment
+from pipeline.storage import local_file
 from pipeline.transcription import TranscriptResult, to_webvtt, transcript_to_json, word_count
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
@@ -63,7 +64,7 @@ def transcript_asset(code_version: str) -> dg.AssetsDefinition:
         advance(database, vid, VideoStatus.TRANSCRIBING)
         engine = transcriber.get_transcriber()
         store = object_store.get_store()
-        with local_copy(store, source_key) as path:
+        with local_file(store, source_key) as path:
             # A video without an audio track gets an empty transcript: silence is not a failure.
             result = engine.transcribe(path)
         json_key, vtt_key = keys.transcript_json_key(vid), keys.transcript_vtt_key(vid)

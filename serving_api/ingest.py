@@ -10,10 +10,9 @@ rejection abandons the upload: no row and no object are left behind.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from fastapi import Request
 from pydantic import BaseModel, Field, ValidationError
@@ -25,8 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from pipeline import media
 from pipeline.db.models import UploadMetadata, Video
 from pipeline.db.session import session_scope
-from pipeline.storage import ObjectNotFound, ObjectStore
-from pipeline.storage.local import LocalObjectStore
+from pipeline.storage import ObjectNotFound, ObjectStore, local_file
 from pipeline.uploads import PendingUpload, abandon_upload, complete_upload, create_video
 from serving_api.errors import ApiError
 from serving_api.schemas.videos import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
@@ -214,14 +212,13 @@ _SERVER_SIDE_PROBE_FAILURES = {"tool_missing", "unreachable"}
 
 
 def _probe_staged(store: ObjectStore, key: str, presign_seconds: int) -> media.MediaProbe:
-    """ffprobe the staged object where it lies: a local path, a presigned URL, or a downloaded copy."""
-    if isinstance(store, LocalObjectStore):
-        return media.probe(store.root / key)
+    """ffprobe the staged object where it lies: over a presigned URL (ranged reads, no full
+    download), or as a local file."""
     url = store.presigned_get_url(key, presign_seconds)
     if url is not None:
         return media.probe(url)
-    with tempfile.TemporaryDirectory(prefix="videoai-probe-") as tmp:
-        return media.probe(store.download(key, Path(tmp) / "upload"))
+    with local_file(store, key) as path:
+        return media.probe(path)
 
 
 def _rejection(store: ObjectStore, upload: UploadMetadata, max_bytes: int, presign_seconds: int) -> ApiError | None:

@@ -8,10 +8,12 @@ the last key seen.
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol, runtime_checkable
 
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")
@@ -55,6 +57,10 @@ class ObjectStore(Protocol):
 
     def download(self, key: str, dest: Path) -> Path: ...
 
+    def local_path(self, key: str) -> Path | None:
+        """The object's own file where the store keeps it on this machine, else None."""
+        ...
+
     def iter_range(self, key: str, start: int = 0, end: int | None = None, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """Bytes ``start..end`` inclusive (HTTP Range semantics), in chunks."""
         ...
@@ -82,3 +88,15 @@ class ObjectStore(Protocol):
     def ping(self) -> None:
         """Raise ObjectStoreError unless the store is reachable and writable."""
         ...
+
+
+@contextmanager
+def local_file(store: ObjectStore, key: str) -> Iterator[Path]:
+    """The object as a local file for tools that need one (ffmpeg, whisper): the store's own
+    file where there is one, else a temporary download removed afterwards."""
+    path = store.local_path(key)
+    if path is not None:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="videoai-") as workdir:
+        yield store.download(key, Path(workdir) / PurePosixPath(key).name)

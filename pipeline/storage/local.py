@@ -68,6 +68,9 @@ class LocalObjectStore:
         shutil.copyfile(self._existing(key), dest)
         return dest
 
+    def local_path(self, key: str) -> Path | None:
+        return self._existing(key)
+
     def iter_range(self, key: str, start: int = 0, end: int | None = None, chunk_size: int = _COPY_CHUNK) -> Iterator[bytes]:
         path = self._existing(key)
         last = path.stat().st_size - 1 if end is None else end

@@ -145,6 +145,9 @@ class S3ObjectStore:
         validate_key(key)
         return self._call(key, lambda: self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
+    def local_path(self, key: str) -> Path | None:
+        return None
+
     def download(self, key: str, dest: Path) -> Path:
         validate_key(key)
         dest.parent.mkdir(parents=True, exist_ok=True)

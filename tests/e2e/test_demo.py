@@ -30,7 +30,7 @@ def test_demo_takes_the_sample_to_ready_and_prints_summary_and_a_timed_hit(tmp_p
     assert statuses[-1] == "ready" and statuses == sorted(statuses, key=lifecycle.index), output
     summary = output.split("==> summary\n", 1)[1].split("\n", 1)[0]
     assert len(re.findall(r"[.!?](\s|$)", summary)) >= 4, summary
-    hit = re.search(rf'at (\d\d):(\d\d) "([^"]*)"', output)
+    hit = re.search(r'at (\d\d):(\d\d) "([^"]*)"', output)
     assert hit and DEMO_SEARCH_WORD in hit.group(3).lower(), output
     assert int(hit.group(1)) * 60 + int(hit.group(2)) > 0, "the word is spoken after the start of the sample"
     assert re.search(r"Dagster run \w+ of partition \d+: SUCCESS", output), output

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from pipeline.storage import ObjectNotFound, ObjectStore, ObjectStoreError
+from pipeline.storage import ObjectNotFound, ObjectStore, ObjectStoreError, local_file
 from pipeline.storage.local import LocalObjectStore
 from pipeline.storage.s3 import S3ObjectStore
 from tests.fixtures.network import free_port
@@ -77,6 +77,18 @@ def test_iter_range_follows_http_range_semantics(store: ObjectStore) -> None:
     assert b"".join(store.iter_range(key, len(data) + 5)) == b""
     chunks = list(store.iter_range(key, 0, 999, chunk_size=256))
     assert b"".join(chunks) == data[:1000] and max(len(c) for c in chunks) <= 256
+
+
+def test_local_file_gives_tools_a_readable_file_and_cleans_up(store: ObjectStore) -> None:
+    store.put_bytes("uploads/clip.mp4", b"frames")
+    own_file = store.local_path("uploads/clip.mp4")
+    # The local store hands out its own file; S3 has none, so a temporary download stands in.
+    assert (own_file is not None) == isinstance(store, LocalObjectStore)
+    with local_file(store, "uploads/clip.mp4") as path:
+        assert path.read_bytes() == b"frames"
+    assert path.exists() == (own_file is not None)
+    with pytest.raises(ObjectNotFound), local_file(store, "uploads/missing.mp4"):
+        pass
 
 
 def test_list_is_lexicographic_with_prefix_limit_and_start_after(store: ObjectStore) -> None:
