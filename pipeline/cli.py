@@ -65,6 +65,22 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prune_uploads(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from pipeline.db.session import engine_for, migrate, session_scope
+    from pipeline.storage import object_store_from_settings
+    from pipeline.uploads import prune_abandoned_uploads
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    hours = args.older_than_hours if args.older_than_hours is not None else settings.upload_abandon_hours
+    with session_scope(engine_for(settings.database_url)) as session:
+        removed = prune_abandoned_uploads(session, object_store_from_settings(settings), older_than=timedelta(hours=hours))
+    print(f"removed {len(removed)} upload(s) not completed within {hours:g} hours")
+    return 0
+
+
 def _cmd_relay(args: argparse.Namespace) -> int:
     from pipeline.messaging.relay import run_relay
 
@@ -110,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="start the REST API")
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(func=_cmd_serve)
+
+    prune = commands.add_parser("prune-uploads", help="remove uploads that were started and never completed")
+    prune.add_argument("--older-than-hours", type=float, default=None,
+                       help="default: UPLOAD_ABANDON_HOURS (24); the nightly schedule does the same")
+    prune.set_defaults(func=_cmd_prune_uploads)
 
     relay = commands.add_parser("relay", help="publish the outbox to Kafka")
     relay.add_argument("--once", action="store_true", help="publish what is pending, then exit")

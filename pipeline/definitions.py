@@ -18,6 +18,7 @@ from assets.summaries import summary_assets
 from assets.transcription import transcript_asset
 from pipeline.executors import executor_for
 from pipeline.jobs import video_pipeline_job
+from pipeline.maintenance import prune_uploads_job, prune_uploads_schedule
 from pipeline.settings import Settings, get_settings
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
@@ -80,7 +81,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=build_assets(settings),
         asset_checks=ALL_CHECKS,
-        jobs=[video_pipeline_job],
+        jobs=[video_pipeline_job, prune_uploads_job],
+        schedules=[prune_uploads_schedule],
         sensors=[upload_sensor, kafka_upload_sensor, video_failure_sensor],
         resources=build_resources(settings, from_env=True),
         executor=executor_for(settings),

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     jwt_algorithm: str = Field(default="HS256", alias="JWT_ALGORITHM")
     access_token_minutes: int = Field(default=60, alias="ACCESS_TOKEN_MINUTES")
     max_upload_bytes: int = Field(default=5 * 1024**3, alias="MAX_UPLOAD_BYTES")
+    # Uploads not completed this long after they started are removed (daily schedule).
+    upload_abandon_hours: float = Field(default=24.0, gt=0, alias="UPLOAD_ABANDON_HOURS")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     login_max_failures: int = Field(default=5, alias="LOGIN_MAX_FAILURES")
     login_window_seconds: int = Field(default=300, alias="LOGIN_WINDOW_SECONDS")

@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -21,6 +23,8 @@ from pipeline import keys
 from pipeline.db.models import UploadMetadata, Video, VideoStatus, utcnow
 from pipeline.events import VIDEO_UPLOADED, record_event
 from pipeline.storage import ObjectStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,12 +81,27 @@ def abandon_upload(session: Session, store: ObjectStore, upload_id: str, reason:
     upload = session.scalars(select(UploadMetadata).where(UploadMetadata.upload_id == upload_id)).one_or_none()
     if upload is None:
         return
+    log.info("abandoning upload %s of video %s: %s", upload_id, upload.video_id, reason)
     if upload.staging_key:
         store.delete(upload.staging_key)
     video = session.get(Video, upload.video_id)
     if video is not None:
         session.delete(video)
     session.delete(upload)
+
+
+def prune_abandoned_uploads(session: Session, store: ObjectStore, *, older_than: timedelta) -> list[int]:
+    """Abandon uploads started longer ago than `older_than` and never completed.
+
+    A presigned upload whose client went away would otherwise stay `uploading`
+    forever, with its staged bytes. Returns the ids of the videos removed.
+    """
+    cutoff = utcnow() - older_than
+    stale = session.scalars(select(UploadMetadata).where(UploadMetadata.state == "pending",
+                                                         UploadMetadata.created_at < cutoff)).all()
+    for upload in stale:
+        abandon_upload(session, store, upload.upload_id, f"not completed within {older_than}")
+    return [upload.video_id for upload in stale]
 
 
 def ingest_file(

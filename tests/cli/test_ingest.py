@@ -1,4 +1,4 @@
-"""`videoai ingest` registers a file exactly as an upload would: row, object, outbox event."""
+"""The `videoai` CLI: ingest registers a file exactly as an upload would (row, object, outbox event); prune-uploads."""
 
 import os
 import subprocess
@@ -45,3 +45,11 @@ def test_ingest_registers_row_object_and_event(tmp_path, small_video_path):
 def test_ingest_of_a_missing_file_says_so(tmp_path):
     done = _videoai(tmp_path / "home", "ingest", str(tmp_path / "nope.mp4"), "--title", "x")
     assert done.returncode == 2 and "no such file" in done.stderr
+
+
+def test_prune_uploads_keeps_completed_uploads(tmp_path, small_video_path):
+    home = tmp_path / "home"
+    assert _videoai(home, "ingest", str(small_video_path), "--title", "kept").returncode == 0
+    done = _videoai(home, "prune-uploads", "--older-than-hours", "0.0001")
+    assert done.returncode == 0, done.stderr
+    assert "removed 0 upload(s)" in done.stdout
