@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import httpx
 import pytest
 
@@ -159,8 +160,14 @@ def test_invalid_keys_are_refused(store: ObjectStore, key: str) -> None:
         store.get_bytes(key)
 
 
-def test_ping_succeeds_on_a_usable_store(store: ObjectStore) -> None:
-    store.ping()
+def test_ping_tells_a_usable_store_from_a_missing_one(store: ObjectStore) -> None:
+    store.ping()  # raises ObjectStoreError when unusable
+    if isinstance(store, LocalObjectStore):
+        store.root.rmdir()
+    else:
+        boto3.client("s3", endpoint_url=store.endpoint_url, region_name="us-east-1").delete_bucket(Bucket=store.bucket)
+    with pytest.raises(ObjectStoreError):
+        store.ping()
 
 
 def test_presigned_urls(store: ObjectStore) -> None:
