@@ -74,8 +74,7 @@ def test_speech_video_reaches_ready_with_transcript_variants_summary_and_search(
     # Variants: the ladder for a 1280x720 source is one 720p rung, never upscaled; probed from the real files.
     assert [v.label for v in variants] == ["720p"]
     for variant in variants:
-        local = module_harness.settings.object_store_dir / variant.object_key
-        encoded = probe(local)
+        encoded = probe(module_harness.store.local_path(variant.object_key))
         assert (encoded.width, encoded.height) == (variant.width, variant.height) == (1280, 720)
         assert encoded.height <= source.height and encoded.width <= source.width
         assert encoded.video_codec == "h264" and encoded.audio_codec == "aac"
@@ -132,12 +131,12 @@ def test_rerunning_a_partition_leaves_one_of_everything(module_harness, processe
 
 
 def test_bad_inputs_fail_clearly_and_a_good_video_still_reaches_ready(
-    harness, corrupt_video_path, non_video_path, silent_video_path, small_video_path,
+    harness, corrupt_video_path, non_video_path, silent_video_path, hd_video_path,
 ):
     corrupt = harness.ingest(corrupt_video_path, title="corrupt")
     not_video = harness.ingest(non_video_path, title="not a video")
     silent = harness.ingest(silent_video_path, title="silent")
-    good = harness.ingest(small_video_path, title="good")
+    good = harness.ingest(hd_video_path, title="good")
 
     outcomes = {vid: harness.run(vid, raise_on_error=False) for vid in (corrupt, not_video, silent, good)}
 
@@ -159,6 +158,16 @@ def test_bad_inputs_fail_clearly_and_a_good_video_still_reaches_ready(
 
     assert outcomes[good].success
     assert _video(harness, good).status == VideoStatus.READY.value
+    # A 1080p source gets the whole ladder; each rung probed from its stored file, none larger than the source.
+    source = probe(hd_video_path)
+    with session_scope(harness.engine) as session:
+        variants = session.scalars(select(VideoVariant).where(VideoVariant.video_id == good)
+                                   .order_by(VideoVariant.height)).all()
+    assert [v.label for v in variants] == ["720p", "1080p"]
+    for variant, expected in zip(variants, [(1280, 720), (1920, 1080)]):
+        encoded = probe(harness.store.local_path(variant.object_key))
+        assert (encoded.width, encoded.height) == (variant.width, variant.height) == expected
+        assert encoded.width <= source.width and encoded.height <= source.height
     # Nothing of the failed videos was lost: their uploads are still there to inspect or retry.
     assert harness.store.exists(corrupt_video.source_key) and harness.store.exists(non_video.source_key)
 
