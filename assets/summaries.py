@@ -6,7 +6,7 @@ import json
 import dagster as dg
 from sqlalchemy import delete, select
 
-from assets.support import advance, video_id
+from assets.support import advance, row_for_video, video_id
 from assets.transcription import load_segments
 from pipeline import keys
 from pipeline.db.models import ChunkSummary, VideoStatus, VideoSummary
@@ -75,10 +75,7 @@ def summary_assets(code_version: str) -> list[dg.AssetsDefinition]:
             "quality_score": reduced.quality_score, "quality": reduced.quality, "model_info": model_info,
         }, ensure_ascii=False).encode(), "application/json")
         with database.session() as session:
-            row = session.scalars(select(VideoSummary).where(VideoSummary.video_id == vid)).one_or_none()
-            if row is None:
-                row = VideoSummary(video_id=vid)
-                session.add(row)
+            row = row_for_video(session, VideoSummary, vid)
             row.summary, row.sentence_count = reduced.summary, len(reduced.sentences)
             row.chunk_count, row.reduce_rounds = len(chunk_texts), reduced.rounds
             row.quality_score, row.quality = reduced.quality_score, reduced.quality

@@ -1,8 +1,10 @@
 """What every per-video asset needs: its video id, status writes, and failing a video clearly."""
 
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pipeline.db.models import VideoStatus
 from pipeline.lifecycle import advance_status, mark_failed
@@ -12,6 +14,18 @@ from resources.database import DatabaseResource
 
 def video_id(context: dg.AssetExecutionContext) -> int:
     return video_id_of(context.partition_key)
+
+
+OnePerVideo = TypeVar("OnePerVideo")
+
+
+def row_for_video(session: Session, model: type[OnePerVideo], vid: int) -> OnePerVideo:
+    """The video's one row of `model` (a transcript, a summary), added if it has none: reruns update it."""
+    row = session.scalars(select(model).where(model.video_id == vid)).one_or_none()  # type: ignore[attr-defined]
+    if row is None:
+        row = model(video_id=vid)  # type: ignore[call-arg]
+        session.add(row)
+    return row
 
 
 def advance(db: DatabaseResource, vid: int, status: VideoStatus, event: str | None = None,

@@ -7,7 +7,7 @@ import dagster as dg
 from sqlalchemy import delete, select
 
 from assets.media import source_video
-from assets.support import advance, video_id
+from assets.support import advance, row_for_video, video_id
 from pipeline import keys
 from pipeline.db.models import TranscriptSegment, VideoStatus, VideoTranscript
 from pipeline.events import VIDEO_TRANSCRIBED
@@ -26,10 +26,7 @@ def _save_transcript(db: DatabaseResource, vid: int, result: TranscriptResult, m
     """Replace the video's transcript row and segments (idempotent per partition)."""
     text = " ".join(segment.text for segment in result.segments)
     with db.session() as session:
-        row = session.scalars(select(VideoTranscript).where(VideoTranscript.video_id == vid)).one_or_none()
-        if row is None:
-            row = VideoTranscript(video_id=vid)
-            session.add(row)
+        row = row_for_video(session, VideoTranscript, vid)
         row.language, row.language_probability = result.language, result.language_probability
         row.text, row.word_count, row.segment_count = text, word_count(text), len(result.segments)
         row.audio_seconds, row.speech_seconds = result.duration_seconds, result.speech_seconds
