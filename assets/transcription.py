@@ -67,7 +67,8 @@ def transcript_asset(code_version: str) -> dg.AssetsDefinition:
         json_key, vtt_key = keys.transcript_json_key(vid), keys.transcript_vtt_key(vid)
         store.put_bytes(json_key, json.dumps(transcript_to_json(result), ensure_ascii=False).encode(), "application/json")
         store.put_bytes(vtt_key, to_webvtt(result.segments).encode(), "text/vtt")
-        row = _save_transcript(database, vid, result, engine.model_info(), json_key, vtt_key)
+        model_info = engine.model_info()
+        row = _save_transcript(database, vid, result, model_info, json_key, vtt_key)
         advance(database, vid, VideoStatus.TRANSCRIBING, VIDEO_TRANSCRIBED,
                 {"language": row.language, "word_count": row.word_count, "segment_count": row.segment_count})
         preview = " ".join(s.text for s in result.segments)[:500]
@@ -77,7 +78,7 @@ def transcript_asset(code_version: str) -> dg.AssetsDefinition:
             "segment_count": row.segment_count,
             "audio_seconds": dg.MetadataValue.float(row.audio_seconds or 0.0),
             "speech_seconds": dg.MetadataValue.float(row.speech_seconds or 0.0),
-            "model": engine.model_info().get("model", ""),
+            "model": model_info.get("model", ""),
             "preview": dg.MetadataValue.text(preview or "(no speech)"),
         })
 

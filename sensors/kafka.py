@@ -24,7 +24,7 @@ from pipeline.jobs import video_pipeline_job
 from pipeline.messaging.consumer import KafkaReadTimeout, poll_uploaded_events, record_processed
 from pipeline.settings import get_settings
 from resources.database import DatabaseResource
-from sensors.runs import new_video_runs
+from sensors.runs import known_videos, new_video_runs
 
 CONSUMER_NAME = "dagster-kafka-sensor"
 # Well inside Dagster's 60 s sensor evaluation limit.
@@ -66,4 +66,4 @@ def kafka_upload_sensor(context: dg.SensorEvaluationContext, database: DatabaseR
         fresh = [event.video_id for event in events if record_processed(session, CONSUMER_NAME, event.event_id)]
     if len(fresh) < len(events):
         context.log.info("skipped %d redelivered event(s)", len(events) - len(fresh))
-    return new_video_runs(context.instance, fresh, trigger="kafka", cursor=KafkaCursor(offsets).serialize())
+    return new_video_runs(known_videos(context.instance), fresh, trigger="kafka", cursor=KafkaCursor(offsets).serialize())

@@ -17,9 +17,13 @@ def video_run_request(video_id: int, trigger: str) -> dg.RunRequest:
     )
 
 
-def new_video_runs(instance: dg.DagsterInstance, video_ids: Iterable[int], trigger: str, cursor: str | None) -> dg.SensorResult:
-    """Partitions + runs for the ids not yet known to Dagster (each id at most once)."""
-    known = set(instance.get_dynamic_partitions(videos_partitions.name))
+def known_videos(instance: dg.DagsterInstance) -> set[str]:
+    """The video ids Dagster already has as partitions: read once per tick."""
+    return set(instance.get_dynamic_partitions(videos_partitions.name))
+
+
+def new_video_runs(known: set[str], video_ids: Iterable[int], trigger: str, cursor: str | None) -> dg.SensorResult:
+    """Partitions + runs for the ids not in `known` (each id at most once)."""
     fresh = list(dict.fromkeys(str(v) for v in video_ids if str(v) not in known))
     return dg.SensorResult(
         run_requests=[video_run_request(int(key), trigger) for key in fresh],

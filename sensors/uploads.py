@@ -19,7 +19,7 @@ from pipeline.keys import UPLOADS_PREFIX, video_id_from_upload_key
 from pipeline.settings import get_settings
 from pipeline.storage import ObjectStore
 from resources.object_store import ObjectStoreResource
-from sensors.runs import new_video_runs
+from sensors.runs import known_videos, new_video_runs
 
 GRACE = timedelta(minutes=2)
 _TS_FORMAT = "%Y%m%dT%H%M%S%fZ"
@@ -51,14 +51,15 @@ class UploadCursor:
 def scan_uploads(store: ObjectStore, cursor: UploadCursor, known: set[str], batch_size: int) -> tuple[list[int], UploadCursor]:
     """Up to `batch_size` new video ids after the cursor, and the advanced cursor."""
     found: list[int] = []
+    seen: set[str] = set()  # the grace window can list an upload again within one scan
     last_key, start_after = cursor.last_key, cursor.list_from()
     while len(found) < batch_size:
         page = store.list(UPLOADS_PREFIX, start_after=start_after, limit=batch_size)
         for obj in page:
             vid = video_id_from_upload_key(obj.key)
-            if vid is not None and str(vid) not in known:
+            if vid is not None and str(vid) not in known and str(vid) not in seen:
                 found.append(vid)
-                known.add(str(vid))
+                seen.add(str(vid))
             if last_key is None or obj.key > last_key:
                 last_key = obj.key
             if len(found) >= batch_size:
@@ -78,8 +79,8 @@ def scan_uploads(store: ObjectStore, cursor: UploadCursor, known: set[str], batc
 )
 def upload_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStoreResource) -> dg.SensorResult:
     cursor = UploadCursor.parse(context.cursor)
-    known = set(context.instance.get_dynamic_partitions("videos"))
+    known = known_videos(context.instance)
     video_ids, advanced = scan_uploads(object_store.get_store(), cursor, known, get_settings().sensor_batch_size)
     if video_ids:
         context.log.info("new uploads: %s", ", ".join(map(str, video_ids[:20])) + (" ..." if len(video_ids) > 20 else ""))
-    return new_video_runs(context.instance, video_ids, trigger="object-store", cursor=advanced.serialize())
+    return new_video_runs(known, video_ids, trigger="object-store", cursor=advanced.serialize())
