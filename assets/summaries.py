@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from assets.support import advance, row_for_video, video_id
 from assets.transcription import load_segments
 from pipeline import keys
-from pipeline.db.models import ChunkSummary, VideoStatus, VideoSummary
+from pipeline.db.models import ChunkSummary, VideoStatus, VideoSummary, VideoTranscript
 from pipeline.events import VIDEO_SUMMARIZED
 from pipeline.partitions import videos_partitions
 from pipeline.summarization import chunk_segments, map_chunks, reduce_summaries
@@ -64,10 +64,10 @@ def summary_assets(code_version: str) -> list[dg.AssetsDefinition]:
         with database.session() as session:
             chunk_texts = list(session.scalars(select(ChunkSummary.summary).where(ChunkSummary.video_id == vid)
                                                .order_by(ChunkSummary.position)))
+            transcript_text = session.scalars(select(VideoTranscript.text).where(VideoTranscript.video_id == vid)).one()
         provider = summarizer.get_provider()
         reduced = reduce_summaries(chunk_texts, provider, batch_size=summarizer.batch_size,
-                                   source_text=" ".join(s.text for s in load_segments(database, vid)),
-                                   progress=context.log.info)
+                                   source_text=transcript_text, progress=context.log.info)
         model_info = provider.model_info()
         store_key = keys.summary_key(vid)
         object_store.get_store().put_bytes(store_key, json.dumps({
