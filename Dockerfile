@@ -19,6 +19,7 @@ WORKDIR /opt/videoai
 # Dependencies first, from the lock file alone: this layer is reused until uv.lock changes.
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
+COPY orchestration ./orchestration
 COPY pipeline ./pipeline
 COPY assets ./assets
 COPY sensors ./sensors
@@ -32,4 +33,4 @@ COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml
 USER videoai
 
 EXPOSE 4000
-CMD ["dagster", "code-server", "start", "-m", "pipeline.definitions", "-h", "0.0.0.0", "-p", "4000"]
+CMD ["dagster", "code-server", "start", "-m", "orchestration.definitions", "-h", "0.0.0.0", "-p", "4000"]

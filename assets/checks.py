@@ -7,7 +7,7 @@ from sqlalchemy import select
 from assets.support import video_id
 from assets.transcription import load_segments
 from pipeline.db.models import Video, VideoSummary, VideoTranscript
-from pipeline.partitions import videos_partitions
+from assets.partitions import videos_partitions
 from pipeline.summarization import split_sentences
 from resources.database import DatabaseResource
 from resources.search_index import SearchIndexResource

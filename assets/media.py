@@ -14,7 +14,7 @@ from pipeline.db.models import Video, VideoStatus, VideoVariant
 from pipeline.events import VIDEO_TRANSCODED
 from pipeline.lifecycle import get_video, start_processing
 from pipeline.media import MediaError, make_thumbnail, plan_ladder, probe, thumbnail_time, transcode_ladder
-from pipeline.partitions import videos_partitions
+from assets.partitions import videos_partitions
 from pipeline.storage import ObjectNotFound, local_file
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource

@@ -10,7 +10,7 @@ from assets.transcription import load_segments
 from pipeline.db.models import User, VideoStatus, VideoSummary, VideoTranscript
 from pipeline.events import VIDEO_READY
 from pipeline.lifecycle import get_video
-from pipeline.partitions import videos_partitions
+from assets.partitions import videos_partitions
 from pipeline.search import SearchDocument
 from resources.database import DatabaseResource
 from resources.search_index import SearchIndexResource

@@ -11,7 +11,7 @@ from assets.transcription import load_segments
 from pipeline import keys
 from pipeline.db.models import ChunkSummary, VideoStatus, VideoSummary, VideoTranscript
 from pipeline.events import VIDEO_SUMMARIZED
-from pipeline.partitions import videos_partitions
+from assets.partitions import videos_partitions
 from pipeline.summarization import chunk_segments, map_chunks, reduce_summaries
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.db.models import VideoStatus
 from pipeline.lifecycle import advance_status, mark_failed
-from pipeline.partitions import video_id_of
+from assets.partitions import video_id_of
 from resources.database import DatabaseResource
 
 

@@ -12,10 +12,11 @@ from pipeline import keys
 from pipeline.db.models import TranscriptSegment, VideoStatus, VideoTranscript
 from pipeline.events import VIDEO_TRANSCRIBED
 from pipeline.lifecycle import get_video
-from pipeline.partitions import videos_partitions
-from pipeline.search import TimedSegment
+from assets.partitions import videos_partitions
+from pipeline.text import TimedSegment
 from pipeline.storage import local_file
-from pipeline.transcription import TranscriptResult, to_webvtt, transcript_to_json, word_count
+from pipeline.text import word_count
+from pipeline.transcription import TranscriptResult, to_webvtt, transcript_to_json
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
 from resources.transcriber import TranscriberResource

@@ -45,7 +45,7 @@ def video_pipeline_job(executor: str) -> dg.JobDefinition:
     Module-level so each multiprocess step process can rebuild it from this
     name; settings come from the environment, which the steps inherit.
     """
-    from pipeline.definitions import build_definitions
+    from orchestration.definitions import build_definitions
 
     settings = Settings(DAGSTER_EXECUTOR=executor)  # type: ignore[call-arg]
     return build_definitions(settings).resolve_job_def("video_pipeline")
@@ -110,7 +110,7 @@ def main() -> int:
 
     from pipeline import samples
     from pipeline.db.session import migrate
-    from pipeline.instance import ensure_dagster_home
+    from orchestration.instance import ensure_dagster_home
 
     with tempfile.TemporaryDirectory(prefix="videoai-bench-") as tmp:
         for name in _PLATFORM_ENV:

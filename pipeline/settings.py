@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=300, alias="LOGIN_WINDOW_SECONDS")
     bloom_rebuild_seconds: int = Field(default=3600, alias="BLOOM_REBUILD_SECONDS")
 
-    # Pipeline: uploads taken per sensor tick, and the executor (see pipeline/executors.py).
+    # Pipeline: uploads taken per sensor tick, and the executor (see orchestration/executors.py).
     sensor_batch_size: int = Field(default=1000, ge=1, alias="SENSOR_BATCH_SIZE")
     # in_process by default: on a small machine a process per step costs ~2.5 s each
     # (benchmarks/executor_overhead.py: 5.7x the wall time for a short video).

@@ -6,7 +6,6 @@ audio extraction step is needed.
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ import av
 import faster_whisper
 from faster_whisper import WhisperModel
 
-from pipeline.search.base import TimedSegment
+from pipeline.text import TimedSegment, word_count
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -164,11 +163,3 @@ def transcript_from_json(data: dict) -> TranscriptResult:
         speech_seconds=data["speech_seconds"],
         segments=tuple(TimedSegment(s["start"], s["end"], s["text"]) for s in data["segments"]),
     )
-
-
-_WORD = re.compile(r"\w+(?:['’]\w+)*")
-
-
-def word_count(text: str) -> int:
-    """Words, not whitespace runs: "don't" is one word and a lone dash none."""
-    return len(_WORD.findall(text))

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from pipeline.partitions import videos_partitions
+from assets.partitions import videos_partitions
 
 
 def video_run_request(video_id: int, trigger: str) -> dg.RunRequest:

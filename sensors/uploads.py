@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
-from pipeline.jobs import video_pipeline_job
+from assets.jobs import video_pipeline_job
 from pipeline.keys import UPLOADS_PREFIX, video_id_from_upload_key
 from pipeline.settings import get_settings
 from pipeline.storage import ObjectStore

@@ -9,7 +9,6 @@ from pipeline.search.base import (
     SearchPage,
     SearchQuery,
     SegmentMatch,
-    TimedSegment,
 )
 
 __all__ = [
@@ -21,5 +20,4 @@ __all__ = [
     "SearchPage",
     "SearchQuery",
     "SegmentMatch",
-    "TimedSegment",
 ]

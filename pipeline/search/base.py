@@ -11,12 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-
-@dataclass(frozen=True)
-class TimedSegment:
-    start: float
-    end: float
-    text: str
+from pipeline.text import TimedSegment
 
 
 @dataclass(frozen=True)
@@ -47,13 +42,8 @@ class SearchQuery:
     cursor: str | None = None  # opaque, from a previous page's next_cursor
 
 
-@dataclass(frozen=True)
-class SegmentMatch:
-    """Where the query's words are spoken: a transcript segment that matched."""
-
-    start: float
-    end: float
-    text: str
+# Where the query's words are spoken: a transcript segment that matched.
+SegmentMatch = TimedSegment
 
 
 @dataclass(frozen=True)

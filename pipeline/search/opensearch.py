@@ -27,8 +27,8 @@ from pipeline.search.base import (
     SearchIndexUnavailable,
     SearchPage,
     SearchQuery,
-    TimedSegment,
 )
+from pipeline.text import TimedSegment
 from pipeline.search.cursor import CursorPosition
 from pipeline.search.highlight import MARK_END, MARK_START, best_snippet
 from pipeline.search.plan import SearchPlan, group_segment_matches, plan_search

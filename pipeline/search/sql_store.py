@@ -42,8 +42,8 @@ from pipeline.search.base import (
     SearchPage,
     SearchQuery,
     SegmentMatch,
-    TimedSegment,
 )
+from pipeline.text import TimedSegment
 from pipeline.search.cursor import CursorPosition
 from pipeline.search.highlight import best_snippet
 from pipeline.search.plan import SearchPlan, group_segment_matches, plan_search

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import bpe_openai
 
-from pipeline.search.base import TimedSegment
+from pipeline.text import TimedSegment
 from pipeline.settings import Settings
 from pipeline.summarization.text import split_sentences
 

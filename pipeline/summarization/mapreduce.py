@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable, Sequence, TypeVar
 
-from pipeline.search.base import TimedSegment
+from pipeline.text import TimedSegment
 from pipeline.summarization.chunking import DEFAULT_CHUNK_TOKENS, TranscriptChunk, chunk_segments
 from pipeline.summarization.providers import SummaryProvider
 from pipeline.summarization.quality import score_summary

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from pipeline.summarization.text import content_words, split_sentences, word_count
+from pipeline.summarization.text import content_words, split_sentences
+from pipeline.text import word_count
 
 MIN_SUMMARY_SENTENCES = 4
 MAX_SUMMARY_SENTENCES = 6

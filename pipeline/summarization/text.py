@@ -44,7 +44,3 @@ def split_sentences(text: str) -> list[str]:
 def content_words(text: str) -> list[str]:
     """Lower-cased words of three or more letters that are not stopwords, in order."""
     return [word for word in _WORD.findall(text.lower()) if len(word) >= 3 and word not in STOPWORDS]
-
-
-def word_count(text: str) -> int:
-    return len(text.split())

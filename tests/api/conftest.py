@@ -21,7 +21,8 @@ from fastapi.testclient import TestClient
 from pipeline import keys
 from pipeline.db.models import TranscriptSegment, User, Video, VideoStatus, VideoSummary, VideoTranscript, VideoVariant
 from pipeline.db.session import session_scope
-from pipeline.search import SearchDocument, TimedSegment
+from pipeline.search import SearchDocument
+from pipeline.text import TimedSegment
 from pipeline.settings import Settings
 from serving_api.main import create_app
 from serving_api.security import create_access_token, hash_password

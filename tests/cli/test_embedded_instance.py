@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipeline.instance import ensure_dagster_home
+from orchestration.instance import ensure_dagster_home
 
 
 def test_embedded_dagster_yaml_loads_into_a_real_instance(settings, monkeypatch):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.cli import build_parser
+from orchestration.cli import build_parser
 from tests.deploy.support import ROOT, is_pinned, known_env_names
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

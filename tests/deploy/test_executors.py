@@ -7,7 +7,7 @@ import os
 import dagster as dg
 import pytest
 
-from pipeline.executors import executor_for
+from orchestration.executors import executor_for
 
 
 def resolved_config(executor: dg.ExecutorDefinition) -> dict:

@@ -20,8 +20,8 @@ def test_code_location_is_the_videoai_module_in_a_pinned_image() -> None:
     subchart = VALUES["dagster-user-deployments"]
     assert subchart["enabled"] is True and subchart["enableSubchart"] is True
     [deployment] = subchart["deployments"]
-    assert deployment["codeServerArgs"] == ["-m", "pipeline.definitions"]
-    assert importlib.util.find_spec("pipeline.definitions") is not None
+    assert deployment["codeServerArgs"] == ["-m", "orchestration.definitions"]
+    assert importlib.util.find_spec("orchestration.definitions") is not None
     assert is_pinned(f"{deployment['image']['repository']}:{deployment['image']['tag']}")
     assert isinstance(deployment["port"], int)
     assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.demo import DEMO_SEARCH_WORD
+from orchestration.demo import DEMO_SEARCH_WORD
 from pipeline.samples import DEFAULT_KEYWORDS
 
 pytestmark = pytest.mark.e2e

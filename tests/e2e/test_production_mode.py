@@ -17,8 +17,8 @@ from sqlalchemy.engine import make_url
 
 from pipeline.db.models import OutboxEvent, ProcessedMessage, VideoVariant
 from pipeline.db.session import engine_for, session_scope
-from pipeline.definitions import build_definitions, build_resources
-from pipeline.demo import DEMO_SEARCH_WORD
+from orchestration.definitions import build_definitions, build_resources
+from orchestration.demo import DEMO_SEARCH_WORD
 from pipeline.events import TOPICS, VIDEO_UPLOADED
 from pipeline.messaging.relay import ensure_topics, make_producer, relay_outbox
 from pipeline.settings import get_settings

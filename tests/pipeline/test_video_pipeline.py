@@ -23,8 +23,8 @@ from pipeline.db.models import (
     VideoVariant,
 )
 from pipeline.db.session import session_scope
-from pipeline.definitions import build_definitions
-from pipeline.jobs import VIDEO_ASSET_KEYS
+from orchestration.definitions import build_definitions
+from assets.jobs import VIDEO_ASSET_KEYS
 from pipeline.media import probe
 from pipeline.samples import DEFAULT_KEYWORDS
 from pipeline.search import SearchQuery

@@ -6,7 +6,8 @@ import struct
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from pipeline.search.base import SearchDocument, SearchQuery, TimedSegment
+from pipeline.search.base import SearchDocument, SearchQuery
+from pipeline.text import TimedSegment
 from pipeline.search.cursor import CursorPosition
 from pipeline.search.highlight import MARK_END, MARK_START
 from pipeline.search.opensearch import document_from_source, document_source, index_body, search_body

@@ -7,8 +7,8 @@ import pytest
 
 from pipeline.db.models import Video, VideoStatus
 from pipeline.db.session import session_scope
-from pipeline.definitions import build_resources
-from pipeline.partitions import videos_partitions
+from orchestration.definitions import build_resources
+from assets.partitions import videos_partitions
 from sensors.status import video_failure_sensor
 
 

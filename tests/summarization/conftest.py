@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.search.base import TimedSegment
+from pipeline.text import TimedSegment
 
 TALK = """\
 Welcome back to the channel. Today we are building a compost system for a small city garden.

@@ -3,7 +3,7 @@ from __future__ import annotations
 import bpe_openai
 import pytest
 
-from pipeline.search.base import TimedSegment
+from pipeline.text import TimedSegment
 from pipeline.summarization import DEFAULT_CHUNK_TOKENS, chunk_segments, split_sentences
 
 CL100K = bpe_openai.get_encoding("cl100k_base")

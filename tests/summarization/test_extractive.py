@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pipeline.search.base import TimedSegment
+from pipeline.text import TimedSegment
 from pipeline.summarization import ExtractiveSummarizer, split_sentences, summarize_transcript
 
 from .conftest import TALK

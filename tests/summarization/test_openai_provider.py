@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from pipeline.search.base import TimedSegment
+from pipeline.text import TimedSegment
 from pipeline.settings import Settings
 from pipeline.summarization import (
     PROMPTS,

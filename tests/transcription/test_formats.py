@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from pipeline.search.base import TimedSegment
-from pipeline.transcription import TranscriptResult, to_webvtt, transcript_from_json, transcript_to_json, word_count
+from pipeline.text import TimedSegment, word_count
+from pipeline.transcription import TranscriptResult, to_webvtt, transcript_from_json, transcript_to_json
 
 SEGMENTS = (
     TimedSegment(0.0, 2.5, "The volcano woke up."),

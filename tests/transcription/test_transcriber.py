@@ -10,7 +10,8 @@ import pytest
 from pipeline.media import probe
 from pipeline.samples import DEFAULT_KEYWORDS
 from pipeline.settings import Settings
-from pipeline.transcription import Transcriber, TranscriptResult, word_count
+from pipeline.text import word_count
+from pipeline.transcription import Transcriber, TranscriptResult
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from pipeline.db.models import UploadMetadata, Video, utcnow
 from pipeline.db.session import engine_for, migrate, session_scope
-from pipeline.definitions import build_definitions
+from orchestration.definitions import build_definitions
 from pipeline.storage.local import LocalObjectStore
 from pipeline.uploads import create_video, ingest_file, prune_abandoned_uploads
 

@@ -16,9 +16,9 @@ from assets.media import source_video, video_variants
 from assets.search import search_document_asset
 from assets.summaries import summary_assets
 from assets.transcription import transcript_asset
-from pipeline.executors import executor_for
-from pipeline.jobs import video_pipeline_job
-from pipeline.maintenance import prune_uploads_job, prune_uploads_schedule
+from orchestration.executors import executor_for
+from assets.jobs import video_pipeline_job
+from orchestration.maintenance import prune_uploads_job, prune_uploads_schedule
 from pipeline.settings import Settings, get_settings
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource

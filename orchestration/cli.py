@@ -48,7 +48,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from pipeline.demo import run_demo
+    from orchestration.demo import run_demo
 
     # Keep the UI up for a person at a terminal; scripts and CI get their exit.
     keep_running = not args.exit and sys.stdin.isatty()
@@ -93,7 +93,7 @@ def _cmd_relay(args: argparse.Namespace) -> int:
 def _cmd_dagster(args: argparse.Namespace) -> int:
     import os
 
-    from pipeline.instance import ensure_dagster_home
+    from orchestration.instance import ensure_dagster_home
 
     settings = get_settings()
     os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))

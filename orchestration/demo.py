@@ -21,7 +21,7 @@ from pathlib import Path
 import dagster as dg
 import httpx
 
-from pipeline.instance import ensure_dagster_home
+from orchestration.instance import ensure_dagster_home
 from pipeline.samples import make_speech_video
 from pipeline.settings import Settings
 

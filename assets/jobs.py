@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipeline.partitions import videos_partitions
+from assets.partitions import videos_partitions
 
 VIDEO_ASSET_KEYS = ("source_video", "video_variants", "transcript", "chunk_summaries", "video_summary", "search_document")
 
