@@ -9,7 +9,7 @@ import dagster as dg
 from sqlalchemy import delete
 
 from assets.support import advance, fail_video, video_id
-from pipeline import keys
+from pipeline import hls, keys
 from pipeline.db.models import Video, VideoStatus, VideoVariant
 from pipeline.events import VIDEO_TRANSCODED
 from pipeline.lifecycle import get_video, start_processing
@@ -73,8 +73,9 @@ def source_video(context: dg.AssetExecutionContext, database: DatabaseResource,
     group_name="media",
     deps=[source_video],
     kinds={"ffmpeg"},
-    description="H.264/AAC MP4 variants at 720p and 1080p (never upscaled), encoded by one ffmpeg "
-                "process that decodes the source once, plus a JPEG thumbnail.",
+    description="H.264/AAC MP4 variants at 360p, 480p, 720p and 1080p (never upscaled), encoded by one "
+                "ffmpeg process that decodes the source once; an HLS package (master playlist over every "
+                "rung, segments cut from the variants by stream copy); a JPEG thumbnail.",
 )
 def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource,
                    object_store: ObjectStoreResource) -> dg.MaterializeResult:
@@ -86,6 +87,7 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
         workdir = Path(tmp)
         try:
             encoded = transcode_ladder(source, workdir, rungs, has_audio=bool(video.has_audio))
+            package = hls.package_hls(encoded, workdir / "hls")
             moment = thumbnail_time(video.duration_seconds or 0.0)
             thumb_path = make_thumbnail(source, workdir / "thumbnail.jpg", at_seconds=moment)
             ui_thumb = make_thumbnail(source, workdir / "ui-thumbnail.jpg", at_seconds=moment, width=_UI_THUMBNAIL_WIDTH)
@@ -94,6 +96,9 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
         for variant in encoded:
             store.put_file(keys.variant_key(vid, variant.label), variant.path, content_type="video/mp4")
         store.put_file(keys.thumbnail_key(vid), thumb_path, content_type="image/jpeg")
+        hls_keys = {keys.hls_key(vid, name) for name in package.files()}
+        for name in package.files():  # master playlist last
+            store.put_file(keys.hls_key(vid, name), package.root / name, content_type=hls.content_type(name))
         thumbnail_b64 = base64.b64encode(ui_thumb.read_bytes()).decode()
 
     labels = {v.label for v in encoded}
@@ -108,6 +113,9 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
     for key in stale:
         if key not in {keys.variant_key(vid, label) for label in labels}:
             store.delete(key)
+    for stored in store.list(keys.hls_prefix(vid), limit=100_000):
+        if stored.key not in hls_keys:  # segments of an earlier, longer or differently laddered package
+            store.delete(stored.key)
     advance(database, vid, VideoStatus.TRANSCODING, VIDEO_TRANSCODED,
             {"variants": sorted(labels), "thumbnail_key": keys.thumbnail_key(vid)})
 
@@ -116,6 +124,8 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
     return dg.MaterializeResult(metadata={
         "variants": dg.MetadataValue.md("| variant | resolution | codecs | size |\n|---|---|---|---|\n" + table),
         "variant_count": len(encoded),
+        "hls_master_key": keys.hls_key(vid, hls.MASTER_PLAYLIST),
+        "hls_segment_count": sum(len(r.segments) for r in package.renditions),
         "source_resolution": f"{video.width}x{video.height}",
         "thumbnail": dg.MetadataValue.md(f"![thumbnail](data:image/jpeg;base64,{thumbnail_b64})"),
     })

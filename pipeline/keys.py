@@ -55,3 +55,12 @@ def transcript_vtt_key(video_id: int) -> str:
 
 def summary_key(video_id: int) -> str:
     return f"{video_prefix(video_id)}summary.json"
+
+
+def hls_prefix(video_id: int) -> str:
+    """Where a video's HLS package lies: master.m3u8, <label>/index.m3u8 and its segments."""
+    return f"{video_prefix(video_id)}hls/"
+
+
+def hls_key(video_id: int, relative_path: str) -> str:
+    return f"{hls_prefix(video_id)}{relative_path}"

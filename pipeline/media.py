@@ -215,6 +215,8 @@ def probe(source: str | Path, require_video: bool = True) -> MediaProbe:
 # The standard ladder, by shorter side. CRF keeps quality constant; maxrate and
 # bufsize cap bursts so a rung streams within its bandwidth.
 _STANDARD_RUNGS = (
+    Rung("360p", 640, 360, crf=23, video_maxrate_kbps=800, video_bufsize_kbps=1600, audio_bitrate_kbps=96),
+    Rung("480p", 854, 480, crf=23, video_maxrate_kbps=1400, video_bufsize_kbps=2800, audio_bitrate_kbps=128),
     Rung("720p", 1280, 720, crf=23, video_maxrate_kbps=3000, video_bufsize_kbps=6000, audio_bitrate_kbps=128),
     Rung("1080p", 1920, 1080, crf=23, video_maxrate_kbps=6000, video_bufsize_kbps=12000, audio_bitrate_kbps=160),
 )
@@ -229,10 +231,11 @@ def plan_ladder(source_width: int, source_height: int) -> list[Rung]:
     """The rungs to encode for a source of this display size, smallest first.
 
     Rungs are named by the shorter side, so a portrait 1080x1920 phone video
-    gets "720p" (720x1280) and "1080p" (1080x1920): the same pixel budget as
-    its landscape twin. Nothing is upscaled: a source whose shorter side is
-    under 720 gets one rung at its own size (rounded down to even, as H.264
-    4:2:0 requires).
+    gets "360p" (360x640) ... "1080p" (1080x1920): the same pixel budget as
+    its landscape twin. The small rungs (360p, 480p) let a phone on a slow
+    link play smoothly (HLS picks the rung). Nothing is upscaled: a source
+    whose shorter side is under 360 gets one rung at its own size (rounded
+    down to even, as H.264 4:2:0 requires).
     """
     if source_width <= 0 or source_height <= 0:
         raise ValueError(f"invalid source size {source_width}x{source_height}")
@@ -254,15 +257,21 @@ def plan_ladder(source_width: int, source_height: int) -> list[Rung]:
 
     own = _even_floor(short)
     width, height = sized(own)
-    # Scale the 720p cap by pixel count, with a floor so tiny videos stay watchable.
+    # Scale the smallest rung's cap by pixel count, with a floor so tiny videos stay watchable.
     reference = _STANDARD_RUNGS[0]
-    maxrate = max(_MIN_SMALL_MAXRATE_KBPS, round(reference.video_maxrate_kbps * width * height / (1280 * 720)))
+    maxrate = max(_MIN_SMALL_MAXRATE_KBPS,
+                  round(reference.video_maxrate_kbps * width * height / (reference.width * reference.height)))
     return [Rung(f"{own}p", width, height, crf=reference.crf, video_maxrate_kbps=maxrate,
                  video_bufsize_kbps=2 * maxrate, audio_bitrate_kbps=96)]
 
 
 def variant_path(out_dir: Path, rung: Rung) -> Path:
     return Path(out_dir) / f"{rung.label}.mp4"
+
+
+# Every rung gets a keyframe at the same instants, so HLS segments cut from the
+# rungs by stream copy start at the same times and a player can switch between them.
+KEYFRAME_INTERVAL_SECONDS = 2
 
 
 def build_ladder_command(
@@ -288,6 +297,8 @@ def build_ladder_command(
             "maxrate": f"{rung.video_maxrate_kbps}k",
             "bufsize": f"{rung.video_bufsize_kbps}k",
             "pix_fmt": "yuv420p",  # what every browser and phone decodes
+            "force_key_frames": f"expr:gte(t,n_forced*{KEYFRAME_INTERVAL_SECONDS})",
+            "sc_threshold": 0,  # no extra keyframes at scene cuts: segment boundaries stay aligned
             "movflags": "+faststart",  # index first: playback starts before the download ends
         }
         if has_audio:

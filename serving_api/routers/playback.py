@@ -7,18 +7,20 @@ answers 409 with its status instead of URLs that would not play.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
+from pipeline import hls, keys
 from pipeline.db.models import VideoTranscript, VideoVariant
 from serving_api.deps import PUBLIC, ReadyVideo, ServicesDep, SessionDep
 from serving_api.errors import error_responses, not_found
 from serving_api.ranges import object_response
 from serving_api.schemas.videos import CaptionTrackOut, PlayableVariantOut, WatchOut
-from serving_api.urls import ObjectLinks
+from serving_api.urls import ObjectLinks, api_url
 
 router = APIRouter(prefix="/videos", tags=["playback"])
 
@@ -40,9 +42,12 @@ def watch(video: ReadyVideo, request: Request, session: SessionDep, services: Se
     if transcript is not None and transcript.vtt_key:
         captions.append(CaptionTrackOut(language=transcript.language,
                                         url=links.url(transcript.vtt_key, "captions", video_id=video.id)))
+    # Playlists name their media by relative URIs, so HLS is always served through the API's routes.
+    hls_url = api_url(request, services, "hls_master", video_id=video.id) \
+        if services.store.exists(keys.hls_key(video.id, hls.MASTER_PLAYLIST)) else None
     return WatchOut(video_id=video.id, title=video.title, status=video.status,
                     duration_seconds=video.duration_seconds, variants=variants, thumbnail_url=thumbnail,
-                    captions=captions, urls_expire_at=links.expires_at())
+                    captions=captions, hls_url=hls_url, urls_expire_at=links.expires_at())
 
 
 RangeHeader = Annotated[str | None, Header(alias="Range", description="e.g. bytes=0-1023")]
@@ -86,3 +91,29 @@ def captions(video: ReadyVideo, session: SessionDep, services: ServicesDep,
         raise not_found(f"Captions of video {video.id}")
     return object_response(services.store, vtt_key, "text/vtt; charset=utf-8", range_header,
                            f"Captions of video {video.id}")
+
+
+_HLS_FILE = re.compile(r"^(index\.m3u8|seg_\d{5}\.ts)$")
+_PLAYLIST_CACHE = "public, max-age=60"
+
+
+@router.get("/{video_id}/hls/master.m3u8", response_class=StreamingResponse,
+            responses=_binary("application/vnd.apple.mpegurl"), openapi_extra=PUBLIC)
+def hls_master(video: ReadyVideo, services: ServicesDep, range_header: RangeHeader = None) -> StreamingResponse:
+    """The HLS master playlist over every rung (adaptive streaming)."""
+    return object_response(services.store, keys.hls_key(video.id, hls.MASTER_PLAYLIST), hls.content_type(hls.MASTER_PLAYLIST),
+                           range_header, f"The HLS playlist of video {video.id}", cache_control=_PLAYLIST_CACHE)
+
+
+@router.get("/{video_id}/hls/{label}/{name}", response_class=StreamingResponse,
+            responses=_binary("video/mp2t"), openapi_extra=PUBLIC)
+def hls_media(video: ReadyVideo, label: str, name: str, session: SessionDep, services: ServicesDep,
+              range_header: RangeHeader = None) -> StreamingResponse:
+    """A rung's media playlist (`index.m3u8`) or one of its segments (`seg_NNNNN.ts`)."""
+    what = f"HLS file {label}/{name} of video {video.id}"
+    labels = set(session.scalars(select(VideoVariant.label).where(VideoVariant.video_id == video.id)))
+    if label not in labels or not _HLS_FILE.match(name):
+        raise not_found(what)
+    cache = _PLAYLIST_CACHE if name.endswith(".m3u8") else "public, max-age=86400"
+    return object_response(services.store, keys.hls_key(video.id, f"{label}/{name}"), hls.content_type(name),
+                           range_header, what, cache_control=cache)

@@ -125,6 +125,8 @@ class WatchOut(BaseModel):
     variants: list[PlayableVariantOut]
     thumbnail_url: str | None
     captions: list[CaptionTrackOut]
+    hls_url: str | None = Field(default=None, description="HLS master playlist over every rung (adaptive "
+                                "streaming); null when the video has no HLS package. Never presigned.")
     urls_expire_at: datetime | None = Field(description="When presigned URLs stop working; null for API URLs.")
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from pipeline import keys
 from pipeline.db.models import VideoStatus
-from tests.api.conftest import API, make_user_in, seed_video
+from tests.api.conftest import API, make_user_in, seed_video, services_of
 
 VARIANT = bytes(range(256)) * 40  # 10,240 distinct-enough bytes
 
@@ -53,7 +54,11 @@ def test_ranged_get_answers_206_with_the_right_bytes(client, make_user) -> None:
 def test_a_video_that_is_not_ready_answers_with_its_status(sqlite_client) -> None:
     owner = make_user_in(sqlite_client)
     vid = seed_video(sqlite_client, owner, status=VideoStatus.TRANSCODING)
-    for path in ("watch", "stream/360p", "thumbnail", "captions.vtt", "transcript", "summary"):
+    store = services_of(sqlite_client).store
+    store.put_bytes(keys.hls_key(vid, "master.m3u8"), b"#EXTM3U\n")
+    store.put_bytes(keys.hls_key(vid, "360p/seg_00000.ts"), b"G" * 188)
+    for path in ("watch", "stream/360p", "thumbnail", "captions.vtt", "transcript", "summary",
+                 "hls/master.m3u8", "hls/360p/seg_00000.ts"):
         response = sqlite_client.get(f"{API}/videos/{vid}/{path}", headers=owner.headers)
         assert response.status_code == 409, path
         assert response.json()["error"]["code"] == "video_not_ready"
@@ -88,3 +93,29 @@ def test_watch_presigns_on_s3(make_client, make_settings, tmp_path, s3_endpoint,
     assert url.startswith(s3_endpoint) and "Signature" in url and body["urls_expire_at"] is not None
     ranged = httpx.get(url, headers={"Range": "bytes=5-9"})
     assert ranged.status_code == 206 and ranged.content == VARIANT[5:10]
+
+
+def _put_hls(client, vid: int) -> None:
+    store = services_of(client).store
+    store.put_bytes(keys.hls_key(vid, "master.m3u8"), b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n360p/index.m3u8\n")
+    store.put_bytes(keys.hls_key(vid, "360p/index.m3u8"), b"#EXTM3U\n#EXTINF:4.0,\nseg_00000.ts\n#EXT-X-ENDLIST\n")
+    store.put_bytes(keys.hls_key(vid, "360p/seg_00000.ts"), b"G" * 188 * 4)
+    store.put_bytes(keys.hls_key(vid, "360p/other.bin"), b"secret")
+
+
+def test_hls_playlists_and_segments_are_served_for_a_ready_video(sqlite_client) -> None:
+    vid = seed_video(sqlite_client, make_user_in(sqlite_client), materialize=True, variant_bytes=VARIANT)
+    assert sqlite_client.get(f"{API}/videos/{vid}/watch").json()["hls_url"] is None  # no package: no URL
+    _put_hls(sqlite_client, vid)
+    hls_url = sqlite_client.get(f"{API}/videos/{vid}/watch").json()["hls_url"]
+    assert hls_url == f"http://testserver{API}/videos/{vid}/hls/master.m3u8"
+    master = sqlite_client.get(hls_url)
+    assert master.status_code == 200 and master.headers["content-type"] == "application/vnd.apple.mpegurl"
+    # Relative URIs resolve to the rung's route.
+    media = sqlite_client.get(str(httpx.URL(hls_url).join("360p/index.m3u8")))
+    assert media.status_code == 200 and b"seg_00000.ts" in media.content
+    segment = sqlite_client.get(f"{API}/videos/{vid}/hls/360p/seg_00000.ts", headers={"Range": "bytes=0-187"})
+    assert segment.status_code == 206 and segment.headers["content-type"] == "video/mp2t"
+    # Only the package's own names, for the video's own rungs: nothing else in its prefix is reachable.
+    for path in ("360p/other.bin", "1080p/index.m3u8", "360p/seg_1.ts", "360p/..%2F..%2Fthumbnail.jpg"):
+        assert sqlite_client.get(f"{API}/videos/{vid}/hls/{path}").status_code == 404, path

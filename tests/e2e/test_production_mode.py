@@ -128,7 +128,7 @@ def test_upload_through_api_kafka_sensor_assets_and_search_to_ready(production, 
 
     with session_scope(engine) as session:
         keys = session.scalars(select(VideoVariant.object_key).where(VideoVariant.video_id == video_id)).all()
-    assert keys == [f"videos/{video_id}/variants/720p.mp4"]
+    assert sorted(keys) == sorted(f"videos/{video_id}/variants/{label}.mp4" for label in ("360p", "480p", "720p"))
 
     # Dagster's own state is in PostgreSQL.
     dagster_db = create_engine(dagster_db_url)

@@ -14,17 +14,22 @@ def _sizes(width: int, height: int) -> list[tuple[str, int, int]]:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ((1920, 1080), [("720p", 1280, 720), ("1080p", 1920, 1080)]),
-        ((3840, 2160), [("720p", 1280, 720), ("1080p", 1920, 1080)]),  # 4K: downscaled, no 4K rung
-        ((1280, 720), [("720p", 1280, 720)]),  # exactly 720p: no 1080p upscale
-        ((1440, 1080), [("720p", 960, 720), ("1080p", 1440, 1080)]),  # 4:3 keeps its aspect
-        ((1919, 1079), [("720p", 1280, 720)]),  # just under 1080: no 1080p
-        ((640, 360), [("360p", 640, 360)]),  # below 720p: one rung at its own size
+        ((1920, 1080), [("360p", 640, 360), ("480p", 852, 480), ("720p", 1280, 720), ("1080p", 1920, 1080)]),
+        # 4K: downscaled, no 4K rung
+        ((3840, 2160), [("360p", 640, 360), ("480p", 852, 480), ("720p", 1280, 720), ("1080p", 1920, 1080)]),
+        ((1280, 720), [("360p", 640, 360), ("480p", 852, 480), ("720p", 1280, 720)]),  # exactly 720p: no 1080p
+        # 4:3 keeps its aspect
+        ((1440, 1080), [("360p", 480, 360), ("480p", 640, 480), ("720p", 960, 720), ("1080p", 1440, 1080)]),
+        ((1919, 1079), [("360p", 640, 360), ("480p", 852, 480), ("720p", 1280, 720)]),  # just under 1080: no 1080p
+        ((640, 360), [("360p", 640, 360)]),  # exactly 360p: that rung only
         ((641, 361), [("360p", 638, 360)]),  # odd height rounds down to even
-        ((853, 480), [("480p", 852, 480)]),  # odd width rounds down to even
-        ((1080, 1920), [("720p", 720, 1280), ("1080p", 1080, 1920)]),  # portrait: named by the shorter side
-        ((720, 1280), [("720p", 720, 1280)]),
+        ((853, 480), [("360p", 638, 360), ("480p", 852, 480)]),  # odd width rounds down to even
+        ((1000, 600), [("360p", 600, 360), ("480p", 800, 480)]),  # between rungs: the ones it reaches
+        # portrait: named by the shorter side
+        ((1080, 1920), [("360p", 360, 640), ("480p", 480, 852), ("720p", 720, 1280), ("1080p", 1080, 1920)]),
+        ((720, 1280), [("360p", 360, 640), ("480p", 480, 852), ("720p", 720, 1280)]),
         ((360, 640), [("360p", 360, 640)]),
+        ((320, 240), [("240p", 320, 240)]),  # below 360p: one rung at its own size
         ((100, 100), [("100p", 100, 100)]),
     ],
 )
@@ -40,10 +45,11 @@ def test_never_upscales_and_always_even(source: tuple[int, int]) -> None:
 
 
 def test_rate_control_grows_with_size() -> None:
-    small, = plan_ladder(640, 360)
-    hd, full_hd = plan_ladder(1920, 1080)
-    assert small.video_maxrate_kbps < hd.video_maxrate_kbps < full_hd.video_maxrate_kbps
-    for rung in (small, hd, full_hd):
+    tiny, = plan_ladder(320, 240)
+    ladder = plan_ladder(1920, 1080)
+    rates = [rung.video_maxrate_kbps for rung in [tiny, *ladder]]
+    assert rates == sorted(rates) and len(set(rates)) == len(rates)
+    for rung in (tiny, *ladder):
         assert 18 <= rung.crf <= 28
         assert rung.video_bufsize_kbps >= rung.video_maxrate_kbps
         assert rung.audio_bitrate_kbps >= 64

@@ -76,16 +76,18 @@ def hd_ladder(hd_video_path: Path, tmp_path_factory: pytest.TempPathFactory):
     return source, rungs, variants, ffmpeg_pids
 
 
-def test_1080p_source_yields_720p_and_1080p(hd_ladder) -> None:
+def test_1080p_source_yields_the_whole_ladder(hd_ladder) -> None:
     source, _, variants, _ = hd_ladder
-    assert [(v.label, v.width, v.height) for v in variants] == [("720p", 1280, 720), ("1080p", 1920, 1080)]
+    assert [(v.label, v.width, v.height) for v in variants] == [
+        ("360p", 640, 360), ("480p", 852, 480), ("720p", 1280, 720), ("1080p", 1920, 1080)]
     for variant in variants:
         assert variant.width <= source.width and variant.height <= source.height
         assert variant.video_codec == "h264" and variant.audio_codec == "aac"
         assert variant.path.is_file() and variant.size_bytes == variant.path.stat().st_size > 0
         assert variant.bitrate and variant.bitrate > 0
         assert variant.duration_seconds == pytest.approx(source.duration_seconds, abs=0.15)
-    assert variants[0].size_bytes < variants[1].size_bytes
+    sizes = [v.size_bytes for v in variants]
+    assert sizes == sorted(sizes)
 
 
 def test_outputs_are_browser_friendly(hd_ladder) -> None:
@@ -116,11 +118,13 @@ def test_command_decodes_once_and_writes_every_rung(tmp_path: Path) -> None:
     command = build_ladder_command(Path("in.mp4"), tmp_path, rungs, has_audio=True, preset="ultrafast")
     assert command.count("-i") == 1
     graph = command[command.index("-filter_complex") + 1]
-    assert "split=2" in graph and "scale=1280:720" in graph and "scale=1920:1080" in graph
+    assert "split=4" in graph and "scale=640:360" in graph and "scale=1920:1080" in graph
     outputs = [arg for arg in command if arg.endswith(".mp4") and arg != "in.mp4"]
-    assert outputs == [str(tmp_path / "720p.mp4"), str(tmp_path / "1080p.mp4")]
-    assert command.count("+faststart") == 2 and command.count("libx264") == 2 and command.count("aac") == 2
-    assert command.count("ultrafast") == 2
+    assert outputs == [str(tmp_path / f"{label}.mp4") for label in ("360p", "480p", "720p", "1080p")]
+    assert command.count("+faststart") == 4 and command.count("libx264") == 4 and command.count("aac") == 4
+    assert command.count("ultrafast") == 4
+    # Keyframes at the same instants in every rung: HLS segments line up across rungs.
+    assert command.count("expr:gte(t,n_forced*2)") == 4
 
 
 def test_small_source_gets_one_rung_at_its_size(small_video_path: Path, tmp_path: Path) -> None:

@@ -71,14 +71,21 @@ def test_speech_video_reaches_ready_with_transcript_variants_summary_and_search(
     assert transcript.language == "en"
     assert transcript.model_info["model"] == module_harness.settings.whisper_model_name
 
-    # Variants: the ladder for a 1280x720 source is one 720p rung, never upscaled; probed from the real files.
-    assert [v.label for v in variants] == ["720p"]
-    for variant in variants:
+    # Variants: a 1280x720 source gets 360p, 480p and 720p, never upscaled; probed from the real files.
+    variants = sorted(variants, key=lambda v: v.height)
+    assert [v.label for v in variants] == ["360p", "480p", "720p"]
+    for variant, expected in zip(variants, [(640, 360), (852, 480), (1280, 720)]):
         encoded = probe(module_harness.store.local_path(variant.object_key))
-        assert (encoded.width, encoded.height) == (variant.width, variant.height) == (1280, 720)
+        assert (encoded.width, encoded.height) == (variant.width, variant.height) == expected
         assert encoded.height <= source.height and encoded.width <= source.width
         assert encoded.video_codec == "h264" and encoded.audio_codec == "aac"
     assert module_harness.store.exists(keys.thumbnail_key(vid))
+    # The HLS package sits next to them: a master playlist over every rung, read from the store.
+    master = probe(module_harness.store.local_path(keys.hls_key(vid, "master.m3u8")), require_video=True)
+    assert master.duration_seconds == pytest.approx(source.duration_seconds, abs=0.5)
+    for label in ("360p", "480p", "720p"):
+        assert module_harness.store.exists(keys.hls_key(vid, f"{label}/index.m3u8"))
+        assert module_harness.store.exists(keys.hls_key(vid, f"{label}/seg_00000.ts"))
 
     # The summary has 4-6 sentences.
     assert 4 <= len(split_sentences(summary.summary)) <= 6, summary.summary
@@ -163,8 +170,8 @@ def test_bad_inputs_fail_clearly_and_a_good_video_still_reaches_ready(
     with session_scope(harness.engine) as session:
         variants = session.scalars(select(VideoVariant).where(VideoVariant.video_id == good)
                                    .order_by(VideoVariant.height)).all()
-    assert [v.label for v in variants] == ["720p", "1080p"]
-    for variant, expected in zip(variants, [(1280, 720), (1920, 1080)]):
+    assert [v.label for v in variants] == ["360p", "480p", "720p", "1080p"]
+    for variant, expected in zip(variants, [(640, 360), (852, 480), (1280, 720), (1920, 1080)]):
         encoded = probe(harness.store.local_path(variant.object_key))
         assert (encoded.width, encoded.height) == (variant.width, variant.height) == expected
         assert encoded.width <= source.width and encoded.height <= source.height

@@ -1,0 +1,140 @@
+"""HLS packaging: the encoded MP4 rungs cut into segments by stream copy (no second encode).
+
+`package_hls` writes, under one directory:
+
+    master.m3u8             every rung, with its bandwidth, resolution and codecs
+    <label>/index.m3u8      one VOD media playlist per rung
+    <label>/seg_00000.ts    its MPEG-TS segments
+
+All URIs in the playlists are relative, so the tree can be served from any
+prefix (the API serves it from the object store at deterministic keys).
+The ladder forces keyframes at the same instants in every rung
+(`media.KEYFRAME_INTERVAL_SECONDS`), so segments line up across rungs and a
+player can switch rung at any segment boundary.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import ffmpeg
+
+from pipeline.media import KEYFRAME_INTERVAL_SECONDS, EncodedVariant, MediaError, _summarize_stderr, _tool
+
+MASTER_PLAYLIST = "master.m3u8"
+MEDIA_PLAYLIST = "index.m3u8"
+SEGMENT_PATTERN = "seg_%05d.ts"
+# Two keyframe intervals per segment: short enough to start fast and adapt, long enough
+# that playlists and request counts stay small.
+SEGMENT_SECONDS = 2 * KEYFRAME_INTERVAL_SECONDS
+
+CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
+
+_AVC_PROFILES = {"Baseline": ("42", "00"), "Constrained Baseline": ("42", "40"), "Main": ("4D", "00"),
+                 "Extended": ("58", "00"), "High": ("64", "00"), "High 10": ("6E", "00")}
+
+
+@dataclass(frozen=True)
+class HlsRendition:
+    label: str
+    width: int
+    height: int
+    codecs: str
+    bandwidth: int  # peak segment bitrate, bits/s (what BANDWIDTH means in RFC 8216)
+    average_bandwidth: int
+    playlist: str  # relative to the package root
+    segments: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HlsPackage:
+    root: Path
+    renditions: tuple[HlsRendition, ...]
+
+    def files(self) -> list[str]:
+        """Every file of the package, relative to `root`, master playlist last (written last when uploaded,
+        so a reader never finds a master playlist naming media that is not there yet)."""
+        paths = [path for r in self.renditions for path in (*r.segments, r.playlist)]
+        return [*paths, MASTER_PLAYLIST]
+
+
+def content_type(name: str) -> str:
+    return CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
+
+
+def _codecs(path: Path) -> str:
+    """The RFC 6381 codecs string of an H.264/AAC file, e.g. "avc1.64001f,mp4a.40.2"."""
+    streams = ffmpeg.probe(str(path), cmd=_tool("ffprobe"), v="error")["streams"]
+    codecs = []
+    for stream in streams:
+        if stream.get("codec_name") == "h264":
+            profile, constraints = _AVC_PROFILES.get(stream.get("profile", ""), ("64", "00"))
+            codecs.append(f"avc1.{profile}{constraints}{int(stream.get('level') or 31):02X}".lower())
+        elif stream.get("codec_name") == "aac":
+            codecs.append("mp4a.40.2")  # AAC-LC, what the ladder encodes
+    return ",".join(codecs)
+
+
+def _read_media_playlist(path: Path) -> list[tuple[str, float]]:
+    """(segment name, duration) for each segment of a media playlist."""
+    entries, duration = [], None
+    for line in path.read_text().splitlines():
+        if line.startswith("#EXTINF:"):
+            duration = float(line[len("#EXTINF:"):].split(",", 1)[0])
+        elif line and not line.startswith("#") and duration is not None:
+            entries.append((line.strip(), duration))
+            duration = None
+    return entries
+
+
+def _segment(variant: EncodedVariant, out_dir: Path) -> HlsRendition:
+    rendition_dir = out_dir / variant.label
+    rendition_dir.mkdir(parents=True, exist_ok=True)
+    command = (
+        ffmpeg.input(str(variant.path))
+        .output(str(rendition_dir / MEDIA_PLAYLIST), c="copy", f="hls", hls_time=SEGMENT_SECONDS,
+                hls_playlist_type="vod", hls_segment_type="mpegts", hls_flags="independent_segments",
+                hls_segment_filename=str(rendition_dir / SEGMENT_PATTERN))
+        .global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
+        .overwrite_output()
+        .compile(cmd=_tool("ffmpeg"))
+    )
+    result = subprocess.run(command, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise MediaError(f"Packaging the {variant.label} rung for streaming failed: "
+                         f"{_summarize_stderr(result.stderr)}", "encode_failed")
+    segments = _read_media_playlist(rendition_dir / MEDIA_PLAYLIST)
+    if not segments:
+        raise MediaError(f"Packaging the {variant.label} rung for streaming produced no segments.", "encode_failed")
+    rates = [(rendition_dir / name).stat().st_size * 8 / max(seconds, 0.001) for name, seconds in segments]
+    total_bits = sum((rendition_dir / name).stat().st_size * 8 for name, _ in segments)
+    total_seconds = sum(seconds for _, seconds in segments)
+    return HlsRendition(
+        label=variant.label, width=variant.width, height=variant.height, codecs=_codecs(variant.path),
+        bandwidth=math.ceil(max(rates)), average_bandwidth=math.ceil(total_bits / max(total_seconds, 0.001)),
+        playlist=f"{variant.label}/{MEDIA_PLAYLIST}",
+        segments=tuple(f"{variant.label}/{name}" for name, _ in segments),
+    )
+
+
+def master_playlist(renditions: list[HlsRendition] | tuple[HlsRendition, ...]) -> str:
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for r in sorted(renditions, key=lambda r: r.bandwidth):
+        lines.append(f'#EXT-X-STREAM-INF:BANDWIDTH={r.bandwidth},AVERAGE-BANDWIDTH={r.average_bandwidth},'
+                     f'RESOLUTION={r.width}x{r.height},CODECS="{r.codecs}"')
+        lines.append(r.playlist)
+    return "\n".join(lines) + "\n"
+
+
+def package_hls(variants: list[EncodedVariant], out_dir: Path) -> HlsPackage:
+    """Segment every encoded rung by stream copy and write the master playlist over them."""
+    if not variants:
+        raise ValueError("no variants to package")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    renditions = tuple(_segment(variant, out_dir) for variant in variants)
+    (out_dir / MASTER_PLAYLIST).write_text(master_playlist(renditions))
+    return HlsPackage(out_dir, renditions)
