@@ -103,6 +103,44 @@ def _cmd_dagster(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - exec does not return
 
 
+def _cmd_reprocess(args: argparse.Namespace) -> int:
+    import os
+
+    import dagster as dg
+
+    from pipeline.definitions import build_definitions
+    from pipeline.instance import ensure_dagster_home
+    from pipeline.reprocess import launch_backfill, scan_stale, select_assets, wait_for_backfill
+
+    settings = get_settings()
+    os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))
+    graph = build_definitions(settings).resolve_asset_graph()
+    try:
+        assets = select_assets(graph, args.select)
+    except (ValueError, dg.DagsterInvalidSubsetError) as error:
+        print(f"error: --select {args.select}: {error}", file=sys.stderr)
+        return 2
+    with dg.DagsterInstance.get() as instance:
+        scan = scan_stale(instance, graph, assets)
+        grouped = scan.by_partition()
+        print(f"{len(grouped)} of {scan.partitions_scanned} videos have stale assets "
+              f"({len(scan.stale)} asset partitions; scanned in {scan.seconds:.2f} s)")
+        for partition, items in grouped.items():
+            print(f"  video {partition}: " + "; ".join(f"{s.asset} ({', '.join(s.reasons)})" for s in items))
+        if scan.stale:
+            print("stale per asset: " + ", ".join(f"{a} {n}" for a, n in scan.counts_by_asset().items() if n))
+        if args.dry_run or not scan.stale:
+            return 0
+        backfill_id = launch_backfill(instance, graph, scan.stale)
+        print(f"launched backfill {backfill_id} over {len(grouped)} videos "
+              f"(Dagster UI: Overview > Backfills; the daemon of `videoai dagster` runs it)")
+        if args.no_wait:
+            return 0
+        progress = wait_for_backfill(instance, backfill_id, lambda p: print(f"  backfill {p.line()}", flush=True),
+                                     timeout_seconds=args.timeout)
+    return 0 if progress.status == "COMPLETED_SUCCESS" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videoai", description="videoai: transcode, transcribe, summarize and search videos.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +173,18 @@ def build_parser() -> argparse.ArgumentParser:
     relay = commands.add_parser("relay", help="publish the outbox to Kafka")
     relay.add_argument("--once", action="store_true", help="publish what is pending, then exit")
     relay.set_defaults(func=_cmd_relay)
+
+    reprocess = commands.add_parser(
+        "reprocess", help="find the videos a model or code change made stale and backfill exactly those assets")
+    reprocess.add_argument("--stale", action="store_true", required=True,
+                           help="select by Dagster's staleness (code version or upstream data changed)")
+    reprocess.add_argument("--select", default=None,
+                           help="only these assets: names separated by commas, or Dagster selection syntax "
+                                "(e.g. 'key:transcript+')")
+    reprocess.add_argument("--dry-run", action="store_true", help="list what is stale and why; launch nothing")
+    reprocess.add_argument("--no-wait", action="store_true", help="launch the backfill and return")
+    reprocess.add_argument("--timeout", type=float, default=None, help="stop following the backfill after this many seconds")
+    reprocess.set_defaults(func=_cmd_reprocess)
 
     dagster = commands.add_parser("dagster", help="start the Dagster UI and daemon (dagster dev) on this project")
     dagster.add_argument("--port", type=int, default=3000)

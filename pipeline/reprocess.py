@@ -1,0 +1,282 @@
+"""Find exactly what a model change made stale, per video, and reprocess it as one backfill.
+
+Dagster decides staleness per (asset, partition): an asset is stale when its
+code version differs from the one its latest materialization recorded, or when
+an upstream asset has new data since (`CachingStaleStatusResolver`). Asking the
+resolver for every asset of every video costs several event-log queries each,
+too slow for tens of thousands of videos, so the scan runs in two steps:
+
+1. A bulk pass, a handful of queries per asset whatever the number of videos,
+   finds the candidates: an asset whose latest data version differs from the
+   one Dagster would compute today from its code version and its parents'
+   current data versions (Dagster's own `compute_logical_data_version`), or,
+   for an asset without a code version, one whose parent was materialized after it.
+2. Candidates whose latest materialization recorded an older code version are
+   stale for that reason (read from the provenance Dagster stored with the event,
+   exactly as the resolver reads it); the other candidates go to the resolver.
+
+A fresh (asset, partition) never becomes a candidate, so on a current
+installation the scan is step 1 only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import dagster as dg
+from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
+from dagster._core.definitions.data_version import (
+    DATA_VERSION_TAG,
+    CachingStaleStatusResolver,
+    DataVersion,
+    compute_logical_data_version,
+    extract_data_provenance_from_entry,
+)
+from dagster._core.definitions.events import AssetKeyPartitionKey
+from dagster._core.event_api import AssetRecordsFilter
+from dagster._core.events import DagsterEventType
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+from dagster._core.loader import DataLoader, LoadingContext
+from dagster._core.utils import make_new_backfill_id
+from dagster._time import get_current_timestamp
+
+from pipeline.partitions import videos_partitions
+
+# Backfill runs yield to new uploads (sensor runs carry a higher dagster/priority; see pipeline/jobs.py).
+BACKFILL_PRIORITY = "-1"
+REPROCESS_TAG = "videoai/reprocess"
+_MATERIALIZATION = DagsterEventType.ASSET_MATERIALIZATION
+_FETCH_BATCH = 500
+
+
+@dataclass(frozen=True)
+class StaleAsset:
+    partition: str
+    asset: str
+    reasons: tuple[str, ...]
+
+
+@dataclass
+class StaleScan:
+    partitions_scanned: int
+    assets_scanned: tuple[str, ...]
+    stale: list[StaleAsset] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def partitions(self) -> list[str]:
+        """The stale partitions, in numeric order."""
+        return sorted({s.partition for s in self.stale}, key=_partition_order)
+
+    def by_partition(self) -> dict[str, list[StaleAsset]]:
+        grouped: dict[str, list[StaleAsset]] = defaultdict(list)
+        for item in self.stale:
+            grouped[item.partition].append(item)
+        return {p: grouped[p] for p in self.partitions}
+
+    def counts_by_asset(self) -> dict[str, int]:
+        counts = Counter(s.asset for s in self.stale)
+        return {asset: counts.get(asset, 0) for asset in self.assets_scanned}
+
+
+def _partition_order(key: str) -> tuple[int, str]:
+    return (int(key), key) if key.isdigit() else (1 << 62, key)
+
+
+class _LoadingContext(LoadingContext):
+    """A request-scoped loader cache for the resolver, as the webserver keeps one per request."""
+
+    def __init__(self, instance: dg.DagsterInstance) -> None:
+        self._instance = instance
+        self._loaders: dict[type, tuple[DataLoader, object]] = {}
+
+    @property
+    def instance(self) -> dg.DagsterInstance:
+        return self._instance
+
+    @property
+    def loaders(self) -> dict:  # type: ignore[override]
+        return self._loaders
+
+
+def select_assets(asset_graph: BaseAssetGraph, select: str | None) -> list[dg.AssetKey]:
+    """The per-video assets named by `select` (Dagster's selection syntax, e.g. `transcript+`,
+    or a comma-separated list of asset names), in lineage order; all of them when None."""
+    videos = [k for k in asset_graph.toposorted_asset_keys
+              if asset_graph.get(k).partitions_def == videos_partitions and asset_graph.get(k).is_materializable]
+    if not select:
+        return videos
+    selection = (dg.AssetSelection.assets(*[s.strip() for s in select.split(",") if s.strip()])
+                 if "," in select or select.replace("_", "").isalnum() else dg.AssetSelection.from_string(select))
+    chosen = selection.resolve(asset_graph)
+    unknown = chosen - set(videos)
+    if unknown:
+        raise ValueError(f"not per-video assets: {', '.join(sorted(k.to_user_string() for k in unknown))}")
+    return [k for k in videos if k in chosen]
+
+
+class _Latest:
+    """Latest materialization storage ids and data versions per partition, one query per asset."""
+
+    def __init__(self, instance: dg.DagsterInstance) -> None:
+        self._instance = instance
+        self._ids: dict[dg.AssetKey, dict[str, int]] = {}
+        self._versions: dict[dg.AssetKey, dict[str, str]] = {}
+
+    def ids(self, key: dg.AssetKey) -> dict[str, int]:
+        if key not in self._ids:
+            self._ids[key] = dict(self._instance.get_latest_storage_id_by_partition(key, _MATERIALIZATION))
+        return self._ids[key]
+
+    def versions(self, key: dg.AssetKey) -> dict[str, str]:
+        if key not in self._versions:
+            tags = self._instance.event_log_storage.get_latest_tags_by_partition(key, _MATERIALIZATION, [DATA_VERSION_TAG])
+            self._versions[key] = {p: t[DATA_VERSION_TAG] for p, t in tags.items() if DATA_VERSION_TAG in t}
+        return self._versions[key]
+
+
+def _candidates(asset_graph: BaseAssetGraph, key: dg.AssetKey, partitions: Iterable[str], latest: _Latest) -> list[str]:
+    """Partitions where `key` may be stale (a superset of the stale ones; see the module docstring)."""
+    node = asset_graph.get(key)
+    own_ids = latest.ids(key)
+    parents = sorted(node.parent_keys, key=str)
+    materialized = [p for p in partitions if p in own_ids]
+    if node.code_version is None:
+        parent_ids = [latest.ids(parent) for parent in parents]
+        return [p for p in materialized if any(ids.get(p, 0) > own_ids[p] for ids in parent_ids)]
+    own_versions = latest.versions(key)
+    parent_versions = [(parent, latest.versions(parent)) for parent in parents]
+    found = []
+    for p in materialized:
+        inputs = {}
+        for parent, versions in parent_versions:
+            if p not in versions:
+                break
+            inputs[parent] = DataVersion(versions[p])
+        else:
+            if own_versions.get(p) == compute_logical_data_version(node.code_version, inputs).value:
+                continue
+        found.append(p)
+    return found
+
+
+def _recorded_code_versions(instance: dg.DagsterInstance, key: dg.AssetKey, storage_ids: list[int]) -> dict[str, str | None]:
+    """The code version each of these materializations recorded in its provenance, by partition."""
+    recorded: dict[str, str | None] = {}
+    for start in range(0, len(storage_ids), _FETCH_BATCH):
+        batch = storage_ids[start:start + _FETCH_BATCH]
+        result = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, storage_ids=batch), limit=len(batch))
+        for record in result.records:
+            provenance = extract_data_provenance_from_entry(record.event_log_entry)
+            recorded[record.partition_key or ""] = provenance.code_version if provenance else None
+    return recorded
+
+
+def scan_stale(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, asset_keys: Sequence[dg.AssetKey] | None = None,
+               partitions: Sequence[str] | None = None) -> StaleScan:
+    """Every stale (asset, partition) among `asset_keys` (default: every per-video asset) and `partitions`
+    (default: every video), with the reasons Dagster gives."""
+    started = time.perf_counter()
+    keys = list(asset_keys) if asset_keys is not None else select_assets(asset_graph, None)
+    wanted = list(partitions) if partitions is not None else list(instance.get_dynamic_partitions(videos_partitions.name))
+    latest = _Latest(instance)
+    resolver = CachingStaleStatusResolver(instance, asset_graph, _LoadingContext(instance))
+    stale: list[StaleAsset] = []
+    for key in keys:
+        candidates = _candidates(asset_graph, key, wanted, latest)
+        if not candidates:
+            continue
+        code_version = asset_graph.get(key).code_version
+        recorded = (_recorded_code_versions(instance, key, [latest.ids(key)[p] for p in candidates])
+                    if code_version is not None else {})
+        for p in candidates:
+            if code_version is not None and recorded.get(p, code_version) != code_version:
+                stale.append(StaleAsset(p, key.to_user_string(), ("has a new code version",)))
+                continue
+            causes = resolver.get_stale_causes(key, p)
+            if causes:
+                stale.append(StaleAsset(p, key.to_user_string(), tuple(_describe(c) for c in causes)))
+    stale.sort(key=lambda s: (_partition_order(s.partition), keys.index(dg.AssetKey.from_user_string(s.asset))))
+    return StaleScan(len(wanted), tuple(k.to_user_string() for k in keys), stale, time.perf_counter() - started)
+
+
+def _describe(cause) -> str:  # a dagster StaleCause
+    if cause.dependency is not None and cause.dependency.asset_key != cause.key.asset_key:
+        return f"{cause.reason} ({cause.dependency.asset_key.to_user_string()})"
+    return cause.reason
+
+
+def launch_backfill(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, stale: Sequence[StaleAsset],
+                    *, title: str = "Reprocess stale videos") -> str:
+    """One asset backfill over exactly these (asset, partition) pairs; returns its id.
+
+    The backfill daemon turns it into one run per video (in lineage order within
+    the run); its runs carry a low `dagster/priority`, so uploads go first.
+    """
+    if not stale:
+        raise ValueError("nothing is stale: no backfill to launch")
+    subset = AssetGraphSubset.from_asset_partition_set(
+        {AssetKeyPartitionKey(dg.AssetKey.from_user_string(s.asset), s.partition) for s in stale}, asset_graph)
+    backfill_id = make_new_backfill_id()
+    counts = Counter(s.asset for s in stale)
+    instance.add_backfill(PartitionBackfill.from_asset_graph_subset(
+        backfill_id=backfill_id, backfill_timestamp=get_current_timestamp(),
+        tags={"dagster/priority": BACKFILL_PRIORITY, REPROCESS_TAG: "stale"},
+        dynamic_partitions_store=instance, asset_graph_subset=subset, title=title,
+        description="Stale after a model or code change: " + ", ".join(f"{a} x{n}" for a, n in counts.items()),
+        run_config=None))
+    return backfill_id
+
+
+@dataclass(frozen=True)
+class BackfillProgress:
+    status: str
+    targeted: int
+    materialized: int
+    failed: int
+
+    @property
+    def done(self) -> bool:
+        return self.status not in (BulkActionStatus.REQUESTED.value, BulkActionStatus.CANCELING.value,
+                                   BulkActionStatus.FAILING.value)
+
+    def line(self) -> str:
+        return f"{self.status.lower()}: {self.materialized}/{self.targeted} materialized, {self.failed} failed"
+
+
+def backfill_progress(instance: dg.DagsterInstance, backfill_id: str) -> BackfillProgress:
+    backfill = instance.get_backfill(backfill_id)
+    if backfill is None:
+        raise ValueError(f"no backfill {backfill_id}")
+    data = backfill.asset_backfill_data
+    if data is None:
+        return BackfillProgress(backfill.status.value, 0, 0, 0)
+    return BackfillProgress(backfill.status.value, data.target_subset.num_partitions_and_non_partitioned_assets,
+                            data.materialized_subset.num_partitions_and_non_partitioned_assets,
+                            data.failed_and_downstream_subset.num_partitions_and_non_partitioned_assets)
+
+
+def wait_for_backfill(instance: dg.DagsterInstance, backfill_id: str, report: Callable[[BackfillProgress], None],
+                      *, poll_seconds: float = 2.0, timeout_seconds: float | None = None,
+                      step: Callable[[], None] | None = None) -> BackfillProgress:
+    """Report progress whenever it changes until the backfill ends (or the timeout passes).
+
+    `step`, when given, is called each round instead of sleeping (tests drive the daemon with it).
+    """
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+    last = None
+    while True:
+        progress = backfill_progress(instance, backfill_id)
+        if progress != last:
+            report(progress)
+            last = progress
+        if progress.done or (deadline is not None and time.monotonic() > deadline):
+            return progress
+        if step is not None:
+            step()
+        else:
+            time.sleep(poll_seconds)

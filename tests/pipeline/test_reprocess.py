@@ -1,0 +1,111 @@
+"""`videoai reprocess --stale`: after a model change, exactly the stale videos are found and backfilled.
+
+Real pieces throughout: real videos through the real pipeline, Dagster's staleness
+resolver as the reference, the CLI, and Dagster's own backfill daemon launching the
+backfill's runs (executed in-process by the instance's run launcher).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+from dagster._core.definitions.data_version import CachingStaleStatusResolver
+from dagster._core.loader import LoadingContextForTest
+
+from pipeline import cli
+from pipeline.db.session import migrate
+from pipeline.definitions import build_definitions
+from pipeline.jobs import VIDEO_ASSET_KEYS
+from pipeline.reprocess import backfill_progress, scan_stale, wait_for_backfill
+from pipeline.settings import Settings, get_settings
+from tests.fixtures.daemon import SYNC_RUN_LAUNCHER, backfill_daemon_iteration, daemon_workspace, run_queue_iteration
+from tests.fixtures.database import isolate_environment
+from tests.fixtures.pipeline import PipelineHarness
+
+pytestmark = pytest.mark.e2e
+
+MODEL_DRIVEN = ["transcript", "chunk_summaries", "video_summary", "search_document"]
+
+
+@pytest.fixture
+def platform(tmp_path, monkeypatch):
+    """An isolated platform whose settings come from the environment, as the CLI and the daemon read them."""
+    isolate_environment(monkeypatch, tmp_path)
+    monkeypatch.setenv("VIDEOAI_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    settings = Settings()
+    migrate(settings.database_url)
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(overrides={"run_launcher": SYNC_RUN_LAUNCHER}, temp_dir=str(tmp_path / "dagster")) as instance:
+        yield PipelineHarness(settings, instance)
+    get_settings.cache_clear()
+
+
+def _resolver_statuses(instance, settings, partitions) -> dict[tuple[str, str], str]:
+    """Dagster's own verdict for every (partition, asset): the reference the scan must agree with."""
+    graph = build_definitions(settings).resolve_asset_graph()
+    resolver = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+    return {(p, a): resolver.get_status(dg.AssetKey(a), p).value for p in partitions for a in VIDEO_ASSET_KEYS}
+
+
+def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform, small_video_path, monkeypatch, capsys):
+    videos = [str(platform.ingest(small_video_path, title=f"clip {i}")) for i in range(3)]
+    for vid in videos:
+        assert platform.run(int(vid)).success
+    assert scan_stale(platform.instance, build_definitions(platform.settings).resolve_asset_graph()).stale == []
+
+    # A model change: a wider beam search. Rematerialize one video with it.
+    monkeypatch.setenv("WHISPER_BEAM_SIZE", "2")
+    get_settings.cache_clear()
+    changed = Settings()
+    first, others = videos[0], videos[1:]
+    assert platform.run(int(first), settings=changed).success
+
+    # Dagster's resolver says: the model-driven assets of the other videos are stale, nothing else.
+    statuses = _resolver_statuses(platform.instance, changed, videos)
+    expected_stale = {(p, a) for p in others for a in MODEL_DRIVEN}
+    assert {k for k, v in statuses.items() if v == "STALE"} == expected_stale
+    scan = scan_stale(platform.instance, build_definitions(changed).resolve_asset_graph())
+    assert {(s.partition, s.asset) for s in scan.stale} == expected_stale
+    assert all(s.reasons == ("has a new code version",) for s in scan.stale)
+
+    # --dry-run lists exactly the others, with the reason, and launches nothing.
+    assert cli.main(["reprocess", "--stale", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"2 of 3 videos have stale assets" in out
+    listed = [line.split(":")[0].strip() for line in out.splitlines() if line.strip().startswith("video ")]
+    assert listed == [f"video {p}" for p in others]
+    assert "transcript (has a new code version)" in out and "source_video" not in out.split("stale per asset")[0]
+    assert platform.instance.get_backfills() == []
+
+    # --select narrows the assets.
+    assert cli.main(["reprocess", "--stale", "--dry-run", "--select", "key:video_summary+"]) == 0
+    out = capsys.readouterr().out
+    assert "video_summary (" in out and "transcript (" not in out
+
+    # The real run: one backfill over exactly those partitions and assets, then Dagster's backfill daemon.
+    assert cli.main(["reprocess", "--stale", "--no-wait"]) == 0
+    out = capsys.readouterr().out
+    (backfill,) = platform.instance.get_backfills()
+    assert backfill.backfill_id in out
+    assert {(k.partition_key, k.asset_key.to_user_string())
+            for k in backfill.asset_backfill_data.target_subset.iterate_asset_partitions()} == expected_stale
+    assert backfill_progress(platform.instance, backfill.backfill_id).targeted == len(expected_stale)
+
+    lines: list[str] = []
+    with daemon_workspace(platform.instance) as workspace:
+        final = wait_for_backfill(platform.instance, backfill.backfill_id, lambda p: lines.append(p.line()),
+                                  step=lambda: (backfill_daemon_iteration(workspace), run_queue_iteration(workspace)),
+                                  timeout_seconds=120)
+    assert final.status == "COMPLETED_SUCCESS", lines
+    assert final.materialized == len(expected_stale) and lines[0].startswith("requested: 0/8")
+
+    runs = platform.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
+    assert sorted(r.tags["dagster/partition"] for r in runs) == sorted(others)  # one run per video
+    assert all(r.tags["dagster/priority"] == "-1" for r in runs)
+
+    # Afterwards nothing is stale, by the scan and by Dagster's resolver.
+    assert scan_stale(platform.instance, build_definitions(changed).resolve_asset_graph()).stale == []
+    assert set(_resolver_statuses(platform.instance, changed, videos).values()) == {"FRESH"}
+    assert cli.main(["reprocess", "--stale", "--dry-run"]) == 0
+    assert "0 of 3 videos have stale assets" in capsys.readouterr().out
