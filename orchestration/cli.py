@@ -108,9 +108,9 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
-    from pipeline.definitions import build_definitions
-    from pipeline.instance import ensure_dagster_home
-    from pipeline.reprocess import launch_backfill, scan_stale, select_assets, wait_for_backfill
+    from orchestration.definitions import build_definitions
+    from orchestration.instance import ensure_dagster_home
+    from orchestration.reprocess import launch_backfill, scan_stale, select_assets, wait_for_backfill
 
     settings = get_settings()
     os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))

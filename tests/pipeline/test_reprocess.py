@@ -12,11 +12,11 @@ import pytest
 from dagster._core.definitions.data_version import CachingStaleStatusResolver
 from dagster._core.loader import LoadingContextForTest
 
-from pipeline import cli
+from orchestration import cli
 from pipeline.db.session import migrate
-from pipeline.definitions import build_definitions
-from pipeline.jobs import VIDEO_ASSET_KEYS
-from pipeline.reprocess import backfill_progress, scan_stale, wait_for_backfill
+from orchestration.definitions import build_definitions
+from assets.jobs import VIDEO_ASSET_KEYS
+from orchestration.reprocess import backfill_progress, scan_stale, wait_for_backfill
 from pipeline.settings import Settings, get_settings
 from tests.fixtures.daemon import SYNC_RUN_LAUNCHER, backfill_daemon_iteration, daemon_workspace, run_queue_iteration
 from tests.fixtures.database import isolate_environment

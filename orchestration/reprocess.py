@@ -44,7 +44,7 @@ from dagster._core.loader import DataLoader, LoadingContext
 from dagster._core.utils import make_new_backfill_id
 from dagster._time import get_current_timestamp
 
-from pipeline.partitions import videos_partitions
+from assets.partitions import videos_partitions
 
 # Backfill runs yield to new uploads (sensor runs carry a higher dagster/priority; see pipeline/jobs.py).
 BACKFILL_PRIORITY = "-1"
