@@ -4,7 +4,8 @@ import dagster as dg
 
 from assets.partitions import videos_partitions
 
-VIDEO_ASSET_KEYS = ("source_video", "video_variants", "transcript", "chunk_summaries", "video_summary", "search_document")
+VIDEO_ASSET_KEYS = ("source_video", "video_variants", "transcript", "chunk_summaries", "video_summary",
+                    "passage_embeddings", "search_document")
 
 video_pipeline_job = dg.define_asset_job(
     name="video_pipeline",

@@ -11,6 +11,7 @@ from pipeline.db.models import User, VideoStatus, VideoSummary, VideoTranscript
 from pipeline.events import VIDEO_READY
 from pipeline.lifecycle import get_video
 from assets.partitions import videos_partitions
+from pipeline.passages import load_passage_vectors
 from pipeline.search import SearchDocument
 from resources.database import DatabaseResource
 from resources.search_index import SearchIndexResource
@@ -39,11 +40,12 @@ def search_document_asset(code_version: str) -> dg.AssetsDefinition:
         name="search_document",
         partitions_def=videos_partitions,
         group_name="search",
-        deps=["video_summary", video_variants],
+        deps=["video_summary", video_variants, "passage_embeddings"],
         code_version=code_version,
         kinds={"search"},
         description="The video's search document (title, description, owner, transcript, summary, status, dates "
-                    "and timed segments), keyed by video id; indexing it makes the video ready.",
+                    "and timed segments) and its passage vectors, keyed by video id; indexing it makes the video "
+                    "ready.",
     )
     def search_document(context: dg.AssetExecutionContext, database: DatabaseResource,
                         search_index: SearchIndexResource) -> dg.MaterializeResult:
@@ -56,10 +58,16 @@ def search_document_asset(code_version: str) -> dg.AssetsDefinition:
         document = build_search_document(database, vid, status)
         index = search_index.get_index()
         index.upsert(document)
+        vectors = search_index.get_vector_index()
+        if vectors is not None:
+            with database.session() as session:
+                model, passages = load_passage_vectors(session, vid)
+            vectors.upsert(vid, model or "", passages)
         advance(database, vid, VideoStatus.READY, VIDEO_READY)
         return dg.MaterializeResult(metadata={
             "backend": index.backend_name,
             "segments_indexed": len(document.segments),
+            "passages_indexed": len(passages) if vectors is not None else 0,
             "transcript_chars": len(document.transcript),
             "status": status,
         })

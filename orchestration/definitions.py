@@ -12,6 +12,7 @@ import os
 import dagster as dg
 
 from assets.checks import ALL_CHECKS
+from assets.embeddings import passage_embeddings_asset
 from assets.media import source_video, video_variants
 from assets.search import search_document_asset
 from assets.summaries import summary_assets
@@ -20,7 +21,9 @@ from orchestration.executors import executor_for
 from assets.jobs import video_pipeline_job
 from orchestration.maintenance import prune_uploads_job, prune_uploads_schedule
 from pipeline.settings import Settings, get_settings
+from pipeline.embeddings import embedder_settings
 from resources.database import DatabaseResource
+from resources.embedder import EmbeddingResource
 from resources.object_store import ObjectStoreResource
 from resources.search_index import SearchIndexResource
 from resources.summarizer import SummarizerResource
@@ -56,6 +59,9 @@ def build_resources(settings: Settings, *, from_env: bool = False) -> dict[str, 
             api_key=secret("OPENAI_API_KEY", settings.openai_api_key.get_secret_value()),
             timeout_seconds=settings.llm_timeout_seconds, max_retries=settings.llm_max_retries,
             chunk_tokens=settings.summary_chunk_tokens, batch_size=settings.summary_batch_size),
+        "embedding": EmbeddingResource(**{
+            **embedder_settings(settings), "timeout_seconds": settings.llm_timeout_seconds,
+            "api_key": secret("OPENAI_API_KEY", settings.openai_api_key.get_secret_value())}),
     }
 
 
@@ -67,14 +73,17 @@ def model_code_versions(settings: Settings) -> dict[str, str]:
     in the downstream versions shows the whole affected graph stale at once.
     """
     transcriber, summarizer = settings.transcriber_version(), settings.summarizer_version()
+    embedder = settings.embedder_version()
     return {"transcript": transcriber, "summaries": f"{transcriber} | {summarizer}",
-            "search_document": f"{transcriber} | {summarizer}"}
+            "passage_embeddings": f"{transcriber} | {summarizer} | {embedder}",
+            "search_document": f"{transcriber} | {summarizer} | {embedder}"}
 
 
 def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     versions = model_code_versions(settings)
     return [source_video, video_variants, transcript_asset(versions["transcript"]),
-            *summary_assets(versions["summaries"]), search_document_asset(versions["search_document"])]
+            *summary_assets(versions["summaries"]), passage_embeddings_asset(versions["passage_embeddings"]),
+            search_document_asset(versions["search_document"])]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

@@ -67,6 +67,19 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60.0, alias="LLM_TIMEOUT_SECONDS")
     llm_max_retries: int = Field(default=5, alias="LLM_MAX_RETRIES")
 
+    # Embeddings (passages for semantic search, chapter boundaries): offline WordLlama whose
+    # weights ship in its wheel, or any OpenAI-compatible /v1/embeddings API.
+    embedding_provider: Literal["wordllama", "openai"] = Field(default="wordllama", alias="EMBEDDING_PROVIDER")
+    # Empty: the provider's default (wordllama: l2_supercat; openai: text-embedding-3-small).
+    embedding_model: str = Field(default="", alias="EMBEDDING_MODEL")
+    embedding_dimensions: int | None = Field(default=None, ge=8, alias="EMBEDDING_DIMENSIONS")
+    # Empty: OPENAI_BASE_URL (the key is OPENAI_API_KEY either way).
+    embedding_base_url: str | None = Field(default=None, alias="EMBEDDING_BASE_URL")
+    # Semantic candidates less similar than this (cosine) to the query are not hits.
+    semantic_min_similarity: float = Field(default=0.25, ge=-1.0, le=1.0, alias="SEMANTIC_MIN_SIMILARITY")
+    # Chapters: none shorter than this (a too-short video gets one chapter).
+    chapter_min_seconds: float = Field(default=15.0, gt=0, alias="CHAPTER_MIN_SECONDS")
+
     # Events: the outbox is always written; Kafka relays it when configured.
     kafka_bootstrap_servers: str | None = Field(default=None, alias="KAFKA_BOOTSTRAP_SERVERS")
     kafka_consumer_group: str = Field(default="videoai-pipeline", alias="KAFKA_CONSUMER_GROUP")
@@ -130,6 +143,16 @@ class Settings(BaseSettings):
         """Identity of the summarizer: drives the summary assets' code_version."""
         model = "extractive-textrank" if self.summarizer_provider == "extractive" else self.summarizer_model
         return f"{self.summarizer_provider}:{model}:prompt-{self.summary_prompt_version}:chunk{self.summary_chunk_tokens}"
+
+    def embedding_model_name(self) -> str:
+        if self.embedding_model:
+            return self.embedding_model
+        return "l2_supercat" if self.embedding_provider == "wordllama" else "text-embedding-3-small"
+
+    def embedder_version(self) -> str:
+        """Identity of the embedding model: drives passage_embeddings' (and its dependents') code_version."""
+        dims = f":{self.embedding_dimensions}" if self.embedding_dimensions else ""
+        return f"{self.embedding_provider}:{self.embedding_model_name()}{dims}"
 
 
 @lru_cache

@@ -7,6 +7,7 @@ from typing import Literal
 import dagster as dg
 
 from pipeline.search import SearchIndex
+from pipeline.search.vectors import VectorIndex
 from resources.database import DatabaseResource
 
 
@@ -22,3 +23,9 @@ class SearchIndexResource(dg.ConfigurableResource):
         index = search_index_for(self.backend, self.database.engine(), self.opensearch_url, self.opensearch_index)
         index.ensure()
         return index
+
+    def get_vector_index(self) -> VectorIndex | None:
+        """Where passage vectors are indexed beside the text; None for a backend without vectors."""
+        from pipeline.search.vectors import vector_index_for
+
+        return vector_index_for(self.backend, self.database.engine())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis import Redis
@@ -9,8 +11,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from pipeline.db.session import engine_for, migrate
+from pipeline.embeddings import Embedder
 from pipeline.search import SearchIndex
 from pipeline.search.factory import search_index_from_settings
+from pipeline.search.hybrid import HybridSearch
+from pipeline.search.vectors import VectorIndex, vector_index_for, vector_search_unavailable_reason
 from pipeline.settings import Settings
 from pipeline.storage import ObjectStore, object_store_from_settings
 from serving_api.bloom import EmailBloomFilter
@@ -25,6 +30,8 @@ class Services:
     sessions: sessionmaker
     store: ObjectStore
     search: SearchIndex
+    vectors: VectorIndex | None
+    hybrid: HybridSearch
     revocations: RevocationStore
     login_throttle: LoginThrottle
     emails: EmailBloomFilter
@@ -42,6 +49,9 @@ def build_services(settings: Settings) -> Services:
     engine = engine_for(settings.database_url)
     search = search_index_from_settings(settings, engine)
     search.ensure()
+    vectors = vector_index_for(settings.search_backend, engine)
+    hybrid = HybridSearch(search, vectors, _lazy_embedder(settings), settings.semantic_min_similarity,
+                          None if vectors is not None else vector_search_unavailable_reason(settings.search_backend))
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     if redis is not None:
         revocations: RevocationStore = RedisRevocationStore(redis)
@@ -57,8 +67,26 @@ def build_services(settings: Settings) -> Services:
         sessions=sessionmaker(engine, expire_on_commit=False),
         store=object_store_from_settings(settings),
         search=search,
+        vectors=vectors,
+        hybrid=hybrid,
         revocations=revocations,
         login_throttle=LoginThrottle(counter),
         emails=emails,
         redis=redis,
     )
+
+
+def _lazy_embedder(settings: Settings) -> Callable[[], Embedder]:
+    """The query embedder, loaded on the first semantic or hybrid search (not at start-up)."""
+    loaded: list[Embedder] = []
+    lock = threading.Lock()
+
+    def get() -> Embedder:
+        with lock:
+            if not loaded:
+                from pipeline.embeddings import embedder_from_settings
+
+                loaded.append(embedder_from_settings(settings))
+            return loaded[0]
+
+    return get

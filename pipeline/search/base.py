@@ -55,6 +55,8 @@ class SearchHit:
     status: str
     created_at: datetime
     matches: tuple[SegmentMatch, ...] = ()
+    # Where to open the video: its best passage (semantic/hybrid search), else None.
+    moment: SegmentMatch | None = None
 
 
 @dataclass(frozen=True)

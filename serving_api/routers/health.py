@@ -41,6 +41,14 @@ def _checks(services: Services) -> dict[str, Callable[[], object]]:
     return checks
 
 
+def _semantic_search(services: Services) -> CheckOut:
+    """Not a dependency: says how semantic/hybrid search runs here, or why it falls back to text."""
+    vectors = services.vectors
+    if vectors is None:
+        return CheckOut(name="semantic_search", ok=True, detail=services.hybrid.unavailable_reason)
+    return CheckOut(name="semantic_search", ok=True, detail=vectors.describe())
+
+
 @router.get("/ready", response_model=ReadinessOut, responses=error_responses(503), openapi_extra=PUBLIC)
 def ready(services: ServicesDep) -> ReadinessOut:
     """Every dependency this process is configured with answers; 503 (with each check) otherwise."""
@@ -51,6 +59,10 @@ def ready(services: ServicesDep) -> ReadinessOut:
             results.append(CheckOut(name=name, ok=True))
         except Exception as exc:  # any failure of a dependency means "not ready", whatever its type
             results.append(CheckOut(name=name, ok=False, detail=f"{type(exc).__name__}: {exc}"[:300]))
+    try:
+        results.append(_semantic_search(services))
+    except Exception as exc:  # the description is informative only; its failure must not fail readiness
+        results.append(CheckOut(name="semantic_search", ok=True, detail=f"unknown: {type(exc).__name__}"))
     if not all(result.ok for result in results):
         raise ApiError(503, "not_ready", "A dependency is unavailable.",
                        details=ReadinessOut(status="not_ready", checks=results).model_dump())

@@ -27,6 +27,7 @@ from pipeline.db.models import (
 )
 from pipeline.search import InvalidCursor as InvalidSearchCursor
 from pipeline.search import SearchQuery
+from pipeline.search.hybrid import SearchMode
 from serving_api.cursor import InvalidCursor, VideoCursor
 from serving_api.deps import PUBLIC, OptionalUser, OwnedVideo, ReadyVideo, ServicesDep, SessionDep, VisibleVideo
 from serving_api.errors import ApiError, error_responses, not_found
@@ -103,9 +104,13 @@ def search_videos(
     created_to: Annotated[datetime | None, Query(description="Inclusive; UTC when no zone is given.")] = None,
     limit: Limit = 20,
     cursor: str | None = None,
+    mode: Annotated[SearchMode, Query(description=(
+        "`hybrid` (default): words and meaning, fused by reciprocal rank; `text`: full-text only; "
+        "`semantic`: by meaning only (passage embeddings)."))] = "hybrid",
 ) -> SearchPageOut:
-    """Full text over title, description, transcript and summary, best first, with
-    highlighted snippets and the transcript segments where the words are spoken."""
+    """Search title, description, transcript and summary by their words and by meaning, best first, with
+    highlighted snippets, the transcript segments where the words are spoken and, for hits found by
+    meaning, the moment of the best-matching passage."""
     if status != VideoStatus.READY:
         if user is None:
             raise ApiError(401, "not_authenticated", "Searching videos that are not ready needs a token.",
@@ -116,11 +121,12 @@ def search_videos(
     query = SearchQuery(text=q, status=status.value, owner_id=owner_id, created_from=_utc(created_from),
                         created_to=_utc(created_to), limit=limit, cursor=cursor)
     try:
-        page = services.search.search(query)
+        page = services.hybrid.search(query, mode)
     except InvalidSearchCursor as exc:
         raise _bad_cursor(exc) from None
     return SearchPageOut.model_validate(
-        {"hits": [dataclasses.asdict(hit) for hit in page.hits], "total": page.total, "next_cursor": page.next_cursor})
+        {"hits": [dataclasses.asdict(hit) for hit in page.hits], "total": page.total, "next_cursor": page.next_cursor,
+         "mode": page.extra.get("mode", mode)})
 
 
 @router.get("/{video_id}", response_model=VideoDetailOut, responses=error_responses(404), openapi_extra=PUBLIC)
@@ -159,6 +165,8 @@ def delete_video(video: OwnedVideo, session: SessionDep, services: ServicesDep) 
         if key:
             store.delete(key)
     services.search.delete(video_id)
+    if services.vectors is not None:
+        services.vectors.delete(video_id)
 
 
 @router.get("/{video_id}/transcript", response_model=TranscriptOut, responses=error_responses(404, 409),

@@ -94,12 +94,17 @@ class SearchHitOut(BaseModel):
     status: VideoStatus
     created_at: datetime
     matches: list[SegmentMatchOut] = Field(description="Transcript segments where the words are spoken.")
+    moment: SegmentMatchOut | None = Field(
+        default=None, description="Where to open the video: the passage that matched the query's meaning best "
+                                  "(hybrid and semantic modes).")
 
 
 class SearchPageOut(BaseModel):
     hits: list[SearchHitOut]
     total: int
     next_cursor: str | None
+    mode: str = Field(default="text", description="The mode that answered: a hybrid search with nothing found by "
+                                                   "meaning answers as `text`.")
 
 
 class PlayableVariantOut(BaseModel):

@@ -31,7 +31,8 @@ def test_the_asset_graph_has_the_designed_lineage(settings):
         "transcript": {"source_video"},
         "chunk_summaries": {"transcript"},
         "video_summary": {"chunk_summaries"},
-        "search_document": {"video_summary", "video_variants"},
+        "passage_embeddings": {"transcript", "video_summary"},
+        "search_document": {"video_summary", "video_variants", "passage_embeddings"},
     }
     assert all(graph.get(dg.AssetKey(key)).partitions_def.name == "videos" for key in VIDEO_ASSET_KEYS)
 

@@ -201,12 +201,19 @@ def test_a_model_change_makes_its_asset_and_everything_downstream_stale(module_h
     new_whisper = settings.model_copy(update={"whisper_model_name": "small.en"})
     assert _stale_statuses(module_harness, new_whisper, vid) == {
         "source_video": "FRESH", "video_variants": "FRESH", "transcript": "STALE",
-        "chunk_summaries": "STALE", "video_summary": "STALE", "search_document": "STALE"}
+        "chunk_summaries": "STALE", "video_summary": "STALE", "passage_embeddings": "STALE",
+        "search_document": "STALE"}
 
     new_prompt = settings.model_copy(update={"summary_prompt_version": "v2"})
     statuses = _stale_statuses(module_harness, new_prompt, vid)
     assert statuses["transcript"] == "FRESH"
     assert statuses["chunk_summaries"] == statuses["video_summary"] == statuses["search_document"] == "STALE"
+
+    # A new embedding model: the passages and the search document that indexes them, nothing else.
+    new_embedder = settings.model_copy(update={"embedding_model": "another-model"})
+    assert _stale_statuses(module_harness, new_embedder, vid) == {
+        "source_video": "FRESH", "video_variants": "FRESH", "transcript": "FRESH", "chunk_summaries": "FRESH",
+        "video_summary": "FRESH", "passage_embeddings": "STALE", "search_document": "STALE"}
 
 
 def test_summary_assets_map_and_reduce_through_an_openai_compatible_api(module_harness, processed_speech_video,
@@ -219,7 +226,8 @@ def test_summary_assets_map_and_reduce_through_an_openai_compatible_api(module_h
     fake_openai.fail_next(429, 1, {"retry-after-ms": "10"})
     fake_openai.echo_sentences = 5  # a model that follows the 4-6 sentence instruction
 
-    result = module_harness.run(vid, settings=settings, assets=["chunk_summaries", "video_summary", "search_document"])
+    result = module_harness.run(vid, settings=settings, assets=["chunk_summaries", "video_summary",
+                                                                "passage_embeddings", "search_document"])
 
     assert result.success
     with session_scope(module_harness.engine) as session:

@@ -1,0 +1,156 @@
+"""Search modes: text (the index's full-text search), semantic (passage vectors) and hybrid (both, fused).
+
+Hybrid takes the best candidates of each side and fuses their ranks with
+reciprocal rank fusion (Cormack et al., 2009: score = sum of 1 / (k + rank)),
+which needs no score calibration between BM25 and cosine similarity. Every hit
+found by meaning carries the moment of its best passage (`SearchHit.moment`).
+
+When the vector side has nothing to add (no vectors indexed, none similar
+enough, or a backend without vectors), hybrid answers exactly as text search
+does, cursor included: exact-word search ranks as before.
+Semantic and fused pages use an offset cursor tied to the search that issued it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from pipeline.embeddings import Embedder
+from pipeline.search.base import InvalidCursor, SearchHit, SearchIndex, SearchPage, SearchQuery, SegmentMatch
+from pipeline.search.ranking import MAX_LIMIT, SNIPPET_WORDS
+from pipeline.search.vectors import VectorHit, VectorIndex
+
+SearchMode = Literal["hybrid", "text", "semantic"]
+MODES: tuple[SearchMode, ...] = ("hybrid", "text", "semantic")
+
+RRF_K = 60
+# Candidates taken from each side before fusing (more when paging deeper).
+CANDIDATES = 50
+# Fused pages reach this deep at most; beyond it, text mode pages on.
+MAX_DEPTH = 1000
+
+
+def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+@dataclass
+class HybridSearch:
+    text_index: SearchIndex
+    vectors: VectorIndex | None
+    embedder: Callable[[], Embedder] | None  # called on first use: the API loads the model lazily
+    min_similarity: float = 0.25
+    unavailable_reason: str | None = None
+
+    @property
+    def semantic_available(self) -> bool:
+        return self.vectors is not None and self.embedder is not None
+
+    def search(self, query: SearchQuery, mode: SearchMode = "hybrid") -> SearchPage:
+        if mode == "text" or not self.semantic_available:
+            page = self.text_index.search(query)
+            return replace(page, extra={**page.extra, "mode": "text"} if mode == "text" else
+                           {**page.extra, "mode": "text", "fallback": self.unavailable_reason or "no vectors"})
+        offset = None
+        if query.cursor is not None:
+            offset = _decode_offset(query.cursor, _fingerprint(query, mode))
+            if offset is None and mode == "hybrid":  # a text cursor from a page hybrid answered as text
+                return _as_text(self.text_index.search(query))
+            if offset is None:
+                raise InvalidCursor("malformed search cursor")
+        start = offset or 0
+        limit = max(1, min(query.limit, MAX_LIMIT))
+        depth = min(max(CANDIDATES, start + limit + 1), MAX_DEPTH)
+        semantic = self._semantic(query, depth)
+        if mode == "semantic":
+            hits = [_vector_only_hit(hit) for hit in semantic]
+            return _page(hits, start, limit, len(hits), query, mode)
+        if not semantic:
+            return _as_text(self.text_index.search(query))
+        text_page = self.text_index.search(replace(query, limit=depth, cursor=None))
+        by_text = {hit.video_id: hit for hit in text_page.hits}
+        by_vector = {hit.video_id: hit for hit in semantic}
+        fused = reciprocal_rank_fusion([list(by_text), list(by_vector)])
+        order = sorted(fused, key=lambda vid: (-fused[vid], vid))
+        hits = [_fused_hit(by_text.get(vid), by_vector.get(vid), fused[vid]) for vid in order]
+        total = text_page.total + sum(1 for vid in by_vector if vid not in by_text)
+        return _page(hits, start, limit, total, query, mode)
+
+    def _semantic(self, query: SearchQuery, depth: int) -> list[VectorHit]:
+        assert self.vectors is not None and self.embedder is not None
+        embedder = self.embedder()
+        vector = embedder.embed([query.text])[0]
+        return self.vectors.search(vector, embedder.model_id, replace(query, cursor=None), depth, self.min_similarity)
+
+
+def _as_text(page: SearchPage) -> SearchPage:
+    return replace(page, extra={**page.extra, "mode": "text"})
+
+
+def _moment(hit: VectorHit) -> SegmentMatch:
+    # Title and summary passages have no time: such a hit opens at the start.
+    return SegmentMatch(start=hit.start or 0.0, end=hit.end or 0.0, text=hit.text)
+
+
+def _passage_snippet(text: str) -> str:
+    words = text.split()
+    cut = " ".join(words[: SNIPPET_WORDS * 2])
+    return html.escape(cut + ("…" if len(words) > SNIPPET_WORDS * 2 else ""))
+
+
+def _vector_only_hit(hit: VectorHit, score: float | None = None) -> SearchHit:
+    matches = (_moment(hit),) if hit.start is not None else ()
+    return SearchHit(video_id=hit.video_id, title=hit.title, score=hit.score if score is None else score,
+                     snippet=_passage_snippet(hit.text), status=hit.status, created_at=hit.created_at,
+                     matches=matches, moment=_moment(hit))
+
+
+def _fused_hit(text_hit: SearchHit | None, vector_hit: VectorHit | None, score: float) -> SearchHit:
+    if text_hit is None:
+        assert vector_hit is not None
+        return _vector_only_hit(vector_hit, score)
+    moment = _moment(vector_hit) if vector_hit is not None else (text_hit.matches[0] if text_hit.matches else None)
+    return replace(text_hit, score=score, moment=moment)
+
+
+def _page(hits: list[SearchHit], start: int, limit: int, total: int, query: SearchQuery,
+          mode: SearchMode) -> SearchPage:
+    window = hits[start:start + limit]
+    more = len(hits) > start + limit and start + limit < MAX_DEPTH
+    cursor = _encode_offset(start + limit, _fingerprint(query, mode)) if more else None
+    return SearchPage(hits=window, total=max(total, len(hits)), next_cursor=cursor, extra={"mode": mode})
+
+
+def _fingerprint(query: SearchQuery, mode: str) -> str:
+    identity = [mode, query.text, query.status, query.owner_id,
+                *(value.isoformat() if value else None for value in (query.created_from, query.created_to))]
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
+
+
+def _encode_offset(offset: int, fingerprint: str) -> str:
+    payload = json.dumps({"o": offset, "m": fingerprint}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode_offset(cursor: str, fingerprint: str) -> int | None:
+    """The offset of a cursor this search issued; None for a cursor that is not an offset cursor."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset, issued_for = payload["o"], payload["m"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidCursor("malformed search cursor")
+    if issued_for != fingerprint:
+        raise InvalidCursor("this cursor belongs to a different search")
+    return offset

@@ -1,0 +1,275 @@
+"""Vector search over passage embeddings, stored with the search data in the app database.
+
+`search_passages` (migration `passage_embeddings`) holds each indexed video's
+passages with their float32 vectors, on SQLite and PostgreSQL alike (a BLOB /
+bytea column: no extension needed). Each process keeps the current model's
+vectors in memory and searches them:
+
+- an exact numpy scan (a matrix-vector product) while the index is small, and
+- an HNSW graph (usearch) once it holds more than `EXACT_SCAN_MAX_ROWS` passages;
+  `benchmarks/retrieval.py` measures both (exact: ~linear in rows; HNSW: ~constant).
+
+`search_vector_state.generation` goes up in the same transaction as every change,
+so a process reloads its snapshot only when something changed.
+pgvector would move the scan into PostgreSQL; `pgvector_available` says whether
+the server has it (shown by /health/ready) — this build does not need it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from pipeline.db.models import UTCDateTime
+from pipeline.search.base import SearchQuery
+from pipeline.search.plan import plan_search
+from pipeline.search.sql_store import _filters
+
+# Below this many passages an exact scan answers in a few milliseconds (measured:
+# benchmarks/retrieval.py); above it, the HNSW graph.
+EXACT_SCAN_MAX_ROWS = 50_000
+
+vector_metadata = MetaData()
+
+search_passages = Table(
+    "search_passages", vector_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("video_id", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("start_seconds", Float),
+    Column("end_seconds", Float),
+    Column("text", Text, nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+)
+
+search_vector_state = Table(
+    "search_vector_state", vector_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("generation", BigInteger, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class PassageVector:
+    kind: str
+    start: float | None
+    end: float | None
+    text: str
+    vector: np.ndarray  # L2-normalized float32
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    """A video found by meaning: its best passage (the moment to open it at) and that passage's similarity."""
+
+    video_id: int
+    score: float
+    kind: str
+    start: float | None
+    end: float | None
+    text: str
+    title: str
+    status: str
+    created_at: datetime
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    backend_name: str
+
+    def upsert(self, video_id: int, model: str, passages: Sequence[PassageVector]) -> None: ...
+
+    def delete(self, video_id: int) -> None: ...
+
+    def search(self, vector: np.ndarray, model: str, query: SearchQuery, limit: int,
+               min_similarity: float) -> list[VectorHit]:
+        """The best `limit` videos (best passage each) that pass the query's filters, most similar first."""
+        ...
+
+    def describe(self) -> str:
+        """How vectors are searched here, for /health/ready."""
+        ...
+
+
+def vector_bytes(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def vector_from_bytes(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype="<f4")
+
+
+class _Snapshot:
+    """One model's passages in memory: metadata arrays, the matrix, and an HNSW graph when large."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.video_ids = np.fromiter((r.video_id for r in rows), dtype=np.int64, count=len(rows))
+        self.meta = [(r.kind, r.start_seconds, r.end_seconds, r.text) for r in rows]
+        self.matrix = (np.vstack([vector_from_bytes(r.vector) for r in rows]) if rows
+                       else np.zeros((0, 1), dtype=np.float32))
+        self.graph = None
+        if len(rows) > EXACT_SCAN_MAX_ROWS:
+            from usearch.index import Index
+
+            self.graph = Index(ndim=self.matrix.shape[1], metric="ip", dtype="f16")
+            self.graph.add(np.arange(len(rows), dtype=np.uint64), self.matrix)
+
+    def nearest(self, vector: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row indices and similarities of the `count` passages most similar to `vector`, best first."""
+        count = min(count, len(self.meta))
+        if count == 0 or vector.shape[0] != self.matrix.shape[1]:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if self.graph is not None:
+            matches = self.graph.search(vector, count)
+            return matches.keys.astype(np.int64), (1.0 - matches.distances).astype(np.float32)
+        scores = self.matrix @ vector
+        top = np.argpartition(-scores, count - 1)[:count] if count < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return top, scores[top]
+
+
+class SqlVectorIndex:
+    """Passage vectors in the app database (SQLite or PostgreSQL), searched in this process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.backend_name = f"{engine.dialect.name}-vectors"
+        self._lock = threading.Lock()
+        self._snapshots: dict[str, tuple[int, _Snapshot]] = {}
+
+    # --- writing ----------------------------------------------------------------------------
+    def upsert(self, video_id: int, model: str, passages: Sequence[PassageVector]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(search_passages).where(search_passages.c.video_id == video_id))
+            if passages:
+                conn.execute(insert(search_passages), [
+                    {"video_id": video_id, "position": i, "kind": p.kind, "start_seconds": p.start,
+                     "end_seconds": p.end, "text": p.text, "model": model, "vector": vector_bytes(p.vector)}
+                    for i, p in enumerate(passages)])
+            self._bump(conn)
+
+    def delete(self, video_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(search_passages).where(search_passages.c.video_id == video_id))
+            self._bump(conn)
+
+    @staticmethod
+    def _bump(conn: Any) -> None:
+        conn.execute(update(search_vector_state).where(search_vector_state.c.id == 1)
+                     .values(generation=search_vector_state.c.generation + 1))
+
+    # --- reading ----------------------------------------------------------------------------
+    def snapshot(self, model: str) -> _Snapshot:
+        with self.engine.connect() as conn:
+            generation = conn.execute(select(search_vector_state.c.generation)).scalar_one()
+        with self._lock:
+            cached = self._snapshots.get(model)
+            if cached is not None and cached[0] == generation:
+                return cached[1]
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(search_passages.c.video_id, search_passages.c.kind, search_passages.c.start_seconds,
+                           search_passages.c.end_seconds, search_passages.c.text, search_passages.c.vector)
+                    .where(search_passages.c.model == model)
+                    .order_by(search_passages.c.video_id, search_passages.c.position)).all()
+            snapshot = _Snapshot(rows)
+            self._snapshots[model] = (generation, snapshot)
+            return snapshot
+
+    def search(self, vector: np.ndarray, model: str, query: SearchQuery, limit: int,
+               min_similarity: float) -> list[VectorHit]:
+        snapshot = self.snapshot(model)
+        vector = np.asarray(vector, dtype=np.float32).ravel()
+        # Several passages per video, and filters drop some videos: over-fetch passages.
+        rows, scores = snapshot.nearest(vector, max(4 * limit, 64))
+        best: dict[int, tuple[float, int]] = {}
+        for row, score in zip(rows.tolist(), scores.tolist()):
+            if score < min_similarity:
+                break
+            best.setdefault(int(snapshot.video_ids[row]), (score, row))
+        if not best:
+            return []
+        documents = self._visible(list(best), query)
+        hits = []
+        for video_id, (score, row) in sorted(best.items(), key=lambda item: (-item[1][0], item[0])):
+            document = documents.get(video_id)
+            if document is None:
+                continue
+            kind, start, end, passage = snapshot.meta[row]
+            hits.append(VectorHit(video_id=video_id, score=score, kind=kind, start=start, end=end, text=passage,
+                                  title=document.title, status=document.status, created_at=document.created_at))
+            if len(hits) == limit:
+                break
+        return hits
+
+    def _visible(self, ids: list[int], query: SearchQuery) -> dict[int, Any]:
+        """Title, status and creation time of the videos among `ids` that pass the query's filters."""
+        filters, params, typed = _filters(plan_search(query))
+        statement = (text(f"""SELECT d.video_id, d.title, d.status, d.created_at FROM search_documents AS d
+                              WHERE d.video_id IN :ids {filters}""")
+                     .bindparams(bindparam("ids", expanding=True), *typed).columns(created_at=UTCDateTime))
+        with self.engine.connect() as conn:
+            return {row.video_id: row for row in conn.execute(statement, {"ids": ids, **params})}
+
+    def describe(self) -> str:
+        detail = f"in-process search over {self.engine.dialect.name} passages (exact scan, HNSW above " \
+                 f"{EXACT_SCAN_MAX_ROWS} passages)"
+        if self.engine.dialect.name == "postgresql":
+            available = pgvector_available(self.engine)
+            detail += "; pgvector extension available but not used" if available else \
+                "; pgvector extension not installed on this server"
+        return detail
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(select(search_vector_state.c.generation)).scalar_one()
+
+
+def pgvector_available(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")).first() is not None
+    except SQLAlchemyError:
+        return False
+
+
+def vector_index_for(backend: str, engine: Engine | None) -> VectorIndex | None:
+    """The vector index beside the configured text index, or None where vectors are not searched.
+
+    OpenSearch: vectors are not indexed there yet, so search falls back to text
+    (`vector_search_unavailable_reason` says so in /health/ready).
+    """
+    if backend == "database" and engine is not None and engine.dialect.name in ("sqlite", "postgresql"):
+        return SqlVectorIndex(engine)
+    return None
+
+
+def vector_search_unavailable_reason(backend: str) -> str:
+    return (f"SEARCH_BACKEND={backend}: passage vectors are not indexed in this backend yet, so semantic and "
+            "hybrid search answer with text search")

@@ -1,0 +1,80 @@
+"""The embedding providers: offline WordLlama, and an OpenAI-compatible /v1/embeddings API over HTTP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.embeddings import (
+    EmbeddingConfigError,
+    OpenAIEmbedder,
+    WordLlamaEmbedder,
+    build_embedder,
+    embedder_from_settings,
+)
+from resources.embedder import EmbeddingResource
+from tests.fixtures.llm import EMBEDDING_DIMENSIONS
+
+
+def test_wordllama_embeds_offline_normalized_and_ranks_a_paraphrase_first():
+    embedder = WordLlamaEmbedder()
+    documents = ["The whales migrate south every winter across the ocean.",
+                 "The volcano erupted and lava flowed toward the sea.",
+                 "Today we bake a chocolate cake for the party."]
+    vectors = embedder.embed(documents)
+    assert vectors.shape == (3, 256) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    for query, expected in [("marine mammals travelling", 0), ("molten rock from a mountain", 1),
+                            ("sweet dessert recipe", 2)]:
+        scores = vectors @ embedder.embed([query])[0]
+        assert int(np.argmax(scores)) == expected, (query, scores)
+    assert embedder.model_id == "wordllama:l2_supercat:256"
+    assert embedder.embed([]).shape == (0, 256)
+
+
+def test_default_settings_give_the_offline_embedder(settings):
+    embedder = embedder_from_settings(settings)
+    assert isinstance(embedder, WordLlamaEmbedder)
+    assert settings.embedder_version() == "wordllama:l2_supercat"
+
+
+def test_unknown_provider_and_missing_key_are_configuration_errors():
+    with pytest.raises(EmbeddingConfigError, match="EMBEDDING_PROVIDER"):
+        build_embedder(provider="nope", model="x")
+    with pytest.raises(EmbeddingConfigError, match="OPENAI_API_KEY"):
+        build_embedder(provider="openai", model="x", api_key="")
+    with pytest.raises(EmbeddingConfigError, match="offline"):
+        WordLlamaEmbedder("no_such_model")
+
+
+def test_openai_embedder_calls_the_endpoint_in_batches_and_retries_a_429(fake_openai):
+    fake_openai.fail_next(429, 1, {"retry-after-ms": "10"})
+    resource = EmbeddingResource(provider="openai", model="fake-embed", base_url=fake_openai.base_url,
+                                 api_key=fake_openai.api_key, max_retries=2)
+    embedder = resource.get_embedder()
+    assert isinstance(embedder, OpenAIEmbedder)
+    texts = [f"passage number {i} about lava" for i in range(300)] + ["whales and oceans"]
+
+    vectors = embedder.embed(texts)
+
+    assert vectors.shape == (301, EMBEDDING_DIMENSIONS)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    calls = [r for r in fake_openai.requests if r.path == "/v1/embeddings"]
+    # The 429 was answered first and retried; 301 texts go in two batches.
+    assert len(calls) == 3
+    assert calls[0].body == calls[1].body and len(calls[1].body["input"]) == 256
+    assert calls[-1].body["model"] == "fake-embed" and len(calls[-1].body["input"]) == 45
+    # Order is kept: the vectors come back for the right texts.
+    assert float(vectors[0] @ vectors[1]) > 0.5 and float(vectors[0] @ vectors[-1]) < 0.3
+    assert embedder.model_id == "openai:fake-embed"
+
+
+def test_openai_embedder_gives_up_after_its_retries(fake_openai):
+    import openai
+
+    fake_openai.fail_next(429, 5, {"retry-after-ms": "1"})
+    embedder = build_embedder(provider="openai", model="m", base_url=fake_openai.base_url,
+                              api_key=fake_openai.api_key, max_retries=1)
+    with pytest.raises(openai.RateLimitError):
+        embedder.embed(["anything"])
+    assert len(fake_openai.requests) == 2

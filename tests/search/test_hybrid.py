@@ -1,0 +1,154 @@
+"""Semantic and hybrid search over passage vectors (real WordLlama), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.db.session import make_engine, migrate
+from pipeline.embeddings import WordLlamaEmbedder
+from pipeline.passages import split_transcript, video_passages
+from pipeline.search.base import InvalidCursor, SearchDocument, SearchQuery
+from pipeline.search.factory import search_index_for
+from pipeline.search.hybrid import HybridSearch, reciprocal_rank_fusion
+from pipeline.search.vectors import PassageVector, SqlVectorIndex
+from tests.search.test_contract import video
+
+OCEAN = video(21, "Field notes", [
+    "Welcome back to the channel.",
+    "First a word about our sponsor.",
+    "The humpback whales swim thousands of kilometres south each winter.",
+    "Their songs carry across the open ocean for days.",
+    "Calves are born in the warm lagoons near the equator.",
+] * 3, summary="A season on a research boat.")
+KITCHEN = video(22, "Sunday kitchen", [
+    "Preheat the oven before anything else.",
+    "Whisk the eggs with sugar until pale.",
+    "Fold in the flour and the melted chocolate.",
+] * 3, summary="A recipe for a dense brownie.")
+GARAGE = video(23, "Garage hour", [
+    "Loosen the bolts on the wheel before lifting the car.",
+    "Raise the car with the jack on the frame.",
+    "Swap the flat tyre for the spare.",
+] * 3, summary="Changing a wheel by the road.")
+CORPUS = (OCEAN, KITCHEN, GARAGE)
+
+
+@pytest.fixture(scope="module")
+def embedder() -> WordLlamaEmbedder:
+    return WordLlamaEmbedder()
+
+
+def index_vectors(vectors: SqlVectorIndex, embedder: WordLlamaEmbedder, document: SearchDocument) -> None:
+    # Passages of 10-20 s here, so these short documents get several, each with its own moment.
+    passages = video_passages(document.title, document.summary, [])
+    passages += split_transcript(document.segments, 10, 20)
+    matrix = embedder.embed([p.text for p in passages])
+    vectors.upsert(document.video_id, embedder.model_id,
+                   [PassageVector(p.kind, p.start, p.end, p.text, row) for p, row in zip(passages, matrix)])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def search(request: pytest.FixtureRequest, tmp_path: Path, embedder: WordLlamaEmbedder) -> Iterator[HybridSearch]:
+    url = f"sqlite:///{tmp_path / 'app.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    migrate(url)
+    engine = make_engine(url)
+    text_index = search_index_for("database", engine)
+    vectors = SqlVectorIndex(engine)
+    for document in CORPUS:
+        text_index.upsert(document)
+        index_vectors(vectors, embedder, document)
+    yield HybridSearch(text_index, vectors, lambda: embedder, min_similarity=0.25)
+    engine.dispose()
+
+
+def ids(page) -> list[int]:
+    return [hit.video_id for hit in page.hits]
+
+
+def test_a_paraphrase_finds_the_video_and_the_moment_of_the_right_passage(search: HybridSearch):
+    query = SearchQuery(text="marine mammals migrating to tropical waters")
+    assert ids(search.search(query, "text")) == []  # no word in common
+    for mode in ("semantic", "hybrid"):
+        page = search.search(query, mode)
+        assert ids(page)[0] == OCEAN.video_id, mode
+        moment = page.hits[0].moment
+        assert moment is not None and "whales" in moment.text
+        assert any(s.start == moment.start for s in OCEAN.segments)
+        assert page.extra["mode"] == mode
+
+
+def test_exact_words_rank_as_in_text_mode(search: HybridSearch):
+    for words in ("flat tyre", "chocolate", "sponsor"):
+        query = SearchQuery(text=words)
+        text_page = search.search(query, "text")
+        assert ids(search.search(query, "hybrid"))[: len(text_page.hits)] == ids(text_page), words
+
+
+def test_nothing_similar_enough_answers_as_text_search(search: HybridSearch):
+    query = SearchQuery(text="zzzqx")
+    page = search.search(query, "hybrid")
+    assert ids(page) == [] and page.extra["mode"] == "text"
+    assert search.search(query, "semantic").hits == []
+
+
+def test_filters_apply_to_hits_found_by_meaning(search: HybridSearch):
+    query = SearchQuery(text="marine mammals migrating to tropical waters", owner_id=999)
+    assert ids(search.search(query, "semantic")) == []
+    assert OCEAN.video_id not in ids(search.search(SearchQuery(text="marine mammals", status="failed"), "hybrid"))
+
+
+def test_semantic_pages_follow_their_cursor_and_refuse_another_search_s(search: HybridSearch):
+    search = dataclasses.replace(search, min_similarity=-1.0)  # every video is a candidate
+    query = SearchQuery(text="cooking a dessert and repairing a car", limit=1)
+    first = search.search(query, "semantic")
+    assert len(first.hits) == 1 and first.next_cursor
+    second = search.search(SearchQuery(text=query.text, limit=1, cursor=first.next_cursor), "semantic")
+    assert second.hits and ids(second) != ids(first) and first.total == second.total == len(CORPUS)
+    with pytest.raises(InvalidCursor):
+        search.search(SearchQuery(text="something else", cursor=first.next_cursor), "semantic")
+
+
+def test_reindexing_and_deleting_change_what_other_processes_find(search: HybridSearch, embedder):
+    other_process = SqlVectorIndex(search.vectors.engine)  # type: ignore[union-attr]
+    query = SearchQuery(text="marine mammals migrating to tropical waters")
+    vector = embedder.embed([query.text])[0]
+    assert [h.video_id for h in other_process.search(vector, embedder.model_id, query, 5, 0.25)][0] == OCEAN.video_id
+    search.vectors.delete(OCEAN.video_id)  # type: ignore[union-attr]
+    assert OCEAN.video_id not in [h.video_id for h in other_process.search(vector, embedder.model_id, query, 5, 0.25)]
+    # Vectors of another model are never compared with this one's.
+    assert other_process.search(vector, "another-model", query, 5, -1.0) == []
+
+
+def test_reciprocal_rank_fusion_rewards_agreement():
+    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1, 4]])
+    assert max(fused, key=fused.get) == 1 and fused[3] > fused[2] and fused[4] < fused[2]
+
+
+def test_exact_scan_and_hnsw_agree(monkeypatch):
+    import pipeline.search.vectors as vectors_module
+
+    rng = np.random.default_rng(7)
+    matrix = rng.normal(size=(2000, 64)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+
+    class Row:
+        def __init__(self, i: int) -> None:
+            self.video_id, self.kind, self.start_seconds, self.end_seconds, self.text = i, "transcript", 0.0, 1.0, ""
+            self.vector = matrix[i].astype("<f4").tobytes()
+
+    rows = [Row(i) for i in range(len(matrix))]
+    exact = vectors_module._Snapshot(rows)
+    monkeypatch.setattr(vectors_module, "EXACT_SCAN_MAX_ROWS", 100)
+    graph = vectors_module._Snapshot(rows)
+    assert exact.graph is None and graph.graph is not None
+    query = matrix[42] + 0.1 * matrix[7]
+    query /= np.linalg.norm(query)
+    exact_rows, exact_scores = exact.nearest(query, 5)
+    graph_rows, graph_scores = graph.nearest(query, 5)
+    assert exact_rows[0] == graph_rows[0] == 42
+    assert np.allclose(exact_scores[:3], graph_scores[:3], atol=1e-2)
