@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", alias="API_HOST")
     api_port: int = Field(default=8000, alias="API_PORT")
     public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
+    # Other front-ends' origins allowed to call the API from a browser (comma-separated); none by default.
+    cors_origins: str = Field(default="", alias="CORS_ORIGINS")
     jwt_secret: SecretStr | None = Field(default=None, alias="JWT_SECRET")
     jwt_algorithm: str = Field(default="HS256", alias="JWT_ALGORITHM")
     access_token_minutes: int = Field(default=60, alias="ACCESS_TOKEN_MINUTES")
@@ -115,6 +117,10 @@ class Settings(BaseSettings):
             self.object_store_dir = self.videoai_home / "objects"
         self.object_store_dir = self.object_store_dir.expanduser().resolve()
         return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def dagster_home(self) -> Path:

@@ -1,6 +1,10 @@
 """FastAPI dependencies: services, database sessions, the current user, visible/owned videos.
 
-Authentication is a Bearer JWT. Routes that need a user depend on
+Authentication is a Bearer JWT, or the same token in the web app's session
+cookie (HttpOnly, SameSite=Strict). A cookie rides along with any request
+the browser makes, so a state-changing request authenticated by the cookie
+must also carry the session's CSRF token (`X-CSRF-Token`); an invalid or
+expired cookie counts as signed out. Routes that need a user depend on
 `CurrentUser`; public routes carry `openapi_extra=PUBLIC` so that being
 public is a visible, deliberate choice (a test checks every other route
 answers 401 without a token). Public routes that behave differently for a
@@ -19,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.db.models import User, Video, VideoStatus
 from serving_api.errors import ApiError, not_found
-from serving_api.security import TokenClaims, decode_access_token
+from serving_api.security import SESSION_COOKIE, TokenClaims, csrf_matches, decode_access_token
 from serving_api.services import Services
 
 API_PREFIX = "/api/v1"
@@ -47,9 +51,31 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "not_authenticated", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def get_token_claims(services: ServicesDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> TokenClaims | None:
-    if token is None:
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def _cookie_claims(request: Request, services: Services) -> TokenClaims | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
         return None
+    try:
+        claims = decode_access_token(services.settings, cookie)
+    except jwt.InvalidTokenError:
+        return None
+    if services.revocations.is_revoked(claims.jti):
+        return None
+    if request.method not in SAFE_METHODS and not csrf_matches(services.settings, claims,
+                                                                request.headers.get(CSRF_HEADER)):
+        raise ApiError(403, "csrf_failed", f"A signed-in browser request that changes state needs the "
+                                           f"{CSRF_HEADER} header of its page.")
+    return claims
+
+
+def get_token_claims(request: Request, services: ServicesDep,
+                     token: Annotated[str | None, Depends(oauth2_scheme)]) -> TokenClaims | None:
+    if token is None:
+        return _cookie_claims(request, services)
     try:
         claims = decode_access_token(services.settings, token)
     except jwt.ExpiredSignatureError:

@@ -16,14 +16,19 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.settings import Settings, get_settings
 from serving_api.bloom import EmailBloomFilter
 from serving_api.deps import API_PREFIX
 from serving_api.errors import ErrorResponse, error_responses, install_error_handlers
+from serving_api.headers import SecurityHeadersMiddleware
 from serving_api.routers import auth, health, playback, uploads, users, videos
+from serving_api.routers.tus import build_tus_router
 from serving_api.services import build_services
+from serving_api.web import install_web_app
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await rebuild
             services.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc assets are served from the fastapi-offline package: /docs works offline.
+    app = FastAPIOffline(
         title="videoai API",
         version=_version(),
         description="Upload, watch and search videos that the videoai pipeline transcodes, transcribes and summarizes.",
@@ -73,4 +79,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Documents our error body for 422 instead of FastAPI's default HTTPValidationError.
     for router in (auth.router, users.router, uploads.router, videos.router, playback.router):
         app.include_router(router, prefix=API_PREFIX, responses=error_responses(422))
+    app.include_router(build_tus_router(settings), prefix=API_PREFIX)
+    install_web_app(app)
+    if settings.cors_origin_list:
+        # Other front-ends call the API with Bearer tokens: no credentials (cookies) cross origins.
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origin_list, allow_credentials=False,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Range", "Tus-Resumable", "Upload-Length",
+                           "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length", "Upload-Concat"],
+            expose_headers=["Location", "Content-Range", "Accept-Ranges", "Tus-Resumable", "Upload-Offset",
+                            "Upload-Length", "Upload-Expires", "Retry-After"],
+            max_age=600)
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)  # outermost: on every response
     return app

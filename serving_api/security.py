@@ -7,6 +7,8 @@ client PUTs bytes to when the object store cannot presign one).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -19,6 +21,8 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from pipeline.settings import Settings
 
 ACCESS_AUDIENCE = "videoai:access"
+# The web app keeps the access token in this cookie (HttpOnly, SameSite=Strict): never in a URL or in script.
+SESSION_COOKIE = "videoai_session"
 UPLOAD_AUDIENCE = "videoai:upload"
 _REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "aud"]
 
@@ -106,3 +110,12 @@ def create_upload_token(settings: Settings, user_id: int, upload_id: str) -> Iss
 
 def decode_upload_token(settings: Settings, token: str) -> TokenClaims:
     return _decode(settings, token, UPLOAD_AUDIENCE)
+
+
+def csrf_token(settings: Settings, claims: TokenClaims) -> str:
+    """The CSRF token of a web session: bound to its access token's id, so it dies with the session."""
+    return hmac.new(settings.jwt_signing_key().encode(), f"csrf:{claims.jti}".encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_matches(settings: Settings, claims: TokenClaims, presented: str | None) -> bool:
+    return bool(presented) and hmac.compare_digest(csrf_token(settings, claims), presented or "")

@@ -14,6 +14,7 @@ EXPECTED_PUBLIC = {
     ("GET", "/api/v1/videos/{video_id}/watch"), ("GET", "/api/v1/videos/{video_id}/stream/{label}"),
     ("GET", "/api/v1/videos/{video_id}/thumbnail"), ("GET", "/api/v1/videos/{video_id}/captions.vtt"),
     ("GET", "/api/v1/videos/{video_id}/transcript"), ("GET", "/api/v1/videos/{video_id}/summary"),
+    ("GET", "/api/v1/videos/{video_id}/hls/master.m3u8"), ("GET", "/api/v1/videos/{video_id}/hls/{label}/{name}"),
     ("PUT", "/api/v1/videos/uploads/{upload_id}/content"),  # the token in its URL is the credential
 }
 

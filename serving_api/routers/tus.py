@@ -1,0 +1,126 @@
+"""Resumable uploads over the tus protocol (https://tus.io), served by `tuspyserver`.
+
+A client creates an upload (`POST /api/v1/uploads/tus`, with `Upload-Length`
+and `Upload-Metadata`: `filename`, `filetype`, optional `title` and
+`description`), then PATCHes bytes at `Upload-Offset`; after a dropped
+connection it asks `HEAD` for the offset the server holds and sends only the
+rest. Every request needs the user (Bearer token, or the web session cookie
+with its CSRF header), and each user's uploads live in a directory of their
+own, so nobody else can read, resume or finish them.
+
+The parts gather on the API host's disk (`VIDEOAI_HOME/tus/<user id>`). The
+last PATCH hands the whole file to the same path as every other upload:
+registered by `create_video`, stored at its staging key in the object store
+(local or S3), then accepted by `accept_staged_upload` (size, container
+signature, ffprobe) which publishes it as `pending` with its
+`video.uploaded` event, or rejects it leaving nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from starlette.concurrency import run_in_threadpool
+from tuspyserver import create_tus_router
+
+from pipeline.db.session import session_scope
+from pipeline.settings import Settings
+from pipeline.uploads import abandon_upload, create_video
+from serving_api.deps import CurrentUser, ServicesDep
+from serving_api.ingest import accept_staged_upload
+from serving_api.schemas.videos import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
+from serving_api.services import Services
+
+logger = logging.getLogger(__name__)
+
+TUS_PATH = "/uploads/tus"
+
+
+def tus_root(settings: Settings) -> Path:
+    return settings.videoai_home / "tus"
+
+
+def _user_dir(settings: Settings, user_id: int) -> Path:
+    path = tus_root(settings) / str(user_id)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _title(metadata: dict) -> str:
+    title = (metadata.get("title") or "").strip() or Path(metadata.get("filename") or "").stem or "Untitled"
+    return title[:TITLE_MAX_LENGTH]
+
+
+def accept_tus_file(services: Services, owner_id: int, path: Path, metadata: dict) -> int:
+    """Register a finished tus upload like any other upload and accept it; returns the video id."""
+    content_type = metadata.get("filetype") or "application/octet-stream"
+    with session_scope(services.engine) as session:
+        pending = create_video(session, title=_title(metadata),
+                               description=(metadata.get("description") or "")[:DESCRIPTION_MAX_LENGTH],
+                               owner_id=owner_id, filename=metadata.get("filename"), content_type=content_type,
+                               expected_size=path.stat().st_size, method="tus")
+    try:
+        services.store.put_file(pending.staging_key, path, content_type=content_type)
+    except BaseException:
+        with session_scope(services.engine) as session:
+            abandon_upload(session, services.store, pending.upload_id, "could not be stored")
+        raise
+    return accept_staged_upload(services, pending.upload_id).id
+
+
+def _remove_upload(path: Path) -> None:
+    """tuspyserver keeps the data file and an `.info` file beside it."""
+    for leftover in (path, path.with_name(path.name + ".info")):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+def build_tus_router(settings: Settings) -> APIRouter:
+    def require_user(user: CurrentUser) -> None:
+        """Every tus request is signed in (Bearer, or the session cookie + CSRF header)."""
+
+    def user_files(user: CurrentUser) -> Callable[[dict], dict]:
+        return lambda _metadata: {"files_dir": str(_user_dir(settings, user.id))}
+
+    def pre_create(services: ServicesDep) -> Callable[[dict, dict], None]:
+        def check(metadata: dict, info: dict) -> None:
+            size = info.get("size")
+            if size is not None and size > services.settings.max_upload_bytes:
+                raise HTTPException(413, f"The file is larger than the limit of "
+                                         f"{services.settings.max_upload_bytes} bytes.")
+            if not metadata.get("filename") or not metadata.get("filetype"):
+                raise HTTPException(400, "Upload-Metadata needs filename and filetype.")
+        return check
+
+    def on_complete(user: CurrentUser, services: ServicesDep) -> Callable[[str, dict], Awaitable[None]]:
+        async def publish(file_path: str, metadata: dict) -> None:
+            path = Path(file_path)
+            try:
+                video_id = await run_in_threadpool(accept_tus_file, services, user.id, path, metadata)
+                logger.info("tus upload %s became video %d", path.name, video_id)
+            finally:
+                _remove_upload(path)
+        return publish
+
+    router = create_tus_router(
+        prefix=TUS_PATH,
+        files_dir=str(tus_root(settings)),
+        max_size=settings.max_upload_bytes,
+        auth=require_user,
+        days_to_keep=max(1, round(settings.upload_abandon_hours / 24)),
+        upload_complete_dep=on_complete,
+        pre_create_dep=pre_create,
+        file_dep=user_files,
+        tags=["uploads"],
+    )
+    # The tus protocol is documented by tus.io, not by our OpenAPI document (its routes answer
+    # with tus headers rather than our JSON bodies).
+    for route in router.routes:
+        route.include_in_schema = False  # type: ignore[attr-defined]
+    return router

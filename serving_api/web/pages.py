@@ -1,0 +1,251 @@
+"""The viewer web app's pages: home, sign up / log in / log out, upload, watch, search.
+
+Server-rendered Jinja2 templates (autoescaped: user text is always shown as
+text), with small plain scripts under /static (no inline script, so the
+Content-Security-Policy can forbid it). The pages read through the same
+functions the JSON API uses, and their scripts call the JSON API with the
+session cookie (and the page's CSRF token for anything that changes state).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import OAuth2PasswordRequestForm
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from pipeline.db.models import TranscriptSegment, User, Video, VideoStatus, VideoSummary
+from pipeline.search import InvalidCursor as InvalidSearchCursor
+from pipeline.search import SearchQuery
+from serving_api.deps import ServicesDep, SessionDep, is_visible
+from serving_api.errors import ApiError
+from serving_api.routers import auth, playback, videos
+from serving_api.schemas.auth import SignupIn
+from serving_api.security import SESSION_COOKIE, TokenClaims, csrf_matches, csrf_token, decode_access_token
+from serving_api.services import Services
+from serving_api.web.moments import spoken_moment
+from serving_api.web.text import highlighted
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+HOME_PAGE_SIZE = 12
+PROCESSING_SHOWN = 50
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+templates.env.filters["clock"] = clock
+templates.env.filters["date"] = lambda value: value.strftime("%Y-%m-%d") if isinstance(value, datetime) else ""
+templates.env.filters["highlighted"] = highlighted
+
+
+@dataclass(frozen=True)
+class WebSession:
+    user: User | None
+    claims: TokenClaims | None
+    csrf: str | None
+
+
+def web_session(request: Request, services: ServicesDep, session: SessionDep) -> WebSession:
+    """The signed-in user of the session cookie, or nobody (an expired or revoked cookie is just signed out)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        try:
+            claims = decode_access_token(services.settings, cookie)
+        except Exception:  # any invalid token: signed out
+            claims = None
+        if claims is not None and not services.revocations.is_revoked(claims.jti) and claims.subject.isdigit():
+            user = session.get(User, int(claims.subject))
+            if user is not None and user.is_active:
+                return WebSession(user, claims, csrf_token(services.settings, claims))
+    return WebSession(None, None, None)
+
+
+WebSessionDep = Annotated[WebSession, Depends(web_session)]
+
+
+def render(request: Request, web: WebSession, template: str, status_code: int = 200, **context: object) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, {"user": web.user, "csrf": web.csrf, **context},
+                                      status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def _same_origin(request: Request) -> bool:
+    """A form post from our own pages (browsers send Origin on every POST)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    base = urlsplit(str(request.base_url))
+    return origin.rstrip("/") == f"{base.scheme}://{base.netloc}"
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths: never an open redirect."""
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+def _signed_in(request: Request, services: Services, token: str, target: str) -> RedirectResponse:
+    response = RedirectResponse(_safe_next(target), status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, max_age=services.settings.access_token_minutes * 60, path="/",
+                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+# --- home -------------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse, name="web_home")
+def home(request: Request, web: WebSessionDep, session: SessionDep,
+         cursor: str | None = None) -> HTMLResponse:
+    try:
+        page = videos.list_videos(session, None, cursor=cursor, limit=HOME_PAGE_SIZE, status=None, owner_id=None,
+                                  mine=False)
+    except ApiError:
+        page = videos.list_videos(session, None, cursor=None, limit=HOME_PAGE_SIZE, status=None, owner_id=None,
+                                  mine=False)
+    owner_ids = {v.owner_id for v in page.items if v.owner_id is not None}
+    owners = {u.id: u.full_name or u.email.split("@", 1)[0]
+              for u in session.scalars(select(User).where(User.id.in_(owner_ids)))} if owner_ids else {}
+    processing: list[Video] = []
+    if web.user is not None:
+        processing = list(session.scalars(
+            select(Video).where(Video.owner_id == web.user.id, Video.status != VideoStatus.READY.value)
+            .order_by(Video.created_at.desc(), Video.id.desc()).limit(PROCESSING_SHOWN)))
+    return render(request, web, "home.html", videos=page.items, owners=owners, next_cursor=page.next_cursor,
+                  processing=processing)
+
+
+# --- sign up, log in, log out ------------------------------------------------------------------
+
+
+@router.get("/signup", response_class=HTMLResponse, name="web_signup")
+def signup_page(request: Request, web: WebSessionDep) -> HTMLResponse:
+    return render(request, web, "signup.html", error=None, email="", full_name="")
+
+
+@router.post("/signup", response_class=HTMLResponse)
+def signup_submit(request: Request, web: WebSessionDep, session: SessionDep, services: ServicesDep,
+                  email: Annotated[str, Form()], password: Annotated[str, Form()],
+                  full_name: Annotated[str, Form()] = "") -> Response:
+    def again(message: str, status_code: int) -> HTMLResponse:
+        return render(request, web, "signup.html", status_code=status_code, error=message, email=email,
+                      full_name=full_name)
+
+    if not _same_origin(request):
+        return again("This form must be sent from this site.", 403)
+    try:
+        body = SignupIn(email=email, password=password, full_name=full_name.strip() or None)
+    except ValidationError as exc:
+        return again("; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors()), 422)
+    try:
+        auth.signup(body, session, services)
+        issued = auth.login(OAuth2PasswordRequestForm(username=email, password=password), request, session, services)
+    except ApiError as exc:
+        return again(exc.detail, exc.status_code)
+    return _signed_in(request, services, issued.access_token, "/")
+
+
+@router.get("/login", response_class=HTMLResponse, name="web_login")
+def login_page(request: Request, web: WebSessionDep, next: str = "/") -> HTMLResponse:  # noqa: A002
+    return render(request, web, "login.html", error=None, email="", next=_safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(request: Request, web: WebSessionDep, session: SessionDep, services: ServicesDep,
+                 email: Annotated[str, Form()], password: Annotated[str, Form()],
+                 next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
+    if not _same_origin(request):
+        return render(request, web, "login.html", status_code=403, error="This form must be sent from this site.",
+                      email=email, next=_safe_next(next))
+    try:
+        issued = auth.login(OAuth2PasswordRequestForm(username=email, password=password), request, session, services)
+    except ApiError as exc:
+        return render(request, web, "login.html", status_code=exc.status_code, error=exc.detail, email=email,
+                      next=_safe_next(next))
+    return _signed_in(request, services, issued.access_token, next)
+
+
+@router.post("/logout")
+def logout_submit(request: Request, web: WebSessionDep, services: ServicesDep,
+                  csrf_token: Annotated[str, Form()] = "") -> Response:
+    if web.claims is not None:
+        if not csrf_matches(services.settings, web.claims, csrf_token):
+            return render(request, web, "error.html", status_code=403, title="Not signed out",
+                          message="The sign-out form was not sent from this site's page.")
+        services.revocations.revoke(web.claims.jti, web.claims.expires_at)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+# --- upload -----------------------------------------------------------------------------------
+
+
+@router.get("/upload", response_class=HTMLResponse, name="web_upload")
+def upload_page(request: Request, web: WebSessionDep, services: ServicesDep) -> Response:
+    if web.user is None:
+        return RedirectResponse("/login?next=/upload", status_code=303)
+    return render(request, web, "upload.html", max_bytes=services.settings.max_upload_bytes)
+
+
+# --- watch ------------------------------------------------------------------------------------
+
+
+def _not_found(request: Request, web: WebSession) -> HTMLResponse:
+    return render(request, web, "error.html", status_code=404, title="Video not found",
+                  message="There is no such video, or it is not yours to see.")
+
+
+@router.get("/watch/{video_id}", response_class=HTMLResponse, name="web_watch")
+def watch_page(video_id: int, request: Request, web: WebSessionDep, session: SessionDep, services: ServicesDep,
+               t: Annotated[float | None, Query(ge=0)] = None) -> HTMLResponse:
+    video = session.get(Video, video_id)
+    if video is None or not is_visible(video, web.user):
+        return _not_found(request, web)
+    if video.status != VideoStatus.READY.value:
+        return render(request, web, "processing.html", video=video)
+    watch = playback.watch(video, request, session, services)
+    summary = session.scalar(select(VideoSummary.summary).where(VideoSummary.video_id == video.id))
+    segments = list(session.scalars(select(TranscriptSegment).where(TranscriptSegment.video_id == video.id)
+                                    .order_by(TranscriptSegment.position)))
+    # MP4 fallback: the largest rung up to 720p plays almost anywhere.
+    mp4 = max((v for v in watch.variants if v.height <= 720 or v.width <= 720), key=lambda v: v.height,
+              default=watch.variants[0] if watch.variants else None)
+    owner = session.get(User, video.owner_id) if video.owner_id else None
+    start = t if t is not None and (video.duration_seconds is None or t < video.duration_seconds) else 0.0
+    return render(request, web, "watch.html", video=video, watch=watch, mp4=mp4, summary=summary or "",
+                  segments=segments, start=start,
+                  owner_name=(owner.full_name or owner.email.split("@", 1)[0]) if owner else None)
+
+
+# --- search -----------------------------------------------------------------------------------
+
+
+@router.get("/search", response_class=HTMLResponse, name="web_search")
+def search_page(request: Request, web: WebSessionDep, services: ServicesDep,
+                q: Annotated[str, Query(max_length=500)] = "", cursor: str | None = None) -> HTMLResponse:
+    hits, total, next_cursor, error = [], 0, None, None
+    if q.strip():
+        try:
+            page = services.search.search(SearchQuery(text=q, status=VideoStatus.READY.value, limit=10, cursor=cursor))
+            hits, total, next_cursor = list(page.hits), page.total, page.next_cursor
+        except InvalidSearchCursor:
+            error = "That page of results is no longer available; search again."
+    moments = {hit.video_id: [(math.floor(spoken_moment(m.start, m.end, m.text, q) * 10) / 10, m) for m in hit.matches]
+               for hit in hits}
+    return render(request, web, "search.html", q=q, hits=hits, total=total, next_cursor=next_cursor,
+                  moments=moments, error=error)

@@ -1,0 +1,60 @@
+// Resumable upload with tus-js-client: progress in bytes; after a dropped connection (or a reload),
+// the same file continues from the offset the server already holds.
+(function () {
+  "use strict";
+  var form = document.getElementById("upload-form");
+  if (!form || !window.tus) return;
+  var csrf = document.querySelector("meta[name=csrf-token]").getAttribute("content");
+  var progress = document.getElementById("upload-progress");
+  var status = document.getElementById("upload-status");
+  var button = document.getElementById("upload-button");
+
+  function say(text) { status.textContent = text; }
+  function mb(bytes) { return (bytes / 1048576).toFixed(1) + " MB"; }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var file = document.getElementById("file").files[0];
+    if (!file) { say("Choose a video file first."); return; }
+    var title = document.getElementById("title").value.trim() || file.name.replace(/\.[^.]+$/, "");
+    button.disabled = true;
+    // PATCH size: a dropped connection costs at most the chunk in flight.
+    var chunkBytes = parseInt(form.getAttribute("data-chunk-bytes") || "0", 10) || 5 * 1024 * 1024;
+    var upload = new window.tus.Upload(file, {
+      endpoint: form.getAttribute("data-endpoint"),
+      chunkSize: chunkBytes,
+      retryDelays: [0, 1000, 3000, 5000],
+      storeFingerprintForResuming: true,
+      removeFingerprintOnSuccess: true,
+      headers: {"X-CSRF-Token": csrf},
+      metadata: {
+        filename: file.name,
+        filetype: file.type || "application/octet-stream",
+        title: title,
+        description: document.getElementById("description").value
+      },
+      onProgress: function (sent, total) {
+        var percent = total ? Math.floor(sent * 100 / total) : 0;
+        progress.value = percent;
+        say("Uploading: " + mb(sent) + " of " + mb(total) + " (" + percent + " %)");
+      },
+      onError: function (error) {
+        button.disabled = false;
+        var detail = error && error.originalResponse ? error.originalResponse.getBody() : String(error);
+        say("The upload stopped: " + detail + ". Press Upload again to continue where it stopped.");
+      },
+      onSuccess: function () {
+        progress.value = 100;
+        say("Uploaded (100 %). Processing starts now…");
+        setTimeout(function () { window.location.assign("/"); }, 1000);
+      }
+    });
+    upload.findPreviousUploads().then(function (previous) {
+      if (previous.length) {
+        upload.resumeFromPreviousUpload(previous[0]);
+        say("Resuming the earlier upload of this file…");
+      }
+      upload.start();
+    });
+  });
+})();

@@ -1,0 +1,107 @@
+"""The web app in a real browser: the API served by uvicorn on a free port, the real pipeline run
+in-process for every upload that lands, and Playwright driving the machine's Chromium (headless)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from pipeline.db.models import Video, VideoStatus
+from pipeline.db.session import session_scope
+from serving_api.main import create_app
+from tests.fixtures.pipeline import PipelineHarness
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+
+def _serve(app: object) -> LiveServer:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="web-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API did not start")
+        time.sleep(0.05)
+    return LiveServer(f"http://127.0.0.1:{port}", server, thread)
+
+
+@dataclass
+class PipelineWorker:
+    """Runs the whole per-video job (in-process Dagster, as the other end-to-end tests do) for every
+    video that becomes `pending`, as the upload sensor would start its run."""
+
+    harness: PipelineHarness
+    stop: threading.Event = field(default_factory=threading.Event)
+    done: list[int] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
+
+    def loop(self) -> None:
+        while not self.stop.wait(0.2):
+            with session_scope(self.harness.engine) as session:
+                pending = list(session.scalars(select(Video.id).where(Video.status == VideoStatus.PENDING.value)))
+            for video_id in pending:
+                try:
+                    self.harness.run(video_id, raise_on_error=False)
+                except BaseException as exc:  # reported by the test that waits for the video
+                    self.errors.append(exc)
+                self.done.append(video_id)
+
+
+@pytest.fixture(scope="module")
+def live_platform(module_harness: PipelineHarness) -> Iterator[tuple[LiveServer, PipelineWorker]]:
+    live = _serve(create_app(module_harness.settings))
+    worker = PipelineWorker(module_harness)
+    thread = threading.Thread(target=worker.loop, name="pipeline-worker", daemon=True)
+    thread.start()
+    try:
+        yield live, worker
+    finally:
+        worker.stop.set()
+        thread.join(timeout=300)
+        live.server.should_exit = True
+        live.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (scripts/setup --test installs it)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--no-first-run"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the tests save a screenshot of each page they visit."""
+    path = tmp_path_factory.getbasetemp() / "screenshots"
+    path.mkdir(exist_ok=True)
+    return path
