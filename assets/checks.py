@@ -4,10 +4,10 @@
 import dagster as dg
 from sqlalchemy import select
 
+from assets.partitions import videos_partitions
 from assets.support import video_id
 from assets.transcription import load_segments
 from pipeline.db.models import Video, VideoSummary, VideoTranscript
-from assets.partitions import videos_partitions
 from pipeline.summarization import split_sentences
 from resources.database import DatabaseResource
 from resources.search_index import SearchIndexResource

@@ -3,11 +3,11 @@
 import dagster as dg
 from sqlalchemy import select
 
+from assets.partitions import videos_partitions
 from assets.support import video_id
 from assets.transcription import load_segments
 from pipeline.db.models import VideoSummary
 from pipeline.lifecycle import get_video
-from assets.partitions import videos_partitions
 from pipeline.passages import TRANSCRIPT, save_passages, video_passages
 from resources.database import DatabaseResource
 from resources.embedder import EmbeddingResource

@@ -8,13 +8,13 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy import delete
 
+from assets.partitions import videos_partitions
 from assets.support import advance, fail_video, video_id
 from pipeline import hls, keys
 from pipeline.db.models import Video, VideoStatus, VideoVariant
 from pipeline.events import VIDEO_TRANSCODED
 from pipeline.lifecycle import get_video, start_processing
 from pipeline.media import MediaError, make_thumbnail, plan_ladder, probe, thumbnail_time, transcode_ladder
-from assets.partitions import videos_partitions
 from pipeline.storage import ObjectNotFound, local_file
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
@@ -48,11 +48,11 @@ def source_video(context: dg.AssetExecutionContext, database: DatabaseResource,
     try:
         with local_file(store, video.source_key) as path:
             info = probe(path)
-    except ObjectNotFound:
+    except ObjectNotFound as error:
         raise fail_video(database, vid, f"The uploaded file is missing from storage ({video.source_key}). "
-                                        "Upload the video again.")
+                                        "Upload the video again.") from error
     except MediaError as error:
-        raise fail_video(database, vid, str(error))
+        raise fail_video(database, vid, str(error)) from error
     with database.session() as session:
         row = get_video(session, vid)
         row.duration_seconds, row.width, row.height = info.duration_seconds, info.width, info.height
@@ -92,7 +92,7 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
             thumb_path = make_thumbnail(source, workdir / "thumbnail.jpg", at_seconds=moment)
             ui_thumb = make_thumbnail(source, workdir / "ui-thumbnail.jpg", at_seconds=moment, width=_UI_THUMBNAIL_WIDTH)
         except MediaError as error:
-            raise fail_video(database, vid, str(error))
+            raise fail_video(database, vid, str(error)) from error
         for variant in encoded:
             store.put_file(keys.variant_key(vid, variant.label), variant.path, content_type="video/mp4")
         store.put_file(keys.thumbnail_key(vid), thumb_path, content_type="image/jpeg")

@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-videos_partitions = dg.DynamicPartitionsDefinition(name="videos")
+VIDEOS_PARTITIONS_NAME = "videos"
+videos_partitions = dg.DynamicPartitionsDefinition(name=VIDEOS_PARTITIONS_NAME)
 
 
 def video_id_of(partition_key: str) -> int:

@@ -5,12 +5,12 @@ import dagster as dg
 from sqlalchemy import select
 
 from assets.media import video_variants
+from assets.partitions import videos_partitions
 from assets.support import advance, video_id
 from assets.transcription import load_segments
 from pipeline.db.models import User, VideoStatus, VideoSummary, VideoTranscript
 from pipeline.events import VIDEO_READY
 from pipeline.lifecycle import get_video
-from assets.partitions import videos_partitions
 from pipeline.passages import load_passage_vectors
 from pipeline.search import SearchDocument
 from resources.database import DatabaseResource

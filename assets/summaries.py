@@ -6,12 +6,12 @@ import json
 import dagster as dg
 from sqlalchemy import delete, select
 
+from assets.partitions import videos_partitions
 from assets.support import advance, row_for_video, video_id
 from assets.transcription import load_segments
 from pipeline import keys
 from pipeline.db.models import ChunkSummary, VideoStatus, VideoSummary, VideoTranscript
 from pipeline.events import VIDEO_SUMMARIZED
-from assets.partitions import videos_partitions
 from pipeline.summarization import chunk_segments, map_chunks, reduce_summaries
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource

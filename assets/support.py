@@ -6,13 +6,13 @@ import dagster as dg
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assets.partitions import video_id_of
 from pipeline.db.models import VideoStatus
 from pipeline.lifecycle import advance_status, mark_failed
-from assets.partitions import video_id_of
 from resources.database import DatabaseResource
 
 
-def video_id(context: dg.AssetExecutionContext) -> int:
+def video_id(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> int:
     return video_id_of(context.partition_key)
 
 

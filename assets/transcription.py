@@ -7,15 +7,14 @@ import dagster as dg
 from sqlalchemy import delete, select
 
 from assets.media import source_video
+from assets.partitions import videos_partitions
 from assets.support import advance, row_for_video, video_id
 from pipeline import keys
 from pipeline.db.models import TranscriptSegment, VideoStatus, VideoTranscript
 from pipeline.events import VIDEO_TRANSCRIBED
 from pipeline.lifecycle import get_video
-from assets.partitions import videos_partitions
-from pipeline.text import TimedSegment
 from pipeline.storage import local_file
-from pipeline.text import word_count
+from pipeline.text import TimedSegment, word_count
 from pipeline.transcription import TranscriptResult, to_webvtt, transcript_to_json
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource

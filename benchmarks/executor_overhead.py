@@ -47,7 +47,7 @@ def video_pipeline_job(executor: str) -> dg.JobDefinition:
     """
     from orchestration.definitions import build_definitions
 
-    settings = Settings(DAGSTER_EXECUTOR=executor)  # type: ignore[call-arg]
+    settings = Settings(DAGSTER_EXECUTOR=executor)
     return build_definitions(settings).resolve_job_def("video_pipeline")
 
 
@@ -77,10 +77,10 @@ def run_worker(executor: str, partition: str) -> int:
     # By module name, not __name__: run as a script, this module is "__main__" here but not in the steps.
     job = dg.build_reconstructable_job("benchmarks.executor_overhead", video_pipeline_job.__name__,
                                        reconstructable_kwargs={"executor": executor})
-    with dg.DagsterInstance.get() as instance:
-        with dg.execute_job(job, instance=instance, run_config=_QUIET, tags={"dagster/partition": partition}) as result:
-            print(sum(1 for event in result.all_events if event.event_type_value == "STEP_SUCCESS"))
-            return 0 if result.success else 1
+    with dg.DagsterInstance.get() as instance, \
+            dg.execute_job(job, instance=instance, run_config=_QUIET, tags={"dagster/partition": partition}) as result:
+        print(sum(1 for event in result.all_events if event.event_type_value == "STEP_SUCCESS"))
+        return 0 if result.success else 1
 
 
 def _timed_run(executor: str, partition: str) -> tuple[float, float, int]:
@@ -108,9 +108,9 @@ def main() -> int:
     if args.run_worker:
         return run_worker(*args.run_worker)
 
+    from orchestration.instance import ensure_dagster_home
     from pipeline import samples
     from pipeline.db.session import migrate
-    from orchestration.instance import ensure_dagster_home
 
     with tempfile.TemporaryDirectory(prefix="videoai-bench-") as tmp:
         for name in _PLATFORM_ENV:
@@ -156,14 +156,14 @@ def main() -> int:
     print(f"{'multiprocess / in_process':28}{median(multi, 0) / median(inline, 0):9.2f}"
           f"{median(multi, 1) / median(inline, 1):9.2f}  (of the medians)")
     # Each round's pair ran back to back, so its ratio sees the same machine load.
-    paired = [statistics.median(m[k] / i[k] for i, m in zip(inline, multi)) for k in (0, 1)]
+    paired = [statistics.median(m[k] / i[k] for i, m in zip(inline, multi, strict=True)) for k in (0, 1)]
     print(f"{'multiprocess / in_process':28}{paired[0]:9.2f}{paired[1]:9.2f}  (median per round)")
-    extra_wall = statistics.median(m[0] - i[0] for i, m in zip(inline, multi))
-    extra_cpu = statistics.median(m[1] - i[1] for i, m in zip(inline, multi))
+    extra_wall = statistics.median(m[0] - i[0] for i, m in zip(inline, multi, strict=True))
+    extra_cpu = statistics.median(m[1] - i[1] for i, m in zip(inline, multi, strict=True))
     print(f"{'multiprocess - in_process':28}{extra_wall:9.2f}{extra_cpu:9.2f}  (median of per-round differences)")
     print()
     print("per round (wall s, CPU s):")
-    for number, ((iw, ic, _), (mw, mc, _)) in enumerate(zip(inline, multi), 1):
+    for number, ((iw, ic, _), (mw, mc, _)) in enumerate(zip(inline, multi, strict=True), 1):
         print(f"  {number}: in_process {iw:6.2f} {ic:6.2f}   multiprocess {mw:6.2f} {mc:6.2f}   "
               f"ratio wall {mw / iw:.2f} CPU {mc / ic:.2f}")
     return 0

@@ -13,15 +13,15 @@ import dagster as dg
 
 from assets.checks import ALL_CHECKS
 from assets.embeddings import passage_embeddings_asset
+from assets.jobs import video_pipeline_job
 from assets.media import source_video, video_variants
 from assets.search import search_document_asset
 from assets.summaries import summary_assets
 from assets.transcription import transcript_asset
 from orchestration.executors import executor_for
-from assets.jobs import video_pipeline_job
 from orchestration.maintenance import prune_uploads_job, prune_uploads_schedule
-from pipeline.settings import Settings, get_settings
 from pipeline.embeddings import embedder_settings
+from pipeline.settings import Settings, get_settings
 from resources.database import DatabaseResource
 from resources.embedder import EmbeddingResource
 from resources.object_store import ObjectStoreResource
@@ -35,7 +35,7 @@ from sensors.uploads import upload_sensor
 
 def _secret(env_name: str, value: str) -> str:
     # Read at launch and hidden in the UI when it comes from the environment.
-    return dg.EnvVar(env_name) if os.environ.get(env_name) else value  # type: ignore[return-value]
+    return dg.EnvVar(env_name) if os.environ.get(env_name) else value
 
 
 def build_resources(settings: Settings, *, from_env: bool = False) -> dict[str, dg.ConfigurableResource]:

@@ -47,7 +47,7 @@ def _say(message: str) -> None:
 
 
 def _start(name: str, command: list[str], env: dict[str, str], log_dir: Path) -> subprocess.Popen:
-    log = open(log_dir / f"{name}.log", "ab")
+    log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it; ours closes at exit
     # A process group of its own, so stopping it also stops what it spawned (dagster dev's children).
     return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 

@@ -24,6 +24,7 @@ def prune_uploads_job() -> None:
 
 
 prune_uploads_schedule = dg.ScheduleDefinition(
-    name="prune_uploads_schedule", job=prune_uploads_job, cron_schedule="17 3 * * *", default_status=dg.DefaultScheduleStatus.RUNNING,
+    name="prune_uploads_schedule", job=prune_uploads_job, cron_schedule="17 3 * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every night: remove uploads that were started and never completed.",
 )

@@ -44,7 +44,7 @@ from dagster._core.loader import DataLoader, LoadingContext
 from dagster._core.utils import make_new_backfill_id
 from dagster._time import get_current_timestamp
 
-from assets.partitions import videos_partitions
+from assets.partitions import VIDEOS_PARTITIONS_NAME, videos_partitions
 
 # Backfill runs yield to new uploads (sensor runs carry a higher dagster/priority; see pipeline/jobs.py).
 BACKFILL_PRIORITY = "-1"
@@ -99,7 +99,7 @@ class _LoadingContext(LoadingContext):
         return self._instance
 
     @property
-    def loaders(self) -> dict:  # type: ignore[override]
+    def loaders(self) -> dict:
         return self._loaders
 
 
@@ -182,7 +182,7 @@ def scan_stale(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, asset_
     (default: every video), with the reasons Dagster gives."""
     started = time.perf_counter()
     keys = list(asset_keys) if asset_keys is not None else select_assets(asset_graph, None)
-    wanted = list(partitions) if partitions is not None else list(instance.get_dynamic_partitions(videos_partitions.name))
+    wanted = list(partitions) if partitions is not None else list(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
     latest = _Latest(instance)
     resolver = CachingStaleStatusResolver(instance, asset_graph, _LoadingContext(instance))
     stale: list[StaleAsset] = []

@@ -97,8 +97,10 @@ class OpenAIEmbedder:
         rows: list[list[float]] = []
         for start in range(0, len(texts), _OPENAI_BATCH):
             batch = [text or " " for text in texts[start:start + _OPENAI_BATCH]]  # empty input is refused
-            extra = {"dimensions": self._requested_dimensions} if self._requested_dimensions else {}
-            response = self._client.embeddings.create(model=self.model, input=batch, **extra)
+            from openai import omit
+
+            dimensions = self._requested_dimensions or omit
+            response = self._client.embeddings.create(model=self.model, input=batch, dimensions=dimensions)
             data = sorted(response.data, key=lambda item: item.index)
             if len(data) != len(batch):
                 raise EmbeddingError(f"model {self.model!r} returned {len(data)} embeddings for {len(batch)} inputs")

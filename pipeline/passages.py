@@ -15,8 +15,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from pipeline.db.models import VideoPassage
-from pipeline.text import TimedSegment
 from pipeline.search.vectors import PassageVector, vector_bytes, vector_from_bytes
+from pipeline.text import TimedSegment
 
 MIN_PASSAGE_SECONDS = 30.0
 MAX_PASSAGE_SECONDS = 60.0

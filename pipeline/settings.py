@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     dagster_max_concurrent: int | None = Field(default=None, ge=1, alias="DAGSTER_MAX_CONCURRENT")
 
     @model_validator(mode="after")
-    def _resolve_paths(self) -> "Settings":
+    def _resolve_paths(self) -> Settings:
         self.videoai_home = self.videoai_home.expanduser().resolve()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.videoai_home / 'videoai.db'}"

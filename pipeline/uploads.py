@@ -64,6 +64,7 @@ def complete_upload(session: Session, store: ObjectStore, upload_id: str) -> Vid
     assert video is not None
     if upload.state == "completed":
         return video
+    assert upload.staging_key is not None, "an upload not yet completed has its staged bytes"
     size = store.stat(upload.staging_key).size
     completed_at = utcnow()
     final_key = keys.upload_key(video.id, upload.filename, completed_at)

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import dagster as dg
 from kafka.errors import KafkaError
 
-from pipeline.events import VIDEO_UPLOADED
 from assets.jobs import video_pipeline_job
+from pipeline.events import VIDEO_UPLOADED
 from pipeline.messaging.consumer import KafkaReadTimeout, poll_uploaded_events, record_processed
 from pipeline.settings import get_settings
 from resources.database import DatabaseResource

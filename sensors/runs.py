@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from assets.partitions import videos_partitions
+from assets.partitions import VIDEOS_PARTITIONS_NAME, videos_partitions
 
 
 def video_run_request(video_id: int, trigger: str) -> dg.RunRequest:
@@ -19,7 +19,7 @@ def video_run_request(video_id: int, trigger: str) -> dg.RunRequest:
 
 def known_videos(instance: dg.DagsterInstance) -> set[str]:
     """The video ids Dagster already has as partitions: read once per tick."""
-    return set(instance.get_dynamic_partitions(videos_partitions.name))
+    return set(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
 
 
 def new_video_runs(known: set[str], video_ids: Iterable[int], trigger: str, cursor: str | None) -> dg.SensorResult:

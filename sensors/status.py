@@ -7,8 +7,8 @@ covers everything else (a crash, an exhausted retry, a lost worker).
 
 import dagster as dg
 
-from pipeline.db.models import VideoStatus
 from assets.jobs import video_pipeline_job
+from pipeline.db.models import VideoStatus
 from pipeline.lifecycle import VideoNotFound, get_video, mark_failed
 from resources.database import DatabaseResource
 

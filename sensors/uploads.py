@@ -10,7 +10,7 @@ ids already known as partitions are dropped, so nothing is requested twice.
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -42,7 +42,7 @@ class UploadCursor:
             return None
         stamp = self.last_key[len(UPLOADS_PREFIX):].split("-", 1)[0]
         try:
-            seen = datetime.strptime(stamp, _TS_FORMAT).replace(tzinfo=timezone.utc)
+            seen = datetime.strptime(stamp, _TS_FORMAT).replace(tzinfo=UTC)
         except ValueError:
             return self.last_key
         return UPLOADS_PREFIX + (seen - GRACE).strftime(_TS_FORMAT)

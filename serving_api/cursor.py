@@ -32,7 +32,7 @@ class VideoCursor(BaseModel):
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, token: str) -> "VideoCursor":
+    def decode(cls, token: str) -> VideoCursor:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             data = json.loads(raw)

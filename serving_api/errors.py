@@ -11,6 +11,7 @@ through the handlers installed here, so clients parse one shape.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -67,7 +68,7 @@ def _code_for_status(status_code: int) -> str:
 
 
 def error_json(status_code: int, code: str, message: str, details: Any = None,
-               headers: dict[str, str] | None = None) -> JSONResponse:
+               headers: Mapping[str, str] | None = None) -> JSONResponse:
     body = ErrorResponse(error=ErrorBody(code=code, message=message, details=jsonable_encoder(details)))
     return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
 

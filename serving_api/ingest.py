@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from pydantic import BaseModel, Field, ValidationError
@@ -30,6 +31,9 @@ from serving_api.errors import ApiError
 from serving_api.schemas.videos import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 from serving_api.services import Services
 from serving_api.upload_stream import SNIFF_BYTES, UploadSink, looks_like_video, not_a_video, too_large
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 FILE_FIELD = "file"
 _MAX_FIELD_BYTES = 64 * 1024  # title and description are small; a huge "field" is an attack
@@ -71,7 +75,7 @@ class _PartEvents:
     _field: bytearray = field(default_factory=bytearray)
     _value: bytearray = field(default_factory=bytearray)
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self._headers.clear,
             "on_header_field": lambda data, start, end: self._field.extend(data[start:end]),

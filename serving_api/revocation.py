@@ -7,7 +7,7 @@ entries by itself.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 from redis import Redis
@@ -32,7 +32,7 @@ class DatabaseRevocationStore:
         try:
             with session_scope(self.engine) as session:
                 # Entries past their token's expiry are useless: prune them as we go.
-                session.execute(delete(RevokedToken).where(RevokedToken.expires_at < datetime.now(timezone.utc)))
+                session.execute(delete(RevokedToken).where(RevokedToken.expires_at < datetime.now(UTC)))
                 session.add(RevokedToken(jti=jti, expires_at=expires_at))
         except IntegrityError:
             pass  # already revoked: logging out twice is not an error
@@ -48,7 +48,7 @@ class RedisRevocationStore:
         self.prefix = prefix
 
     def revoke(self, jti: str, expires_at: datetime) -> None:
-        ttl = max(1, int((expires_at - datetime.now(timezone.utc)).total_seconds()) + 1)
+        ttl = max(1, int((expires_at - datetime.now(UTC)).total_seconds()) + 1)
         self.redis.set(self.prefix + jti, b"1", ex=ttl)
 
     def is_revoked(self, jti: str) -> bool:

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import jwt
@@ -64,7 +64,7 @@ class IssuedToken:
 
 
 def _issue(settings: Settings, subject: str, audience: str, lifetime: timedelta, **extra: object) -> IssuedToken:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     jti = uuid.uuid4().hex
     expires_at = now + lifetime
     claims = {"sub": subject, "aud": audience, "iat": now, "exp": expires_at, "jti": jti, **extra}
@@ -89,8 +89,8 @@ def _decode(settings: Settings, token: str, audience: str) -> TokenClaims:
     return TokenClaims(
         subject=str(claims["sub"]),
         jti=str(claims["jti"]),
-        issued_at=datetime.fromtimestamp(claims["iat"], timezone.utc),
-        expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc),
+        issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
         extra={k: v for k, v in claims.items() if k not in known},
     )
 

@@ -69,14 +69,20 @@ class RedisFailureCounter:
         self.prefix = prefix
 
     def locked_for(self, key: str) -> int:
-        failures, ttl = self.redis.pipeline().get(self.prefix + key).ttl(self.prefix + key).execute()
+        pipe = self.redis.pipeline()
+        pipe.get(self.prefix + key)
+        pipe.ttl(self.prefix + key)
+        failures, ttl = pipe.execute()
         if failures is None or int(failures) < self.max_failures:
             return 0
         return max(1, int(ttl))
 
     def record_failure(self, key: str) -> None:
         # INCR then EXPIRE NX in one round trip: the window opens at the first failure only.
-        self.redis.pipeline().incr(self.prefix + key).expire(self.prefix + key, self.window_seconds, nx=True).execute()
+        pipe = self.redis.pipeline()
+        pipe.incr(self.prefix + key)
+        pipe.expire(self.prefix + key, self.window_seconds, nx=True)
+        pipe.execute()
 
     def clear(self, key: str) -> None:
         self.redis.delete(self.prefix + key)

@@ -14,6 +14,7 @@ non-videos); ffprobe judges the whole staged object afterwards.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 from pipeline.storage import ObjectStore
@@ -95,10 +96,8 @@ class _QueueReader:
     def drain(self) -> None:
         """Consume until the producer's last item, so it never waits on a dead consumer."""
         while not self._ended:
-            try:
+            with contextlib.suppress(_UploadAborted):
                 self._next()
-            except _UploadAborted:
-                pass
 
 
 class UploadSink:
@@ -126,7 +125,7 @@ class UploadSink:
         loop = asyncio.get_running_loop()
         self._writer = asyncio.wrap_future(_UPLOAD_THREADS.submit(self._store, _QueueReader(self._queue, loop)))
 
-    async def __aenter__(self) -> "UploadSink":
+    async def __aenter__(self) -> UploadSink:
         await self.start()
         return self
 

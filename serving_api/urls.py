@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
 
@@ -28,9 +28,9 @@ class ObjectLinks:
         if presigned is not None:
             self.presigned_any = True
             return presigned
-        return api_url(self.request, self.services, route_name, **path_params)
+        return api_url(self.request, self.services, route_name, **{k: str(v) for k, v in path_params.items()})
 
     def expires_at(self) -> datetime | None:
         if not self.presigned_any:
             return None
-        return datetime.now(timezone.utc) + timedelta(seconds=self.services.settings.s3_presign_seconds)
+        return datetime.now(UTC) + timedelta(seconds=self.services.settings.s3_presign_seconds)

@@ -48,7 +48,7 @@ def record_processed(session: Session, consumer_name: str, event_id: str) -> boo
     commit and then inserts nothing. Commit it with the side effect it guards.
     """
     dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    insert: Callable[..., Any] | None = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
     if insert is None:
         raise NotImplementedError(f"record_processed supports PostgreSQL and SQLite, not {dialect}")
     statement = (
@@ -95,7 +95,8 @@ def _within(seconds: float, work: Callable[[], T]) -> T:
     return outcome["value"]
 
 
-def _read(bootstrap: str, topic: str, offsets: dict[int, int], max_records: int, timeout_ms: int) -> tuple[list[ConsumedEvent], dict[int, int]]:
+def _read(bootstrap: str, topic: str, offsets: dict[int, int], max_records: int,
+          timeout_ms: int) -> tuple[list[ConsumedEvent], dict[int, int]]:
     deadline = time.monotonic() + timeout_ms / 1000
     budget_ms = max(1000, timeout_ms // 2)
     consumer = KafkaConsumer(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from pipeline.text import TimedSegment
 
@@ -77,7 +77,7 @@ class SearchIndexUnavailable(RuntimeError):
 
 @runtime_checkable
 class SearchIndex(Protocol):
-    backend_name: str
+    backend_name: ClassVar[str]
 
     def ensure(self) -> None:
         """Create the index / tables if missing (idempotent)."""

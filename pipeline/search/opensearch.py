@@ -12,11 +12,12 @@ Multi-word queries are AND across fields (`multi_match` `cross_fields` with
 
 from __future__ import annotations
 
+import contextlib
 import math
 import struct
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import NotFoundError, RequestError
@@ -28,11 +29,11 @@ from pipeline.search.base import (
     SearchPage,
     SearchQuery,
 )
-from pipeline.text import TimedSegment
 from pipeline.search.cursor import CursorPosition
 from pipeline.search.highlight import MARK_END, MARK_START, best_snippet
 from pipeline.search.plan import SearchPlan, group_segment_matches, plan_search
 from pipeline.search.ranking import FIELD_WEIGHTS, MAX_SEGMENT_MATCHES, SNIPPET_FIELDS, SNIPPET_WORDS
+from pipeline.text import TimedSegment
 
 Refresh = bool | Literal["wait_for"]
 
@@ -169,7 +170,7 @@ def search_body(plan: SearchPlan) -> dict[str, Any]:
 
 
 class OpenSearchIndex:
-    backend_name = "opensearch"
+    backend_name: ClassVar[str] = "opensearch"
 
     def __init__(self, client_or_url: OpenSearch | str, index_name: str, *, refresh: Refresh = False) -> None:
         """`refresh` is passed to every write: "wait_for" makes a write visible to the next search (tests)."""
@@ -202,10 +203,8 @@ class OpenSearchIndex:
         return indexed
 
     def delete(self, video_id: int) -> None:
-        try:
+        with contextlib.suppress(NotFoundError):
             self.client.delete(index=self.index_name, id=str(video_id), refresh=self.refresh_policy)
-        except NotFoundError:
-            pass
 
     def get(self, video_id: int) -> SearchDocument | None:
         try:

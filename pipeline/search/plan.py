@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pipeline.search.base import SearchQuery, SegmentMatch
 from pipeline.search.cursor import CursorPosition, decode_cursor, encode_cursor
@@ -75,4 +75,4 @@ def group_segment_matches(rows: Iterable[tuple[int, float, float, str]]) -> dict
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

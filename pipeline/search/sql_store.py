@@ -10,7 +10,7 @@ subclasses supply the dialect's match, rank and headline SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -43,11 +43,11 @@ from pipeline.search.base import (
     SearchQuery,
     SegmentMatch,
 )
-from pipeline.text import TimedSegment
 from pipeline.search.cursor import CursorPosition
 from pipeline.search.highlight import best_snippet
 from pipeline.search.plan import SearchPlan, group_segment_matches, plan_search
 from pipeline.search.ranking import MAX_SEGMENT_MATCHES
+from pipeline.text import TimedSegment
 
 search_metadata = MetaData()
 
@@ -87,7 +87,7 @@ class SqlSearchIndex:
     # Tables beyond the two plain ones that the dialect's migration creates.
     extra_tables: ClassVar[tuple[str, ...]] = ()
     # The dialect's INSERT with ON CONFLICT support (sqlite.insert / postgresql.insert).
-    dialect_insert: ClassVar[Callable[[Table], Any]]
+    dialect_insert: ClassVar[Any]  # the dialect's insert(), which has ON CONFLICT
 
     def __init__(self, engine: Engine) -> None:
         if engine.dialect.name != self.dialect:

@@ -128,7 +128,7 @@ def vector_from_bytes(data: bytes) -> np.ndarray:
 class _Snapshot:
     """One model's passages in memory: metadata arrays, the matrix, and an HNSW graph when large."""
 
-    def __init__(self, rows: list[Any]) -> None:
+    def __init__(self, rows: Sequence[Any]) -> None:
         self.video_ids = np.fromiter((r.video_id for r in rows), dtype=np.int64, count=len(rows))
         self.meta = [(r.kind, r.start_seconds, r.end_seconds, r.text) for r in rows]
         self.matrix = (np.vstack([vector_from_bytes(r.vector) for r in rows]) if rows
@@ -209,7 +209,7 @@ class SqlVectorIndex:
         # Several passages per video, and filters drop some videos: over-fetch passages.
         rows, scores = snapshot.nearest(vector, max(4 * limit, 64))
         best: dict[int, tuple[float, int]] = {}
-        for row, score in zip(rows.tolist(), scores.tolist()):
+        for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
             if score < min_similarity:
                 break
             best.setdefault(int(snapshot.video_ids[row]), (score, row))

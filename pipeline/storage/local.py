@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,7 +29,7 @@ class LocalObjectStore:
             raise ObjectNotFound(key)
         return path
 
-    def _write_atomically(self, key: str, write: "callable[[BinaryIO], int]") -> int:
+    def _write_atomically(self, key: str, write: Callable[[BinaryIO], int]) -> int:
         # Write to a temp file beside the target, then rename: readers never see half an object.
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,7 @@ class LocalObjectStore:
 
     def stat(self, key: str) -> StoredObject:
         info = self._existing(key).stat()
-        return StoredObject(key, info.st_size, datetime.fromtimestamp(info.st_mtime, timezone.utc))
+        return StoredObject(key, info.st_size, datetime.fromtimestamp(info.st_mtime, UTC))
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -116,7 +116,7 @@ class LocalObjectStore:
                 key = Path(dirpath, name).relative_to(self.root).as_posix()
                 if key.startswith(prefix):
                     info = Path(dirpath, name).stat()
-                    yield StoredObject(key, info.st_size, datetime.fromtimestamp(info.st_mtime, timezone.utc))
+                    yield StoredObject(key, info.st_size, datetime.fromtimestamp(info.st_mtime, UTC))
 
     def list(self, prefix: str, start_after: str | None = None, limit: int = 1000) -> list[StoredObject]:
         objects = sorted((o for o in self._walk(prefix) if start_after is None or o.key > start_after), key=lambda o: o.key)

@@ -15,15 +15,15 @@ in proportion to characters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
 
 import bpe_openai
 
-from pipeline.text import TimedSegment
 from pipeline.settings import Settings
 from pipeline.summarization.text import split_sentences
+from pipeline.text import TimedSegment
 
 DEFAULT_CHUNK_TOKENS: int = Settings.model_fields["summary_chunk_tokens"].default
 ENCODING_NAME = "cl100k_base"

@@ -10,16 +10,17 @@ it).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
-from pipeline.text import TimedSegment
 from pipeline.summarization.chunking import DEFAULT_CHUNK_TOKENS, TranscriptChunk, chunk_segments
 from pipeline.summarization.providers import SummaryProvider
 from pipeline.summarization.quality import score_summary
 from pipeline.summarization.text import split_sentences
+from pipeline.text import TimedSegment
 
 DEFAULT_BATCH_SIZE = 5
 
@@ -71,7 +72,7 @@ def map_chunks(
         summaries = _in_batches(pool, provider.summarize_chunk, texts, batch_size, report, "map chunks")
     return [
         ChunkSummaryResult(chunk.position, text, chunk.token_count, chunk.start, chunk.end)
-        for chunk, text in zip(chunks, summaries)
+        for chunk, text in zip(chunks, summaries, strict=True)
     ]
 
 

@@ -7,7 +7,8 @@ last combine is `final=True` and yields the user-facing 4-6 sentence summary.
 from __future__ import annotations
 
 import math
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from pipeline.settings import Settings
 from pipeline.summarization.quality import MAX_SUMMARY_SENTENCES, NEAR_DUPLICATE_JACCARD, jaccard
@@ -60,7 +61,7 @@ def textrank_scores(sentences: Sequence[str], *, damping: float = 0.85, max_iter
             + damping * sum(weight * scores[j] / out_weight[j] for j, weight in edges[i].items())
             for i in range(count)
         ]
-        converged = max(abs(a - b) for a, b in zip(updated, scores)) < 1e-6
+        converged = max(abs(a - b) for a, b in zip(updated, scores, strict=True)) < 1e-6
         scores = updated
         if converged:
             break

@@ -9,7 +9,7 @@ own, 404 for one they cannot see at all (its existence is not revealed).
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
@@ -88,7 +88,7 @@ def list_videos(
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 @router.get("/search", response_model=SearchPageOut, responses=error_responses(400, 401, 403, 422),

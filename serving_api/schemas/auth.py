@@ -17,7 +17,7 @@ class SignupIn(BaseModel):
     full_name: str | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
-    def _password_policy(self) -> "SignupIn":
+    def _password_policy(self) -> SignupIn:
         # Length does most of the work (NIST SP 800-63B); the letter+digit rule
         # and the email check reject the most guessable choices.
         if not re.search(r"[A-Za-z]", self.password) or not re.search(r"\d", self.password):

@@ -12,7 +12,7 @@ import itertools
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import pytest
@@ -22,8 +22,8 @@ from pipeline import keys
 from pipeline.db.models import TranscriptSegment, User, Video, VideoStatus, VideoSummary, VideoTranscript, VideoVariant
 from pipeline.db.session import session_scope
 from pipeline.search import SearchDocument
-from pipeline.text import TimedSegment
 from pipeline.settings import Settings
+from pipeline.text import TimedSegment
 from serving_api.main import create_app
 from serving_api.security import create_access_token, hash_password
 from serving_api.services import Services
@@ -116,7 +116,7 @@ def seed_video(client: TestClient, owner: ApiUser | None, *, status: VideoStatus
     services = services_of(client)
     store = services.store
     # Distinct, increasing timestamps unless given: list order is then known.
-    created = created_at or datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=next(_clock))
+    created = created_at or datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(_clock))
     with session_scope(services.engine) as session:
         video = Video(title=title, description=f"About {title}", owner_id=owner.id if owner else None,
                       status=status.value, created_at=created, updated_at=created, duration_seconds=4.0)

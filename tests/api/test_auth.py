@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -81,7 +81,7 @@ def test_expired_tampered_wrong_algorithm_and_foreign_tokens_are_rejected(sqlite
     user = make_user_in(sqlite_client)
     settings = services_of(sqlite_client).settings
     key = settings.jwt_signing_key()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     claims = {"sub": str(user.id), "aud": ACCESS_AUDIENCE, "iat": now, "exp": now + timedelta(minutes=5),
               "jti": uuid.uuid4().hex}
     assert _me(sqlite_client, jwt.encode(claims, key, algorithm="HS256")) == 200  # the control

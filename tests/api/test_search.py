@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pipeline.db.models import VideoStatus
 from tests.api.conftest import API, seed_video
@@ -15,7 +15,7 @@ def _search(client, headers=None, **params):
 def test_search_ranks_highlights_and_locates_spoken_words(client, make_user) -> None:
     alice, bob = make_user(), make_user()
     river = seed_video(client, alice, title="Kayaking", index_text="the river otters play near the weir",
-                       created_at=datetime(2026, 2, 1, tzinfo=timezone.utc))
+                       created_at=datetime(2026, 2, 1, tzinfo=UTC))
     seed_video(client, bob, title="Cooking", index_text="bread and butter recipes")
     hidden = seed_video(client, alice, title="Otters draft", status=VideoStatus.SUMMARIZING,
                         index_text="otters everywhere")

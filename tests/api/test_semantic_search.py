@@ -16,7 +16,8 @@ def _index_passages(client, vid: int, passages: list[tuple[float, float, str]]) 
     embedder = embedder_from_settings(services.settings)
     vectors = embedder.embed([text for _, _, text in passages])
     services.vectors.upsert(vid, embedder.model_id, [  # type: ignore[union-attr]
-        PassageVector("transcript", start, end, text, vector) for (start, end, text), vector in zip(passages, vectors)])
+        PassageVector("transcript", start, end, text, vector)
+        for (start, end, text), vector in zip(passages, vectors, strict=True)])
 
 
 def test_search_modes_find_a_paraphrase_by_meaning_and_words_by_text(sqlite_client) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pipeline import keys
 from pipeline.db.models import Video, VideoStatus
@@ -30,7 +30,7 @@ def test_list_is_newest_first_with_a_cursor_stable_under_new_videos(client, make
 
 def test_same_timestamp_rows_page_by_id(sqlite_client) -> None:
     owner = make_user_in(sqlite_client)
-    moment = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
     ids = [seed_video(sqlite_client, owner, created_at=moment) for _ in range(3)]
     first = _list(sqlite_client, limit=2)
     rest = _list(sqlite_client, limit=2, cursor=first["next_cursor"])

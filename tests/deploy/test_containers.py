@@ -96,7 +96,7 @@ def test_mounted_files_exist_and_the_workspace_points_at_the_code_server() -> No
 
 
 def dockerfile_cmd(path: Path) -> list[str]:
-    [line] = [l for l in path.read_text().splitlines() if l.startswith("CMD ")]
+    [line] = [text for text in path.read_text().splitlines() if text.startswith("CMD ")]
     return yaml.safe_load(line.removeprefix("CMD "))
 
 

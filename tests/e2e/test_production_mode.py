@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from pipeline.db.models import OutboxEvent, ProcessedMessage, VideoVariant
-from pipeline.db.session import engine_for, session_scope
 from orchestration.definitions import build_definitions, build_resources
 from orchestration.demo import DEMO_SEARCH_WORD
+from pipeline.db.models import OutboxEvent, ProcessedMessage, VideoVariant
+from pipeline.db.session import engine_for, session_scope
 from pipeline.events import TOPICS, VIDEO_UPLOADED
 from pipeline.messaging.relay import ensure_topics, make_producer, relay_outbox
 from pipeline.settings import get_settings

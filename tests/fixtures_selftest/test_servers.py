@@ -6,6 +6,8 @@ that stopping leaves no process and no temp dir behind.
 
 from __future__ import annotations
 
+import contextlib
+
 import psutil
 import redis
 from sqlalchemy import create_engine, text
@@ -15,10 +17,8 @@ from tests.fixtures.servers import MACHINE_POSTGRES_URL, MACHINE_REDIS_URL, Priv
 
 def assert_gone(pid: int) -> None:
     """The process has exited (a zombie awaiting its parent's reaping has exited too)."""
-    try:
+    with contextlib.suppress(psutil.NoSuchProcess):
         assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, f"process {pid} still runs"
-    except psutil.NoSuchProcess:
-        pass
 
 
 def test_private_postgres_serves_queries_and_leaves_nothing_behind() -> None:

@@ -66,7 +66,7 @@ def test_ffprobe_reads_every_media_playlist_and_every_segment_decodes(packaged) 
 def test_segments_are_cut_by_stream_copy_and_line_up_across_rungs(packaged) -> None:
     _, variants, package = packaged
     # Stream copy: the segments of a rung hold the variant's own bitstream, so they add up to about its size.
-    for variant, rendition in zip(variants, package.renditions):
+    for variant, rendition in zip(variants, package.renditions, strict=True):
         segment_bytes = sum((package.root / s).stat().st_size for s in rendition.segments)
         assert 0.9 * variant.size_bytes < segment_bytes < 1.4 * variant.size_bytes  # + MPEG-TS overhead
     durations = [

@@ -163,7 +163,7 @@ def test_thumbnail_is_a_jpeg_of_the_requested_width(hd_video_path: Path, tmp_pat
 
 
 def test_thumbnail_past_the_end_fails_clearly(small_video_path: Path, tmp_path: Path) -> None:
-    with pytest.raises(MediaError, match="No frame could be read at 60.0 s"):
+    with pytest.raises(MediaError, match=r"No frame could be read at 60\.0 s"):
         make_thumbnail(small_video_path, tmp_path / "thumb.jpg", 60.0)
 
 

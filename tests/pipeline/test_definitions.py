@@ -6,8 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.definitions import build_definitions
 from assets.jobs import VIDEO_ASSET_KEYS
+from orchestration.definitions import build_definitions
 
 ROOT = Path(__file__).resolve().parents[2]
 

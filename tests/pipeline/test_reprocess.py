@@ -12,11 +12,11 @@ import pytest
 from dagster._core.definitions.data_version import CachingStaleStatusResolver
 from dagster._core.loader import LoadingContextForTest
 
-from orchestration import cli
-from pipeline.db.session import migrate
-from orchestration.definitions import build_definitions
 from assets.jobs import VIDEO_ASSET_KEYS
+from orchestration import cli
+from orchestration.definitions import build_definitions
 from orchestration.reprocess import backfill_progress, scan_stale, wait_for_backfill
+from pipeline.db.session import migrate
 from pipeline.settings import Settings, get_settings
 from tests.fixtures.daemon import SYNC_RUN_LAUNCHER, backfill_daemon_iteration, daemon_workspace, run_queue_iteration
 from tests.fixtures.database import isolate_environment
@@ -72,7 +72,7 @@ def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform,
     # --dry-run lists exactly the others, with the reason, and launches nothing.
     assert cli.main(["reprocess", "--stale", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert f"2 of 3 videos have stale assets" in out
+    assert "2 of 3 videos have stale assets" in out
     listed = [line.split(":")[0].strip() for line in out.splitlines() if line.strip().startswith("video ")]
     assert listed == [f"video {p}" for p in others]
     assert "transcript (has a new code version)" in out and "source_video" not in out.split("stale per asset")[0]

@@ -6,11 +6,13 @@ import json
 
 import dagster as dg
 import pytest
-from pydantic import SecretStr
 from dagster._core.definitions.data_version import CachingStaleStatusResolver
 from dagster._core.loader import LoadingContextForTest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from assets.jobs import VIDEO_ASSET_KEYS
+from orchestration.definitions import build_definitions
 from pipeline import keys
 from pipeline.db.models import (
     ChunkSummary,
@@ -23,8 +25,6 @@ from pipeline.db.models import (
     VideoVariant,
 )
 from pipeline.db.session import session_scope
-from orchestration.definitions import build_definitions
-from assets.jobs import VIDEO_ASSET_KEYS
 from pipeline.media import probe
 from pipeline.samples import DEFAULT_KEYWORDS
 from pipeline.search import SearchQuery
@@ -52,7 +52,8 @@ def processed_speech_video(module_harness, speech_video_path):
     return vid, module_harness.run(vid)
 
 
-def test_speech_video_reaches_ready_with_transcript_variants_summary_and_search(module_harness, processed_speech_video, speech_video_path):
+def test_speech_video_reaches_ready_with_transcript_variants_summary_and_search(module_harness, processed_speech_video,
+                                                                                speech_video_path):
     vid, result = processed_speech_video
     assert result.success
     video = _video(module_harness, vid)
@@ -74,7 +75,7 @@ def test_speech_video_reaches_ready_with_transcript_variants_summary_and_search(
     # Variants: a 1280x720 source gets 360p, 480p and 720p, never upscaled; probed from the real files.
     variants = sorted(variants, key=lambda v: v.height)
     assert [v.label for v in variants] == ["360p", "480p", "720p"]
-    for variant, expected in zip(variants, [(640, 360), (852, 480), (1280, 720)]):
+    for variant, expected in zip(variants, [(640, 360), (852, 480), (1280, 720)], strict=True):
         encoded = probe(module_harness.store.local_path(variant.object_key))
         assert (encoded.width, encoded.height) == (variant.width, variant.height) == expected
         assert encoded.height <= source.height and encoded.width <= source.width
@@ -171,7 +172,7 @@ def test_bad_inputs_fail_clearly_and_a_good_video_still_reaches_ready(
         variants = session.scalars(select(VideoVariant).where(VideoVariant.video_id == good)
                                    .order_by(VideoVariant.height)).all()
     assert [v.label for v in variants] == ["360p", "480p", "720p", "1080p"]
-    for variant, expected in zip(variants, [(640, 360), (852, 480), (1280, 720), (1920, 1080)]):
+    for variant, expected in zip(variants, [(640, 360), (852, 480), (1280, 720), (1920, 1080)], strict=True):
         encoded = probe(harness.store.local_path(variant.object_key))
         assert (encoded.width, encoded.height) == (variant.width, variant.height) == expected
         assert encoded.width <= source.width and encoded.height <= source.height

@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,7 @@ from pipeline.search.base import (
 from pipeline.search.factory import search_index_for
 from pipeline.search.opensearch import OpenSearchIndex
 
-T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def video(video_id: int, title: str, segments: list[str], *, description: str = "", summary: str = "",
@@ -95,10 +95,7 @@ class TestSearchIndexContract:
             opensearch.ensure()
             yield opensearch
             return
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path / 'app.db'}"
-        else:
-            url = request.getfixturevalue("postgres_url")
+        url = f"sqlite:///{tmp_path / 'app.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
         migrate(url)
         engine = make_engine(url)
         database_index = search_index_for("database", engine)

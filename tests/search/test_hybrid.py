@@ -49,7 +49,7 @@ def index_vectors(vectors: SqlVectorIndex, embedder: WordLlamaEmbedder, document
     passages += split_transcript(document.segments, 10, 20)
     matrix = embedder.embed([p.text for p in passages])
     vectors.upsert(document.video_id, embedder.model_id,
-                   [PassageVector(p.kind, p.start, p.end, p.text, row) for p, row in zip(passages, matrix)])
+                   [PassageVector(p.kind, p.start, p.end, p.text, row) for p, row in zip(passages, matrix, strict=True)])
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -117,7 +117,7 @@ def test_reindexing_and_deleting_change_what_other_processes_find(search: Hybrid
     other_process = SqlVectorIndex(search.vectors.engine)  # type: ignore[union-attr]
     query = SearchQuery(text="marine mammals migrating to tropical waters")
     vector = embedder.embed([query.text])[0]
-    assert [h.video_id for h in other_process.search(vector, embedder.model_id, query, 5, 0.25)][0] == OCEAN.video_id
+    assert next(h.video_id for h in other_process.search(vector, embedder.model_id, query, 5, 0.25)) == OCEAN.video_id
     search.vectors.delete(OCEAN.video_id)  # type: ignore[union-attr]
     assert OCEAN.video_id not in [h.video_id for h in other_process.search(vector, embedder.model_id, query, 5, 0.25)]
     # Vectors of another model are never compared with this one's.

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import struct
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from pipeline.search.base import SearchDocument, SearchQuery
-from pipeline.text import TimedSegment
 from pipeline.search.cursor import CursorPosition
 from pipeline.search.highlight import MARK_END, MARK_START
 from pipeline.search.opensearch import document_from_source, document_source, index_body, search_body
 from pipeline.search.plan import plan_search
+from pipeline.text import TimedSegment
 
-T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def body_for(**query: object) -> dict:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from assets.partitions import videos_partitions
+from orchestration.definitions import build_resources
 from pipeline.db.models import Video, VideoStatus
 from pipeline.db.session import session_scope
-from orchestration.definitions import build_resources
-from assets.partitions import videos_partitions
 from sensors.status import video_failure_sensor
 
 

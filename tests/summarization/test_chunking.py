@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import itertools
+
 import bpe_openai
 import pytest
 
-from pipeline.text import TimedSegment
 from pipeline.summarization import DEFAULT_CHUNK_TOKENS, chunk_segments, split_sentences
+from pipeline.text import TimedSegment
 
 CL100K = bpe_openai.get_encoding("cl100k_base")
 
@@ -59,7 +61,7 @@ def test_an_oversize_segment_is_split_at_sentence_boundaries():
     assert [s for chunk in chunks for s in split_sentences(chunk.text)] == sentences
     # Time is shared out within the segment, in order, without gaps.
     assert chunks[0].start == 10.0 and chunks[-1].end == 50.0
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in itertools.pairwise(chunks):
         assert before.start < before.end == after.start
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from pipeline.text import TimedSegment
 from pipeline.summarization import ExtractiveSummarizer, split_sentences, summarize_transcript
+from pipeline.text import TimedSegment
 
 from .conftest import TALK
 

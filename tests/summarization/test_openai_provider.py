@@ -5,7 +5,6 @@ from __future__ import annotations
 import openai
 import pytest
 
-from pipeline.text import TimedSegment
 from pipeline.settings import Settings
 from pipeline.summarization import (
     PROMPTS,
@@ -21,6 +20,7 @@ from pipeline.summarization import (
     summarize_transcript,
     summarizer_from_settings,
 )
+from pipeline.text import TimedSegment
 
 TOPICS = ["compost", "beehives", "tomatoes", "rainwater", "mulch", "seedlings",
           "pruning", "earthworms", "greenhouses", "herbs", "orchards", "irrigation"]  # fmt: skip
@@ -83,7 +83,7 @@ def test_map_runs_in_concurrent_batches_of_five_and_reduce_recurses(fake_openai,
     assert result.reduce_rounds == 2
     assert sorted(len(split_sentences(r.user)) for r in fake_openai.requests[12:15]) == [4, 10, 10]
     # The fake echoes the first two sentences of what it is sent.
-    for chunk, chunk_summary in zip(chunks, result.chunk_summaries):
+    for chunk, chunk_summary in zip(chunks, result.chunk_summaries, strict=True):
         assert chunk_summary.text == " ".join(split_sentences(chunk.text)[:2])
         assert (chunk_summary.position, chunk_summary.token_count) == (chunk.position, chunk.token_count)
         assert (chunk_summary.start, chunk_summary.end) == (chunk.start, chunk.end)

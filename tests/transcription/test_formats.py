@@ -25,7 +25,7 @@ def test_webvtt_structure() -> None:
     blocks = vtt[len("WEBVTT\n\n"):].strip("\n").split("\n\n")
     assert len(blocks) == 3
     for number, block in enumerate(blocks, start=1):
-        identifier, timing, text = block.split("\n")
+        identifier, timing, _text = block.split("\n")
         assert identifier == str(number)
         assert CUE_TIMING.match(timing), timing
 

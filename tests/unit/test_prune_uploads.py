@@ -6,9 +6,9 @@ import dagster as dg
 import pytest
 from sqlalchemy import select
 
+from orchestration.definitions import build_definitions
 from pipeline.db.models import UploadMetadata, Video, utcnow
 from pipeline.db.session import engine_for, migrate, session_scope
-from orchestration.definitions import build_definitions
 from pipeline.storage.local import LocalObjectStore
 from pipeline.uploads import create_video, ingest_file, prune_abandoned_uploads
 
@@ -60,7 +60,7 @@ def test_only_uploads_never_completed_in_time_are_removed(engine, store, uploads
 
 
 def test_the_nightly_job_prunes_through_dagster(settings, engine, uploads):
-    (abandoned, _), (in_progress, _), completed = uploads
+    (_abandoned, _), (in_progress, _), completed = uploads
     defs = build_definitions(settings)
     assert defs.resolve_schedule_def("prune_uploads_schedule").cron_schedule == "17 3 * * *"
     result = defs.resolve_job_def("prune_uploads_job").execute_in_process(instance=dg.DagsterInstance.ephemeral())

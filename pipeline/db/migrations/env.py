@@ -1,6 +1,7 @@
 """Alembic environment: migrations run against the URL the caller configured."""
 
 from alembic import context
+
 from pipeline.db.models import Base
 from pipeline.db.session import make_engine
 
