@@ -108,19 +108,20 @@ def build_tus_router(settings: Settings) -> APIRouter:
                 _remove_upload(path)
         return publish
 
+    # tuspyserver annotates its hooks as plain callables; they are FastAPI dependencies (with parameters).
     router = create_tus_router(
         prefix=TUS_PATH,
         files_dir=str(tus_root(settings)),
         max_size=settings.max_upload_bytes,
-        auth=require_user,
+        auth=require_user,  # type: ignore[arg-type]
         days_to_keep=max(1, round(settings.upload_abandon_hours / 24)),
-        upload_complete_dep=on_complete,
+        upload_complete_dep=on_complete,  # type: ignore[arg-type]
         pre_create_dep=pre_create,
-        file_dep=user_files,
+        file_dep=user_files,  # type: ignore[arg-type]
         tags=["uploads"],
     )
     # The tus protocol is documented by tus.io, not by our OpenAPI document (its routes answer
     # with tus headers rather than our JSON bodies).
     for route in router.routes:
-        route.include_in_schema = False  # type: ignore[attr-defined]
+        route.include_in_schema = False
     return router

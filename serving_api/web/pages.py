@@ -160,14 +160,14 @@ def signup_submit(request: Request, web: WebSessionDep, session: SessionDep, ser
 
 
 @router.get("/login", response_class=HTMLResponse, name="web_login")
-def login_page(request: Request, web: WebSessionDep, next: str = "/") -> HTMLResponse:  # noqa: A002
+def login_page(request: Request, web: WebSessionDep, next: str = "/") -> HTMLResponse:
     return render(request, web, "login.html", error=None, email="", next=_safe_next(next))
 
 
 @router.post("/login", response_class=HTMLResponse)
 def login_submit(request: Request, web: WebSessionDep, session: SessionDep, services: ServicesDep,
                  email: Annotated[str, Form()], password: Annotated[str, Form()],
-                 next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
+                 next: Annotated[str, Form()] = "/") -> Response:
     if not _same_origin(request):
         return render(request, web, "login.html", status_code=403, error="This form must be sent from this site.",
                       email=email, next=_safe_next(next))

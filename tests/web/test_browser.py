@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from faster_whisper import WhisperModel
 
-from pipeline import samples
 from orchestration.demo import DEMO_SEARCH_WORD
+from pipeline import samples
 from pipeline.samples import DEFAULT_KEYWORDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -116,7 +116,6 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
         # Watch: HLS plays (currentTime advances, no media error); captions have cues.
         item.locator("[data-role=watch]").click()
         page.wait_for_url(f"{base}/watch/*")
-        video = page.locator("#player")
         page.wait_for_function("document.getElementById('player').readyState >= 1")
         assert page.evaluate("document.getElementById('player').currentSrc").endswith("/hls/master.m3u8")
         page.evaluate("document.getElementById('player').muted = true; document.getElementById('player').play()")
