@@ -8,12 +8,17 @@ import dagster as dg
 from assets.partitions import VIDEOS_PARTITIONS_NAME, videos_partitions
 
 
+# New uploads go first: the run queue launches higher `dagster/priority` first, and backfill
+# runs (reprocessing) carry a negative one (orchestration/reprocess.py).
+UPLOAD_PRIORITY = "10"
+
+
 def video_run_request(video_id: int, trigger: str) -> dg.RunRequest:
     # run_key makes Dagster drop a second request for the same video from the same sensor.
     return dg.RunRequest(
         run_key=f"video-{video_id}",
         partition_key=str(video_id),
-        tags={"videoai/video_id": str(video_id), "videoai/trigger": trigger},
+        tags={"videoai/video_id": str(video_id), "videoai/trigger": trigger, "dagster/priority": UPLOAD_PRIORITY},
     )
 
 
