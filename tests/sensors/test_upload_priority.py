@@ -76,7 +76,7 @@ def test_new_uploads_leave_the_queue_before_a_queued_backfill(platform, small_vi
         _sensor_tick(workspace)
         run_queue_iteration(workspace)
         # Two slots: the upload takes one; backfills may hold only one of them.
-        assert sorted(tag_of(r) for r in launched()) == ["backfill", "upload"]
+        assert sorted(tag_of(r) for r in launched()) == ["backfill", "upload"], [r.tags for r in launched()]
         assert next(r for r in launched() if tag_of(r) == "upload").tags["dagster/partition"] == str(first)
 
         # Another upload arrives while both slots are busy; then the backfill's run finishes.
