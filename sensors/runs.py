@@ -7,7 +7,6 @@ import dagster as dg
 
 from assets.partitions import VIDEOS_PARTITIONS_NAME, videos_partitions
 
-
 # New uploads go first: the run queue launches higher `dagster/priority` first, and backfill
 # runs (reprocessing) carry a negative one (orchestration/reprocess.py).
 UPLOAD_PRIORITY = "10"

@@ -19,9 +19,9 @@ from dagster._core.storage.dagster_run import DagsterRunStatus
 from dagster._core.test_utils import freeze_time
 from dagster._daemon.sensor import execute_sensor_iteration
 
+from orchestration.definitions import build_definitions
 from orchestration.instance import EMBEDDED_DAGSTER_YAML
 from orchestration.reprocess import StaleAsset, launch_backfill
-from orchestration.definitions import build_definitions
 from pipeline.db.session import migrate
 from pipeline.settings import Settings, get_settings
 from tests.fixtures.daemon import backfill_daemon_iteration, daemon_workspace, run_queue_iteration
@@ -46,9 +46,12 @@ def platform(tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
-def _sensor_tick(workspace, ticks=itertools.count(1)) -> None:
+_TICKS = itertools.count(1)
+
+
+def _sensor_tick(workspace) -> None:
     # Each tick a minute after the last, past the sensor's minimum interval, without waiting for it.
-    with freeze_time(time.time() + 60 * next(ticks)):
+    with freeze_time(time.time() + 60 * next(_TICKS)):
         list(execute_sensor_iteration(workspace, logging.getLogger("tests.sensor"), None, None))
 
 
