@@ -57,12 +57,12 @@ def _children_cpu_seconds() -> float:
 
 
 def _ingest(settings: Settings, video: Path, title: str) -> str:
-    from pipeline.db.session import engine_for, session_scope
+    from pipeline.db.session import engine_for
     from pipeline.storage import object_store_from_settings
-    from pipeline.uploads import ingest_file
+    from pipeline.uploads import UploadRules, ingest_file
 
-    with session_scope(engine_for(settings.database_url)) as session:
-        return str(ingest_file(session, object_store_from_settings(settings), video, title=title).id)
+    return str(ingest_file(engine_for(settings.database_url), object_store_from_settings(settings), video,
+                           UploadRules.from_settings(settings), title=title).id)
 
 
 # Dagster's console logger prints every event at DEBUG; the same quieter level for both arms.

@@ -24,7 +24,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     from pipeline.db.models import User
     from pipeline.db.session import engine_for, migrate, session_scope
     from pipeline.storage import object_store_from_settings
-    from pipeline.uploads import ingest_file
+    from pipeline.uploads import UploadRejected, UploadRules, ingest_file
 
     settings = get_settings()
     path = Path(args.file)
@@ -32,17 +32,20 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         print(f"error: no such file: {path}", file=sys.stderr)
         return 2
     migrate(settings.database_url)
-    store = object_store_from_settings(settings)
-    with session_scope(engine_for(settings.database_url)) as session:
-        owner_id = None
-        if args.owner_email:
-            owner = session.scalars(select(User).where(User.email == args.owner_email.lower())).one_or_none()
-            if owner is None:
-                print(f"error: no user with email {args.owner_email}", file=sys.stderr)
-                return 2
-            owner_id = owner.id
-        video = ingest_file(session, store, path, title=args.title, description=args.description or "",
-                            owner_id=owner_id)
+    engine = engine_for(settings.database_url)
+    owner_id = None
+    if args.owner_email:
+        with session_scope(engine) as session:
+            owner_id = session.scalars(select(User.id).where(User.email == args.owner_email.lower())).one_or_none()
+        if owner_id is None:
+            print(f"error: no user with email {args.owner_email}", file=sys.stderr)
+            return 2
+    try:
+        video = ingest_file(engine, object_store_from_settings(settings), path, UploadRules.from_settings(settings),
+                            title=args.title, description=args.description or "", owner_id=owner_id)
+    except UploadRejected as rejection:  # the reason an upload of the same file gets from the API
+        print(f"error: {rejection.message}", file=sys.stderr)
+        return 1
     print(f"registered video {video.id} ({video.source_key}); the upload sensor will start its run")
     return 0
 

@@ -1,11 +1,16 @@
-"""Registering an upload: the one path shared by the CLI, the API and presigned uploads.
+"""Registering an upload: the one path and the one acceptance rule shared by the CLI and the API.
 
 1. `create_video` adds the `videos` row (status `uploading`) and an
    `upload_metadata` row, and names a staging key for the bytes.
-2. The caller streams the bytes to the staging key (or a client PUTs them there).
-3. `complete_upload` moves the object under `uploads/`, where the sensor sees
-   only whole uploads, and in one transaction sets status `pending` and writes
-   the `video.uploaded` outbox event.
+2. The caller streams the bytes to the staging key (or a client PUTs them there),
+   checking `check_size` and `check_head` as they pass when it can.
+3. `accept_upload` checks the staged object (size, container signature, ffprobe):
+   a rejected upload is abandoned (no row, no object) and `UploadRejected` says why;
+   an accepted one goes to `complete_upload`, which moves the object under
+   `uploads/`, where the sensor sees only whole uploads, and in one transaction
+   sets status `pending` and writes the `video.uploaded` outbox event.
+
+`ingest_file` does all three for a local file (`videoai ingest`, finished tus uploads).
 """
 
 from __future__ import annotations
@@ -15,16 +20,113 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from pipeline import keys
+from pipeline import keys, media
 from pipeline.db.models import UploadMetadata, Video, VideoStatus, utcnow
+from pipeline.db.session import session_scope
 from pipeline.events import VIDEO_UPLOADED, record_event
-from pipeline.storage import ObjectStore
+from pipeline.storage import ObjectStore, local_file
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+# --- The acceptance rule -----------------------------------------------------------------------
+
+SNIFF_BYTES = 16  # enough of the head for every container signature below
+
+RejectionReason = Literal["too_large", "not_a_video", "probe_unavailable"]
+
+
+class UploadRejected(Exception):
+    """An upload that cannot be accepted; `str(error)` tells the uploader why.
+
+    `reason` lets callers branch without parsing the message: "too_large",
+    "not_a_video", or "probe_unavailable" (the server could not check it: not
+    the uploader's fault).
+    """
+
+    def __init__(self, reason: RejectionReason, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.reason, self.message, self.details = reason, message, details
+
+
+@dataclass(frozen=True)
+class UploadRules:
+    max_bytes: int
+    presign_seconds: int = 900  # how long the probe's presigned URL to a staged object lives
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UploadRules:
+        return cls(max_bytes=settings.max_upload_bytes, presign_seconds=settings.s3_presign_seconds)
+
+
+def looks_like_video(head: bytes) -> bool:
+    """Whether the first bytes are those of a video container ffprobe might accept."""
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"):
+        return True  # ISO base media (MP4, MOV, 3GP, M4V)
+    if head[:4] == b"RIFF":
+        return head[8:12] in (b"AVI ", b"AVIX")
+    return head.startswith((
+        b"\x1a\x45\xdf\xa3",  # Matroska / WebM
+        b"FLV",
+        b"OggS",
+        b"\x00\x00\x01\xba",  # MPEG program stream
+        b"\x00\x00\x01\xb3",  # MPEG video elementary stream
+        b"\x30\x26\xb2\x75\x8e\x66\xcf\x11",  # ASF / WMV
+        b"\x47",  # MPEG transport stream sync byte (ffprobe confirms the rest)
+    ))
+
+
+def check_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise UploadRejected("too_large", f"The upload exceeds the limit of {max_bytes} bytes.",
+                             {"max_upload_bytes": max_bytes})
+
+
+def check_head(head: bytes) -> None:
+    """The container signature, from the first SNIFF_BYTES bytes (fewer: the whole file)."""
+    if not looks_like_video(head):
+        raise UploadRejected("not_a_video", "The file is not a video (its first bytes match no video container).")
+
+
+# ffprobe missing on this host, or the store's presigned URL unreachable from it.
+_SERVER_SIDE_PROBE_FAILURES = {"tool_missing", "unreachable"}
+
+
+def _probe_staged(store: ObjectStore, key: str, presign_seconds: int) -> media.MediaProbe:
+    """ffprobe the staged object where it lies: over a presigned URL (ranged reads, no full
+    download), or as a local file."""
+    url = store.presigned_get_url(key, presign_seconds)
+    if url is not None:
+        return media.probe(url)
+    with local_file(store, key) as path:
+        return media.probe(path)
+
+
+def check_staged(store: ObjectStore, key: str, rules: UploadRules) -> None:
+    """The whole rule on a staged object: size, container signature, then ffprobe.
+
+    Raises UploadRejected, or ObjectNotFound when nothing was uploaded yet.
+    """
+    size = store.stat(key).size
+    check_size(size, rules.max_bytes)
+    check_head(b"".join(store.iter_range(key, 0, SNIFF_BYTES - 1)) if size else b"")
+    try:
+        _probe_staged(store, key, rules.presign_seconds)
+    except media.MediaError as exc:
+        if exc.kind in _SERVER_SIDE_PROBE_FAILURES:
+            raise UploadRejected("probe_unavailable", f"The upload could not be checked: {exc}") from exc
+        raise UploadRejected("not_a_video", str(exc)) from exc
+
+
+# --- Registering -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -105,13 +207,45 @@ def prune_abandoned_uploads(session: Session, store: ObjectStore, *, older_than:
     return [upload.video_id for upload in stale]
 
 
+def accept_upload(engine: Engine, store: ObjectStore, upload_id: str, rules: UploadRules, *,
+                  title: str | None = None, description: str | None = None) -> Video:
+    """Check a staged upload against the rule, then publish and announce it (see `complete_upload`).
+
+    A rejected upload is abandoned (committed) before UploadRejected is raised;
+    `title`/`description`, when given, replace what the upload was created with.
+    """
+    with session_scope(engine) as session:
+        upload = session.scalars(select(UploadMetadata).where(UploadMetadata.upload_id == upload_id)).one()
+        if upload.state == "completed":
+            return complete_upload(session, store, upload_id)  # nothing to do: its video
+        assert upload.staging_key is not None
+        try:
+            check_staged(store, upload.staging_key, rules)
+        except UploadRejected as rejection:
+            abandon_upload(session, store, upload_id, rejection.message)
+            rejected = rejection
+        else:
+            video = session.get(Video, upload.video_id)
+            assert video is not None
+            video.title = title if title is not None else video.title
+            video.description = description if description is not None else video.description
+            return complete_upload(session, store, upload_id)
+    raise rejected
+
+
 def ingest_file(
-    session: Session, store: ObjectStore, path: Path, *, title: str, description: str = "",
-    owner_id: int | None = None, method: str = "cli",
+    engine: Engine, store: ObjectStore, path: Path, rules: UploadRules, *, title: str, description: str = "",
+    owner_id: int | None = None, filename: str | None = None, content_type: str | None = None, method: str = "cli",
 ) -> Video:
-    """Register a local file exactly as an upload would: row, object, outbox event."""
-    pending = create_video(session, title=title, description=description, owner_id=owner_id,
-                           filename=path.name, expected_size=path.stat().st_size, method=method)
-    with open(path, "rb") as source:
-        store.put_stream(pending.staging_key, source)
-    return complete_upload(session, store, pending.upload_id)
+    """Register a local file exactly as an upload would: the same checks, then row, object and outbox event."""
+    with session_scope(engine) as session:
+        pending = create_video(session, title=title, description=description, owner_id=owner_id,
+                               filename=filename or path.name, content_type=content_type,
+                               expected_size=path.stat().st_size, method=method)
+    try:
+        store.put_file(pending.staging_key, path, content_type=content_type)
+    except BaseException:
+        with session_scope(engine) as session:
+            abandon_upload(session, store, pending.upload_id, "could not be stored")
+        raise
+    return accept_upload(engine, store, pending.upload_id, rules)

@@ -22,6 +22,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pipeline.uploads import UploadRejected
+
 logger = logging.getLogger(__name__)
 
 
@@ -81,6 +83,20 @@ async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
     return error_json(exc.status_code, code, message, details, headers=exc.headers)
 
 
+# The upload rule's reasons (pipeline.uploads) as HTTP statuses and codes.
+UPLOAD_REJECTIONS: dict[str, tuple[int, str]] = {
+    "too_large": (413, "upload_too_large"),
+    "not_a_video": (415, "unsupported_media_type"),
+    "probe_unavailable": (503, "probe_unavailable"),
+}
+
+
+async def _upload_rejected(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UploadRejected)
+    status_code, code = UPLOAD_REJECTIONS[exc.reason]
+    return error_json(status_code, code, exc.message, exc.details)
+
+
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # Pydantic echoes the rejected input; a rejected password must not come back in the body.
@@ -97,4 +113,5 @@ async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(UploadRejected, _upload_rejected)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -2,10 +2,11 @@
 
 Both land the bytes at the upload's staging key through `UploadSink` and are
 then accepted by `accept_staged_upload`, which also completes the presigned
-flow on S3 (where the bytes never pass through the API). Acceptance probes
-the staged object with ffprobe and, in one transaction, publishes it and
-writes the `video.uploaded` event (`pipeline.uploads.complete_upload`). Any
-rejection abandons the upload: no row and no object are left behind.
+flow on S3 (where the bytes never pass through the API). The rule is the
+domain's (`pipeline.uploads`): size, container signature and ffprobe, then, in
+one transaction, publish and write the `video.uploaded` event. Any rejection
+abandons the upload (no row and no object are left behind) and raises
+`UploadRejected`, which the error handlers answer with 413, 415 or 503.
 """
 
 from __future__ import annotations
@@ -19,18 +20,16 @@ from fastapi import Request
 from pydantic import BaseModel, Field, ValidationError
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from pipeline import media
-from pipeline.db.models import UploadMetadata, Video
+from pipeline.db.models import Video
 from pipeline.db.session import session_scope
-from pipeline.storage import ObjectNotFound, ObjectStore, local_file
-from pipeline.uploads import PendingUpload, abandon_upload, complete_upload, create_video
+from pipeline.storage import ObjectNotFound
+from pipeline.uploads import PendingUpload, UploadRules, abandon_upload, accept_upload, create_video
 from serving_api.errors import ApiError
 from serving_api.schemas.videos import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 from serving_api.services import Services
-from serving_api.upload_stream import SNIFF_BYTES, UploadSink, looks_like_video, not_a_video, too_large
+from serving_api.upload_stream import UploadSink
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -211,60 +210,12 @@ async def receive_raw_upload(request: Request, services: Services, upload_id: st
 
 # --- Accepting a staged upload -----------------------------------------------------------------
 
-# ffprobe missing on this host, or the store's presigned URL unreachable from it.
-_SERVER_SIDE_PROBE_FAILURES = {"tool_missing", "unreachable"}
-
-
-def _probe_staged(store: ObjectStore, key: str, presign_seconds: int) -> media.MediaProbe:
-    """ffprobe the staged object where it lies: over a presigned URL (ranged reads, no full
-    download), or as a local file."""
-    url = store.presigned_get_url(key, presign_seconds)
-    if url is not None:
-        return media.probe(url)
-    with local_file(store, key) as path:
-        return media.probe(path)
-
-
-def _rejection(store: ObjectStore, upload: UploadMetadata, max_bytes: int, presign_seconds: int) -> ApiError | None:
-    """Why a staged upload cannot be accepted, or None."""
-    assert upload.staging_key is not None
-    size = store.stat(upload.staging_key).size
-    if size > max_bytes:
-        return too_large(max_bytes)
-    head = b"".join(store.iter_range(upload.staging_key, 0, SNIFF_BYTES - 1)) if size else b""
-    if not looks_like_video(head):
-        return not_a_video("The file is not a video (its first bytes match no video container).")
-    try:
-        _probe_staged(store, upload.staging_key, presign_seconds)
-    except media.MediaError as exc:
-        if exc.kind in _SERVER_SIDE_PROBE_FAILURES:
-            # Not the uploader's fault: say so instead of calling their video invalid.
-            return ApiError(503, "probe_unavailable", f"The upload could not be checked: {exc}")
-        return not_a_video(str(exc))
-    return None
-
 
 def accept_staged_upload(services: Services, upload_id: str, title: str | None = None,
                          description: str | None = None) -> Video:
-    """Check the staged bytes are a real video, then publish them and announce the upload."""
-    store, settings = services.store, services.settings
-    with session_scope(services.engine) as session:
-        upload = session.scalars(select(UploadMetadata).where(UploadMetadata.upload_id == upload_id)).one()
-        if upload.state == "completed":
-            video = session.get(Video, upload.video_id)
-            assert video is not None
-            return video
-        try:
-            rejection = _rejection(store, upload, settings.max_upload_bytes, settings.s3_presign_seconds)
-        except ObjectNotFound:
-            raise ApiError(409, "upload_incomplete", "No bytes have been uploaded for this upload yet.") from None
-        if rejection is None:
-            video = session.get(Video, upload.video_id)
-            assert video is not None
-            if title is not None:
-                video.title = title
-            if description is not None:
-                video.description = description
-            return complete_upload(session, store, upload_id)
-        abandon_upload(session, store, upload_id, rejection.detail)
-    raise rejection
+    """The upload rule on the staged bytes, then publish and announce them (`pipeline.uploads.accept_upload`)."""
+    try:
+        return accept_upload(services.engine, services.store, upload_id, UploadRules.from_settings(services.settings),
+                             title=title, description=description)
+    except ObjectNotFound:
+        raise ApiError(409, "upload_incomplete", "No bytes have been uploaded for this upload yet.") from None

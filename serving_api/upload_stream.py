@@ -6,9 +6,10 @@ bounded queue, to a worker thread running the store's blocking
 upload's size: the queue's bound is the backpressure that slows the client
 down when the store is slower than the network.
 
-While bytes pass, the sink enforces the size limit (413 as soon as it is
-exceeded) and sniffs the container's magic bytes (415 for obvious
-non-videos); ffprobe judges the whole staged object afterwards.
+While bytes pass, the sink applies the upload rule's early checks
+(`pipeline.uploads.check_size` as soon as the limit is exceeded, `check_head`
+on the container's magic bytes); `accept_upload` judges the whole staged
+object afterwards.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 from pipeline.storage import ObjectStore
-from serving_api.errors import ApiError
+from pipeline.uploads import SNIFF_BYTES, UploadRejected, check_head, check_size
 
-SNIFF_BYTES = 16
 _QUEUE_CHUNKS = 16  # at most this many request chunks (~64 KiB each) wait for the store
 # Each upload in flight holds one thread for its whole duration, so uploads get
 # their own pool instead of starving the threadpool that sync routes run on.
@@ -32,32 +32,6 @@ _ABORT = object()  # tells the reader to fail, so the store drops the partial ob
 
 class _UploadAborted(Exception):
     pass
-
-
-def looks_like_video(head: bytes) -> bool:
-    """Whether the first bytes are those of a video container ffprobe might accept."""
-    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"):
-        return True  # ISO base media (MP4, MOV, 3GP, M4V)
-    if head[:4] == b"RIFF":
-        return head[8:12] in (b"AVI ", b"AVIX")
-    return head.startswith((
-        b"\x1a\x45\xdf\xa3",  # Matroska / WebM
-        b"FLV",
-        b"OggS",
-        b"\x00\x00\x01\xba",  # MPEG program stream
-        b"\x00\x00\x01\xb3",  # MPEG video elementary stream
-        b"\x30\x26\xb2\x75\x8e\x66\xcf\x11",  # ASF / WMV
-        b"\x47",  # MPEG transport stream sync byte (ffprobe confirms the rest)
-    ))
-
-
-def not_a_video(message: str = "The file is not a video.") -> ApiError:
-    return ApiError(415, "unsupported_media_type", message)
-
-
-def too_large(limit: int) -> ApiError:
-    return ApiError(413, "upload_too_large", f"The upload exceeds the limit of {limit} bytes.",
-                    details={"max_upload_bytes": limit})
 
 
 class _QueueReader:
@@ -133,8 +107,7 @@ class UploadSink:
         if not chunk:
             return
         self.size += len(chunk)
-        if self.size > self.max_bytes:
-            raise too_large(self.max_bytes)
+        check_size(self.size, self.max_bytes)
         if not self._sniffed:
             self._head += chunk[: SNIFF_BYTES - len(self._head)]
             if len(self._head) >= SNIFF_BYTES:
@@ -146,8 +119,7 @@ class UploadSink:
 
     def _check_head(self) -> None:
         self._sniffed = True
-        if not looks_like_video(self._head):
-            raise not_a_video("The file is not a video (its first bytes match no video container).")
+        check_head(self._head)
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc_type is None:
@@ -156,11 +128,11 @@ class UploadSink:
             await self.abort()
 
     async def finish(self) -> None:
-        """Commit the object; 415 for a file too short to be a video."""
+        """Commit the object; UploadRejected for a file too short to be a video."""
         if not self._sniffed:
             try:
                 self._check_head()
-            except ApiError:
+            except UploadRejected:
                 await self.abort()
                 raise
         await self._queue.put(_END)

@@ -10,10 +10,10 @@ own, so nobody else can read, resume or finish them.
 
 The parts gather on the API host's disk (`VIDEOAI_HOME/tus/<user id>`). The
 last PATCH hands the whole file to the same path as every other upload:
-registered by `create_video`, stored at its staging key in the object store
-(local or S3), then accepted by `accept_staged_upload` (size, container
-signature, ffprobe) which publishes it as `pending` with its
-`video.uploaded` event, or rejects it leaving nothing behind.
+`pipeline.uploads.ingest_file`, as `videoai ingest` does: registered, stored at
+its staging key in the object store (local or S3), then checked by the upload
+rule (size, container signature, ffprobe) and published as `pending` with its
+`video.uploaded` event, or rejected leaving nothing behind.
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 from tuspyserver import create_tus_router
 
-from pipeline.db.session import session_scope
 from pipeline.settings import Settings
-from pipeline.uploads import abandon_upload, create_video
+from pipeline.uploads import UploadRules, check_size, ingest_file
 from serving_api.deps import CurrentUser, ServicesDep
-from serving_api.ingest import accept_staged_upload
 from serving_api.schemas.videos import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 from serving_api.services import Services
 
@@ -57,19 +55,11 @@ def _title(metadata: dict) -> str:
 
 def accept_tus_file(services: Services, owner_id: int, path: Path, metadata: dict) -> int:
     """Register a finished tus upload like any other upload and accept it; returns the video id."""
-    content_type = metadata.get("filetype") or "application/octet-stream"
-    with session_scope(services.engine) as session:
-        pending = create_video(session, title=_title(metadata),
-                               description=(metadata.get("description") or "")[:DESCRIPTION_MAX_LENGTH],
-                               owner_id=owner_id, filename=metadata.get("filename"), content_type=content_type,
-                               expected_size=path.stat().st_size, method="tus")
-    try:
-        services.store.put_file(pending.staging_key, path, content_type=content_type)
-    except BaseException:
-        with session_scope(services.engine) as session:
-            abandon_upload(session, services.store, pending.upload_id, "could not be stored")
-        raise
-    return accept_staged_upload(services, pending.upload_id).id
+    video = ingest_file(services.engine, services.store, path, UploadRules.from_settings(services.settings),
+                        title=_title(metadata), description=(metadata.get("description") or "")[:DESCRIPTION_MAX_LENGTH],
+                        owner_id=owner_id, filename=metadata.get("filename"),
+                        content_type=metadata.get("filetype") or "application/octet-stream", method="tus")
+    return video.id
 
 
 def _remove_upload(path: Path) -> None:
@@ -91,9 +81,8 @@ def build_tus_router(settings: Settings) -> APIRouter:
     def pre_create(services: ServicesDep) -> Callable[[dict, dict], None]:
         def check(metadata: dict, info: dict) -> None:
             size = info.get("size")
-            if size is not None and size > services.settings.max_upload_bytes:
-                raise HTTPException(413, f"The file is larger than the limit of "
-                                         f"{services.settings.max_upload_bytes} bytes.")
+            if size is not None:
+                check_size(size, services.settings.max_upload_bytes)
             if not metadata.get("filename") or not metadata.get("filetype"):
                 raise HTTPException(400, "Upload-Metadata needs filename and filetype.")
         return check

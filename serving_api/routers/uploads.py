@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.db.models import UploadMetadata, Video
-from pipeline.uploads import create_video
+from pipeline.uploads import check_size, create_video
 from serving_api.deps import PUBLIC, CurrentUser, ServicesDep, SessionDep
 from serving_api.errors import ApiError, error_responses, not_found
 from serving_api.ingest import FILE_FIELD, accept_staged_upload, receive_multipart_upload, receive_raw_upload
@@ -29,7 +29,6 @@ from serving_api.schemas.videos import (
 )
 from serving_api.security import create_upload_token, decode_upload_token
 from serving_api.services import Services
-from serving_api.upload_stream import too_large
 from serving_api.urls import api_url
 
 router = APIRouter(prefix="/videos", tags=["uploads"])
@@ -82,8 +81,7 @@ def _pending_upload(session: Session, upload_id: str, owner_id: int) -> UploadMe
 def create_presigned_upload(body: PresignedUploadIn, request: Request, user: CurrentUser, session: SessionDep,
                             services: ServicesDep) -> PresignedUploadOut:
     settings = services.settings
-    if body.size_bytes > settings.max_upload_bytes:
-        raise too_large(settings.max_upload_bytes)
+    check_size(body.size_bytes, settings.max_upload_bytes)
     pending = create_video(session, title=body.title, description=body.description, owner_id=user.id,
                            filename=body.filename, content_type=body.content_type, expected_size=body.size_bytes,
                            method="presigned")

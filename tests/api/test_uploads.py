@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from pipeline.db.models import OutboxEvent, UploadMetadata, Video, VideoStatus
-from pipeline.db.session import session_scope
+from pipeline.db.session import make_engine, session_scope
 from pipeline.storage import ObjectStore
 from tests.api.conftest import API, make_user_in, services_of
+from tests.cli.test_ingest import run_videoai
 
 
 def _count(client, model) -> int:
@@ -214,3 +215,26 @@ def test_a_host_without_ffprobe_answers_503_not_415(sqlite_client, small_video_p
     assert response.status_code == 503, response.text
     assert response.json()["error"]["code"] == "probe_unavailable"
     assert_nothing_left(sqlite_client)
+
+
+@pytest.mark.parametrize("sample", ["non_video_path", "corrupt_video_path"])
+def test_videoai_ingest_rejects_a_file_with_the_reason_the_api_gives(sqlite_client, tmp_path: Path, sample: str,
+                                                                     request: pytest.FixtureRequest) -> None:
+    """One upload rule: the real CLI (real ffprobe) refuses the file the API refuses, saying the same thing."""
+    path: Path = request.getfixturevalue(sample)
+    response = _upload(sqlite_client, make_user_in(sqlite_client).headers, path)
+    assert response.status_code == 415, response.text
+    api_message = response.json()["error"]["message"]
+    assert api_message.startswith(("The file is not a video", "The file could not be read as a video"))
+    assert_nothing_left(sqlite_client)
+
+    home = tmp_path / "home"
+    done = run_videoai(home, "ingest", str(path), "--title", "refused")
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.strip() == f"error: {api_message}"
+    engine = make_engine(f"sqlite:///{home / 'videoai.db'}")
+    with session_scope(engine) as session:  # nothing registered, nothing staged
+        assert session.scalar(select(func.count()).select_from(Video)) == 0
+        assert session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
+    engine.dispose()
+    assert not any(p.is_file() for p in (home / "objects").rglob("*"))

@@ -1,4 +1,8 @@
-"""The `videoai` CLI: ingest registers a file exactly as an upload would (row, object, outbox event); prune-uploads."""
+"""The `videoai` CLI: ingest registers a file exactly as an upload would (row, object, outbox event); prune-uploads.
+
+That ingest rejects what the API rejects, with the same reason, is tested beside the API's uploads
+(tests/api/test_uploads.py).
+"""
 
 import os
 import subprocess
@@ -15,7 +19,7 @@ from pipeline.storage.local import LocalObjectStore
 VIDEOAI = Path(sys.executable).parent / "videoai"
 
 
-def _videoai(home: Path, *args: str) -> subprocess.CompletedProcess:
+def run_videoai(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OBJECT_STORE")},
            "VIDEOAI_HOME": str(home)}
     return subprocess.run([str(VIDEOAI), *args], env=env, cwd=home.parent, capture_output=True, text=True, timeout=120)
@@ -23,7 +27,7 @@ def _videoai(home: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_ingest_registers_row_object_and_event(tmp_path, small_video_path):
     home = tmp_path / "home"
-    done = _videoai(home, "ingest", str(small_video_path), "--title", "Small clip", "--description", "two seconds")
+    done = run_videoai(home, "ingest", str(small_video_path), "--title", "Small clip", "--description", "two seconds")
     assert done.returncode == 0, done.stderr
     assert "registered video 1" in done.stdout
 
@@ -43,13 +47,13 @@ def test_ingest_registers_row_object_and_event(tmp_path, small_video_path):
 
 
 def test_ingest_of_a_missing_file_says_so(tmp_path):
-    done = _videoai(tmp_path / "home", "ingest", str(tmp_path / "nope.mp4"), "--title", "x")
+    done = run_videoai(tmp_path / "home", "ingest", str(tmp_path / "nope.mp4"), "--title", "x")
     assert done.returncode == 2 and "no such file" in done.stderr
 
 
 def test_prune_uploads_keeps_completed_uploads(tmp_path, small_video_path):
     home = tmp_path / "home"
-    assert _videoai(home, "ingest", str(small_video_path), "--title", "kept").returncode == 0
-    done = _videoai(home, "prune-uploads", "--older-than-hours", "0.0001")
+    assert run_videoai(home, "ingest", str(small_video_path), "--title", "kept").returncode == 0
+    done = run_videoai(home, "prune-uploads", "--older-than-hours", "0.0001")
     assert done.returncode == 0, done.stderr
     assert "removed 0 upload(s)" in done.stdout

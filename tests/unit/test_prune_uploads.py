@@ -10,7 +10,7 @@ from orchestration.definitions import build_definitions
 from pipeline.db.models import UploadMetadata, Video, utcnow
 from pipeline.db.session import engine_for, migrate, session_scope
 from pipeline.storage.local import LocalObjectStore
-from pipeline.uploads import create_video, ingest_file, prune_abandoned_uploads
+from pipeline.uploads import UploadRules, create_video, ingest_file, prune_abandoned_uploads
 
 
 @pytest.fixture
@@ -38,8 +38,8 @@ def _started_upload(engine, store, title: str, hours_ago: float) -> tuple[int, s
 def uploads(settings, engine, store, small_video_path):
     abandoned = _started_upload(engine, store, "abandoned", hours_ago=30)
     in_progress = _started_upload(engine, store, "in progress", hours_ago=1)
+    completed = ingest_file(engine, store, small_video_path, UploadRules.from_settings(settings), title="completed").id
     with session_scope(engine) as session:
-        completed = ingest_file(session, store, small_video_path, title="completed").id
         session.execute(UploadMetadata.__table__.update().where(UploadMetadata.video_id == completed)
                         .values(created_at=utcnow() - timedelta(days=3)))
     return abandoned, in_progress, completed
