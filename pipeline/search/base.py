@@ -62,8 +62,9 @@ class SearchHit:
 @dataclass(frozen=True)
 class SearchPage:
     hits: list[SearchHit]
-    total: int
+    total: int  # matches, counted up to ranking.TOTAL_CAP
     next_cursor: str | None = None
+    total_exact: bool = True  # False: there are at least `total` matches (counting stopped there)
     extra: dict = field(default_factory=dict)
 
 

@@ -32,7 +32,7 @@ from pipeline.search.base import (
 from pipeline.search.cursor import CursorPosition
 from pipeline.search.highlight import MARK_END, MARK_START, best_snippet
 from pipeline.search.plan import SearchPlan, group_segment_matches, plan_search
-from pipeline.search.ranking import FIELD_WEIGHTS, MAX_SEGMENT_MATCHES, SNIPPET_FIELDS, SNIPPET_WORDS
+from pipeline.search.ranking import FIELD_WEIGHTS, MAX_SEGMENT_MATCHES, SNIPPET_FIELDS, SNIPPET_WORDS, TOTAL_CAP
 from pipeline.text import TimedSegment
 
 Refresh = bool | Literal["wait_for"]
@@ -128,7 +128,7 @@ def search_body(plan: SearchPlan) -> dict[str, Any]:
         filters.append({"range": {"created_at": bounds}})
     body: dict[str, Any] = {
         "size": plan.limit + 1 + (plan.after.ties if plan.after else 0),
-        "track_total_hits": True,
+        "track_total_hits": TOTAL_CAP,  # counted exactly up to here, "gte" beyond
         "_source": ["title", "status", "created_at"],
         "query": {
             "bool": {
@@ -236,7 +236,10 @@ class OpenSearchIndex:
                 created_at=datetime.fromisoformat(source["created_at"]),
                 snippet=best_snippet((highlight.get(field) or [None])[0] for field in SNIPPET_FIELDS),
                 matches=matches.get(video_id, ())))
-        return SearchPage(hits=hits, total=response["hits"]["total"]["value"], next_cursor=next_cursor)
+        total = response["hits"]["total"]
+        exact = total.get("relation", "eq") == "eq" and total["value"] <= TOTAL_CAP
+        return SearchPage(hits=hits, total=min(total["value"], TOTAL_CAP), next_cursor=next_cursor,
+                          total_exact=exact)
 
 
 def _ranks_after(sort: list[Any], position: CursorPosition) -> bool:

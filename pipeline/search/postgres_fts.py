@@ -1,10 +1,11 @@
 """Search in a PostgreSQL app database: tsvector + GIN, ranked by ts_rank_cd.
 
 The weighted document vector (title A, summary B, description C, transcript D)
-and the segments' vectors are stored generated columns from migration 0002.
-Queries go through websearch_to_tsquery, which never raises on any input; the
-terms it gets are already plain words (see terms.py), ANDed for documents and
-ORed for segments.
+is a stored generated column of `search_texts` with a GIN index (migrations
+0002 and search_scale). Queries go through websearch_to_tsquery, which never
+raises on any input; the terms it gets are already plain words (see terms.py),
+ANDed for documents and ORed for segments. Which segments say the words is
+worked out for the page's hits only, from their texts (no segment index).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from sqlalchemy.engine import Connection
 from pipeline.search.highlight import MARK_END, MARK_START
 from pipeline.search.plan import SearchPlan
 from pipeline.search.ranking import FIELD_WEIGHTS, SNIPPET_FIELDS, SNIPPET_WORDS
-from pipeline.search.sql_store import SqlSearchIndex
+from pipeline.search.segments import decode_segments, first_matches
+from pipeline.search.sql_store import PageDetail, SqlSearchIndex
 
 # ts_rank_cd takes weights in {D, C, B, A} order, relative to 1.0.
 _RANK_WEIGHTS = "{" + ",".join(
@@ -42,29 +44,39 @@ class PostgresFtsIndex(SqlSearchIndex):
     def any_term(self, terms: Sequence[str]) -> str:
         return " or ".join(terms)
 
-    def matching_documents_sql(self, filters: str) -> str:
+    def matching_sql(self, filters: str) -> tuple[str, str]:
         # float8: the cursor carries the score back as a double, and keyset
         # comparisons must see exactly the value that was ranked.
-        return f"""
-            SELECT d.video_id AS video_id,
-                   ts_rank_cd('{_RANK_WEIGHTS}'::float4[], d.search_vector, q.query)::float8 AS score,
-                   d.title AS title, d.status AS status, d.created_at AS created_at
-            FROM search_documents AS d, websearch_to_tsquery('english', :all_terms) AS q(query)
-            WHERE d.search_vector @@ q.query {filters}"""
+        return (f"ts_rank_cd('{_RANK_WEIGHTS}'::float4[], t.search_vector, q.query)::float8",
+                f"""FROM search_texts AS t JOIN search_documents AS d ON d.video_id = t.video_id,
+                         websearch_to_tsquery('english', :all_terms) AS q(query)
+                    WHERE t.search_vector @@ q.query {filters}""")
 
-    def matching_segments_sql(self) -> str:
-        return """
-            FROM search_segments AS s
-            WHERE s.search_vector @@ websearch_to_tsquery('english', :any_term)"""
-
-    def snippet_candidates(self, conn: Connection, plan: SearchPlan, ids: list[int]) -> dict[int, list[str]]:
+    def page_details(self, conn: Connection, plan: SearchPlan, ids: list[int]) -> dict[int, PageDetail]:
         # ts_headline re-parses the text, so it runs for the page's documents only.
-        columns = ", ".join(f"ts_headline('english', d.{field}, q.query, :options)" for field in SNIPPET_FIELDS)
+        columns = ", ".join(f"ts_headline('english', t.{field}, q.query, :options) AS {field}_snippet"
+                            for field in SNIPPET_FIELDS)
         statement = text(f"""
-            SELECT d.video_id, {columns}
-            FROM search_documents AS d, websearch_to_tsquery('english', :all_terms) AS q(query)
-            WHERE d.video_id IN :ids
+            SELECT t.video_id, t.title, t.transcript, t.segments, {columns}
+            FROM search_texts AS t, websearch_to_tsquery('english', :all_terms) AS q(query)
+            WHERE t.video_id IN :ids
         """).bindparams(bindparam("ids", expanding=True))
         rows = conn.execute(statement, {"all_terms": self.all_terms(plan.terms), "ids": ids,
-                                        "options": _HEADLINE_OPTIONS})
-        return {row[0]: list(row[1:]) for row in rows}
+                                        "options": _HEADLINE_OPTIONS}).all()
+        stored = {row.video_id: decode_segments(row.transcript, row.segments) for row in rows}
+        # One statement tells which of the page's segments say any of the words.
+        owners = [(video_id, i) for video_id, s in stored.items() for i in range(len(s.segments))]
+        texts = [stored[video_id].segments[i].text for video_id, i in owners]
+        said: dict[int, list[int]] = {}
+        if texts:
+            found = conn.execute(text("""
+                SELECT s.n - 1 FROM unnest(CAST(:texts AS text[])) WITH ORDINALITY AS s(body, n)
+                WHERE to_tsvector('english', s.body) @@ websearch_to_tsquery('english', :any_term)
+            """), {"texts": texts, "any_term": self.any_term(plan.terms)}).scalars()
+            for index in found:
+                video_id, position = owners[index]
+                said.setdefault(video_id, []).append(position)
+        return {row.video_id: PageDetail(
+                    title=row.title, matches=first_matches(stored[row.video_id].segments, said.get(row.video_id, [])),
+                    snippets={field: getattr(row, f"{field}_snippet") for field in SNIPPET_FIELDS})
+                for row in rows}

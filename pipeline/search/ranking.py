@@ -19,3 +19,8 @@ SNIPPET_WORDS = 24
 MAX_SEGMENT_MATCHES = 5
 
 MAX_LIMIT = 100
+
+# Totals are counted up to this many matches; beyond it a page says "at least
+# TOTAL_CAP" (SearchPage.total_exact is False), as large search engines do:
+# an exact count of a common word's matches costs far more than the page itself.
+TOTAL_CAP = 1000

@@ -1,31 +1,44 @@
 """What the two in-database backends share: their tables, writes, reads and the search skeleton.
 
-The tables are created by migration 0002 (which adds each dialect's full-text
-machinery); here they are SQLAlchemy Core tables in their own MetaData, because
-the index is a projection of the app data, not part of the ORM model.
-`SqlSearchIndex.search` runs the same three steps on both dialects (count,
-ranked keyset page, then snippets and timed segment matches for that page only);
-subclasses supply the dialect's match, rank and headline SQL.
+The tables come from the migrations (0002, reshaped by `search_scale`, which
+add each dialect's full-text machinery); here they are SQLAlchemy Core tables in
+their own MetaData, because the index is a projection of the app data, not part
+of the ORM model:
+
+- `search_documents`: one narrow row per video, what searches filter on;
+- `search_texts`: the indexed text, and the timed segments packed without a
+  second copy of their text (pipeline/search/segments.py).
+
+`SqlSearchIndex.search` runs the same steps on both dialects, each shaped to
+stay fast at 100,000 videos:
+
+1. a count that stops at `TOTAL_CAP + 1` matches (no ranking involved);
+2. one ranked keyset page, with the full-text index driving: each match is
+   scored once, then checked against the narrow filter row;
+3. titles, snippets and the timed segments that say the words, for the page's
+   hits only.
+
+Subclasses supply the dialect's match/rank SQL and step 3.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     Column,
     Engine,
     Float,
-    ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     bindparam,
     delete,
-    insert,
     inspect,
     select,
     text,
@@ -45,40 +58,45 @@ from pipeline.search.base import (
 )
 from pipeline.search.cursor import CursorPosition
 from pipeline.search.highlight import best_snippet
-from pipeline.search.plan import SearchPlan, group_segment_matches, plan_search
-from pipeline.search.ranking import MAX_SEGMENT_MATCHES
-from pipeline.text import TimedSegment
+from pipeline.search.plan import SearchPlan, plan_search
+from pipeline.search.ranking import SNIPPET_FIELDS, TOTAL_CAP
+from pipeline.search.segments import decode_segments, encode_segments
 
 search_metadata = MetaData()
 
 search_documents = Table(
     "search_documents", search_metadata,
     Column("video_id", Integer, primary_key=True, autoincrement=False),
+    Column("status", String(20), nullable=False),
+    Column("owner_id", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("language", String(16)),
+    Column("duration_seconds", Float),
+    Column("owner_name", String(320)),
+)
+
+search_texts = Table(
+    "search_texts", search_metadata,
+    Column("video_id", Integer, primary_key=True, autoincrement=False),
     Column("title", Text, nullable=False),
     Column("description", Text, nullable=False),
     Column("summary", Text, nullable=False),
     Column("transcript", Text, nullable=False),
-    Column("owner_id", Integer),
-    Column("owner_name", String(320)),
-    Column("status", String(20), nullable=False),
-    Column("language", String(16)),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-    Column("duration_seconds", Float),
+    Column("segments", LargeBinary),
 )
 
-search_segments = Table(
-    "search_segments", search_metadata,
-    Column("id", Integer, primary_key=True),
-    Column("video_id", Integer, ForeignKey("search_documents.video_id", ondelete="CASCADE"), nullable=False),
-    Column("position", Integer, nullable=False),
-    Column("start_seconds", Float, nullable=False),
-    Column("end_seconds", Float, nullable=False),
-    Column("text", Text, nullable=False),
-)
+_FILTER_FIELDS = ("status", "owner_id", "created_at", "updated_at", "language", "duration_seconds", "owner_name")
+_TEXT_FIELDS = ("title", "description", "summary", "transcript", "segments")
 
-_DOCUMENT_FIELDS = ("title", "description", "summary", "transcript", "owner_id", "owner_name", "status",
-                    "language", "created_at", "updated_at", "duration_seconds")
+
+@dataclass(frozen=True)
+class PageDetail:
+    """What a hit shows besides its rank: title, snippet candidates (SNIPPET_FIELDS order), timed matches."""
+
+    title: str
+    snippets: dict[str, str | None]
+    matches: tuple[SegmentMatch, ...]
 
 
 class SqlSearchIndex:
@@ -95,15 +113,14 @@ class SqlSearchIndex:
         self.engine = engine
 
     # --- dialect-specific SQL -------------------------------------------------------------
-    def matching_documents_sql(self, filters: str) -> str:
-        """SELECT video_id, score (higher is better), title, status, created_at of documents matching :all_terms."""
+    def matching_sql(self, filters: str) -> tuple[str, str]:
+        """(score expression, FROM/WHERE) over the documents `d` matching :all_terms; higher scores are better.
+
+        The FROM must let the full-text index drive: the filters are checked per match.
+        """
         raise NotImplementedError
 
-    def matching_segments_sql(self) -> str:
-        """FROM/WHERE selecting segments `s` that contain any of :any_term."""
-        raise NotImplementedError
-
-    def snippet_candidates(self, conn: Connection, plan: SearchPlan, ids: list[int]) -> dict[int, list[str]]:
+    def page_details(self, conn: Connection, plan: SearchPlan, ids: list[int]) -> dict[int, PageDetail]:
         raise NotImplementedError
 
     def all_terms(self, terms: Sequence[str]) -> str:
@@ -114,8 +131,8 @@ class SqlSearchIndex:
 
     # --- SearchIndex ----------------------------------------------------------------------
     def ensure(self) -> None:
-        """Check that migration 0002 is applied: the schema belongs to Alembic, not to this class."""
-        required = {search_documents.name, search_segments.name, *self.extra_tables}
+        """Check that the migrations are applied: the schema belongs to Alembic, not to this class."""
+        required = {search_documents.name, search_texts.name, *self.extra_tables}
         missing = required - set(inspect(self.engine).get_table_names())
         if missing:
             raise RuntimeError(f"search tables missing ({', '.join(sorted(missing))}): "
@@ -129,80 +146,80 @@ class SqlSearchIndex:
             raise SearchIndexUnavailable(f"{self.backend_name} search index unreachable: {exc}") from exc
 
     def upsert(self, document: SearchDocument) -> None:
-        row = {"video_id": document.video_id, **{name: getattr(document, name) for name in _DOCUMENT_FIELDS}}
-        statement = self.dialect_insert(search_documents).values(row)
-        # ON CONFLICT rather than delete-then-insert: concurrent reindexes of one video
-        # serialize on the row instead of failing on the primary key.
-        statement = statement.on_conflict_do_update(
-            index_elements=["video_id"], set_={name: statement.excluded[name] for name in _DOCUMENT_FIELDS})
+        self.bulk_upsert([document])
+
+    def bulk_upsert(self, documents: Iterable[SearchDocument]) -> int:
+        """Index many documents in one transaction; returns how many were written."""
+        filter_rows, text_rows = [], []
+        for document in documents:
+            filter_rows.append({"video_id": document.video_id,
+                                **{name: getattr(document, name) for name in _FILTER_FIELDS}})
+            text_rows.append({"video_id": document.video_id, "title": document.title,
+                              "description": document.description, "summary": document.summary,
+                              "transcript": document.transcript,
+                              "segments": encode_segments(document.transcript, document.segments)})
+        if not filter_rows:
+            return 0
         with self.engine.begin() as conn:
-            conn.execute(statement)
-            conn.execute(delete(search_segments).where(search_segments.c.video_id == document.video_id))
-            if document.segments:
-                conn.execute(insert(search_segments), [
-                    {"video_id": document.video_id, "position": position, "start_seconds": segment.start,
-                     "end_seconds": segment.end, "text": segment.text}
-                    for position, segment in enumerate(document.segments)])
+            # ON CONFLICT rather than delete-then-insert: concurrent reindexes of one video
+            # serialize on the row instead of failing on the primary key.
+            for table, rows, fields in ((search_documents, filter_rows, _FILTER_FIELDS),
+                                        (search_texts, text_rows, _TEXT_FIELDS)):
+                statement = self.dialect_insert(table)
+                statement = statement.on_conflict_do_update(
+                    index_elements=["video_id"], set_={name: statement.excluded[name] for name in fields})
+                conn.execute(statement, rows)
+        return len(filter_rows)
 
     def delete(self, video_id: int) -> None:
         with self.engine.begin() as conn:
-            # Explicit, not ON DELETE CASCADE: SQLite enforces that only with PRAGMA foreign_keys.
-            conn.execute(delete(search_segments).where(search_segments.c.video_id == video_id))
+            conn.execute(delete(search_texts).where(search_texts.c.video_id == video_id))
             conn.execute(delete(search_documents).where(search_documents.c.video_id == video_id))
 
     def get(self, video_id: int) -> SearchDocument | None:
+        statement = (select(search_documents, *(search_texts.c[name] for name in _TEXT_FIELDS))
+                     .join(search_texts, search_texts.c.video_id == search_documents.c.video_id)
+                     .where(search_documents.c.video_id == video_id))
         with self.engine.connect() as conn:
-            row = conn.execute(select(search_documents).where(search_documents.c.video_id == video_id)).one_or_none()
-            if row is None:
-                return None
-            segments = conn.execute(
-                select(search_segments.c.start_seconds, search_segments.c.end_seconds, search_segments.c.text)
-                .where(search_segments.c.video_id == video_id).order_by(search_segments.c.position)).all()
-        return SearchDocument(**row._asdict(), segments=tuple(TimedSegment(*segment) for segment in segments))
+            row = conn.execute(statement).one_or_none()
+        if row is None:
+            return None
+        values = row._asdict()
+        stored = decode_segments(values["transcript"], values.pop("segments"))
+        return SearchDocument(**values, segments=stored.segments)
 
     def search(self, query: SearchQuery) -> SearchPage:
         plan = plan_search(query)
         if not plan.terms:
             return SearchPage(hits=[], total=0)
         filters, filter_params, typed = _filters(plan)
-        matching = self.matching_documents_sql(filters)
+        score, source = self.matching_sql(filters)
         params = {"all_terms": self.all_terms(plan.terms), **filter_params}
         keyset = ""
         if plan.after is not None:
             keyset = "WHERE m.score < :after_score OR (m.score = :after_score AND m.video_id > :after_id)"
             params |= {"after_score": plan.after.score, "after_id": plan.after.video_id}
         with self.engine.connect() as conn:
-            count = text(f"SELECT count(*) FROM ({matching}) AS m").bindparams(*typed)
-            total = conn.execute(count, params).scalar_one()
-            ranked = (text(f"SELECT m.* FROM ({matching}) AS m {keyset} ORDER BY m.score DESC, m.video_id LIMIT :n")
+            count = text(f"SELECT count(*) FROM (SELECT 1 {source} LIMIT :cap) AS c").bindparams(*typed)
+            counted = conn.execute(count, params | {"cap": TOTAL_CAP + 1}).scalar_one()
+            ranked = (text(f"SELECT m.video_id, m.score, m.status, m.created_at FROM ("
+                           f"SELECT d.video_id AS video_id, {score} AS score, d.status AS status, "
+                           f"d.created_at AS created_at {source}) AS m {keyset} "
+                           f"ORDER BY m.score DESC, m.video_id LIMIT :n")
                       .bindparams(*typed).columns(created_at=UTCDateTime))
             rows = conn.execute(ranked, params | {"n": plan.limit + 1}).all()
             page, next_cursor = plan.page_of([CursorPosition(row.score, row.video_id) for row in rows])
             ids = [position.video_id for position in page]
-            snippets = self.snippet_candidates(conn, plan, ids) if ids else {}
-            matches = self._segment_matches(conn, plan, ids) if ids else {}
-        hits = [
-            SearchHit(video_id=row.video_id, title=row.title, score=row.score, status=row.status,
-                      created_at=row.created_at, snippet=best_snippet(snippets.get(row.video_id, [])),
-                      matches=matches.get(row.video_id, ()))
-            for row in rows[: len(page)]
-        ]
-        return SearchPage(hits=hits, total=total, next_cursor=next_cursor)
-
-    def _segment_matches(self, conn: Connection, plan: SearchPlan,
-                         ids: list[int]) -> dict[int, tuple[SegmentMatch, ...]]:
-        # A segment matches if it says any query word: the words of a multi-word
-        # query are often spoken in different segments.
-        statement = text(f"""
-            SELECT video_id, start_seconds, end_seconds, text FROM (
-                SELECT s.video_id, s.start_seconds, s.end_seconds, s.text, s.position,
-                       row_number() OVER (PARTITION BY s.video_id ORDER BY s.start_seconds, s.position) AS n
-                {self.matching_segments_sql()} AND s.video_id IN :ids
-            ) AS ranked
-            WHERE n <= :cap ORDER BY video_id, start_seconds, position
-        """).bindparams(bindparam("ids", expanding=True))
-        rows = conn.execute(statement, {"any_term": self.any_term(plan.terms), "ids": ids, "cap": MAX_SEGMENT_MATCHES})
-        return group_segment_matches(rows.tuples())
+            details = self.page_details(conn, plan, ids) if ids else {}
+        hits = []
+        for row in rows[: len(page)]:
+            detail = details[row.video_id]
+            hits.append(SearchHit(
+                video_id=row.video_id, title=detail.title, score=row.score, status=row.status,
+                created_at=row.created_at, snippet=best_snippet(detail.snippets.get(f) for f in SNIPPET_FIELDS),
+                matches=detail.matches))
+        return SearchPage(hits=hits, total=min(counted, TOTAL_CAP), next_cursor=next_cursor,
+                          total_exact=counted <= TOTAL_CAP)
 
 
 def _filters(plan: SearchPlan) -> tuple[str, dict[str, Any], list[BindParameter]]:

@@ -1,8 +1,14 @@
-"""Search in a SQLite app database: FTS5 with BM25 ranking (the embedded default).
+"""Search in a SQLite app database: FTS5 with BM25 ranking.
 
-Tables and triggers come from migration 0002. Ranking is bm25() with per-column
-weights from `ranking.FIELD_WEIGHTS` (title counts most); multi-word queries are
-AND: every word must appear somewhere in the document.
+`search_documents_fts` is an external-content FTS5 table over `search_texts`
+(porter stemming over unicode61), kept in step by triggers from the migrations,
+so the text is stored once. Ranking is bm25() with per-column weights from
+`ranking.FIELD_WEIGHTS` (title counts most); multi-word queries are AND: every
+word must appear somewhere in the document.
+
+The FTS5 cursor always drives (`CROSS JOIN` fixes the join order): each probe of
+FTS5 by rowid would set bm25() up again over the whole doclist, which is what
+made a filtered search take seconds at 100,000 videos.
 """
 
 from __future__ import annotations
@@ -14,19 +20,28 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from pipeline.search.base import SegmentMatch
 from pipeline.search.highlight import MARK_END, MARK_START
 from pipeline.search.plan import SearchPlan
-from pipeline.search.ranking import FIELD_WEIGHTS, SNIPPET_FIELDS, SNIPPET_WORDS
-from pipeline.search.sql_store import SqlSearchIndex
+from pipeline.search.ranking import FIELD_WEIGHTS, SNIPPET_WORDS
+from pipeline.search.segments import (
+    StoredSegments,
+    decode_segments,
+    first_matches,
+    mark_offsets,
+    segments_at,
+    snippet_from_highlight,
+)
+from pipeline.search.sql_store import PageDetail, SqlSearchIndex
 
-# Column order of search_documents_fts, as migration 0002 creates it.
+# Column order of search_documents_fts, as the migrations create it.
 _FTS_COLUMNS = ("title", "description", "summary", "transcript")
 
 
 class SqliteFtsIndex(SqlSearchIndex):
     backend_name: ClassVar[str] = "sqlite-fts5"
     dialect: ClassVar[str] = "sqlite"
-    extra_tables: ClassVar[tuple[str, ...]] = ("search_documents_fts", "search_segments_fts")
+    extra_tables: ClassVar[tuple[str, ...]] = ("search_documents_fts",)
     dialect_insert = staticmethod(sqlite_insert)
 
     def all_terms(self, terms: Sequence[str]) -> str:
@@ -37,28 +52,56 @@ class SqliteFtsIndex(SqlSearchIndex):
     def any_term(self, terms: Sequence[str]) -> str:
         return " OR ".join(f'"{term}"' for term in terms)
 
-    def matching_documents_sql(self, filters: str) -> str:
+    def matching_sql(self, filters: str) -> tuple[str, str]:
         weights = ", ".join(str(FIELD_WEIGHTS[column]) for column in _FTS_COLUMNS)
         # bm25() is lower-is-better; negated so every backend's score is higher-is-better.
-        return f"""
-            SELECT d.video_id AS video_id, -bm25(search_documents_fts, {weights}) AS score,
-                   d.title AS title, d.status AS status, d.created_at AS created_at
-            FROM search_documents_fts JOIN search_documents AS d ON d.video_id = search_documents_fts.rowid
-            WHERE search_documents_fts MATCH :all_terms {filters}"""
+        return (f"-bm25(search_documents_fts, {weights})",
+                f"""FROM search_documents_fts CROSS JOIN search_documents AS d
+                    ON d.video_id = search_documents_fts.rowid
+                    WHERE search_documents_fts MATCH :all_terms {filters}""")
 
-    def matching_segments_sql(self) -> str:
-        return """
-            FROM search_segments_fts JOIN search_segments AS s ON s.id = search_segments_fts.rowid
-            WHERE search_segments_fts MATCH :any_term"""
+    def page_details(self, conn: Connection, plan: SearchPlan, ids: list[int]) -> dict[int, PageDetail]:
+        def snippet(field: str) -> str:
+            return (f"snippet(search_documents_fts, {_FTS_COLUMNS.index(field)}, :mark_start, :mark_end, '…', "
+                    f"{SNIPPET_WORDS}) AS {field}_snippet")
 
-    def snippet_candidates(self, conn: Connection, plan: SearchPlan, ids: list[int]) -> dict[int, list[str]]:
-        columns = ", ".join(
-            f"snippet(search_documents_fts, {_FTS_COLUMNS.index(field)}, :mark_start, :mark_end, '…', {SNIPPET_WORDS})"
-            for field in SNIPPET_FIELDS)
+        # The transcript is marked whole once (highlight): its snippet and the timed
+        # segments that say the words both come from those marks.
         statement = text(f"""
-            SELECT rowid, {columns} FROM search_documents_fts
-            WHERE search_documents_fts MATCH :all_terms AND rowid IN :ids
+            SELECT t.video_id, t.title, t.transcript, t.segments, {snippet('summary')}, {snippet('description')},
+                   {snippet('title')}, highlight(search_documents_fts, 3, :mark_start, :mark_end) AS marked
+            FROM search_documents_fts CROSS JOIN search_texts AS t ON t.video_id = search_documents_fts.rowid
+            WHERE search_documents_fts MATCH :all_terms AND search_documents_fts.rowid IN :ids
         """).bindparams(bindparam("ids", expanding=True))
         rows = conn.execute(statement, {"all_terms": self.all_terms(plan.terms), "ids": ids,
-                                        "mark_start": MARK_START, "mark_end": MARK_END})
-        return {row[0]: list(row[1:]) for row in rows}
+                                        "mark_start": MARK_START, "mark_end": MARK_END}).all()
+        details = {}
+        for row in rows:
+            stored = decode_segments(row.transcript, row.segments)
+            if stored.sliced:
+                matches = segments_at(stored, mark_offsets(row.marked or ""))
+            else:
+                matches = self._probe_segments(conn, plan, stored)
+            details[row.video_id] = PageDetail(
+                title=row.title, matches=matches,
+                snippets={"summary": row.summary_snippet, "description": row.description_snippet,
+                          "title": row.title_snippet,
+                          "transcript": snippet_from_highlight(row.marked or "", SNIPPET_WORDS)})
+        return details
+
+    def _probe_segments(self, conn: Connection, plan: SearchPlan,
+                        stored: StoredSegments) -> tuple[SegmentMatch, ...]:
+        """Segments kept with their own text (not slices of the transcript): matched in a scratch FTS5 table.
+
+        The scratch table lives in this connection's temp schema and inside the
+        read transaction, which rolls back when the connection is returned.
+        """
+        conn.execute(text("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_segment_probe "
+                          "USING fts5(text, tokenize='porter unicode61')"))
+        conn.execute(text("DELETE FROM temp.search_segment_probe"))
+        conn.execute(text("INSERT INTO temp.search_segment_probe(rowid, text) VALUES (:i, :text)"),
+                     [{"i": i, "text": segment.text} for i, segment in enumerate(stored.segments)])
+        positions = conn.execute(text("SELECT rowid FROM temp.search_segment_probe "
+                                      "WHERE search_segment_probe MATCH :any_term"),
+                                 {"any_term": self.any_term(plan.terms)}).scalars().all()
+        return first_matches(stored.segments, positions)

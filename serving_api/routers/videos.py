@@ -125,8 +125,8 @@ def search_videos(
     except InvalidSearchCursor as exc:
         raise _bad_cursor(exc) from None
     return SearchPageOut.model_validate(
-        {"hits": [dataclasses.asdict(hit) for hit in page.hits], "total": page.total, "next_cursor": page.next_cursor,
-         "mode": page.extra.get("mode", mode)})
+        {"hits": [dataclasses.asdict(hit) for hit in page.hits], "total": page.total, "total_exact": page.total_exact,
+         "next_cursor": page.next_cursor, "mode": page.extra.get("mode", mode)})
 
 
 @router.get("/{video_id}", response_model=VideoDetailOut, responses=error_responses(404), openapi_extra=PUBLIC)

@@ -101,7 +101,10 @@ class SearchHitOut(BaseModel):
 
 class SearchPageOut(BaseModel):
     hits: list[SearchHitOut]
-    total: int
+    total: int = Field(description="Matching videos, counted up to 1,000. When `total_exact` is false there are "
+                                   "at least this many (show \"1,000+\"): an exact count of a common word's "
+                                   "matches would cost more than the page.")
+    total_exact: bool = Field(True, description="False when counting stopped at the cap: `total` is a lower bound.")
     next_cursor: str | None
     mode: str = Field(default="text", description="The mode that answered: a hybrid search with nothing found by "
                                                    "meaning answers as `text`.")

@@ -31,6 +31,7 @@ from pipeline.search.base import (
     TimedSegment,
 )
 from pipeline.search.factory import search_index_for
+from pipeline.search import opensearch, sql_store
 from pipeline.search.opensearch import OpenSearchIndex
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -231,6 +232,17 @@ class TestSearchIndexContract:
         assert page.next_cursor is not None
         last = search(corpus, "volcano", limit=1, cursor=page.next_cursor)
         assert (ids(last), last.total, last.next_cursor) == ([CAKE.video_id], 2, None)
+
+    def test_totals_are_counted_up_to_a_cap_then_said_to_be_at_least(self, index: SearchIndex,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+        for module in (sql_store, opensearch):
+            monkeypatch.setattr(module, "TOTAL_CAP", 3)
+        for i in range(5):
+            index.upsert(video(300 + i, "Glacier walk", ["The glacier is melting."], owner_id=20 + i % 2))
+        page = search(index, "glacier", limit=2)
+        assert (len(page.hits), page.total, page.total_exact) == (2, 3, False)
+        page = search(index, "glacier", owner_id=20)
+        assert (ids(page), page.total, page.total_exact) == ([300, 302, 304], 3, True)
 
     @pytest.mark.parametrize("cursor", [
         "garbage!", "", "bm90IGpzb24", base64.urlsafe_b64encode(b"[1, 2]").decode(),

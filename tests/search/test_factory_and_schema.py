@@ -1,4 +1,4 @@
-"""Choosing a backend from settings, and the search schema that migration 0002 owns."""
+"""Choosing a backend from settings, and the search schema that migrations 0002 and search_scale own."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import bindparam, create_engine, inspect, text
 
 from pipeline.db.session import alembic_config, make_engine, migrate
-from pipeline.search.base import SearchIndexUnavailable
+from pipeline.db.models import UTCDateTime
+from pipeline.search.base import SearchIndexUnavailable, SearchQuery
 from pipeline.search.factory import SearchConfigurationError, search_index_for, search_index_from_settings
 from pipeline.search.opensearch import OpenSearchIndex
 from pipeline.search.postgres_fts import PostgresFtsIndex
 from pipeline.search.sqlite_fts import SqliteFtsIndex
 
-SEARCH_TABLES = {"search_documents", "search_segments"}
+SEARCH_TABLES = {"search_documents", "search_texts"}
 
 
 def test_database_backend_follows_the_engine_dialect(make_settings, tmp_path: Path) -> None:
@@ -75,3 +76,36 @@ def test_ping_raises_when_the_index_is_unreachable(tmp_path: Path) -> None:
         SqliteFtsIndex(make_engine(f"sqlite:///{tmp_path / 'empty.db'}")).ping()
     with pytest.raises(SearchIndexUnavailable):
         OpenSearchIndex("http://127.0.0.1:9", "videos").ping()
+
+
+def test_search_scale_migration_carries_documents_over_and_back(database_url: str) -> None:
+    """Documents indexed under 0002's layout survive the upgrade to search_scale and the way back."""
+    from tests.search.test_contract import CAKE, ICELAND
+
+    command.upgrade(alembic_config(database_url), "0002")
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        for document in (ICELAND, CAKE):
+            conn.execute(text(
+                "INSERT INTO search_documents (video_id, title, description, summary, transcript, owner_id, owner_name,"
+                " status, language, created_at, updated_at, duration_seconds) VALUES (:video_id, :title, :description,"
+                " :summary, :transcript, :owner_id, :owner_name, :status, :language, :created_at, :updated_at,"
+                " :duration_seconds)").bindparams(bindparam("created_at", type_=UTCDateTime()),
+                                                  bindparam("updated_at", type_=UTCDateTime())),
+                {name: getattr(document, name) for name in (
+                    "video_id", "title", "description", "summary", "transcript", "owner_id", "owner_name", "status",
+                    "language", "created_at", "updated_at", "duration_seconds")})
+            conn.execute(text("INSERT INTO search_segments (video_id, position, start_seconds, end_seconds, text) "
+                              "VALUES (:v, :p, :s, :e, :t)"),
+                         [{"v": document.video_id, "p": p, "s": seg.start, "e": seg.end, "t": seg.text}
+                          for p, seg in enumerate(document.segments)])
+    command.upgrade(alembic_config(database_url), "search_scale")
+    index = search_index_for("database", engine)
+    assert index.get(ICELAND.video_id) == ICELAND
+    assert [hit.video_id for hit in index.search(SearchQuery(text="volcano")).hits] == [1, 2]
+    assert index.search(SearchQuery(text="lava")).hits[0].matches[0].text == "The lava flows north towards the sea."
+    command.downgrade(alembic_config(database_url), "0002")
+    with engine.connect() as conn:
+        segments = conn.execute(text("SELECT text FROM search_segments WHERE video_id = 2 ORDER BY position")).scalars()
+        assert list(segments) == [segment.text for segment in CAKE.segments]
+    engine.dispose()

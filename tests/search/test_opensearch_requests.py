@@ -11,6 +11,7 @@ from pipeline.search.cursor import CursorPosition
 from pipeline.search.highlight import MARK_END, MARK_START
 from pipeline.search.opensearch import document_from_source, document_source, index_body, search_body
 from pipeline.search.plan import plan_search
+from pipeline.search.ranking import TOTAL_CAP
 from pipeline.text import TimedSegment
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -88,7 +89,7 @@ def test_first_page_sorts_deterministically_and_counts_every_match() -> None:
     body = body_for(limit=10)
     assert body["sort"] == [{"_score": "desc"}, {"video_id": "asc"}]
     assert body["size"] == 11
-    assert body["track_total_hits"] is True
+    assert body["track_total_hits"] == TOTAL_CAP
     assert "search_after" not in body
 
 
