@@ -20,6 +20,7 @@ import json
 import re
 import struct
 from collections.abc import Iterable, Sequence
+from itertools import accumulate, islice
 from dataclasses import dataclass
 
 from pipeline.search.highlight import MARK_END, MARK_START
@@ -28,6 +29,7 @@ from pipeline.text import TimedSegment
 
 _JSON, _U16, _U32 = b"J", b"H", b"I"
 _MARKS = re.compile(f"[{MARK_START}{MARK_END}]")
+_STARTS = re.compile(MARK_START)
 
 
 @dataclass(frozen=True)
@@ -61,22 +63,47 @@ def encode_segments(transcript: str, segments: Sequence[TimedSegment]) -> bytes 
 def decode_segments(transcript: str, blob: bytes | None) -> StoredSegments:
     if not blob:
         return StoredSegments(())
-    kind, body = blob[:1], blob[1:]
-    if kind == _JSON:
-        return StoredSegments(tuple(TimedSegment(start, end, text) for start, end, text in json.loads(body)))
-    size = 2 if kind == _U16 else 4
-    values = struct.unpack(f"<{len(body) // size}{'H' if kind == _U16 else 'I'}", body)
-    segments: list[TimedSegment] = []
-    offsets: list[int] = []
-    clock = offset = 0
-    for i in range(0, len(values), 3):
-        gap, duration, length = values[i:i + 3]
-        start = clock + gap
-        clock = start + duration
-        segments.append(TimedSegment(start / 1000, clock / 1000, transcript[offset:offset + length]))
-        offsets.append(offset)
-        offset += length + 1
-    return StoredSegments(tuple(segments), tuple(offsets), sliced=True)
+    if blob[:1] == _JSON:
+        return StoredSegments(tuple(TimedSegment(start, end, text) for start, end, text in json.loads(blob[1:])))
+    layout = _layout(blob)
+    return StoredSegments(tuple(_segment(transcript, layout, i) for i in range(len(layout[0]))), layout[2], sliced=True)
+
+
+_Layout = tuple[list[int], list[int], tuple[int, ...], tuple[int, ...]]  # starts, ends (ms), offsets, lengths
+
+
+def _layout(blob: bytes) -> _Layout:
+    size, code = (2, "H") if blob[:1] == _U16 else (4, "I")
+    values = struct.unpack(f"<{(len(blob) - 1) // size}{code}", memoryview(blob)[1:])
+    gaps, durations, lengths = values[0::3], values[1::3], values[2::3]
+    starts, ends = [], []
+    clock = 0
+    for gap, duration in zip(gaps, durations):
+        starts.append(clock + gap)
+        clock += gap + duration
+        ends.append(clock)
+    offsets = (0, *accumulate(length + 1 for length in lengths[:-1]))
+    return starts, ends, offsets, lengths
+
+
+def _segment(transcript: str, layout: _Layout, i: int) -> TimedSegment:
+    starts, ends, offsets, lengths = layout
+    return TimedSegment(starts[i] / 1000, ends[i] / 1000, transcript[offsets[i]:offsets[i] + lengths[i]])
+
+
+def sliced_segments_at(transcript: str, blob: bytes, offsets: Iterable[int]) -> tuple[TimedSegment, ...]:
+    """The segments (of a sliced blob) holding these character offsets, by start, at most MAX_SEGMENT_MATCHES.
+
+    Only the segments returned are built: a page's hits have ~100 segments each.
+    """
+    layout = _layout(blob)
+    hit = sorted({bisect.bisect_right(layout[2], offset) - 1 for offset in offsets} - {-1},
+                 key=lambda i: (layout[0][i], i))
+    return tuple(_segment(transcript, layout, i) for i in hit[:MAX_SEGMENT_MATCHES])
+
+
+def is_sliced(blob: bytes | None) -> bool:
+    return bool(blob) and blob[:1] != _JSON
 
 
 def mark_offsets(highlighted: str) -> list[int]:
@@ -88,35 +115,35 @@ def mark_offsets(highlighted: str) -> list[int]:
     return offsets
 
 
-def segments_at(stored: StoredSegments, offsets: Iterable[int]) -> tuple[TimedSegment, ...]:
-    """The (sliced) segments holding these character offsets, by start time, at most MAX_SEGMENT_MATCHES."""
-    hit = sorted({bisect.bisect_right(stored.offsets, offset) - 1 for offset in offsets} - {-1})
-    return first_matches(stored.segments, hit)
-
-
 def first_matches(segments: Sequence[TimedSegment], positions: Iterable[int]) -> tuple[TimedSegment, ...]:
     chosen = sorted(positions, key=lambda i: (segments[i].start, i))
     return tuple(segments[i] for i in chosen[:MAX_SEGMENT_MATCHES])
 
 
-def snippet_from_highlight(highlighted: str, words: int) -> str:
+def snippet_from_highlight(highlighted: str, words: int, lead: int = 3, candidates: int = 32) -> str:
     """About `words` words of a highlighted text around its best passage, as FTS5's snippet() picks one.
 
-    The passage with the most distinct marked words wins (then the most marks,
-    then the earliest); "…" stands for text cut at either end.
+    Windows start `lead` words before each of the first `candidates` marks; the
+    one with the most distinct marked words wins (then the most marks, then the
+    earliest). "…" stands for text cut at either end. Only the windows are split
+    into words, not the whole (long) text.
     """
-    tokens = highlighted.split()
-    marked = [i for i, token in enumerate(tokens) if MARK_START in token]
-    if not marked:
-        return " ".join(tokens[:words]) + ("…" if len(tokens) > words else "")
-    best: tuple[int, int, int] | None = None
-    for index in marked:
-        start = max(0, min(index - 3, len(tokens) - words))
-        window = [tokens[i] for i in marked if start <= i < start + words]
-        score = (len({_MARKS.sub("", token).lower() for token in window}) * 1000 + len(window), -start)
+    marks = [m.start() for m in islice(_STARTS.finditer(highlighted), candidates)]
+    if not marks:
+        marks = [0]
+    best: tuple[int, int, int, list[str]] | None = None
+    for mark in marks:
+        begin = mark
+        for _ in range(lead):
+            begin = max(0, highlighted.rfind(" ", 0, max(0, begin - 1)) + 1)
+            if begin == 0:
+                break
+        tokens = highlighted[begin:begin + words * 64].split(None, words)[:words]
+        marked = [_MARKS.sub("", t).lower() for t in tokens if MARK_START in t]
+        score = (len(set(marked)) * 1000 + len(marked), -begin)
         if best is None or score > best[:2]:
-            best = (*score, start)
+            best = (*score, begin, tokens)
     assert best is not None
-    start = best[2]
-    text = " ".join(tokens[start:start + words])
-    return ("…" if start > 0 else "") + text + ("…" if start + words < len(tokens) else "")
+    begin, tokens = best[2], best[3]
+    rest = highlighted[begin:].split(None, words)
+    return ("…" if highlighted[:begin].strip() else "") + " ".join(tokens) + ("…" if len(rest) > words else "")

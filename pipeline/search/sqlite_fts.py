@@ -23,13 +23,14 @@ from sqlalchemy.engine import Connection
 from pipeline.search.base import SegmentMatch
 from pipeline.search.highlight import MARK_END, MARK_START
 from pipeline.search.plan import SearchPlan
-from pipeline.search.ranking import FIELD_WEIGHTS, SNIPPET_WORDS
+from pipeline.search.ranking import FIELD_WEIGHTS, SNIPPET_FIELDS, SNIPPET_WORDS
 from pipeline.search.segments import (
     StoredSegments,
     decode_segments,
     first_matches,
+    is_sliced,
     mark_offsets,
-    segments_at,
+    sliced_segments_at,
     snippet_from_highlight,
 )
 from pipeline.search.sql_store import PageDetail, SqlSearchIndex
@@ -77,16 +78,17 @@ class SqliteFtsIndex(SqlSearchIndex):
                                         "mark_start": MARK_START, "mark_end": MARK_END}).all()
         details = {}
         for row in rows:
-            stored = decode_segments(row.transcript, row.segments)
-            if stored.sliced:
-                matches = segments_at(stored, mark_offsets(row.marked or ""))
+            marked = row.marked or ""
+            if is_sliced(row.segments):
+                matches = sliced_segments_at(row.transcript, row.segments, mark_offsets(marked))
             else:
-                matches = self._probe_segments(conn, plan, stored)
-            details[row.video_id] = PageDetail(
-                title=row.title, matches=matches,
-                snippets={"summary": row.summary_snippet, "description": row.description_snippet,
-                          "title": row.title_snippet,
-                          "transcript": snippet_from_highlight(row.marked or "", SNIPPET_WORDS)})
+                matches = self._probe_segments(conn, plan, decode_segments(row.transcript, row.segments))
+            snippets = {"summary": row.summary_snippet, "description": row.description_snippet,
+                        "title": row.title_snippet}
+            # The transcript's snippet is made only where it can be the one shown (see best_snippet).
+            if not any(MARK_START in (snippets[f] or "") for f in SNIPPET_FIELDS[:SNIPPET_FIELDS.index("transcript")]):
+                snippets["transcript"] = snippet_from_highlight(marked, SNIPPET_WORDS)
+            details[row.video_id] = PageDetail(title=row.title, matches=matches, snippets=snippets)
         return details
 
     def _probe_segments(self, conn: Connection, plan: SearchPlan,

@@ -9,7 +9,7 @@ from pipeline.search.segments import (
     decode_segments,
     encode_segments,
     mark_offsets,
-    segments_at,
+    sliced_segments_at,
     snippet_from_highlight,
 )
 from pipeline.text import TimedSegment
@@ -48,13 +48,14 @@ def test_marks_map_to_the_segments_that_hold_them() -> None:
     marked = TRANSCRIPT.replace("river", f"{MARK_START}river{MARK_END}").replace("wörds", f"{MARK_START}wörds{MARK_END}")
     offsets = mark_offsets(marked)
     assert [TRANSCRIPT[o:o + 5] for o in offsets] == ["river", "wörds"]
-    stored = decode_segments(TRANSCRIPT, encode_segments(TRANSCRIPT, SEGMENTS))
-    assert segments_at(stored, offsets) == SEGMENTS[1:]
+    blob = encode_segments(TRANSCRIPT, SEGMENTS)
+    assert blob is not None and sliced_segments_at(TRANSCRIPT, blob, offsets) == SEGMENTS[1:]
     many = tuple(TimedSegment(float(i), i + 0.5, f"magma {i}") for i in range(8))
     text = " ".join(s.text for s in many)
-    stored = decode_segments(text, encode_segments(text, many))
-    assert [s.start for s in segments_at(stored, mark_offsets(text.replace("magma", f"{MARK_START}magma{MARK_END}")))] \
-        == [0.0, 1.0, 2.0, 3.0, 4.0]
+    blob = encode_segments(text, many)
+    assert blob is not None
+    marks = mark_offsets(text.replace("magma", f"{MARK_START}magma{MARK_END}"))
+    assert [s.start for s in sliced_segments_at(text, blob, marks)] == [0.0, 1.0, 2.0, 3.0, 4.0]
 
 
 def test_snippet_prefers_the_passage_with_most_distinct_words() -> None:
