@@ -84,7 +84,7 @@ class HybridSearch:
         order = sorted(fused, key=lambda vid: (-fused[vid], vid))
         hits = [_fused_hit(by_text.get(vid), by_vector.get(vid), fused[vid]) for vid in order]
         total = text_page.total + sum(1 for vid in by_vector if vid not in by_text)
-        return _page(hits, start, limit, total, query, mode)
+        return replace(_page(hits, start, limit, total, query, mode), total_exact=text_page.total_exact)
 
     def _semantic(self, query: SearchQuery, depth: int) -> list[VectorHit]:
         assert self.vectors is not None and self.embedder is not None

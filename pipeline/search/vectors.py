@@ -231,8 +231,8 @@ class SqlVectorIndex:
     def _visible(self, ids: list[int], query: SearchQuery) -> dict[int, Any]:
         """Title, status and creation time of the videos among `ids` that pass the query's filters."""
         filters, params, typed = _filters(plan_search(query))
-        statement = (text(f"""SELECT d.video_id, d.title, d.status, d.created_at FROM search_documents AS d
-                              WHERE d.video_id IN :ids {filters}""")
+        statement = (text(f"""SELECT d.video_id, t.title, d.status, d.created_at FROM search_documents AS d
+                              JOIN search_texts AS t ON t.video_id = d.video_id WHERE d.video_id IN :ids {filters}""")
                      .bindparams(bindparam("ids", expanding=True), *typed).columns(created_at=UTCDateTime))
         with self.engine.connect() as conn:
             return {row.video_id: row for row in conn.execute(statement, {"ids": ids, **params})}

@@ -18,7 +18,7 @@ read the whole wide row. Now:
 Existing documents are carried over, so no reindex is needed.
 
 Revision ID: search_scale
-Revises: 0002
+Revises: passage_embeddings
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pipeline.search.segments import decode_segments, encode_segments
 from pipeline.text import TimedSegment
 
 revision = "search_scale"
-down_revision = "0002"
+down_revision = "passage_embeddings"
 branch_labels = None
 depends_on = None
 
