@@ -27,7 +27,6 @@ import os
 import platform
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -156,8 +155,8 @@ def check_order(built: Built, mix: list[BenchQuery], sample: int) -> tuple[int, 
         got = [(hit.score, hit.video_id) for hit in page.hits]
         want = exhaustive_page(built.engine, bench.query, built.index)
         # Ties may come in any order only where scores are equal; ids break them in both.
-        same += [round(s, 9) for s, _ in got] == [round(s, 9) for s, _ in want] and \
-            {v for _, v in got} == {v for _, v in want} or got == want
+        same += ([round(s, 9) for s, _ in got] == [round(s, 9) for s, _ in want] and \
+            {v for _, v in got} == {v for _, v in want}) or got == want
     return same, min(sample, len(mix))
 
 
@@ -253,7 +252,7 @@ def main() -> int:
                         print(f"  {kind:16}: {summary(times[kind])}")
                 counts = [built.index.search(b.query) for b in mix[:len(GOAL_KINDS) * 3]]
                 print("  matches    : " + ", ".join(
-                    f"{b.kind} {p.total}{'' if p.total_exact else '+'}" for b, p in zip(mix, counts)))
+                    f"{b.kind} {p.total}{'' if p.total_exact else '+'}" for b, p in zip(mix, counts, strict=False)))
                 stress_times = run_in_process(built.index, stress)
                 print(f"stress (frequent words in 40-100% of videos, not in the goal mix): "
                       f"{summary([t for v in stress_times.values() for t in v])}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -33,7 +33,7 @@ OWNERS = 5_000
 WORDS_PER_VIDEO = 1_500
 WORDS_PER_SEGMENT = 15
 WORDS_PER_SECOND = 2.5
-EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 SPAN_DAYS = 730
 
 _SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou", "ea")]
@@ -45,7 +45,7 @@ def _pseudo_words(count: int, rng: np.random.Generator, taken: set[str]) -> list
     while len(words) < count:
         lengths = rng.integers(2, 5, count)
         syllables = rng.integers(0, len(_SYLLABLES), (count, 4))
-        for length, row in zip(lengths.tolist(), syllables.tolist()):
+        for length, row in zip(lengths.tolist(), syllables.tolist(), strict=True):
             word = "".join(_SYLLABLES[i] for i in row[:length])
             if word not in taken and len(words) < count:
                 taken.add(word)

@@ -20,8 +20,8 @@ import json
 import re
 import struct
 from collections.abc import Iterable, Sequence
-from itertools import accumulate, islice
 from dataclasses import dataclass
+from itertools import accumulate, islice
 
 from pipeline.search.highlight import MARK_END, MARK_START
 from pipeline.search.ranking import MAX_SEGMENT_MATCHES
@@ -78,7 +78,7 @@ def _layout(blob: bytes) -> _Layout:
     gaps, durations, lengths = values[0::3], values[1::3], values[2::3]
     starts, ends = [], []
     clock = 0
-    for gap, duration in zip(gaps, durations):
+    for gap, duration in zip(gaps, durations, strict=True):
         starts.append(clock + gap)
         clock += gap + duration
         ends.append(clock)
@@ -103,7 +103,7 @@ def sliced_segments_at(transcript: str, blob: bytes, offsets: Iterable[int]) -> 
 
 
 def is_sliced(blob: bytes | None) -> bool:
-    return bool(blob) and blob[:1] != _JSON
+    return blob is not None and blob[:1] not in (b"", _JSON)
 
 
 def mark_offsets(highlighted: str) -> list[int]:

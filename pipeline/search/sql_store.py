@@ -23,7 +23,7 @@ Subclasses supply the dialect's match/rank SQL and step 3.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 

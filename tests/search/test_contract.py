@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.db.session import make_engine, migrate
+from pipeline.search import opensearch, sql_store
 from pipeline.search.base import (
     InvalidCursor,
     SearchDocument,
@@ -31,7 +32,6 @@ from pipeline.search.base import (
     TimedSegment,
 )
 from pipeline.search.factory import search_index_for
-from pipeline.search import opensearch, sql_store
 from pipeline.search.opensearch import OpenSearchIndex
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ import pytest
 from alembic import command
 from sqlalchemy import bindparam, create_engine, inspect, text
 
-from pipeline.db.session import alembic_config, make_engine, migrate
 from pipeline.db.models import UTCDateTime
+from pipeline.db.session import alembic_config, make_engine, migrate
 from pipeline.search.base import SearchIndexUnavailable, SearchQuery
 from pipeline.search.factory import SearchConfigurationError, search_index_for, search_index_from_settings
 from pipeline.search.opensearch import OpenSearchIndex

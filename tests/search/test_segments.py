@@ -24,7 +24,7 @@ def test_segments_of_a_joined_transcript_are_stored_as_numbers_and_come_back_exa
     assert blob is not None and len(blob) == 1 + 2 * 3 * len(SEGMENTS) and "river" not in blob.decode("latin-1")
     stored = decode_segments(TRANSCRIPT, blob)
     assert stored.sliced and stored.segments == SEGMENTS
-    assert [TRANSCRIPT[o:o + len(s.text)] for o, s in zip(stored.offsets, SEGMENTS)] == [s.text for s in SEGMENTS]
+    assert [TRANSCRIPT[o:o + len(s.text)] for o, s in zip(stored.offsets, SEGMENTS, strict=True)] == [s.text for s in SEGMENTS]
 
 
 @pytest.mark.parametrize(("transcript", "segments"), [
