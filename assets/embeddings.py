@@ -4,7 +4,7 @@ import dagster as dg
 from sqlalchemy import select
 
 from assets.partitions import videos_partitions
-from assets.support import video_id
+from assets.support import TRANSIENT_RETRY, video_id
 from assets.transcription import load_segments
 from pipeline.db.models import VideoSummary
 from pipeline.lifecycle import get_video
@@ -20,6 +20,7 @@ def passage_embeddings_asset(code_version: str) -> dg.AssetsDefinition:
         name="passage_embeddings",
         partitions_def=videos_partitions,
         group_name="search",
+        retry_policy=TRANSIENT_RETRY,
         deps=["transcript", "video_summary"],
         code_version=code_version,
         kinds={"embeddings"},

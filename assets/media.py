@@ -9,7 +9,7 @@ import dagster as dg
 from sqlalchemy import delete
 
 from assets.partitions import videos_partitions
-from assets.support import advance, fail_video, video_id
+from assets.support import TRANSIENT_RETRY, advance, fail_video, k8s_resources, video_id
 from pipeline import hls, keys
 from pipeline.db.models import Video, VideoStatus, VideoVariant
 from pipeline.events import VIDEO_TRANSCODED
@@ -33,6 +33,7 @@ def _load_source(db: DatabaseResource, vid: int) -> Video:
 @dg.asset(
     partitions_def=videos_partitions,
     group_name="media",
+    retry_policy=TRANSIENT_RETRY,
     kinds={"ffmpeg"},
     description="The uploaded video, probed: duration, streams, resolution and codecs.",
 )
@@ -71,6 +72,8 @@ def source_video(context: dg.AssetExecutionContext, database: DatabaseResource,
 @dg.asset(
     partitions_def=videos_partitions,
     group_name="media",
+    retry_policy=TRANSIENT_RETRY,
+    op_tags=k8s_resources(cpu="4", memory="4Gi"),  # one ffmpeg encoding every rung at once
     deps=[source_video],
     kinds={"ffmpeg"},
     description="H.264/AAC MP4 variants at 360p, 480p, 720p and 1080p (never upscaled), encoded by one "

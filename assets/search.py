@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from assets.media import video_variants
 from assets.partitions import videos_partitions
-from assets.support import advance, video_id
+from assets.support import TRANSIENT_RETRY, advance, video_id
 from assets.transcription import load_segments
 from pipeline.db.models import User, VideoStatus, VideoSummary, VideoTranscript
 from pipeline.events import VIDEO_READY
@@ -40,6 +40,7 @@ def search_document_asset(code_version: str) -> dg.AssetsDefinition:
         name="search_document",
         partitions_def=videos_partitions,
         group_name="search",
+        retry_policy=TRANSIENT_RETRY,
         deps=["video_summary", video_variants, "passage_embeddings"],
         code_version=code_version,
         kinds={"search"},

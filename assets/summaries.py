@@ -7,7 +7,7 @@ import dagster as dg
 from sqlalchemy import delete, select
 
 from assets.partitions import videos_partitions
-from assets.support import advance, row_for_video, video_id
+from assets.support import TRANSIENT_RETRY, advance, row_for_video, video_id
 from assets.transcription import load_segments
 from pipeline import keys
 from pipeline.db.models import ChunkSummary, VideoStatus, VideoSummary, VideoTranscript
@@ -25,6 +25,7 @@ def summary_assets(code_version: str) -> list[dg.AssetsDefinition]:
         name="chunk_summaries",
         partitions_def=videos_partitions,
         group_name="summaries",
+        retry_policy=TRANSIENT_RETRY,
         deps=["transcript"],
         code_version=code_version,
         kinds={"llm"},
@@ -52,6 +53,7 @@ def summary_assets(code_version: str) -> list[dg.AssetsDefinition]:
         name="video_summary",
         partitions_def=videos_partitions,
         group_name="summaries",
+        retry_policy=TRANSIENT_RETRY,
         deps=[chunk_summaries],
         code_version=code_version,
         kinds={"llm"},

@@ -11,6 +11,16 @@ from pipeline.db.models import VideoStatus
 from pipeline.lifecycle import advance_status, mark_failed
 from resources.database import DatabaseResource
 
+# Transient failures (object store, LLM API, broker, a lost connection) get three more tries,
+# 1 s, 2 s, 4 s apart (+/- jitter). Bad input raises fail_video's Failure, which is never retried.
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=3, delay=1, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+def k8s_resources(cpu: str, memory: str) -> dict[str, Any]:
+    """The `dagster-k8s/config` op tag: the pod size of this asset's step under the k8s_job_executor."""
+    return {"dagster-k8s/config": {"container_config": {"resources": {
+        "requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}}}}
+
 
 def video_id(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> int:
     return video_id_of(context.partition_key)

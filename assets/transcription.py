@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 
 from assets.media import source_video
 from assets.partitions import videos_partitions
-from assets.support import advance, row_for_video, video_id
+from assets.support import TRANSIENT_RETRY, advance, k8s_resources, row_for_video, video_id
 from pipeline import keys
 from pipeline.db.models import TranscriptSegment, VideoStatus, VideoTranscript
 from pipeline.events import VIDEO_TRANSCRIBED
@@ -46,6 +46,8 @@ def transcript_asset(code_version: str) -> dg.AssetsDefinition:
         name="transcript",
         partitions_def=videos_partitions,
         group_name="transcription",
+        retry_policy=TRANSIENT_RETRY,
+        op_tags=k8s_resources(cpu="2", memory="4Gi"),  # whisper: threads and the model in memory
         deps=[source_video],
         code_version=code_version,
         kinds={"whisper"},

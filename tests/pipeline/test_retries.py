@@ -1,0 +1,50 @@
+"""Retries where they belong: a transient LLM failure is retried by Dagster's RetryPolicy and the
+video still gets its summary; a corrupt upload fails once, with no retry.
+
+The LLM is a real HTTP server speaking OpenAI's API (tests/fixtures/llm.py) that answers 503;
+the client's own retries are off, so only the step-level policy can recover.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from pipeline.db.models import ChunkSummary, Video, VideoStatus
+from pipeline.db.session import session_scope
+
+pytestmark = pytest.mark.e2e
+
+
+def _steps(result, event_type: str) -> list[str]:
+    return [e.step_key for e in result.all_events if e.event_type_value == event_type]
+
+
+def test_a_transient_llm_failure_is_retried_and_the_video_is_summarized(harness, speech_video_path, fake_openai):
+    vid = harness.ingest(speech_video_path, title="A talk")
+    settings = harness.settings.model_copy(update={
+        "summarizer_provider": "openai", "openai_base_url": fake_openai.base_url,
+        "openai_api_key": SecretStr(fake_openai.api_key), "summarizer_model": "fake-model", "llm_max_retries": 0})
+    fake_openai.fail_next(503, 1)  # the API is briefly down
+
+    result = harness.run(vid, settings=settings, assets=["source_video", "transcript", "chunk_summaries"])
+
+    assert result.success
+    assert _steps(result, "STEP_UP_FOR_RETRY") == ["chunk_summaries"]
+    assert _steps(result, "STEP_FAILURE") == []
+    assert len(fake_openai.requests) >= 2  # the failed call, then the retried step's calls
+    with session_scope(harness.engine) as session:
+        assert session.scalar(select(func.count()).select_from(ChunkSummary).where(ChunkSummary.video_id == vid)) >= 1
+
+
+def test_a_corrupt_upload_fails_once_without_retries(harness, corrupt_video_path):
+    vid = harness.ingest(corrupt_video_path, title="broken")
+
+    result = harness.run(vid, raise_on_error=False, assets=["source_video"])
+
+    assert not result.success
+    assert _steps(result, "STEP_FAILURE") == ["source_video"]
+    assert _steps(result, "STEP_UP_FOR_RETRY") == []
+    with session_scope(harness.engine) as session:
+        assert session.get(Video, vid).status == VideoStatus.FAILED.value
