@@ -41,7 +41,27 @@ def test_the_job_and_sensors_are_registered(settings):
     defs = build_definitions(settings)
     job = defs.resolve_job_def("video_pipeline")
     assert {node.name for node in job.graph.node_defs} >= set(VIDEO_ASSET_KEYS)
-    assert {s.name for s in defs.sensors} == {"upload_sensor", "kafka_upload_sensor", "video_failure_sensor"}
+    assert {s.name for s in defs.sensors} == {"upload_sensor", "video_failure_sensor"}  # no Kafka configured
     assert defs.resolve_sensor_def("upload_sensor").job_name == "video_pipeline"
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert checks == {"transcript_segments_are_timed", "transcript_coverage", "summary_shape", "search_document_present"}
+
+
+def test_the_kafka_sensor_exists_only_when_kafka_is_configured(make_settings):
+    with_kafka = build_definitions(make_settings(KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9092"))
+    assert "kafka_upload_sensor" in {s.name for s in with_kafka.sensors}
+    assert "kafka_upload_sensor" not in {s.name for s in build_definitions(make_settings()).sensors}
+
+
+def test_loading_the_code_location_prints_no_dagster_preview_or_supersession_warning(tmp_path):
+    # A fresh interpreter: the module's definitions are built on import, as the webserver and daemon load them.
+    code = ("import warnings, dagster as dg\n"
+            "warnings.simplefilter('error', dg.PreviewWarning)\n"
+            "warnings.simplefilter('error', dg.BetaWarning)\n"
+            "warnings.simplefilter('error', dg.SupersessionWarning)\n"
+            "import orchestration.definitions as d\n"
+            "d.defs.resolve_asset_graph(); d.defs.resolve_job_def('video_pipeline')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          env={"PATH": "/usr/bin:/bin", "VIDEOAI_HOME": str(tmp_path / "home")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Warning" not in done.stderr, done.stderr[-2000:]

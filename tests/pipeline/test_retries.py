@@ -7,6 +7,9 @@ the client's own retries are off, so only the step-level policy can recover.
 
 from __future__ import annotations
 
+import warnings
+
+import dagster as dg
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
@@ -28,9 +31,14 @@ def test_a_transient_llm_failure_is_retried_and_the_video_is_summarized(harness,
         "openai_api_key": SecretStr(fake_openai.api_key), "summarizer_model": "fake-model", "llm_max_retries": 0})
     fake_openai.fail_next(503, 1)  # the API is briefly down
 
-    result = harness.run(vid, settings=settings, assets=["source_video", "transcript", "chunk_summaries"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = harness.run(vid, settings=settings, assets=["source_video", "transcript", "chunk_summaries"])
 
     assert result.success
+    # A normal run is quiet: no preview, beta or supersession warnings from Dagster.
+    noisy = (dg.PreviewWarning, dg.BetaWarning, dg.SupersessionWarning)
+    assert [str(w.message) for w in caught if issubclass(w.category, noisy)] == []
     assert _steps(result, "STEP_UP_FOR_RETRY") == ["chunk_summaries"]
     assert _steps(result, "STEP_FAILURE") == []
     assert len(fake_openai.requests) >= 2  # the failed call, then the retried step's calls
