@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     # App database: SQLite file by default, PostgreSQL in production.
     database_url: str = Field(default="", alias="DATABASE_URL")
 
+    # Connection pool of each process's engine. The API admits at most pool_size + max_overflow
+    # (less a small reserve) requests to the database at once and queues the rest without
+    # holding a thread; one that waits longer than API_DB_WAIT_SECONDS gets 503 + Retry-After.
+    db_pool_size: int = Field(default=10, ge=1, alias="DB_POOL_SIZE")
+    db_max_overflow: int = Field(default=10, ge=0, alias="DB_MAX_OVERFLOW")
+    db_pool_timeout: float = Field(default=10.0, gt=0, alias="DB_POOL_TIMEOUT")
+    api_db_wait_seconds: float = Field(default=5.0, gt=0, alias="API_DB_WAIT_SECONDS")
+
     # Object store: a local directory, or S3 / MinIO.
     object_store: Literal["local", "s3"] = Field(default="local", alias="OBJECT_STORE")
     object_store_dir: Path | None = Field(default=None, alias="OBJECT_STORE_DIR")

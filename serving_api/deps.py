@@ -13,10 +13,12 @@ signed-in user depend on `OptionalUser`: a token sent must still be valid.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio.to_thread
 import jwt
+from anyio import CapacityLimiter
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
@@ -25,6 +27,7 @@ from pipeline.db.models import User, Video, VideoStatus
 from serving_api.errors import ApiError, not_found
 from serving_api.security import SESSION_COOKIE, TokenClaims, csrf_matches, decode_access_token
 from serving_api.services import Services
+from serving_api.validation import VideoIdPath
 
 API_PREFIX = "/api/v1"
 PUBLIC = {"x-public": True}
@@ -39,12 +42,23 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_session(services: ServicesDep) -> Iterator[Session]:
-    with services.sessions() as session:
-        yield session
+async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
+    """A session for this request, once the database gate admits it (see serving_api/db_gate.py).
+
+    Closed when the endpoint returns (scope "function"), before a streamed body is sent.
+    The close runs in a worker thread outside the shared threadpool's limit, as FastAPI does
+    for its own teardowns: a request holding a connection never queues for a thread to give
+    it back.
+    """
+    async with services.db_gate.slot():
+        session = services.sessions()
+        try:
+            yield session
+        finally:
+            await anyio.to_thread.run_sync(session.close, limiter=CapacityLimiter(1))
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -124,7 +138,7 @@ def is_visible(video: Video, user: User | None) -> bool:
     return video.status == VideoStatus.READY.value or (user is not None and video.owner_id == user.id)
 
 
-def get_visible_video(video_id: int, session: SessionDep, user: OptionalUser) -> Video:
+def get_visible_video(video_id: VideoIdPath, session: SessionDep, user: OptionalUser) -> Video:
     video = session.get(Video, video_id)
     if video is None or not is_visible(video, user):
         raise not_found(f"Video {video_id}")
@@ -134,7 +148,7 @@ def get_visible_video(video_id: int, session: SessionDep, user: OptionalUser) ->
 VisibleVideo = Annotated[Video, Depends(get_visible_video)]
 
 
-def get_owned_video(video_id: int, session: SessionDep, user: CurrentUser) -> Video:
+def get_owned_video(video_id: VideoIdPath, session: SessionDep, user: CurrentUser) -> Video:
     """The caller's own video; 403 for a video they can see but do not own, 404 otherwise."""
     video = get_visible_video(video_id, session, user)
     if video.owner_id != user.id:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+import math
 from http import HTTPStatus
 from typing import Any
 
@@ -20,6 +21,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.uploads import UploadRejected
@@ -55,6 +57,13 @@ class ApiError(HTTPException):
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} was not found.")
+
+
+def busy(retry_after_seconds: float, message: str = "The server is busy; try again shortly.") -> ApiError:
+    """503 with Retry-After: the request was not served, and the same request may simply be retried."""
+    retry = max(1, math.ceil(retry_after_seconds))
+    return ApiError(503, "server_busy", message, details={"retry_after_seconds": retry},
+                    headers={"Retry-After": str(retry)})
 
 
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
@@ -105,6 +114,12 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_json(422, "validation_error", "The request is invalid.", details)
 
 
+async def _pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+    # Every pooled connection stayed busy for DB_POOL_TIMEOUT: overload, not a bug.
+    logger.warning("database pool exhausted: %s", exc)
+    return await _http_exception(request, busy(1, "The database is busy; try again shortly."))
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return error_json(500, "internal_error", "An unexpected error occurred.")
@@ -114,4 +129,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(UploadRejected, _upload_rejected)
+    app.add_exception_handler(PoolTimeoutError, _pool_timeout)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -27,9 +27,15 @@ from pipeline.db.session import session_scope
 from pipeline.storage import ObjectNotFound
 from pipeline.uploads import PendingUpload, UploadRules, abandon_upload, accept_upload, create_video
 from serving_api.errors import ApiError
-from serving_api.schemas.videos import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
+from serving_api.schemas.videos import (
+    CONTENT_TYPE_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    FILENAME_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+)
 from serving_api.services import Services
 from serving_api.upload_stream import UploadSink
+from serving_api.validation import NO_NUL_PATTERN, has_nul
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -39,8 +45,18 @@ _MAX_FIELD_BYTES = 64 * 1024  # title and description are small; a huge "field" 
 
 
 class UploadFields(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX_LENGTH)
-    description: str = Field(default="", max_length=DESCRIPTION_MAX_LENGTH)
+    title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX_LENGTH, pattern=NO_NUL_PATTERN)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX_LENGTH, pattern=NO_NUL_PATTERN)
+
+
+def _check_file_part(part: PartStart) -> None:
+    """The file part's name and type are stored with the upload: they must fit their columns."""
+    for name, value, limit in (("filename", part.filename, FILENAME_MAX_LENGTH),
+                               ("content_type", part.content_type, CONTENT_TYPE_MAX_LENGTH)):
+        if value is not None and (len(value) > limit or has_nul(value)):
+            raise ApiError(422, "validation_error", f"The file's {name} is invalid.",
+                           [{"loc": ["body", FILE_FIELD, name], "type": "value_error",
+                             "msg": f"at most {limit} characters, without NUL characters"}])
 
 
 def _validated_fields(raw: dict[str, str]) -> UploadFields:
@@ -154,6 +170,7 @@ async def receive_multipart_upload(request: Request, services: Services, owner_i
                     continue
                 if event.name != FILE_FIELD or pending is not None:
                     raise ApiError(422, "validation_error", f"Send exactly one file, in the field '{FILE_FIELD}'.")
+                _check_file_part(event)
                 file_part = event
                 pending = await run_in_threadpool(_create_pending, services, owner_id,
                                                   _validated_fields(raw_fields), event)

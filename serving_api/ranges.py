@@ -13,7 +13,9 @@ from fastapi.responses import StreamingResponse
 from pipeline.storage import ObjectNotFound, ObjectStore
 from serving_api.errors import ApiError, not_found
 
-_SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# At most 19 digits (any real offset fits 63 bits); a longer number makes the header
+# malformed, which is ignored like any other (the whole object is sent).
+_SINGLE_RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

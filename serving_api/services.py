@@ -19,6 +19,7 @@ from pipeline.search.vectors import VectorIndex, vector_index_for, vector_search
 from pipeline.settings import Settings
 from pipeline.storage import ObjectStore, object_store_from_settings
 from serving_api.bloom import EmailBloomFilter
+from serving_api.db_gate import DatabaseGate, gate_capacity
 from serving_api.revocation import DatabaseRevocationStore, RedisRevocationStore, RevocationStore
 from serving_api.throttle import LoginThrottle, MemoryFailureCounter, RedisFailureCounter
 
@@ -36,6 +37,7 @@ class Services:
     login_throttle: LoginThrottle
     emails: EmailBloomFilter
     redis: Redis | None
+    db_gate: DatabaseGate
 
     def close(self) -> None:
         if self.redis is not None:
@@ -46,7 +48,8 @@ def build_services(settings: Settings) -> Services:
     # Migrating on start-up lets a fresh embedded install (SQLite) serve at once;
     # on PostgreSQL it is a no-op once the schema is at head.
     migrate(settings.database_url)
-    engine = engine_for(settings.database_url)
+    engine = engine_for(settings.database_url, settings.db_pool_size, settings.db_max_overflow,
+                        settings.db_pool_timeout)
     search = search_index_from_settings(settings, engine)
     search.ensure()
     vectors = vector_index_for(settings.search_backend, engine)
@@ -74,6 +77,8 @@ def build_services(settings: Settings) -> Services:
         login_throttle=LoginThrottle(counter),
         emails=emails,
         redis=redis,
+        db_gate=DatabaseGate(gate_capacity(settings.db_pool_size, settings.db_max_overflow),
+                             settings.api_db_wait_seconds),
     )
 
 

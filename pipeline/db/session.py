@@ -15,12 +15,17 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 10.0) -> Engine:
+    """An engine with a bounded pool: at most pool_size + max_overflow connections; a checkout
+    waits at most pool_timeout seconds (sqlalchemy.exc.TimeoutError, which the API answers with 503)."""
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        else:
+            pool = {}  # in-memory SQLite uses a single-connection pool
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -32,13 +37,13 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 @lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
-    """One engine (and pool) per database URL per process."""
-    return make_engine(url)
+def engine_for(url: str, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 10.0) -> Engine:
+    """One engine (and pool) per database URL (and pool shape) per process."""
+    return make_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
 
 
 def alembic_config(url: str) -> Config:

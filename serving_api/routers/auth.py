@@ -16,6 +16,7 @@ from serving_api.errors import ApiError, error_responses
 from serving_api.schemas.auth import SignupIn, TokenOut
 from serving_api.schemas.users import UserOut
 from serving_api.security import create_access_token, hash_password, verify_password
+from serving_api.validation import has_nul
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -43,6 +44,10 @@ def _client_address(request: Request) -> str:
 def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request,
           session: SessionDep, services: ServicesDep) -> TokenOut:
     """OAuth2 password flow: form fields `username` (the email) and `password`."""
+    if has_nul(form.username, form.password):
+        raise ApiError(422, "validation_error", "The request is invalid.",
+                       details=[{"loc": ["body", "username"], "msg": "must not contain NUL characters",
+                                 "type": "value_error"}])
     email, client = normalize_email(form.username), _client_address(request)
     throttle = services.login_throttle
     retry_after = throttle.retry_after(email, client)

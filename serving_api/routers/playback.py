@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
@@ -50,6 +50,7 @@ def watch(video: ReadyVideo, request: Request, session: SessionDep, services: Se
                     captions=captions, hls_url=hls_url, urls_expire_at=links.expires_at())
 
 
+VariantLabel = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,20}$", description="e.g. 720p")]
 RangeHeader = Annotated[str | None, Header(alias="Range", description="e.g. bytes=0-1023")]
 
 
@@ -62,7 +63,7 @@ def _binary(media_type: str) -> dict:
 
 @router.get("/{video_id}/stream/{label}", response_class=StreamingResponse, responses=_binary("video/mp4"),
             openapi_extra=PUBLIC)
-def stream_variant(video: ReadyVideo, label: str, session: SessionDep, services: ServicesDep,
+def stream_variant(video: ReadyVideo, label: VariantLabel, session: SessionDep, services: ServicesDep,
                    range_header: RangeHeader = None) -> StreamingResponse:
     """One variant's bytes, honouring Range (206) so players can seek."""
     variant = session.scalar(select(VideoVariant).where(VideoVariant.video_id == video.id, VideoVariant.label == label))

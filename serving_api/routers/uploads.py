@@ -8,8 +8,10 @@ a short-lived upload token, so clients treat both alike); then
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import jwt
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -32,6 +34,8 @@ from serving_api.services import Services
 from serving_api.urls import api_url
 
 router = APIRouter(prefix="/videos", tags=["uploads"])
+
+UploadIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$", description="The upload_id it was created with.")]
 
 _MULTIPART_BODY = {
     "requestBody": {
@@ -108,7 +112,7 @@ def _put_target(services: Services, upload_id: str, owner_id: int) -> tuple[str,
 
 @router.put("/uploads/{upload_id}/content", response_model=UploadContentOut,
             responses=error_responses(401, 404, 409, 413, 415), openapi_extra={**_RAW_BODY, **PUBLIC})
-async def put_upload_content(upload_id: str, request: Request, services: ServicesDep,
+async def put_upload_content(upload_id: UploadIdPath, request: Request, services: ServicesDep,
                              token: str = Query(description="The upload token from upload_url.")) -> UploadContentOut:
     """Receive the bytes of a presigned upload where the object store cannot take them directly.
 
@@ -128,7 +132,7 @@ async def put_upload_content(upload_id: str, request: Request, services: Service
 
 @router.post("/uploads/{upload_id}/complete", response_model=VideoOut,
              responses=error_responses(401, 404, 409, 413, 415, 503))
-def complete_upload(upload_id: str, user: CurrentUser, session: SessionDep, services: ServicesDep) -> Video:
+def complete_upload(upload_id: UploadIdPath, user: CurrentUser, session: SessionDep, services: ServicesDep) -> Video:
     """Check the uploaded bytes are a video, then publish them (the video becomes `pending`)."""
     _pending_upload(session, upload_id, user.id)
     session.close()

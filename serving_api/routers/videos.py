@@ -9,7 +9,6 @@ own, 404 for one they cannot see at all (its existence is not revealed).
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
@@ -41,6 +40,7 @@ from serving_api.schemas.videos import (
     VideoUpdateIn,
 )
 from serving_api.urls import ObjectLinks
+from serving_api.validation import NO_NUL_PATTERN, OwnerIdQuery, UtcDateTimeQuery
 
 router = APIRouter(prefix="/videos", tags=["videos"])
 
@@ -58,7 +58,7 @@ def list_videos(
     cursor: str | None = None,
     limit: Limit = 20,
     status: VideoStatus | None = None,
-    owner_id: int | None = None,
+    owner_id: OwnerIdQuery = None,
     mine: Annotated[bool, Query(description="Only the caller's videos (needs a token).")] = False,
 ) -> VideoPage:
     """Newest first, with an opaque cursor that stays stable while new videos arrive."""
@@ -87,21 +87,17 @@ def list_videos(
     return VideoPage(items=[VideoOut.model_validate(v) for v in page], next_cursor=next_cursor)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 @router.get("/search", response_model=SearchPageOut, responses=error_responses(400, 401, 403, 422),
             openapi_extra=PUBLIC)
 def search_videos(
     services: ServicesDep,
     user: OptionalUser,
-    q: Annotated[str, Query(min_length=1, max_length=500, description="Words to find.")],
+    q: Annotated[str, Query(min_length=1, max_length=500, pattern=NO_NUL_PATTERN, description="Words to find.")],
     status: Annotated[VideoStatus, Query(description="Not `ready`: the caller's own videos only.")] = (
         VideoStatus.READY),
-    owner_id: int | None = None,
-    created_from: Annotated[datetime | None, Query(description="Inclusive; UTC when no zone is given.")] = None,
-    created_to: Annotated[datetime | None, Query(description="Inclusive; UTC when no zone is given.")] = None,
+    owner_id: OwnerIdQuery = None,
+    created_from: UtcDateTimeQuery = None,
+    created_to: UtcDateTimeQuery = None,
     limit: Limit = 20,
     cursor: str | None = None,
     mode: Annotated[SearchMode, Query(description=(
@@ -118,8 +114,8 @@ def search_videos(
         if owner_id not in (None, user.id):
             raise ApiError(403, "forbidden", "Only your own videos can be searched at a status other than ready.")
         owner_id = user.id
-    query = SearchQuery(text=q, status=status.value, owner_id=owner_id, created_from=_utc(created_from),
-                        created_to=_utc(created_to), limit=limit, cursor=cursor)
+    query = SearchQuery(text=q, status=status.value, owner_id=owner_id, created_from=created_from,
+                        created_to=created_to, limit=limit, cursor=cursor)
     try:
         page = services.hybrid.search(query, mode)
     except InvalidSearchCursor as exc:

@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field, model_validator
 
+from serving_api.validation import NO_NUL_PATTERN
+
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128
 
@@ -14,7 +16,7 @@ class SignupIn(BaseModel):
     password: str = Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH,
                           description="10 to 128 characters, with at least one letter and one digit; "
                                       "must not contain the email's name.")
-    full_name: str | None = Field(default=None, max_length=200)
+    full_name: str | None = Field(default=None, max_length=200, pattern=NO_NUL_PATTERN)
 
     @model_validator(mode="after")
     def _password_policy(self) -> SignupIn:

@@ -6,9 +6,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.db.models import VideoStatus
+from serving_api.validation import NO_NUL_PATTERN
 
 TITLE_MAX_LENGTH = 300
 DESCRIPTION_MAX_LENGTH = 5000
+FILENAME_MAX_LENGTH = 512  # the columns' sizes
+CONTENT_TYPE_MAX_LENGTH = 200
 
 
 class VideoOut(BaseModel):
@@ -53,15 +56,16 @@ class VideoPage(BaseModel):
 
 
 class VideoUpdateIn(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX_LENGTH)
-    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX_LENGTH)
+    title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX_LENGTH, pattern=NO_NUL_PATTERN)
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX_LENGTH, pattern=NO_NUL_PATTERN)
 
 
 class PresignedUploadIn(BaseModel):
-    title: str = Field(min_length=1, max_length=TITLE_MAX_LENGTH)
-    description: str = Field(default="", max_length=DESCRIPTION_MAX_LENGTH)
-    filename: str = Field(min_length=1, max_length=512)
-    content_type: str = Field(pattern=r"^video/[A-Za-z0-9.+-]+$", examples=["video/mp4"])
+    title: str = Field(min_length=1, max_length=TITLE_MAX_LENGTH, pattern=NO_NUL_PATTERN)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX_LENGTH, pattern=NO_NUL_PATTERN)
+    filename: str = Field(min_length=1, max_length=FILENAME_MAX_LENGTH, pattern=NO_NUL_PATTERN)
+    content_type: str = Field(max_length=CONTENT_TYPE_MAX_LENGTH, pattern=r"^video/[A-Za-z0-9.+-]+$",
+                              examples=["video/mp4"])
     size_bytes: int = Field(gt=0, description="The size the client will PUT; checked again on completion.")
 
 

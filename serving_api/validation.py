@@ -1,0 +1,47 @@
+"""Input rules every route shares, so that no input reaches the database it cannot hold.
+
+Each rule is part of the OpenAPI schema (a pattern, a maximum), so clients see it and
+anything outside it is a 422 with the usual error body, never a 500 from the database:
+
+- text never carries NUL characters (PostgreSQL's text types cannot store them);
+- ids fit the `videos.id` / `users.id` columns on every backend (PostgreSQL INTEGER);
+- dates with an offset stay inside the years datetime can represent once moved to UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import Path, Query
+from pydantic import AfterValidator, Field
+
+# PostgreSQL INTEGER, the id columns' type; SQLite's integers are wider.
+MAX_ID = 2**31 - 1
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+# A string without NUL characters (the constraint shows in the OpenAPI schema as a pattern).
+Text = Annotated[str, Field(pattern=NO_NUL_PATTERN)]
+
+VideoIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A video's id.")]
+OwnerIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this user's videos.")]
+
+
+def _to_utc(value: datetime | None) -> datetime | None:
+    """A zone-less value is UTC; one with an offset is converted (422 when that leaves datetime's range)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("the date is out of range once converted to UTC") from None
+
+
+UtcDateTimeQuery = Annotated[datetime | None, Query(description="Inclusive; UTC when no zone is given."),
+                             AfterValidator(_to_utc)]
+
+
+def has_nul(*values: str | None) -> bool:
+    return any(value is not None and "\x00" in value for value in values)
