@@ -132,7 +132,7 @@ def api_server(env: dict[str, str], port: int, log_path: Path) -> Iterator[str]:
     """`videoai serve` in its own process group; stopped (with any children) on exit."""
     full_env = {**os.environ, **env, "API_PORT": str(port), "API_HOST": "127.0.0.1"}
     with open(log_path, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve"], env=full_env,
+        process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "serve"], env=full_env,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
