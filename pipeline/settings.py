@@ -105,7 +105,14 @@ class Settings(BaseSettings):
     # Uploads not completed this long after they started are removed (daily schedule).
     upload_abandon_hours: float = Field(default=24.0, gt=0, alias="UPLOAD_ABANDON_HOURS")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
-    login_max_failures: int = Field(default=5, alias="LOGIN_MAX_FAILURES")
+    # Failed logins per (address, account), per account, and per address (see serving_api/throttle.py).
+    login_max_failures: int = Field(default=5, ge=1, alias="LOGIN_MAX_FAILURES")
+    login_max_failures_per_account: int = Field(default=20, ge=1, alias="LOGIN_MAX_FAILURES_PER_ACCOUNT")
+    login_max_failures_per_address: int = Field(default=100, ge=1, alias="LOGIN_MAX_FAILURES_PER_ADDRESS")
+    check_email_max_per_minute: int = Field(default=30, ge=1, alias="CHECK_EMAIL_MAX_PER_MINUTE")
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or CIDRs,
+    # "*" for any). Empty: the peer's address is the client's, whatever the headers say.
+    trusted_proxies: str = Field(default="", alias="TRUSTED_PROXIES")
     login_window_seconds: int = Field(default=300, alias="LOGIN_WINDOW_SECONDS")
     bloom_rebuild_seconds: int = Field(default=3600, alias="BLOOM_REBUILD_SECONDS")
 

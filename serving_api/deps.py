@@ -61,6 +61,11 @@ async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+def client_address(request: Request) -> str:
+    """The client's address: the peer's, or what a trusted proxy forwarded (TRUSTED_PROXIES)."""
+    return request.client.host if request.client else "unknown"
+
+
 def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "not_authenticated", message, headers={"WWW-Authenticate": "Bearer"})
 

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from pipeline.settings import Settings, get_settings
 from serving_api.bloom import EmailBloomFilter
@@ -78,6 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={**error_responses(400, 401, 503), 500: {"model": ErrorResponse, "description": "Unexpected error"}},
     )
     install_error_handlers(app)
+    if settings.trusted_proxies.strip():
+        # X-Forwarded-For/-Proto from these peers only: anyone else could claim any address
+        # (and so escape the login throttle, or pin it on someone else).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.include_router(health.router, prefix=API_PREFIX)
     # Documents our error body for 422 instead of FastAPI's default HTTPValidationError.
     for router in (auth.router, users.router, uploads.router, videos.router, playback.router):

@@ -21,7 +21,14 @@ from pipeline.storage import ObjectStore, object_store_from_settings
 from serving_api.bloom import EmailBloomFilter
 from serving_api.db_gate import DatabaseGate, gate_capacity
 from serving_api.revocation import DatabaseRevocationStore, RedisRevocationStore, RevocationStore
-from serving_api.throttle import LoginThrottle, MemoryFailureCounter, RedisFailureCounter
+from serving_api.throttle import (
+    EventCounter,
+    LoginLimits,
+    LoginThrottle,
+    MemoryEventCounter,
+    RateLimit,
+    RedisEventCounter,
+)
 
 
 @dataclass
@@ -35,6 +42,7 @@ class Services:
     hybrid: HybridSearch
     revocations: RevocationStore
     login_throttle: LoginThrottle
+    email_checks: RateLimit
     emails: EmailBloomFilter
     redis: Redis | None
     db_gate: DatabaseGate
@@ -59,10 +67,10 @@ def build_services(settings: Settings) -> Services:
     counter: RedisFailureCounter | MemoryFailureCounter
     if redis is not None:
         revocations: RevocationStore = RedisRevocationStore(redis)
-        counter = RedisFailureCounter(redis, settings.login_max_failures, settings.login_window_seconds)
+        counter: EventCounter = RedisEventCounter(redis)
     else:
         revocations = DatabaseRevocationStore(engine)
-        counter = MemoryFailureCounter(settings.login_max_failures, settings.login_window_seconds)
+        counter = MemoryEventCounter()
     emails = EmailBloomFilter(engine)
     emails.rebuild()
     return Services(
@@ -74,7 +82,10 @@ def build_services(settings: Settings) -> Services:
         vectors=vectors,
         hybrid=hybrid,
         revocations=revocations,
-        login_throttle=LoginThrottle(counter),
+        login_throttle=LoginThrottle(counter, LoginLimits(
+            per_pair=settings.login_max_failures, per_account=settings.login_max_failures_per_account,
+            per_address=settings.login_max_failures_per_address, window_seconds=settings.login_window_seconds)),
+        email_checks=RateLimit(counter, "check-email", settings.check_email_max_per_minute, 60),
         emails=emails,
         redis=redis,
         db_gate=DatabaseGate(gate_capacity(settings.db_pool_size, settings.db_max_overflow),

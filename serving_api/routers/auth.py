@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pipeline.db.models import User
 from serving_api.bloom import normalize_email
-from serving_api.deps import PUBLIC, CurrentClaims, ServicesDep, SessionDep
+from serving_api.deps import PUBLIC, CurrentClaims, ServicesDep, SessionDep, client_address
 from serving_api.errors import ApiError, error_responses
 from serving_api.schemas.auth import SignupIn, TokenOut
 from serving_api.schemas.users import UserOut
@@ -36,10 +36,6 @@ def signup(body: SignupIn, session: SessionDep, services: ServicesDep) -> User:
     return user
 
 
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @router.post("/login", response_model=TokenOut, responses=error_responses(401, 422, 429), openapi_extra=PUBLIC)
 def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request,
           session: SessionDep, services: ServicesDep) -> TokenOut:
@@ -48,7 +44,7 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
         raise ApiError(422, "validation_error", "The request is invalid.",
                        details=[{"loc": ["body", "username"], "msg": "must not contain NUL characters",
                                  "type": "value_error"}])
-    email, client = normalize_email(form.username), _client_address(request)
+    email, client = normalize_email(form.username), client_address(request)
     throttle = services.login_throttle
     retry_after = throttle.retry_after(email, client)
     if retry_after:

@@ -142,14 +142,78 @@ def test_failed_logins_are_throttled_per_account(make_client, make_settings, tmp
     assert 0 < int(locked.headers["retry-after"]) <= 300
 
 
-def test_failed_logins_are_throttled_per_client(make_client, make_settings, tmp_path) -> None:
-    settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", LOGIN_MAX_FAILURES="3")
-    attacker = make_client(settings, client=("203.0.113.7", 5000))
+def _sqlite(make_settings, tmp_path, **overrides: str):
+    return make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", **overrides)
+
+
+def test_failures_on_one_account_never_block_another_accounts_correct_password(make_client, make_settings,
+                                                                              tmp_path) -> None:
+    """Issue 13: five failures for one account locked every account behind the same address."""
+    client = make_client(_sqlite(make_settings, tmp_path, LOGIN_MAX_FAILURES="3"), client=("203.0.113.7", 5000))
+    victim, colleague = make_user_in(client), make_user_in(client)
     for _ in range(3):
+        assert _login(client, victim.email, "guess-123456").status_code == 401
+    assert _login(client, victim.email).status_code == 429  # this (address, account) pair waits
+    assert _login(client, colleague.email).status_code == 200  # the same address, another account: not blocked
+    # The victim, from another address, is not blocked either (the account's own limit is higher).
+    elsewhere = TestClient(client.app, client=("198.51.100.9", 5000))
+    assert _login(elsewhere, victim.email).status_code == 200
+
+
+def test_guessing_one_account_from_many_addresses_hits_the_account_limit(make_client, make_settings,
+                                                                         tmp_path) -> None:
+    settings = _sqlite(make_settings, tmp_path, LOGIN_MAX_FAILURES="3", LOGIN_MAX_FAILURES_PER_ACCOUNT="4")
+    first = make_client(settings, client=("203.0.113.1", 5000))
+    user = make_user_in(first)
+    second = TestClient(first.app, client=("203.0.113.2", 5000))
+    for client in (first, first, second, second):
+        assert _login(client, user.email, "guess-123456").status_code == 401
+    third = TestClient(first.app, client=("203.0.113.3", 5000))
+    assert _login(third, user.email).status_code == 429
+    assert _login(third, make_user_in(first).email).status_code == 200  # other accounts are untouched
+
+
+def test_one_address_spraying_many_accounts_hits_the_higher_address_ceiling(make_client, make_settings,
+                                                                            tmp_path) -> None:
+    settings = _sqlite(make_settings, tmp_path, LOGIN_MAX_FAILURES="3", LOGIN_MAX_FAILURES_PER_ADDRESS="6")
+    attacker = make_client(settings, client=("203.0.113.7", 5000))
+    for _ in range(6):  # one guess each at six accounts: never three at the same one
         assert _login(attacker, _email(), "guess-123456").status_code == 401
-    assert _login(attacker, _email(), "guess-123456").status_code == 429
-    # Another client of the same running app is not affected by the attacker's failures.
-    bystander = TestClient(attacker.app, client=("198.51.100.9", 5000))
-    user = make_user_in(bystander)
-    assert _login(bystander, user.email).status_code == 200
+    user = make_user_in(attacker)
     assert _login(attacker, user.email).status_code == 429
+    bystander = TestClient(attacker.app, client=("198.51.100.9", 5000))
+    assert _login(bystander, user.email).status_code == 200
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies(make_client, make_settings, tmp_path) -> None:
+    # Untrusted (the default): a client cannot escape its counters by inventing addresses.
+    direct = make_client(_sqlite(make_settings, tmp_path, LOGIN_MAX_FAILURES="2"), client=("127.0.0.1", 5000))
+    email = _email()
+    for n in range(2):
+        assert _login_from(direct, email, f"192.0.2.{n}").status_code == 401
+    assert _login_from(direct, email, "192.0.2.99").status_code == 429
+
+    # Behind a configured proxy, each forwarded client has its own counters.
+    settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'proxied.db'}", LOGIN_MAX_FAILURES="2",
+                             TRUSTED_PROXIES="10.0.0.5")
+    proxied = make_client(settings, client=("10.0.0.5", 5000))
+    for _ in range(2):
+        assert _login_from(proxied, email, "192.0.2.1").status_code == 401
+    assert _login_from(proxied, email, "192.0.2.1").status_code == 429
+    assert _login_from(proxied, email, "192.0.2.2").status_code == 401  # another client behind the proxy
+
+
+def _login_from(client, email: str, forwarded_for: str):
+    return client.post(f"{API}/auth/login", data={"username": email, "password": "guess-123456"},
+                       headers={"X-Forwarded-For": forwarded_for})
+
+
+def test_check_email_is_rate_limited_per_address(make_client, make_settings, tmp_path) -> None:
+    client = make_client(_sqlite(make_settings, tmp_path, CHECK_EMAIL_MAX_PER_MINUTE="3"),
+                         client=("203.0.113.7", 5000))
+    for _ in range(3):
+        assert client.post(f"{API}/users/check-email", json={"email": _email()}).status_code == 200
+    limited = client.post(f"{API}/users/check-email", json={"email": _email()})
+    assert limited.status_code == 429 and 0 < int(limited.headers["retry-after"]) <= 60
+    other = TestClient(client.app, client=("198.51.100.9", 5000))
+    assert other.post(f"{API}/users/check-email", json={"email": _email()}).status_code == 200
