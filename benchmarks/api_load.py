@@ -71,10 +71,11 @@ def seed(env: dict[str, str], videos: int = 200, users: int = 20) -> Seeded:
     from pipeline import keys
     from pipeline.db.models import TranscriptSegment, User, Video, VideoStatus, VideoTranscript, VideoVariant
     from pipeline.db.session import make_engine, migrate, session_scope
-    from pipeline.search import SearchDocument, TimedSegment
+    from pipeline.search import SearchDocument
     from pipeline.search.factory import search_index_from_settings
     from pipeline.settings import Settings
     from pipeline.storage import object_store_from_settings
+    from pipeline.text import TimedSegment
     from serving_api.security import create_access_token, hash_password
 
     settings = Settings(**env)  # type: ignore[arg-type]
