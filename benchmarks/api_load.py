@@ -27,7 +27,6 @@ import os
 import random
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -86,7 +85,7 @@ def seed(env: dict[str, str], videos: int = 200, users: int = 20) -> Seeded:
     search.ensure()
     rng = random.Random(13)
     hashed = hash_password(PASSWORD)
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     with session_scope(engine) as session:
         people = [User(email=f"load-{n}-{uuid.uuid4().hex[:6]}@example.com", full_name=f"User {n}",
                        hashed_password=hashed) for n in range(users)]

@@ -41,7 +41,7 @@ class DatabaseGate:
 
     @property
     def in_use(self) -> int:
-        return self.capacity - self._semaphore._value if self._semaphore is not None else 0  # noqa: SLF001
+        return self.capacity - self._semaphore._value if self._semaphore is not None else 0
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

@@ -11,8 +11,8 @@ through the handlers installed here, so clients parse one shape.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 import math
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 

@@ -64,10 +64,10 @@ def build_services(settings: Settings) -> Services:
     hybrid = HybridSearch(search, vectors, _lazy_embedder(settings), settings.semantic_min_similarity,
                           None if vectors is not None else vector_search_unavailable_reason(settings.search_backend))
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    counter: RedisFailureCounter | MemoryFailureCounter
+    counter: EventCounter
     if redis is not None:
         revocations: RevocationStore = RedisRevocationStore(redis)
-        counter: EventCounter = RedisEventCounter(redis)
+        counter = RedisEventCounter(redis)
     else:
         revocations = DatabaseRevocationStore(engine)
         counter = MemoryEventCounter()
