@@ -5,12 +5,9 @@ from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import select
 
 from assets.partitions import videos_partitions
-from assets.support import video_id
-from assets.transcription import load_segments
-from pipeline.db.models import Video, VideoSummary, VideoTranscript
+from assets.support import repository
 from pipeline.summarization import split_sentences
 from resources.database import DatabaseResource
 from resources.search_index import SearchIndexResource
@@ -40,10 +37,8 @@ MIN_SPEECH_COVERAGE = 0.05
 @video_check(asset="transcript", blocking=True,
                 description="Segments are ordered and lie within the audio's duration.")
 def transcript_segments_are_timed(context: dg.AssetCheckExecutionContext, database: DatabaseResource) -> dg.AssetCheckResult:
-    vid = video_id(context)
-    segments = load_segments(database, vid)
-    with database.session() as session:
-        duration = session.get(Video, vid).duration_seconds or 0.0  # type: ignore[union-attr]
+    videos = repository(context, database)
+    segments, duration = videos.segments(), videos.video().duration_seconds or 0.0
     problems = [f"segment {i} ends before it starts" for i, s in enumerate(segments) if s.end < s.start]
     problems += [f"segment {i} starts before segment {i - 1}" for i in range(1, len(segments))
                  if segments[i].start < segments[i - 1].start]
@@ -55,10 +50,9 @@ def transcript_segments_are_timed(context: dg.AssetCheckExecutionContext, databa
 @video_check(asset="transcript",
                 description=f"Speech covers at least {MIN_SPEECH_COVERAGE:.0%} of a video's audio (warning only).")
 def transcript_coverage(context: dg.AssetCheckExecutionContext, database: DatabaseResource) -> dg.AssetCheckResult:
-    vid = video_id(context)
-    with database.session() as session:
-        row = session.scalars(select(VideoTranscript).where(VideoTranscript.video_id == vid)).one()
-        has_audio = bool(session.get(Video, vid).has_audio)  # type: ignore[union-attr]
+    videos = repository(context, database)
+    row, has_audio = videos.transcript(), bool(videos.video().has_audio)
+    assert row is not None, "the transcript asset wrote its row"
     coverage = (row.speech_seconds or 0.0) / row.audio_seconds if row.audio_seconds else 0.0
     passed = not has_audio or coverage >= MIN_SPEECH_COVERAGE
     return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN,
@@ -68,11 +62,10 @@ def transcript_coverage(context: dg.AssetCheckExecutionContext, database: Databa
 @video_check(asset="video_summary", blocking=True,
                 description="The summary has 4-6 sentences (or every sentence of a shorter transcript; none without speech).")
 def summary_shape(context: dg.AssetCheckExecutionContext, database: DatabaseResource) -> dg.AssetCheckResult:
-    vid = video_id(context)
-    with database.session() as session:
-        summary = session.scalars(select(VideoSummary).where(VideoSummary.video_id == vid)).one()
-        transcript = session.scalars(select(VideoTranscript.text).where(VideoTranscript.video_id == vid)).one_or_none()
-    available = len(split_sentences(transcript or ""))
+    videos = repository(context, database)
+    summary, transcript = videos.summary(), videos.transcript()
+    assert summary is not None, "the video_summary asset wrote its row"
+    available = len(split_sentences(transcript.text if transcript else ""))
     expected = (4, 6) if available >= 4 else (available, available)
     count = len(split_sentences(summary.summary))
     return dg.AssetCheckResult(passed=expected[0] <= count <= expected[1], metadata={
@@ -84,10 +77,9 @@ def summary_shape(context: dg.AssetCheckExecutionContext, database: DatabaseReso
                 description="The index holds exactly this video's document.")
 def search_document_present(context: dg.AssetCheckExecutionContext, database: DatabaseResource,
                             search_index: SearchIndexResource) -> dg.AssetCheckResult:
-    vid = video_id(context)
-    document = search_index.get_index().get(vid)
-    with database.session() as session:
-        title = session.get(Video, vid).title  # type: ignore[union-attr]
+    videos = repository(context, database)
+    document = search_index.get_index().get(videos.video_id)
+    title = videos.video().title
     return dg.AssetCheckResult(passed=document is not None and document.title == title,
                                metadata={"indexed": document is not None})
 

@@ -1,14 +1,10 @@
 """Passage embeddings: what semantic and hybrid search look for, one row per passage."""
 
 import dagster as dg
-from sqlalchemy import select
 
 from assets.partitions import videos_partitions
-from assets.support import TRANSIENT_RETRY, video_id
-from assets.transcription import load_segments
-from pipeline.db.models import VideoSummary
-from pipeline.lifecycle import get_video
-from pipeline.passages import TRANSCRIPT, save_passages, video_passages
+from assets.support import TRANSIENT_RETRY, repository
+from pipeline.passages import TRANSCRIPT, video_passages
 from resources.database import DatabaseResource
 from resources.embedder import EmbeddingResource
 
@@ -29,16 +25,12 @@ def passage_embeddings_asset(code_version: str) -> dg.AssetsDefinition:
     )
     def passage_embeddings(context: dg.AssetExecutionContext, database: DatabaseResource,
                            embedding: EmbeddingResource) -> dg.MaterializeResult:
-        vid = video_id(context)
-        segments = load_segments(database, vid)
-        with database.session() as session:
-            title = get_video(session, vid).title
-            summary = session.scalars(select(VideoSummary.summary).where(VideoSummary.video_id == vid)).one_or_none()
-        passages = video_passages(title, summary or "", segments)
+        videos = repository(context, database)
+        summary = videos.summary()
+        passages = video_passages(videos.video().title, summary.summary if summary else "", videos.segments())
         embedder = embedding.get_embedder()
         vectors = embedder.embed([p.text for p in passages])
-        with database.session() as session:
-            save_passages(session, vid, embedder.model_id, passages, vectors)
+        videos.save_passages(embedder.model_id, passages, vectors)
         spans = [f"{p.start:.0f}-{p.end:.0f}s" for p in passages if p.kind == TRANSCRIPT and p.start is not None]
         return dg.MaterializeResult(metadata={
             "passages": len(passages),

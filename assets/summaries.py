@@ -4,14 +4,11 @@
 import json
 
 import dagster as dg
-from sqlalchemy import delete, select
 
 from assets.partitions import videos_partitions
-from assets.support import TRANSIENT_RETRY, advance, row_for_video, video_id
-from assets.transcription import load_segments
+from assets.support import TRANSIENT_RETRY, repository
 from pipeline import keys
-from pipeline.db.models import ChunkSummary, VideoStatus, VideoSummary, VideoTranscript
-from pipeline.events import VIDEO_SUMMARIZED
+from pipeline.db.models import VideoStatus
 from pipeline.summarization import chunk_segments, map_chunks, reduce_summaries
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
@@ -34,15 +31,12 @@ def summary_assets(code_version: str) -> list[dg.AssetsDefinition]:
     )
     def chunk_summaries(context: dg.AssetExecutionContext, database: DatabaseResource,
                         summarizer: SummarizerResource) -> dg.MaterializeResult:
-        vid = video_id(context)
-        advance(database, vid, VideoStatus.SUMMARIZING)
-        chunks = chunk_segments(load_segments(database, vid), summarizer.chunk_tokens)
+        videos = repository(context, database)
+        videos.advance(VideoStatus.SUMMARIZING)
+        chunks = chunk_segments(videos.segments(), summarizer.chunk_tokens)
         results = map_chunks(chunks, summarizer.get_provider(), batch_size=summarizer.batch_size,
                              progress=context.log.info)
-        with database.session() as session:
-            session.execute(delete(ChunkSummary).where(ChunkSummary.video_id == vid))
-            session.add_all(ChunkSummary(video_id=vid, position=r.position, token_count=r.token_count,
-                                         start_seconds=r.start, end_seconds=r.end, summary=r.text) for r in results)
+        videos.replace_chunk_summaries(results)
         return dg.MaterializeResult(metadata={
             "chunk_count": len(results),
             "tokens": sum(r.token_count for r in results),
@@ -62,11 +56,9 @@ def summary_assets(code_version: str) -> list[dg.AssetsDefinition]:
     )
     def video_summary(context: dg.AssetExecutionContext, database: DatabaseResource,
                       object_store: ObjectStoreResource, summarizer: SummarizerResource) -> dg.MaterializeResult:
-        vid = video_id(context)
-        with database.session() as session:
-            chunk_texts = list(session.scalars(select(ChunkSummary.summary).where(ChunkSummary.video_id == vid)
-                                               .order_by(ChunkSummary.position)))
-            transcript_text = session.scalars(select(VideoTranscript.text).where(VideoTranscript.video_id == vid)).one()
+        videos = repository(context, database)
+        vid, chunk_texts, transcript = videos.video_id, videos.chunk_summaries(), videos.transcript()
+        transcript_text = transcript.text if transcript else ""
         provider = summarizer.get_provider()
         reduced = reduce_summaries(chunk_texts, provider, batch_size=summarizer.batch_size,
                                    source_text=transcript_text, progress=context.log.info)
@@ -76,14 +68,7 @@ def summary_assets(code_version: str) -> list[dg.AssetsDefinition]:
             "video_id": vid, "summary": reduced.summary, "sentences": reduced.sentences,
             "quality_score": reduced.quality_score, "quality": reduced.quality, "model_info": model_info,
         }, ensure_ascii=False).encode(), "application/json")
-        with database.session() as session:
-            row = row_for_video(session, VideoSummary, vid)
-            row.summary, row.sentence_count = reduced.summary, len(reduced.sentences)
-            row.chunk_count, row.reduce_rounds = len(chunk_texts), reduced.rounds
-            row.quality_score, row.quality = reduced.quality_score, reduced.quality
-            row.object_key, row.model_info = store_key, model_info
-        advance(database, vid, VideoStatus.SUMMARIZING, VIDEO_SUMMARIZED,
-                {"sentence_count": len(reduced.sentences), "quality_score": reduced.quality_score})
+        videos.save_summary(reduced, len(chunk_texts), store_key, model_info)
         return dg.MaterializeResult(metadata={
             "summary": dg.MetadataValue.md(reduced.summary or "_No speech, so no summary._"),
             "sentence_count": len(reduced.sentences),

@@ -1,14 +1,11 @@
-"""What every per-video asset needs: its video id, status writes, and failing a video clearly."""
+"""What every per-video asset needs: its video id, its repository, and failing a video clearly."""
 
-from typing import Any, TypeVar
+from typing import Any
 
 import dagster as dg
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from assets.partitions import video_id_of
-from pipeline.db.models import VideoStatus
-from pipeline.lifecycle import advance_status, mark_failed
+from pipeline.db.videos import VideoRepository
 from resources.database import DatabaseResource
 
 # Transient failures (object store, LLM API, broker, a lost connection) get three more tries,
@@ -26,29 +23,16 @@ def video_id(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) 
     return video_id_of(context.partition_key)
 
 
-OnePerVideo = TypeVar("OnePerVideo")
+def repository(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
+               database: DatabaseResource) -> VideoRepository:
+    """The rows of the video this partition is."""
+    return VideoRepository(database.engine(), video_id(context))
 
 
-def row_for_video(session: Session, model: type[OnePerVideo], vid: int) -> OnePerVideo:
-    """The video's one row of `model` (a transcript, a summary), added if it has none: reruns update it."""
-    row = session.scalars(select(model).where(model.video_id == vid)).one_or_none()  # type: ignore[attr-defined]
-    if row is None:
-        row = model(video_id=vid)  # type: ignore[call-arg]
-        session.add(row)
-    return row
-
-
-def advance(db: DatabaseResource, vid: int, status: VideoStatus, event: str | None = None,
-            payload: dict[str, Any] | None = None) -> None:
-    with db.session() as session:
-        advance_status(session, vid, status, event=event, payload=payload)
-
-
-def fail_video(db: DatabaseResource, vid: int, message: str) -> dg.Failure:
+def fail_video(videos: VideoRepository, message: str) -> dg.Failure:
     """Mark the video failed with `message` and return the Failure that stops its run.
 
     Bad input cannot get better by retrying, so retries are off.
     """
-    with db.session() as session:
-        mark_failed(session, vid, message)
-    return dg.Failure(description=message, metadata={"video_id": vid}, allow_retries=False)
+    videos.fail(message)
+    return dg.Failure(description=message, metadata={"video_id": videos.video_id}, allow_retries=False)

@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from pipeline import hls, keys
+from pipeline.db import videos as video_rows
 from pipeline.db.models import VideoTranscript, VideoVariant
 from serving_api.deps import PUBLIC, ReadyVideo, ServicesDep, SessionDep
 from serving_api.errors import error_responses, not_found
@@ -37,7 +38,7 @@ def watch(video: ReadyVideo, request: Request, session: SessionDep, services: Se
         for v in video.variants
     ]
     thumbnail = links.url(video.thumbnail_key, "thumbnail", video_id=video.id) if video.thumbnail_key else None
-    transcript = session.scalar(select(VideoTranscript).where(VideoTranscript.video_id == video.id))
+    transcript = video_rows.one_per_video(session, VideoTranscript, video.id)
     captions = []
     if transcript is not None and transcript.vtt_key:
         captions.append(CaptionTrackOut(language=transcript.language,
@@ -87,7 +88,8 @@ def thumbnail(video: ReadyVideo, services: ServicesDep, range_header: RangeHeade
 def captions(video: ReadyVideo, session: SessionDep, services: ServicesDep,
              range_header: RangeHeader = None) -> StreamingResponse:
     """The transcript as WebVTT captions (a <track> element's src)."""
-    vtt_key = session.scalar(select(VideoTranscript.vtt_key).where(VideoTranscript.video_id == video.id))
+    transcript = video_rows.one_per_video(session, VideoTranscript, video.id)
+    vtt_key = transcript.vtt_key if transcript is not None else None
     if not vtt_key:
         raise not_found(f"Captions of video {video.id}")
     return object_response(services.store, vtt_key, "text/vtt; charset=utf-8", range_header,

@@ -14,15 +14,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import or_, select
 
-from pipeline import keys
+from pipeline.db import videos as video_rows
 from pipeline.db.models import (
-    TranscriptSegment,
-    UploadMetadata,
     Video,
     VideoStatus,
     VideoSummary,
     VideoTranscript,
-    utcnow,
 )
 from pipeline.search import InvalidCursor as InvalidSearchCursor
 from pipeline.search import SearchQuery
@@ -134,45 +131,22 @@ def get_video(video: VisibleVideo) -> VideoDetailOut:
 
 @router.patch("/{video_id}", response_model=VideoOut, responses=error_responses(401, 403, 404, 422))
 def update_video(video: OwnedVideo, body: VideoUpdateIn, session: SessionDep, services: ServicesDep) -> Video:
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
-    for name, value in changes.items():
-        setattr(video, name, value)
-    session.commit()
-    document = services.search.get(video.id) if changes else None
-    if document is not None:  # keep search results in step with the new title/description
-        services.search.upsert(dataclasses.replace(document, title=video.title, description=video.description,
-                                                   updated_at=utcnow()))
-    return video
+    return video_rows.update_video(session, services.search, video, body.model_dump(exclude_unset=True, exclude_none=True))
 
 
 @router.delete("/{video_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403, 404))
 def delete_video(video: OwnedVideo, session: SessionDep, services: ServicesDep) -> None:
     """Remove the video, everything materialized from it, its upload and its search document."""
-    video_id, source_key = video.id, video.source_key
-    staging_keys = list(session.scalars(
-        select(UploadMetadata.staging_key).where(UploadMetadata.video_id == video_id,
-                                                 UploadMetadata.staging_key.is_not(None))))
-    session.delete(video)  # rows that reference it go with it (ON DELETE CASCADE)
-    session.commit()
-    # The row is gone first, so a failure below leaves unreachable objects, never a broken video.
-    store = services.store
-    store.delete_prefix(keys.video_prefix(video_id))
-    for key in [source_key, *staging_keys]:
-        if key:
-            store.delete(key)
-    services.search.delete(video_id)
-    if services.vectors is not None:
-        services.vectors.delete(video_id)
+    video_rows.delete_video(session, services.store, services.search, services.vectors, video)
 
 
 @router.get("/{video_id}/transcript", response_model=TranscriptOut, responses=error_responses(404, 409),
             openapi_extra=PUBLIC)
 def get_transcript(video: ReadyVideo, request: Request, session: SessionDep, services: ServicesDep) -> TranscriptOut:
-    transcript = session.scalar(select(VideoTranscript).where(VideoTranscript.video_id == video.id))
+    transcript = video_rows.one_per_video(session, VideoTranscript, video.id)
     if transcript is None:
         raise not_found(f"The transcript of video {video.id}")
-    segments = session.scalars(
-        select(TranscriptSegment).where(TranscriptSegment.video_id == video.id).order_by(TranscriptSegment.position))
+    segments = video_rows.segment_rows(session, video.id)
     vtt_url = ObjectLinks(request, services).url(transcript.vtt_key, "captions", video_id=video.id) \
         if transcript.vtt_key else None
     return TranscriptOut.model_validate({
@@ -183,7 +157,7 @@ def get_transcript(video: ReadyVideo, request: Request, session: SessionDep, ser
 @router.get("/{video_id}/summary", response_model=SummaryOut, responses=error_responses(404, 409),
             openapi_extra=PUBLIC)
 def get_summary(video: ReadyVideo, session: SessionDep) -> SummaryOut:
-    summary = session.scalar(select(VideoSummary).where(VideoSummary.video_id == video.id))
+    summary = video_rows.one_per_video(session, VideoSummary, video.id)
     if summary is None:
         raise not_found(f"The summary of video {video.id}")
     return SummaryOut(video_id=video.id, summary=summary.summary, sentence_count=summary.sentence_count,

@@ -23,7 +23,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from pipeline.db.models import TranscriptSegment, User, Video, VideoStatus, VideoSummary
+from pipeline.db import videos as video_rows
+from pipeline.db.models import User, Video, VideoStatus, VideoSummary
 from pipeline.search import InvalidCursor as InvalidSearchCursor
 from pipeline.search import SearchQuery
 from serving_api.deps import ServicesDep, SessionDep, is_visible
@@ -219,9 +220,9 @@ def watch_page(video_id: int, request: Request, web: WebSessionDep, session: Ses
     if video.status != VideoStatus.READY.value:
         return render(request, web, "processing.html", video=video)
     watch = playback.watch(video, request, session, services)
-    summary = session.scalar(select(VideoSummary.summary).where(VideoSummary.video_id == video.id))
-    segments = list(session.scalars(select(TranscriptSegment).where(TranscriptSegment.video_id == video.id)
-                                    .order_by(TranscriptSegment.position)))
+    summary_row = video_rows.one_per_video(session, VideoSummary, video.id)
+    summary = summary_row.summary if summary_row is not None else None
+    segments = list(video_rows.segment_rows(session, video.id))
     # MP4 fallback: the largest rung up to 720p plays almost anywhere.
     mp4 = max((v for v in watch.variants if v.height <= 720 or v.width <= 720), key=lambda v: v.height,
               default=watch.variants[0] if watch.variants else None)

@@ -1,0 +1,254 @@
+"""One video's rows: the per-video repository the assets, checks and API routes use.
+
+Every write is one unit of work: its rows, the video's status change and its
+outbox event commit together, or not at all. Reads return detached rows or
+plain values, so callers hold no session. Nothing else issues SQL about a
+video's materialized data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session
+
+from pipeline import keys
+from pipeline.db.models import (
+    ChunkSummary,
+    TranscriptSegment,
+    UploadMetadata,
+    User,
+    Video,
+    VideoStatus,
+    VideoSummary,
+    VideoTranscript,
+    VideoVariant,
+    utcnow,
+)
+from pipeline.db.session import session_scope
+from pipeline.events import VIDEO_READY, VIDEO_SUMMARIZED, VIDEO_TRANSCODED, VIDEO_TRANSCRIBED
+from pipeline.lifecycle import advance_status, get_video, mark_failed, start_processing
+from pipeline.search import SearchDocument, SearchIndex
+from pipeline.text import TimedSegment, word_count
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pipeline.media import EncodedVariant, MediaProbe
+    from pipeline.passages import Passage
+    from pipeline.search.vectors import PassageVector, VectorIndex
+    from pipeline.storage import ObjectStore
+    from pipeline.summarization import ChunkSummaryResult, ReducedSummary
+    from pipeline.transcription import TranscriptResult
+
+OnePerVideo = TypeVar("OnePerVideo", VideoTranscript, VideoSummary)
+
+
+# --- Reads within a caller's session (the API's request session) -------------------------------
+
+
+def one_per_video(session: Session, model: type[OnePerVideo], video_id: int) -> OnePerVideo | None:
+    """The video's one row of `model` (its transcript, its summary), or None."""
+    return session.scalars(select(model).where(model.video_id == video_id)).one_or_none()
+
+
+def segment_rows(session: Session, video_id: int) -> Sequence[TranscriptSegment]:
+    return session.scalars(select(TranscriptSegment).where(TranscriptSegment.video_id == video_id)
+                           .order_by(TranscriptSegment.position)).all()
+
+
+# --- Changes the API makes ----------------------------------------------------------------------
+
+
+def update_video(session: Session, search: SearchIndex, video: Video, changes: dict[str, Any]) -> Video:
+    """Change a video's title/description, then keep its search document in step."""
+    for name, value in changes.items():
+        setattr(video, name, value)
+    session.commit()
+    document = search.get(video.id) if changes else None
+    if document is not None:
+        search.upsert(SearchDocument(**{**document.__dict__, "title": video.title,
+                                        "description": video.description, "updated_at": utcnow()}))
+    return video
+
+
+def delete_video(session: Session, store: ObjectStore, search: SearchIndex, vectors: VectorIndex | None,
+                 video: Video) -> None:
+    """Remove the video, everything materialized from it, its upload and its search document."""
+    video_id, source_key = video.id, video.source_key
+    staging_keys = list(session.scalars(
+        select(UploadMetadata.staging_key).where(UploadMetadata.video_id == video_id,
+                                                 UploadMetadata.staging_key.is_not(None))))
+    session.delete(video)  # rows that reference it go with it (ON DELETE CASCADE)
+    session.commit()
+    # The row is gone first, so a failure below leaves unreachable objects, never a broken video.
+    store.delete_prefix(keys.video_prefix(video_id))
+    for key in [source_key, *staging_keys]:
+        if key:
+            store.delete(key)
+    search.delete(video_id)
+    if vectors is not None:
+        vectors.delete(video_id)
+
+
+# --- The pipeline's unit of work, one video at a time ---------------------------------------------
+
+
+def _one_for_update(session: Session, model: type[OnePerVideo], video_id: int) -> OnePerVideo:
+    """The video's one row of `model`, added if it has none: reruns update it."""
+    row = one_per_video(session, model, video_id)
+    if row is None:
+        row = model(video_id=video_id)
+        session.add(row)
+    return row
+
+
+class VideoRepository:
+    """One video's rows in the app database, for the assets and checks of its partition."""
+
+    def __init__(self, engine: Engine, video_id: int) -> None:
+        self.engine, self.video_id = engine, video_id
+
+    @contextmanager
+    def _unit(self) -> Iterator[Session]:
+        with session_scope(self.engine) as session:
+            yield session
+
+    # Reads.
+
+    def video(self) -> Video:
+        """The video row, detached (raises VideoNotFound)."""
+        with self._unit() as session:
+            video = get_video(session, self.video_id)
+            session.expunge(video)
+            return video
+
+    def transcript(self) -> VideoTranscript | None:
+        with self._unit() as session:
+            return one_per_video(session, VideoTranscript, self.video_id)
+
+    def summary(self) -> VideoSummary | None:
+        with self._unit() as session:
+            return one_per_video(session, VideoSummary, self.video_id)
+
+    def segments(self) -> list[TimedSegment]:
+        with self._unit() as session:
+            return [TimedSegment(r.start_seconds, r.end_seconds, r.text) for r in segment_rows(session, self.video_id)]
+
+    def chunk_summaries(self) -> list[str]:
+        with self._unit() as session:
+            return list(session.scalars(select(ChunkSummary.summary).where(ChunkSummary.video_id == self.video_id)
+                                        .order_by(ChunkSummary.position)))
+
+    def passage_vectors(self) -> tuple[str | None, list[PassageVector]]:
+        from pipeline.passages import load_passage_vectors
+
+        with self._unit() as session:
+            return load_passage_vectors(session, self.video_id)
+
+    def search_document(self) -> SearchDocument:
+        """Everything a search needs about the video; a failed video is indexed as failed (search hides it)."""
+        with self._unit() as session:
+            video = get_video(session, self.video_id)
+            owner = session.get(User, video.owner_id) if video.owner_id else None
+            transcript = one_per_video(session, VideoTranscript, self.video_id)
+            summary = one_per_video(session, VideoSummary, self.video_id)
+            segments = [TimedSegment(r.start_seconds, r.end_seconds, r.text) for r in segment_rows(session, self.video_id)]
+            status = VideoStatus.FAILED if video.status == VideoStatus.FAILED.value else VideoStatus.READY
+            return SearchDocument(
+                video_id=self.video_id, title=video.title, description=video.description or "",
+                owner_id=video.owner_id, owner_name=(owner.full_name or owner.email) if owner else None,
+                transcript=transcript.text if transcript else "", summary=summary.summary if summary else "",
+                status=status.value, language=transcript.language if transcript else None,
+                created_at=video.created_at, updated_at=video.updated_at, duration_seconds=video.duration_seconds,
+                segments=tuple(segments),
+            )
+
+    # Status.
+
+    def start_processing(self) -> None:
+        with self._unit() as session:
+            start_processing(session, self.video_id)
+
+    def advance(self, status: VideoStatus, event: str | None = None, payload: dict[str, Any] | None = None) -> None:
+        with self._unit() as session:
+            advance_status(session, self.video_id, status, event=event, payload=payload)
+
+    def fail(self, message: str) -> None:
+        with self._unit() as session:
+            mark_failed(session, self.video_id, message)
+
+    # Writes: rows + status + event, one transaction each.
+
+    def save_probe(self, info: MediaProbe) -> None:
+        with self._unit() as session:
+            video = get_video(session, self.video_id)
+            video.duration_seconds, video.width, video.height = info.duration_seconds, info.width, info.height
+            video.has_audio, video.probe = info.has_audio, info.as_dict()
+
+    def replace_variants(self, encoded: Sequence[EncodedVariant]) -> list[str]:
+        """The variants and thumbnail, `video.transcoded`; returns the object keys of variants no longer made."""
+        vid = self.video_id
+        with self._unit() as session:
+            stale = session.scalars(delete(VideoVariant).where(VideoVariant.video_id == vid)
+                                    .returning(VideoVariant.object_key)).all()
+            session.add_all(VideoVariant(
+                video_id=vid, label=v.label, width=v.width, height=v.height, video_codec=v.video_codec,
+                audio_codec=v.audio_codec, bitrate=v.bitrate, size_bytes=v.size_bytes,
+                object_key=keys.variant_key(vid, v.label)) for v in encoded)
+            get_video(session, vid).thumbnail_key = keys.thumbnail_key(vid)
+            advance_status(session, vid, VideoStatus.TRANSCODING, event=VIDEO_TRANSCODED, payload={
+                "variants": sorted(v.label for v in encoded), "thumbnail_key": keys.thumbnail_key(vid)})
+        kept = {keys.variant_key(vid, v.label) for v in encoded}
+        return [key for key in stale if key not in kept]
+
+    def save_transcript(self, result: TranscriptResult, model_info: dict[str, Any], json_key: str,
+                        vtt_key: str) -> VideoTranscript:
+        """The transcript row and its segments (replaced), `video.transcribed`."""
+        vid = self.video_id
+        with self._unit() as session:
+            row = _one_for_update(session, VideoTranscript, vid)
+            row.language, row.language_probability = result.language, result.language_probability
+            row.text, row.word_count, row.segment_count = result.text, word_count(result.text), len(result.segments)
+            row.audio_seconds, row.speech_seconds = result.duration_seconds, result.speech_seconds
+            row.json_key, row.vtt_key, row.model_info = json_key, vtt_key, model_info
+            session.execute(delete(TranscriptSegment).where(TranscriptSegment.video_id == vid))
+            session.add_all(TranscriptSegment(video_id=vid, position=i, start_seconds=s.start, end_seconds=s.end,
+                                              text=s.text) for i, s in enumerate(result.segments))
+            advance_status(session, vid, VideoStatus.TRANSCRIBING, event=VIDEO_TRANSCRIBED, payload={
+                "language": row.language, "word_count": row.word_count, "segment_count": row.segment_count})
+            session.flush()
+            session.expunge(row)
+            return row
+
+    def replace_chunk_summaries(self, results: Sequence[ChunkSummaryResult]) -> None:
+        vid = self.video_id
+        with self._unit() as session:
+            session.execute(delete(ChunkSummary).where(ChunkSummary.video_id == vid))
+            session.add_all(ChunkSummary(video_id=vid, position=r.position, token_count=r.token_count,
+                                         start_seconds=r.start, end_seconds=r.end, summary=r.text) for r in results)
+
+    def save_summary(self, reduced: ReducedSummary, chunk_count: int, object_key: str,
+                     model_info: dict[str, Any]) -> None:
+        """The summary row, `video.summarized`."""
+        with self._unit() as session:
+            row = _one_for_update(session, VideoSummary, self.video_id)
+            row.summary, row.sentence_count = reduced.summary, len(reduced.sentences)
+            row.chunk_count, row.reduce_rounds = chunk_count, reduced.rounds
+            row.quality_score, row.quality = reduced.quality_score, reduced.quality
+            row.object_key, row.model_info = object_key, model_info
+            advance_status(session, self.video_id, VideoStatus.SUMMARIZING, event=VIDEO_SUMMARIZED, payload={
+                "sentence_count": len(reduced.sentences), "quality_score": reduced.quality_score})
+
+    def save_passages(self, model: str, passages: Sequence[Passage], vectors: np.ndarray) -> None:
+        from pipeline.passages import save_passages
+
+        with self._unit() as session:
+            save_passages(session, self.video_id, model, passages, vectors)
+
+    def mark_indexed(self) -> None:
+        """The search document is in the index: the video is ready, `video.ready`."""
+        self.advance(VideoStatus.READY, VIDEO_READY)
