@@ -185,6 +185,8 @@ def run_demo(settings: Settings, *, keep_running: bool = False, ui_port: int | N
 
         _say(f"\n==> Dagster UI: http://127.0.0.1:{ui_port}  (lineage, runs, backfills; partition {video_id})")
         _say(f"==> API docs:   http://127.0.0.1:{api_port}/docs")
+        _say(f"==> Web app:    http://127.0.0.1:{api_port}/  (sign up, upload, search what is said)")
+        _say(f"==> Watch the sample: http://127.0.0.1:{api_port}/watch/{video_id}")
         if keep_running:
             _say("Both keep running; press Ctrl-C to stop.")
             try:

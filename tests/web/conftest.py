@@ -4,45 +4,21 @@ in-process for every upload that lands, and Playwright driving the machine's Chr
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from pipeline.db.models import Video, VideoStatus
 from pipeline.db.session import session_scope
 from serving_api.main import create_app
+from tests.fixtures.live import LiveServer, serve
 from tests.fixtures.pipeline import PipelineHarness
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@dataclass
-class LiveServer:
-    url: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-
-def _serve(app: object) -> LiveServer:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="web-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the API did not start")
-        time.sleep(0.05)
-    return LiveServer(f"http://127.0.0.1:{port}", server, thread)
 
 
 @dataclass
@@ -69,17 +45,15 @@ class PipelineWorker:
 
 @pytest.fixture(scope="module")
 def live_platform(module_harness: PipelineHarness) -> Iterator[tuple[LiveServer, PipelineWorker]]:
-    live = _serve(create_app(module_harness.settings))
     worker = PipelineWorker(module_harness)
     thread = threading.Thread(target=worker.loop, name="pipeline-worker", daemon=True)
-    thread.start()
-    try:
-        yield live, worker
-    finally:
-        worker.stop.set()
-        thread.join(timeout=300)
-        live.server.should_exit = True
-        live.thread.join(timeout=30)
+    with serve(create_app(module_harness.settings)) as live:
+        thread.start()
+        try:
+            yield live, worker
+        finally:
+            worker.stop.set()
+            thread.join(timeout=300)
 
 
 @pytest.fixture(scope="module")
