@@ -35,7 +35,7 @@ def test_demo_takes_the_sample_to_ready_and_prints_summary_and_a_timed_hit(tmp_p
     assert int(hit.group(1)) * 60 + int(hit.group(2)) > 0, "the word is spoken after the start of the sample"
     assert re.search(r"Dagster run \w+ of partition \d+: SUCCESS", output), output
     assert re.search(r"Dagster UI: http://127\.0\.0\.1:\d+", output)
-    # It ends with the sample's watch page, which serves the video's page.
+    # It ends with the watch page URL of the sample video.
     last = done.stdout.strip().splitlines()[-1]
     watch = re.fullmatch(r"==> Watch the sample: (http://127\.0\.0\.1:\d+/watch/(\d+))", last)
     assert watch and int(watch.group(2)) > 0, last

@@ -8,6 +8,7 @@ upload interrupted mid-file resumes without re-sending what the server already h
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from pathlib import Path
@@ -49,6 +50,13 @@ def spoken_at(clip: Path, word: str, model_path: str) -> float:
 
 def _shot(page, screenshots: Path, name: str) -> None:
     page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+
+
+def _settle(page, condition, timeout: float = 10.0) -> None:
+    """Let Playwright dispatch pending events until `condition()` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
 
 
 def _not_pwned(page) -> None:
@@ -158,6 +166,15 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
         page.wait_for_function(f"document.getElementById('player').currentTime > {started_at} + 0.5")
         assert page.evaluate("window.__mediaErrors") == []
         _shot(page, screenshots, "watch-moment")
+
+        # Home, now with the ready video in the grid (thumbnail, title, duration, owner).
+        page.goto(f"{base}/")
+        card = page.locator(".grid .card").first
+        assert card.locator(".card-title").inner_text() == HOSTILE_TITLE
+        assert re.fullmatch(r"0:[0-5]\d", card.locator(".duration").inner_text()) and "Vera Viewer" in card.inner_text()
+        assert page.evaluate("document.querySelector('.grid .card img').naturalWidth") > 0
+        _not_pwned(page)
+        _shot(page, screenshots, "home")
         print(f"\nscreenshots in {screenshots}; moment {href}: playback from {started_at:.2f} s, "
               f"word spoken at {truth:.2f} s")
     finally:
@@ -175,23 +192,30 @@ def test_an_interrupted_upload_resumes_without_resending_stored_bytes(live_platf
     context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)  # a phone's width
     page = context.new_page()
     page.set_default_timeout(20_000)
-    sent: list[tuple[str, int]] = []  # (phase, bytes) of every PATCH body that reached the server
+    # Every PATCH the server answered: (phase, the offset the client sent from, the offset the server then held).
+    patched: list[tuple[str, int, int]] = []
+    starts: list[int] = []  # Upload-Offset of each PATCH let through, in order (one at a time)
     offsets: list[int] = []  # what HEAD said the server holds, when the client asked
     state = {"phase": "first", "patches": 0}
 
     def network(route) -> None:
-        request = route.request
-        if request.method == "PATCH":
+        if route.request.method == "PATCH":
             state["patches"] += 1
             if state["phase"] == "first" and state["patches"] > 2:
                 route.abort("connectionreset")  # the connection drops: nothing of this chunk arrives
                 return
-            sent.append((state["phase"], len(request.post_data_buffer or b"")))
+            starts.append(int(route.request.headers["upload-offset"]))
         route.continue_()
 
+    def answered(response) -> None:
+        request = response.request
+        if request.method == "HEAD" and "upload-offset" in response.headers:
+            offsets.append(int(response.headers["upload-offset"]))
+        elif request.method == "PATCH" and "upload-offset" in response.headers:
+            patched.append((state["phase"], starts[len(patched)], int(response.headers["upload-offset"])))
+
     page.route("**/api/v1/uploads/tus/**", network)
-    page.on("response", lambda r: offsets.append(int(r.headers["upload-offset"]))
-            if r.request.method == "HEAD" and "upload-offset" in r.headers else None)
+    page.on("response", answered)
     try:
         _sign_up(page, base, screenshots)
         page.goto(f"{base}/upload")
@@ -199,19 +223,23 @@ def test_an_interrupted_upload_resumes_without_resending_stored_bytes(live_platf
         page.set_input_files("#file", str(clip))
         page.fill("#title", "Resumed upload")
         page.click("#upload-button")
-        page.wait_for_function("document.getElementById('upload-status').textContent.includes('stopped')",
+        page.wait_for_function("document.getElementById('upload-status').textContent.includes('The upload stopped')",
                                timeout=30_000)
-        stored_before = sum(n for phase, n in sent if phase == "first")
-        assert stored_before == 2 * chunk and 0 < page.evaluate("document.getElementById('upload-progress').value") < 100
+        _settle(page, lambda: len(patched) >= 2)  # Playwright delivers response events asynchronously
+        stored_before = sum(end - start for phase, start, end in patched if phase == "first")
+        assert stored_before == 2 * chunk, patched
+        assert 0 < page.evaluate("document.getElementById('upload-progress').value") < 100
         _shot(page, screenshots, "upload-interrupted")
 
         state["phase"] = "resumed"  # the connection is back; the user presses Upload again
         page.click("#upload-button")
-        page.wait_for_function("document.getElementById('upload-progress').value === 100")
-        resumed = sum(n for phase, n in sent if phase == "resumed")
-        assert offsets and offsets[-1] == stored_before  # the server said what it already held
-        assert resumed == size - stored_before  # only the rest was sent
-        assert stored_before + resumed == size
+        page.wait_for_function("document.getElementById('upload-status').textContent.includes('Uploaded (100 %)')")
+        _settle(page, lambda: bool(patched) and patched[-1][2] == size)
+        again = [(start, end) for phase, start, end in patched if phase == "resumed"]
+        resumed = sum(end - start for start, end in again)
+        assert offsets and offsets[-1] == stored_before, (offsets, patched)  # the server said what it held
+        assert again[0][0] == stored_before, patched  # and the client went on from there
+        assert resumed == size - stored_before, patched  # only the rest was sent: the file, once in all
         page.wait_for_url(f"{base}/")
         item = page.locator("#processing li", has_text="Resumed upload")
         deadline = time.monotonic() + 180
