@@ -5,7 +5,7 @@ import dagster as dg
 from assets.partitions import videos_partitions
 
 VIDEO_ASSET_KEYS = ("source_video", "video_variants", "transcript", "chunk_summaries", "video_summary",
-                    "passage_embeddings", "search_document")
+                    "passage_embeddings", "search_document", "chapters")
 
 video_pipeline_job = dg.define_asset_job(
     name="video_pipeline",

@@ -11,6 +11,7 @@ import os
 
 import dagster as dg
 
+from assets.chapters import chapters_assets
 from assets.checks import ALL_CHECKS
 from assets.embeddings import passage_embeddings_asset
 from assets.jobs import video_pipeline_job
@@ -20,6 +21,7 @@ from assets.summaries import summary_assets
 from assets.transcription import transcript_asset
 from orchestration.executors import executor_for
 from orchestration.maintenance import prune_uploads_job, prune_uploads_schedule
+from pipeline.chapters import CHAPTER_PROMPT_VERSION
 from pipeline.embeddings import embedder_settings
 from pipeline.settings import Settings, get_settings
 from resources.database import DatabaseResource
@@ -76,20 +78,28 @@ def model_code_versions(settings: Settings) -> dict[str, str]:
     embedder = settings.embedder_version()
     return {"transcript": transcriber, "summaries": f"{transcriber} | {summarizer}",
             "passage_embeddings": f"{transcriber} | {summarizer} | {embedder}",
-            "search_document": f"{transcriber} | {summarizer} | {embedder}"}
+            "search_document": f"{transcriber} | {summarizer} | {embedder}",
+            "chapters": f"{transcriber} | {summarizer} | {embedder} | {CHAPTER_PROMPT_VERSION} | "
+                        f"min{settings.chapter_min_seconds:g}s"}
 
 
 def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     versions = model_code_versions(settings)
     return [source_video, video_variants, transcript_asset(versions["transcript"]),
             *summary_assets(versions["summaries"]), passage_embeddings_asset(versions["passage_embeddings"]),
-            search_document_asset(versions["search_document"])]
+            search_document_asset(versions["search_document"]),
+            chapters_assets(versions["chapters"], settings.chapter_min_seconds)[0]]
+
+
+def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
+    versions = model_code_versions(settings)
+    return [*ALL_CHECKS, chapters_assets(versions["chapters"], settings.chapter_min_seconds)[1]]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=build_assets(settings),
-        asset_checks=ALL_CHECKS,
+        asset_checks=build_checks(settings),
         jobs=[video_pipeline_job, prune_uploads_job],
         schedules=[prune_uploads_schedule],
         # The Kafka trigger exists only where Kafka is configured: no sensor skipping forever elsewhere.

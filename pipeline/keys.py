@@ -64,3 +64,7 @@ def hls_prefix(video_id: int) -> str:
 
 def hls_key(video_id: int, relative_path: str) -> str:
     return f"{hls_prefix(video_id)}{relative_path}"
+
+
+def chapters_vtt_key(video_id: int) -> str:
+    return f"{video_prefix(video_id)}chapters.vtt"

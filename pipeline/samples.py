@@ -35,6 +35,19 @@ DEFAULT_KEYWORDS = ("volcano", "lava", "mountain", "scientists", "village", "mid
 
 DEFAULT_SPEECH_RATE_WPM = 150
 
+# Three distinct topics, about 20 s each at the default rate: for chapters and search by meaning.
+TOPIC_SCRIPTS = (
+    "The volcano woke up after one hundred years of silence. Hot lava flowed down the mountain toward the sea. "
+    "Scientists measured the earthquakes with special instruments. The nearby village was evacuated before "
+    "midnight. Thick smoke and ash covered the sky for many days. The eruption finally stopped after three weeks.",
+    "Now let us talk about baking bread at home. You mix flour, water, salt and yeast in a large bowl. Knead the "
+    "dough for ten minutes until it feels smooth. Let the dough rise in a warm kitchen for two hours. Bake the loaf "
+    "in a hot oven until the crust is golden. Fresh bread tastes best with butter.",
+    "Finally, a few words about football. The team trained on the field every morning before the match. The "
+    "striker scored two goals in the first half. The goalkeeper saved a penalty in the last minute. Thousands of "
+    "fans sang in the stadium all night. The coach said the players were proud of the win.",
+)
+
 
 class SampleToolMissing(RuntimeError):
     """A program needed to make sample media is not installed."""

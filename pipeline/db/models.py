@@ -226,6 +226,21 @@ class VideoPassage(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian, L2-normalized
 
 
+class VideoChapter(Base):
+    """A topical chapter of a video's speech: where it starts and ends, a short title and a one-sentence gist."""
+
+    __tablename__ = "video_chapters"
+    __table_args__ = (UniqueConstraint("video_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    start_seconds: Mapped[float] = mapped_column(Float)
+    end_seconds: Mapped[float] = mapped_column(Float)
+    title: Mapped[str] = mapped_column(String(200))
+    gist: Mapped[str] = mapped_column(Text)
+
+
 class OutboxEvent(Base):
     """Transactional outbox: written with the state change it announces."""
 

@@ -208,11 +208,17 @@ class SqlVectorIndex:
         vector = np.asarray(vector, dtype=np.float32).ravel()
         # Several passages per video, and filters drop some videos: over-fetch passages.
         rows, scores = snapshot.nearest(vector, max(4 * limit, 64))
+        # A video scores as its best passage; its moment is its best transcript passage (title and
+        # summary have no time), or the best passage when none of its transcript passages came up.
         best: dict[int, tuple[float, int]] = {}
         for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
             if score < min_similarity:
                 break
-            best.setdefault(int(snapshot.video_ids[row]), (score, row))
+            video_id = int(snapshot.video_ids[row])
+            if video_id not in best:
+                best[video_id] = (score, row)
+            elif snapshot.meta[best[video_id][1]][1] is None and snapshot.meta[row][1] is not None:
+                best[video_id] = (best[video_id][0], row)
         if not best:
             return []
         documents = self._visible(list(best), query)

@@ -201,6 +201,10 @@ class OpenAIChatSummarizer:
     def close(self) -> None:
         self._client.close()
 
+    def complete(self, instruction: str, material: str) -> str:
+        """One chat completion with this model (used for chapter titles)."""
+        return self._complete(instruction, material)
+
     def _complete(self, instruction: str, material: str) -> str:
         response = self._client.chat.completions.create(
             model=self.model,

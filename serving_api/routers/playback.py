@@ -20,6 +20,7 @@ from pipeline.db.models import VideoTranscript, VideoVariant
 from serving_api.deps import PUBLIC, ReadyVideo, ServicesDep, SessionDep
 from serving_api.errors import error_responses, not_found
 from serving_api.ranges import object_response
+from serving_api.services import Services
 from serving_api.schemas.videos import CaptionTrackOut, PlayableVariantOut, WatchOut
 from serving_api.urls import ObjectLinks, api_url
 
@@ -48,7 +49,13 @@ def watch(video: ReadyVideo, request: Request, session: SessionDep, services: Se
         if services.store.exists(keys.hls_key(video.id, hls.MASTER_PLAYLIST)) else None
     return WatchOut(video_id=video.id, title=video.title, status=video.status,
                     duration_seconds=video.duration_seconds, variants=variants, thumbnail_url=thumbnail,
-                    captions=captions, hls_url=hls_url, urls_expire_at=links.expires_at())
+                    captions=captions, hls_url=hls_url, chapters_url=chapters_track_url(links, services, video.id),
+                    urls_expire_at=links.expires_at())
+
+
+def chapters_track_url(links: ObjectLinks, services: Services, video_id: int) -> str | None:
+    key = keys.chapters_vtt_key(video_id)
+    return links.url(key, "chapters_track", video_id=video_id) if services.store.exists(key) else None
 
 
 VariantLabel = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,20}$", description="e.g. 720p")]
@@ -120,3 +127,11 @@ def hls_media(video: ReadyVideo, label: str, name: str, session: SessionDep, ser
     cache = _PLAYLIST_CACHE if name.endswith(".m3u8") else "public, max-age=86400"
     return object_response(services.store, keys.hls_key(video.id, f"{label}/{name}"), hls.content_type(name),
                            range_header, what, cache_control=cache)
+
+
+@router.get("/{video_id}/chapters.vtt", response_class=StreamingResponse, responses=_binary("text/vtt"),
+            openapi_extra=PUBLIC)
+def chapters_track(video: ReadyVideo, services: ServicesDep, range_header: RangeHeader = None) -> StreamingResponse:
+    """The chapters as a WebVTT chapters track (a `<track kind="chapters">` element's src)."""
+    return object_response(services.store, keys.chapters_vtt_key(video.id), "text/vtt; charset=utf-8", range_header,
+                           f"Chapters of video {video.id}")

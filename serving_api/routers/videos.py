@@ -22,12 +22,15 @@ from pipeline.db.models import (
     VideoTranscript,
 )
 from pipeline.search import InvalidCursor as InvalidSearchCursor
+from pipeline.chapters import load_chapters
 from pipeline.search import SearchQuery
 from pipeline.search.hybrid import SearchMode
 from serving_api.cursor import InvalidCursor, VideoCursor
 from serving_api.deps import PUBLIC, OptionalUser, OwnedVideo, ReadyVideo, ServicesDep, SessionDep, VisibleVideo
 from serving_api.errors import ApiError, error_responses, not_found
 from serving_api.schemas.videos import (
+    ChapterOut,
+    ChaptersOut,
     SearchPageOut,
     SummaryOut,
     TranscriptOut,
@@ -152,6 +155,18 @@ def get_transcript(video: ReadyVideo, request: Request, session: SessionDep, ser
     return TranscriptOut.model_validate({
         "video_id": video.id, "language": transcript.language, "text": transcript.text,
         "word_count": transcript.word_count, "segments": list(segments), "vtt_url": vtt_url})
+
+
+@router.get("/{video_id}/chapters", response_model=ChaptersOut, responses=error_responses(404, 409),
+            openapi_extra=PUBLIC)
+def get_chapters(video: ReadyVideo, request: Request, session: SessionDep, services: ServicesDep) -> ChaptersOut:
+    """The video's topical chapters (start, end, title, one-sentence gist) and their WebVTT track."""
+    from serving_api.routers.playback import chapters_track_url
+
+    chapters = load_chapters(session, video.id)
+    return ChaptersOut(video_id=video.id, vtt_url=chapters_track_url(ObjectLinks(request, services), services, video.id),
+                       chapters=[ChapterOut(position=i, start=c.start, end=c.end, title=c.title, gist=c.gist)
+                                 for i, c in enumerate(chapters)])
 
 
 @router.get("/{video_id}/summary", response_model=SummaryOut, responses=error_responses(404, 409),

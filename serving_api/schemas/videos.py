@@ -139,6 +139,8 @@ class WatchOut(BaseModel):
     captions: list[CaptionTrackOut]
     hls_url: str | None = Field(default=None, description="HLS master playlist over every rung (adaptive "
                                 "streaming); null when the video has no HLS package. Never presigned.")
+    chapters_url: str | None = Field(default=None, description="WebVTT chapters track (`<track kind=\"chapters\">`); "
+                                     "null when the video has none.")
     urls_expire_at: datetime | None = Field(description="When presigned URLs stop working; null for API URLs.")
 
 
@@ -168,3 +170,17 @@ class SummaryOut(BaseModel):
     quality_score: float
     model_info: dict[str, Any]
     updated_at: datetime
+
+
+class ChapterOut(BaseModel):
+    position: int
+    start: float
+    end: float
+    title: str
+    gist: str = Field(description="One sentence saying what the chapter is about.")
+
+
+class ChaptersOut(BaseModel):
+    video_id: int
+    chapters: list[ChapterOut] = Field(description="In time order; empty for a video without speech.")
+    vtt_url: str | None = Field(description="The same chapters as a WebVTT chapters track.")

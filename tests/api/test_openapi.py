@@ -13,6 +13,8 @@ EXPECTED_PUBLIC = {
     ("GET", "/api/v1/videos/list"), ("GET", "/api/v1/videos/search"), ("GET", "/api/v1/videos/{video_id}"),
     ("GET", "/api/v1/videos/{video_id}/watch"), ("GET", "/api/v1/videos/{video_id}/stream/{label}"),
     ("GET", "/api/v1/videos/{video_id}/thumbnail"), ("GET", "/api/v1/videos/{video_id}/captions.vtt"),
+    ("GET", "/api/v1/videos/{video_id}/chapters"), ("GET", "/api/v1/videos/{video_id}/chapters.vtt"),
+    ("GET", "/api/v1/videos/{video_id}/hls/master.m3u8"), ("GET", "/api/v1/videos/{video_id}/hls/{label}/{name}"),
     ("GET", "/api/v1/videos/{video_id}/transcript"), ("GET", "/api/v1/videos/{video_id}/summary"),
     ("GET", "/api/v1/videos/{video_id}/hls/master.m3u8"), ("GET", "/api/v1/videos/{video_id}/hls/{label}/{name}"),
     ("PUT", "/api/v1/videos/uploads/{upload_id}/content"),  # the token in its URL is the credential

@@ -33,6 +33,7 @@ def test_the_asset_graph_has_the_designed_lineage(settings):
         "video_summary": {"chunk_summaries"},
         "passage_embeddings": {"transcript", "video_summary"},
         "search_document": {"video_summary", "video_variants", "passage_embeddings"},
+        "chapters": {"transcript", "chunk_summaries"},
     }
     assert all(graph.get(dg.AssetKey(key)).partitions_def.name == "videos" for key in VIDEO_ASSET_KEYS)
 
@@ -44,7 +45,8 @@ def test_the_job_and_sensors_are_registered(settings):
     assert {s.name for s in defs.sensors} == {"upload_sensor", "video_failure_sensor"}  # no Kafka configured
     assert defs.resolve_sensor_def("upload_sensor").job_name == "video_pipeline"
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
-    assert checks == {"transcript_segments_are_timed", "transcript_coverage", "summary_shape", "search_document_present"}
+    assert checks == {"transcript_segments_are_timed", "transcript_coverage", "summary_shape", "search_document_present",
+                      "chapters_are_well_formed"}
 
 
 def test_the_kafka_sensor_exists_only_when_kafka_is_configured(make_settings):

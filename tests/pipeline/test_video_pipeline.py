@@ -112,7 +112,7 @@ def test_speech_video_reaches_ready_with_transcript_variants_summary_and_search(
     # Asset checks ran and passed.
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks == {"transcript_segments_are_timed": True, "transcript_coverage": True,
-                      "summary_shape": True, "search_document_present": True}
+                      "summary_shape": True, "search_document_present": True, "chapters_are_well_formed": True}
 
 
 def test_rerunning_a_partition_leaves_one_of_everything(module_harness, processed_speech_video):
@@ -203,18 +203,19 @@ def test_a_model_change_makes_its_asset_and_everything_downstream_stale(module_h
     assert _stale_statuses(module_harness, new_whisper, vid) == {
         "source_video": "FRESH", "video_variants": "FRESH", "transcript": "STALE",
         "chunk_summaries": "STALE", "video_summary": "STALE", "passage_embeddings": "STALE",
-        "search_document": "STALE"}
+        "search_document": "STALE", "chapters": "STALE"}
 
     new_prompt = settings.model_copy(update={"summary_prompt_version": "v2"})
     statuses = _stale_statuses(module_harness, new_prompt, vid)
     assert statuses["transcript"] == "FRESH"
     assert statuses["chunk_summaries"] == statuses["video_summary"] == statuses["search_document"] == "STALE"
+    assert statuses["chapters"] == "STALE"  # titles come from the summarizer
 
     # A new embedding model: the passages and the search document that indexes them, nothing else.
     new_embedder = settings.model_copy(update={"embedding_model": "another-model"})
     assert _stale_statuses(module_harness, new_embedder, vid) == {
         "source_video": "FRESH", "video_variants": "FRESH", "transcript": "FRESH", "chunk_summaries": "FRESH",
-        "video_summary": "FRESH", "passage_embeddings": "STALE", "search_document": "STALE"}
+        "video_summary": "FRESH", "passage_embeddings": "STALE", "search_document": "STALE", "chapters": "STALE"}
 
 
 def test_summary_assets_map_and_reduce_through_an_openai_compatible_api(module_harness, processed_speech_video,

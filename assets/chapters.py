@@ -1,0 +1,70 @@
+"""Chapters: the transcript split where its topic changes, titled, as rows and a WebVTT chapters track."""
+
+import dagster as dg
+from sqlalchemy import select
+
+from assets.partitions import videos_partitions
+from assets.support import video_id
+from assets.transcription import load_segments
+from pipeline import keys
+from pipeline.chapters import chapter_problems, chapter_writer_for, load_chapters, make_chapters, save_chapters, \
+    to_webvtt_chapters
+from pipeline.db.models import ChunkSummary
+from pipeline.lifecycle import get_video
+from resources.database import DatabaseResource
+from resources.embedder import EmbeddingResource
+from resources.object_store import ObjectStoreResource
+from resources.summarizer import SummarizerResource
+
+
+def chapters_assets(code_version: str, min_seconds: float) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
+    """The `chapters` asset and its check; `code_version` names the transcriber, summarizer and embedding model."""
+
+    @dg.asset(
+        name="chapters",
+        partitions_def=videos_partitions,
+        group_name="chapters",
+        deps=["transcript", "chunk_summaries"],
+        code_version=code_version,
+        kinds={"embeddings", "llm"},
+        description="Topical chapters of the speech (boundaries where the meaning of adjacent windows changes "
+                    f"most, each at least {min_seconds:g} s), with a short title and a one-sentence gist from the "
+                    "summarizer; rows and a WebVTT chapters track. Silence gives none, short speech one.",
+    )
+    def chapters(context: dg.AssetExecutionContext, database: DatabaseResource, object_store: ObjectStoreResource,
+                 summarizer: SummarizerResource, embedding: EmbeddingResource) -> dg.MaterializeResult:
+        vid = video_id(context)
+        segments = load_segments(database, vid)
+        with database.session() as session:
+            duration = get_video(session, vid).duration_seconds
+            context_text = " ".join(session.scalars(select(ChunkSummary.summary).where(ChunkSummary.video_id == vid)
+                                                    .order_by(ChunkSummary.position)))
+        embed = embedding.get_embedder().embed
+        writer = chapter_writer_for(summarizer.get_provider(), embed)
+        found = make_chapters(segments, embed, writer, context=context_text, min_seconds=min_seconds,
+                              duration=duration)
+        object_store.get_store().put_bytes(keys.chapters_vtt_key(vid), to_webvtt_chapters(found).encode(),
+                                           "text/vtt")
+        with database.session() as session:
+            save_chapters(session, vid, found)
+        table = "\n".join(f"| {c.start:.1f}-{c.end:.1f}s | {c.title} | {c.gist} |" for c in found)
+        return dg.MaterializeResult(metadata={
+            "chapter_count": len(found),
+            "chapters": dg.MetadataValue.md("| time | title | gist |\n|---|---|---|\n" + table if found
+                                            else "_No speech, so no chapters._"),
+            "writer": writer.identity(),
+        })
+
+    @dg.asset_check(asset="chapters", partitions_def=videos_partitions,
+                    description=f"Chapters are ordered, don't overlap, cover the speech and last at least "
+                                f"{min_seconds:g} s each (one chapter may be shorter; silence has none).")
+    def chapters_are_well_formed(context: dg.AssetCheckExecutionContext,
+                                 database: DatabaseResource) -> dg.AssetCheckResult:
+        vid = video_id(context)
+        with database.session() as session:
+            found = load_chapters(session, vid)
+        problems = chapter_problems(found, load_segments(database, vid), min_seconds)
+        return dg.AssetCheckResult(passed=not problems, metadata={"chapters": len(found),
+                                                                  "problems": "; ".join(problems[:5])})
+
+    return chapters, chapters_are_well_formed
