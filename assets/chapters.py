@@ -7,8 +7,14 @@ from assets.partitions import videos_partitions
 from assets.support import video_id
 from assets.transcription import load_segments
 from pipeline import keys
-from pipeline.chapters import chapter_problems, chapter_writer_for, load_chapters, make_chapters, save_chapters, \
-    to_webvtt_chapters
+from pipeline.chapters import (
+    chapter_problems,
+    chapter_writer_for,
+    load_chapters,
+    make_chapters,
+    save_chapters,
+    to_webvtt_chapters,
+)
 from pipeline.db.models import ChunkSummary
 from pipeline.lifecycle import get_video
 from resources.database import DatabaseResource

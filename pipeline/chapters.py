@@ -154,7 +154,7 @@ class ExtractiveChapterWriter:
         counts = [Counter(w for w in content_words(span.text) if w.isalpha() and len(w) >= 4) for span in spans]
         document_frequency = Counter(word for count in counts for word in count)
         results = []
-        for span, count in zip(spans, counts):
+        for span, count in zip(spans, counts, strict=True):
             sentences = split_sentences(span.text)
             gist = _clip(select_sentences(sentences, 1)[0], GIST_MAX_CHARS) if sentences else ""
             results.append((self._title(span.text, count, document_frequency, len(spans)), gist))
@@ -201,7 +201,7 @@ class LlmChapterWriter:
     def write(self, spans: Sequence[ChapterSpan], context: str) -> list[tuple[str, str]]:
         offline = self.fallback.write(spans, context)
         results = []
-        for span, (fallback_title, fallback_gist) in zip(spans, offline):
+        for span, (fallback_title, fallback_gist) in zip(spans, offline, strict=True):
             material = (f"The whole video: {context}\n\n" if context else "") + f"This chapter: {span.text}"
             fields = {key.lower(): value for key, value in _LINE.findall(self.summarizer.complete(CHAPTER_PROMPT,
                                                                                                   material))}
@@ -229,7 +229,7 @@ def make_chapters(segments: Sequence[TimedSegment], embed: Embed, writer: Chapte
                   min_seconds: float = DEFAULT_MIN_SECONDS, duration: float | None = None) -> list[Chapter]:
     spans = segment_chapters(segments, embed, min_seconds=min_seconds, end=duration)
     named = writer.write(spans, context) if spans else []
-    return [Chapter(span.start, span.end, title, gist) for span, (title, gist) in zip(spans, named)]
+    return [Chapter(span.start, span.end, title, gist) for span, (title, gist) in zip(spans, named, strict=True)]
 
 
 # --- checks and WebVTT ----------------------------------------------------------------------------
@@ -256,7 +256,7 @@ def chapter_problems(chapters: Sequence[Chapter], segments: Sequence[TimedSegmen
 
 
 def _timestamp(seconds: float) -> str:
-    millis = int(round(seconds * 1000))
+    millis = round(seconds * 1000)
     hours, rest = divmod(millis, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
     return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"

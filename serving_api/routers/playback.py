@@ -20,8 +20,8 @@ from pipeline.db.models import VideoTranscript, VideoVariant
 from serving_api.deps import PUBLIC, ReadyVideo, ServicesDep, SessionDep
 from serving_api.errors import error_responses, not_found
 from serving_api.ranges import object_response
-from serving_api.services import Services
 from serving_api.schemas.videos import CaptionTrackOut, PlayableVariantOut, WatchOut
+from serving_api.services import Services
 from serving_api.urls import ObjectLinks, api_url
 
 router = APIRouter(prefix="/videos", tags=["playback"])

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import or_, select
 
+from pipeline.chapters import load_chapters
 from pipeline.db import videos as video_rows
 from pipeline.db.models import (
     Video,
@@ -22,7 +23,6 @@ from pipeline.db.models import (
     VideoTranscript,
 )
 from pipeline.search import InvalidCursor as InvalidSearchCursor
-from pipeline.chapters import load_chapters
 from pipeline.search import SearchQuery
 from pipeline.search.hybrid import SearchMode
 from serving_api.cursor import InvalidCursor, VideoCursor

@@ -12,15 +12,14 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from pipeline import keys
-from pipeline.chapters import CHAPTER_PROMPT
+from pipeline.chapters import CHAPTER_PROMPT, load_chapters
 from pipeline.db.session import session_scope
+from pipeline.embeddings import embedder_from_settings
 from pipeline.search import SearchQuery
 from pipeline.search.factory import search_index_from_settings
 from pipeline.search.hybrid import HybridSearch
 from pipeline.search.terms import STOP_WORDS
 from pipeline.search.vectors import SqlVectorIndex
-from pipeline.embeddings import embedder_from_settings
-from pipeline.chapters import load_chapters
 from serving_api.main import create_app
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +55,7 @@ def test_chapters_start_within_five_seconds_of_each_topic_change(module_harness,
     track = module_harness.store.get_bytes(keys.chapters_vtt_key(vid)).decode()
     cues = webvtt.from_buffer(io.StringIO(track))
     assert [cue.text for cue in cues] == [c.title for c in chapters]
-    for cue, chapter in zip(cues, chapters):  # webvtt-py gives whole seconds
+    for cue, chapter in zip(cues, chapters, strict=True):  # webvtt-py gives whole seconds
         assert abs(cue.start_in_seconds - chapter.start) < 1 and abs(cue.end_in_seconds - chapter.end) < 1
 
 
