@@ -3,8 +3,9 @@
 import dagster as dg
 from sqlalchemy import select
 
+from assets.checks import video_check
 from assets.partitions import videos_partitions
-from assets.support import video_id
+from assets.support import TRANSIENT_RETRY, video_id
 from assets.transcription import load_segments
 from pipeline import keys
 from pipeline.chapters import (
@@ -33,6 +34,7 @@ def chapters_assets(code_version: str, min_seconds: float) -> tuple[dg.AssetsDef
         deps=["transcript", "chunk_summaries"],
         code_version=code_version,
         kinds={"embeddings", "llm"},
+        retry_policy=TRANSIENT_RETRY,
         description="Topical chapters of the speech (boundaries where the meaning of adjacent windows changes "
                     f"most, each at least {min_seconds:g} s), with a short title and a one-sentence gist from the "
                     "summarizer; rows and a WebVTT chapters track. Silence gives none, short speech one.",
@@ -61,9 +63,9 @@ def chapters_assets(code_version: str, min_seconds: float) -> tuple[dg.AssetsDef
             "writer": writer.identity(),
         })
 
-    @dg.asset_check(asset="chapters", partitions_def=videos_partitions,
-                    description=f"Chapters are ordered, don't overlap, cover the speech and last at least "
-                                f"{min_seconds:g} s each (one chapter may be shorter; silence has none).")
+    @video_check(asset="chapters",
+                 description=f"Chapters are ordered, don't overlap, cover the speech and last at least "
+                             f"{min_seconds:g} s each (one chapter may be shorter; silence has none).")
     def chapters_are_well_formed(context: dg.AssetCheckExecutionContext,
                                  database: DatabaseResource) -> dg.AssetCheckResult:
         vid = video_id(context)
