@@ -1,7 +1,7 @@
 """Chapters: `video_chapters`, a video's topical chapters (start, end, title, gist).
 
 Revision ID: chapters
-Revises: passage_embeddings
+Revises: search_scale
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "chapters"
-down_revision = "passage_embeddings"
+down_revision = "search_scale"
 branch_labels = None
 depends_on = None
 
