@@ -1,23 +1,12 @@
 """Chapters: the transcript split where its topic changes, titled, as rows and a WebVTT chapters track."""
 
 import dagster as dg
-from sqlalchemy import select
 
 from assets.checks import video_check
 from assets.partitions import videos_partitions
-from assets.support import TRANSIENT_RETRY, video_id
-from assets.transcription import load_segments
+from assets.support import TRANSIENT_RETRY, repository
 from pipeline import keys
-from pipeline.chapters import (
-    chapter_problems,
-    chapter_writer_for,
-    load_chapters,
-    make_chapters,
-    save_chapters,
-    to_webvtt_chapters,
-)
-from pipeline.db.models import ChunkSummary
-from pipeline.lifecycle import get_video
+from pipeline.chapters import chapter_problems, chapter_writer_for, make_chapters, to_webvtt_chapters
 from resources.database import DatabaseResource
 from resources.embedder import EmbeddingResource
 from resources.object_store import ObjectStoreResource
@@ -41,20 +30,14 @@ def chapters_assets(code_version: str, min_seconds: float) -> tuple[dg.AssetsDef
     )
     def chapters(context: dg.AssetExecutionContext, database: DatabaseResource, object_store: ObjectStoreResource,
                  summarizer: SummarizerResource, embedding: EmbeddingResource) -> dg.MaterializeResult:
-        vid = video_id(context)
-        segments = load_segments(database, vid)
-        with database.session() as session:
-            duration = get_video(session, vid).duration_seconds
-            context_text = " ".join(session.scalars(select(ChunkSummary.summary).where(ChunkSummary.video_id == vid)
-                                                    .order_by(ChunkSummary.position)))
+        videos = repository(context, database)
         embed = embedding.get_embedder().embed
         writer = chapter_writer_for(summarizer.get_provider(), embed)
-        found = make_chapters(segments, embed, writer, context=context_text, min_seconds=min_seconds,
-                              duration=duration)
-        object_store.get_store().put_bytes(keys.chapters_vtt_key(vid), to_webvtt_chapters(found).encode(),
+        found = make_chapters(videos.segments(), embed, writer, context=" ".join(videos.chunk_summaries()),
+                              min_seconds=min_seconds, duration=videos.video().duration_seconds)
+        object_store.get_store().put_bytes(keys.chapters_vtt_key(videos.video_id), to_webvtt_chapters(found).encode(),
                                            "text/vtt")
-        with database.session() as session:
-            save_chapters(session, vid, found)
+        videos.save_chapters(found)
         table = "\n".join(f"| {c.start:.1f}-{c.end:.1f}s | {c.title} | {c.gist} |" for c in found)
         return dg.MaterializeResult(metadata={
             "chapter_count": len(found),
@@ -68,10 +51,9 @@ def chapters_assets(code_version: str, min_seconds: float) -> tuple[dg.AssetsDef
                              f"{min_seconds:g} s each (one chapter may be shorter; silence has none).")
     def chapters_are_well_formed(context: dg.AssetCheckExecutionContext,
                                  database: DatabaseResource) -> dg.AssetCheckResult:
-        vid = video_id(context)
-        with database.session() as session:
-            found = load_chapters(session, vid)
-        problems = chapter_problems(found, load_segments(database, vid), min_seconds)
+        videos = repository(context, database)
+        found = videos.chapters()
+        problems = chapter_problems(found, videos.segments(), min_seconds)
         return dg.AssetCheckResult(passed=not problems, metadata={"chapters": len(found),
                                                                   "problems": "; ".join(problems[:5])})
 

@@ -37,6 +37,7 @@ from pipeline.text import TimedSegment, word_count
 if TYPE_CHECKING:
     import numpy as np
 
+    from pipeline.chapters import Chapter
     from pipeline.media import EncodedVariant, MediaProbe
     from pipeline.passages import Passage
     from pipeline.search.vectors import PassageVector, VectorIndex
@@ -248,6 +249,18 @@ class VideoRepository:
 
         with self._unit() as session:
             save_passages(session, self.video_id, model, passages, vectors)
+
+    def chapters(self) -> list[Chapter]:
+        from pipeline.chapters import load_chapters
+
+        with self._unit() as session:
+            return load_chapters(session, self.video_id)
+
+    def save_chapters(self, chapters: Sequence[Chapter]) -> None:
+        from pipeline.chapters import save_chapters
+
+        with self._unit() as session:
+            save_chapters(session, self.video_id, chapters)
 
     def mark_indexed(self) -> None:
         """The search document is in the index: the video is ready, `video.ready`."""
