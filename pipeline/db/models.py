@@ -68,6 +68,7 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True, index=True)
@@ -81,7 +82,9 @@ class User(Base):
 
 class Video(Base):
     __tablename__ = "videos"
-    __table_args__ = (Index("ix_videos_created_id", "created_at", "id"),)
+    # AUTOINCREMENT (SQLite): a deleted video's id is never handed out again, so a partition key
+    # names one video forever (PostgreSQL sequences never reuse values anyway).
+    __table_args__ = (Index("ix_videos_created_id", "created_at", "id"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)

@@ -26,11 +26,21 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     connectable = make_engine(url)
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Table rebuilds (batch mode) drop and re-create tables: with foreign keys on, dropping
+            # a parent table would cascade to its children's rows. The pragma only takes effect
+            # outside a transaction, so it comes first; the check below verifies the result.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # SQLAlchemy autobegan: end it, so that alembic opens its own
         # render_as_batch: SQLite needs table rebuilds for most ALTERs.
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
                           include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if problems:
+                raise RuntimeError(f"foreign key violations after migrating: {problems[:5]}")
     connectable.dispose()
 
 
