@@ -36,13 +36,15 @@ def transcript_asset(code_version: str) -> dg.AssetsDefinition:
     def transcript(context: dg.AssetExecutionContext, database: DatabaseResource,
                    object_store: ObjectStoreResource, transcriber: TranscriberResource) -> dg.MaterializeResult:
         videos = repository(context, database)
-        vid, source_key = videos.video_id, videos.video().source_key or ""
+        video = videos.video()
+        vid, source_key, media_seconds = videos.video_id, video.source_key or "", video.duration_seconds
         videos.advance(VideoStatus.TRANSCRIBING)
         engine = transcriber.get_transcriber()
         store = object_store.get_store()
         with local_file(store, source_key) as path:
             # A video without an audio track gets an empty transcript: silence is not a failure.
-            result = engine.transcribe(path)
+            # Timestamps past the probed end are clamped (and logged), not a failed check.
+            result = engine.transcribe(path, media_seconds=media_seconds)
         json_key, vtt_key = keys.transcript_json_key(vid), keys.transcript_vtt_key(vid)
         store.put_bytes(json_key, json.dumps(transcript_to_json(result), ensure_ascii=False).encode(), "application/json")
         store.put_bytes(vtt_key, to_webvtt(result.segments).encode(), "text/vtt")

@@ -6,6 +6,7 @@ audio extraction step is needed.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ from pipeline.text import TimedSegment, word_count
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,11 +99,13 @@ class Transcriber:
             "vad": True,
         }
 
-    def transcribe(self, source: Path) -> TranscriptResult:
+    def transcribe(self, source: Path, media_seconds: float | None = None) -> TranscriptResult:
         """Timed segments of the speech in `source` (any file ffmpeg can decode).
 
         A file without an audio track yields an empty transcript rather than
         an error: a silent video is valid, it just has nothing to say.
+        Timestamps are clamped to the media's end (`media_seconds`, the probed
+        duration, or else the decoded audio's): see `clamp_segments`.
         """
         if not _has_audio_stream(source):
             return TranscriptResult(None, 0.0, 0.0, 0.0, ())
@@ -110,6 +116,9 @@ class Transcriber:
             for s in raw_segments  # a generator: decoding happens while iterating
             if s.text.strip()
         )
+        ends = [d for d in (media_seconds, info.duration) if d]
+        if ends:
+            segments = clamp_segments(segments, round(min(ends), 3), source.name)
         return TranscriptResult(
             language=info.language,
             language_probability=round(info.language_probability, 4),
@@ -117,6 +126,25 @@ class Transcriber:
             speech_seconds=round(sum(s.end - s.start for s in segments), 3),
             segments=segments,
         )
+
+
+def clamp_segments(segments: tuple[TimedSegment, ...], media_seconds: float,
+                   what: str = "media") -> tuple[TimedSegment, ...]:
+    """Segments with no timestamp past the media's end.
+
+    Whisper places timestamps on a 30 s window grid, and its last segment can end
+    past the audio (61.92 s on a 60.53 s clip whose speech runs to the very end,
+    issue 13). The words are real; only the timestamp overshoots: clamp it, and log
+    how far, rather than failing a good video.
+    """
+    clamped = tuple(TimedSegment(min(s.start, media_seconds), min(s.end, media_seconds), s.text)
+                    if s.end > media_seconds or s.start > media_seconds else s for s in segments)
+    overshoot = max((s.end - media_seconds for s in segments), default=0.0)
+    if overshoot > 0:
+        changed = sum(a != b for a, b in zip(segments, clamped, strict=True))
+        log.warning("clamped %d transcript segment(s) of %s ending up to %.2f s past its end (%.2f s)",
+                    changed, what, overshoot, media_seconds)
+    return clamped
 
 
 def _vtt_timestamp(seconds: float) -> str:
