@@ -10,6 +10,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
 from pipeline.db.models import Video, VideoStatus, VideoVariant
@@ -46,7 +47,8 @@ def test_a_deleted_videos_id_is_never_handed_out_again(database_url: str) -> Non
 def test_upgrading_keeps_every_row_and_starts_above_every_announced_id(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     config = alembic_config(url)
-    command.upgrade(config, "search_scale")  # the schema before AUTOINCREMENT
+    before = ScriptDirectory.from_config(config).get_revision("ids_never_reused").down_revision
+    command.upgrade(config, before)  # the schema before AUTOINCREMENT
     engine = make_engine(url)
     try:
         with session_scope(engine) as session:
@@ -62,7 +64,7 @@ def test_upgrading_keeps_every_row_and_starts_above_every_announced_id(tmp_path)
             assert session.scalars(select(Video.id).order_by(Video.id)).all() == [1, 2, 3]
             assert session.scalars(select(VideoVariant.video_id)).all() == [3]  # no cascade on the rebuild
         assert _new_video_id(engine) == 8
-        command.downgrade(config, "search_scale")
+        command.downgrade(config, before)
         command.upgrade(config, "head")
     finally:
         engine.dispose()

@@ -10,7 +10,7 @@ migration is not handed out again either.
 PostgreSQL's SERIAL sequences never reuse values: nothing to do there.
 
 Revision ID: ids_never_reused
-Revises: search_scale
+Revises: chapters
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "ids_never_reused"
-down_revision = "search_scale"
+down_revision = "chapters"
 branch_labels = None
 depends_on = None
 
