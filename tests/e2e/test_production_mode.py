@@ -125,6 +125,9 @@ def test_upload_through_api_kafka_sensor_assets_and_search_to_ready(production, 
         assert variant_url.startswith(settings.s3_endpoint_url)  # presigned, straight from the object store
         head = httpx.get(variant_url, headers={"Range": "bytes=0-11"}, timeout=10)
         assert head.status_code == 206 and head.content[4:8] == b"ftyp"
+        # HLS comes through the API (its playlists' relative URIs), read from S3.
+        master = api.get(watch["hls_url"])
+        assert master.status_code == 200 and master.text.startswith("#EXTM3U") and "360p/index.m3u8" in master.text
 
     with session_scope(engine) as session:
         keys = session.scalars(select(VideoVariant.object_key).where(VideoVariant.video_id == video_id)).all()

@@ -88,7 +88,7 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
     page = context.new_page()
     page.set_default_timeout(20_000)
     try:
-        _sign_up(page, base, screenshots)
+        email = _sign_up(page, base, screenshots)
         cookie = next(c for c in context.cookies() if c["name"] == "videoai_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
 
@@ -139,6 +139,14 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
         _not_pwned(page)
         _shot(page, screenshots, "watch")
 
+        # The transcript is keyboard usable: Enter on a focused line seeks there too.
+        keyed = page.locator("#transcript button").nth(1)
+        keyed.focus()
+        page.keyboard.press("Enter")
+        keyed_at = float(keyed.get_attribute("data-start"))
+        page.wait_for_function(f"(() => {{ const v = document.getElementById('player');"
+                               f" return !v.seeking && v.currentTime >= {keyed_at} && v.currentTime < {keyed_at} + 2; }})()")
+
         # A click on a transcript line seeks there, and the line becomes the current one.
         line = page.locator("#transcript button").nth(3)
         target = float(line.get_attribute("data-start"))
@@ -175,6 +183,30 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
         assert page.evaluate("document.querySelector('.grid .card img').naturalWidth") > 0
         _not_pwned(page)
         _shot(page, screenshots, "home")
+        watch_path = card.locator("a").get_attribute("href")
+
+        # Where HLS cannot play (here: its playlist unreachable), the MP4 fallback plays.
+        fallback = context.new_page()
+        fallback.route("**/hls/**", lambda route: route.abort("failed"))
+        fallback.goto(f"{base}{watch_path}")
+        fallback.wait_for_function("document.getElementById('player').currentSrc.includes('/stream/')")
+        fallback.evaluate("document.getElementById('player').muted = true; document.getElementById('player').play()")
+        fallback.wait_for_function("document.getElementById('player').currentTime > 1", timeout=30_000)
+        assert fallback.evaluate("document.getElementById('player').error") is None
+        fallback.close()
+
+        # Log out, then log in again through the form.
+        page.click("header button:has-text('Log out')")
+        page.wait_for_url(f"{base}/")
+        assert page.locator("header a[href='/login']").count() == 1
+        assert not [c for c in context.cookies() if c["name"] == "videoai_session"]
+        page.goto(f"{base}/login")
+        _shot(page, screenshots, "login")
+        page.fill("#email", email)
+        page.fill("#password", PASSWORD)
+        page.click("main form button[type=submit]")
+        page.wait_for_url(f"{base}/")
+        assert page.locator("header .who").inner_text() == "Vera Viewer"
         print(f"\nscreenshots in {screenshots}; moment {href}: playback from {started_at:.2f} s, "
               f"word spoken at {truth:.2f} s")
     finally:
