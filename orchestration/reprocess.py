@@ -50,7 +50,8 @@ from assets.partitions import VIDEOS_PARTITIONS_NAME, videos_partitions
 BACKFILL_PRIORITY = "-1"
 REPROCESS_TAG = "videoai/reprocess"
 _MATERIALIZATION = DagsterEventType.ASSET_MATERIALIZATION
-_FETCH_BATCH = 500
+# Old code versions to learn from provenance per asset before leaving the rest to the resolver.
+_MAX_OLD_CODE_VERSIONS = 8
 
 
 @dataclass(frozen=True)
@@ -139,41 +140,68 @@ class _Latest:
         return self._versions[key]
 
 
+def _expected_version(code_version: str, parents: list[tuple[dg.AssetKey, dict[str, str]]], partition: str) -> str | None:
+    """The data version Dagster would record for this partition from `code_version` and the parents'
+    current data versions (its `compute_logical_data_version`); None when a parent has none."""
+    inputs = {}
+    for parent, versions in parents:
+        if partition not in versions:
+            return None
+        inputs[parent] = DataVersion(versions[partition])
+    return compute_logical_data_version(code_version, inputs).value
+
+
+def _parent_versions(asset_graph: BaseAssetGraph, key: dg.AssetKey, latest: _Latest) -> list[tuple[dg.AssetKey, dict[str, str]]]:
+    return [(parent, latest.versions(parent)) for parent in sorted(asset_graph.get(key).parent_keys, key=str)]
+
+
 def _candidates(asset_graph: BaseAssetGraph, key: dg.AssetKey, partitions: Iterable[str], latest: _Latest) -> list[str]:
     """Partitions where `key` may be stale (a superset of the stale ones; see the module docstring)."""
     node = asset_graph.get(key)
     own_ids = latest.ids(key)
-    parents = sorted(node.parent_keys, key=str)
     materialized = [p for p in partitions if p in own_ids]
     if node.code_version is None:
-        parent_ids = [latest.ids(parent) for parent in parents]
+        parent_ids = [latest.ids(parent) for parent in sorted(node.parent_keys, key=str)]
         return [p for p in materialized if any(ids.get(p, 0) > own_ids[p] for ids in parent_ids)]
-    own_versions = latest.versions(key)
-    parent_versions = [(parent, latest.versions(parent)) for parent in parents]
-    found = []
-    for p in materialized:
-        inputs = {}
-        for parent, versions in parent_versions:
-            if p not in versions:
-                break
-            inputs[parent] = DataVersion(versions[p])
-        else:
-            if own_versions.get(p) == compute_logical_data_version(node.code_version, inputs).value:
-                continue
-        found.append(p)
+    own_versions, parents = latest.versions(key), _parent_versions(asset_graph, key, latest)
+    return [p for p in materialized
+            if own_versions.get(p) is None or own_versions[p] != _expected_version(node.code_version, parents, p)]
+
+
+def _recorded_code_version(instance: dg.DagsterInstance, key: dg.AssetKey, storage_id: int) -> str | None:
+    """The code version a materialization recorded in its provenance, read as the resolver reads it."""
+    result = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, storage_ids=[storage_id]), limit=1)
+    provenance = extract_data_provenance_from_entry(result.records[0].event_log_entry) if result.records else None
+    return provenance.code_version if provenance else None
+
+
+def _code_changed_only(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, key: dg.AssetKey,
+                       candidates: list[str], latest: _Latest) -> set[str]:
+    """The candidates whose only stale cause is a new code version.
+
+    A model change leaves thousands of partitions made by one and the same old code
+    version. One materialization's provenance names it; a partition whose data version is
+    exactly what that old code version and its parents' current data versions give was made
+    by that code from today's inputs, so only its code version changed (up to a SHA-256
+    collision). The rest go to Dagster's resolver.
+    """
+    current = asset_graph.get(key).code_version
+    parents = _parent_versions(asset_graph, key, latest)
+    own_versions, own_ids = latest.versions(key), latest.ids(key)
+    known: list[str] = []  # old code versions seen so far
+    found: set[str] = set()
+    for p in candidates:
+        if any(own_versions.get(p) == _expected_version(c, parents, p) for c in known):
+            found.add(p)
+            continue
+        if len(known) >= _MAX_OLD_CODE_VERSIONS:
+            continue
+        recorded = _recorded_code_version(instance, key, own_ids[p])
+        if recorded is not None and recorded != current and recorded not in known:
+            known.append(recorded)
+            if own_versions.get(p) == _expected_version(recorded, parents, p):
+                found.add(p)
     return found
-
-
-def _recorded_code_versions(instance: dg.DagsterInstance, key: dg.AssetKey, storage_ids: list[int]) -> dict[str, str | None]:
-    """The code version each of these materializations recorded in its provenance, by partition."""
-    recorded: dict[str, str | None] = {}
-    for start in range(0, len(storage_ids), _FETCH_BATCH):
-        batch = storage_ids[start:start + _FETCH_BATCH]
-        result = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, storage_ids=batch), limit=len(batch))
-        for record in result.records:
-            provenance = extract_data_provenance_from_entry(record.event_log_entry)
-            recorded[record.partition_key or ""] = provenance.code_version if provenance else None
-    return recorded
 
 
 def scan_stale(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, asset_keys: Sequence[dg.AssetKey] | None = None,
@@ -190,17 +218,17 @@ def scan_stale(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, asset_
         candidates = _candidates(asset_graph, key, wanted, latest)
         if not candidates:
             continue
-        code_version = asset_graph.get(key).code_version
-        recorded = (_recorded_code_versions(instance, key, [latest.ids(key)[p] for p in candidates])
-                    if code_version is not None else {})
+        code_only = (_code_changed_only(instance, asset_graph, key, candidates, latest)
+                     if asset_graph.get(key).code_version is not None else set())
         for p in candidates:
-            if code_version is not None and recorded.get(p, code_version) != code_version:
+            if p in code_only:
                 stale.append(StaleAsset(p, key.to_user_string(), ("has a new code version",)))
                 continue
             causes = resolver.get_stale_causes(key, p)
             if causes:
                 stale.append(StaleAsset(p, key.to_user_string(), tuple(_describe(c) for c in causes)))
-    stale.sort(key=lambda s: (_partition_order(s.partition), keys.index(dg.AssetKey.from_user_string(s.asset))))
+    order = {k.to_user_string(): i for i, k in enumerate(keys)}
+    stale.sort(key=lambda s: (_partition_order(s.partition), order[s.asset]))
     return StaleScan(len(wanted), tuple(k.to_user_string() for k in keys), stale, time.perf_counter() - started)
 
 
