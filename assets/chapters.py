@@ -19,7 +19,7 @@ def chapters_assets(code_version: str, min_seconds: float) -> tuple[dg.AssetsDef
     @dg.asset(
         name="chapters",
         partitions_def=videos_partitions,
-        group_name="chapters",
+        group_name="content",
         deps=["transcript", "chunk_summaries"],
         code_version=code_version,
         kinds={"embeddings", "llm"},

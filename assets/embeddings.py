@@ -15,7 +15,7 @@ def passage_embeddings_asset(code_version: str) -> dg.AssetsDefinition:
     @dg.asset(
         name="passage_embeddings",
         partitions_def=videos_partitions,
-        group_name="search",
+        group_name="content",
         retry_policy=TRANSIENT_RETRY,
         deps=["transcript", "video_summary"],
         code_version=code_version,

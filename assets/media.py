@@ -1,22 +1,18 @@
 """Media assets: the probed source video, and its playable variants and thumbnail."""
 
 
-import base64
 import tempfile
 from pathlib import Path
 
 import dagster as dg
 
 from assets.partitions import videos_partitions
-from assets.support import TRANSIENT_RETRY, fail_video, k8s_resources, repository
+from assets.support import TRANSIENT_RETRY, fail_video, k8s_resources, repository, thumbnail_url, video_run_tags
 from pipeline import hls, keys
 from pipeline.media import MediaError, make_thumbnail, plan_ladder, probe, thumbnail_time, transcode_ladder
 from pipeline.storage import ObjectNotFound, local_file
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
-
-# Metadata thumbnails are embedded in the event log: keep them small.
-_UI_THUMBNAIL_WIDTH = 320
 
 
 @dg.asset(
@@ -43,7 +39,11 @@ def source_video(context: dg.AssetExecutionContext, database: DatabaseResource,
     except MediaError as error:
         raise fail_video(videos, str(error)) from error
     videos.save_probe(info)
+    # The title on the run too, so a run (and a backfill's runs) is recognisable in the run list.
+    context.instance.add_run_tags(context.run_id, video_run_tags(video.title))
     return dg.MaterializeResult(metadata={
+        "title": video.title,
+        "description": dg.MetadataValue.text(video.description or ""),
         "duration_seconds": dg.MetadataValue.float(info.duration_seconds),
         "resolution": f"{info.width}x{info.height}",
         "video_codec": info.video_codec or "none",
@@ -78,7 +78,6 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
             package = hls.package_hls(encoded, workdir / "hls")
             moment = thumbnail_time(video.duration_seconds or 0.0)
             thumb_path = make_thumbnail(source, workdir / "thumbnail.jpg", at_seconds=moment)
-            ui_thumb = make_thumbnail(source, workdir / "ui-thumbnail.jpg", at_seconds=moment, width=_UI_THUMBNAIL_WIDTH)
         except MediaError as error:
             raise fail_video(videos, str(error)) from error
         for variant in encoded:
@@ -87,7 +86,6 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
         hls_keys = {keys.hls_key(vid, name) for name in package.files()}
         for name in package.files():  # master playlist last
             store.put_file(keys.hls_key(vid, name), package.root / name, content_type=hls.content_type(name))
-        thumbnail_b64 = base64.b64encode(ui_thumb.read_bytes()).decode()
 
     for key in videos.replace_variants(encoded):  # rungs no longer made
         store.delete(key)
@@ -103,5 +101,6 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
         "hls_master_key": keys.hls_key(vid, hls.MASTER_PLAYLIST),
         "hls_segment_count": sum(len(r.segments) for r in package.renditions),
         "source_resolution": f"{video.width}x{video.height}",
-        "thumbnail": dg.MetadataValue.md(f"![thumbnail](data:image/jpeg;base64,{thumbnail_b64})"),
+        # A URL image (the API's public thumbnail route) is short, so the UI renders it inline.
+        "thumbnail": dg.MetadataValue.md(f"![thumbnail of video {vid}]({thumbnail_url(vid)})"),
     })

@@ -17,7 +17,7 @@ def search_document_asset(code_version: str) -> dg.AssetsDefinition:
     @dg.asset(
         name="search_document",
         partitions_def=videos_partitions,
-        group_name="search",
+        group_name="content",
         retry_policy=TRANSIENT_RETRY,
         deps=["video_summary", video_variants, "passage_embeddings"],
         code_version=code_version,

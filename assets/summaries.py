@@ -21,7 +21,7 @@ def summary_assets(code_version: str) -> list[dg.AssetsDefinition]:
     @dg.asset(
         name="chunk_summaries",
         partitions_def=videos_partitions,
-        group_name="summaries",
+        group_name="content",
         retry_policy=TRANSIENT_RETRY,
         deps=["transcript"],
         code_version=code_version,
@@ -46,7 +46,7 @@ def summary_assets(code_version: str) -> list[dg.AssetsDefinition]:
     @dg.asset(
         name="video_summary",
         partitions_def=videos_partitions,
-        group_name="summaries",
+        group_name="content",
         retry_policy=TRANSIENT_RETRY,
         deps=[chunk_summaries],
         code_version=code_version,

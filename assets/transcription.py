@@ -23,7 +23,7 @@ def transcript_asset(code_version: str) -> dg.AssetsDefinition:
     @dg.asset(
         name="transcript",
         partitions_def=videos_partitions,
-        group_name="transcription",
+        group_name="content",
         retry_policy=TRANSIENT_RETRY,
         op_tags=k8s_resources(cpu="2", memory="4Gi"),  # whisper: threads and the model in memory
         deps=[source_video],
@@ -44,7 +44,7 @@ def transcript_asset(code_version: str) -> dg.AssetsDefinition:
         with local_file(store, source_key) as path:
             # A video without an audio track gets an empty transcript: silence is not a failure.
             # Timestamps past the probed end are clamped (and logged), not a failed check.
-            result = engine.transcribe(path, media_seconds=media_seconds)
+            result = engine.transcribe(path, media_seconds=media_seconds, progress=context.log.info)
         json_key, vtt_key = keys.transcript_json_key(vid), keys.transcript_vtt_key(vid)
         store.put_bytes(json_key, json.dumps(transcript_to_json(result), ensure_ascii=False).encode(), "application/json")
         store.put_bytes(vtt_key, to_webvtt(result.segments).encode(), "text/vtt")

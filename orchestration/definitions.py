@@ -19,6 +19,7 @@ from assets.media import source_video, video_variants
 from assets.search import search_document_asset
 from assets.summaries import summary_assets
 from assets.transcription import transcript_asset
+from orchestration.catalog import describe
 from orchestration.executors import executor_for
 from orchestration.maintenance import prune_uploads_job, prune_uploads_schedule
 from pipeline.chapters import CHAPTER_PROMPT_VERSION
@@ -85,10 +86,10 @@ def model_code_versions(settings: Settings) -> dict[str, str]:
 
 def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     versions = model_code_versions(settings)
-    return [source_video, video_variants, transcript_asset(versions["transcript"]),
-            *summary_assets(versions["summaries"]), passage_embeddings_asset(versions["passage_embeddings"]),
-            search_document_asset(versions["search_document"]),
-            chapters_assets(versions["chapters"], settings.chapter_min_seconds)[0]]
+    return describe([source_video, video_variants, transcript_asset(versions["transcript"]),
+                     *summary_assets(versions["summaries"]), passage_embeddings_asset(versions["passage_embeddings"]),
+                     search_document_asset(versions["search_document"]),
+                     chapters_assets(versions["chapters"], settings.chapter_min_seconds)[0]], settings)
 
 
 def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:

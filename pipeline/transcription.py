@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import av
 import faster_whisper
@@ -99,23 +101,28 @@ class Transcriber:
             "vad": True,
         }
 
-    def transcribe(self, source: Path, media_seconds: float | None = None) -> TranscriptResult:
+    def transcribe(self, source: Path, media_seconds: float | None = None,
+                   progress: Callable[[str], None] | None = None) -> TranscriptResult:
         """Timed segments of the speech in `source` (any file ffmpeg can decode).
 
         A file without an audio track yields an empty transcript rather than
         an error: a silent video is valid, it just has nothing to say.
         Timestamps are clamped to the media's end (`media_seconds`, the probed
         duration, or else the decoded audio's): see `clamp_segments`.
+        `progress`, when given, hears how far decoding has got, about every
+        PROGRESS_EVERY_SECONDS of wall time.
         """
         if not _has_audio_stream(source):
             return TranscriptResult(None, 0.0, 0.0, 0.0, ())
         # VAD skips silence and music, where Whisper tends to invent text.
         raw_segments, info = self.whisper_model.transcribe(str(source), beam_size=self.beam_size, vad_filter=True)
+        report = _ProgressReport(progress, info.duration)
         segments = tuple(
             TimedSegment(start=round(s.start, 3), end=round(s.end, 3), text=s.text.strip())
-            for s in raw_segments  # a generator: decoding happens while iterating
+            for s in report.follow(raw_segments)  # a generator: decoding happens while iterating
             if s.text.strip()
         )
+        report.done()
         ends = [d for d in (media_seconds, info.duration) if d]
         if ends:
             segments = clamp_segments(segments, round(min(ends), 3), source.name)
@@ -145,6 +152,32 @@ def clamp_segments(segments: tuple[TimedSegment, ...], media_seconds: float,
         log.warning("clamped %d transcript segment(s) of %s ending up to %.2f s past its end (%.2f s)",
                     changed, what, overshoot, media_seconds)
     return clamped
+
+
+PROGRESS_EVERY_SECONDS = 10.0
+
+
+class _ProgressReport:
+    """'transcribed 40.0 of 600.0 s of audio (12 segments)' lines while whisper decodes."""
+
+    def __init__(self, progress: Callable[[str], None] | None, duration: float) -> None:
+        self._progress, self._duration = progress, duration
+        self._count, self._reached, self._last = 0, 0.0, time.monotonic()
+
+    def follow(self, segments: Iterable[Any]) -> Iterator[Any]:
+        for segment in segments:
+            self._count, self._reached = self._count + 1, segment.end
+            if self._progress is not None and time.monotonic() - self._last >= PROGRESS_EVERY_SECONDS:
+                self._last = time.monotonic()
+                self._progress(self._line())
+            yield segment
+
+    def done(self) -> None:
+        if self._progress is not None:
+            self._progress(self._line() + ": done")
+
+    def _line(self) -> str:
+        return f"transcribed {self._reached:.1f} of {self._duration:.1f} s of audio ({self._count} segments)"
 
 
 def _vtt_timestamp(seconds: float) -> str:

@@ -67,3 +67,22 @@ def test_loading_the_code_location_prints_no_dagster_preview_or_supersession_war
                           env={"PATH": "/usr/bin:/bin", "VIDEOAI_HOME": str(tmp_path / "home")})
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Warning" not in done.stderr, done.stderr[-2000:]
+
+
+def test_kinds_say_what_really_runs_and_assets_have_owners(make_settings):
+    def kinds(settings) -> dict[str, set[str]]:
+        graph = build_definitions(settings).resolve_asset_graph()
+        return {key: set(graph.get(dg.AssetKey(key)).kinds) for key in VIDEO_ASSET_KEYS}
+
+    embedded = kinds(make_settings())
+    assert not any("openai" in k or "llm" in k for k in embedded.values())
+    assert embedded["transcript"] == {"whisper", "local-files", "sqlite"}
+    assert embedded["chunk_summaries"] == {"extractive", "sqlite"}
+    production = kinds(make_settings(SUMMARIZER_PROVIDER="openai", OBJECT_STORE="s3", SEARCH_BACKEND="opensearch",
+                                     DATABASE_URL="postgresql+psycopg://u@h/db"))
+    assert production["video_summary"] == {"openai", "s3", "postgres"}
+    assert production["search_document"] == {"opensearch", "postgres"}
+    assert all(len(k) <= 3 for k in production.values())
+    graph = build_definitions(make_settings()).resolve_asset_graph()
+    assert all(graph.get(dg.AssetKey(key)).owners for key in VIDEO_ASSET_KEYS)
+    assert {graph.get(dg.AssetKey(key)).group_name for key in VIDEO_ASSET_KEYS} == {"media", "content"}

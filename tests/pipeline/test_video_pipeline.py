@@ -244,3 +244,17 @@ def test_summary_assets_map_and_reduce_through_an_openai_compatible_api(module_h
     assert summary.model_info["provider"] == "openai" and summary.model_info["model"] == "fake-model"
     assert summary.chunk_count == chunks and summary.reduce_rounds >= 2
     assert 4 <= len(split_sentences(summary.summary)) <= 6
+
+
+def test_materializations_carry_the_title_an_inline_thumbnail_and_progress(module_harness, processed_speech_video):
+    vid, result = processed_speech_video
+    metadata = {m.asset_key.to_user_string(): m.metadata for m in result.get_asset_materialization_events()
+                for m in [m.event_specific_data.materialization]}
+    assert metadata["source_video"]["title"].value == "Sample talk"
+    # A short URL image: the UI renders Markdown under 1,000 characters inline.
+    thumbnail = metadata["video_variants"]["thumbnail"].value
+    assert thumbnail.endswith(f"/api/v1/videos/{vid}/thumbnail)") and len(thumbnail) < 1000
+    run = module_harness.instance.get_run_by_id(result.run_id)
+    assert run.tags["videoai/title"] == "Sample talk"
+    logs = [e.message for e in module_harness.instance.all_logs(result.run_id) if e.step_key == "transcript"]
+    assert any("transcribed" in message and "done" in message for message in logs)
