@@ -27,7 +27,7 @@ from serving_api.deps import API_PREFIX
 from serving_api.errors import ErrorResponse, error_responses, install_error_handlers
 from serving_api.headers import SecurityHeadersMiddleware
 from serving_api.routers import auth, health, playback, uploads, users, videos
-from serving_api.routers.tus import build_tus_router
+from serving_api.routers.tus import build_tus_router, prune_periodically
 from serving_api.services import build_services
 from serving_api.web import install_web_app
 
@@ -58,13 +58,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await run_in_threadpool(build_services, settings)
         app.state.services = services
-        rebuild = asyncio.create_task(_rebuild_periodically(services.emails, settings.bloom_rebuild_seconds))
+        background = [asyncio.create_task(_rebuild_periodically(services.emails, settings.bloom_rebuild_seconds)),
+                      asyncio.create_task(prune_periodically(settings))]  # resumable uploads never finished
         try:
             yield
         finally:
-            rebuild.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await rebuild
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             services.close()
 
     # Swagger UI and ReDoc assets are served from the fastapi-offline package: /docs works offline.

@@ -18,8 +18,10 @@ rule (size, container signature, ffprobe) and published as `pending` with its
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -69,6 +71,30 @@ def _remove_upload(path: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
         else:
             leftover.unlink(missing_ok=True)
+
+
+def prune_stale_parts(settings: Settings, now: float | None = None) -> int:
+    """Remove tus uploads not touched for UPLOAD_ABANDON_HOURS (a client that never came back);
+    returns how many files were removed."""
+    cutoff = (now if now is not None else time.time()) - settings.upload_abandon_hours * 3600
+    removed = 0
+    root = tus_root(settings)
+    for path in root.glob("*/*") if root.is_dir() else ():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+async def prune_periodically(settings: Settings, every_seconds: float = 3600) -> None:
+    while True:
+        try:
+            removed = await asyncio.to_thread(prune_stale_parts, settings)
+            if removed:
+                logger.info("removed %d stale tus upload file(s)", removed)
+        except OSError:
+            logger.exception("pruning stale tus uploads failed")
+        await asyncio.sleep(every_seconds)
 
 
 def build_tus_router(settings: Settings) -> APIRouter:

@@ -5,6 +5,7 @@ on the local store and on S3."""
 from __future__ import annotations
 
 import base64
+import os
 import socket
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from pipeline.db.models import OutboxEvent, UploadMetadata, Video, VideoStatus
 from pipeline.db.session import session_scope
 from serving_api.main import create_app
+from serving_api.routers.tus import prune_stale_parts, tus_root
 from tests.api.conftest import make_user_in
 from tests.fixtures.live import serve
 
@@ -113,3 +115,17 @@ def test_a_tus_upload_that_is_not_a_video_is_refused_and_leaves_nothing(make_cli
         assert too_big.status_code == 413
     with session_scope(client.app.state.services.engine) as session:  # type: ignore[attr-defined]
         assert session.scalars(select(Video)).all() == []
+
+
+def test_tus_parts_a_client_never_finished_are_pruned(make_settings) -> None:
+    settings = make_settings(UPLOAD_ABANDON_HOURS="1")
+    user_dir = tus_root(settings) / "7"
+    user_dir.mkdir(parents=True)
+    stale, fresh = user_dir / ("a" * 32), user_dir / ("b" * 32)
+    for path in (stale, fresh, stale.with_name(stale.name + ".info")):
+        path.write_bytes(b"part")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    os.utime(stale.with_name(stale.name + ".info"), (old, old))
+    assert prune_stale_parts(settings) == 2
+    assert sorted(p.name for p in user_dir.iterdir()) == [fresh.name]

@@ -3,7 +3,13 @@
 (function () {
   "use strict";
   var form = document.getElementById("upload-form");
-  if (!form || !window.tus) return;
+  if (!form) return;
+  if (!window.tus) {
+    document.getElementById("upload-status").textContent =
+      "The upload client (tus-js-client) is not installed on this server: run scripts/setup.";
+    document.getElementById("upload-button").disabled = true;
+    return;
+  }
   var csrf = document.querySelector("meta[name=csrf-token]").getAttribute("content");
   var progress = document.getElementById("upload-progress");
   var status = document.getElementById("upload-status");
