@@ -121,3 +121,18 @@ def test_pages_never_show_what_is_not_ready_or_not_yours(sqlite_client: TestClie
     assert "Secret draft" not in anonymous.get("/").text
     for path in ("stream/360p", "thumbnail", "captions.vtt", "hls/master.m3u8"):
         assert anonymous.get(f"{API}/videos/{vid}/{path}").status_code == 404, path
+
+
+def test_home_lists_ready_videos_newest_first_with_a_cursor(sqlite_client: TestClient) -> None:
+    owner = make_user_in(sqlite_client)
+    titles = [f"Talk {n:02d}" for n in range(14)]
+    for title in titles:
+        seed_video(sqlite_client, owner, title=title)  # increasing created_at
+    seed_video(sqlite_client, owner, title="Still encoding", status=VideoStatus.TRANSCODING)
+    first = sqlite_client.get("/").text
+    shown = re.findall(r'<h2 class="card-title">([^<]+)</h2>', first)
+    assert shown == titles[::-1][:12] and "Still encoding" not in first
+    older = re.search(r'href="(/\?cursor=[^"]+)"', first)
+    assert older
+    rest = re.findall(r'<h2 class="card-title">([^<]+)</h2>', sqlite_client.get(older.group(1).replace("&amp;", "&")).text)
+    assert rest == titles[::-1][12:]
