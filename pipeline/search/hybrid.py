@@ -109,10 +109,10 @@ def _passage_snippet(text: str) -> str:
 
 
 def _vector_only_hit(hit: VectorHit, score: float | None = None) -> SearchHit:
-    matches = (_moment(hit),) if hit.start is not None else ()
+    # No `matches`: those say where the query's words are spoken, and none of them is.
     return SearchHit(video_id=hit.video_id, title=hit.title, score=hit.score if score is None else score,
                      snippet=_passage_snippet(hit.text), status=hit.status, created_at=hit.created_at,
-                     matches=matches, moment=_moment(hit))
+                     moment=_moment(hit))
 
 
 def _fused_hit(text_hit: SearchHit | None, vector_hit: VectorHit | None, score: float) -> SearchHit:

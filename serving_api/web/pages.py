@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from pipeline.chapters import load_chapters
 from pipeline.db import videos as video_rows
 from pipeline.db.models import User, Video, VideoStatus, VideoSummary
 from pipeline.search import InvalidCursor as InvalidSearchCursor
@@ -223,13 +224,14 @@ def watch_page(video_id: int, request: Request, web: WebSessionDep, session: Ses
     summary_row = video_rows.one_per_video(session, VideoSummary, video.id)
     summary = summary_row.summary if summary_row is not None else None
     segments = list(video_rows.segment_rows(session, video.id))
+    chapters = load_chapters(session, video.id)
     # MP4 fallback: the largest rung up to 720p plays almost anywhere.
     mp4 = max((v for v in watch.variants if v.height <= 720 or v.width <= 720), key=lambda v: v.height,
               default=watch.variants[0] if watch.variants else None)
     owner = session.get(User, video.owner_id) if video.owner_id else None
     start = t if t is not None and (video.duration_seconds is None or t < video.duration_seconds) else 0.0
     return render(request, web, "watch.html", video=video, watch=watch, mp4=mp4, summary=summary or "",
-                  segments=segments, start=start,
+                  segments=segments, chapters=chapters, start=start,
                   owner_name=(owner.full_name or owner.email.split("@", 1)[0]) if owner else None)
 
 
@@ -242,11 +244,13 @@ def search_page(request: Request, web: WebSessionDep, services: ServicesDep,
     hits, total, next_cursor, error = [], 0, None, None
     if q.strip():
         try:
-            page = services.search.search(SearchQuery(text=q, status=VideoStatus.READY.value, limit=10, cursor=cursor))
+            # Words and meaning (hybrid): a hit found by meaning opens at its best passage.
+            page = services.hybrid.search(SearchQuery(text=q, status=VideoStatus.READY.value, limit=10, cursor=cursor))
             hits, total, next_cursor = list(page.hits), page.total, page.next_cursor
         except InvalidSearchCursor:
             error = "That page of results is no longer available; search again."
     moments = {hit.video_id: [(math.floor(spoken_moment(m.start, m.end, m.text, q) * 10) / 10, m) for m in hit.matches]
+               or ([(math.floor(hit.moment.start * 10) / 10, hit.moment)] if hit.moment is not None else [])
                for hit in hits}
     return render(request, web, "search.html", q=q, hits=hits, total=total, next_cursor=next_cursor,
                   moments=moments, error=error)

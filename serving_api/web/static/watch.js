@@ -1,4 +1,4 @@
-// The watch page: start at ?t=, a transcript whose lines seek on click and follow playback.
+// The watch page: start at ?t=, a transcript whose lines seek on click and follow playback; chapters seek too.
 (function () {
   "use strict";
   var video = document.getElementById("player");
@@ -21,7 +21,8 @@
     });
   }
 
-  lines.forEach(function (line) {
+  var chapters = Array.prototype.slice.call(document.querySelectorAll("#chapters button[data-start]"));
+  lines.concat(chapters).forEach(function (line) {
     line.addEventListener("click", function () { seek(parseFloat(line.getAttribute("data-start"))); });
   });
 
