@@ -127,7 +127,7 @@ def build_scale_index(count: int, directory: Path, embedder: WordLlamaEmbedder) 
                                 for vid, said in corpus[start:start + batch]])
     print(f"  text index: {count} documents in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
-    rows = []
+    rows: list[tuple[int, int, str, float | None, float | None, str]] = []
     for vid, said in corpus:
         rows.append((vid, 0, "title", None, None, f"Episode {vid}"))
         rows.append((vid, 1, "transcript", 0.0, len(said) * SECONDS_PER_SENTENCE, " ".join(said)))
