@@ -111,3 +111,16 @@ def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform,
     assert set(_resolver_statuses(platform.instance, changed, videos).values()) == {"FRESH"}
     assert cli.main(["reprocess", "--stale", "--dry-run"]) == 0
     assert "0 of 3 videos have stale assets" in capsys.readouterr().out
+
+
+def test_the_scan_computes_data_versions_exactly_as_dagster_does():
+    from dagster._core.definitions.data_version import DataVersion, compute_logical_data_version
+
+    from orchestration.reprocess import _expected_version
+
+    parents = {dg.AssetKey("video_variants"): {"7": "b" * 64}, dg.AssetKey("source_video"): {"7": "a" * 64}}
+    ordered = sorted(parents.items(), key=lambda item: str(item[0]))
+    expected = compute_logical_data_version("faster-whisper:tiny.en:int8:beam1",
+                                            {k: DataVersion(v["7"]) for k, v in parents.items()})
+    assert _expected_version("faster-whisper:tiny.en:int8:beam1", ordered, "7") == expected.value
+    assert _expected_version("faster-whisper:tiny.en:int8:beam1", ordered, "8") is None
