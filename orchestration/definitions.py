@@ -8,6 +8,7 @@ downstream stale in the UI.
 from __future__ import annotations
 
 import os
+from typing import TypeVar
 
 import dagster as dg
 
@@ -24,16 +25,23 @@ from orchestration.executors import executor_for
 from orchestration.maintenance import prune_uploads_job, prune_uploads_schedule
 from pipeline.chapters import CHAPTER_PROMPT_VERSION
 from pipeline.embeddings import embedder_settings
+from pipeline.search.factory import search_config
 from pipeline.settings import Settings, get_settings
+from pipeline.storage.factory import object_store_config
+from pipeline.summarization.providers import summarizer_config
+from pipeline.transcription import transcriber_config
 from resources.database import DatabaseResource
 from resources.embedder import EmbeddingResource
 from resources.object_store import ObjectStoreResource
+from resources.pipeline_settings import PipelineSettingsResource
 from resources.search_index import SearchIndexResource
 from resources.summarizer import SummarizerResource
 from resources.transcriber import TranscriberResource
 from sensors.kafka import kafka_upload_sensor
 from sensors.status import video_failure_sensor
 from sensors.uploads import upload_sensor
+
+R = TypeVar("R", bound=dg.ConfigurableResource)
 
 
 def _secret(env_name: str, value: str) -> str:
@@ -42,41 +50,33 @@ def _secret(env_name: str, value: str) -> str:
 
 
 def build_resources(settings: Settings, *, from_env: bool = False) -> dict[str, dg.ConfigurableResource]:
+    """Every resource from settings, through the same mappings (`*_config`) the API and the CLI use."""
     secret = _secret if from_env else (lambda _name, value: value)
     database = DatabaseResource(url=secret("DATABASE_URL", settings.database_url))
+    api_key = {"api_key": secret("OPENAI_API_KEY", settings.openai_api_key.get_secret_value())}
     return {
         "database": database,
-        "object_store": ObjectStoreResource(
-            kind=settings.object_store, directory=str(settings.object_store_dir), bucket=settings.s3_bucket,
-            endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
-            public_endpoint_url=settings.s3_public_endpoint_url),
-        "search_index": SearchIndexResource(
-            database=database, backend=settings.search_backend, opensearch_url=settings.opensearch_url,
-            opensearch_index=settings.opensearch_index),
-        "transcriber": TranscriberResource(
-            model=settings.whisper_model, model_name=settings.whisper_model_name, device=settings.whisper_device,
-            compute_type=settings.whisper_compute_type, beam_size=settings.whisper_beam_size),
-        "summarizer": SummarizerResource(
-            provider=settings.summarizer_provider, model=settings.summarizer_model,
-            prompt_version=settings.summary_prompt_version, base_url=settings.openai_base_url,
-            api_key=secret("OPENAI_API_KEY", settings.openai_api_key.get_secret_value()),
-            timeout_seconds=settings.llm_timeout_seconds, max_retries=settings.llm_max_retries,
-            chunk_tokens=settings.summary_chunk_tokens, batch_size=settings.summary_batch_size),
-        "embedding": EmbeddingResource(**{
-            **embedder_settings(settings), "timeout_seconds": settings.llm_timeout_seconds,
-            "api_key": secret("OPENAI_API_KEY", settings.openai_api_key.get_secret_value())}),
+        "object_store": ObjectStoreResource(**object_store_config(settings)),
+        "search_index": SearchIndexResource(database=database, **search_config(settings)),
+        "transcriber": TranscriberResource(**transcriber_config(settings)),
+        "summarizer": SummarizerResource(**{**summarizer_config(settings), **api_key},
+                                         chunk_tokens=settings.summary_chunk_tokens,
+                                         batch_size=settings.summary_batch_size),
+        "embedding": EmbeddingResource(**{**embedder_settings(settings), **api_key}),
+        "pipeline_settings": PipelineSettingsResource.from_settings(settings),
     }
 
 
-def model_code_versions(settings: Settings) -> dict[str, str]:
+def model_code_versions(settings: Settings, resources: dict[str, dg.ConfigurableResource]) -> dict[str, str]:
     """Each model-driven asset's code version: the identity of every model its output depends on.
 
     Dagster marks an asset stale when its own code version changes, but its
     dependents only once it has been rematerialized; naming the upstream models
     in the downstream versions shows the whole affected graph stale at once.
     """
-    transcriber, summarizer = settings.transcriber_version(), settings.summarizer_version()
-    embedder = settings.embedder_version()
+    transcriber = _resource(resources, "transcriber", TranscriberResource).model_version()
+    summarizer = _resource(resources, "summarizer", SummarizerResource).model_version()
+    embedder = _resource(resources, "embedding", EmbeddingResource).model_version()
     return {"transcript": transcriber, "summaries": f"{transcriber} | {summarizer}",
             "passage_embeddings": f"{transcriber} | {summarizer} | {embedder}",
             "search_document": f"{transcriber} | {summarizer} | {embedder}",
@@ -84,29 +84,36 @@ def model_code_versions(settings: Settings) -> dict[str, str]:
                         f"min{settings.chapter_min_seconds:g}s"}
 
 
-def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    versions = model_code_versions(settings)
+def _resource(resources: dict[str, dg.ConfigurableResource], key: str, kind: type[R]) -> R:
+    resource = resources[key]
+    assert isinstance(resource, kind)
+    return resource
+
+
+def build_assets(settings: Settings, resources: dict[str, dg.ConfigurableResource]) -> list[dg.AssetsDefinition]:
+    versions = model_code_versions(settings, resources)
     return describe([source_video, video_variants, transcript_asset(versions["transcript"]),
                      *summary_assets(versions["summaries"]), passage_embeddings_asset(versions["passage_embeddings"]),
                      search_document_asset(versions["search_document"]),
                      chapters_assets(versions["chapters"], settings.chapter_min_seconds)[0]], settings)
 
 
-def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
-    versions = model_code_versions(settings)
+def build_checks(settings: Settings, resources: dict[str, dg.ConfigurableResource]) -> list[dg.AssetChecksDefinition]:
+    versions = model_code_versions(settings, resources)
     return [*ALL_CHECKS, chapters_assets(versions["chapters"], settings.chapter_min_seconds)[1]]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
+    resources = build_resources(settings, from_env=True)
     return dg.Definitions(
-        assets=build_assets(settings),
-        asset_checks=build_checks(settings),
+        assets=build_assets(settings, resources),
+        asset_checks=build_checks(settings, resources),
         jobs=[video_pipeline_job, prune_uploads_job],
         schedules=[prune_uploads_schedule],
         # The Kafka trigger exists only where Kafka is configured: no sensor skipping forever elsewhere.
         sensors=[upload_sensor, *([kafka_upload_sensor] if settings.kafka_bootstrap_servers else []),
                  video_failure_sensor],
-        resources=build_resources(settings, from_env=True),
+        resources=resources,
         executor=executor_for(settings),
     )
 

@@ -4,15 +4,16 @@ from datetime import timedelta
 
 import dagster as dg
 
-from pipeline.settings import get_settings
 from pipeline.uploads import prune_abandoned_uploads
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
+from resources.pipeline_settings import PipelineSettingsResource
 
 
 @dg.op(description="Remove uploads never completed within UPLOAD_ABANDON_HOURS: their rows and staged bytes.")
-def prune_uploads(context: dg.OpExecutionContext, database: DatabaseResource, object_store: ObjectStoreResource) -> None:
-    older_than = timedelta(hours=get_settings().upload_abandon_hours)
+def prune_uploads(context: dg.OpExecutionContext, database: DatabaseResource, object_store: ObjectStoreResource,
+                  pipeline_settings: PipelineSettingsResource) -> None:
+    older_than = timedelta(hours=pipeline_settings.upload_abandon_hours)
     with database.session() as session:
         removed = prune_abandoned_uploads(session, object_store.get_store(), older_than=older_than)
     context.log.info("removed %d abandoned upload(s)%s", len(removed), f": videos {removed}" if removed else "")

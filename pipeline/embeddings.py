@@ -125,6 +125,11 @@ def build_embedder(*, provider: str, model: str, dimensions: int | None = None, 
     raise EmbeddingConfigError(f"unknown EMBEDDING_PROVIDER {provider!r}; use 'wordllama' or 'openai'")
 
 
+def embedder_version(provider: str, model: str, dimensions: int | None = None) -> str:
+    """Identity of the embedding model: drives passage_embeddings' (and its dependents') code_version."""
+    return f"{provider}:{model}" + (f":{dimensions}" if dimensions else "")
+
+
 def embedder_settings(settings: Settings) -> dict[str, Any]:
     """`build_embedder`'s arguments from settings (the resource and the API share them)."""
     return {

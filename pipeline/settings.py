@@ -156,24 +156,10 @@ class Settings(BaseSettings):
             path.chmod(0o600)
         return path.read_text().strip()
 
-    def transcriber_version(self) -> str:
-        """Identity of the transcription model: drives the transcript asset's code_version."""
-        return f"faster-whisper:{self.whisper_model_name}:{self.whisper_compute_type}:beam{self.whisper_beam_size}"
-
-    def summarizer_version(self) -> str:
-        """Identity of the summarizer: drives the summary assets' code_version."""
-        model = "extractive-textrank" if self.summarizer_provider == "extractive" else self.summarizer_model
-        return f"{self.summarizer_provider}:{model}:prompt-{self.summary_prompt_version}:chunk{self.summary_chunk_tokens}"
-
     def embedding_model_name(self) -> str:
         if self.embedding_model:
             return self.embedding_model
         return "l2_supercat" if self.embedding_provider == "wordllama" else "text-embedding-3-small"
-
-    def embedder_version(self) -> str:
-        """Identity of the embedding model: drives passage_embeddings' (and its dependents') code_version."""
-        dims = f":{self.embedding_dimensions}" if self.embedding_dimensions else ""
-        return f"{self.embedding_provider}:{self.embedding_model_name()}{dims}"
 
 
 @lru_cache

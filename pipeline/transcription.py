@@ -7,7 +7,6 @@ audio extraction step is needed.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -40,23 +39,16 @@ class TranscriptResult:
         return " ".join(segment.text for segment in self.segments)
 
 
-# Loading a model takes seconds and hundreds of MB; every Transcriber in the
-# process with the same (model, device, compute type) shares one instance.
-_models: dict[tuple[str, str, str], WhisperModel] = {}
-_models_lock = threading.Lock()
-
-
-def _load_model(model: str, device: str, compute_type: str) -> WhisperModel:
-    key = (model, device, compute_type)
-    with _models_lock:
-        if key not in _models:
-            _models[key] = WhisperModel(model, device=device, compute_type=compute_type)
-        return _models[key]
-
-
 def _has_audio_stream(source: Path) -> bool:
     with av.open(str(source)) as container:
         return bool(container.streams.audio)
+
+
+def transcriber_config(settings: Settings) -> dict[str, Any]:
+    """`Transcriber`'s arguments from settings: the one mapping the resource and the CLI share."""
+    return {"model": settings.whisper_model, "model_name": settings.whisper_model_name,
+            "device": settings.whisper_device, "compute_type": settings.whisper_compute_type,
+            "beam_size": settings.whisper_beam_size}
 
 
 class Transcriber:
@@ -75,21 +67,28 @@ class Transcriber:
         self.device = device
         self.compute_type = compute_type
         self.beam_size = beam_size
+        self._whisper: WhisperModel | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Transcriber:
-        return cls(
-            model=settings.whisper_model,
-            device=settings.whisper_device,
-            compute_type=settings.whisper_compute_type,
-            beam_size=settings.whisper_beam_size,
-            model_name=settings.whisper_model_name,
-        )
+        return cls(**transcriber_config(settings))
+
+    @property
+    def version(self) -> str:
+        """Identity of the transcription model: drives the transcript asset's code_version."""
+        return f"faster-whisper:{self.model_name}:{self.compute_type}:beam{self.beam_size}"
+
+    def load(self) -> Transcriber:
+        """Load the model now (seconds, hundreds of MB); without this it loads on first use."""
+        if self._whisper is None:
+            self._whisper = WhisperModel(self.model, device=self.device, compute_type=self.compute_type)
+        return self
 
     @property
     def whisper_model(self) -> WhisperModel:
-        """The loaded model, shared process-wide; loaded on first use."""
-        return _load_model(self.model, self.device, self.compute_type)
+        self.load()
+        assert self._whisper is not None
+        return self._whisper
 
     def model_info(self) -> dict:
         return {

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Literal
 
 import dagster as dg
+from pydantic import PrivateAttr
 
-from pipeline.embeddings import Embedder, build_embedder
+from pipeline.embeddings import Embedder, build_embedder, embedder_version
 
 
 class EmbeddingResource(dg.ConfigurableResource):
@@ -17,8 +18,20 @@ class EmbeddingResource(dg.ConfigurableResource):
     api_key: str = ""
     timeout_seconds: float = 60.0
     max_retries: int = 5
+    _embedder: Embedder | None = PrivateAttr(default=None)
+
+    def model_version(self) -> str:
+        return embedder_version(self.provider, self.model, self.dimensions)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._embedder = self._build()
 
     def get_embedder(self) -> Embedder:
+        if self._embedder is None:  # used outside a run (a test's direct call)
+            self._embedder = self._build()
+        return self._embedder
+
+    def _build(self) -> Embedder:
         return build_embedder(provider=self.provider, model=self.model, dimensions=self.dimensions,
                               base_url=self.base_url, api_key=self.api_key, timeout_seconds=self.timeout_seconds,
                               max_retries=self.max_retries)

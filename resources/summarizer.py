@@ -7,6 +7,7 @@ from typing import Literal
 import dagster as dg
 
 from pipeline.summarization import SummaryProvider, build_provider
+from pipeline.summarization.providers import summarizer_version
 
 
 class SummarizerResource(dg.ConfigurableResource):
@@ -19,6 +20,9 @@ class SummarizerResource(dg.ConfigurableResource):
     max_retries: int = 5
     chunk_tokens: int = 8000
     batch_size: int = 5
+
+    def model_version(self) -> str:
+        return summarizer_version(self.provider, self.model, self.prompt_version, self.chunk_tokens)
 
     def get_provider(self) -> SummaryProvider:
         return build_provider(provider=self.provider, model=self.model, prompt_version=self.prompt_version,

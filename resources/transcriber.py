@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from pipeline.transcription import Transcriber
 
 
 class TranscriberResource(dg.ConfigurableResource):
-    """faster-whisper settings; the model is loaded once per process and reused."""
+    """faster-whisper settings; the model is loaded once per run, before its first step."""
 
     model: str
     model_name: str = "tiny.en"
     device: str = "cpu"
     compute_type: str = "int8"
     beam_size: int = 1
+    _transcriber: Transcriber | None = PrivateAttr(default=None)
 
-    def get_transcriber(self) -> Transcriber:
+    def _build(self) -> Transcriber:
         return Transcriber(model=self.model, model_name=self.model_name, device=self.device,
                            compute_type=self.compute_type, beam_size=self.beam_size)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._transcriber = self._build().load()
+
+    def model_version(self) -> str:
+        return self._build().version
+
+    def get_transcriber(self) -> Transcriber:
+        if self._transcriber is None:  # used outside a run (a test's direct call)
+            self._transcriber = self._build()
+        return self._transcriber

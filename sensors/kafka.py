@@ -22,8 +22,8 @@ from kafka.errors import KafkaError
 from assets.jobs import video_pipeline_job
 from pipeline.events import VIDEO_UPLOADED
 from pipeline.messaging.consumer import KafkaReadTimeout, poll_uploaded_events, record_processed
-from pipeline.settings import get_settings
 from resources.database import DatabaseResource
+from resources.pipeline_settings import PipelineSettingsResource
 from sensors.runs import known_videos, new_video_runs
 
 CONSUMER_NAME = "dagster-kafka-sensor"
@@ -51,15 +51,16 @@ class KafkaCursor:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts a run for every `video.uploaded` event on Kafka (skips when KAFKA_BOOTSTRAP_SERVERS is unset).",
 )
-def kafka_upload_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SensorResult | dg.SkipReason:
-    settings = get_settings()
-    bootstrap = settings.kafka_bootstrap_servers
+def kafka_upload_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource,
+                        pipeline_settings: PipelineSettingsResource) -> dg.SensorResult | dg.SkipReason:
+    bootstrap = pipeline_settings.kafka_bootstrap_servers
     if not bootstrap:
         return dg.SkipReason("KAFKA_BOOTSTRAP_SERVERS is not set: the Kafka trigger is off")
     cursor = KafkaCursor.parse(context.cursor)
     try:
         events, offsets = poll_uploaded_events(
-            bootstrap, VIDEO_UPLOADED, cursor.offsets, max_records=settings.sensor_batch_size, timeout_ms=READ_TIMEOUT_MS)
+            bootstrap, VIDEO_UPLOADED, cursor.offsets, max_records=pipeline_settings.sensor_batch_size,
+            timeout_ms=READ_TIMEOUT_MS)
     except (KafkaError, KafkaReadTimeout) as error:
         return dg.SkipReason(f"Kafka at {bootstrap} unavailable, will retry: {type(error).__name__}: {error}")
     with database.session() as session:

@@ -16,9 +16,9 @@ import dagster as dg
 
 from assets.jobs import video_pipeline_job
 from pipeline.keys import UPLOADS_PREFIX, video_id_from_upload_key
-from pipeline.settings import get_settings
 from pipeline.storage import ObjectStore
 from resources.object_store import ObjectStoreResource
+from resources.pipeline_settings import PipelineSettingsResource
 from sensors.runs import known_videos, new_video_runs
 
 GRACE = timedelta(minutes=2)
@@ -77,10 +77,11 @@ def scan_uploads(store: ObjectStore, cursor: UploadCursor, known: set[str], batc
     description="Starts a run for every new upload in the object store's uploads/ prefix "
                 "(up to SENSOR_BATCH_SIZE per tick).",
 )
-def upload_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStoreResource) -> dg.SensorResult:
+def upload_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStoreResource,
+                  pipeline_settings: PipelineSettingsResource) -> dg.SensorResult:
     cursor = UploadCursor.parse(context.cursor)
     known = known_videos(context.instance)
-    video_ids, advanced = scan_uploads(object_store.get_store(), cursor, known, get_settings().sensor_batch_size)
+    video_ids, advanced = scan_uploads(object_store.get_store(), cursor, known, pipeline_settings.sensor_batch_size)
     if video_ids:
         context.log.info("new uploads: %s", ", ".join(map(str, video_ids[:20])) + (" ..." if len(video_ids) > 20 else ""))
     return new_video_runs(known, video_ids, trigger="object-store", cursor=advanced.serialize())

@@ -6,6 +6,8 @@ PostgreSQL, picked from the engine's dialect); `opensearch` moves it to a cluste
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine
 
 from pipeline.search.base import SearchIndex
@@ -42,5 +44,11 @@ def search_index_for(backend: str, engine: Engine | None, opensearch_url: str | 
     raise SearchConfigurationError(f"unknown SEARCH_BACKEND {backend!r}: use 'database' or 'opensearch'")
 
 
+def search_config(settings: Settings) -> dict[str, Any]:
+    """`search_index_for`'s arguments from settings (but the engine): the resource and the API share them."""
+    return {"backend": settings.search_backend, "opensearch_url": settings.opensearch_url,
+            "opensearch_index": settings.opensearch_index}
+
+
 def search_index_from_settings(settings: Settings, engine: Engine | None) -> SearchIndex:
-    return search_index_for(settings.search_backend, engine, settings.opensearch_url, settings.opensearch_index)
+    return search_index_for(engine=engine, **search_config(settings))

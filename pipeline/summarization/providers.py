@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pipeline.settings import Settings
 from pipeline.summarization.quality import MAX_SUMMARY_SENTENCES, NEAR_DUPLICATE_JACCARD, jaccard
@@ -237,13 +237,19 @@ def build_provider(
     raise SummarizerConfigError(f"unknown SUMMARIZER_PROVIDER {provider!r}; use 'extractive' or 'openai'")
 
 
+def summarizer_config(settings: Settings) -> dict[str, Any]:
+    """`build_provider`'s arguments from settings: the one mapping the resource and the CLI share."""
+    return {"provider": settings.summarizer_provider, "model": settings.summarizer_model,
+            "api_key": settings.openai_api_key.get_secret_value(), "base_url": settings.openai_base_url,
+            "prompt_version": settings.summary_prompt_version, "timeout_seconds": settings.llm_timeout_seconds,
+            "max_retries": settings.llm_max_retries}
+
+
 def summarizer_from_settings(settings: Settings) -> SummaryProvider:
-    return build_provider(
-        provider=settings.summarizer_provider,
-        model=settings.summarizer_model,
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        prompt_version=settings.summary_prompt_version,
-        timeout_seconds=settings.llm_timeout_seconds,
-        max_retries=settings.llm_max_retries,
-    )
+    return build_provider(**summarizer_config(settings))
+
+
+def summarizer_version(provider: str, model: str, prompt_version: str, chunk_tokens: int) -> str:
+    """Identity of the summarizer: what its output depends on (drives the summary assets' code_version)."""
+    model = "extractive-textrank" if provider == "extractive" else model
+    return f"{provider}:{model}:prompt-{prompt_version}:chunk{chunk_tokens}"

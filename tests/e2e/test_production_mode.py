@@ -93,7 +93,8 @@ def test_upload_through_api_kafka_sensor_assets_and_search_to_ready(production, 
         defs = build_definitions(settings)
         sensor = defs.resolve_sensor_def("kafka_upload_sensor")
         resources = build_resources(settings)
-        with dg.build_sensor_context(instance=instance, resources={"database": resources["database"]}) as context:
+        sensor_resources = {"database": resources["database"], "pipeline_settings": resources["pipeline_settings"]}
+        with dg.build_sensor_context(instance=instance, resources=sensor_resources) as context:
             tick = sensor(context)
         assert [r.partition_key for r in tick.run_requests] == [str(video_id)]
         for request in tick.dynamic_partitions_requests:
@@ -106,8 +107,7 @@ def test_upload_through_api_kafka_sensor_assets_and_search_to_ready(production, 
         assert run.success
 
         # A second tick requests nothing: the event was processed once.
-        with dg.build_sensor_context(instance=instance, cursor=tick.cursor,
-                                     resources={"database": resources["database"]}) as context:
+        with dg.build_sensor_context(instance=instance, cursor=tick.cursor, resources=sensor_resources) as context:
             again = sensor(context)
         assert not getattr(again, "run_requests", None)
         with session_scope(engine) as session:

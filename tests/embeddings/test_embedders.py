@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from orchestration.definitions import build_resources
 from pipeline.embeddings import (
     EmbeddingConfigError,
     OpenAIEmbedder,
@@ -35,7 +36,7 @@ def test_wordllama_embeds_offline_normalized_and_ranks_a_paraphrase_first():
 def test_default_settings_give_the_offline_embedder(settings):
     embedder = embedder_from_settings(settings)
     assert isinstance(embedder, WordLlamaEmbedder)
-    assert settings.embedder_version() == "wordllama:l2_supercat"
+    assert build_resources(settings)["embedding"].model_version() == "wordllama:l2_supercat"
 
 
 def test_unknown_provider_and_missing_key_are_configuration_errors():

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from pipeline.db.models import OutboxEvent
 from pipeline.events import record_event
+from pipeline.settings import get_settings
 from resources.database import DatabaseResource
+from resources.pipeline_settings import PipelineSettingsResource
 
 
 @dataclass(frozen=True)
@@ -61,5 +63,6 @@ def evaluate_sensor(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, e
                     cursor: str | None) -> dg.SensorResult | dg.SkipReason:
     """One sensor tick, with the app database of `engine` as its `database` resource."""
     database = DatabaseResource(url=engine.url.render_as_string(hide_password=False))
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"database": database})
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
+        "database": database, "pipeline_settings": PipelineSettingsResource.from_settings(get_settings())})
     return sensor(context)

@@ -13,6 +13,7 @@ from pipeline.db.models import utcnow
 from pipeline.storage import ObjectStore
 from pipeline.storage.local import LocalObjectStore
 from resources.object_store import ObjectStoreResource
+from resources.pipeline_settings import PipelineSettingsResource
 from sensors.uploads import GRACE, UploadCursor, scan_uploads, upload_sensor
 
 
@@ -31,7 +32,8 @@ def _resource_for(store: ObjectStore) -> ObjectStoreResource:
 
 
 def _evaluate(instance: dg.DagsterInstance, store: ObjectStore, cursor: str | None) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"object_store": _resource_for(store)})
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
+        "object_store": _resource_for(store), "pipeline_settings": PipelineSettingsResource()})
     return upload_sensor(context)
 
 

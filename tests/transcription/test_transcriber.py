@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import faster_whisper
 import pytest
 
@@ -12,6 +13,7 @@ from pipeline.samples import DEFAULT_KEYWORDS
 from pipeline.settings import Settings
 from pipeline.text import word_count
 from pipeline.transcription import Transcriber, TranscriptResult
+from resources.transcriber import TranscriberResource
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +66,19 @@ def test_tone_without_speech_gives_no_segments(transcriber: Transcriber, small_v
     assert transcriber.transcribe(small_video_path).segments == ()
 
 
-def test_model_is_loaded_once_per_process(transcriber: Transcriber) -> None:
-    twin = Transcriber(transcriber.model, transcriber.device, transcriber.compute_type, beam_size=5)
-    assert twin.whisper_model is transcriber.whisper_model
+def test_the_resource_loads_the_model_once_before_the_run_uses_it(transcriber: Transcriber) -> None:
+    seen: list[tuple[bool, bool]] = []
+
+    @dg.asset
+    def uses_the_model(transcriber: TranscriberResource) -> None:
+        engine = transcriber.get_transcriber()
+        seen.append((engine._whisper is not None, engine is transcriber.get_transcriber()))
+
+    resource = TranscriberResource(model=transcriber.model, model_name="tiny.en")
+    assert resource.get_transcriber()._whisper is None  # outside a run: loaded on first use
+    assert dg.materialize([uses_the_model], resources={"transcriber": resource}).success
+    assert seen == [(True, True)]
+    assert resource.model_version() == "faster-whisper:tiny.en:int8:beam1"
 
 
 def test_model_info_names_the_model(transcriber: Transcriber) -> None:

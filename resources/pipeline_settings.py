@@ -1,0 +1,20 @@
+"""The pipeline's own settings (sensor batches, the Kafka trigger, housekeeping) as a Dagster resource."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipeline.settings import Settings
+
+
+class PipelineSettingsResource(dg.ConfigurableResource):
+    """What the sensors and the housekeeping job read, instead of the process environment."""
+
+    sensor_batch_size: int = 1000
+    kafka_bootstrap_servers: str | None = None
+    upload_abandon_hours: float = 24.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PipelineSettingsResource:
+        return cls(sensor_batch_size=settings.sensor_batch_size, kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+                   upload_abandon_hours=settings.upload_abandon_hours)
