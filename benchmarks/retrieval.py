@@ -218,7 +218,7 @@ def main(argv: list[str]) -> int:
               f"{'met' if goal_exact else 'NOT met'}")
         ok = goal_para and goal_exact
     if args.scale_videos:
-        for rows in (50_000, 200_000):
+        for rows in (10_000, 50_000, 200_000):
             print(f"exact numpy scan of {rows} x {embedder.dimensions} float32: "
                   f"{exact_scan_cost(rows, embedder.dimensions):.1f} ms (median)")
         with tempfile.TemporaryDirectory(prefix="videoai-retrieval-scale-") as tmp:

@@ -49,9 +49,9 @@ from pipeline.search.base import SearchQuery
 from pipeline.search.plan import plan_search
 from pipeline.search.sql_store import _filters
 
-# Below this many passages an exact scan answers in a few milliseconds (measured:
-# benchmarks/retrieval.py); above it, the HNSW graph.
-EXACT_SCAN_MAX_ROWS = 50_000
+# An exact scan costs ~1 ms per 1,000 passages on a loaded 2-core machine (benchmarks/retrieval.py:
+# 50,000 x 256 took 53 ms); above this many passages, the HNSW graph answers in well under a millisecond.
+EXACT_SCAN_MAX_ROWS = 10_000
 
 vector_metadata = MetaData()
 
@@ -162,6 +162,7 @@ class SqlVectorIndex:
         self.backend_name = f"{engine.dialect.name}-vectors"
         self._lock = threading.Lock()
         self._snapshots: dict[str, tuple[int, _Snapshot]] = {}
+        self._rebuilding: set[str] = set()
 
     # --- writing ----------------------------------------------------------------------------
     def upsert(self, video_id: int, model: str, passages: Sequence[PassageVector]) -> None:
@@ -186,21 +187,45 @@ class SqlVectorIndex:
 
     # --- reading ----------------------------------------------------------------------------
     def snapshot(self, model: str) -> _Snapshot:
+        """The model's vectors as of the index's current generation.
+
+        A small snapshot is rebuilt at once. A large one (an HNSW graph, seconds to
+        rebuild) keeps answering while a background thread rebuilds it, so a video
+        indexed meanwhile becomes findable by meaning a few seconds later, and no
+        search waits for the rebuild.
+        """
         with self.engine.connect() as conn:
             generation = conn.execute(select(search_vector_state.c.generation)).scalar_one()
         with self._lock:
             cached = self._snapshots.get(model)
             if cached is not None and cached[0] == generation:
                 return cached[1]
+            if cached is not None and cached[1].graph is not None:
+                if model not in self._rebuilding:
+                    self._rebuilding.add(model)
+                    threading.Thread(target=self._rebuild, args=(model,), daemon=True,
+                                     name=f"vectors-{model}").start()
+                return cached[1]
+        return self._rebuild(model)
+
+    def _rebuild(self, model: str) -> _Snapshot:
+        try:
             with self.engine.connect() as conn:
+                generation = conn.execute(select(search_vector_state.c.generation)).scalar_one()
                 rows = conn.execute(
                     select(search_passages.c.video_id, search_passages.c.kind, search_passages.c.start_seconds,
                            search_passages.c.end_seconds, search_passages.c.text, search_passages.c.vector)
                     .where(search_passages.c.model == model)
                     .order_by(search_passages.c.video_id, search_passages.c.position)).all()
             snapshot = _Snapshot(rows)
-            self._snapshots[model] = (generation, snapshot)
+            with self._lock:
+                current = self._snapshots.get(model)
+                if current is None or current[0] <= generation:
+                    self._snapshots[model] = (generation, snapshot)
             return snapshot
+        finally:
+            with self._lock:
+                self._rebuilding.discard(model)
 
     def search(self, vector: np.ndarray, model: str, query: SearchQuery, limit: int,
                min_similarity: float) -> list[VectorHit]:

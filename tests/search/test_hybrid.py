@@ -152,3 +152,31 @@ def test_exact_scan_and_hnsw_agree(monkeypatch):
     graph_rows, graph_scores = graph.nearest(query, 5)
     assert exact_rows[0] == graph_rows[0] == 42
     assert np.allclose(exact_scores[:3], graph_scores[:3], atol=1e-2)
+
+
+def test_a_large_snapshot_is_rebuilt_in_the_background_while_searches_go_on(tmp_path, embedder, monkeypatch):
+    import time
+
+    import pipeline.search.vectors as vectors_module
+
+    monkeypatch.setattr(vectors_module, "EXACT_SCAN_MAX_ROWS", 2)  # an HNSW graph from 3 passages on
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    text_index, vectors = search_index_for("database", engine), SqlVectorIndex(engine)
+    for document in CORPUS:
+        text_index.upsert(document)
+        index_vectors(vectors, embedder, document)
+    query = SearchQuery(text="marine mammals migrating to tropical waters")
+    vector = embedder.embed([query.text])[0]
+    assert vectors.search(vector, embedder.model_id, query, 5, 0.25)[0].video_id == OCEAN.video_id
+    assert vectors.snapshot(embedder.model_id).graph is not None
+
+    vectors.delete(OCEAN.video_id)
+    # The search right after the change answers from the previous snapshot; a rebuild follows.
+    assert vectors.search(vector, embedder.model_id, query, 5, 0.25)[0].video_id == OCEAN.video_id
+    deadline = time.monotonic() + 10
+    while OCEAN.video_id in [h.video_id for h in vectors.search(vector, embedder.model_id, query, 5, 0.25)]:
+        assert time.monotonic() < deadline, "the background rebuild never replaced the snapshot"
+        time.sleep(0.05)
+    engine.dispose()
