@@ -90,7 +90,6 @@ class Settings(BaseSettings):
 
     # Events: the outbox is always written; Kafka relays it when configured.
     kafka_bootstrap_servers: str | None = Field(default=None, alias="KAFKA_BOOTSTRAP_SERVERS")
-    kafka_consumer_group: str = Field(default="videoai-pipeline", alias="KAFKA_CONSUMER_GROUP")
 
     # Serving API.
     api_host: str = Field(default="127.0.0.1", alias="API_HOST")

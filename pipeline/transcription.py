@@ -212,14 +212,3 @@ def transcript_to_json(result: TranscriptResult) -> dict:
         "word_count": word_count(result.text),
         "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in result.segments],
     }
-
-
-def transcript_from_json(data: dict) -> TranscriptResult:
-    """The inverse of transcript_to_json, for readers of the stored transcript."""
-    return TranscriptResult(
-        language=data["language"],
-        language_probability=data["language_probability"],
-        duration_seconds=data["duration_seconds"],
-        speech_seconds=data["speech_seconds"],
-        segments=tuple(TimedSegment(s["start"], s["end"], s["text"]) for s in data["segments"]),
-    )

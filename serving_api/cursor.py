@@ -1,22 +1,20 @@
 """Opaque keyset cursors for listing videos newest first.
 
-A cursor is the (created_at, id) of the last row of a page, urlsafe-base64
-JSON. The next page is every row strictly after it in (created_at desc, id
+A cursor is the (created_at, id) of the last row of a page, packed like the
+search cursors (`pipeline.search.cursor.pack_token`). The next page is every row strictly after it in (created_at desc, id
 desc) order, so videos created meanwhile (which sort before it) neither shift
 nor repeat what follows, unlike OFFSET.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import datetime
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import ColumnElement, and_, or_
 
 from pipeline.db.models import Video
+from pipeline.search.cursor import pack_token, unpack_token
 
 
 class InvalidCursor(ValueError):
@@ -28,16 +26,14 @@ class VideoCursor(BaseModel):
     id: int
 
     def encode(self) -> str:
-        raw = json.dumps({"c": self.created_at.isoformat(), "i": self.id}, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return pack_token({"c": self.created_at.isoformat(), "i": self.id})
 
     @classmethod
     def decode(cls, token: str) -> VideoCursor:
         try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            data = json.loads(raw)
+            data = unpack_token(token)
             cursor = cls(created_at=data["c"], id=data["i"])
-        except (binascii.Error, ValueError, KeyError, TypeError, ValidationError) as exc:
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:  # binascii.Error is a ValueError
             raise InvalidCursor("The cursor is malformed; use a next_cursor this API returned.") from exc
         if cursor.created_at.tzinfo is None:
             raise InvalidCursor("The cursor is malformed; use a next_cursor this API returned.")

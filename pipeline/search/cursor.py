@@ -16,6 +16,7 @@ import base64
 import json
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.search.base import InvalidCursor
 
@@ -27,15 +28,23 @@ class CursorPosition:
     ties: int = 0  # hits returned so far with exactly this score, this one included
 
 
+def pack_token(payload: dict[str, Any]) -> str:
+    """An opaque page token: urlsafe base64 (unpadded) of compact JSON. Every cursor uses it."""
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def unpack_token(token: str) -> Any:
+    """The JSON inside a token; ValueError for bad base64 or bad JSON."""
+    return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+
+
 def encode_cursor(position: CursorPosition, fingerprint: str) -> str:
-    payload = json.dumps({"s": position.score, "id": position.video_id, "t": position.ties, "q": fingerprint},
-                         separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    return pack_token({"s": position.score, "id": position.video_id, "t": position.ties, "q": fingerprint})
 
 
 def decode_cursor(cursor: str, fingerprint: str) -> CursorPosition:
     try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        payload = unpack_token(cursor)
         score, video_id, ties, issued_for = payload["s"], payload["id"], payload["t"], payload["q"]
     except (ValueError, KeyError, TypeError) as exc:  # bad base64, bad JSON, not an object, missing keys
         raise InvalidCursor("malformed search cursor") from exc

@@ -13,7 +13,6 @@ Semantic and fused pages use an offset cursor tied to the search that issued it.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import html
 import json
@@ -23,6 +22,7 @@ from typing import Literal
 
 from pipeline.embeddings import Embedder
 from pipeline.search.base import InvalidCursor, SearchHit, SearchIndex, SearchPage, SearchQuery, SegmentMatch
+from pipeline.search.cursor import pack_token, unpack_token
 from pipeline.search.ranking import MAX_LIMIT, SNIPPET_WORDS
 from pipeline.search.vectors import VectorHit, VectorIndex
 
@@ -138,14 +138,13 @@ def _fingerprint(query: SearchQuery, mode: str) -> str:
 
 
 def _encode_offset(offset: int, fingerprint: str) -> str:
-    payload = json.dumps({"o": offset, "m": fingerprint}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    return pack_token({"o": offset, "m": fingerprint})
 
 
 def _decode_offset(cursor: str, fingerprint: str) -> int | None:
     """The offset of a cursor this search issued; None for a cursor that is not an offset cursor."""
     try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        payload = unpack_token(cursor)
         offset, issued_for = payload["o"], payload["m"]
     except (ValueError, KeyError, TypeError):
         return None
