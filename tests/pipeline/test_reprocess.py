@@ -17,27 +17,17 @@ from assets.jobs import VIDEO_ASSET_KEYS
 from orchestration import cli
 from orchestration.definitions import build_definitions
 from orchestration.reprocess import backfill_progress, scan_stale, wait_for_backfill
-from pipeline.db.session import migrate
 from pipeline.settings import Settings, get_settings
 from tests.fixtures.daemon import SYNC_RUN_LAUNCHER, backfill_daemon_iteration, daemon_workspace, run_queue_iteration
-from tests.fixtures.database import isolate_environment
-from tests.fixtures.pipeline import PipelineHarness
+from tests.fixtures.pipeline import platform_from_environment
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def platform(tmp_path, monkeypatch):
-    """An isolated platform whose settings come from the environment, as the CLI and the daemon read them."""
-    isolate_environment(monkeypatch, tmp_path)
-    monkeypatch.setenv("VIDEOAI_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    settings = Settings()
-    migrate(settings.database_url)
-    (tmp_path / "dagster").mkdir()
-    with dg.instance_for_test(overrides={"run_launcher": SYNC_RUN_LAUNCHER}, temp_dir=str(tmp_path / "dagster")) as instance:
-        yield PipelineHarness(settings, instance)
-    get_settings.cache_clear()
+    with platform_from_environment(tmp_path, monkeypatch, {"run_launcher": SYNC_RUN_LAUNCHER}) as platform:
+        yield platform
 
 
 def _resolver_statuses(instance, settings, partitions) -> dict[tuple[str, str], str]:
