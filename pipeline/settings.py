@@ -116,9 +116,10 @@ class Settings(BaseSettings):
     bloom_rebuild_seconds: int = Field(default=3600, alias="BLOOM_REBUILD_SECONDS")
 
     # Pipeline: uploads taken per sensor tick, and the executor (see orchestration/executors.py).
-    sensor_batch_size: int = Field(default=1000, ge=1, alias="SENSOR_BATCH_SIZE")
-    # Opt-in: the stale_videos_sensor backfills what a model change made stale (low priority).
-    auto_reprocess_stale: bool = Field(default=False, alias="AUTO_REPROCESS_STALE")
+    # 10: each new run cost the daemon ~0.5 s on the 2-core machine under load (ticks of 20
+    # took 8-18 s, benchmarks/backlog.py), so a tick stays under 10 s; a backlog drains a
+    # batch per tick (~1 run/s), faster than runs finish.
+    sensor_batch_size: int = Field(default=10, ge=1, alias="SENSOR_BATCH_SIZE")
     # in_process by default: on a small machine a process per step costs ~2.5 s each
     # (benchmarks/executor_overhead.py: 5.7x the wall time for a short video).
     dagster_executor: Literal["in_process", "multiprocess", "k8s"] = Field(default="in_process", alias="DAGSTER_EXECUTOR")

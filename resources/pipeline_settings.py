@@ -10,7 +10,7 @@ from pipeline.settings import Settings
 class PipelineSettingsResource(dg.ConfigurableResource):
     """What the sensors and the housekeeping job read, instead of the process environment."""
 
-    sensor_batch_size: int = 1000
+    sensor_batch_size: int = Settings.model_fields["sensor_batch_size"].default
     kafka_bootstrap_servers: str | None = None
     upload_abandon_hours: float = 24.0
 

@@ -17,11 +17,9 @@ import json
 from dataclasses import dataclass, field
 
 import dagster as dg
-from kafka.errors import KafkaError
 
 from assets.jobs import video_pipeline_job
 from pipeline.events import VIDEO_UPLOADED
-from pipeline.messaging.consumer import KafkaReadTimeout, poll_uploaded_events, record_processed
 from resources.database import DatabaseResource
 from resources.pipeline_settings import PipelineSettingsResource
 from sensors.runs import known_videos, new_video_runs
@@ -56,6 +54,11 @@ def kafka_upload_sensor(context: dg.SensorEvaluationContext, database: DatabaseR
     bootstrap = pipeline_settings.kafka_bootstrap_servers
     if not bootstrap:
         return dg.SkipReason("KAFKA_BOOTSTRAP_SERVERS is not set: the Kafka trigger is off")
+    # Kafka's client is imported only when the trigger is on (~0.5 s of every code-server start otherwise).
+    from kafka.errors import KafkaError
+
+    from pipeline.messaging.consumer import KafkaReadTimeout, poll_uploaded_events, record_processed
+
     cursor = KafkaCursor.parse(context.cursor)
     try:
         events, offsets = poll_uploaded_events(

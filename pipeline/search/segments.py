@@ -75,13 +75,8 @@ _Layout = tuple[list[int], list[int], tuple[int, ...], tuple[int, ...]]  # start
 def _layout(blob: bytes) -> _Layout:
     size, code = (2, "H") if blob[:1] == _U16 else (4, "I")
     values = struct.unpack(f"<{(len(blob) - 1) // size}{code}", memoryview(blob)[1:])
-    gaps, durations, lengths = values[0::3], values[1::3], values[2::3]
-    starts, ends = [], []
-    clock = 0
-    for gap, duration in zip(gaps, durations, strict=True):
-        starts.append(clock + gap)
-        clock += gap + duration
-        ends.append(clock)
+    clock = list(accumulate(value for i, value in enumerate(values) if i % 3 != 2))  # start0, end0, start1, ...
+    starts, ends, lengths = clock[0::2], clock[1::2], values[2::3]
     offsets = (0, *accumulate(length + 1 for length in lengths[:-1]))
     return starts, ends, offsets, lengths
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import os
 import shutil
 import tempfile
@@ -106,21 +107,43 @@ class LocalObjectStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
 
-    def _walk(self, prefix: str) -> Iterator[StoredObject]:
+    def _keys(self, prefix: str) -> Iterator[str]:
+        """Keys under `prefix`, unordered, from directory entries alone (no stat per object)."""
         # Walk only below the prefix's directory: listing uploads/ must not scan every variant.
-        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
-        for dirpath, _dirs, files in os.walk(base):
-            for name in files:
-                if name.startswith(".tmp-"):
-                    continue
-                key = Path(dirpath, name).relative_to(self.root).as_posix()
-                if key.startswith(prefix):
-                    info = Path(dirpath, name).stat()
-                    yield StoredObject(key, info.st_size, datetime.fromtimestamp(info.st_mtime, UTC))
+        base = str(self.root / prefix.rsplit("/", 1)[0]) if "/" in prefix else str(self.root)
+        skip = len(str(self.root)) + 1
+        pending = [base]
+        while pending:
+            try:
+                entries = os.scandir(pending.pop())
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            with entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                    elif not entry.name.startswith(".tmp-"):
+                        key = entry.path[skip:].replace(os.sep, "/")
+                        if key.startswith(prefix):
+                            yield key
+
+    def _stored(self, key: str) -> StoredObject | None:
+        try:
+            info = (self.root / key).stat()
+        except FileNotFoundError:  # removed since it was listed
+            return None
+        return StoredObject(key, info.st_size, datetime.fromtimestamp(info.st_mtime, UTC))
+
+    def _walk(self, prefix: str) -> Iterator[StoredObject]:
+        for key in self._keys(prefix):
+            if (stored := self._stored(key)) is not None:
+                yield stored
 
     def list(self, prefix: str, start_after: str | None = None, limit: int = 1000) -> list[StoredObject]:
-        objects = sorted((o for o in self._walk(prefix) if start_after is None or o.key > start_after), key=lambda o: o.key)
-        return objects[:limit]
+        # Names first, then stat only the page: a backlog of 50,000 uploads is listed
+        # page by page without statting all of them for every page.
+        keys = heapq.nsmallest(limit, (key for key in self._keys(prefix) if start_after is None or key > start_after))
+        return [stored for key in keys if (stored := self._stored(key)) is not None]
 
     def presigned_get_url(self, key: str, expires_seconds: int, filename: str | None = None) -> str | None:
         return None

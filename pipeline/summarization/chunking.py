@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-import bpe_openai
-
 from pipeline.settings import Settings
 from pipeline.summarization.text import split_sentences
 from pipeline.text import TimedSegment
@@ -49,6 +47,10 @@ class _Piece:
 
 @lru_cache(maxsize=1)
 def _encoding():
+    # Imported on first use: loading it takes ~1 s, and most processes that import
+    # this module (the daemon, the code server, the API) never count a token.
+    import bpe_openai
+
     return bpe_openai.get_encoding(ENCODING_NAME)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import dagster as dg
 import pytest
@@ -31,9 +31,10 @@ def _resource_for(store: ObjectStore) -> ObjectStoreResource:
     return ObjectStoreResource(kind="s3", bucket=store.bucket, endpoint_url=store.endpoint_url)
 
 
-def _evaluate(instance: dg.DagsterInstance, store: ObjectStore, cursor: str | None) -> dg.SensorResult:
+def _evaluate(instance: dg.DagsterInstance, store: ObjectStore, cursor: str | None,
+              settings: PipelineSettingsResource | None = None) -> dg.SensorResult:
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
-        "object_store": _resource_for(store), "pipeline_settings": PipelineSettingsResource()})
+        "object_store": _resource_for(store), "pipeline_settings": settings or PipelineSettingsResource()})
     return upload_sensor(context)
 
 
@@ -43,37 +44,36 @@ def _apply(instance: dg.DagsterInstance, result: dg.SensorResult) -> None:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
 
 
-def test_a_thousand_waiting_uploads_are_taken_in_one_tick(store):
+def test_a_thousand_waiting_uploads_are_taken_tick_by_tick_each_exactly_once(store):
     start = utcnow()
     for vid in range(1, 1001):
         store.put_bytes(keys.upload_key(vid, "clip.mp4", start + timedelta(milliseconds=vid)), b"x")
+    batch = 250
+    requested: list[str] = []
+    cursor = None
     with dg.instance_for_test() as instance:
-        began = time.perf_counter()
-        result = _evaluate(instance, store, None)
-        elapsed = time.perf_counter() - began
-        assert len(result.run_requests) == 1000
-        assert {r.partition_key for r in result.run_requests} == {str(v) for v in range(1, 1001)}
-        assert len({r.run_key for r in result.run_requests}) == 1000
-        assert list(result.dynamic_partitions_requests[0].partition_keys) == [str(v) for v in range(1, 1001)]
-        assert elapsed < 30, f"a tick took {elapsed:.1f}s; the sensor limit is 60s"
-
-        _apply(instance, result)
-        again = _evaluate(instance, store, result.cursor)
-        assert again.run_requests == [] and again.dynamic_partitions_requests == []
-
-
-def _first_tick(instance: dg.DagsterInstance, store: ObjectStore, video_id: int, at: datetime) -> dg.SensorResult:
-    """One upload, one tick, its partitions added: where the next tick starts."""
-    store.put_bytes(keys.upload_key(video_id, "a.mp4", at), b"x")
-    first = _evaluate(instance, store, None)
-    _apply(instance, first)
-    return first
+        for _tick in range(1000 // batch + 2):
+            began = time.perf_counter()
+            result = _evaluate(instance, store, cursor, PipelineSettingsResource(sensor_batch_size=batch))
+            elapsed = time.perf_counter() - began
+            assert elapsed < 30, f"a tick took {elapsed:.1f}s; the sensor limit is 60s"
+            assert len(result.run_requests) <= batch
+            assert [r.partition_key for r in result.run_requests] == \
+                list(result.dynamic_partitions_requests[0].partition_keys if result.run_requests else [])
+            requested += [r.partition_key for r in result.run_requests]
+            _apply(instance, result)
+            cursor = result.cursor
+            if not result.run_requests:
+                break
+    assert requested == [str(v) for v in range(1, 1001)]  # each once, in arrival order
 
 
 def test_new_uploads_after_the_cursor_are_requested_once(store):
     now = utcnow()
+    store.put_bytes(keys.upload_key(1, "a.mp4", now), b"x")
     with dg.instance_for_test() as instance:
-        first = _first_tick(instance, store, 1, now)
+        first = _evaluate(instance, store, None)
+        _apply(instance, first)
         store.put_bytes(keys.upload_key(2, "b.mov", now + timedelta(seconds=1)), b"x")
         second = _evaluate(instance, store, first.cursor)
         assert [r.partition_key for r in second.run_requests] == ["2"]
@@ -82,8 +82,10 @@ def test_new_uploads_after_the_cursor_are_requested_once(store):
 
 def test_an_upload_that_lands_late_within_the_grace_window_is_not_missed(store):
     now = utcnow()
+    store.put_bytes(keys.upload_key(2, "b.mp4", now), b"x")
     with dg.instance_for_test() as instance:
-        first = _first_tick(instance, store, 2, now)
+        first = _evaluate(instance, store, None)
+        _apply(instance, first)
         # Upload 1 took its timestamp first but its object appeared after the tick.
         store.put_bytes(keys.upload_key(1, "a.mp4", now - GRACE / 2), b"x")
         second = _evaluate(instance, store, first.cursor)

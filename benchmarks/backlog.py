@@ -1,0 +1,171 @@
+"""A backlog of uploads taken by the real Dagster daemon: every tick's duration, every upload one run.
+
+    .venv/bin/python -m benchmarks backlog                          # 1,000 waiting uploads, then 50,000 cursorless
+    .venv/bin/python -m benchmarks backlog --uploads 1000 --first-tick-uploads 0
+    .venv/bin/python -m benchmarks backlog --batch 200 --storage per-run
+
+Scenario 1: `--uploads` uploads wait in the embedded object store when
+`dagster-daemon run` starts (its own process group, stopped with it). The upload
+sensor turns them into runs tick by tick; the run queue is held (max 0
+concurrent runs) so the runs are created, not executed. Prints every tick
+(duration, runs requested) and checks that each upload got exactly one run.
+
+Scenario 2: `--first-tick-uploads` uploads and no cursor: the duration of the
+daemon's first tick of the upload sensor (listing the store and creating one
+batch of runs).
+
+`--storage` picks Dagster's event log storage on the embedded SQLite instance:
+`consolidated` (one event-log database, what the embedded install uses) or
+`per-run` (Dagster's default: one SQLite file per run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+SENSOR = "upload_sensor"
+
+
+def write_uploads(objects: Path, count: int) -> set[int]:
+    from pipeline.keys import UPLOADS_PREFIX, upload_key
+
+    (objects / UPLOADS_PREFIX).mkdir(parents=True, exist_ok=True)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for video_id in range(1, count + 1):
+        (objects / upload_key(video_id, "clip.mp4", start + timedelta(milliseconds=video_id))).write_bytes(b"")
+    return set(range(1, count + 1))
+
+
+def instance_yaml(home: Path, storage: str) -> str:
+    from orchestration.instance import EMBEDDED_DAGSTER_YAML, dagster_yaml
+
+    text = dagster_yaml(home) if storage == "consolidated" else EMBEDDED_DAGSTER_YAML
+    # Hold the run queue: this measures taking the backlog, not running the videos.
+    return text.replace("max_concurrent_runs: 2", "max_concurrent_runs: 0")
+
+
+def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    daemon = Path(sys.executable).parent / "dagster-daemon"
+    with open(log, "wb") as out:
+        return subprocess.Popen([str(daemon), "run", "-w", str(REPO / "workspace.yaml")], cwd=REPO, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_daemon(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def sensor_ticks(instance: Any) -> list[Any]:
+    import dagster as dg
+    from dagster._core.scheduler.instigation import InstigatorType
+
+    assert isinstance(instance, dg.DagsterInstance)
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        if state.instigator_name == SENSOR:
+            ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id)
+            return sorted(ticks, key=lambda tick: tick.timestamp)
+    return []
+
+
+def run(uploads: int, batch: int, storage: str, timeout: float, stop_after_first_tick: bool) -> dict[str, Any]:
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    from orchestration.instance import initialize_storage
+
+    with tempfile.TemporaryDirectory(prefix="backlog-") as tmp:
+        home = Path(tmp)
+        dagster_home = home / "dagster"
+        dagster_home.mkdir()
+        (dagster_home / "dagster.yaml").write_text(instance_yaml(dagster_home, storage))
+        initialize_storage(dagster_home)
+        started = time.perf_counter()
+        expected = write_uploads(home / "objects", uploads)
+        print(f"  {uploads:,} uploads written in {time.perf_counter() - started:.1f} s", flush=True)
+        env = {**os.environ, "VIDEOAI_HOME": str(home), "DAGSTER_HOME": str(dagster_home),
+               "SENSOR_BATCH_SIZE": str(batch), "PYTHONUNBUFFERED": "1"}
+        for name in ("DATABASE_URL", "OBJECT_STORE", "OBJECT_STORE_DIR", "KAFKA_BOOTSTRAP_SERVERS"):
+            env.pop(name, None)
+        daemon = start_daemon(env, home / "daemon.log")
+        launched = time.monotonic()
+        try:
+            with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+                ticks: list = []
+                while time.monotonic() - launched < timeout:
+                    time.sleep(1)
+                    ticks = [t for t in sensor_ticks(instance) if t.end_timestamp is not None]
+                    requested = sum(len(t.run_ids) for t in ticks)
+                    if stop_after_first_tick and ticks:
+                        break
+                    if requested >= uploads and ticks and not ticks[-1].run_ids:
+                        break  # the backlog is taken and a later tick found nothing new
+                    if daemon.poll() is not None:
+                        tail = (home / "daemon.log").read_text()[-3000:]
+                        raise RuntimeError(f"dagster-daemon exited:\n{tail}")
+                runs = instance.get_runs(dg.RunsFilter(tags={"videoai/trigger": "object-store"}))
+        finally:
+            stop_daemon(daemon)
+        keys = [run.tags.get("dagster/partition") for run in runs]
+        for number, tick in enumerate(ticks, 1):
+            print(f"  tick {number:3}: {tick.end_timestamp - tick.timestamp:6.2f} s, {len(tick.run_ids):5} runs "
+                  f"({tick.status.value})", flush=True)
+        return {
+            "ticks": [(t.end_timestamp - t.timestamp, len(t.run_ids)) for t in ticks],
+            "runs": len(runs),
+            "distinct": len(set(keys)),
+            "all": {int(k) for k in keys if k} == expected,
+            "wall": (ticks[-1].end_timestamp - ticks[0].timestamp) if ticks else None,
+        }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--uploads", type=int, default=1000)
+    parser.add_argument("--first-tick-uploads", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=None, help="SENSOR_BATCH_SIZE (default: the setting's default)")
+    parser.add_argument("--storage", choices=("consolidated", "per-run"), default="consolidated")
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+    from pipeline.settings import Settings
+
+    batch = args.batch or Settings().sensor_batch_size
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (shared with other work); "
+          f"SENSOR_BATCH_SIZE={batch}, event log storage: {args.storage}")
+    verdicts = []
+    if args.uploads:
+        print(f"\n== {args.uploads:,} uploads waiting when the daemon starts", flush=True)
+        result = run(args.uploads, batch, args.storage, args.timeout, stop_after_first_tick=False)
+        longest = max((d for d, _ in result["ticks"]), default=0.0)
+        print(f"  runs: {result['runs']:,} for {args.uploads:,} uploads, {result['distinct']:,} distinct videos, "
+              f"every upload: {'yes' if result['all'] else 'NO'}; longest tick {longest:.2f} s; "
+              f"backlog taken in {result['wall'] or 0:.1f} s")
+        exact = result["runs"] == result["distinct"] == args.uploads and result["all"]
+        verdicts.append(f"backlog of {args.uploads:,}: longest tick {longest:.2f} s (goal <= 10), "
+                        f"exactly one run each: {'yes' if exact else 'NO'}")
+    if args.first_tick_uploads:
+        print(f"\n== {args.first_tick_uploads:,} uploads, no cursor: the first tick", flush=True)
+        result = run(args.first_tick_uploads, batch, args.storage, args.timeout, stop_after_first_tick=True)
+        first = result["ticks"][0][0] if result["ticks"] else float("nan")
+        verdicts.append(f"first tick over {args.first_tick_uploads:,} uploads: {first:.2f} s (goal <= 10)")
+    print("\n" + " | ".join(verdicts))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
