@@ -97,6 +97,7 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
                       f"{v.size_bytes / 1e6:.2f} MB |" for v in encoded)
     return dg.MaterializeResult(metadata={
         "variants": dg.MetadataValue.md("| variant | resolution | codecs | size |\n|---|---|---|---|\n" + table),
+        "title": video.title,
         "variant_count": len(encoded),
         "hls_master_key": keys.hls_key(vid, hls.MASTER_PLAYLIST),
         "hls_segment_count": sum(len(r.segments) for r in package.renditions),

@@ -25,23 +25,18 @@ import argparse
 import asyncio
 import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
-API = "/api/v1"
+from benchmarks.support import API, api_server, free_port, temporary_database
+
 PASSWORD = "load-test-password-7"
 WORDS = ("river", "mountain", "kitchen", "engine", "garden", "planet", "violin", "harbor", "forest", "desert",
          "market", "bridge", "lantern", "glacier", "canyon", "orchard")
@@ -50,12 +45,6 @@ SLOW_SECONDS = 10.0
 
 
 # --- The server --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -125,38 +114,6 @@ def seed(env: dict[str, str], videos: int = 200, users: int = 20) -> Seeded:
     tokens = [create_access_token(settings, uid).token for uid in user_ids]
     engine.dispose()
     return Seeded(video_ids, emails, tokens)
-
-
-@contextmanager
-def api_server(env: dict[str, str], port: int, log_path: Path) -> Iterator[str]:
-    """`videoai serve` in its own process group; stopped (with any children) on exit."""
-    full_env = {**os.environ, **env, "API_PORT": str(port), "API_HOST": "127.0.0.1"}
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "serve"], env=full_env,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the API exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}{API}/health/live", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=15)
 
 
 # --- The load ----------------------------------------------------------------------------------
@@ -264,34 +221,17 @@ def drive(base: str, clients: int, seconds: float, seeded: Seeded, mix: dict[str
 # --- The benchmark -----------------------------------------------------------------------------
 
 
-@contextmanager
-def _database(kind: str, workdir: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / 'videoai.db'}"
-        return
-    from sqlalchemy import create_engine, text
-
-    admin_url = os.environ.get("VIDEOAI_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"videoai_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def run_database(kind: str, levels: list[int], seconds: float) -> tuple[list[LevelResult], list[str]]:
-    with tempfile.TemporaryDirectory(prefix="videoai-load-") as tmp, _database(kind, Path(tmp)) as url:
+    with tempfile.TemporaryDirectory(prefix="videoai-load-") as tmp, temporary_database(
+            kind, Path(tmp), os.environ.get("VIDEOAI_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+            "videoai_bench") as url:
         env = {"VIDEOAI_HOME": str(Path(tmp) / "home"), "DATABASE_URL": url,
                "JWT_SECRET": "load-test-secret-" + "x" * 32, "OBJECT_STORE": "local", "SEARCH_BACKEND": "database",
                "LOGIN_MAX_FAILURES": "1000000"}
         seeded = seed(env)
         results: list[LevelResult] = []
-        with api_server(env, free_port(), Path(tmp) / "api.log") as base:
+        with api_server({**os.environ, **env}, free_port(), Path(tmp) / "api.log") as server:
+            base = server.base
             drive(base, 10, 2, seeded)  # warm-up: imports, caches, pool
             for clients in levels:
                 result = drive(base, clients, seconds, seeded)

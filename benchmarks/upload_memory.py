@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import struct
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,17 +26,11 @@ from pathlib import Path
 import httpx
 import psutil
 
+from benchmarks.support import API, api_server, free_port
 from pipeline import samples
 
-API = "/api/v1"
 CHUNK = 1 << 20
 PASSWORD = "benchmark-password-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def padded_mp4(video: bytes, total_size: int) -> Iterator[bytes]:
@@ -102,52 +93,35 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="videoai-bench-") as tmp:
         home = Path(tmp)
         video = samples.make_test_video(home / "sample.mp4", 320, 240, 1.0).read_bytes()
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "VIDEOAI_HOME": str(home / "home"), "API_PORT": str(port),
                "MAX_UPLOAD_BYTES": str(2 * size), "JWT_SECRET": "benchmark-" + "s" * 32}
         for name in ("DATABASE_URL", "OBJECT_STORE", "SEARCH_BACKEND", "REDIS_URL"):
             env.pop(name, None)
-        server = subprocess.Popen(
-            [sys.executable, "-c", "from pipeline.settings import Settings; from serving_api.server import serve; "
-                                   "serve(Settings())"],
-            env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        if client.get(f"{API}/health/live").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise RuntimeError("the server did not start")
-                    time.sleep(0.2)
-                credentials = {"email": "uploader@example.com", "password": PASSWORD}
-                signup = client.post(f"{API}/auth/signup", json=credentials)
-                assert signup.status_code == 201, signup.text
-                login = client.post(f"{API}/auth/login", data={"username": credentials["email"], "password": PASSWORD})
-                token = login.json()["access_token"]
-                headers = {"Authorization": f"Bearer {token}"}
-                # Warm up every code path (imports, thread pools, ffprobe) with a small upload first.
-                warm = _upload(client, headers, "warm-up", video, 8 * mib)
-                assert warm.status_code == 201, warm.text
+        with api_server(env, port, home / "api.log") as server, \
+                httpx.Client(base_url=server.base, timeout=600) as client:
+            credentials = {"email": "uploader@example.com", "password": PASSWORD}
+            signup = client.post(f"{API}/auth/signup", json=credentials)
+            assert signup.status_code == 201, signup.text
+            login = client.post(f"{API}/auth/login", data={"username": credentials["email"], "password": PASSWORD})
+            token = login.json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            # Warm up every code path (imports, thread pools, ffprobe) with a small upload first.
+            warm = _upload(client, headers, "warm-up", video, 8 * mib)
+            assert warm.status_code == 201, warm.text
 
-                process = psutil.Process(server.pid)
-                baseline = process.memory_info().rss
-                sampler = RssSampler(server.pid)
-                sampler.start()
-                started = time.monotonic()
-                response = _upload(client, headers, "one gibibyte", video, size)
-                elapsed = time.monotonic() - started
-                peak = sampler.stop()
-                after = process.memory_info().rss
-                assert response.status_code == 201, response.text
-                stored = response.json()["size_bytes"]
-                assert stored == size, (stored, size)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+            process = psutil.Process(server.pid)
+            baseline = process.memory_info().rss
+            sampler = RssSampler(server.pid)
+            sampler.start()
+            started = time.monotonic()
+            response = _upload(client, headers, "one gibibyte", video, size)
+            elapsed = time.monotonic() - started
+            peak = sampler.stop()
+            after = process.memory_info().rss
+            assert response.status_code == 201, response.text
+            stored = response.json()["size_bytes"]
+            assert stored == size, (stored, size)
 
     growth = peak - baseline
     print(f"upload size           : {size / mib:,.0f} MiB ({size:,} bytes), accepted 201, stored {stored:,} bytes")

@@ -23,6 +23,7 @@ from assets.transcription import transcript_asset
 from orchestration.catalog import describe
 from orchestration.executors import executor_for
 from orchestration.maintenance import prune_uploads_job, prune_uploads_schedule
+from orchestration.stale import reprocess_stale, stale_videos_sensor
 from pipeline.chapters import CHAPTER_PROMPT_VERSION
 from pipeline.embeddings import embedder_settings
 from pipeline.search.factory import search_config
@@ -108,11 +109,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=build_assets(settings, resources),
         asset_checks=build_checks(settings, resources),
-        jobs=[video_pipeline_job, prune_uploads_job],
+        jobs=[video_pipeline_job, prune_uploads_job, reprocess_stale],
         schedules=[prune_uploads_schedule],
         # The Kafka trigger exists only where Kafka is configured: no sensor skipping forever elsewhere.
         sensors=[upload_sensor, *([kafka_upload_sensor] if settings.kafka_bootstrap_servers else []),
-                 video_failure_sensor],
+                 video_failure_sensor, stale_videos_sensor],
         resources=resources,
         executor=executor_for(settings),
     )

@@ -52,13 +52,15 @@ def _start(name: str, command: list[str], env: dict[str, str], log_dir: Path) ->
     return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_process_group(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Stop a process started with start_new_session, and everything it spawned."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=timeout)
 
 
 def _wait_for(url: str, what: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
@@ -146,10 +148,10 @@ def run_demo(settings: Settings, *, keep_running: bool = False, ui_port: int | N
         _say(f"==> starting Dagster (webserver + daemon) on http://127.0.0.1:{ui_port}")
         dagster = _start("dagster", [str(bin_dir / "dagster"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
                                      "-h", "127.0.0.1", "-p", str(ui_port)], env, log_dir)
-        running.callback(_stop, dagster)
+        running.callback(stop_process_group, dagster)
         _say(f"==> starting the API on http://127.0.0.1:{api_port}")
         api_process = _start("api", [str(bin_dir / "videoai"), "serve", "--port", str(api_port)], env, log_dir)
-        running.callback(_stop, api_process)
+        running.callback(stop_process_group, api_process)
 
         base = f"http://127.0.0.1:{api_port}/api/v1"
         _wait_for(f"{base}/health/ready", "the API", api_process, log_dir / "api.log")

@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     # took 8-18 s, benchmarks/backlog.py), so a tick stays under 10 s; a backlog drains a
     # batch per tick (~1 run/s), faster than runs finish.
     sensor_batch_size: int = Field(default=10, ge=1, alias="SENSOR_BATCH_SIZE")
+    # Opt-in: the stale_videos_sensor backfills what a model change made stale (low priority).
+    auto_reprocess_stale: bool = Field(default=False, alias="AUTO_REPROCESS_STALE")
     # in_process by default: on a small machine a process per step costs ~2.5 s each
     # (benchmarks/executor_overhead.py: 5.7x the wall time for a short video).
     dagster_executor: Literal["in_process", "multiprocess", "k8s"] = Field(default="in_process", alias="DAGSTER_EXECUTOR")

@@ -26,20 +26,16 @@ import argparse
 import os
 import platform
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
 from benchmarks.search_scale.corpus import GOAL_KINDS, STRESS_KINDS, BenchQuery, documents, query_mix
+from benchmarks.support import api_server, free_port, temporary_database
 from pipeline.db.session import make_engine, migrate
 from pipeline.search.base import SearchQuery
 from pipeline.search.factory import search_index_for
@@ -70,22 +66,9 @@ def summary(values: list[float]) -> str:
             f"p99 {percentile(values, 99):7.1f} ms  max {max(values):7.1f} ms  (n={len(values)})")
 
 
-@contextmanager
-def database(backend: str, workdir: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir / 'search.db'}"
-        return
+def database(backend: str, workdir: Path) -> AbstractContextManager[str]:
     admin_url = os.environ.get("SEARCH_SCALE_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    name = f"search_scale_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return temporary_database(backend, workdir, admin_url, "search_scale")
 
 
 def build(backend: str, url: str, videos: int, batch: int) -> Built:
@@ -114,7 +97,7 @@ def build(backend: str, url: str, videos: int, batch: int) -> Built:
         path = Path(url.split("///", 1)[1])
         size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
     else:
-        with engine.connect() as conn:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # VACUUM needs no transaction
             conn.execute(text("VACUUM ANALYZE search_documents"))
             conn.execute(text("VACUUM ANALYZE search_texts"))
             size = conn.execute(text("SELECT pg_total_relation_size('search_documents') + "
@@ -160,12 +143,6 @@ def check_order(built: Built, mix: list[BenchQuery], sample: int) -> tuple[int, 
     return same, min(sample, len(mix))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def run_api(url: str, mix: list[BenchQuery], passes: int) -> tuple[list[float], list[float]]:
     """Latencies of the mix through the real API (last pass), and the server's RSS (MiB) after each pass."""
     import httpx
@@ -176,44 +153,27 @@ def run_api(url: str, mix: list[BenchQuery], passes: int) -> tuple[list[float], 
         env = {**os.environ, "VIDEOAI_HOME": home, "DATABASE_URL": url, "API_PORT": str(port),
                "SEARCH_BACKEND": "database", "JWT_SECRET": "benchmark-" + "s" * 32}
         env.pop("REDIS_URL", None)
-        server = subprocess.Popen(
-            [sys.executable, "-c", "from pipeline.settings import Settings; from serving_api.server import serve; "
-                                   "serve(Settings())"],
-            env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-                deadline = time.monotonic() + 120
-                while True:
-                    try:
-                        if client.get(f"{API}/health/live").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise RuntimeError("the API server did not start")
-                    time.sleep(0.2)
-                process = psutil.Process(server.pid)
-                rss: list[float] = []
-                latencies: list[float] = []
-                for _ in range(passes):
-                    latencies = []
-                    for bench in mix:
-                        params: dict[str, str | int] = {"q": bench.query.text}
-                        if bench.query.owner_id is not None:
-                            params["owner_id"] = bench.query.owner_id
-                        for name in ("created_from", "created_to"):
-                            value = getattr(bench.query, name)
-                            if value is not None:
-                                params[name] = value.isoformat()
-                        started = time.perf_counter()
-                        response = client.get(f"{API}/videos/search", params=params)
-                        latencies.append((time.perf_counter() - started) * 1000)
-                        assert response.status_code == 200, response.text
-                    rss.append(process.memory_info().rss / 2**20)
-                return latencies, rss
-        finally:
-            os.killpg(server.pid, 15)
-            server.wait(timeout=30)
+        with api_server(env, port, Path(home) / "api.log", start_timeout=120) as server, \
+                httpx.Client(base_url=server.base, timeout=60) as client:
+            process = psutil.Process(server.pid)
+            rss: list[float] = []
+            latencies: list[float] = []
+            for _ in range(passes):
+                latencies = []
+                for bench in mix:
+                    params: dict[str, str | int] = {"q": bench.query.text}
+                    if bench.query.owner_id is not None:
+                        params["owner_id"] = bench.query.owner_id
+                    for name in ("created_from", "created_to"):
+                        value = getattr(bench.query, name)
+                        if value is not None:
+                            params[name] = value.isoformat()
+                    started = time.perf_counter()
+                    response = client.get(f"{API}/videos/search", params=params)
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    assert response.status_code == 200, response.text
+                rss.append(process.memory_info().rss / 2**20)
+            return latencies, rss
 
 
 def main() -> int:

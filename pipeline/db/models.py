@@ -27,7 +27,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -64,6 +64,28 @@ class VideoStatus(str, enum.Enum):
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class _OnePerVideo:
+    """A video's one row of its kind (its transcript, its summary), replaced on rerun."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), unique=True)
+    model_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class _PositionedPerVideo:
+    """One of a video's ordered rows (segments, chunk summaries, passages, chapters)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (UniqueConstraint("video_id", "position"),)
 
 
 class User(Base):
@@ -150,11 +172,9 @@ class VideoVariant(Base):
     video: Mapped[Video] = relationship(back_populates="variants")
 
 
-class VideoTranscript(Base):
+class VideoTranscript(_OnePerVideo, Base):
     __tablename__ = "video_transcripts"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), unique=True)
     language: Mapped[str | None] = mapped_column(String(16))
     language_probability: Mapped[float | None] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text, default="")
@@ -164,30 +184,17 @@ class VideoTranscript(Base):
     speech_seconds: Mapped[float | None] = mapped_column(Float)
     json_key: Mapped[str | None] = mapped_column(String(512))
     vtt_key: Mapped[str | None] = mapped_column(String(512))
-    model_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class TranscriptSegment(Base):
+class TranscriptSegment(_PositionedPerVideo, Base):
     __tablename__ = "transcript_segments"
-    __table_args__ = (UniqueConstraint("video_id", "position"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
     start_seconds: Mapped[float] = mapped_column(Float)
     end_seconds: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
 
 
-class ChunkSummary(Base):
+class ChunkSummary(_PositionedPerVideo, Base):
     __tablename__ = "chunk_summaries"
-    __table_args__ = (UniqueConstraint("video_id", "position"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
     token_count: Mapped[int] = mapped_column(Integer)
     start_seconds: Mapped[float | None] = mapped_column(Float)
     end_seconds: Mapped[float | None] = mapped_column(Float)
@@ -195,11 +202,9 @@ class ChunkSummary(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class VideoSummary(Base):
+class VideoSummary(_OnePerVideo, Base):
     __tablename__ = "video_summaries"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), unique=True)
     summary: Mapped[str] = mapped_column(Text)
     sentence_count: Mapped[int] = mapped_column(Integer)
     chunk_count: Mapped[int] = mapped_column(Integer)
@@ -207,20 +212,12 @@ class VideoSummary(Base):
     quality_score: Mapped[float] = mapped_column(Float)
     quality: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     object_key: Mapped[str | None] = mapped_column(String(512))
-    model_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class VideoPassage(Base):
+class VideoPassage(_PositionedPerVideo, Base):
     """A passage of a video (title, summary, or ~30-60 s of transcript) and its embedding."""
 
     __tablename__ = "video_passages"
-    __table_args__ = (UniqueConstraint("video_id", "position"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))  # title | summary | transcript
     start_seconds: Mapped[float | None] = mapped_column(Float)
     end_seconds: Mapped[float | None] = mapped_column(Float)
@@ -229,15 +226,10 @@ class VideoPassage(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian, L2-normalized
 
 
-class VideoChapter(Base):
+class VideoChapter(_PositionedPerVideo, Base):
     """A topical chapter of a video's speech: where it starts and ends, a short title and a one-sentence gist."""
 
     __tablename__ = "video_chapters"
-    __table_args__ = (UniqueConstraint("video_id", "position"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
     start_seconds: Mapped[float] = mapped_column(Float)
     end_seconds: Mapped[float] = mapped_column(Float)
     title: Mapped[str] = mapped_column(String(200))

@@ -10,33 +10,24 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 from dagster._core.definitions.data_version import CachingStaleStatusResolver
+from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 from dagster._core.loader import LoadingContextForTest
 
 from assets.jobs import VIDEO_ASSET_KEYS
 from orchestration import cli
 from orchestration.definitions import build_definitions
 from orchestration.reprocess import backfill_progress, scan_stale, wait_for_backfill
-from pipeline.db.session import migrate
 from pipeline.settings import Settings, get_settings
 from tests.fixtures.daemon import SYNC_RUN_LAUNCHER, backfill_daemon_iteration, daemon_workspace, run_queue_iteration
-from tests.fixtures.database import isolate_environment
-from tests.fixtures.pipeline import PipelineHarness
+from tests.fixtures.pipeline import platform_from_environment
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def platform(tmp_path, monkeypatch):
-    """An isolated platform whose settings come from the environment, as the CLI and the daemon read them."""
-    isolate_environment(monkeypatch, tmp_path)
-    monkeypatch.setenv("VIDEOAI_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    settings = Settings()
-    migrate(settings.database_url)
-    (tmp_path / "dagster").mkdir()
-    with dg.instance_for_test(overrides={"run_launcher": SYNC_RUN_LAUNCHER}, temp_dir=str(tmp_path / "dagster")) as instance:
-        yield PipelineHarness(settings, instance)
-    get_settings.cache_clear()
+    with platform_from_environment(tmp_path, monkeypatch, {"run_launcher": SYNC_RUN_LAUNCHER}) as platform:
+        yield platform
 
 
 def _resolver_statuses(instance, settings, partitions) -> dict[tuple[str, str], str]:
@@ -85,10 +76,34 @@ def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform,
     out = capsys.readouterr().out
     assert "video_summary (" in out and "transcript (" not in out
 
+    # In the UI: the stale_videos_sensor's tick says how many videos each asset is stale for ...
+    changed_defs = build_definitions(changed)
+    sensor = changed_defs.resolve_sensor_def("stale_videos_sensor")
+    with dg.build_sensor_context(instance=platform.instance, repository_def=changed_defs.get_repository_def()) as context:
+        tick = sensor(context)
+    assert isinstance(tick, dg.SkipReason) and "2 of 3 videos stale" in (tick.skip_message or "")
+    assert "transcript: 2 stale videos" in (tick.skip_message or "")
+    # ... opted in (AUTO_REPROCESS_STALE), it requests the backfill itself, at low priority ...
+    monkeypatch.setenv("AUTO_REPROCESS_STALE", "true")
+    get_settings.cache_clear()
+    with dg.build_sensor_context(instance=platform.instance, repository_def=changed_defs.get_repository_def()) as context:
+        (request,) = sensor(context).run_requests
+    assert {(k.partition_key, k.asset_key.to_user_string())
+            for k in request.asset_graph_subset.iterate_asset_partitions()} == expected_stale
+    assert request.tags["dagster/priority"] == "-1"
+    monkeypatch.delenv("AUTO_REPROCESS_STALE")
+    get_settings.cache_clear()
+    # ... and the reprocess_stale job is the one-click path: it launches the same backfill.
+    assert changed_defs.resolve_job_def("reprocess_stale").execute_in_process(instance=platform.instance).success
+    (from_ui,) = platform.instance.get_backfills()
+    assert {(k.partition_key, k.asset_key.to_user_string())
+            for k in from_ui.asset_backfill_data.target_subset.iterate_asset_partitions()} == expected_stale
+    platform.instance.update_backfill(from_ui.with_status(BulkActionStatus.CANCELED))  # the CLI's goes on below
+
     # The real run: one backfill over exactly those partitions and assets, then Dagster's backfill daemon.
     assert cli.main(["reprocess", "--stale", "--no-wait"]) == 0
     out = capsys.readouterr().out
-    (backfill,) = platform.instance.get_backfills()
+    (backfill,) = platform.instance.get_backfills(filters=BulkActionsFilter(statuses=[BulkActionStatus.REQUESTED]))
     assert backfill.backfill_id in out
     assert {(k.partition_key, k.asset_key.to_user_string())
             for k in backfill.asset_backfill_data.target_subset.iterate_asset_partitions()} == expected_stale

@@ -22,11 +22,8 @@ from dagster._daemon.sensor import execute_sensor_iteration
 from orchestration.definitions import build_definitions
 from orchestration.instance import EMBEDDED_DAGSTER_YAML
 from orchestration.reprocess import StaleAsset, launch_backfill
-from pipeline.db.session import migrate
-from pipeline.settings import Settings, get_settings
 from tests.fixtures.daemon import backfill_daemon_iteration, daemon_workspace, run_queue_iteration
-from tests.fixtures.database import isolate_environment
-from tests.fixtures.pipeline import PipelineHarness
+from tests.fixtures.pipeline import platform_from_environment
 
 RECORDING_LAUNCHER = {"module": "dagster._core.test_utils", "class": "MockedRunLauncher"}
 BACKLOG = 12
@@ -34,16 +31,9 @@ BACKLOG = 12
 
 @pytest.fixture
 def platform(tmp_path, monkeypatch):
-    isolate_environment(monkeypatch, tmp_path)
-    monkeypatch.setenv("VIDEOAI_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    settings = Settings()
-    migrate(settings.database_url)
     config = {**yaml.safe_load(EMBEDDED_DAGSTER_YAML), "run_launcher": RECORDING_LAUNCHER}
-    (tmp_path / "dagster").mkdir()
-    with dg.instance_for_test(overrides=config, temp_dir=str(tmp_path / "dagster")) as instance:
-        yield PipelineHarness(settings, instance)
-    get_settings.cache_clear()
+    with platform_from_environment(tmp_path, monkeypatch, config) as platform:
+        yield platform
 
 
 _TICKS = itertools.count(1)

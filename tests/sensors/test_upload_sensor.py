@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -68,12 +68,18 @@ def test_a_thousand_waiting_uploads_are_taken_tick_by_tick_each_exactly_once(sto
     assert requested == [str(v) for v in range(1, 1001)]  # each once, in arrival order
 
 
+def _first_tick(instance: dg.DagsterInstance, store: ObjectStore, video_id: int, at: datetime) -> dg.SensorResult:
+    """One upload, one tick, its partitions added: where the next tick starts."""
+    store.put_bytes(keys.upload_key(video_id, "a.mp4", at), b"x")
+    first = _evaluate(instance, store, None)
+    _apply(instance, first)
+    return first
+
+
 def test_new_uploads_after_the_cursor_are_requested_once(store):
     now = utcnow()
-    store.put_bytes(keys.upload_key(1, "a.mp4", now), b"x")
     with dg.instance_for_test() as instance:
-        first = _evaluate(instance, store, None)
-        _apply(instance, first)
+        first = _first_tick(instance, store, 1, now)
         store.put_bytes(keys.upload_key(2, "b.mov", now + timedelta(seconds=1)), b"x")
         second = _evaluate(instance, store, first.cursor)
         assert [r.partition_key for r in second.run_requests] == ["2"]
@@ -82,10 +88,8 @@ def test_new_uploads_after_the_cursor_are_requested_once(store):
 
 def test_an_upload_that_lands_late_within_the_grace_window_is_not_missed(store):
     now = utcnow()
-    store.put_bytes(keys.upload_key(2, "b.mp4", now), b"x")
     with dg.instance_for_test() as instance:
-        first = _evaluate(instance, store, None)
-        _apply(instance, first)
+        first = _first_tick(instance, store, 2, now)
         # Upload 1 took its timestamp first but its object appeared after the tick.
         store.put_bytes(keys.upload_key(1, "a.mp4", now - GRACE / 2), b"x")
         second = _evaluate(instance, store, first.cursor)

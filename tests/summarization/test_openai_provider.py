@@ -48,6 +48,12 @@ def settings(**environment: str) -> Settings:
     return Settings(_env_file=None, **environment)
 
 
+def openai_settings(fake_openai, **environment: str) -> Settings:
+    """Settings for the OpenAI-compatible summarizer against the test's fake server."""
+    return settings(SUMMARIZER_PROVIDER="openai", OPENAI_BASE_URL=fake_openai.base_url,
+                    OPENAI_API_KEY=fake_openai.api_key, **environment)
+
+
 @pytest.fixture
 def summarizer(fake_openai):
     provider = OpenAIChatSummarizer(
@@ -159,14 +165,7 @@ def test_server_errors_are_retried_by_the_client(fake_openai, summarizer):
 
 def test_retries_follow_the_configured_limit_then_fail(fake_openai):
     fake_openai.fail_next(503, 5, FAST_RETRY)
-    provider = summarizer_from_settings(
-        settings(
-            SUMMARIZER_PROVIDER="openai",
-            OPENAI_BASE_URL=fake_openai.base_url,
-            OPENAI_API_KEY=fake_openai.api_key,
-            LLM_MAX_RETRIES="2",
-        )
-    )
+    provider = summarizer_from_settings(openai_settings(fake_openai, LLM_MAX_RETRIES="2"))
     with pytest.raises(openai.InternalServerError):
         provider.summarize_chunk("Mulch keeps soil moist.")
     assert len(fake_openai.requests) == 3  # the first try and two retries
@@ -175,14 +174,7 @@ def test_retries_follow_the_configured_limit_then_fail(fake_openai):
 
 def test_settings_build_a_working_openai_summarizer(fake_openai):
     fake_openai.echo_sentences = 5
-    provider = summarizer_from_settings(
-        settings(
-            SUMMARIZER_PROVIDER="openai",
-            OPENAI_BASE_URL=fake_openai.base_url,
-            OPENAI_API_KEY=fake_openai.api_key,
-            SUMMARIZER_MODEL="llama-3.1-8b",
-        )
-    )
+    provider = summarizer_from_settings(openai_settings(fake_openai, SUMMARIZER_MODEL="llama-3.1-8b"))
     result = summarize_transcript(twelve_segments(), provider)
     assert len(result.sentences) == 5
     assert {request.body["model"] for request in fake_openai.requests} == {"llama-3.1-8b"}

@@ -24,6 +24,7 @@
     if (!file) { say("Choose a video file first."); return; }
     var title = document.getElementById("title").value.trim() || file.name.replace(/\.[^.]+$/, "");
     button.disabled = true;
+    var lastSent = 0;
     // PATCH size: a dropped connection costs at most the chunk in flight.
     var chunkBytes = parseInt(form.getAttribute("data-chunk-bytes") || "0", 10) || 5 * 1024 * 1024;
     var upload = new window.tus.Upload(file, {
@@ -40,14 +41,23 @@
         description: document.getElementById("description").value
       },
       onProgress: function (sent, total) {
+        lastSent = sent;
         var percent = total ? Math.floor(sent * 100 / total) : 0;
         progress.value = percent;
         say("Uploading: " + mb(sent) + " of " + mb(total) + " (" + percent + " %)");
       },
       onError: function (error) {
         button.disabled = false;
-        var detail = error && error.originalResponse ? error.originalResponse.getBody() : String(error);
-        say("The upload stopped: " + detail + ". Press Upload again to continue where it stopped.");
+        var response = error && error.originalResponse;
+        if (response && response.getStatus() >= 400 && response.getStatus() < 500 && response.getStatus() !== 409) {
+          // Refused (not a video, too large, signed out): say why; resuming would not help.
+          var reason = response.getBody();
+          try { reason = JSON.parse(reason).error.message; } catch (ignored) { /* not our JSON body */ }
+          say("The upload was refused: " + reason);
+          return;
+        }
+        say("The upload stopped at " + mb(lastSent) + " of " + mb(file.size) +
+            " (the connection dropped). Press Upload again to continue where it stopped.");
       },
       onSuccess: function () {
         progress.value = 100;

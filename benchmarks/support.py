@@ -1,0 +1,78 @@
+"""What several benchmarks share: a free port, a throwaway database, the real API in a subprocess."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from orchestration.demo import stop_process_group
+
+API = "/api/v1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def temporary_database(kind: str, workdir: Path, admin_url: str, prefix: str) -> Iterator[str]:
+    """A SQLite file in `workdir`, or a fresh PostgreSQL database (dropped afterwards) beside `admin_url`'s."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'videoai.db'}"
+        return
+    from sqlalchemy import create_engine, text
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass(frozen=True)
+class ApiServer:
+    base: str  # http://127.0.0.1:PORT
+    pid: int
+
+
+@contextmanager
+def api_server(env: dict[str, str], port: int, log_path: Path, start_timeout: float = 60) -> Iterator[ApiServer]:
+    """`videoai serve` with exactly `env` (plus its port) in its own process group; stopped (with any
+    children) on exit."""
+    full_env = {**env, "API_PORT": str(port), "API_HOST": "127.0.0.1"}
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "serve"], env=full_env,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the API exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{base}{API}/health/live", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield ApiServer(base, process.pid)
+    finally:
+        stop_process_group(process, timeout=15)
