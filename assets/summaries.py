@@ -26,8 +26,8 @@ def summary_assets(code_version: str) -> list[dg.AssetsDefinition]:
         deps=["transcript"],
         code_version=code_version,
         kinds={"llm"},
-        description="Map: the transcript cut into ~8000-token chunks (counted offline), each summarized; "
-                    "batches of 5 chunks run concurrently.",
+        description="Map: the transcript cut into chunks of SUMMARY_CHUNK_TOKENS tokens (counted offline), each "
+                    "summarized; SUMMARY_BATCH_SIZE chunks run concurrently.",
     )
     def chunk_summaries(context: dg.AssetExecutionContext, database: DatabaseResource,
                         summarizer: SummarizerResource) -> dg.MaterializeResult:
@@ -51,8 +51,8 @@ def summary_assets(code_version: str) -> list[dg.AssetsDefinition]:
         deps=[chunk_summaries],
         code_version=code_version,
         kinds={"llm"},
-        description="Reduce: chunk summaries combined recursively in batches of 5 into a final summary of "
-                    "4-6 sentences, with a quality score.",
+        description="Reduce: chunk summaries combined recursively, SUMMARY_BATCH_SIZE at a time, into a final "
+                    "summary of 4-6 sentences, with a quality score.",
     )
     def video_summary(context: dg.AssetExecutionContext, database: DatabaseResource,
                       object_store: ObjectStoreResource, summarizer: SummarizerResource) -> dg.MaterializeResult:
@@ -73,7 +73,7 @@ def summary_assets(code_version: str) -> list[dg.AssetsDefinition]:
             "summary": dg.MetadataValue.md(reduced.summary or "_No speech, so no summary._"),
             "sentence_count": len(reduced.sentences),
             "quality_score": dg.MetadataValue.float(reduced.quality_score),
-            "reduce_rounds": reduced.rounds,
+            "reduce_rounds": reduced.reduce_rounds,
             "model": model_info.get("model", ""),
         })
 

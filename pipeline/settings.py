@@ -122,8 +122,7 @@ class Settings(BaseSettings):
     sensor_batch_size: int = Field(default=10, ge=1, alias="SENSOR_BATCH_SIZE")
     # Opt-in: the stale_videos_sensor backfills what a model change made stale (low priority).
     auto_reprocess_stale: bool = Field(default=False, alias="AUTO_REPROCESS_STALE")
-    # in_process by default: on a small machine a process per step costs ~2.5 s each
-    # (benchmarks/executor_overhead.py: 5.7x the wall time for a short video).
+    # in_process by default: why, and what each choice does, in orchestration/executors.py.
     dagster_executor: Literal["in_process", "multiprocess", "k8s"] = Field(default="in_process", alias="DAGSTER_EXECUTOR")
     dagster_max_concurrent: int | None = Field(default=None, ge=1, alias="DAGSTER_MAX_CONCURRENT")
 

@@ -238,7 +238,7 @@ class VideoRepository:
         with self._unit() as session:
             row = _one_for_update(session, VideoSummary, self.video_id)
             row.summary, row.sentence_count = reduced.summary, len(reduced.sentences)
-            row.chunk_count, row.reduce_rounds = chunk_count, reduced.rounds
+            row.chunk_count, row.reduce_rounds = chunk_count, reduced.reduce_rounds
             row.quality_score, row.quality = reduced.quality_score, reduced.quality
             row.object_key, row.model_info = object_key, model_info
             advance_status(session, self.video_id, VideoStatus.SUMMARIZING, event=VIDEO_SUMMARIZED, payload={

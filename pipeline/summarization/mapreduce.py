@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from typing import TypeVar
 
@@ -28,33 +28,25 @@ Item = TypeVar("Item")
 Output = TypeVar("Output")
 
 
-@dataclass(frozen=True)
-class ChunkSummaryResult:
-    position: int
-    text: str  # the chunk's summary
-    token_count: int  # tokens in the chunk's transcript text
-    start: float
-    end: float
-
-
-@dataclass(frozen=True)
-class SummaryResult:
-    summary: str
-    sentences: list[str]
-    chunk_summaries: list[ChunkSummaryResult]
-    reduce_rounds: int
-    quality_score: float
-    quality: dict[str, float]
-    model_info: dict = field(default_factory=dict)
+# A chunk's summary: the chunk's position, token count and time span, with its summary as `text`.
+ChunkSummaryResult = TranscriptChunk
 
 
 @dataclass(frozen=True)
 class ReducedSummary:
     summary: str
     sentences: list[str]
-    rounds: int
+    reduce_rounds: int
     quality_score: float
     quality: dict[str, float]
+
+
+@dataclass(frozen=True)
+class SummaryResult(ReducedSummary):
+    """Map and reduce in one: the reduced summary, its chunks' summaries and the model that wrote them."""
+
+    chunk_summaries: list[ChunkSummaryResult] = field(default_factory=list)
+    model_info: dict = field(default_factory=dict)
 
 
 def map_chunks(
@@ -71,7 +63,7 @@ def map_chunks(
     with ThreadPoolExecutor(batch_size, thread_name_prefix="summarize") as pool:
         summaries = _in_batches(pool, provider.summarize_chunk, texts, batch_size, report, "map chunks")
     return [
-        ChunkSummaryResult(chunk.position, text, chunk.token_count, chunk.start, chunk.end)
+        replace(chunk, text=text)
         for chunk, text in zip(chunks, summaries, strict=True)
     ]
 
@@ -126,15 +118,7 @@ def summarize_transcript(
         batch_size=batch_size,
         progress=progress,
     )
-    return SummaryResult(
-        summary=reduced.summary,
-        sentences=reduced.sentences,
-        chunk_summaries=mapped,
-        reduce_rounds=reduced.rounds,
-        quality_score=reduced.quality_score,
-        quality=reduced.quality,
-        model_info=provider.model_info(),
-    )
+    return SummaryResult(**asdict(reduced), chunk_summaries=mapped, model_info=provider.model_info())
 
 
 def _check_batch_size(batch_size: int) -> None:

@@ -246,6 +246,6 @@ def test_the_map_and_reduce_halves_run_separately(fake_openai, summarizer):
     assert [m.position for m in mapped] == list(range(12))
 
     reduced = reduce_summaries([m.text for m in mapped], summarizer, source_text=" ".join(c.text for c in chunks))
-    assert reduced.rounds == 2
+    assert reduced.reduce_rounds == 2
     assert [kind_of(request) for request in fake_openai.requests] == ["chunk"] * 12 + ["combine"] * 3 + ["final"]
     assert reduced.quality_score > 0
