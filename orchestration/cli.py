@@ -101,8 +101,9 @@ def _cmd_dagster(args: argparse.Namespace) -> int:
     settings = get_settings()
     os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
-    dagster = Path(sys.executable).parent / "dagster"  # the venv's, whether or not it is activated
-    os.execv(dagster, [str(dagster), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)])
+    dg = Path(sys.executable).parent / "dg"  # the venv's, whether or not it is activated
+    # `dg dev` is what Dagster 1.13 recommends (`dagster dev` warns that it is superseded).
+    os.execv(dg, [str(dg), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)])
     return 0  # pragma: no cover - exec does not return
 
 
@@ -189,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     reprocess.add_argument("--timeout", type=float, default=None, help="stop following the backfill after this many seconds")
     reprocess.set_defaults(func=_cmd_reprocess)
 
-    dagster = commands.add_parser("dagster", help="start the Dagster UI and daemon (dagster dev) on this project")
+    dagster = commands.add_parser("dagster", help="start the Dagster UI and daemon (dg dev) on this project")
     dagster.add_argument("--port", type=int, default=3000)
     dagster.set_defaults(func=_cmd_dagster)
     return parser

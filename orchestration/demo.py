@@ -146,7 +146,7 @@ def run_demo(settings: Settings, *, keep_running: bool = False, ui_port: int | N
     bin_dir = Path(sys.executable).parent
     with ExitStack() as running:
         _say(f"==> starting Dagster (webserver + daemon) on http://127.0.0.1:{ui_port}")
-        dagster = _start("dagster", [str(bin_dir / "dagster"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+        dagster = _start("dagster", [str(bin_dir / "dg"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
                                      "-h", "127.0.0.1", "-p", str(ui_port)], env, log_dir)
         running.callback(stop_process_group, dagster)
         _say(f"==> starting the API on http://127.0.0.1:{api_port}")
