@@ -12,9 +12,10 @@ of the ORM model:
 `SqlSearchIndex.search` runs the same steps on both dialects, each shaped to
 stay fast at 100,000 videos:
 
-1. a count that stops at `TOTAL_CAP + 1` matches (no ranking involved);
-2. one ranked keyset page, with the full-text index driving: each match is
+1. one ranked keyset page, with the full-text index driving: each match is
    scored once, then checked against the narrow filter row;
+2. a count that stops at `TOTAL_CAP + 1` matches (no ranking involved), skipped
+   when the first page already holds every match;
 3. titles, snippets and the timed segments that say the words, for the page's
    hits only.
 
@@ -200,14 +201,17 @@ class SqlSearchIndex:
             keyset = "WHERE m.score < :after_score OR (m.score = :after_score AND m.video_id > :after_id)"
             params |= {"after_score": plan.after.score, "after_id": plan.after.video_id}
         with self.engine.connect() as conn:
-            count = text(f"SELECT count(*) FROM (SELECT 1 {source} LIMIT :cap) AS c").bindparams(*typed)
-            counted = conn.execute(count, params | {"cap": TOTAL_CAP + 1}).scalar_one()
             ranked = (text(f"SELECT m.video_id, m.score, m.status, m.created_at FROM ("
                            f"SELECT d.video_id AS video_id, {score} AS score, d.status AS status, "
                            f"d.created_at AS created_at {source}) AS m {keyset} "
                            f"ORDER BY m.score DESC, m.video_id LIMIT :n")
                       .bindparams(*typed).columns(created_at=UTCDateTime))
             rows = conn.execute(ranked, params | {"n": plan.limit + 1}).all()
+            if plan.after is None and len(rows) <= plan.limit:
+                counted = len(rows)  # the first page holds every match: nothing more to count
+            else:
+                count = text(f"SELECT count(*) FROM (SELECT 1 {source} LIMIT :cap) AS c").bindparams(*typed)
+                counted = conn.execute(count, params | {"cap": TOTAL_CAP + 1}).scalar_one()
             page, next_cursor = plan.page_of([CursorPosition(row.score, row.video_id) for row in rows])
             ids = [position.video_id for position in page]
             details = self.page_details(conn, plan, ids) if ids else {}
