@@ -74,7 +74,8 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
     with tempfile.TemporaryDirectory(prefix="videoai-ladder-") as tmp, local_file(store, video.source_key or "") as source:
         workdir = Path(tmp)
         try:
-            encoded = transcode_ladder(source, workdir, rungs, has_audio=bool(video.has_audio))
+            encoded = transcode_ladder(source, workdir, rungs, has_audio=bool(video.has_audio),
+                                       progress=context.log.info, duration_seconds=video.duration_seconds or 0.0)
             package = hls.package_hls(encoded, workdir / "hls")
             moment = thumbnail_time(video.duration_seconds or 0.0)
             thumb_path = make_thumbnail(source, workdir / "thumbnail.jpg", at_seconds=moment)

@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -318,13 +321,47 @@ def _run(command: list[str], what: str) -> None:
         raise MediaError(f"{what} failed: {_summarize_stderr(result.stderr)}", "encode_failed")
 
 
+PROGRESS_EVERY_SECONDS = 10.0
+
+
+def _run_with_progress(command: list[str], what: str, progress: Callable[[str], None], duration: float) -> None:
+    """`_run`, reporting how far ffmpeg has got (its `-progress` key=value stream) every
+    PROGRESS_EVERY_SECONDS of wall time, and once at the end."""
+    command = [command[0], "-progress", "pipe:1", *command[1:]]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stderr: list[str] = []
+    drain = threading.Thread(target=lambda: stderr.extend(process.stderr or []), daemon=True)
+    drain.start()
+    done_seconds, last = 0.0, time.monotonic()
+    for line in process.stdout or []:
+        key, _, value = line.strip().partition("=")
+        if key == "out_time_us" and value.isdigit():
+            done_seconds = int(value) / 1e6
+        elif key == "progress" and time.monotonic() - last >= PROGRESS_EVERY_SECONDS:
+            last = time.monotonic()
+            share = f" ({min(done_seconds / duration, 1.0):.0%})" if duration > 0 else ""
+            progress(f"{what}: {done_seconds:.1f} of {duration:.1f} s encoded{share}")
+    process.wait()
+    drain.join(timeout=10)
+    if process.returncode != 0:
+        raise MediaError(f"{what} failed: {_summarize_stderr(''.join(stderr).encode())}", "encode_failed")
+    progress(f"{what}: {duration:.1f} s encoded: done")
+
+
 def transcode_ladder(
-    source: Path, out_dir: Path, rungs: list[Rung], has_audio: bool, preset: str = "veryfast"
+    source: Path, out_dir: Path, rungs: list[Rung], has_audio: bool, preset: str = "veryfast",
+    progress: Callable[[str], None] | None = None, duration_seconds: float = 0.0,
 ) -> list[EncodedVariant]:
-    """Encode every rung in one ffmpeg process; describe each output as probed."""
+    """Encode every rung in one ffmpeg process; describe each output as probed.
+
+    `progress`, when given, hears how far the encode has got (of `duration_seconds`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _run(build_ladder_command(source, out_dir, rungs, has_audio, preset), "Transcoding the video")
+    command = build_ladder_command(source, out_dir, rungs, has_audio, preset)
+    if progress is None:
+        _run(command, "Transcoding the video")
+    else:
+        _run_with_progress(command, "Transcoding the video", progress, duration_seconds)
     variants = []
     for rung in rungs:
         path = variant_path(out_dir, rung)

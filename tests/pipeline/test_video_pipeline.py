@@ -256,5 +256,7 @@ def test_materializations_carry_the_title_an_inline_thumbnail_and_progress(modul
     assert thumbnail.endswith(f"/api/v1/videos/{vid}/thumbnail)") and len(thumbnail) < 1000
     run = module_harness.instance.get_run_by_id(result.run_id)
     assert run.tags["videoai/title"] == "Sample talk"
-    logs = [e.message for e in module_harness.instance.all_logs(result.run_id) if e.step_key == "transcript"]
-    assert any("transcribed" in message and "done" in message for message in logs)
+    logs = {step: [e.message for e in module_harness.instance.all_logs(result.run_id) if e.step_key == step]
+            for step in ("transcript", "video_variants")}
+    assert any("transcribed" in message and "done" in message for message in logs["transcript"])
+    assert any("encoded: done" in message for message in logs["video_variants"])  # ffmpeg's own progress
