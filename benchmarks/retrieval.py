@@ -162,8 +162,8 @@ def latency(count: int, directory: Path, embedder: WordLlamaEmbedder, min_simila
     for _ in range(queries):
         (sentences, paraphrase), (other, _unused) = rng.sample(CONCEPTS, 2)
         if rng.random() < 0.5:
-            words = [w.strip(".,").lower() for w in rng.choice(sentences).split() if len(w) > 5]
-            other_words = [w.strip(".,").lower() for w in rng.choice(other).split() if len(w) > 5]
+            words = [w.strip(".,'").lower() for w in " ".join(sentences).split() if len(w) > 5]
+            other_words = [w.strip(".,'").lower() for w in " ".join(other).split() if len(w) > 5]
             mixed.append(f"{rng.choice(words)} {rng.choice(other_words)}")
         else:
             mixed.append(paraphrase)

@@ -30,8 +30,9 @@ SearchMode = Literal["hybrid", "text", "semantic"]
 MODES: tuple[SearchMode, ...] = ("hybrid", "text", "semantic")
 
 RRF_K = 60
-# Candidates taken from each side before fusing (more when paging deeper).
-CANDIDATES = 50
+# Candidates taken from each side before fusing: the page and one more (the cursor), at least this many.
+# Each text candidate costs its snippet and matches, so more would slow every search for ranks no page shows.
+CANDIDATES = 20
 # Fused pages reach this deep at most; beyond it, text mode pages on.
 MAX_DEPTH = 1000
 
@@ -70,7 +71,7 @@ class HybridSearch:
                 raise InvalidCursor("malformed search cursor")
         start = offset or 0
         limit = max(1, min(query.limit, MAX_LIMIT))
-        depth = min(max(CANDIDATES, start + limit + 1), MAX_DEPTH)
+        depth = min(max(CANDIDATES, start + limit + 1), MAX_DEPTH)  # the page and one more, from each side
         semantic = self._semantic(query, depth)
         if mode == "semantic":
             hits = [_vector_only_hit(hit) for hit in semantic]

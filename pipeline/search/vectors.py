@@ -137,7 +137,8 @@ class _Snapshot:
         if len(rows) > EXACT_SCAN_MAX_ROWS:
             from usearch.index import Index
 
-            self.graph = Index(ndim=self.matrix.shape[1], metric="ip", dtype="f16")
+            # A lighter build than usearch's default (expansion_add 128): the graph is rebuilt on changes.
+            self.graph = Index(ndim=self.matrix.shape[1], metric="ip", dtype="f16", connectivity=16, expansion_add=48)
             self.graph.add(np.arange(len(rows), dtype=np.uint64), self.matrix)
 
     def nearest(self, vector: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -246,27 +247,44 @@ class SqlVectorIndex:
                 best[video_id] = (best[video_id][0], row)
         if not best:
             return []
-        documents = self._visible(list(best), query)
+        # `best` is in score order (each video first seen at its best passage). Filters are checked a
+        # page at a time, on the narrow filter rows; titles are read for the hits kept only.
+        ordered, kept = list(best), []
+        batch = limit + 8
+        with self.engine.connect() as conn:
+            for offset in range(0, len(ordered), batch):
+                chunk = ordered[offset:offset + batch]
+                visible = self._visible(conn, chunk, query)
+                kept += [(video_id, visible[video_id]) for video_id in chunk if video_id in visible]
+                if len(kept) >= limit:
+                    break
+            kept = kept[:limit]
+            titles = self._titles(conn, [video_id for video_id, _ in kept])
         hits = []
-        for video_id, (score, row) in sorted(best.items(), key=lambda item: (-item[1][0], item[0])):
-            document = documents.get(video_id)
-            if document is None:
-                continue
+        for video_id, document in kept:
+            score, row = best[video_id]
             kind, start, end, passage = snapshot.meta[row]
             hits.append(VectorHit(video_id=video_id, score=score, kind=kind, start=start, end=end, text=passage,
-                                  title=document.title, status=document.status, created_at=document.created_at))
-            if len(hits) == limit:
-                break
+                                  title=titles.get(video_id, ""), status=document.status,
+                                  created_at=document.created_at))
         return hits
 
-    def _visible(self, ids: list[int], query: SearchQuery) -> dict[int, Any]:
-        """Title, status and creation time of the videos among `ids` that pass the query's filters."""
+    @staticmethod
+    def _visible(conn: Any, ids: list[int], query: SearchQuery) -> dict[int, Any]:
+        """Status and creation time of the videos among `ids` that pass the query's filters."""
         filters, params, typed = _filters(plan_search(query))
-        statement = (text(f"""SELECT d.video_id, t.title, d.status, d.created_at FROM search_documents AS d
-                              JOIN search_texts AS t ON t.video_id = d.video_id WHERE d.video_id IN :ids {filters}""")
+        statement = (text(f"""SELECT d.video_id, d.status, d.created_at FROM search_documents AS d
+                              WHERE d.video_id IN :ids {filters}""")
                      .bindparams(bindparam("ids", expanding=True), *typed).columns(created_at=UTCDateTime))
-        with self.engine.connect() as conn:
-            return {row.video_id: row for row in conn.execute(statement, {"ids": ids, **params})}
+        return {row.video_id: row for row in conn.execute(statement, {"ids": ids, **params})}
+
+    @staticmethod
+    def _titles(conn: Any, ids: list[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        statement = text("SELECT video_id, title FROM search_texts WHERE video_id IN :ids").bindparams(
+            bindparam("ids", expanding=True))
+        return {row.video_id: row.title for row in conn.execute(statement, {"ids": ids})}
 
     def describe(self) -> str:
         detail = f"in-process search over {self.engine.dialect.name} passages (exact scan, HNSW above " \
