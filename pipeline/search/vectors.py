@@ -44,10 +44,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from pipeline.db.models import UTCDateTime
 from pipeline.search.base import SearchQuery
 from pipeline.search.plan import plan_search
-from pipeline.search.sql_store import _filters
+from pipeline.search.sql_store import search_documents
 
 # An exact scan costs ~1 ms per 1,000 passages on a loaded 2-core machine (benchmarks/retrieval.py:
 # 50,000 x 256 took 53 ms); above this many passages, the HNSW graph answers in well under a millisecond.
@@ -271,12 +270,20 @@ class SqlVectorIndex:
 
     @staticmethod
     def _visible(conn: Any, ids: list[int], query: SearchQuery) -> dict[int, Any]:
-        """Status and creation time of the videos among `ids` that pass the query's filters."""
-        filters, params, typed = _filters(plan_search(query))
-        statement = (text(f"""SELECT d.video_id, d.status, d.created_at FROM search_documents AS d
-                              WHERE d.video_id IN :ids {filters}""")
-                     .bindparams(bindparam("ids", expanding=True), *typed).columns(created_at=UTCDateTime))
-        return {row.video_id: row for row in conn.execute(statement, {"ids": ids, **params})}
+        """Status and creation time of the videos among `ids` that pass the query's filters.
+
+        Rows are read by primary key and filtered here: with the filters in SQL, SQLite may pick
+        the status index and walk every ready video instead of looking up these few.
+        """
+        plan = plan_search(query)
+        statement = (select(search_documents.c.video_id, search_documents.c.status, search_documents.c.owner_id,
+                            search_documents.c.created_at)
+                     .where(search_documents.c.video_id.in_(ids)))
+        return {row.video_id: row for row in conn.execute(statement)
+                if (plan.status is None or row.status == plan.status)
+                and (plan.owner_id is None or row.owner_id == plan.owner_id)
+                and (plan.created_from is None or row.created_at >= plan.created_from)
+                and (plan.created_to is None or row.created_at <= plan.created_to)}
 
     @staticmethod
     def _titles(conn: Any, ids: list[int]) -> dict[int, str]:
