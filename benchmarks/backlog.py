@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from orchestration.processes import stop_process_group
 
 REPO = Path(__file__).resolve().parent.parent
 SENSOR = "upload_sensor"
@@ -62,13 +63,7 @@ def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def stop_daemon(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    stop_process_group(process, timeout=30)
 
 
 def sensor_ticks(instance: Any) -> list[Any]:

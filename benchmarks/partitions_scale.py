@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -49,6 +48,8 @@ from dagster._core.definitions.data_version import (
 from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+
+from orchestration.processes import stop_process_group
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 UPLOADS = 1000
@@ -205,12 +206,7 @@ def time_ui_queries(env: dict[str, str], keys_total: int, rounds: int = 3) -> di
             stale_timings.append(elapsed)
         return {"partitions_query": statistics.median(timings), "stale_100_query": statistics.median(stale_timings)}
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process)
 
 
 def run_size(n: int, ui: bool) -> dict[str, float]:

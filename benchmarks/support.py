@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from orchestration.demo import stop_process_group
+from orchestration.processes import stop_process_group
 
 API = "/api/v1"
 

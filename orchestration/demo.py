@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import dagster as dg
 import httpx
 
 from orchestration.instance import ensure_dagster_home
+from orchestration.processes import stop_process_group
 from pipeline.samples import make_speech_video
 from pipeline.settings import Settings
 
@@ -50,17 +50,6 @@ def _start(name: str, command: list[str], env: dict[str, str], log_dir: Path) ->
     log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it; ours closes at exit
     # A process group of its own, so stopping it also stops what it spawned (dagster dev's children).
     return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop_process_group(process: subprocess.Popen, timeout: float = 20) -> None:
-    """Stop a process started with start_new_session, and everything it spawned."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=timeout)
 
 
 def _wait_for(url: str, what: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
