@@ -20,7 +20,7 @@ from pipeline.db.models import UploadMetadata, Video
 from pipeline.uploads import check_size, create_video
 from serving_api.deps import PUBLIC, CurrentUser, ServicesDep, SessionDep
 from serving_api.errors import ApiError, error_responses, not_found
-from serving_api.ingest import FILE_FIELD, accept_staged_upload, receive_multipart_upload, receive_raw_upload
+from serving_api.receive import FILE_FIELD, accept_staged_upload, receive_multipart_upload, receive_raw_upload
 from serving_api.schemas.videos import (
     DESCRIPTION_MAX_LENGTH,
     TITLE_MAX_LENGTH,

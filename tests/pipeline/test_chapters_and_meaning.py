@@ -32,7 +32,7 @@ ASSETS = ["source_video", "transcript", "chunk_summaries", "video_summary", "pas
 @pytest.fixture(scope="module")
 def topics_clip(module_harness, topics_video):
     path, changes = topics_video
-    vid = module_harness.ingest(path, title="Sunday notes", description="")
+    vid = module_harness.register(path, title="Sunday notes", description="")
     result = module_harness.run(vid, assets=ASSETS)
     assert result.success
     return vid, changes, result

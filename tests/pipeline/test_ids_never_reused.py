@@ -73,11 +73,11 @@ def test_upgrading_keeps_every_row_and_starts_above_every_announced_id(tmp_path)
 
 @pytest.mark.e2e
 def test_delete_then_upload_reaches_ready(harness, small_video_path) -> None:
-    first = harness.ingest(small_video_path, "first")
+    first = harness.register(small_video_path, "first")
     harness.instance.add_dynamic_partitions("videos", [str(first)])  # the sensor saw it
     _delete(harness.engine, first)
 
-    second = harness.ingest(small_video_path, "second")
+    second = harness.register(small_video_path, "second")
     assert second != first
     resources = {"object_store": ObjectStoreResource(kind="local", directory=str(harness.settings.object_store_dir)),
                  "pipeline_settings": PipelineSettingsResource.from_settings(harness.settings)}

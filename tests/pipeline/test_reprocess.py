@@ -38,7 +38,7 @@ def _resolver_statuses(instance, settings, partitions) -> dict[tuple[str, str], 
 
 
 def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform, small_video_path, monkeypatch, capsys):
-    videos = [str(platform.ingest(small_video_path, title=f"clip {i}")) for i in range(3)]
+    videos = [str(platform.register(small_video_path, title=f"clip {i}")) for i in range(3)]
     for vid in videos:
         assert platform.run(int(vid)).success
     assert scan_stale(platform.instance, build_definitions(platform.settings).resolve_asset_graph()).stale == []

@@ -25,7 +25,7 @@ def _steps(result, event_type: str) -> list[str]:
 
 
 def test_a_transient_llm_failure_is_retried_and_the_video_is_summarized(harness, speech_video_path, fake_openai):
-    vid = harness.ingest(speech_video_path, title="A talk")
+    vid = harness.register(speech_video_path, title="A talk")
     settings = harness.settings.model_copy(update={
         "summarizer_provider": "openai", "openai_base_url": fake_openai.base_url,
         "openai_api_key": SecretStr(fake_openai.api_key), "summarizer_model": "fake-model", "llm_max_retries": 0})
@@ -47,7 +47,7 @@ def test_a_transient_llm_failure_is_retried_and_the_video_is_summarized(harness,
 
 
 def test_a_corrupt_upload_fails_once_without_retries(harness, corrupt_video_path):
-    vid = harness.ingest(corrupt_video_path, title="broken")
+    vid = harness.register(corrupt_video_path, title="broken")
 
     result = harness.run(vid, raise_on_error=False, assets=["source_video"])
 

@@ -48,7 +48,7 @@ def _events(harness, vid: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def processed_speech_video(module_harness, speech_video_path):
-    vid = module_harness.ingest(speech_video_path, title="Sample talk", description="A short talk")
+    vid = module_harness.register(speech_video_path, title="Sample talk", description="A short talk")
     return vid, module_harness.run(vid)
 
 
@@ -141,10 +141,10 @@ def test_rerunning_a_partition_leaves_one_of_everything(module_harness, processe
 def test_bad_inputs_fail_clearly_and_a_good_video_still_reaches_ready(
     harness, corrupt_video_path, non_video_path, silent_video_path, hd_video_path,
 ):
-    corrupt = harness.ingest(corrupt_video_path, title="corrupt")
-    not_video = harness.ingest(non_video_path, title="not a video")
-    silent = harness.ingest(silent_video_path, title="silent")
-    good = harness.ingest(hd_video_path, title="good")
+    corrupt = harness.register(corrupt_video_path, title="corrupt")
+    not_video = harness.register(non_video_path, title="not a video")
+    silent = harness.register(silent_video_path, title="silent")
+    good = harness.register(hd_video_path, title="good")
 
     outcomes = {vid: harness.run(vid, raise_on_error=False) for vid in (corrupt, not_video, silent, good)}
 

@@ -29,7 +29,7 @@ def _failed_run_context(instance: dg.DagsterInstance, partition: str, resources:
 
 @pytest.fixture
 def video_in_progress(harness, small_video_path) -> int:
-    vid = harness.ingest(small_video_path, title="doomed")
+    vid = harness.register(small_video_path, title="doomed")
     with session_scope(harness.engine) as session:
         session.get(Video, vid).status = VideoStatus.TRANSCRIBING.value
     return vid

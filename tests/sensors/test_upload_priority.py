@@ -65,7 +65,7 @@ def test_new_uploads_leave_the_queue_before_a_queued_backfill(platform, small_vi
         queued = instance.get_runs(filters=dg.RunsFilter(statuses=[DagsterRunStatus.QUEUED]))
         assert len(queued) == BACKLOG  # the whole backfill waits in the queue
 
-        first = platform.ingest(small_video_path, title="fresh upload A")
+        first = platform.register(small_video_path, title="fresh upload A")
         _sensor_tick(workspace)
         run_queue_iteration(workspace)
         # Two slots: the upload takes one; backfills may hold only one of them.
@@ -73,7 +73,7 @@ def test_new_uploads_leave_the_queue_before_a_queued_backfill(platform, small_vi
         assert next(r for r in launched() if tag_of(r) == "upload").tags["dagster/partition"] == str(first)
 
         # Another upload arrives while both slots are busy; then the backfill's run finishes.
-        second = platform.ingest(small_video_path, title="fresh upload B")
+        second = platform.register(small_video_path, title="fresh upload B")
         _sensor_tick(workspace)
         _finish(instance, next(r.run_id for r in launched() if tag_of(r) == "backfill"))
         run_queue_iteration(workspace)

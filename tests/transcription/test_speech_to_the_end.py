@@ -46,7 +46,7 @@ def cut_mid_speech(media_dir: Path) -> Path:
 
 @pytest.mark.e2e
 def test_speech_to_the_very_end_passes_the_timing_check(harness, cut_mid_speech: Path) -> None:
-    vid = harness.ingest(cut_mid_speech, "speech to the end")
+    vid = harness.register(cut_mid_speech, "speech to the end")
     result = harness.run(vid, assets=["source_video", "transcript"])
     assert result.success
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
