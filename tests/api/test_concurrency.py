@@ -11,11 +11,13 @@ a 200 (or a 503 with Retry-After), quickly.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from benchmarks.api_load import api_server, drive, free_port, seed
+from benchmarks.api_load import drive, seed
+from benchmarks.support import api_server, free_port
 from tests.fixtures.database import isolate_environment
 
 
@@ -27,8 +29,8 @@ def test_sixty_concurrent_readers_never_stall(database_url: str, tmp_path: Path,
            "JWT_SECRET": "test-secret-" + "x" * 32, "DB_POOL_SIZE": "2", "DB_MAX_OVERFLOW": "1",
            "DB_POOL_TIMEOUT": "20", "API_DB_WAIT_SECONDS": "5"}
     seeded = seed(env, videos=20, users=5)
-    with api_server(env, free_port(), tmp_path / "api.log") as base:
-        result = drive(base, clients=60, seconds=3, seeded=seeded, mix={"detail": 3, "watch": 1}, timeout=15)
+    with api_server({**os.environ, **env}, free_port(), tmp_path / "api.log") as server:
+        result = drive(server.base, clients=60, seconds=3, seeded=seeded, mix={"detail": 3, "watch": 1}, timeout=15)
     assert result.server_errors == 0, result.line()
     # Before the gate no request at all was answered within 15 s; on a loaded 2-core machine this
     # answers a few hundred (each client gets answers, none waits long).
