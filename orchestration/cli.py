@@ -198,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from pipeline.logs import configure_logging
+
+    configure_logging(get_settings())  # every command logs, as JSON or text (LOG_FORMAT)
     return args.func(args)
 
 

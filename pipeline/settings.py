@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # Events: the outbox is always written; Kafka relays it when configured.
     kafka_bootstrap_servers: str | None = Field(default=None, alias="KAFKA_BOOTSTRAP_SERVERS")
 
+    # Logging of every process (pipeline/logs.py): json, text, or auto (text on a terminal).
+    log_format: Literal["auto", "json", "text"] = Field(default="auto", alias="LOG_FORMAT")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
     # Serving API.
     api_host: str = Field(default="127.0.0.1", alias="API_HOST")
     api_port: int = Field(default=8000, alias="API_PORT")

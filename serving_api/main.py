@@ -26,6 +26,7 @@ from serving_api.bloom import EmailBloomFilter
 from serving_api.deps import API_PREFIX
 from serving_api.errors import ErrorResponse, error_responses, install_error_handlers
 from serving_api.headers import SecurityHeadersMiddleware
+from serving_api.observability import install_observability
 from serving_api.routers import auth, health, playback, uploads, users, videos
 from serving_api.routers.tus import build_tus_router, prune_periodically
 from serving_api.services import build_services
@@ -102,4 +103,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             "Upload-Length", "Upload-Expires", "Retry-After"],
             max_age=600)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)  # outermost: on every response
+    # /metrics, and a request id on every response and log line (outermost of all).
+    install_observability(app)
     return app

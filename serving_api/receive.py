@@ -71,6 +71,12 @@ def _title(fields: UploadFields, filename: str | None) -> str:
     return fields.title or PurePosixPath(filename or "").stem[:TITLE_MAX_LENGTH] or "Untitled"
 
 
+def count_upload_bytes(request: Request, size: int) -> None:
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.upload_bytes.inc(size)
+
+
 # --- Multipart parsing -------------------------------------------------------------------------
 
 
@@ -126,6 +132,7 @@ async def multipart_events(request: Request) -> AsyncIterator[PartStart | bytes 
     parser = MultipartParser(params[b"boundary"], collected.callbacks())
     try:
         async for chunk in request.stream():
+            count_upload_bytes(request, len(chunk))
             parser.write(chunk)
             for event in collected.events:
                 yield event
@@ -218,6 +225,7 @@ async def receive_raw_upload(request: Request, services: Services, upload_id: st
     try:
         async with UploadSink(services.store, staging_key, services.settings.max_upload_bytes, content_type) as sink:
             async for chunk in request.stream():
+                count_upload_bytes(request, len(chunk))
                 await sink.write(chunk)
     except BaseException:
         await run_in_threadpool(_abandon, services, upload_id, "rejected while receiving")

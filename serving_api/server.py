@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uvicorn
 
+from pipeline.logs import configure_logging
 from pipeline.settings import Settings
 from serving_api.main import create_app
 
 
 def serve(settings: Settings) -> None:
+    configure_logging(settings)
     # Forwarded headers are handled by the app itself, and only from TRUSTED_PROXIES
     # (serving_api/main.py); uvicorn's own handling would trust 127.0.0.1 by default.
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
-                proxy_headers=False, log_level="info")
+                proxy_headers=False, log_config=None, log_level=settings.log_level.lower())
