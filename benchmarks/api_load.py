@@ -127,6 +127,7 @@ class LevelResult:
     statuses: Counter = field(default_factory=Counter)
     by_op: Counter = field(default_factory=Counter)
     bad_503: int = 0  # 503 without Retry-After
+    resets: int = 0  # keep-alive connections closed under a request, retried once (as browsers do)
     errors: Counter = field(default_factory=Counter)  # transport errors and timeouts
 
     @property
@@ -135,7 +136,9 @@ class LevelResult:
 
     @property
     def rate(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+        """Requests served (every answer but 503) per second."""
+        served = self.requests - self.statuses[503] - sum(self.errors.values())
+        return served / self.seconds if self.seconds else 0.0
 
     def quantile(self, q: float) -> float:
         if not self.latencies:
@@ -156,8 +159,9 @@ class LevelResult:
     def line(self) -> str:
         codes = " ".join(f"{code}:{n}" for code, n in sorted(self.statuses.items()))
         errors = f" errors {dict(self.errors)}" if self.errors else ""
+        resets = f" resets {self.resets}" if self.resets else ""
         return (f"{self.clients:>4} clients  {self.rate:8.1f} req/s  p50 {self.quantile(0.5) * 1000:7.1f} ms  "
-                f"p99 {self.quantile(0.99) * 1000:7.1f} ms  max {self.slowest:6.2f} s  [{codes}]{errors}")
+                f"p99 {self.quantile(0.99) * 1000:7.1f} ms  max {self.slowest:6.2f} s  [{codes}]{errors}{resets}")
 
 
 def _request_for(op: str, rng: random.Random, seeded: Seeded) -> tuple[str, str, dict]:
@@ -193,7 +197,13 @@ async def _drive(base: str, clients: int, seconds: float, seeded: Seeded, mix: d
                 method, url, options = _request_for(op, rng, seeded)
                 t0 = time.perf_counter()
                 try:
-                    response = await http.request(method, url, **options)
+                    try:
+                        response = await http.request(method, url, **options)
+                    except (httpx.RemoteProtocolError, httpx.ReadError):
+                        # The server closed a pooled keep-alive connection as it was reused: no
+                        # answer was lost, the request never reached the app. Retry once.
+                        result.resets += 1
+                        response = await http.request(method, url, **options)
                 except httpx.HTTPError as exc:
                     result.latencies.append(time.perf_counter() - t0)
                     result.errors[type(exc).__name__] += 1

@@ -40,7 +40,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, alias="DB_POOL_SIZE")
     db_max_overflow: int = Field(default=10, ge=0, alias="DB_MAX_OVERFLOW")
     db_pool_timeout: float = Field(default=10.0, gt=0, alias="DB_POOL_TIMEOUT")
-    api_db_wait_seconds: float = Field(default=5.0, gt=0, alias="API_DB_WAIT_SECONDS")
+    api_db_wait_seconds: float = Field(default=3.0, gt=0, alias="API_DB_WAIT_SECONDS")
+    # Requests one API process serves at once; the excess waits API_QUEUE_SECONDS, then gets 503.
+    api_max_in_flight: int = Field(default=64, ge=1, alias="API_MAX_IN_FLIGHT")
+    api_queue_seconds: float = Field(default=2.0, gt=0, alias="API_QUEUE_SECONDS")
 
     # Object store: a local directory, or S3 / MinIO.
     object_store: Literal["local", "s3"] = Field(default="local", alias="OBJECT_STORE")

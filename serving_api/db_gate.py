@@ -22,7 +22,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from serving_api.errors import busy
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from serving_api.errors import busy, error_json
 
 # Connections kept out of the gate for users that check one out and give it back in one thread.
 POOL_RESERVE = 2
@@ -30,6 +32,46 @@ POOL_RESERVE = 2
 
 def gate_capacity(pool_size: int, max_overflow: int) -> int:
     return max(1, pool_size + max_overflow - POOL_RESERVE)
+
+
+class AdmissionMiddleware:
+    """Bounds the requests a process serves at once (API_MAX_IN_FLIGHT); the rest wait here.
+
+    Past the bound a request waits at most API_QUEUE_SECONDS, holding nothing but its socket,
+    then is answered 503 with Retry-After. Without it an overloaded process takes every
+    request, and each one waits longer than the client will (p99 36 s in issue 13); with it,
+    latency stays bounded by in-flight / throughput and the excess is told to come back.
+    Probes (/health/live) and /metrics are always let through.
+    """
+
+    def __init__(self, app: ASGIApp, max_in_flight: int, queue_seconds: float) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.queue_seconds = queue_seconds
+        self._semaphore: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in _ALWAYS_ADMITTED:
+            await self.app(scope, receive, send)
+            return
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.max_in_flight)
+        semaphore = self._semaphore
+        try:
+            async with asyncio.timeout(self.queue_seconds):
+                await semaphore.acquire()
+        except TimeoutError:
+            error = busy(1)
+            response = error_json(503, error.code, str(error.detail), error.details, headers=error.headers)
+            await response(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            semaphore.release()
+
+
+_ALWAYS_ADMITTED = {"/metrics", "/api/v1/health/live"}
 
 
 class DatabaseGate:

@@ -23,6 +23,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from pipeline.settings import Settings, get_settings
 from serving_api.bloom import EmailBloomFilter
+from serving_api.db_gate import AdmissionMiddleware
 from serving_api.deps import API_PREFIX
 from serving_api.errors import ErrorResponse, error_responses, install_error_handlers
 from serving_api.headers import SecurityHeadersMiddleware
@@ -103,6 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             "Upload-Length", "Upload-Expires", "Retry-After"],
             max_age=600)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)  # outermost: on every response
+    # At most API_MAX_IN_FLIGHT requests at once; the excess waits briefly, then gets 503 + Retry-After.
+    app.add_middleware(AdmissionMiddleware, max_in_flight=settings.api_max_in_flight,
+                       queue_seconds=settings.api_queue_seconds)
     # /metrics, and a request id on every response and log line (outermost of all).
     install_observability(app)
     return app

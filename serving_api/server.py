@@ -14,4 +14,7 @@ def serve(settings: Settings) -> None:
     # Forwarded headers are handled by the app itself, and only from TRUSTED_PROXIES
     # (serving_api/main.py); uvicorn's own handling would trust 127.0.0.1 by default.
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
-                proxy_headers=False, log_config=None, log_level=settings.log_level.lower())
+                proxy_headers=False, log_config=None, log_level=settings.log_level.lower(),
+                # Longer than uvicorn's 5 s: an overloaded server must not drop idle keep-alive
+                # connections that clients are about to reuse.
+                timeout_keep_alive=30)

@@ -36,3 +36,19 @@ def test_sixty_concurrent_readers_never_stall(database_url: str, tmp_path: Path,
     # answers a few hundred (each client gets answers, none waits long).
     assert result.slowest < 10, result.line()
     assert result.statuses[200] >= 60, result.line()
+
+
+@pytest.mark.integration
+def test_overload_is_shed_with_503_and_retry_after_not_queued_forever(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """More clients than the process admits: the excess is answered 503 + Retry-After within
+    API_QUEUE_SECONDS, the rest are served; no answer is slow, none is a 500."""
+    isolate_environment(monkeypatch, tmp_path)
+    env = {"VIDEOAI_HOME": str(tmp_path / "home"), "JWT_SECRET": "test-secret-" + "x" * 32,
+           "API_MAX_IN_FLIGHT": "3", "API_QUEUE_SECONDS": "0.3"}
+    seeded = seed(env, videos=20, users=5)
+    with api_server(env, free_port(), tmp_path / "api.log") as base:
+        result = drive(base, clients=60, seconds=3, seeded=seeded, mix={"detail": 1, "search": 1}, timeout=15)
+    assert result.server_errors == 0, result.line()
+    assert result.statuses[503] > 0 and result.statuses[200] > 0, result.line()
+    assert result.slowest < 5, result.line()
