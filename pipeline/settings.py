@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=60, alias="ACCESS_TOKEN_MINUTES")
     max_upload_bytes: int = Field(default=5 * 1024**3, alias="MAX_UPLOAD_BYTES")
     # Uploads not completed this long after they started are removed (daily schedule).
+    # Uploads one user may have started and not completed at once (429 beyond).
+    max_open_uploads_per_user: int = Field(default=20, ge=1, alias="MAX_OPEN_UPLOADS_PER_USER")
     upload_abandon_hours: float = Field(default=24.0, gt=0, alias="UPLOAD_ABANDON_HOURS")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     # Failed logins per (address, account), per account, and per address (see serving_api/throttle.py).

@@ -18,11 +18,11 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from pipeline import keys, media
@@ -194,7 +194,8 @@ def abandon_upload(session: Session, store: ObjectStore, upload_id: str, reason:
 
 
 def prune_abandoned_uploads(session: Session, store: ObjectStore, *, older_than: timedelta) -> list[int]:
-    """Abandon uploads started longer ago than `older_than` and never completed.
+    """Abandon uploads started longer ago than `older_than` and never completed, and remove
+    orphaned staged data of any kind (see `prune_orphaned_staging`).
 
     A presigned upload whose client went away would otherwise stay `uploading`
     forever, with its staged bytes. Returns the ids of the videos removed.
@@ -204,7 +205,42 @@ def prune_abandoned_uploads(session: Session, store: ObjectStore, *, older_than:
                                                          UploadMetadata.created_at < cutoff)).all()
     for upload in stale:
         abandon_upload(session, store, upload.upload_id, f"not completed within {older_than}")
+    session.flush()
+    prune_orphaned_staging(session, store, cutoff)
     return [upload.video_id for upload in stale]
+
+
+def prune_orphaned_staging(session: Session, store: ObjectStore, cutoff: datetime) -> int:
+    """Remove staged data older than `cutoff` that no pending upload owns.
+
+    What a crash leaves behind: a write the process never finished (the local store's
+    `.tmp-*` file, an incomplete S3 multipart upload), and a staged object whose row is
+    gone. Neither is visible to the rest of the platform, so nothing else would ever
+    remove them. Returns how many were removed (each is logged).
+    """
+    removed = 0
+    for prefix in (keys.STAGING_PREFIX, keys.UPLOADS_PREFIX):
+        partial = store.delete_partial_writes(prefix, cutoff)
+        if partial:
+            log.info("removed %d unfinished write(s) under %s", partial, prefix)
+        removed += partial
+    owned = set(session.scalars(select(UploadMetadata.staging_key).where(UploadMetadata.state == "pending",
+                                                                         UploadMetadata.staging_key.is_not(None))))
+    start_after = None
+    while batch := store.list(keys.STAGING_PREFIX, start_after=start_after):
+        for obj in batch:
+            if obj.key not in owned and obj.last_modified < cutoff:
+                log.info("removing orphaned staged object %s (%d bytes)", obj.key, obj.size)
+                store.delete(obj.key)
+                removed += 1
+        start_after = batch[-1].key
+    return removed
+
+
+def open_uploads(session: Session, owner_id: int) -> int:
+    """How many uploads this user has started and not completed (the quota counts these)."""
+    return session.scalar(select(func.count()).select_from(UploadMetadata).join(Video, Video.id == UploadMetadata.video_id)
+                          .where(UploadMetadata.state == "pending", Video.owner_id == owner_id)) or 0
 
 
 def accept_upload(engine: Engine, store: ObjectStore, upload_id: str, rules: UploadRules, *,

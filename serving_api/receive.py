@@ -20,12 +20,13 @@ from fastapi import Request
 from pydantic import BaseModel, Field, ValidationError
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.db.models import Video
 from pipeline.db.session import session_scope
 from pipeline.storage import ObjectNotFound
-from pipeline.uploads import PendingUpload, UploadRules, abandon_upload, accept_upload, create_video
+from pipeline.uploads import PendingUpload, UploadRules, abandon_upload, accept_upload, create_video, open_uploads
 from serving_api.errors import ApiError
 from serving_api.schemas.videos import (
     CONTENT_TYPE_MAX_LENGTH,
@@ -145,8 +146,18 @@ async def multipart_events(request: Request) -> AsyncIterator[PartStart | bytes 
 # --- Receiving bytes ---------------------------------------------------------------------------
 
 
+def check_open_uploads(session: Session, services: Services, owner_id: int) -> None:
+    """The per-user quota of uploads started and not completed (MAX_OPEN_UPLOADS_PER_USER): 429 past it."""
+    limit = services.settings.max_open_uploads_per_user
+    if open_uploads(session, owner_id) >= limit:
+        raise ApiError(429, "too_many_open_uploads",
+                       f"You have {limit} uploads in progress; complete or abandon some before starting another.",
+                       details={"max_open_uploads": limit})
+
+
 def _create_pending(services: Services, owner_id: int, fields: UploadFields, part: PartStart) -> PendingUpload:
     with session_scope(services.engine) as session:
+        check_open_uploads(session, services, owner_id)
         return create_video(session, title=_title(fields, part.filename), description=fields.description,
                             owner_id=owner_id, filename=part.filename, content_type=part.content_type,
                             method="direct")

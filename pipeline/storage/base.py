@@ -77,6 +77,12 @@ class ObjectStore(Protocol):
 
     def list(self, prefix: str, start_after: str | None = None, limit: int = 1000) -> list[StoredObject]: ...
 
+    def delete_partial_writes(self, prefix: str, started_before: datetime) -> int:
+        """Remove writes under `prefix` that never finished (a process killed mid-write) and were
+        started before `started_before`: the local store's temp files, S3's incomplete multipart
+        uploads. They are invisible to `list`; returns how many were removed."""
+        ...
+
     def presigned_get_url(self, key: str, expires_seconds: int, filename: str | None = None) -> str | None:
         """A URL a browser can GET directly, or None where the API must serve the bytes."""
         ...

@@ -139,6 +139,22 @@ class LocalObjectStore:
             if (stored := self._stored(key)) is not None:
                 yield stored
 
+    def delete_partial_writes(self, prefix: str, started_before: datetime) -> int:
+        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        removed = 0
+        for dirpath, _dirs, files in os.walk(base):
+            for name in files:
+                path = Path(dirpath, name)
+                if not name.startswith(".tmp-") or not path.relative_to(self.root).as_posix().startswith(prefix):
+                    continue
+                try:
+                    if datetime.fromtimestamp(path.stat().st_mtime, UTC) < started_before:
+                        path.unlink()
+                        removed += 1
+                except FileNotFoundError:  # finished (renamed) or removed meanwhile
+                    pass
+        return removed
+
     def list(self, prefix: str, start_after: str | None = None, limit: int = 1000) -> list[StoredObject]:
         # Names first, then stat only the page: a backlog of 50,000 uploads is listed
         # page by page without statting all of them for every page.

@@ -7,6 +7,7 @@ AWS_SECRET_ACCESS_KEY, a profile, an instance role): never from code or logs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -213,6 +214,20 @@ class S3ObjectStore:
                 break
             request["ContinuationToken"] = page["NextContinuationToken"]
         return objects
+
+    def delete_partial_writes(self, prefix: str, started_before: datetime) -> int:
+        removed = 0
+        request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        while True:
+            page = self._call(prefix, lambda: self._client.list_multipart_uploads(**request))
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < started_before:
+                    self._call(upload["Key"], partial(self._client.abort_multipart_upload, Bucket=self.bucket,
+                                                      Key=upload["Key"], UploadId=upload["UploadId"]))
+                    removed += 1
+            if not page.get("IsTruncated"):
+                return removed
+            request["KeyMarker"], request["UploadIdMarker"] = page["NextKeyMarker"], page["NextUploadIdMarker"]
 
     def presigned_get_url(self, key: str, expires_seconds: int, filename: str | None = None) -> str | None:
         validate_key(key)

@@ -20,7 +20,13 @@ from pipeline.db.models import UploadMetadata, Video
 from pipeline.uploads import check_size, create_video
 from serving_api.deps import PUBLIC, CurrentUser, ServicesDep, SessionDep
 from serving_api.errors import ApiError, error_responses, not_found
-from serving_api.receive import FILE_FIELD, accept_staged_upload, receive_multipart_upload, receive_raw_upload
+from serving_api.receive import (
+    FILE_FIELD,
+    accept_staged_upload,
+    check_open_uploads,
+    receive_multipart_upload,
+    receive_raw_upload,
+)
 from serving_api.schemas.videos import (
     DESCRIPTION_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -59,7 +65,7 @@ _RAW_BODY = {
 
 
 @router.post("/upload", response_model=VideoOut, status_code=status.HTTP_201_CREATED,
-             responses=error_responses(400, 401, 413, 415, 422, 503), openapi_extra=_MULTIPART_BODY)
+             responses=error_responses(400, 401, 413, 415, 422, 429, 503), openapi_extra=_MULTIPART_BODY)
 async def upload_video(request: Request, user: CurrentUser, session: SessionDep, services: ServicesDep) -> Video:
     """Stream a video to the object store in constant memory (any size up to MAX_UPLOAD_BYTES).
 
@@ -81,11 +87,12 @@ def _pending_upload(session: Session, upload_id: str, owner_id: int) -> UploadMe
 
 
 @router.post("/uploads", response_model=PresignedUploadOut, status_code=status.HTTP_201_CREATED,
-             responses=error_responses(401, 413, 422))
+             responses=error_responses(401, 413, 422, 429))
 def create_presigned_upload(body: PresignedUploadIn, request: Request, user: CurrentUser, session: SessionDep,
                             services: ServicesDep) -> PresignedUploadOut:
     settings = services.settings
     check_size(body.size_bytes, settings.max_upload_bytes)
+    check_open_uploads(session, services, user.id)
     pending = create_video(session, title=body.title, description=body.description, owner_id=user.id,
                            filename=body.filename, content_type=body.content_type, expected_size=body.size_bytes,
                            method="presigned")

@@ -47,7 +47,8 @@ def test_overload_is_shed_with_503_and_retry_after_not_queued_forever(tmp_path: 
     env = {"VIDEOAI_HOME": str(tmp_path / "home"), "JWT_SECRET": "test-secret-" + "x" * 32,
            "API_MAX_IN_FLIGHT": "3", "API_QUEUE_SECONDS": "0.3"}
     seeded = seed(env, videos=20, users=5)
-    with api_server(env, free_port(), tmp_path / "api.log") as base:
+    with api_server({**os.environ, **env}, free_port(), tmp_path / "api.log") as server:
+        base = server.base
         result = drive(base, clients=60, seconds=3, seeded=seeded, mix={"detail": 1, "search": 1}, timeout=15)
     assert result.server_errors == 0, result.line()
     assert result.statuses[503] > 0 and result.statuses[200] > 0, result.line()

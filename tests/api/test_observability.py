@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import httpx
@@ -10,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.api_load import api_server, free_port
+from benchmarks.support import api_server, free_port
 from tests.api.conftest import API, make_user_in, seed_video
 from tests.fixtures.database import isolate_environment
 
@@ -57,7 +58,8 @@ def test_every_log_line_of_a_request_carries_its_id(tmp_path: Path, monkeypatch:
     isolate_environment(monkeypatch, tmp_path)
     env = {"VIDEOAI_HOME": str(tmp_path / "home"), "JWT_SECRET": "test-secret-" + "x" * 32, "LOG_FORMAT": "json"}
     log = tmp_path / "api.log"
-    with api_server(env, free_port(), log) as base:
+    with api_server({**os.environ, **env}, free_port(), log) as server:
+        base = server.base
         response = httpx.get(f"{base}{API}/videos/424242", headers={"X-Request-ID": "probe-0001"})
         assert response.status_code == 404
         assert response.headers["x-request-id"] == "probe-0001"
