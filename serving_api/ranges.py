@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from pipeline.storage import ObjectNotFound, ObjectStore
 from serving_api.errors import ApiError, not_found
@@ -47,6 +48,22 @@ def _unsatisfiable(size: int) -> ApiError:
                     headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
 
 
+class ObjectResponse(StreamingResponse):
+    """A stored object's bytes; to HEAD, only the headers (players and CDNs probe size and ranges)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") == "HEAD":
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            close = getattr(self.body_iterator, "close", None) or getattr(self.body_iterator, "aclose", None)
+            if close is not None:  # never started: release what it holds (a file, an S3 body)
+                result = close()
+                if hasattr(result, "__await__"):
+                    await result
+            return
+        await super().__call__(scope, receive, send)
+
+
 def object_response(store: ObjectStore, key: str, content_type: str, range_header: str | None,
                     what: str, cache_control: str = "public, max-age=3600") -> StreamingResponse:
     try:
@@ -58,9 +75,9 @@ def object_response(store: ObjectStore, key: str, content_type: str, range_heade
     if byte_range is None:
         headers["Content-Length"] = str(size)
         body = store.iter_range(key, 0, size - 1) if size else iter(())
-        return StreamingResponse(body, status_code=200, media_type=content_type, headers=headers)
+        return ObjectResponse(body, status_code=200, media_type=content_type, headers=headers)
     start, end = byte_range
     headers["Content-Length"] = str(end - start + 1)
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    return StreamingResponse(store.iter_range(key, start, end), status_code=206, media_type=content_type,
+    return ObjectResponse(store.iter_range(key, start, end), status_code=206, media_type=content_type,
                              headers=headers)

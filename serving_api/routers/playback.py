@@ -8,6 +8,7 @@ answers 409 with its status instead of URLs that would not play.
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request
@@ -25,6 +26,9 @@ from serving_api.services import Services
 from serving_api.urls import ObjectLinks, api_url
 
 router = APIRouter(prefix="/videos", tags=["playback"])
+
+# A stored object's route answers HEAD too: players and CDNs probe sizes and range support.
+_object_route = partial(router.api_route, methods=["GET", "HEAD"])
 
 _NOT_READY = error_responses(404, 409)
 
@@ -69,7 +73,7 @@ def _binary(media_type: str) -> dict:
             **error_responses(404, 409, 416)}
 
 
-@router.get("/{video_id}/stream/{label}", response_class=StreamingResponse, responses=_binary("video/mp4"),
+@_object_route("/{video_id}/stream/{label}", response_class=StreamingResponse, responses=_binary("video/mp4"),
             openapi_extra=PUBLIC)
 def stream_variant(video: ReadyVideo, label: VariantLabel, session: SessionDep, services: ServicesDep,
                    range_header: RangeHeader = None) -> StreamingResponse:
@@ -81,7 +85,7 @@ def stream_variant(video: ReadyVideo, label: VariantLabel, session: SessionDep, 
                            f"Variant {label!r} of video {video.id}")
 
 
-@router.get("/{video_id}/thumbnail", response_class=StreamingResponse, responses=_binary("image/jpeg"),
+@_object_route("/{video_id}/thumbnail", response_class=StreamingResponse, responses=_binary("image/jpeg"),
             openapi_extra=PUBLIC)
 def thumbnail(video: ReadyVideo, services: ServicesDep, range_header: RangeHeader = None) -> StreamingResponse:
     if not video.thumbnail_key:
@@ -90,7 +94,7 @@ def thumbnail(video: ReadyVideo, services: ServicesDep, range_header: RangeHeade
                            f"The thumbnail of video {video.id}")
 
 
-@router.get("/{video_id}/captions.vtt", response_class=StreamingResponse, responses=_binary("text/vtt"),
+@_object_route("/{video_id}/captions.vtt", response_class=StreamingResponse, responses=_binary("text/vtt"),
             openapi_extra=PUBLIC)
 def captions(video: ReadyVideo, session: SessionDep, services: ServicesDep,
              range_header: RangeHeader = None) -> StreamingResponse:
@@ -107,7 +111,7 @@ _HLS_FILE = re.compile(r"^(index\.m3u8|seg_\d{5}\.ts)$")
 _PLAYLIST_CACHE = "public, max-age=60"
 
 
-@router.get("/{video_id}/hls/master.m3u8", response_class=StreamingResponse,
+@_object_route("/{video_id}/hls/master.m3u8", response_class=StreamingResponse,
             responses=_binary("application/vnd.apple.mpegurl"), openapi_extra=PUBLIC)
 def hls_master(video: ReadyVideo, services: ServicesDep, range_header: RangeHeader = None) -> StreamingResponse:
     """The HLS master playlist over every rung (adaptive streaming)."""
@@ -115,7 +119,7 @@ def hls_master(video: ReadyVideo, services: ServicesDep, range_header: RangeHead
                            range_header, f"The HLS playlist of video {video.id}", cache_control=_PLAYLIST_CACHE)
 
 
-@router.get("/{video_id}/hls/{label}/{name}", response_class=StreamingResponse,
+@_object_route("/{video_id}/hls/{label}/{name}", response_class=StreamingResponse,
             responses=_binary("video/mp2t"), openapi_extra=PUBLIC)
 def hls_media(video: ReadyVideo, label: str, name: str, session: SessionDep, services: ServicesDep,
               range_header: RangeHeader = None) -> StreamingResponse:
@@ -129,7 +133,7 @@ def hls_media(video: ReadyVideo, label: str, name: str, session: SessionDep, ser
                            range_header, what, cache_control=cache)
 
 
-@router.get("/{video_id}/chapters.vtt", response_class=StreamingResponse, responses=_binary("text/vtt"),
+@_object_route("/{video_id}/chapters.vtt", response_class=StreamingResponse, responses=_binary("text/vtt"),
             openapi_extra=PUBLIC)
 def chapters_track(video: ReadyVideo, services: ServicesDep, range_header: RangeHeader = None) -> StreamingResponse:
     """The chapters as a WebVTT chapters track (a `<track kind="chapters">` element's src)."""

@@ -119,3 +119,17 @@ def test_hls_playlists_and_segments_are_served_for_a_ready_video(sqlite_client) 
     # Only the package's own names, for the video's own rungs: nothing else in its prefix is reachable.
     for path in ("360p/other.bin", "1080p/index.m3u8", "360p/seg_1.ts", "360p/..%2F..%2Fthumbnail.jpg"):
         assert sqlite_client.get(f"{API}/videos/{vid}/hls/{path}").status_code == 404, path
+
+
+def test_head_on_stream_routes_gives_the_headers_without_the_bytes(sqlite_client) -> None:
+    """Issue 13: HEAD on stream routes was 405; players and CDNs probe sizes and range support."""
+    owner = make_user_in(sqlite_client)
+    vid = seed_video(sqlite_client, owner, materialize=True, variant_bytes=b"0123456789")
+    for path in (f"/videos/{vid}/stream/360p", f"/videos/{vid}/thumbnail", f"/videos/{vid}/captions.vtt"):
+        got, head = sqlite_client.get(API + path), sqlite_client.head(API + path)
+        assert head.status_code == 200 and head.content == b"", path
+        assert head.headers["content-length"] == got.headers["content-length"] == str(len(got.content))
+        assert head.headers["accept-ranges"] == "bytes"
+    ranged = sqlite_client.head(f"{API}/videos/{vid}/stream/360p", headers={"Range": "bytes=2-5"})
+    assert ranged.status_code == 206 and ranged.headers["content-range"] == "bytes 2-5/10"
+    assert sqlite_client.head(f"{API}/videos/{vid + 1000}/stream/360p").status_code == 404
