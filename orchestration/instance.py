@@ -22,6 +22,17 @@ concurrency:
     default_limit: 1
 telemetry:
   enabled: false
+# A run whose worker dies is failed (runs stuck STARTING by run monitoring, dead workers by
+# sensors/dead_runs.py) and launched again, at most twice; a run that failed because an asset
+# failed (bad input) is not retried: assets retry transient errors themselves (RetryPolicy).
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  poll_interval_seconds: 30
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
 """
 
 

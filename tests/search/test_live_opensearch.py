@@ -1,4 +1,6 @@
-"""The search contract against a real OpenSearch cluster, when OPENSEARCH_URL names one.
+"""The search contract over HTTP against OPENSEARCH_URL: a real cluster when it names one, else
+the OpenSearch-compatible server the suite starts (osmem-server, tests/fixtures/opensearch.py),
+so these tests always run here (they used to be skipped without a cluster).
 
 Each test creates its own index (prefixed "videoai-contract-") and deletes it afterwards.
 """
@@ -16,17 +18,14 @@ from tests.search.test_contract import TestSearchIndexContract as _Contract
 
 OPENSEARCH_URL = os.environ.get("OPENSEARCH_URL")
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not OPENSEARCH_URL, reason="OPENSEARCH_URL not set: live OpenSearch tests need a real cluster"),
-]
+pytestmark = [pytest.mark.integration]
 
 
 class TestLiveOpenSearchContract(_Contract):
     @pytest.fixture
-    def index(self) -> Iterator[OpenSearchIndex]:
-        assert OPENSEARCH_URL
-        live = OpenSearchIndex(OPENSEARCH_URL, f"videoai-contract-{uuid.uuid4().hex[:12]}", refresh="wait_for")
+    def index(self, request: pytest.FixtureRequest) -> Iterator[OpenSearchIndex]:
+        url = OPENSEARCH_URL or request.getfixturevalue("opensearch_url")
+        live = OpenSearchIndex(url, f"videoai-contract-{uuid.uuid4().hex[:12]}", refresh="wait_for")
         live.ensure()
         try:
             yield live
