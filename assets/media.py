@@ -1,8 +1,6 @@
 """Media assets: the probed source video, and its playable variants and thumbnail."""
 
 
-import tempfile
-from pathlib import Path
 
 import dagster as dg
 
@@ -10,6 +8,7 @@ from assets.partitions import videos_partitions
 from assets.support import TRANSIENT_RETRY, fail_video, k8s_resources, repository, thumbnail_url, video_run_tags
 from pipeline import hls, keys
 from pipeline.media import MediaError, make_thumbnail, plan_ladder, probe, thumbnail_time, transcode_ladder
+from pipeline.scratch import scratch_dir
 from pipeline.storage import ObjectNotFound, local_file
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
@@ -71,8 +70,7 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
     vid, video = videos.video_id, videos.video()
     store = object_store.get_store()
     rungs = plan_ladder(video.width or 0, video.height or 0)
-    with tempfile.TemporaryDirectory(prefix="videoai-ladder-") as tmp, local_file(store, video.source_key or "") as source:
-        workdir = Path(tmp)
+    with scratch_dir("videoai-ladder-") as workdir, local_file(store, video.source_key or "") as source:
         try:
             encoded = transcode_ladder(source, workdir, rungs, has_audio=bool(video.has_audio),
                                        progress=context.log.info, duration_seconds=video.duration_seconds or 0.0)

@@ -72,6 +72,7 @@ def _cmd_prune_uploads(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from pipeline.db.session import engine_for, migrate, session_scope
+    from pipeline.scratch import prune_scratch
     from pipeline.storage import object_store_from_settings
     from pipeline.uploads import prune_abandoned_uploads
 
@@ -80,7 +81,10 @@ def _cmd_prune_uploads(args: argparse.Namespace) -> int:
     hours = args.older_than_hours if args.older_than_hours is not None else settings.upload_abandon_hours
     with session_scope(engine_for(settings.database_url)) as session:
         removed = prune_abandoned_uploads(session, object_store_from_settings(settings), older_than=timedelta(hours=hours))
-    print(f"removed {len(removed)} upload(s) not completed within {hours:g} hours")
+    assert settings.scratch_dir is not None
+    scratch = prune_scratch(settings.scratch_dir, timedelta(hours=hours))
+    print(f"removed {len(removed)} upload(s) not completed within {hours:g} hours"
+          f" and {len(scratch)} leftover scratch dir(s)")
     return 0
 
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from pipeline.scratch import prune_scratch, scratch_root
 from pipeline.uploads import prune_abandoned_uploads
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
@@ -17,6 +18,8 @@ def prune_uploads(context: dg.OpExecutionContext, database: DatabaseResource, ob
     with database.session() as session:
         removed = prune_abandoned_uploads(session, object_store.get_store(), older_than=older_than)
     context.log.info("removed %d abandoned upload(s)%s", len(removed), f": videos {removed}" if removed else "")
+    scratch = prune_scratch(scratch_root(), older_than)  # temp work a killed run left (pipeline/scratch.py)
+    context.log.info("removed %d leftover scratch dir(s)", len(scratch))
 
 
 @dg.job(description="Housekeeping: remove abandoned uploads.")

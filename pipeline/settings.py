@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=60, alias="ACCESS_TOKEN_MINUTES")
     max_upload_bytes: int = Field(default=5 * 1024**3, alias="MAX_UPLOAD_BYTES")
     # Uploads not completed this long after they started are removed (daily schedule).
+    # Temporary work of runs (ffmpeg ladders, downloaded sources): default VIDEOAI_HOME/scratch.
+    # Leftovers of killed processes are removed by `videoai prune-uploads` and its nightly schedule.
+    scratch_dir: Path | None = Field(default=None, alias="SCRATCH_DIR")
     # Uploads one user may have started and not completed at once (429 beyond).
     max_open_uploads_per_user: int = Field(default=20, ge=1, alias="MAX_OPEN_UPLOADS_PER_USER")
     upload_abandon_hours: float = Field(default=24.0, gt=0, alias="UPLOAD_ABANDON_HOURS")
@@ -143,6 +146,7 @@ class Settings(BaseSettings):
         if self.object_store_dir is None:
             self.object_store_dir = self.videoai_home / "objects"
         self.object_store_dir = self.object_store_dir.expanduser().resolve()
+        self.scratch_dir = (self.scratch_dir or self.videoai_home / "scratch").expanduser().resolve()
         return self
 
     @property

@@ -9,8 +9,8 @@ for run (pid: N)"); a STARTED run whose pid no longer runs is reported failed. R
 retries (orchestration/instance.py: `run_retries`, crash failures only, with a limit)
 then launch it again.
 
-Only for the DefaultRunLauncher: elsewhere workers are not processes of this machine,
-and Dagster's own run monitoring (deploy/dagster.yaml) covers them.
+Not where the run launcher can check its workers itself (Kubernetes, ECS, Docker):
+Dagster's own run monitoring covers those.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.launcher import DefaultRunLauncher
 
 MAX_RUNS_PER_TICK = 200
 
@@ -55,7 +54,7 @@ def process_alive(pid: int) -> bool:
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     """Report every STARTED run whose worker process is gone as failed; returns their ids."""
-    if not isinstance(instance.run_launcher, DefaultRunLauncher):
+    if instance.run_launcher.supports_check_run_worker_health:
         return []
     failed = []
     records = instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]),

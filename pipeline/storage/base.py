@@ -8,7 +8,6 @@ the last key seen.
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,5 +103,7 @@ def local_file(store: ObjectStore, key: str) -> Iterator[Path]:
     if path is not None:
         yield path
         return
-    with tempfile.TemporaryDirectory(prefix="videoai-") as workdir:
-        yield store.download(key, Path(workdir) / PurePosixPath(key).name)
+    from pipeline.scratch import scratch_dir
+
+    with scratch_dir("videoai-download-") as workdir:
+        yield store.download(key, workdir / PurePosixPath(key).name)

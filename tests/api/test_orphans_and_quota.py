@@ -128,3 +128,20 @@ def test_prune_removes_orphaned_staged_objects_and_keeps_live_ones(tmp_path: Pat
         assert prune_abandoned_uploads(session, store, older_than=timedelta(hours=1)) == []
     assert sorted(p.name for p in (store.root / "staging").iterdir()) == [live.staging_key.split("/")[-1]]
     engine.dispose()
+
+
+def test_scratch_left_by_a_killed_run_is_pruned_and_live_work_is_kept(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from pipeline.scratch import prune_scratch
+
+    root = tmp_path / "scratch"
+    dead, live = root / "videoai-ladder-dead", root / "videoai-ladder-live"
+    for directory in (dead, live):
+        directory.mkdir(parents=True)
+        (directory / "720p.mp4").write_bytes(b"x")
+    old = time.time() - 3 * 3600
+    for path in (dead, dead / "720p.mp4"):
+        os.utime(path, (old, old))
+    assert prune_scratch(root, timedelta(hours=1)) == ["videoai-ladder-dead"]
+    assert [p.name for p in root.iterdir()] == ["videoai-ladder-live"]

@@ -1,0 +1,53 @@
+"""Temporary work under one directory the project owns and cleans (SCRATCH_DIR).
+
+Runs need local files (an ffmpeg ladder's outputs, a source downloaded from S3). They
+used to live in the system's temp dir, where a killed run left them forever
+(`/tmp/videoai-ladder-*`, issue 13). Now they live under SCRATCH_DIR, and
+`prune_scratch` (run by `videoai prune-uploads` and its nightly schedule) removes
+what no process has touched for longer than the abandon window.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def scratch_root() -> Path:
+    from pipeline.settings import get_settings
+
+    root = get_settings().scratch_dir
+    assert root is not None  # resolved by Settings
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    """A fresh directory under SCRATCH_DIR, removed on exit (and by `prune_scratch` if the process dies)."""
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=scratch_root()) as path:
+        yield Path(path)
+
+
+def prune_scratch(root: Path, older_than: timedelta) -> list[str]:
+    """Remove entries of `root` not modified for `older_than`: what killed processes left behind."""
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - older_than.total_seconds()
+    removed = []
+    for entry in root.iterdir():
+        newest = max([entry.stat().st_mtime, *(p.stat().st_mtime for p in entry.rglob("*"))]) \
+            if entry.is_dir() else entry.stat().st_mtime
+        if newest < cutoff:
+            log.info("removing leftover scratch %s", entry)
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+            removed.append(entry.name)
+    return removed
