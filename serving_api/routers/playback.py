@@ -8,8 +8,8 @@ answers 409 with its status instead of URLs that would not play.
 from __future__ import annotations
 
 import re
-from functools import partial
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import StreamingResponse
@@ -28,7 +28,13 @@ from serving_api.urls import ObjectLinks, api_url
 router = APIRouter(prefix="/videos", tags=["playback"])
 
 # A stored object's route answers HEAD too: players and CDNs probe sizes and range support.
-_object_route = partial(router.api_route, methods=["GET", "HEAD"])
+def _object_route(path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        router.get(path, **options)(endpoint)
+        router.head(path, operation_id=f"{endpoint.__name__}_head", **options)(endpoint)
+        return endpoint
+
+    return register
 
 _NOT_READY = error_responses(404, 409)
 
