@@ -20,6 +20,8 @@ from typing import IO, TYPE_CHECKING
 if TYPE_CHECKING:
     from pipeline.settings import Settings
 
+_CHATTY = ("alembic", "httpx", "botocore", "urllib3", "kafka")
+
 request_id_var: ContextVar[str | None] = ContextVar("videoai_request_id", default=None)
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "request_id"}
@@ -77,6 +79,8 @@ def configure_logging(settings: Settings | None = None, *, stream: IO[str] | Non
     handler._videoai = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    for name in _CHATTY:  # their info lines describe routine internals (each migration step's plugins)
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         # uvicorn's own handlers would print a second, unstructured copy.
         logging.getLogger(name).handlers.clear()

@@ -231,7 +231,8 @@ def test_videoai_ingest_rejects_a_file_with_the_reason_the_api_gives(sqlite_clie
     home = tmp_path / "home"
     done = run_videoai(home, "ingest", str(path), "--title", "refused")
     assert done.returncode == 1, done.stdout
-    assert done.stderr.strip() == f"error: {api_message}"
+    # The CLI logs (JSON, off a terminal) before it reports: the error is its last line.
+    assert done.stderr.strip().splitlines()[-1] == f"error: {api_message}"
     engine = make_engine(f"sqlite:///{home / 'videoai.db'}")
     with session_scope(engine) as session:  # nothing registered, nothing staged
         assert session.scalar(select(func.count()).select_from(Video)) == 0
