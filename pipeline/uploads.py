@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 SNIFF_BYTES = 16  # enough of the head for every container signature below
 
-RejectionReason = Literal["too_large", "not_a_video", "probe_unavailable"]
+RejectionReason = Literal["too_large", "not_a_video", "probe_unavailable", "size_mismatch"]
 
 
 class UploadRejected(Exception):
@@ -243,6 +243,18 @@ def open_uploads(session: Session, owner_id: int) -> int:
                           .where(UploadMetadata.state == "pending", Video.owner_id == owner_id)) or 0
 
 
+def _check_declared_size(store: ObjectStore, upload: UploadMetadata) -> None:
+    """A presigned upload declared its size when it was created: the bytes must match it
+    (a client cannot reserve a small upload, then PUT something else)."""
+    if upload.method != "presigned" or upload.expected_size is None or upload.staging_key is None:
+        return
+    size = store.stat(upload.staging_key).size
+    if size != upload.expected_size:
+        raise UploadRejected("size_mismatch", f"The upload is {size} bytes, not the {upload.expected_size} bytes "
+                             "declared when it was created.",
+                             {"declared_size": upload.expected_size, "uploaded_size": size})
+
+
 def accept_upload(engine: Engine, store: ObjectStore, upload_id: str, rules: UploadRules, *,
                   title: str | None = None, description: str | None = None) -> Video:
     """Check a staged upload against the rule, then publish and announce it (see `complete_upload`).
@@ -256,6 +268,7 @@ def accept_upload(engine: Engine, store: ObjectStore, upload_id: str, rules: Upl
             return complete_upload(session, store, upload_id)  # nothing to do: its video
         assert upload.staging_key is not None
         try:
+            _check_declared_size(store, upload)
             check_staged(store, upload.staging_key, rules)
         except UploadRejected as rejection:
             abandon_upload(session, store, upload_id, rejection.message)

@@ -97,6 +97,7 @@ UPLOAD_REJECTIONS: dict[str, tuple[int, str]] = {
     "too_large": (413, "upload_too_large"),
     "not_a_video": (415, "unsupported_media_type"),
     "probe_unavailable": (503, "probe_unavailable"),
+    "size_mismatch": (422, "size_mismatch"),
 }
 
 

@@ -187,6 +187,18 @@ def test_presigned_rejections_leave_nothing(make_client, make_settings, tmp_path
     assert_nothing_left(client)
 
 
+def test_presigned_upload_must_be_the_size_it_declared(sqlite_client, small_video_path: Path) -> None:
+    """Issue 13: the declared size was not checked on completion."""
+    user = make_user_in(sqlite_client)
+    data = small_video_path.read_bytes()
+    plan = _create_presigned(sqlite_client, user, len(data) - 100).json()
+    assert sqlite_client.put(plan["upload_url"], content=data, headers=plan["headers"]).status_code == 200
+    done = sqlite_client.post(plan["complete_url"], headers=user.headers)
+    assert done.status_code == 422 and done.json()["error"]["code"] == "size_mismatch"
+    assert done.json()["error"]["details"] == {"declared_size": len(data) - 100, "uploaded_size": len(data)}
+    assert_nothing_left(sqlite_client)
+
+
 def test_presigned_flow_on_s3(make_client, make_settings, tmp_path, s3_endpoint, s3_bucket,
                               small_video_path: Path) -> None:
     """The client PUTs straight to S3; completion probes the object through a presigned GET."""
