@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     # Temporary work of runs (ffmpeg ladders, downloaded sources): default VIDEOAI_HOME/scratch.
     # Leftovers of killed processes are removed by `videoai prune-uploads` and its nightly schedule.
     scratch_dir: Path | None = Field(default=None, alias="SCRATCH_DIR")
+    # /health/ready fails below this much free space where the process writes (0: no check).
+    min_free_disk_mb: int = Field(default=1024, ge=0, alias="MIN_FREE_DISK_MB")
     # Uploads one user may have started and not completed at once (429 beyond).
     max_open_uploads_per_user: int = Field(default=20, ge=1, alias="MAX_OPEN_UPLOADS_PER_USER")
     upload_abandon_hours: float = Field(default=24.0, gt=0, alias="UPLOAD_ABANDON_HOURS")

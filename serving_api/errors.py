@@ -10,6 +10,7 @@ through the handlers installed here, so clients parse one shape.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 from collections.abc import Mapping
@@ -121,6 +122,15 @@ async def _pool_timeout(request: Request, exc: Exception) -> JSONResponse:
     return await _http_exception(request, busy(1, "The database is busy; try again shortly."))
 
 
+async def _os_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OSError)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        logger.error("out of storage space: %s", exc)
+        return error_json(507, "insufficient_storage", "The server is out of storage space; try again later.",
+                          headers={"Retry-After": "60"})
+    return await _unexpected_error(request, exc)
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return error_json(500, "internal_error", "An unexpected error occurred.")
@@ -131,4 +141,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(UploadRejected, _upload_rejected)
     app.add_exception_handler(PoolTimeoutError, _pool_timeout)
+    app.add_exception_handler(OSError, _os_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Every route may answer these: a body that cannot be parsed (400), a Bearer token that is
         # invalid, expired or revoked (401, public routes included: a token sent is checked), and
         # overload (503 with Retry-After: the database gate or pool, serving_api/db_gate.py).
-        responses={**error_responses(400, 401, 503), 500: {"model": ErrorResponse, "description": "Unexpected error"}},
+        responses={**error_responses(400, 401, 503, 507), 500: {"model": ErrorResponse, "description": "Unexpected error"}},
     )
     install_error_handlers(app)
     if settings.trusted_proxies.strip():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from sqlalchemy import text
 
+from pipeline.settings import Settings
 from serving_api.deps import PUBLIC, ServicesDep
 from serving_api.errors import ApiError, error_responses
 from serving_api.schemas.health import CheckOut, HealthOut, ReadinessOut
@@ -38,7 +40,22 @@ def _checks(services: Services) -> dict[str, Callable[[], object]]:
     }
     if services.redis is not None:
         checks["redis"] = services.redis.ping
+    checks["disk"] = lambda: check_free_disk(services.settings)
     return checks
+
+
+def check_free_disk(settings: Settings) -> None:
+    """Raise when a directory this process writes to has less than MIN_FREE_DISK_MB free: a
+    full disk fails uploads (507), so the process must not claim to be ready."""
+    needed = settings.min_free_disk_mb * 2**20
+    paths = {settings.videoai_home, settings.scratch_dir}
+    if settings.object_store == "local":
+        paths.add(settings.object_store_dir)
+    for path in sorted(p for p in paths if p is not None):
+        existing = next((p for p in (path, *path.parents) if p.exists()), path.anchor)
+        free = shutil.disk_usage(existing).free
+        if free < needed:
+            raise OSError(f"{free // 2**20} MiB free under {path}, below MIN_FREE_DISK_MB ({settings.min_free_disk_mb})")
 
 
 def _semantic_search(services: Services) -> CheckOut:
