@@ -89,8 +89,15 @@ def _cmd_prune_uploads(args: argparse.Namespace) -> int:
 
 
 def _cmd_relay(args: argparse.Namespace) -> int:
-    from pipeline.messaging.relay import run_relay
+    from pipeline.messaging.relay import outbox_status, run_relay
 
+    if args.status:  # the backlog and the rows the relay keeps failing on; publishes nothing
+        from pipeline.db.session import engine_for, migrate
+
+        settings = get_settings()
+        migrate(settings.database_url)
+        print(outbox_status(engine_for(settings.database_url)).render())
+        return 0
     stats = run_relay(get_settings(), once=args.once)
     if args.once:
         print(f"published {stats.published}, failed {stats.failed}")
@@ -180,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     relay = commands.add_parser("relay", help="publish the outbox to Kafka")
     relay.add_argument("--once", action="store_true", help="publish what is pending, then exit")
+    relay.add_argument("--status", action="store_true",
+                       help="show the outbox backlog and the events the relay keeps failing to publish")
     relay.set_defaults(func=_cmd_relay)
 
     reprocess = commands.add_parser(

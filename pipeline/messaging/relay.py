@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from kafka import KafkaProducer
@@ -226,3 +227,39 @@ def _stop_on_signals() -> threading.Event:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
     return stop
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    """What `videoai relay --status` shows: the backlog, and the rows the relay keeps failing on."""
+
+    unpublished: int
+    failing: int
+    oldest_unpublished_seconds: float
+    failing_rows: list[tuple[int, str, str, int, str]]  # id, topic, key, attempts, last error
+
+    def render(self) -> str:
+        lines = [f"unpublished {self.unpublished}, failing {self.failing}, "
+                 f"oldest unpublished {self.oldest_unpublished_seconds:.0f} s ago"]
+        lines += [f"  #{row_id} {topic} key={key} attempts={attempts}: {error}"
+                  for row_id, topic, key, attempts, error in self.failing_rows]
+        return "\n".join(lines)
+
+
+def outbox_status(engine: Engine, failing_limit: int = 20) -> OutboxStatus:
+    from sqlalchemy import func, select
+
+    from pipeline.db.models import OutboxEvent, utcnow
+
+    with engine.connect() as conn:
+        pending = OutboxEvent.published_at.is_(None)
+        unpublished, oldest = conn.execute(select(func.count(), func.min(OutboxEvent.created_at)).where(pending)).one()
+        failing = conn.execute(select(func.count()).where(pending, OutboxEvent.attempts > 0)).scalar() or 0
+        rows = conn.execute(select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.key, OutboxEvent.attempts,
+                                   OutboxEvent.last_error).where(pending, OutboxEvent.attempts > 0)
+                            .order_by(OutboxEvent.id).limit(failing_limit)).all()
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+    return OutboxStatus(unpublished, failing, max(0.0, age),
+                        [(r.id, r.topic, r.key, r.attempts, (r.last_error or "").splitlines()[0][:200]) for r in rows])
