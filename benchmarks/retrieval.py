@@ -37,7 +37,8 @@ from pipeline.passages import video_passages
 from pipeline.search.base import SearchDocument, SearchQuery
 from pipeline.search.hybrid import HybridSearch, SearchMode
 from pipeline.search.sqlite_fts import SqliteFtsIndex
-from pipeline.search.vectors import PassageVector, SqlVectorIndex, search_passages, vector_bytes
+from pipeline.search.tables import search_passages
+from pipeline.search.vectors import PassageVector, SqlVectorIndex, vector_bytes
 from pipeline.text import TimedSegment
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -1,13 +1,5 @@
-"""What the two in-database backends share: their tables, writes, reads and the search skeleton.
-
-The tables come from the migrations (0002, reshaped by `search_scale`, which
-add each dialect's full-text machinery); here they are SQLAlchemy Core tables in
-their own MetaData, because the index is a projection of the app data, not part
-of the ORM model:
-
-- `search_documents`: one narrow row per video, what searches filter on;
-- `search_texts`: the indexed text, and the timed segments packed without a
-  second copy of their text (pipeline/search/segments.py).
+"""What the two in-database backends share: their writes, reads and the search skeleton,
+over the tables of pipeline/search/tables.py.
 
 `SqlSearchIndex.search` runs the same steps on both dialects, each shaped to
 stay fast at 100,000 videos:
@@ -29,15 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy import (
-    Column,
     Engine,
-    Float,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
     bindparam,
     delete,
     inspect,
@@ -62,30 +46,7 @@ from pipeline.search.highlight import best_snippet
 from pipeline.search.plan import SearchPlan, plan_search
 from pipeline.search.ranking import SNIPPET_FIELDS, TOTAL_CAP
 from pipeline.search.segments import decode_segments, encode_segments
-
-search_metadata = MetaData()
-
-search_documents = Table(
-    "search_documents", search_metadata,
-    Column("video_id", Integer, primary_key=True, autoincrement=False),
-    Column("status", String(20), nullable=False),
-    Column("owner_id", Integer),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-    Column("language", String(16)),
-    Column("duration_seconds", Float),
-    Column("owner_name", String(320)),
-)
-
-search_texts = Table(
-    "search_texts", search_metadata,
-    Column("video_id", Integer, primary_key=True, autoincrement=False),
-    Column("title", Text, nullable=False),
-    Column("description", Text, nullable=False),
-    Column("summary", Text, nullable=False),
-    Column("transcript", Text, nullable=False),
-    Column("segments", LargeBinary),
-)
+from pipeline.search.tables import search_documents, search_texts
 
 _FILTER_FIELDS = ("status", "owner_id", "created_at", "updated_at", "language", "duration_seconds", "owner_name")
 _TEXT_FIELDS = ("title", "description", "summary", "transcript", "segments")

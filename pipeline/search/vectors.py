@@ -25,16 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Engine,
-    Float,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
     bindparam,
     delete,
     insert,
@@ -46,33 +37,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.search.base import SearchQuery
 from pipeline.search.plan import plan_search
-from pipeline.search.sql_store import search_documents
+from pipeline.search.tables import search_documents, search_passages, search_vector_state
 
 # An exact scan costs ~1 ms per 1,000 passages on a loaded 2-core machine (benchmarks/retrieval.py:
 # 50,000 x 256 took 53 ms); above this many passages, the HNSW graph answers in well under a millisecond.
 EXACT_SCAN_MAX_ROWS = 10_000
-
-vector_metadata = MetaData()
-
-search_passages = Table(
-    "search_passages", vector_metadata,
-    Column("id", Integer, primary_key=True),
-    Column("video_id", Integer, nullable=False),
-    Column("position", Integer, nullable=False),
-    Column("kind", String(20), nullable=False),
-    Column("start_seconds", Float),
-    Column("end_seconds", Float),
-    Column("text", Text, nullable=False),
-    Column("model", String(200), nullable=False),
-    Column("vector", LargeBinary, nullable=False),
-)
-
-search_vector_state = Table(
-    "search_vector_state", vector_metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("generation", BigInteger, nullable=False),
-)
-
 
 @dataclass(frozen=True)
 class PassageVector:
