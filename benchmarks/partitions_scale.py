@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializa
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 
+from benchmarks.support import free_port
 from orchestration.processes import stop_process_group
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -148,20 +148,17 @@ def _write_uploads(store_dir: Path, first_id: int, count: int) -> None:
 
 def time_sensor_tick(instance: dg.DagsterInstance, store_dir: Path) -> tuple[float, int]:
     from resources.object_store import ObjectStoreResource
+    from resources.pipeline_settings import PipelineSettingsResource
     from sensors.uploads import upload_sensor
 
-    resources = {"object_store": ObjectStoreResource(kind="local", directory=str(store_dir))}
+    # The goal is a tick that takes all 1,000 waiting uploads at once, whatever the default batch.
+    resources = {"object_store": ObjectStoreResource(kind="local", directory=str(store_dir)),
+                 "pipeline_settings": PipelineSettingsResource(sensor_batch_size=UPLOADS)}
     with dg.build_sensor_context(instance=instance, cursor=None, resources=resources) as context:
         started = time.perf_counter()
         result = upload_sensor(context)
         elapsed = time.perf_counter() - started
     return elapsed, len(result.run_requests or [])  # type: ignore[union-attr]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _graphql(port: int, query: str, variables: dict) -> tuple[float, dict]:
@@ -175,7 +172,7 @@ def _graphql(port: int, query: str, variables: dict) -> tuple[float, dict]:
 
 
 def time_ui_queries(env: dict[str, str], keys_total: int, rounds: int = 3) -> dict[str, float]:
-    port = _free_port()
+    port = free_port()
     webserver = Path(sys.executable).parent / "dagster-webserver"
     process = subprocess.Popen([str(webserver), "-w", str(REPO_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
                                cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
