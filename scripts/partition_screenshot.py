@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,11 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from benchmarks.support import free_port  # noqa: E402  (the checkout is on the path only now)
+from orchestration.processes import stop_process_group  # noqa: E402
 
 
 def _wait(url: str, process: subprocess.Popen, seconds: float = 180) -> None:
@@ -48,7 +43,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "partition_page.png"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="videoai-shot-") as tmp:
-        api_port, ui_port = _port(), _port()
+        api_port, ui_port = free_port(), free_port()
         env = {**os.environ, "VIDEOAI_HOME": str(Path(tmp) / "home"), "DAGSTER_HOME": str(Path(tmp) / "home" / "dagster"),
                "API_PORT": str(api_port)}
         os.environ.update(env)
@@ -102,12 +97,7 @@ def main() -> int:
                 browser.close()
         finally:
             for server in servers:
-                os.killpg(server.pid, signal.SIGTERM)
-            for server in servers:
-                try:
-                    server.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(server.pid, signal.SIGKILL)
+                stop_process_group(server)
     print(f"wrote {args.out}")
     return 0
 
