@@ -49,7 +49,7 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 
 from benchmarks.support import free_port
-from orchestration.processes import stop_process_group
+from orchestration.processes import stop_process_group, wait_until_answers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 UPLOADS = 1000
@@ -174,19 +174,15 @@ def _graphql(port: int, query: str, variables: dict) -> tuple[float, dict]:
 def time_ui_queries(env: dict[str, str], keys_total: int, rounds: int = 3) -> dict[str, float]:
     port = free_port()
     webserver = Path(sys.executable).parent / "dagster-webserver"
-    process = subprocess.Popen([str(webserver), "-w", str(REPO_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-                               cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    log = Path(env["VIDEOAI_HOME"]) / "dagster-webserver.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        process = subprocess.Popen([str(webserver), "-w", str(REPO_ROOT / "workspace.yaml"), "-h", "127.0.0.1",
+                                    "-p", str(port)], cwd=REPO_ROOT, env={**os.environ, **env}, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("dagster-webserver did not start") from None
-                time.sleep(0.5)
+        wait_until_answers(f"http://127.0.0.1:{port}/server_info", process, "dagster-webserver", log,
+                           answered=lambda status: status == 200)
         variables = {"assetKey": {"path": ["transcript"]}}
         _graphql(port, "{ version }", {})  # the code location loads on first use
         timings = []

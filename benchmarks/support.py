@@ -5,16 +5,13 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from orchestration.processes import stop_process_group
+from orchestration.processes import stop_process_group, wait_until_answers
 
 API = "/api/v1"
 
@@ -61,18 +58,8 @@ def api_server(env: dict[str, str], port: int, log_path: Path, start_timeout: fl
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the API exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}{API}/health/live", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+        wait_until_answers(f"{base}{API}/health/live", process, "the API", log_path, timeout=start_timeout,
+                           answered=lambda status: status == 200)
         yield ApiServer(base, process.pid)
     finally:
         stop_process_group(process, timeout=15)

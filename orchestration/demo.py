@@ -21,7 +21,7 @@ import dagster as dg
 import httpx
 
 from orchestration.instance import ensure_dagster_home
-from orchestration.processes import stop_process_group
+from orchestration.processes import stop_process_group, wait_until_answers
 from pipeline.samples import make_speech_video
 from pipeline.settings import Settings
 
@@ -50,20 +50,6 @@ def _start(name: str, command: list[str], env: dict[str, str], log_dir: Path) ->
     log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it; ours closes at exit
     # A process group of its own, so stopping it also stops what it spawned (dagster dev's children).
     return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _wait_for(url: str, what: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited early (code {process.returncode}); see {log}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{what} did not come up within {timeout:.0f}s; see {log}")
 
 
 def _timestamp(seconds: float) -> str:
@@ -143,8 +129,8 @@ def run_demo(settings: Settings, *, keep_running: bool = False, ui_port: int | N
         running.callback(stop_process_group, api_process)
 
         base = f"http://127.0.0.1:{api_port}/api/v1"
-        _wait_for(f"{base}/health/ready", "the API", api_process, log_dir / "api.log")
-        _wait_for(f"http://127.0.0.1:{ui_port}/server_info", "Dagster", dagster, log_dir / "dagster.log")
+        wait_until_answers(f"{base}/health/ready", api_process, "the API", log_dir / "api.log")
+        wait_until_answers(f"http://127.0.0.1:{ui_port}/server_info", dagster, "Dagster", log_dir / "dagster.log")
 
         with httpx.Client(base_url=base, timeout=30) as api:
             _sign_in(api, home)

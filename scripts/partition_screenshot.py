@@ -16,26 +16,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.support import free_port  # noqa: E402  (the checkout is on the path only now)
-from orchestration.processes import stop_process_group  # noqa: E402
-
-
-def _wait(url: str, process: subprocess.Popen, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{url} never answered") from None
-            time.sleep(0.5)
+from orchestration.processes import stop_process_group, wait_until_answers  # noqa: E402
 
 
 def main() -> int:
@@ -69,16 +56,21 @@ def main() -> int:
             job = build_definitions(settings).resolve_job_def("video_pipeline")
             assert job.execute_in_process(partition_key=str(vid), instance=instance).success
         bin_dir = Path(sys.executable).parent
-        servers = [
-            subprocess.Popen([str(bin_dir / "videoai"), "serve", "--port", str(api_port)], env=env, cwd=ROOT,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True),
-            subprocess.Popen([str(bin_dir / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"),
-                              "-h", "127.0.0.1", "-p", str(ui_port)], env=env, cwd=ROOT,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True),
-        ]
+        logs = [Path(tmp) / "api.log", Path(tmp) / "dagster-webserver.log"]
+        commands = [[str(bin_dir / "videoai"), "serve", "--port", str(api_port)],
+                    [str(bin_dir / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"),
+                     "-h", "127.0.0.1", "-p", str(ui_port)]]
+        servers = []
+        for command, log in zip(commands, logs, strict=True):
+            with open(log, "ab") as out:
+                servers.append(subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                                start_new_session=True))
         try:
-            _wait(f"http://127.0.0.1:{api_port}/api/v1/videos/{vid}/thumbnail", servers[0])
-            _wait(f"http://127.0.0.1:{ui_port}/server_info", servers[1])
+            # Answered means served: the thumbnail exists and the UI is up.
+            wait_until_answers(f"http://127.0.0.1:{api_port}/api/v1/videos/{vid}/thumbnail", servers[0], "the API",
+                               logs[0], answered=lambda status: status == 200)
+            wait_until_answers(f"http://127.0.0.1:{ui_port}/server_info", servers[1], "dagster-webserver", logs[1],
+                               answered=lambda status: status == 200)
             from playwright.sync_api import sync_playwright
 
             with sync_playwright() as p:
