@@ -35,7 +35,8 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.support import API, api_server, free_port, temporary_database
+from benchmarks.support import API, api_server, temporary_database
+from orchestration.processes import free_port
 
 PASSWORD = "load-test-password-7"
 WORDS = ("river", "mountain", "kitchen", "engine", "garden", "planet", "violin", "harbor", "forest", "desert",

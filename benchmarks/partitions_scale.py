@@ -48,8 +48,7 @@ from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializa
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 
-from benchmarks.support import free_port
-from orchestration.processes import stop_process_group, wait_until_answers
+from orchestration.processes import free_port, stop_process_group, wait_until_answers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 UPLOADS = 1000

@@ -1,8 +1,7 @@
-"""What several benchmarks share: a free port, a throwaway database, the real API in a subprocess."""
+"""What several benchmarks share: a throwaway database, the real API in a subprocess."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import uuid
@@ -14,12 +13,6 @@ from pathlib import Path
 from orchestration.processes import stop_process_group, wait_until_answers
 
 API = "/api/v1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

@@ -26,7 +26,8 @@ from pathlib import Path
 import httpx
 import psutil
 
-from benchmarks.support import API, api_server, free_port
+from benchmarks.support import API, api_server
+from orchestration.processes import free_port
 from pipeline import samples
 
 CHUNK = 1 << 20

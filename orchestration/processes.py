@@ -1,16 +1,24 @@
-"""Waiting for the servers the demo, the benchmarks and the scripts start, and stopping them with everything
-they spawned."""
+"""Starting the servers the demo, the benchmarks, the scripts and the tests run on a free port, waiting for
+them, and stopping them with everything they spawned."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def stop_process_group(process: subprocess.Popen, timeout: float = 20) -> None:

@@ -21,8 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.support import free_port  # noqa: E402  (the checkout is on the path only now)
-from orchestration.processes import stop_process_group, wait_until_answers  # noqa: E402
+from orchestration.processes import free_port, stop_process_group, wait_until_answers  # noqa: E402  (the checkout is on the path only now)
 
 
 def main() -> int:

@@ -35,7 +35,8 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from benchmarks.search_scale.corpus import GOAL_KINDS, STRESS_KINDS, BenchQuery, documents, query_mix
-from benchmarks.support import api_server, free_port, temporary_database
+from benchmarks.support import api_server, temporary_database
+from orchestration.processes import free_port
 from pipeline.db.session import make_engine, migrate
 from pipeline.search.base import SearchQuery
 from pipeline.search.factory import search_index_for

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.api_load import drive, seed
-from benchmarks.support import api_server, free_port
+from benchmarks.support import api_server
+from orchestration.processes import free_port
 from tests.fixtures.database import isolate_environment
 
 

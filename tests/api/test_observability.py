@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.support import api_server, free_port
+from benchmarks.support import api_server
+from orchestration.processes import free_port
 from tests.api.conftest import API, make_user_in, seed_video
 from tests.fixtures.database import isolate_environment
 

@@ -17,7 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from benchmarks.support import api_server, free_port
+from benchmarks.support import api_server
+from orchestration.processes import free_port
 from pipeline.db.models import UploadMetadata, User, Video
 from pipeline.db.session import make_engine, session_scope
 from serving_api.security import create_access_token

@@ -11,12 +11,12 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from sqlalchemy import Engine, func, select
 
+from orchestration.processes import free_port
 from pipeline.db.models import ProcessedMessage
 from pipeline.db.session import session_scope
 from pipeline.events import VIDEO_UPLOADED
 from pipeline.messaging.consumer import KafkaReadTimeout, poll_uploaded_events, record_processed
 from pipeline.messaging.relay import ensure_topics
-from tests.fixtures.network import free_port
 
 
 def test_record_processed_is_true_once_per_consumer(migrated_engine: Engine) -> None:

@@ -11,10 +11,10 @@ import boto3
 import httpx
 import pytest
 
+from orchestration.processes import free_port
 from pipeline.storage import ObjectNotFound, ObjectStore, ObjectStoreError, local_file
 from pipeline.storage.local import LocalObjectStore
 from pipeline.storage.s3 import S3ObjectStore
-from tests.fixtures.network import free_port
 
 # A small listing page makes S3 page through ListObjectsV2 with a handful of keys.
 LIST_PAGE_SIZE = 3
