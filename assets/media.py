@@ -7,7 +7,7 @@ import dagster as dg
 from assets.partitions import videos_partitions
 from assets.support import TRANSIENT_RETRY, fail_video, k8s_resources, repository, thumbnail_url, video_run_tags
 from pipeline import hls, keys
-from pipeline.media import MediaError, make_thumbnail, plan_ladder, probe, thumbnail_time, transcode_ladder
+from pipeline.media import MediaError, check_complete, make_thumbnail, plan_ladder, probe, thumbnail_time, transcode_ladder
 from pipeline.scratch import scratch_dir
 from pipeline.storage import ObjectNotFound, local_file
 from resources.database import DatabaseResource
@@ -32,6 +32,8 @@ def source_video(context: dg.AssetExecutionContext, database: DatabaseResource,
     try:
         with local_file(store, video.source_key) as path:
             info = probe(path)
+            # A cut-off upload can probe as whole; it must fail here, not reach `ready` short.
+            check_complete(path, info.duration_seconds)
     except ObjectNotFound as error:
         raise fail_video(videos, f"The uploaded file is missing from storage ({video.source_key}). "
                                  "Upload the video again.") from error

@@ -24,7 +24,7 @@ class MediaError(Exception):
 
     `kind` lets callers branch without parsing the message: "not_found",
     "unreachable" (a URL that could not be downloaded), "unreadable",
-    "not_video", "zero_duration", "encode_failed", "tool_missing".
+    "not_video", "zero_duration", "truncated", "encode_failed", "tool_missing".
     """
 
     def __init__(self, message: str, kind: str) -> None:
@@ -93,6 +93,9 @@ _CONTEXT_PREFIX = re.compile(r"^\[[^\]]+ @ 0x[0-9a-f]+\]\s*")
 
 # How ffmpeg's http/tcp protocols word a failed download (as opposed to bad bytes).
 _NETWORK_FAILURE = re.compile(r"Server returned|Connection|timed out|HTTP error|resolve|Network is unreachable", re.I)
+
+
+_UPLOAD_AGAIN = "Upload the complete file again."
 
 
 def _summarize_stderr(stderr: bytes | None, source: str = "", max_lines: int = 3) -> str:
@@ -178,7 +181,8 @@ def probe(source: str | Path, require_video: bool = True) -> MediaProbe:
         if looks_like:
             raise MediaError(f"The file is not a video: it looks like {looks_like}.", "not_video") from exc
         raise MediaError(
-            f"The file could not be read as a video (it may be corrupt or truncated): {reason}", "unreadable"
+            f"The file could not be read as a video (it may be corrupt or truncated): {reason}. {_UPLOAD_AGAIN}",
+            "unreadable",
         ) from exc
 
     fmt = info.get("format", {})
@@ -213,6 +217,42 @@ def probe(source: str | Path, require_video: bool = True) -> MediaProbe:
         bit_rate=int(bit_rate) if bit_rate and bit_rate != "N/A" else None,
         frame_rate=_parse_rate(video.get("avg_frame_rate")) if video else None,
     )
+
+
+# How ffmpeg's demuxers say a file ends before its index or header says it should.
+_TRUNCATION = re.compile(r"partial file|ended prematurely|truncat|unexpected end", re.I)
+# A complete file's packets reach its probed duration to within a frame or two; a cut-off
+# one stops short. The margin keeps odd but whole files (audio a little longer than the
+# picture, edit lists) from being called truncated.
+_SHORTFALL_TOLERANCE = (1.0, 0.02)  # seconds, or this share of the duration if larger
+
+
+def check_complete(source: Path, duration_seconds: float) -> None:
+    """Raise MediaError("truncated") when `source`'s media stops short of its probed duration.
+
+    A faststart MP4 cut off after its index probes as whole (the index states the full
+    duration) and would encode to a shorter video. Reading every packet by stream copy,
+    without decoding, finds the cut cheaply: the demuxer reports it ("partial file",
+    "File ended prematurely") and the last packet's time falls short of the duration.
+    """
+    command = [_tool("ffmpeg"), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+               "-i", str(source), "-map", "0:v", "-map", "0:a?", "-c", "copy", "-f", "null",
+               "-progress", "pipe:1", "-"]
+    result = subprocess.run(command, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise MediaError(f"The file could not be read to its end (it may be corrupt or truncated): "
+                         f"{_summarize_stderr(result.stderr, str(source))}. {_UPLOAD_AGAIN}", "truncated")
+    times = re.findall(rb"^out_time_us=(\d+)$", result.stdout, re.M)
+    read_seconds = int(times[-1]) / 1e6 if times else 0.0
+    seconds, share = _SHORTFALL_TOLERANCE
+    short = duration_seconds - read_seconds > max(seconds, share * duration_seconds)
+    flagged = [line for line in result.stderr.decode(errors="replace").splitlines() if _TRUNCATION.search(line)]
+    if short or flagged:
+        detail = f" (ffmpeg: {_CONTEXT_PREFIX.sub('', flagged[0].strip())})" if flagged else ""
+        raise MediaError(
+            f"The file is truncated or corrupt: only {read_seconds:.1f} s of its {duration_seconds:.1f} s could be "
+            f"read{detail}. It was probably cut off during the upload or the recording. "
+            f"{_UPLOAD_AGAIN}", "truncated")
 
 
 # The standard ladder, by shorter side. CRF keeps quality constant; maxrate and

@@ -155,6 +155,18 @@ def make_corrupt_video(dest: Path) -> Path:
     return dest
 
 
+def make_truncated_video(dest: Path, keep: float = 0.6) -> Path:
+    """A faststart MP4 (index first) with its last bytes cut off: it probes with its full
+    duration, but its media stops early, as an interrupted upload of a phone's video does."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    streams = [_test_picture(640, 360, 4.0, 25), ffmpeg.input("sine=frequency=440:duration=4", f="lavfi")]
+    _run_ffmpeg(ffmpeg.output(*streams, str(dest), movflags="+faststart", **_SAMPLE_VIDEO, **_SAMPLE_AUDIO))
+    data = dest.read_bytes()
+    dest.write_bytes(data[: int(len(data) * keep)])
+    return dest
+
+
 def make_zero_length_video(dest: Path) -> Path:
     """A container with a video stream but not one frame in it (an AVI, which keeps such a stream)."""
     dest = Path(dest)

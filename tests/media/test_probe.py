@@ -8,10 +8,11 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import ffmpeg
 import pytest
 
 from pipeline import samples
-from pipeline.media import MediaError, make_thumbnail, probe
+from pipeline.media import MediaError, check_complete, make_thumbnail, probe
 
 
 def test_probe_describes_a_video_with_audio(hd_video_path: Path) -> None:
@@ -40,6 +41,7 @@ def test_corrupt_file_says_it_may_be_corrupt(corrupt_video_path: Path) -> None:
     message = str(caught.value)
     assert message.startswith("The file could not be read as a video (it may be corrupt or truncated):")
     assert "moov atom not found" in message  # ffprobe's reason, kept short
+    assert message.endswith("Upload the complete file again.")
     assert str(corrupt_video_path) not in message and "@ 0x" not in message
 
 
@@ -117,3 +119,33 @@ def test_still_image_is_not_a_video(small_video_path: Path, tmp_path: Path) -> N
     with pytest.raises(MediaError, match=r"it is a still image \(format: jpeg_pipe\)") as caught:
         probe(disguised)
     assert caught.value.kind == "not_video"
+
+
+def test_a_cut_off_faststart_mp4_probes_whole_but_is_found_truncated(truncated_video_path: Path) -> None:
+    info = probe(truncated_video_path)  # its index, first in the file, still states the full length
+    assert info.duration_seconds == pytest.approx(4.0, abs=0.1)
+    with pytest.raises(MediaError) as caught:
+        check_complete(truncated_video_path, info.duration_seconds)
+    assert caught.value.kind == "truncated"
+    message = str(caught.value)
+    assert message.startswith("The file is truncated or corrupt: only ")
+    assert "of its 4.0 s could be read (ffmpeg: " in message and "partial file" in message
+    assert message.endswith("Upload the complete file again.")
+    assert str(truncated_video_path) not in message and "@ 0x" not in message
+
+
+def test_a_cut_off_matroska_file_is_found_truncated(hd_video_path: Path, tmp_path: Path) -> None:
+    whole = tmp_path / "whole.mkv"
+    ffmpeg.input(str(hd_video_path)).output(str(whole), c="copy").run(quiet=True)
+    check_complete(whole, probe(whole).duration_seconds)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(MediaError) as caught:
+        check_complete(cut, probe(cut).duration_seconds)
+    assert caught.value.kind == "truncated" and "File ended prematurely" in str(caught.value)
+
+
+@pytest.mark.parametrize("fixture", ["hd_video_path", "silent_video_path", "speech_video_path"])
+def test_whole_files_pass_the_completeness_check(fixture: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    path = request.getfixturevalue(fixture)
+    check_complete(path, probe(path).duration_seconds)

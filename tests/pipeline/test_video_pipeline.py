@@ -139,21 +139,30 @@ def test_rerunning_a_partition_leaves_one_of_everything(module_harness, processe
 
 
 def test_bad_inputs_fail_clearly_and_a_good_video_still_reaches_ready(
-    harness, corrupt_video_path, non_video_path, silent_video_path, hd_video_path,
+    harness, corrupt_video_path, truncated_video_path, non_video_path, silent_video_path, hd_video_path,
 ):
-    corrupt = harness.register(corrupt_video_path, title="corrupt")
+    corrupt = harness.register(corrupt_video_path, title="corrupt")  # cut off before its index (moov at the end)
+    truncated = harness.register(truncated_video_path, title="truncated")  # index first, last 40 % cut off
     not_video = harness.register(non_video_path, title="not a video")
     silent = harness.register(silent_video_path, title="silent")
     good = harness.register(hd_video_path, title="good")
 
-    outcomes = {vid: harness.run(vid, raise_on_error=False) for vid in (corrupt, not_video, silent, good)}
+    outcomes = {vid: harness.run(vid, raise_on_error=False) for vid in (corrupt, truncated, not_video, silent, good)}
 
-    assert not outcomes[corrupt].success and not outcomes[not_video].success
+    assert not outcomes[corrupt].success and not outcomes[not_video].success and not outcomes[truncated].success
     corrupt_video, non_video = _video(harness, corrupt), _video(harness, not_video)
-    assert corrupt_video.status == non_video.status == VideoStatus.FAILED.value
-    assert "corrupt" in corrupt_video.status_message.lower() or "could not be read" in corrupt_video.status_message.lower()
+    truncated_video = _video(harness, truncated)
+    assert corrupt_video.status == non_video.status == truncated_video.status == VideoStatus.FAILED.value
+    assert corrupt_video.status_message.startswith("The file could not be read as a video (it may be corrupt or truncated)")
+    assert truncated_video.status_message.startswith("The file is truncated or corrupt: only ")
+    for message in (corrupt_video.status_message, truncated_video.status_message):
+        assert message.endswith("Upload the complete file again.")
+    # Bad input is not retried, and nothing after the probe ran.
+    truncated_events = outcomes[truncated].all_events
+    assert not [e for e in truncated_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+    assert [e.step_key for e in truncated_events if e.event_type == dg.DagsterEventType.STEP_START] == ["source_video"]
     assert "not a video" in non_video.status_message.lower()
-    assert "video.failed" in _events(harness, corrupt)
+    assert "video.failed" in _events(harness, corrupt) and "video.failed" in _events(harness, truncated)
 
     # A silent video is valid: ready, with an empty transcript and no summary sentences.
     assert outcomes[silent].success
