@@ -15,25 +15,29 @@ and checks the issue-13 targets:
 
 PostgreSQL: VIDEOAI_BENCH_POSTGRES_URL (an admin URL; a throwaway database is made
 and dropped), else the machine's at 127.0.0.1:5432. The load generator runs in this
-process (asyncio + httpx), so on a small machine it competes with the server for CPU:
-compare levels within one run, not absolute figures between machines.
+process (asyncio + aiohttp, one session per client), the server in another; on a small
+machine they share the cores, so each level also prints the CPU both used (in cores):
+compare levels within one run, not absolute figures between machines. A request is timed
+as its client sees it, and one unanswered within 30 s counts as a failure.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import tempfile
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
+import aiohttp
+import psutil
 
 from benchmarks.support import API, api_server, temporary_database
 from orchestration.processes import free_port
@@ -124,16 +128,21 @@ def seed(env: dict[str, str], videos: int = 200, users: int = 20) -> Seeded:
 class LevelResult:
     clients: int
     seconds: float
-    latencies: list[float] = field(default_factory=list)
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # by operation
     statuses: Counter = field(default_factory=Counter)
     by_op: Counter = field(default_factory=Counter)
     bad_503: int = 0  # 503 without Retry-After
-    resets: int = 0  # keep-alive connections closed under a request, retried once (as browsers do)
-    errors: Counter = field(default_factory=Counter)  # transport errors and timeouts
+    errors: Counter = field(default_factory=Counter)  # no answer: transport errors, and timeouts
+    client_cpu: float = 0.0  # cores the load generator itself used (it shares the machine with the server)
+    server_cpu: float | None = None  # cores the API server used, where measured
+
+    @property
+    def all_latencies(self) -> list[float]:
+        return sorted(t for times in self.latencies.values() for t in times)
 
     @property
     def requests(self) -> int:
-        return len(self.latencies)
+        return sum(len(times) for times in self.latencies.values())
 
     @property
     def rate(self) -> float:
@@ -141,28 +150,32 @@ class LevelResult:
         served = self.requests - self.statuses[503] - sum(self.errors.values())
         return served / self.seconds if self.seconds else 0.0
 
-    def quantile(self, q: float) -> float:
-        if not self.latencies:
+    def quantile(self, q: float, op: str | None = None) -> float:
+        ordered = self.all_latencies if op is None else sorted(self.latencies[op])
+        if not ordered:
             return float("nan")
-        ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     @property
     def server_errors(self) -> int:
-        """5xx other than 503 with Retry-After, plus requests that never got an answer."""
+        """5xx other than 503 with Retry-After, plus requests that never got an answer (timeouts included)."""
         return (sum(n for code, n in self.statuses.items() if code >= 500 and code != 503) + self.bad_503
                 + sum(self.errors.values()))
 
     @property
     def slowest(self) -> float:
-        return max(self.latencies, default=0.0)
+        return max((max(times) for times in self.latencies.values() if times), default=0.0)
 
     def line(self) -> str:
         codes = " ".join(f"{code}:{n}" for code, n in sorted(self.statuses.items()))
         errors = f" errors {dict(self.errors)}" if self.errors else ""
-        resets = f" resets {self.resets}" if self.resets else ""
+        cpu = f"  cpu: client {self.client_cpu:.2f}" + (
+            f" server {self.server_cpu:.2f}" if self.server_cpu is not None else "")
         return (f"{self.clients:>4} clients  {self.rate:8.1f} req/s  p50 {self.quantile(0.5) * 1000:7.1f} ms  "
-                f"p99 {self.quantile(0.99) * 1000:7.1f} ms  max {self.slowest:6.2f} s  [{codes}]{errors}{resets}")
+                f"p99 {self.quantile(0.99) * 1000:7.1f} ms  max {self.slowest:6.2f} s  [{codes}]{errors}{cpu}")
+
+    def ops_line(self) -> str:
+        return "  ".join(f"{op} p99 {self.quantile(0.99, op) * 1000:.0f} ms" for op in sorted(self.latencies))
 
 
 def _request_for(op: str, rng: random.Random, seeded: Seeded) -> tuple[str, str, dict]:
@@ -186,46 +199,51 @@ async def _drive(base: str, clients: int, seconds: float, seeded: Seeded, mix: d
                  timeout: float) -> LevelResult:
     result = LevelResult(clients, seconds)
     ops, weights = list(mix), list(mix.values())
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as http:
-        started = time.perf_counter()
-        deadline = started + seconds
+    started = time.perf_counter()
+    deadline = started + seconds
 
-        async def client(n: int) -> None:
-            rng = random.Random(n)
+    async def client(n: int) -> None:
+        # Each client is its own browser: its own session and keep-alive connection. (One shared
+        # pool of hundreds of connections cost the generator far more CPU per request than
+        # the requests themselves, on the cores the server needs.)
+        rng = random.Random(n)
+        session_timeout = aiohttp.ClientTimeout(total=timeout)  # the whole request, as the client waits
+        async with aiohttp.ClientSession(base, timeout=session_timeout,
+                                         connector=aiohttp.TCPConnector(limit=1)) as http:
             while time.perf_counter() < deadline:
                 op = rng.choices(ops, weights)[0]
                 method, url, options = _request_for(op, rng, seeded)
                 t0 = time.perf_counter()
                 try:
-                    try:
-                        response = await http.request(method, url, **options)
-                    except (httpx.RemoteProtocolError, httpx.ReadError):
-                        # The server closed a pooled keep-alive connection as it was reused: no
-                        # answer was lost, the request never reached the app. Retry once.
-                        result.resets += 1
-                        response = await http.request(method, url, **options)
-                except httpx.HTTPError as exc:
-                    result.latencies.append(time.perf_counter() - t0)
-                    result.errors[type(exc).__name__] += 1
+                    async with http.request(method, url, **options) as response:
+                        await response.read()
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    result.latencies[op].append(time.perf_counter() - t0)
+                    result.errors["timeout" if isinstance(exc, TimeoutError) else type(exc).__name__] += 1
                     continue
-                result.latencies.append(time.perf_counter() - t0)
-                result.statuses[response.status_code] += 1
-                result.by_op[(op, response.status_code)] += 1
-                if response.status_code == 503:
-                    if "retry-after" not in response.headers:
+                result.latencies[op].append(time.perf_counter() - t0)
+                result.statuses[response.status] += 1
+                result.by_op[(op, response.status)] += 1
+                if response.status == 503:
+                    if "Retry-After" not in response.headers:
                         result.bad_503 += 1
                     else:  # a well-behaved client backs off as told (capped, to keep the load on)
-                        await asyncio.sleep(min(1.0, float(response.headers["retry-after"])))
+                        await asyncio.sleep(min(1.0, float(response.headers["Retry-After"])))
 
-        await asyncio.gather(*(client(n) for n in range(clients)))
-        result.seconds = time.perf_counter() - started
+    cpu_before = time.process_time()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    result.seconds = time.perf_counter() - started
+    result.client_cpu = (time.process_time() - cpu_before) / result.seconds
     return result
 
 
 def drive(base: str, clients: int, seconds: float, seeded: Seeded, mix: dict[str, int] | None = None,
           timeout: float = 30.0) -> LevelResult:
-    """Run `clients` concurrent clients against `base` for `seconds`; every answer is recorded."""
+    """Run `clients` concurrent clients against `base` for `seconds`; every answer is recorded.
+
+    A request is timed from its send to the end of its body, as its client sees it; one with no
+    answer within `timeout` counts as a failure, with the time waited as its latency.
+    """
     return asyncio.run(_drive(base, clients, seconds, seeded, mix or DEFAULT_MIX, timeout))
 
 
@@ -245,10 +263,23 @@ def run_database(kind: str, levels: list[int], seconds: float) -> tuple[list[Lev
             base = server.base
             drive(base, 10, 2, seeded)  # warm-up: imports, caches, pool
             for clients in levels:
+                before = _cpu_seconds(server.pid)
                 result = drive(base, clients, seconds, seeded)
-                print(f"  {kind:<10} {result.line()}", flush=True)
+                result.server_cpu = (_cpu_seconds(server.pid) - before) / result.seconds
+                print(f"  {kind:<10} {result.line()}\n  {'':<10}       {result.ops_line()}", flush=True)
                 results.append(result)
     return results, check(results)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (uvicorn's workers)."""
+    process = psutil.Process(pid)
+    total = 0.0
+    for each in (process, *process.children(recursive=True)):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = each.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def check(results: list[LevelResult]) -> list[str]:
