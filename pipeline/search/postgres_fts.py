@@ -11,7 +11,7 @@ worked out for the page's hits only, from their texts (no segment index).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -52,7 +52,7 @@ class PostgresFtsIndex(SqlSearchIndex):
                          websearch_to_tsquery('english', :all_terms) AS q(query)
                     WHERE t.search_vector @@ q.query {filters}""")
 
-    def page_details(self, conn: Connection, plan: SearchPlan, ids: list[int]) -> dict[int, PageDetail]:
+    def page_details(self, conn: Connection, plan: SearchPlan, rows: Sequence[Any]) -> dict[int, PageDetail]:
         # ts_headline re-parses the text, so it runs for the page's documents only.
         columns = ", ".join(f"ts_headline('english', t.{field}, q.query, :options) AS {field}_snippet"
                             for field in SNIPPET_FIELDS)
@@ -61,22 +61,23 @@ class PostgresFtsIndex(SqlSearchIndex):
             FROM search_texts AS t, websearch_to_tsquery('english', :all_terms) AS q(query)
             WHERE t.video_id IN :ids
         """).bindparams(bindparam("ids", expanding=True))
-        rows = conn.execute(statement, {"all_terms": self.all_terms(plan.terms), "ids": ids,
-                                        "options": _HEADLINE_OPTIONS}).all()
-        stored = {row.video_id: decode_segments(row.transcript, row.segments) for row in rows}
+        ids = [row.video_id for row in rows]
+        found = conn.execute(statement, {"all_terms": self.all_terms(plan.terms), "ids": ids,
+                                         "options": _HEADLINE_OPTIONS}).all()
+        stored = {row.video_id: decode_segments(row.transcript, row.segments) for row in found}
         # One statement tells which of the page's segments say any of the words.
         owners = [(video_id, i) for video_id, s in stored.items() for i in range(len(s.segments))]
         texts = [stored[video_id].segments[i].text for video_id, i in owners]
         said: dict[int, list[int]] = {}
         if texts:
-            found = conn.execute(text("""
+            said_rows = conn.execute(text("""
                 SELECT s.n - 1 FROM unnest(CAST(:texts AS text[])) WITH ORDINALITY AS s(body, n)
                 WHERE to_tsvector('english', s.body) @@ websearch_to_tsquery('english', :any_term)
             """), {"texts": texts, "any_term": self.any_term(plan.terms)}).scalars()
-            for index in found:
+            for index in said_rows:
                 video_id, position = owners[index]
                 said.setdefault(video_id, []).append(position)
         return {row.video_id: PageDetail(
                     title=row.title, matches=first_matches(stored[row.video_id].segments, said.get(row.video_id, [])),
                     snippets={field: getattr(row, f"{field}_snippet") for field in SNIPPET_FIELDS})
-                for row in rows}
+                for row in found}

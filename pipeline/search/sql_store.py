@@ -5,9 +5,10 @@ over the tables of pipeline/search/tables.py.
 stay fast at 100,000 videos:
 
 1. one ranked keyset page, with the full-text index driving: each match is
-   scored once, then checked against the narrow filter row;
+   scored once, then checked against the narrow filter row (a dialect may plan
+   this step its own way: see SqliteFtsIndex.ranked_rows);
 2. a count that stops at `TOTAL_CAP + 1` matches (no ranking involved), skipped
-   when the first page already holds every match;
+   when the first page already holds every match or step 1 counted them;
 3. titles, snippets and the timed segments that say the words, for the page's
    hits only.
 
@@ -82,7 +83,23 @@ class SqlSearchIndex:
         """
         raise NotImplementedError
 
-    def page_details(self, conn: Connection, plan: SearchPlan, ids: list[int]) -> dict[int, PageDetail]:
+    def ranked_rows(self, conn: Connection, plan: SearchPlan, filters: str, params: dict[str, Any],
+                    typed: list[BindParameter]) -> tuple[Sequence[Any], int | None]:
+        """The first `plan.limit + 1` matches after the cursor, best first (video_id, score, status,
+        created_at, and whatever page_details needs), and the total where the plan counted it."""
+        score, source = self.matching_sql(filters)
+        keyset = ""
+        if plan.after is not None:
+            keyset = "WHERE m.score < :after_score OR (m.score = :after_score AND m.video_id > :after_id)"
+        ranked = (text(f"SELECT m.video_id, m.score, m.status, m.created_at FROM ("
+                       f"SELECT d.video_id AS video_id, {score} AS score, d.status AS status, "
+                       f"d.created_at AS created_at {source}) AS m {keyset} "
+                       f"ORDER BY m.score DESC, m.video_id LIMIT :n")
+                  .bindparams(*typed).columns(created_at=UTCDateTime))
+        return conn.execute(ranked, params | {"n": plan.limit + 1}).all(), None
+
+    def page_details(self, conn: Connection, plan: SearchPlan, rows: Sequence[Any]) -> dict[int, PageDetail]:
+        """Details of the page's hits, given their rows from `ranked_rows`."""
         raise NotImplementedError
 
     def all_terms(self, terms: Sequence[str]) -> str:
@@ -155,27 +172,19 @@ class SqlSearchIndex:
         if not plan.terms:
             return SearchPage(hits=[], total=0)
         filters, filter_params, typed = _filters(plan)
-        score, source = self.matching_sql(filters)
         params = {"all_terms": self.all_terms(plan.terms), **filter_params}
-        keyset = ""
         if plan.after is not None:
-            keyset = "WHERE m.score < :after_score OR (m.score = :after_score AND m.video_id > :after_id)"
             params |= {"after_score": plan.after.score, "after_id": plan.after.video_id}
         with self.engine.connect() as conn:
-            ranked = (text(f"SELECT m.video_id, m.score, m.status, m.created_at FROM ("
-                           f"SELECT d.video_id AS video_id, {score} AS score, d.status AS status, "
-                           f"d.created_at AS created_at {source}) AS m {keyset} "
-                           f"ORDER BY m.score DESC, m.video_id LIMIT :n")
-                      .bindparams(*typed).columns(created_at=UTCDateTime))
-            rows = conn.execute(ranked, params | {"n": plan.limit + 1}).all()
-            if plan.after is None and len(rows) <= plan.limit:
+            rows, counted = self.ranked_rows(conn, plan, filters, params, typed)
+            if counted is None and plan.after is None and len(rows) <= plan.limit:
                 counted = len(rows)  # the first page holds every match: nothing more to count
-            else:
+            elif counted is None:
+                source = self.matching_sql(filters)[1]
                 count = text(f"SELECT count(*) FROM (SELECT 1 {source} LIMIT :cap) AS c").bindparams(*typed)
                 counted = conn.execute(count, params | {"cap": TOTAL_CAP + 1}).scalar_one()
             page, next_cursor = plan.page_of([CursorPosition(row.score, row.video_id) for row in rows])
-            ids = [position.video_id for position in page]
-            details = self.page_details(conn, plan, ids) if ids else {}
+            details = self.page_details(conn, plan, rows[: len(page)]) if page else {}
         hits = []
         for row in rows[: len(page)]:
             detail = details[row.video_id]
