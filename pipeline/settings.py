@@ -93,6 +93,11 @@ class Settings(BaseSettings):
 
     # Events: the outbox is always written; Kafka relays it when configured.
     kafka_bootstrap_servers: str | None = Field(default=None, alias="KAFKA_BOOTSTRAP_SERVERS")
+    # A `video.uploaded` event the Kafka sensor cannot act on goes to this topic with its reason:
+    # at once when it is not an event, after KAFKA_MAX_ATTEMPTS sensor ticks when its video is
+    # unknown to the app database. Empty: `<topic>.dlq`.
+    kafka_dead_letter_topic: str = Field(default="", alias="KAFKA_DEAD_LETTER_TOPIC")
+    kafka_max_attempts: int = Field(default=3, ge=1, alias="KAFKA_MAX_ATTEMPTS")
 
     # Logging of every process (pipeline/logs.py): json, text, or auto (text on a terminal).
     log_format: Literal["auto", "json", "text"] = Field(default="auto", alias="LOG_FORMAT")

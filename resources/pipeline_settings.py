@@ -12,9 +12,12 @@ class PipelineSettingsResource(dg.ConfigurableResource):
 
     sensor_batch_size: int = Settings.model_fields["sensor_batch_size"].default
     kafka_bootstrap_servers: str | None = None
+    kafka_dead_letter_topic: str = ""
+    kafka_max_attempts: int = Settings.model_fields["kafka_max_attempts"].default
     upload_abandon_hours: float = 24.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineSettingsResource:
         return cls(sensor_batch_size=settings.sensor_batch_size, kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
-                   upload_abandon_hours=settings.upload_abandon_hours)
+                   kafka_dead_letter_topic=settings.kafka_dead_letter_topic,
+                   kafka_max_attempts=settings.kafka_max_attempts, upload_abandon_hours=settings.upload_abandon_hours)

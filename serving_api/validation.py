@@ -16,8 +16,8 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import AfterValidator, Field
 
-# PostgreSQL INTEGER, the id columns' type; SQLite's integers are wider.
-MAX_ID = 2**31 - 1
+from pipeline.db.models import MAX_ID
+
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
 # A string without NUL characters (the constraint shows in the OpenAPI schema as a pattern).

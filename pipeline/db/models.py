@@ -29,6 +29,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
+# The largest id a row can have on every backend: the id columns are INTEGER, PostgreSQL's
+# ends here (SQLite's integers are wider).
+MAX_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

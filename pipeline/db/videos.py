@@ -51,6 +51,11 @@ OnePerVideo = TypeVar("OnePerVideo", VideoTranscript, VideoSummary)
 # --- Reads within a caller's session (the API's request session) -------------------------------
 
 
+def existing_video_ids(session: Session, video_ids: set[int]) -> set[int]:
+    """Those of `video_ids` that are videos in the app database."""
+    return set(session.scalars(select(Video.id).where(Video.id.in_(video_ids)))) if video_ids else set()
+
+
 def one_per_video(session: Session, model: type[OnePerVideo], video_id: int) -> OnePerVideo | None:
     """The video's one row of `model` (its transcript, its summary), or None."""
     return session.scalars(select(model).where(model.video_id == video_id)).one_or_none()

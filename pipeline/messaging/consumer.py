@@ -19,7 +19,7 @@ from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from pipeline.db.models import ProcessedMessage, utcnow
+from pipeline.db.models import MAX_ID, ProcessedMessage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 
 class KafkaReadTimeout(TimeoutError):
-    """Reading from Kafka took longer than its budget (broker down or hanging)."""
+    """A Kafka call took longer than its budget (broker down or hanging)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,28 @@ class ConsumedEvent:
     partition: int
     offset: int
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A record the consumer cannot act on (not an event, or an event about no known video),
+    kept as it was read, with why and after how many attempts: a dead letter."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    reason: str
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class Poll:
+    events: list[ConsumedEvent]
+    rejected: list[RejectedRecord]
+    offsets: dict[int, int]  # partition -> next offset to read
 
 
 def record_processed(session: Session, consumer_name: str, event_id: str) -> bool:
@@ -62,21 +84,25 @@ def record_processed(session: Session, consumer_name: str, event_id: str) -> boo
 
 def poll_uploaded_events(
     bootstrap: str, topic: str, offsets: dict[int, int], max_records: int = 500, timeout_ms: int = 5000
-) -> tuple[list[ConsumedEvent], dict[int, int]]:
-    """Read up to `max_records` events after `offsets` (partition -> next offset to read).
+) -> Poll:
+    """Read up to `max_records` records after `offsets` (partition -> next offset to read).
 
     Partitions missing from `offsets` are read from their beginning, so events
     published before the first call are not lost. Returns the events in
-    partition order and the advanced offsets. The whole call, including
+    partition order, the records that are not events (the offsets move past
+    them: a bad message must not block the partition behind it) and the
+    advanced offsets. The whole call, including
     connecting and metadata, finishes within `timeout_ms` or raises
     KafkaReadTimeout; a broker that is down raises kafka's NoBrokersAvailable.
     """
-    return _within(timeout_ms / 1000, lambda: _read(bootstrap, topic, dict(offsets), max_records, timeout_ms))
+    return run_within(timeout_ms / 1000, lambda: _read(bootstrap, topic, dict(offsets), max_records, timeout_ms))
 
 
-def _within(seconds: float, work: Callable[[], T]) -> T:
-    # kafka-python bounds polls, but some metadata calls wait on a future with no
-    # timeout: run the read in a daemon thread so the caller is never stuck.
+def run_within(seconds: float, work: Callable[[], T]) -> T:
+    """`work()`, or KafkaReadTimeout after `seconds`.
+
+    kafka-python bounds polls, but some metadata calls wait on a future with no
+    timeout: the work runs in a daemon thread so the caller is never stuck."""
     outcome: dict[str, Any] = {}
 
     def run() -> None:
@@ -85,18 +111,17 @@ def _within(seconds: float, work: Callable[[], T]) -> T:
         except BaseException as error:  # handed to the caller's thread below
             outcome["error"] = error
 
-    worker = threading.Thread(target=run, name="kafka-read", daemon=True)
+    worker = threading.Thread(target=run, name="kafka-call", daemon=True)
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
-        raise KafkaReadTimeout(f"Kafka read did not finish within {seconds:.1f}s")
+        raise KafkaReadTimeout(f"Kafka call did not finish within {seconds:.1f}s")
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
 
 
-def _read(bootstrap: str, topic: str, offsets: dict[int, int], max_records: int,
-          timeout_ms: int) -> tuple[list[ConsumedEvent], dict[int, int]]:
+def _read(bootstrap: str, topic: str, offsets: dict[int, int], max_records: int, timeout_ms: int) -> Poll:
     deadline = time.monotonic() + timeout_ms / 1000
     budget_ms = max(1000, timeout_ms // 2)
     consumer = KafkaConsumer(
@@ -111,7 +136,7 @@ def _read(bootstrap: str, topic: str, offsets: dict[int, int], max_records: int,
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
         if not partitions:
-            return [], offsets
+            return Poll([], [], offsets)
         consumer.assign(partitions)
         unread = [tp for tp in partitions if tp.partition not in offsets]
         if unread:  # (with no arguments, seek_to_beginning rewinds every partition)
@@ -123,35 +148,43 @@ def _read(bootstrap: str, topic: str, offsets: dict[int, int], max_records: int,
         # waiting out the timeout.
         ends = consumer.end_offsets(partitions)
         events: list[ConsumedEvent] = []
-        while len(events) < max_records and time.monotonic() < deadline:
+        rejected: list[RejectedRecord] = []
+        while len(events) + len(rejected) < max_records and time.monotonic() < deadline:
             if all(consumer.position(tp) >= ends[tp] for tp in partitions):
                 break
             remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
-            batches = consumer.poll(timeout_ms=min(remaining_ms, 1000), max_records=max_records - len(events))
+            batches = consumer.poll(timeout_ms=min(remaining_ms, 1000),
+                                    max_records=max_records - len(events) - len(rejected))
             for tp, records in sorted(batches.items(), key=lambda item: item[0].partition):
                 for record in records:
                     offsets[tp.partition] = record.offset + 1
-                    event = _decode(record)
-                    if event is not None:
-                        events.append(event)
-        return events, offsets
+                    decoded = _decode(record)
+                    if isinstance(decoded, ConsumedEvent):
+                        events.append(decoded)
+                    else:
+                        rejected.append(decoded)
+        return Poll(events, rejected, offsets)
     finally:
         consumer.close(autocommit=False)
 
 
-def _decode(record: Any) -> ConsumedEvent | None:
-    """The event in a record, or None (logged and skipped) for a malformed one: a bad
-    message must not block the partition behind it."""
+def _decode(record: Any) -> ConsumedEvent | RejectedRecord:
+    """The event in a record, or the record and why it is not one."""
     try:
         payload = json.loads(record.value)
         headers = {name: value.decode() for name, value in record.headers or []}
+        video_id = int(payload["video_id"])
+        if not 1 <= video_id <= MAX_ID:
+            raise ValueError(f"video_id {video_id} is not a possible id")
         return ConsumedEvent(
             event_id=headers.get("event_id") or payload["event_id"],
-            video_id=int(payload["video_id"]),
+            video_id=video_id,
             partition=record.partition,
             offset=record.offset,
             payload=payload,
         )
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
-        log.warning("skipping malformed message at %s[%s]@%s: %s", record.topic, record.partition, record.offset, error)
-        return None
+        reason = f"undecodable: {type(error).__name__}: {error}"
+        log.warning("malformed message at %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
+        return RejectedRecord(record.topic, record.partition, record.offset, record.key, record.value,
+                              list(record.headers or []), reason)

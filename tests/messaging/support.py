@@ -10,7 +10,7 @@ from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from pipeline.db.models import OutboxEvent
+from pipeline.db.models import OutboxEvent, Video
 from pipeline.events import record_event
 from pipeline.settings import get_settings
 from resources.database import DatabaseResource
@@ -24,6 +24,12 @@ class Message:
     key: str
     value: bytes
     headers: dict[str, str]
+
+
+def add_videos(engine: Engine, *video_ids: int) -> None:
+    """Video rows with these ids: the Kafka sensor starts runs only for videos the app database has."""
+    with Session(engine) as session, session.begin():
+        session.add_all(Video(id=v, title=f"video {v}") for v in video_ids)
 
 
 def add_events(engine: Engine, *events: tuple[str, int]) -> list[str]:

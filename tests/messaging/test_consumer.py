@@ -15,7 +15,7 @@ from orchestration.processes import free_port
 from pipeline.db.models import ProcessedMessage
 from pipeline.db.session import session_scope
 from pipeline.events import VIDEO_UPLOADED
-from pipeline.messaging.consumer import KafkaReadTimeout, poll_uploaded_events, record_processed
+from pipeline.messaging.consumer import KafkaReadTimeout, Poll, poll_uploaded_events, record_processed
 from pipeline.messaging.relay import ensure_topics
 
 
@@ -61,29 +61,35 @@ def _event(n: int) -> bytes:
 @pytest.mark.integration
 def test_reader_resumes_from_offsets_and_bounds_batches(kafka_bootstrap: str) -> None:
     ensure_topics(kafka_bootstrap, [VIDEO_UPLOADED], partitions=1)
-    _produce(kafka_bootstrap, *[_event(n) for n in range(5)])
+    _produce(kafka_bootstrap, *[_event(n) for n in range(1, 6)])
 
-    events, offsets = poll_uploaded_events(kafka_bootstrap, VIDEO_UPLOADED, {}, max_records=3, timeout_ms=5000)
-    assert [(e.event_id, e.video_id, e.offset) for e in events] == [("e0", 0, 0), ("e1", 1, 1), ("e2", 2, 2)]
-    assert offsets == {0: 3}
-    events, offsets = poll_uploaded_events(kafka_bootstrap, VIDEO_UPLOADED, offsets, max_records=100, timeout_ms=5000)
-    assert [e.video_id for e in events] == [3, 4] and offsets == {0: 5}
+    poll = poll_uploaded_events(kafka_bootstrap, VIDEO_UPLOADED, {}, max_records=3, timeout_ms=5000)
+    assert [(e.event_id, e.video_id, e.offset) for e in poll.events] == [("e1", 1, 0), ("e2", 2, 1), ("e3", 3, 2)]
+    assert poll.offsets == {0: 3} and poll.rejected == []
+    poll = poll_uploaded_events(kafka_bootstrap, VIDEO_UPLOADED, poll.offsets, max_records=100, timeout_ms=5000)
+    assert [e.video_id for e in poll.events] == [4, 5] and poll.offsets == {0: 5}
     started = time.monotonic()
-    assert poll_uploaded_events(kafka_bootstrap, VIDEO_UPLOADED, offsets, timeout_ms=5000) == ([], {0: 5})
+    assert poll_uploaded_events(kafka_bootstrap, VIDEO_UPLOADED, poll.offsets, timeout_ms=5000) == Poll([], [], {0: 5})
     assert time.monotonic() - started < 2, "an idle topic answers at once, not after the timeout"
 
 
 @pytest.mark.integration
-def test_reader_skips_malformed_messages_past_their_offset(kafka_bootstrap: str) -> None:
+def test_reader_hands_back_malformed_records_and_moves_past_them(kafka_bootstrap: str) -> None:
     ensure_topics(kafka_bootstrap, [VIDEO_UPLOADED], partitions=1)
-    _produce(kafka_bootstrap, b"not json", b'{"event_id": "x"}', _event(7))
-    events, offsets = poll_uploaded_events(kafka_bootstrap, VIDEO_UPLOADED, {}, timeout_ms=5000)
-    assert [e.video_id for e in events] == [7] and offsets == {0: 3}
+    bad = [b"not json", b'{"event_id": "x"}', b'{"event_id": "y", "video_id": 99999999999}']
+    _produce(kafka_bootstrap, *bad, _event(7))
+    poll = poll_uploaded_events(kafka_bootstrap, VIDEO_UPLOADED, {}, timeout_ms=5000)
+    assert [e.video_id for e in poll.events] == [7] and poll.offsets == {0: 4}
+    assert [(r.offset, r.value, r.key, r.attempts) for r in poll.rejected] == [(i, v, b"1", 1) for i, v in enumerate(bad)]
+    reasons = [r.reason for r in poll.rejected]
+    assert reasons[0].startswith("undecodable: JSONDecodeError")
+    assert reasons[1] == "undecodable: KeyError: 'video_id'"
+    assert reasons[2] == "undecodable: ValueError: video_id 99999999999 is not a possible id"
 
 
 @pytest.mark.integration
 def test_reader_of_a_missing_topic_returns_nothing(kafka_bootstrap: str) -> None:
-    assert poll_uploaded_events(kafka_bootstrap, "no.such.topic", {0: 4}, timeout_ms=5000) == ([], {0: 4})
+    assert poll_uploaded_events(kafka_bootstrap, "no.such.topic", {0: 4}, timeout_ms=5000) == Poll([], [], {0: 4})
 
 
 def test_reader_gives_up_on_a_dead_broker_within_its_timeout() -> None:

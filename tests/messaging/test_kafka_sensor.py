@@ -16,12 +16,14 @@ from pipeline.messaging.relay import ensure_topics, make_producer, relay_outbox
 from pipeline.settings import get_settings
 from sensors import kafka as kafka_sensor_module
 from sensors.kafka import CONSUMER_NAME, KafkaCursor, kafka_upload_sensor
-from tests.messaging.support import add_events, evaluate_sensor
+from tests.messaging.support import add_events, add_videos, evaluate_sensor
 
 pytestmark = pytest.mark.integration
 
 
 def publish(engine: Engine, bootstrap: str, *video_ids: int) -> list[str]:
+    """Videos with these ids, and their `video.uploaded` events relayed to the broker."""
+    add_videos(engine, *video_ids)
     ids = add_events(engine, *[(VIDEO_UPLOADED, v) for v in video_ids])
     ensure_topics(bootstrap, TOPICS)
     producer = make_producer(bootstrap, send_timeout=3)

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 from pipeline.events import TOPICS, VIDEO_TRANSCODED, VIDEO_TRANSCRIBED, VIDEO_UPLOADED
 from pipeline.messaging.relay import RELAY_LOCK_ID, RelayStats, ensure_topics, make_producer, relay_outbox, run_relay
 from sensors.kafka import kafka_upload_sensor
-from tests.messaging.support import add_events, evaluate_sensor, outbox_rows, read_topic
+from tests.messaging.support import add_events, add_videos, evaluate_sensor, outbox_rows, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -107,6 +107,7 @@ def test_a_second_relay_waits_while_one_is_publishing(postgres_url: str, produce
 def test_relay_killed_after_ack_before_mark_redelivers_and_consumer_acts_once(
     migrated_engine: Engine, producer, kafka_bootstrap: str, kafka_sensor_settings, sensor_instance
 ) -> None:
+    add_videos(migrated_engine, 42)
     [event_id] = add_events(migrated_engine, (VIDEO_UPLOADED, 42))
     crashed = subprocess.run(
         [sys.executable, "-m", "tests.messaging.crashing_relay", str(migrated_engine.url.render_as_string(False)),
