@@ -23,17 +23,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from orchestration.processes import stop_process_group
+from benchmarks.support import dagster_daemon
 
-REPO = Path(__file__).resolve().parent.parent
 SENSOR = "upload_sensor"
 
 
@@ -53,17 +50,6 @@ def instance_yaml(home: Path, storage: str) -> str:
     text = dagster_yaml(home) if storage == "consolidated" else EMBEDDED_DAGSTER_YAML
     # Hold the run queue: this measures taking the backlog, not running the videos.
     return text.replace("max_concurrent_runs: 2", "max_concurrent_runs: 0")
-
-
-def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    daemon = Path(sys.executable).parent / "dagster-daemon"
-    with open(log, "wb") as out:
-        return subprocess.Popen([str(daemon), "run", "-w", str(REPO / "workspace.yaml")], cwd=REPO, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop_daemon(process: subprocess.Popen[bytes]) -> None:
-    stop_process_group(process, timeout=30)
 
 
 def sensor_ticks(instance: Any) -> list[Any]:
@@ -97,25 +83,22 @@ def run(uploads: int, batch: int, storage: str, timeout: float, stop_after_first
                "SENSOR_BATCH_SIZE": str(batch), "PYTHONUNBUFFERED": "1"}
         for name in ("DATABASE_URL", "OBJECT_STORE", "OBJECT_STORE_DIR", "KAFKA_BOOTSTRAP_SERVERS"):
             env.pop(name, None)
-        daemon = start_daemon(env, home / "daemon.log")
-        launched = time.monotonic()
-        try:
-            with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
-                ticks: list = []
-                while time.monotonic() - launched < timeout:
-                    time.sleep(1)
-                    ticks = [t for t in sensor_ticks(instance) if t.end_timestamp is not None]
-                    requested = sum(len(t.run_ids) for t in ticks)
-                    if stop_after_first_tick and ticks:
-                        break
-                    if requested >= uploads and ticks and not ticks[-1].run_ids:
-                        break  # the backlog is taken and a later tick found nothing new
-                    if daemon.poll() is not None:
-                        tail = (home / "daemon.log").read_text()[-3000:]
-                        raise RuntimeError(f"dagster-daemon exited:\n{tail}")
-                runs = instance.get_runs(dg.RunsFilter(tags={"videoai/trigger": "object-store"}))
-        finally:
-            stop_daemon(daemon)
+        with dagster_daemon(env, home / "daemon.log") as daemon, \
+                dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+            launched = time.monotonic()
+            ticks: list = []
+            while time.monotonic() - launched < timeout:
+                time.sleep(1)
+                ticks = [t for t in sensor_ticks(instance) if t.end_timestamp is not None]
+                requested = sum(len(t.run_ids) for t in ticks)
+                if stop_after_first_tick and ticks:
+                    break
+                if requested >= uploads and ticks and not ticks[-1].run_ids:
+                    break  # the backlog is taken and a later tick found nothing new
+                if daemon.poll() is not None:
+                    tail = (home / "daemon.log").read_text()[-3000:]
+                    raise RuntimeError(f"dagster-daemon exited:\n{tail}")
+            runs = instance.get_runs(dg.RunsFilter(tags={"videoai/trigger": "object-store"}))
         keys = [run.tags.get("dagster/partition") for run in runs]
         for number, tick in enumerate(ticks, 1):
             print(f"  tick {number:3}: {tick.end_timestamp - tick.timestamp:6.2f} s, {len(tick.run_ids):5} runs "

@@ -1,4 +1,4 @@
-"""What several benchmarks share: a throwaway database, the real API in a subprocess."""
+"""What several benchmarks share: a throwaway database, the real API and the real Dagster daemon in subprocesses."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from orchestration.processes import stop_process_group, wait_until_answers
 
 API = "/api/v1"
+REPO = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
@@ -56,3 +57,17 @@ def api_server(env: dict[str, str], port: int, log_path: Path, start_timeout: fl
         yield ApiServer(base, process.pid)
     finally:
         stop_process_group(process, timeout=15)
+
+
+@contextmanager
+def dagster_daemon(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`dagster-daemon run` on the project's workspace with exactly `env`, in its own process group; stopped
+    on exit with everything it spawned (the code server, run workers, their ffmpeg)."""
+    daemon = Path(sys.executable).parent / "dagster-daemon"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([str(daemon), "run", "-w", str(REPO / "workspace.yaml")], cwd=REPO, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield process
+    finally:
+        stop_process_group(process, timeout=30)
