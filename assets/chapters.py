@@ -24,6 +24,8 @@ def chapters_assets(code_version: str, min_seconds: float) -> tuple[dg.AssetsDef
         code_version=code_version,
         kinds={"embeddings", "llm"},
         retry_policy=TRANSIENT_RETRY,
+        # After the steps that make the video ready (chapters are not part of its search document).
+        op_tags={"dagster/priority": "-1"},
         description="Topical chapters of the speech (boundaries where the meaning of adjacent windows changes "
                     f"most, each at least {min_seconds:g} s), with a short title and a one-sentence gist from the "
                     "summarizer; rows and a WebVTT chapters track. Silence gives none, short speech one.",

@@ -1,12 +1,13 @@
 """Media assets: the probed source video, and its playable variants and thumbnail."""
 
-
+from contextlib import nullcontext
 
 import dagster as dg
 
 from assets.partitions import videos_partitions
 from assets.support import TRANSIENT_RETRY, fail_video, k8s_resources, repository, thumbnail_url, video_run_tags
 from pipeline import hls, keys
+from pipeline.db.models import VideoStatus
 from pipeline.media import MediaError, check_complete, make_thumbnail, plan_ladder, probe, thumbnail_time, transcode_ladder
 from pipeline.scratch import scratch_dir
 from pipeline.storage import ObjectNotFound, local_file
@@ -59,12 +60,16 @@ def source_video(context: dg.AssetExecutionContext, database: DatabaseResource,
     partitions_def=videos_partitions,
     group_name="media",
     retry_policy=TRANSIENT_RETRY,
-    op_tags=k8s_resources(cpu="4", memory="4Gi"),  # one ffmpeg encoding every rung at once
+    # One ffmpeg encoding every rung at once. First among the steps ready to run (the in-process
+    # executor runs one at a time): the video becomes watchable early, and while ffmpeg
+    # transcodes, the status says `transcoding`, not the next stage.
+    op_tags={**k8s_resources(cpu="4", memory="4Gi"), "dagster/priority": "1"},
     deps=[source_video],
     kinds={"ffmpeg"},
     description="H.264/AAC MP4 variants at 360p, 480p, 720p and 1080p (never upscaled), encoded by one "
                 "ffmpeg process that decodes the source once; an HLS package (master playlist over every "
-                "rung, segments cut from the variants by stream copy); a JPEG thumbnail.",
+                "rung, segments cut from the variants by stream copy); a JPEG thumbnail. While it encodes, "
+                "the lowest rung is published as live HLS, so a new video can be watched within seconds.",
 )
 def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource,
                    object_store: ObjectStoreResource) -> dg.MaterializeResult:
@@ -72,10 +77,19 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
     vid, video = videos.video_id, videos.video()
     store = object_store.get_store()
     rungs = plan_ladder(video.width or 0, video.height or 0)
+
+    def publish(name: str, data: bytes) -> None:
+        store.put_bytes(keys.hls_key(vid, name), data, hls.content_type(name))
+
     with scratch_dir("videoai-ladder-") as workdir, local_file(store, video.source_key or "") as source:
+        # A ready video being reprocessed stays watchable from its full package; no preview over it.
+        preview = hls.LivePreview(workdir / "preview", rungs[0], publish, context.log.warning) \
+            if video.status != VideoStatus.READY.value else None
         try:
-            encoded = transcode_ladder(source, workdir, rungs, has_audio=bool(video.has_audio),
-                                       progress=context.log.info, duration_seconds=video.duration_seconds or 0.0)
+            with preview.running() if preview else nullcontext() as preview_dir:
+                encoded = transcode_ladder(source, workdir, rungs, has_audio=bool(video.has_audio),
+                                           progress=context.log.info, duration_seconds=video.duration_seconds or 0.0,
+                                           preview_dir=preview_dir)
             package = hls.package_hls(encoded, workdir / "hls")
             moment = thumbnail_time(video.duration_seconds or 0.0)
             thumb_path = make_thumbnail(source, workdir / "thumbnail.jpg", at_seconds=moment)

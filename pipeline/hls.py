@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import math
 import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import ffmpeg
 
-from pipeline.media import KEYFRAME_INTERVAL_SECONDS, EncodedVariant, MediaError, _summarize_stderr, _tool
+from pipeline.media import KEYFRAME_INTERVAL_SECONDS, EncodedVariant, MediaError, Rung, _summarize_stderr, _tool
 
 MASTER_PLAYLIST = "master.m3u8"
 MEDIA_PLAYLIST = "index.m3u8"
@@ -80,8 +83,12 @@ def _codecs(path: Path) -> str:
 
 def _read_media_playlist(path: Path) -> list[tuple[str, float]]:
     """(segment name, duration) for each segment of a media playlist."""
+    return _media_playlist_entries(path.read_text())
+
+
+def _media_playlist_entries(text: str) -> list[tuple[str, float]]:
     entries, duration = [], None
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         if line.startswith("#EXTINF:"):
             duration = float(line[len("#EXTINF:"):].split(",", 1)[0])
         elif line and not line.startswith("#") and duration is not None:
@@ -138,3 +145,80 @@ def package_hls(variants: list[EncodedVariant], out_dir: Path) -> HlsPackage:
     renditions = tuple(_segment(variant, out_dir) for variant in variants)
     (out_dir / MASTER_PLAYLIST).write_text(master_playlist(renditions))
     return HlsPackage(out_dir, renditions)
+
+
+# A player opening a growing (EVENT) playlist starts near its live edge unless told otherwise.
+_START_AT_BEGINNING = "#EXT-X-START:TIME-OFFSET=0,PRECISE=YES"
+PREVIEW_POLL_SECONDS = 0.25
+
+
+class LivePreview:
+    """Publishes the lowest rung's HLS while ffmpeg is still encoding it (see `media.build_ladder_command`'s
+    `preview_dir`): each finished segment, then the growing playlist, then once a master playlist naming
+    only that rung. From the first segment on, the video can be watched; the full package replaces it
+    (same names) when the ladder is done.
+
+    `publish(name, data)` stores one file of the package (names relative to the package root, as
+    `HlsPackage.files()`); `failed(message)` hears a publishing error, after which the preview stops
+    (the video is then playable when the ladder is done, as without a preview).
+    """
+
+    def __init__(self, directory: Path, rung: Rung, publish: Callable[[str, bytes], None],
+                 failed: Callable[[str], None]) -> None:
+        self.directory, self.rung, self._publish, self._failed = Path(directory), rung, publish, failed
+        self._sent: list[str] = []
+        self._playlist = ""
+        self._stop = threading.Event()
+        self._broken = False
+
+    def publish_new(self) -> None:
+        """Publish what ffmpeg finished since the last call (a playlist lists only whole segments:
+        ffmpeg writes it to a temporary file and renames it after each segment)."""
+        if self._broken:
+            return
+        try:
+            text = (self.directory / MEDIA_PLAYLIST).read_text()
+        except FileNotFoundError:
+            return
+        entries = _media_playlist_entries(text)
+        if text == self._playlist or not entries:
+            return
+        try:
+            first = not self._sent
+            for name, _ in entries[len(self._sent):]:
+                self._publish(f"{self.rung.label}/{name}", (self.directory / name).read_bytes())
+                self._sent.append(name)
+            header, _, rest = text.partition("\n")
+            self._publish(f"{self.rung.label}/{MEDIA_PLAYLIST}", f"{header}\n{_START_AT_BEGINNING}\n{rest}".encode())
+            self._playlist = text
+            if first:
+                self._publish(MASTER_PLAYLIST, self._master(entries[0][0]).encode())
+        except Exception as error:  # any store error ends the preview, not the encode
+            self._broken = True
+            self._failed(f"the live preview of the {self.rung.label} rung stopped: {error}")
+
+    def _master(self, first_segment: str) -> str:
+        bandwidth = (self.rung.video_maxrate_kbps + self.rung.audio_bitrate_kbps) * 1000
+        rendition = HlsRendition(label=self.rung.label, width=self.rung.width, height=self.rung.height,
+                                 codecs=_codecs(self.directory / first_segment), bandwidth=bandwidth,
+                                 average_bandwidth=bandwidth, playlist=f"{self.rung.label}/{MEDIA_PLAYLIST}",
+                                 segments=())
+        return master_playlist([rendition])
+
+    @contextmanager
+    def running(self) -> Iterator[Path]:
+        """Publish in the background while the body (the encode) runs; once more at the end."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+        def loop() -> None:
+            while not self._stop.wait(PREVIEW_POLL_SECONDS):
+                self.publish_new()
+
+        thread = threading.Thread(target=loop, name="hls-live-preview", daemon=True)
+        thread.start()
+        try:
+            yield self.directory
+        finally:
+            self._stop.set()
+            thread.join()
+        self.publish_new()

@@ -317,13 +317,27 @@ def variant_path(out_dir: Path, rung: Rung) -> Path:
 KEYFRAME_INTERVAL_SECONDS = 2
 
 
+def _mp4_with_live_hls(mp4: Path, preview_dir: Path) -> str:
+    """The tee muxer's output list: the rung's MP4, and the same encoded packets as an HLS event
+    playlist whose segments appear while ffmpeg is still encoding (`hls.LivePreview` publishes them)."""
+    from pipeline import hls  # hls builds on this module
+
+    live = ":".join(["f=hls", f"hls_time={hls.SEGMENT_SECONDS}", "hls_playlist_type=event",
+                     "hls_segment_type=mpegts", "hls_flags=independent_segments+temp_file",
+                     f"hls_segment_filename={preview_dir / hls.SEGMENT_PATTERN}"])
+    return f"[f=mp4:movflags=+faststart]{mp4}|[{live}]{preview_dir / hls.MEDIA_PLAYLIST}"
+
+
 def build_ladder_command(
-    source: Path, out_dir: Path, rungs: list[Rung], has_audio: bool, preset: str = "veryfast"
+    source: Path, out_dir: Path, rungs: list[Rung], has_audio: bool, preset: str = "veryfast",
+    preview_dir: Path | None = None,
 ) -> list[str]:
     """One ffmpeg command line that decodes `source` once and writes every rung.
 
     The decoded picture is `split` inside the filter graph, one branch per
     rung, so a 1080p upload is decoded once rather than once per output.
+    With `preview_dir`, the first rung is also written there as live HLS
+    segments while the encode runs, at no extra encoding cost.
     """
     if not rungs:
         raise ValueError("no rungs to encode")
@@ -346,7 +360,13 @@ def build_ladder_command(
         }
         if has_audio:
             options.update({"acodec": "aac", "audio_bitrate": f"{rung.audio_bitrate_kbps}k"})
-        outputs.append(ffmpeg.output(*streams, str(variant_path(out_dir, rung)), **options))
+        target = str(variant_path(out_dir, rung))
+        if index == 0 and preview_dir is not None:
+            # The MP4 muxer needs the codec headers out of band; faststart goes to the MP4 side of the tee.
+            del options["movflags"]
+            options.update({"f": "tee", "flags": "+global_header"})
+            target = _mp4_with_live_hls(variant_path(out_dir, rung), preview_dir)
+        outputs.append(ffmpeg.output(*streams, target, **options))
     command = (
         ffmpeg.merge_outputs(*outputs)
         .global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
@@ -390,14 +410,17 @@ def _run_with_progress(command: list[str], what: str, progress: Callable[[str], 
 
 def transcode_ladder(
     source: Path, out_dir: Path, rungs: list[Rung], has_audio: bool, preset: str = "veryfast",
-    progress: Callable[[str], None] | None = None, duration_seconds: float = 0.0,
+    progress: Callable[[str], None] | None = None, duration_seconds: float = 0.0, preview_dir: Path | None = None,
 ) -> list[EncodedVariant]:
     """Encode every rung in one ffmpeg process; describe each output as probed.
 
-    `progress`, when given, hears how far the encode has got (of `duration_seconds`)."""
+    `progress`, when given, hears how far the encode has got (of `duration_seconds`).
+    `preview_dir`: see `build_ladder_command`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    command = build_ladder_command(source, out_dir, rungs, has_audio, preset)
+    if preview_dir is not None:
+        preview_dir.mkdir(parents=True, exist_ok=True)
+    command = build_ladder_command(source, out_dir, rungs, has_audio, preset, preview_dir)
     if progress is None:
         _run(command, "Transcoding the video")
     else:

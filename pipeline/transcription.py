@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import av
-import faster_whisper
-from faster_whisper import WhisperModel
-
 from pipeline.text import TimedSegment, word_count
 
 if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
     from pipeline.settings import Settings
 
 
@@ -40,6 +38,8 @@ class TranscriptResult:
 
 
 def _has_audio_stream(source: Path) -> bool:
+    import av
+
     with av.open(str(source)) as container:
         return bool(container.streams.audio)
 
@@ -81,6 +81,9 @@ class Transcriber:
     def load(self) -> Transcriber:
         """Load the model now (seconds, hundreds of MB); without this it loads on first use."""
         if self._whisper is None:
+            # Imported here: faster-whisper (ctranslate2, PyAV, tokenizers) is only for the steps that transcribe.
+            from faster_whisper import WhisperModel
+
             self._whisper = WhisperModel(self.model, device=self.device, compute_type=self.compute_type)
         return self
 
@@ -91,6 +94,8 @@ class Transcriber:
         return self._whisper
 
     def model_info(self) -> dict:
+        import faster_whisper
+
         return {
             "model": self.model_name,
             "compute_type": self.compute_type,

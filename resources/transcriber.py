@@ -9,7 +9,11 @@ from pipeline.transcription import Transcriber
 
 
 class TranscriberResource(dg.ConfigurableResource):
-    """faster-whisper settings; the model is loaded once per run, before its first step."""
+    """faster-whisper settings; the model is loaded once per run, when a step first transcribes.
+
+    Not before the run's first step: in the in-process executor every resource is set up
+    before `source_video`, and the import and the load (~1 s) would then delay the
+    transcode and the first playable rung, which need no model."""
 
     model: str
     model_name: str = "tiny.en"
@@ -22,13 +26,10 @@ class TranscriberResource(dg.ConfigurableResource):
         return Transcriber(model=self.model, model_name=self.model_name, device=self.device,
                            compute_type=self.compute_type, beam_size=self.beam_size)
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._transcriber = self._build().load()
-
     def model_version(self) -> str:
         return self._build().version
 
     def get_transcriber(self) -> Transcriber:
-        if self._transcriber is None:  # used outside a run (a test's direct call)
+        if self._transcriber is None:  # kept for the run's later steps: one model load per run
             self._transcriber = self._build()
         return self._transcriber

@@ -23,6 +23,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from pipeline import hls, keys
 from pipeline.db.models import User, Video, VideoStatus
 from serving_api.errors import ApiError, not_found
 from serving_api.security import SESSION_COOKIE, TokenClaims, csrf_matches, decode_access_token
@@ -177,3 +178,16 @@ def get_ready_video(video: VisibleVideo) -> Video:
 
 
 ReadyVideo = Annotated[Video, Depends(get_ready_video)]
+
+
+def get_playable_video(video: VisibleVideo, services: ServicesDep) -> Video:
+    """A ready video, or one still being processed whose lowest rung already streams: the pipeline
+    publishes that rung's HLS while it encodes the ladder (`hls.LivePreview`), master playlist last."""
+    if video.status not in (VideoStatus.READY.value, VideoStatus.FAILED.value) \
+            and services.store.exists(keys.hls_key(video.id, hls.MASTER_PLAYLIST)):
+        return video
+    require_ready(video)
+    return video
+
+
+PlayableVideo = Annotated[Video, Depends(get_playable_video)]

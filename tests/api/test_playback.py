@@ -6,6 +6,8 @@ import httpx
 
 from pipeline import keys
 from pipeline.db.models import VideoStatus
+from pipeline.db.session import session_scope
+from pipeline.lifecycle import set_status
 from tests.api.conftest import API, make_user_in, seed_video, services_of
 
 VARIANT = bytes(range(256)) * 40  # 10,240 distinct-enough bytes
@@ -55,8 +57,7 @@ def test_a_video_that_is_not_ready_answers_with_its_status(sqlite_client) -> Non
     owner = make_user_in(sqlite_client)
     vid = seed_video(sqlite_client, owner, status=VideoStatus.TRANSCODING)
     store = services_of(sqlite_client).store
-    store.put_bytes(keys.hls_key(vid, "master.m3u8"), b"#EXTM3U\n")
-    store.put_bytes(keys.hls_key(vid, "360p/seg_00000.ts"), b"G" * 188)
+    store.put_bytes(keys.hls_key(vid, "360p/seg_00000.ts"), b"G" * 188)  # no master playlist: nothing streams yet
     for path in ("watch", "stream/360p", "thumbnail", "captions.vtt", "transcript", "summary",
                  "hls/master.m3u8", "hls/360p/seg_00000.ts"):
         response = sqlite_client.get(f"{API}/videos/{vid}/{path}", headers=owner.headers)
@@ -65,6 +66,32 @@ def test_a_video_that_is_not_ready_answers_with_its_status(sqlite_client) -> Non
         assert response.json()["error"]["details"]["status"] == "transcoding"
         # Anyone else does not learn the video exists.
         assert sqlite_client.get(f"{API}/videos/{vid}/{path}").status_code == 404
+
+
+def test_the_owner_watches_the_lowest_rung_while_the_ladder_is_encoding(sqlite_client) -> None:
+    """Issue 12: first playable. The pipeline publishes the lowest rung's HLS (master playlist last) while
+    it encodes; from then on its owner can watch it, and the watch answer says what is still happening."""
+    owner = make_user_in(sqlite_client)
+    vid = seed_video(sqlite_client, owner, status=VideoStatus.TRANSCODING)
+    _put_hls(sqlite_client, vid)
+    watch = sqlite_client.get(f"{API}/videos/{vid}/watch", headers=owner.headers)
+    assert watch.status_code == 200, watch.text
+    body = watch.json()
+    assert body["status"] == "transcoding" and body["variants"] == [] and body["captions"] == []
+    assert body["hls_url"] == f"http://testserver{API}/videos/{vid}/hls/master.m3u8"
+    for path in ("hls/master.m3u8", "hls/360p/index.m3u8", "hls/360p/seg_00000.ts"):
+        assert sqlite_client.get(f"{API}/videos/{vid}/{path}", headers=owner.headers).status_code == 200, path
+        assert sqlite_client.get(f"{API}/videos/{vid}/{path}").status_code == 404, path  # still the owner's alone
+    for path in ("hls/360p/other.bin", "hls/..%2F..%2Fthumbnail.jpg/index.m3u8", "hls/720p/index.m3u8"):
+        assert sqlite_client.get(f"{API}/videos/{vid}/{path}", headers=owner.headers).status_code == 404, path
+    # What is not made yet still answers with the status.
+    for path in ("stream/360p", "thumbnail", "captions.vtt", "transcript", "summary"):
+        assert sqlite_client.get(f"{API}/videos/{vid}/{path}", headers=owner.headers).status_code == 409, path
+    # A video that failed half-way is not watchable from what its preview left.
+    with session_scope(services_of(sqlite_client).engine) as session:
+        set_status(session, vid, VideoStatus.FAILED, message="The encode failed.")
+    assert sqlite_client.get(f"{API}/videos/{vid}/watch", headers=owner.headers).status_code == 409
+    assert sqlite_client.get(f"{API}/videos/{vid}/hls/master.m3u8", headers=owner.headers).status_code == 409
 
 
 def test_transcript_and_summary(client, make_user) -> None:

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import ffmpeg
+import psutil
 import pytest
 
 from pipeline import hls, samples
@@ -93,3 +94,41 @@ def test_packaging_never_encodes(packaged, tmp_path: Path, monkeypatch: pytest.M
     assert len(ffmpeg_calls) == 1
     assert ffmpeg_calls[0][ffmpeg_calls[0].index("-c") + 1] == "copy"
     assert "libx264" not in ffmpeg_calls[0] and "aac" not in ffmpeg_calls[0]
+
+
+def test_the_lowest_rung_streams_while_the_ladder_is_still_encoding(tmp_path: Path) -> None:
+    """Issue 12, first playable: the lowest rung's segments, its growing playlist and a master playlist
+    naming only it are published while the one ffmpeg process is still encoding every rung."""
+    source = samples.make_test_video(tmp_path / "source.mp4", 1280, 720, 16.0)
+    rungs = plan_ladder(1280, 720)
+    published: dict[str, bytes] = {}
+    encoding_when_master: list[bool] = []
+
+    def publish(name: str, data: bytes) -> None:
+        published[name] = data
+        if name == hls.MASTER_PLAYLIST:
+            encoding_when_master.append(any(child.name() == "ffmpeg" for child in psutil.Process().children()))
+
+    problems: list[str] = []
+    preview = hls.LivePreview(tmp_path / "preview", rungs[0], publish, problems.append)
+    with preview.running() as preview_dir:
+        variants = transcode_ladder(source, tmp_path / "ladder", rungs, has_audio=True, preview_dir=preview_dir)
+
+    assert problems == []
+    assert encoding_when_master == [True]  # playable before the ladder was done, and announced once
+    master = published[hls.MASTER_PLAYLIST].decode()
+    assert "360p/index.m3u8" in master and "RESOLUTION=640x360" in master and "480p" not in master
+    playlist = published["360p/index.m3u8"].decode()
+    # A player starts at the beginning, not at the live edge; the last publication has the whole rung.
+    assert "#EXT-X-START:TIME-OFFSET=0" in playlist and playlist.rstrip().endswith("#EXT-X-ENDLIST")
+    segments = sorted(name for name in published if name.startswith("360p/seg_"))
+    assert segments == [f"360p/seg_{i:05d}.ts" for i in range(4)]  # 16 s in 4 s segments
+    for name in segments:
+        path = tmp_path / name.replace("/", "_")
+        path.write_bytes(published[name])
+        assert (probe(path).width, probe(path).height) == (640, 360)
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], check=True)
+    # The tee costs the rung nothing: its MP4 variant is whole.
+    assert [(v.label, v.width, v.height) for v in variants] == [("360p", 640, 360), ("480p", 852, 480),
+                                                                 ("720p", 1280, 720)]
+    assert abs(variants[0].duration_seconds - 16.0) < 0.2

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import dagster as dg
+import psutil
 import pytest
 from dagster._core.definitions.data_version import CachingStaleStatusResolver
 from dagster._core.loader import LoadingContextForTest
@@ -269,3 +271,52 @@ def test_materializations_carry_the_title_an_inline_thumbnail_and_progress(modul
             for step in ("transcript", "video_variants")}
     assert any("transcribed" in message and "done" in message for message in logs["transcript"])
     assert any("encoded: done" in message for message in logs["video_variants"])  # ffmpeg's own progress
+
+
+def test_status_says_transcoding_while_ffmpeg_transcodes_and_the_lowest_rung_plays_first(harness, speech_video_path):
+    """Issue 12: the status says what is really happening, and the video is watchable before its ladder is done.
+
+    Sampled every 20 ms while the run goes: is the ladder's ffmpeg (the one `split`ting the picture) running,
+    the video's status, and whether its HLS master playlist and its variant rows exist yet."""
+    vid = harness.register(speech_video_path, title="Watched while encoding")
+    samples: list[tuple[bool, str, bool, int]] = []
+    done = threading.Event()
+
+    def ladder_running() -> bool:
+        for child in psutil.Process().children(recursive=True):
+            try:
+                if child.name() == "ffmpeg" and any("split" in part for part in child.cmdline()):
+                    return True
+            except psutil.NoSuchProcess:
+                continue
+        return False
+
+    def watch() -> None:
+        while not done.is_set():
+            encoding = ladder_running()
+            with session_scope(harness.engine) as session:
+                status = session.get(Video, vid).status
+                variants = session.scalar(select(func.count()).select_from(VideoVariant)
+                                          .where(VideoVariant.video_id == vid))
+            samples.append((encoding, status, harness.store.exists(keys.hls_key(vid, "master.m3u8")), variants))
+            done.wait(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert harness.run(vid).success
+    finally:
+        done.set()
+        watcher.join()
+
+    while_encoding = [s for s in samples if s[0]]
+    assert while_encoding, "the ladder's ffmpeg was never seen running"
+    assert {status for _, status, _, _ in while_encoding} == {VideoStatus.TRANSCODING.value}
+    # The lowest rung streams while the ladder is still encoding, before any variant is stored.
+    assert any(master and variants == 0 for _, _, master, variants in while_encoding), while_encoding
+    # Then every stage in turn, as the assets reach it.
+    seen = [status for _, status, _, _ in samples]
+    order = [s for i, s in enumerate(seen) if i == 0 or s != seen[i - 1]]
+    assert order[-1] == VideoStatus.READY.value
+    assert order.index(VideoStatus.TRANSCODING.value) < order.index(VideoStatus.TRANSCRIBING.value) \
+        < order.index(VideoStatus.READY.value), order

@@ -66,18 +66,29 @@ def test_tone_without_speech_gives_no_segments(transcriber: Transcriber, small_v
     assert transcriber.transcribe(small_video_path).segments == ()
 
 
-def test_the_resource_loads_the_model_once_before_the_run_uses_it(transcriber: Transcriber) -> None:
-    seen: list[tuple[bool, bool]] = []
+def test_the_resource_loads_the_model_once_per_run_when_a_step_first_uses_it(transcriber: Transcriber) -> None:
+    """Not before the run's first step (which would delay the transcode and the first playable rung), and
+    not again for a later step of the same run."""
+    seen: list[tuple[str, bool, object]] = []
 
     @dg.asset
+    def needs_no_model(transcriber: TranscriberResource) -> None:
+        seen.append(("first", transcriber.get_transcriber()._whisper is not None, None))
+
+    @dg.asset(deps=[needs_no_model])
     def uses_the_model(transcriber: TranscriberResource) -> None:
-        engine = transcriber.get_transcriber()
-        seen.append((engine._whisper is not None, engine is transcriber.get_transcriber()))
+        seen.append(("second", transcriber.get_transcriber()._whisper is not None,
+                     transcriber.get_transcriber().whisper_model))
+
+    @dg.asset(deps=[uses_the_model])
+    def uses_it_again(transcriber: TranscriberResource) -> None:
+        seen.append(("third", transcriber.get_transcriber()._whisper is not None,
+                     transcriber.get_transcriber().whisper_model))
 
     resource = TranscriberResource(model=transcriber.model, model_name="tiny.en")
-    assert resource.get_transcriber()._whisper is None  # outside a run: loaded on first use
-    assert dg.materialize([uses_the_model], resources={"transcriber": resource}).success
-    assert seen == [(True, True)]
+    assert dg.materialize([needs_no_model, uses_the_model, uses_it_again], resources={"transcriber": resource}).success
+    assert [(step, loaded) for step, loaded, _ in seen] == [("first", False), ("second", False), ("third", True)]
+    assert seen[1][2] is seen[2][2]  # one model for the run
     assert resource.model_version() == "faster-whisper:tiny.en:int8:beam1"
 
 
