@@ -12,6 +12,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.db.packed_text import register_sqlite_functions
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -35,6 +37,7 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_t
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            register_sqlite_functions(dbapi_connection)
 
         return engine
     return create_engine(url, pool_pre_ping=True, **pool)

@@ -70,6 +70,15 @@ class SqlSearchIndex:
     # The dialect's INSERT with ON CONFLICT support (sqlite.insert / postgresql.insert).
     dialect_insert: ClassVar[Any]  # the dialect's insert(), which has ON CONFLICT
 
+    @staticmethod
+    def stored_transcript(transcript: str) -> Any:
+        """The transcript as this dialect's `search_texts` keeps it (see `read_transcript`)."""
+        return transcript
+
+    @staticmethod
+    def read_transcript(stored: Any) -> str:
+        return stored
+
     def __init__(self, engine: Engine) -> None:
         if engine.dialect.name != self.dialect:
             raise ValueError(f"{type(self).__name__} needs a {self.dialect} engine, got {engine.dialect.name}")
@@ -135,7 +144,7 @@ class SqlSearchIndex:
                                 **{name: getattr(document, name) for name in _FILTER_FIELDS}})
             text_rows.append({"video_id": document.video_id, "title": document.title,
                               "description": document.description, "summary": document.summary,
-                              "transcript": document.transcript,
+                              "transcript": self.stored_transcript(document.transcript),
                               "segments": encode_segments(document.transcript, document.segments)})
         if not filter_rows:
             return 0
@@ -164,6 +173,7 @@ class SqlSearchIndex:
         if row is None:
             return None
         values = row._asdict()
+        values["transcript"] = self.read_transcript(values["transcript"])
         stored = decode_segments(values["transcript"], values.pop("segments"))
         return SearchDocument(**values, segments=stored.segments)
 

@@ -2,7 +2,8 @@
 
 `search_documents_fts` is an external-content FTS5 table over `search_texts`
 (porter stemming over unicode61), kept in step by triggers from the migrations,
-so the text is stored once. Ranking is bm25() with per-column weights from
+so the text is stored once; transcripts are kept packed and read through the
+view `search_texts_unpacked` (pipeline/db/packed_text.py). Ranking is bm25() with per-column weights from
 `ranking.FIELD_WEIGHTS` (title counts most); multi-word queries are AND: every
 word must appear somewhere in the document.
 
@@ -24,6 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import BindParameter
 
 from pipeline.db.models import UTCDateTime
+from pipeline.db.packed_text import pack_text, unpack_text
 from pipeline.search.base import SegmentMatch
 from pipeline.search.highlight import MARK_END, MARK_START
 from pipeline.search.plan import SearchPlan
@@ -54,7 +56,7 @@ def _snippet(field: str) -> str:
 
 # What a hit shows. The transcript is marked whole once (highlight): its snippet
 # and the timed segments that say the words both come from those marks.
-_DETAIL_COLUMNS = (f"d.status, d.created_at, t.title, t.transcript, t.segments, {_snippet('summary')}, "
+_DETAIL_COLUMNS = (f"d.status, d.created_at, t.title, {_FTS}.transcript, t.segments, {_snippet('summary')}, "
                    f"{_snippet('description')}, {_snippet('title')}, "
                    f"highlight({_FTS}, 3, :mark_start, :mark_end) AS marked")
 _MARKS = {"mark_start": MARK_START, "mark_end": MARK_END}
@@ -81,6 +83,14 @@ class SqliteFtsIndex(SqlSearchIndex):
     dialect: ClassVar[str] = "sqlite"
     extra_tables: ClassVar[tuple[str, ...]] = ("search_documents_fts",)
     dialect_insert = staticmethod(sqlite_insert)
+
+    @staticmethod
+    def stored_transcript(transcript: str) -> bytes:
+        return pack_text(transcript)
+
+    @staticmethod
+    def read_transcript(stored: Any) -> str:
+        return unpack_text(stored)
 
     def all_terms(self, terms: Sequence[str]) -> str:
         # Quoted, each word is a plain FTS5 string whatever it spells (OR, NEAR, ...);

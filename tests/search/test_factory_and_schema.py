@@ -99,7 +99,7 @@ def test_search_scale_migration_carries_documents_over_and_back(database_url: st
                               "VALUES (:v, :p, :s, :e, :t)"),
                          [{"v": document.video_id, "p": p, "s": seg.start, "e": seg.end, "t": seg.text}
                           for p, seg in enumerate(document.segments)])
-    command.upgrade(alembic_config(database_url), "search_scale")
+    migrate(database_url)
     index = search_index_for("database", engine)
     assert index.get(ICELAND.video_id) == ICELAND
     assert [hit.video_id for hit in index.search(SearchQuery(text="volcano")).hits] == [1, 2]
