@@ -5,7 +5,7 @@
     .venv/bin/python -m benchmarks backlog --batch 200 --storage per-run
 
 Scenario 1: `--uploads` uploads wait in the embedded object store when
-`dagster-daemon run` starts (its own process group, stopped with it). The upload
+`videoai daemon` (dagster-daemon run) starts (its own process group, stopped with it). The upload
 sensor turns them into runs tick by tick; the run queue is held (max 0
 concurrent runs) so the runs are created, not executed. Prints every tick
 (duration, runs requested) and checks that each upload got exactly one run.

@@ -61,11 +61,12 @@ def api_server(env: dict[str, str], port: int, log_path: Path, start_timeout: fl
 
 @contextmanager
 def dagster_daemon(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`dagster-daemon run` on the project's workspace with exactly `env`, in its own process group; stopped
-    on exit with everything it spawned (the code server, run workers, their ffmpeg)."""
-    daemon = Path(sys.executable).parent / "dagster-daemon"
+    """`videoai daemon` (dagster-daemon run with the project's sensor loop) on the project's workspace with
+    exactly `env`, in its own process group; stopped on exit with everything it spawned (the code server,
+    run workers, their ffmpeg)."""
     with open(log_path, "ab") as log:
-        process = subprocess.Popen([str(daemon), "run", "-w", str(REPO / "workspace.yaml")], cwd=REPO, env=env,
+        process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "daemon", "-w",
+                                    str(REPO / "workspace.yaml")], cwd=REPO, env=env,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield process

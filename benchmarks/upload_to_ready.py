@@ -1,6 +1,6 @@
 """Upload → ready through the real stack, against the raw tools doing the same work on the same file.
 
-(A) the stack: the real API server (`videoai serve`) and the real `dagster-daemon run`
+(A) the stack: the real API server (`videoai serve`) and the real daemon (`videoai daemon`: dagster-daemon run)
 (upload sensor, run queue, run launcher), both in their own process groups on a
 temporary embedded install. The clip is uploaded over HTTP by its owner, who then
 polls `GET /videos/{id}/watch` every 0.1 s: its answer (409 with the status while

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from orchestration.daemon import WORKSPACE
 from pipeline.settings import get_settings
 
 
@@ -118,6 +119,18 @@ def _cmd_dagster(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - exec does not return
 
 
+def _cmd_daemon(args: argparse.Namespace) -> int:
+    import os
+
+    from orchestration.daemon import run_daemon
+    from orchestration.instance import ensure_dagster_home
+
+    settings = get_settings()
+    os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))
+    run_daemon(args.workspace, settings.sensor_loop_seconds)
+    return 0  # pragma: no cover - dagster-daemon exits
+
+
 def _cmd_reprocess(args: argparse.Namespace) -> int:
     import os
 
@@ -202,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     reprocess.add_argument("--no-wait", action="store_true", help="launch the backfill and return")
     reprocess.add_argument("--timeout", type=float, default=None, help="stop following the backfill after this many seconds")
     reprocess.set_defaults(func=_cmd_reprocess)
+
+    daemon = commands.add_parser("daemon", help="run the Dagster daemon (sensors, run queue) with the sensor loop "
+                                                "every SENSOR_LOOP_SECONDS (dagster-daemon run: every 5 s)")
+    daemon.add_argument("-w", "--workspace", type=Path, default=WORKSPACE,
+                        help="the workspace file (default: this project's code location, in process)")
+    daemon.set_defaults(func=_cmd_daemon)
 
     dagster = commands.add_parser("dagster", help="start the Dagster UI and daemon (dg dev) on this project")
     dagster.add_argument("--port", type=int, default=3000)

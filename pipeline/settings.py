@@ -139,6 +139,8 @@ class Settings(BaseSettings):
     # took 8-18 s, benchmarks/backlog.py), so a tick stays under 10 s; a backlog drains a
     # batch per tick (~1 run/s), faster than runs finish.
     sensor_batch_size: int = Field(default=10, ge=1, alias="SENSOR_BATCH_SIZE")
+    # How often `videoai daemon` looks for due sensors (orchestration/daemon.py; dagster-daemon: 5 s).
+    sensor_loop_seconds: int = Field(default=1, ge=1, alias="SENSOR_LOOP_SECONDS")
     # Opt-in: the stale_videos_sensor backfills what a model change made stale (low priority).
     auto_reprocess_stale: bool = Field(default=False, alias="AUTO_REPROCESS_STALE")
     # in_process by default: why, and what each choice does, in orchestration/executors.py.

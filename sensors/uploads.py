@@ -76,7 +76,8 @@ def scan_uploads(store: ObjectStore, cursor: UploadCursor, known: set[str], batc
 @dg.sensor(
     job=video_pipeline_job,
     # 2 s, not 5: the wait between an upload and its run averaged 2.7 s (issue 12); a tick
-    # with nothing new costs one listing of uploads/ (~0.1 s at 50,000 uploads here).
+    # with nothing new costs one listing of uploads/ (~0.1 s at 50,000 uploads here). Only
+    # `videoai daemon` honours it: dagster-daemon looks for due sensors every 5 s (orchestration/daemon.py).
     minimum_interval_seconds=2,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts a run for every new upload in the object store's uploads/ prefix "
