@@ -378,7 +378,7 @@ def memory_run(client: httpx.Client, headers: dict[str, str], instance: Any, dae
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="0: only the --memory-minutes clip")
     parser.add_argument("--memory-minutes", type=float, default=0.0,
                         help="also send a synthetic 1080p clip this many minutes long and report its run's peak RSS")
     parser.add_argument("--raw-tools", nargs=3, metavar=("SOURCE", "WORKDIR", "DATABASE_URL"), help=argparse.SUPPRESS)
@@ -400,15 +400,17 @@ def main() -> int:
         print(f"starting: {load()}", flush=True)
         stack_rounds, raw_rounds = [], []
         with stack(work / "home") as (client, headers, instance, daemon_pid):
-            # Untimed warm-ups: page cache, the whisper model files, every module.
-            stack_round(client, headers, instance, daemon_pid, clip, "warm-up")
-            timed_raw_tools(clip, work / "raw", raw_db)
+            if args.rounds:
+                # Untimed warm-ups: page cache, the whisper model files, every module.
+                stack_round(client, headers, instance, daemon_pid, clip, "warm-up")
+                timed_raw_tools(clip, work / "raw", raw_db)
             for number in range(args.rounds):
                 stack_rounds.append(stack_round(client, headers, instance, daemon_pid, clip, f"round {number}"))
                 raw_rounds.append(timed_raw_tools(clip, work / "raw", raw_db))
                 print(f"  round {number + 1}: stack {stack_rounds[-1].ready:.2f} s, raw {raw_rounds[-1]['wall']:.2f} s",
                       flush=True)
-            report(stack_rounds, raw_rounds, info)
+            if args.rounds:
+                report(stack_rounds, raw_rounds, info)
             if args.memory_minutes > 0:
                 memory_run(client, headers, instance, daemon_pid, work, args.memory_minutes)
     return 0
