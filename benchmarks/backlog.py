@@ -14,9 +14,11 @@ Scenario 2: `--first-tick-uploads` uploads and no cursor: the duration of the
 daemon's first tick of the upload sensor (listing the store and creating one
 batch of runs).
 
-`--storage` picks Dagster's event log storage on the embedded SQLite instance:
-`consolidated` (one event-log database, what the embedded install uses) or
-`per-run` (Dagster's default: one SQLite file per run).
+`--storage` picks the embedded SQLite instance's storage classes: `embedded` (what
+the embedded install uses: one event-log database, pooled connections,
+orchestration/storage.py), `consolidated` (one event-log database through Dagster's
+own classes, a new connection per access) or `per-run` (Dagster's defaults: one
+event-log SQLite file per run).
 """
 
 from __future__ import annotations
@@ -45,11 +47,20 @@ def write_uploads(objects: Path, count: int) -> set[int]:
 
 
 def instance_yaml(home: Path, storage: str) -> str:
-    from orchestration.instance import EMBEDDED_DAGSTER_YAML, dagster_yaml
+    import yaml
 
-    text = dagster_yaml(home) if storage == "consolidated" else EMBEDDED_DAGSTER_YAML
+    from orchestration.instance import dagster_yaml
+
+    config = yaml.safe_load(dagster_yaml(home))
+    if storage == "consolidated":  # Dagster's own classes: a new SQLite connection and engine per access
+        del config["run_storage"], config["schedule_storage"]
+        config["event_log_storage"].update(module="dagster._core.storage.event_log",
+                                           **{"class": "ConsolidatedSqliteEventLogStorage"})
+    elif storage == "per-run":  # Dagster's defaults: one event-log SQLite file per run
+        del config["run_storage"], config["schedule_storage"], config["event_log_storage"]
     # Hold the run queue: this measures taking the backlog, not running the videos.
-    return text.replace("max_concurrent_runs: 2", "max_concurrent_runs: 0")
+    config["concurrency"]["runs"]["max_concurrent_runs"] = 0
+    return yaml.safe_dump(config)
 
 
 def sensor_ticks(instance: Any) -> list[Any]:
@@ -117,14 +128,14 @@ def main() -> int:
     parser.add_argument("--uploads", type=int, default=1000)
     parser.add_argument("--first-tick-uploads", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=None, help="SENSOR_BATCH_SIZE (default: the setting's default)")
-    parser.add_argument("--storage", choices=("consolidated", "per-run"), default="consolidated")
+    parser.add_argument("--storage", choices=("embedded", "consolidated", "per-run"), default="embedded")
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
     from pipeline.settings import Settings
 
     batch = args.batch or Settings().sensor_batch_size
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (shared with other work); "
-          f"SENSOR_BATCH_SIZE={batch}, event log storage: {args.storage}")
+          f"SENSOR_BATCH_SIZE={batch}, storage: {args.storage}")
     verdicts = []
     if args.uploads:
         print(f"\n== {args.uploads:,} uploads waiting when the daemon starts", flush=True)

@@ -40,25 +40,38 @@ run_retries:
 """
 
 
-# One event-log database instead of Dagster's default SQLite file per run: creating
-# that file was most of the ~210 ms each new run cost, so a sensor tick turning a
-# backlog of 1,000 uploads into runs took 269 s (benchmarks/backlog.py).
-EVENT_LOG_YAML = """\
+# Storage: Dagster's SQLite databases, opened through pooled engines (orchestration/storage.py),
+# and one event-log database instead of Dagster's default SQLite file per run: creating that
+# file was most of the ~210 ms each new run cost, so a sensor tick turning a backlog of 1,000
+# uploads into runs took 269 s (benchmarks/backlog.py). The files stay where Dagster's defaults put them.
+STORAGE_YAML = """\
 sensors:
   use_threads: true
   num_workers: 2
   num_submit_workers: 4
-event_log_storage:
-  module: dagster._core.storage.event_log
-  class: ConsolidatedSqliteEventLogStorage
+run_storage:
+  module: orchestration.storage
+  class: PooledSqliteRunStorage
   config:
-    base_dir: {base_dir}
+    base_dir: {runs}
+event_log_storage:
+  module: orchestration.storage
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {events}
+schedule_storage:
+  module: orchestration.storage
+  class: PooledSqliteScheduleStorage
+  config:
+    base_dir: {schedules}
 """
 
 
 def dagster_yaml(home: Path) -> str:
     """The embedded instance's dagster.yaml for a DAGSTER_HOME."""
-    return EMBEDDED_DAGSTER_YAML + EVENT_LOG_YAML.format(base_dir=json.dumps(str(home / "history" / "events")))
+    return EMBEDDED_DAGSTER_YAML + STORAGE_YAML.format(
+        runs=json.dumps(str(home / "history")), events=json.dumps(str(home / "history" / "events")),
+        schedules=json.dumps(str(home / "schedules")))
 
 
 def ensure_dagster_home(settings: Settings) -> Path:

@@ -14,10 +14,37 @@ def test_embedded_dagster_yaml_loads_into_a_real_instance(settings, monkeypatch)
             {"key": "dagster/backfill", "limit": 1}]
         assert instance.run_coordinator.dequeue_interval_seconds == 1  # type: ignore[attr-defined]
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
-        # One event-log database, not a SQLite file per run (benchmarks/backlog.py), and runs
-        # submitted from a sensor tick in parallel: a backlog's ticks stay short.
-        from dagster._core.storage.event_log import ConsolidatedSqliteEventLogStorage
+        # One event-log database, not a SQLite file per run (benchmarks/backlog.py), pooled
+        # connections, and runs submitted from a sensor tick in parallel: a backlog's ticks stay short.
+        from orchestration.storage import PooledSqliteEventLogStorage, PooledSqliteRunStorage, PooledSqliteScheduleStorage
 
-        assert isinstance(instance.event_log_storage, ConsolidatedSqliteEventLogStorage)
+        assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+        assert isinstance(instance.run_storage, PooledSqliteRunStorage)
+        assert isinstance(instance.schedule_storage, PooledSqliteScheduleStorage)
         assert (home / "history" / "events").is_dir()
         assert instance.get_settings("sensors")["num_submit_workers"] == 4
+
+
+def test_pooled_storage_is_shared_through_the_files(settings, monkeypatch):
+    """What one instance (another process, in real use) writes, a second one reads; every pooled
+    connection is in WAL mode with synchronous=NORMAL."""
+    from orchestration.storage import pooled_engine
+
+    home = ensure_dagster_home(settings)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as writer:
+        result = dg.materialize([hello], instance=writer)
+        assert result.success
+    with dg.DagsterInstance.from_config(str(home)) as reader:
+        assert reader.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.SUCCESS
+        assert reader.fetch_materializations(dg.AssetKey("hello"), limit=1).records
+        assert reader.event_log_storage.supports_asset_checks
+        for storage in (reader.run_storage, reader.event_log_storage, reader.schedule_storage):
+            with pooled_engine(storage._conn_string).connect() as connection:
+                assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+@dg.asset
+def hello() -> None:
+    pass
