@@ -38,7 +38,6 @@ from resources.pipeline_settings import PipelineSettingsResource
 from resources.search_index import SearchIndexResource
 from resources.summarizer import SummarizerResource
 from resources.transcriber import TranscriberResource
-from sensors.dead_runs import dead_run_sensor
 from sensors.kafka import kafka_upload_sensor
 from sensors.status import video_failure_sensor
 from sensors.uploads import upload_sensor
@@ -114,7 +113,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=[prune_uploads_schedule],
         # The Kafka trigger exists only where Kafka is configured: no sensor skipping forever elsewhere.
         sensors=[upload_sensor, *([kafka_upload_sensor] if settings.kafka_bootstrap_servers else []),
-                 video_failure_sensor, stale_videos_sensor, dead_run_sensor],
+                 video_failure_sensor, stale_videos_sensor],
         resources=resources,
         executor=executor_for(settings),
     )

@@ -26,13 +26,18 @@ run_queue:
   dequeue_interval_seconds: 1
 telemetry:
   enabled: false
-# A run whose worker dies is failed (runs stuck STARTING by run monitoring, dead workers by
-# sensors/dead_runs.py) and launched again, at most twice; a run that failed because an asset
-# failed (bad input) is not retried: assets retry transient errors themselves (RetryPolicy).
+# A run whose worker dies is failed by run monitoring (stuck STARTING, or its worker process
+# gone: orchestration/launcher.py) and launched again, at most twice; a run that failed because
+# an asset failed (bad input) is not retried: assets retry transient errors themselves (RetryPolicy).
+run_launcher:
+  module: orchestration.launcher
+  class: LocalRunLauncher
 run_monitoring:
   enabled: true
   start_timeout_seconds: 180
   poll_interval_seconds: 30
+  # A local run cannot be resumed in place: it is failed, and run retries start it again.
+  max_resume_run_attempts: 0
 run_retries:
   enabled: true
   max_retries: 2

@@ -1,11 +1,14 @@
 """The failure sensor: a run that fails marks its video failed with a message a person can act on.
 
 Assets mark bad input failed themselves, with the precise reason; this sensor
-covers everything else (a crash, an exhausted retry, a lost worker).
+covers everything else (a crash, an exhausted retry, a lost worker). A failed run that
+run retries will launch again leaves its video as it is: the retry re-executes only the
+steps that did not succeed, and those move the status forward from where it stopped.
 """
 
 
 import dagster as dg
+from dagster._daemon.auto_run_reexecution.auto_run_reexecution import should_retry
 
 from assets.jobs import video_pipeline_job
 from pipeline.db.models import VideoStatus
@@ -39,6 +42,10 @@ def video_failure_sensor(context: dg.RunFailureSensorContext, database: Database
     if partition is None or not partition.isdigit():
         return
     vid = int(partition)
+    run = context.instance.get_run_by_id(context.dagster_run.run_id) or context.dagster_run
+    if context.instance.run_retries_enabled and should_retry(run, context.instance):
+        context.log.info("run %s failed and will be retried: video %s keeps its status", run.run_id, vid)
+        return
     with database.session() as session:
         try:
             video = get_video(session, vid)
