@@ -8,6 +8,7 @@ each concern by setting environment variables only (see README, "Operating").
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -36,14 +37,18 @@ class Settings(BaseSettings):
 
     # Connection pool of each process's engine. The API admits at most pool_size + max_overflow
     # (less a small reserve) requests to the database at once and queues the rest without
-    # holding a thread; one that waits longer than API_DB_WAIT_SECONDS gets 503 + Retry-After.
+    # holding a thread.
     db_pool_size: int = Field(default=10, ge=1, alias="DB_POOL_SIZE")
     db_max_overflow: int = Field(default=10, ge=0, alias="DB_MAX_OVERFLOW")
     db_pool_timeout: float = Field(default=10.0, gt=0, alias="DB_POOL_TIMEOUT")
-    api_db_wait_seconds: float = Field(default=3.0, gt=0, alias="API_DB_WAIT_SECONDS")
-    # Requests one API process serves at once; the excess waits API_QUEUE_SECONDS, then gets 503.
+    # Requests one API process serves at once. A request waits at most API_QUEUE_SECONDS in all
+    # (for admission, the database, a password hash), then gets 503 + Retry-After.
     api_max_in_flight: int = Field(default=64, ge=1, alias="API_MAX_IN_FLIGHT")
     api_queue_seconds: float = Field(default=2.0, gt=0, alias="API_QUEUE_SECONDS")
+    # Argon2 hashes (login, signup; ~0.15 s of CPU each) one API process computes at once: half
+    # its cores, so a burst of logins leaves the other requests CPU to run on.
+    password_hash_concurrency: int = Field(default_factory=lambda: max(1, len(os.sched_getaffinity(0)) // 2),
+                                           ge=1, alias="PASSWORD_HASH_CONCURRENCY")
 
     # Object store: a local directory, or S3 / MinIO.
     object_store: Literal["local", "s3"] = Field(default="local", alias="OBJECT_STORE")

@@ -13,8 +13,9 @@ signed-in user depend on `OptionalUser`: a token sent must still be valid.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+import functools
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, ParamSpec, TypeVar
 
 import anyio.to_thread
 import jwt
@@ -22,9 +23,11 @@ from anyio import CapacityLimiter
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from pipeline import hls, keys
 from pipeline.db.models import User, Video, VideoStatus
+from serving_api.db_gate import queue_deadline
 from serving_api.errors import ApiError, not_found
 from serving_api.security import SESSION_COOKIE, TokenClaims, csrf_matches, decode_access_token
 from serving_api.services import Services
@@ -32,6 +35,9 @@ from serving_api.validation import VideoIdPath
 
 API_PREFIX = "/api/v1"
 PUBLIC = {"x-public": True}
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=f"{API_PREFIX}/auth/login", auto_error=False)
 
@@ -43,7 +49,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
+async def get_session(request: Request, services: ServicesDep) -> AsyncIterator[Session]:
     """A session for this request, once the database gate admits it (see serving_api/db_gate.py).
 
     Closed when the endpoint returns (scope "function"), before a streamed body is sent.
@@ -51,7 +57,7 @@ async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
     for its own teardowns: a request holding a connection never queues for a thread to give
     it back.
     """
-    async with services.db_gate.slot():
+    async with services.db_gate.slot(queue_deadline(request)):
         session = services.sessions()
         try:
             yield session
@@ -60,6 +66,30 @@ async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+async def in_session(request: Request, services: Services, work: Callable[[Session], T]) -> T:
+    """`work(session)` in a worker thread, with a session of its own, once the database gate admits it.
+
+    For endpoints that also do slow work without the database (password hashing): the
+    connection is held for the queries only, not through the rest.
+    """
+    def run() -> T:
+        with services.sessions() as session:
+            return work(session)
+
+    async with services.db_gate.slot(queue_deadline(request)):
+        return await run_in_threadpool(run)
+
+
+async def password_work(request: Request, services: Services, hashing: Callable[P, T],
+                                *args: P.args, **kwargs: P.kwargs) -> T:
+    """An Argon2 hash or check, once the password gate admits it (PASSWORD_HASH_CONCURRENCY at once).
+
+    It runs on a thread of its own, outside the shared threadpool's limit: the gate is its bound.
+    """
+    async with services.password_gate.slot(queue_deadline(request)):
+        return await anyio.to_thread.run_sync(functools.partial(hashing, *args, **kwargs), limiter=CapacityLimiter(1))
 
 
 def client_address(request: Request) -> str:

@@ -19,7 +19,7 @@ from pipeline.search.vectors import VectorIndex, vector_index_for, vector_search
 from pipeline.settings import Settings
 from pipeline.storage import ObjectStore, object_store_from_settings
 from serving_api.bloom import EmailBloomFilter
-from serving_api.db_gate import DatabaseGate, gate_capacity
+from serving_api.db_gate import Gate, gate_capacity
 from serving_api.revocation import DatabaseRevocationStore, RedisRevocationStore, RevocationStore
 from serving_api.throttle import (
     EventCounter,
@@ -45,7 +45,8 @@ class Services:
     email_checks: RateLimit
     emails: EmailBloomFilter
     redis: Redis | None
-    db_gate: DatabaseGate
+    db_gate: Gate
+    password_gate: Gate
 
     def close(self) -> None:
         if self.redis is not None:
@@ -88,8 +89,8 @@ def build_services(settings: Settings) -> Services:
         email_checks=RateLimit(counter, "check-email", settings.check_email_max_per_minute, 60),
         emails=emails,
         redis=redis,
-        db_gate=DatabaseGate(gate_capacity(settings.db_pool_size, settings.db_max_overflow),
-                             settings.api_db_wait_seconds),
+        db_gate=Gate(gate_capacity(settings.db_pool_size, settings.db_max_overflow)),
+        password_gate=Gate(settings.password_hash_concurrency),
     )
 
 

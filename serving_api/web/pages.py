@@ -28,7 +28,7 @@ from pipeline.db import videos as video_rows
 from pipeline.db.models import User, Video, VideoStatus, VideoSummary
 from pipeline.search import InvalidCursor as InvalidSearchCursor
 from pipeline.search import SearchQuery
-from serving_api.deps import ServicesDep, SessionDep, is_visible
+from serving_api.deps import ServicesDep, SessionDep, in_session, is_visible
 from serving_api.errors import ApiError
 from serving_api.routers import auth, playback, videos
 from serving_api.schemas.auth import SignupIn
@@ -79,6 +79,11 @@ def web_session(request: Request, services: ServicesDep, session: SessionDep) ->
 
 
 WebSessionDep = Annotated[WebSession, Depends(web_session)]
+
+
+async def web_session_briefly(request: Request, services: Services) -> WebSession:
+    """The web session for pages that hash a password: its connection is not held through the hash."""
+    return await in_session(request, services, lambda session: web_session(request, services, session))
 
 
 def render(request: Request, web: WebSession, template: str, status_code: int = 200, **context: object) -> HTMLResponse:
@@ -140,24 +145,23 @@ def signup_page(request: Request, web: WebSessionDep) -> HTMLResponse:
 
 
 @router.post("/signup", response_class=HTMLResponse)
-def signup_submit(request: Request, web: WebSessionDep, session: SessionDep, services: ServicesDep,
-                  email: Annotated[str, Form()], password: Annotated[str, Form()],
-                  full_name: Annotated[str, Form()] = "") -> Response:
-    def again(message: str, status_code: int) -> HTMLResponse:
-        return render(request, web, "signup.html", status_code=status_code, error=message, email=email,
-                      full_name=full_name)
+async def signup_submit(request: Request, services: ServicesDep, email: Annotated[str, Form()],
+                        password: Annotated[str, Form()], full_name: Annotated[str, Form()] = "") -> Response:
+    async def again(message: str, status_code: int) -> HTMLResponse:
+        return render(request, await web_session_briefly(request, services), "signup.html", status_code=status_code,
+                      error=message, email=email, full_name=full_name)
 
     if not _same_origin(request):
-        return again("This form must be sent from this site.", 403)
+        return await again("This form must be sent from this site.", 403)
     try:
         body = SignupIn(email=email, password=password, full_name=full_name.strip() or None)
     except ValidationError as exc:
-        return again("; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors()), 422)
+        return await again("; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors()), 422)
     try:
-        auth.signup(body, session, services)
-        issued = auth.login(OAuth2PasswordRequestForm(username=email, password=password), request, session, services)
+        await auth.signup(body, request, services)
+        issued = await auth.login(OAuth2PasswordRequestForm(username=email, password=password), request, services)
     except ApiError as exc:
-        return again(exc.detail, exc.status_code)
+        return await again(exc.detail, exc.status_code)
     return _signed_in(request, services, issued.access_token, "/")
 
 
@@ -167,17 +171,16 @@ def login_page(request: Request, web: WebSessionDep, next: str = "/") -> HTMLRes
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login_submit(request: Request, web: WebSessionDep, session: SessionDep, services: ServicesDep,
-                 email: Annotated[str, Form()], password: Annotated[str, Form()],
-                 next: Annotated[str, Form()] = "/") -> Response:
+async def login_submit(request: Request, services: ServicesDep, email: Annotated[str, Form()],
+                       password: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
     if not _same_origin(request):
-        return render(request, web, "login.html", status_code=403, error="This form must be sent from this site.",
-                      email=email, next=_safe_next(next))
+        return render(request, await web_session_briefly(request, services), "login.html", status_code=403,
+                      error="This form must be sent from this site.", email=email, next=_safe_next(next))
     try:
-        issued = auth.login(OAuth2PasswordRequestForm(username=email, password=password), request, session, services)
+        issued = await auth.login(OAuth2PasswordRequestForm(username=email, password=password), request, services)
     except ApiError as exc:
-        return render(request, web, "login.html", status_code=exc.status_code, error=exc.detail, email=email,
-                      next=_safe_next(next))
+        return render(request, await web_session_briefly(request, services), "login.html",
+                      status_code=exc.status_code, error=exc.detail, email=email, next=_safe_next(next))
     return _signed_in(request, services, issued.access_token, next)
 
 

@@ -11,14 +11,21 @@ a 200 (or a 503 with Retry-After), quickly.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from benchmarks.api_load import drive, seed
 from benchmarks.support import api_server
 from orchestration.processes import free_port
+from serving_api.routers import auth
+from tests.api.conftest import API, PASSWORD, make_user_in, seed_video, services_of
 from tests.fixtures.database import isolate_environment
 
 
@@ -28,7 +35,7 @@ def test_sixty_concurrent_readers_never_stall(database_url: str, tmp_path: Path,
     isolate_environment(monkeypatch, tmp_path)
     env = {"VIDEOAI_HOME": str(tmp_path / "home"), "DATABASE_URL": database_url,
            "JWT_SECRET": "test-secret-" + "x" * 32, "DB_POOL_SIZE": "2", "DB_MAX_OVERFLOW": "1",
-           "DB_POOL_TIMEOUT": "20", "API_DB_WAIT_SECONDS": "5"}
+           "DB_POOL_TIMEOUT": "20", "API_QUEUE_SECONDS": "5"}
     seeded = seed(env, videos=20, users=5)
     with api_server({**os.environ, **env}, free_port(), tmp_path / "api.log") as server:
         result = drive(server.base, clients=60, seconds=3, seeded=seeded, mix={"detail": 3, "watch": 1}, timeout=15)
@@ -54,3 +61,87 @@ def test_overload_is_shed_with_503_and_retry_after_not_queued_forever(tmp_path: 
     assert result.server_errors == 0, result.line()
     assert result.statuses[503] > 0 and result.statuses[200] > 0, result.line()
     assert result.slowest < 5, result.line()
+
+
+# --- In one process: the gates, driven through the real app ------------------------------------
+
+def _gated_client(make_client, make_settings, tmp_path: Path, **overrides: str) -> TestClient:
+    """One database slot (pool 1 + 2, less the reserve of 2) and one password hash at a time."""
+    return make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}",
+                                     JWT_SECRET="test-secret-" + "x" * 32, DB_POOL_SIZE="1", DB_MAX_OVERFLOW="2",
+                                     PASSWORD_HASH_CONCURRENCY="1", **overrides))
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_login_hashing_holds_no_database_slot_and_hashes_are_capped(
+        make_client, make_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A login's Argon2 check (~0.15 s of CPU) runs after its connection is given back, under its
+    own gate: reads go on while logins hash (before, each login held a database slot through its
+    hash, so a burst of logins starved every read), and hashes beyond PASSWORD_HASH_CONCURRENCY
+    wait, then get 503 + Retry-After, instead of taking every core."""
+    client = _gated_client(make_client, make_settings, tmp_path, API_QUEUE_SECONDS="1")
+    user = make_user_in(client)
+    video = seed_video(client, user)
+    release = threading.Event()
+    real_verify = auth.verify_password
+
+    def held_verify(password: str, hashed: str | None) -> bool:  # the real check, once the test lets it go
+        release.wait(10)
+        return real_verify(password, hashed)
+
+    monkeypatch.setattr(auth, "verify_password", held_verify)
+    first: dict[str, int] = {}
+    login = threading.Thread(target=lambda: first.update(status=client.post(
+        f"{API}/auth/login", data={"username": user.email, "password": PASSWORD}).status_code))
+    login.start()
+    try:
+        services = services_of(client)
+        _wait_for(lambda: services.password_gate.in_use == 1)
+        assert services.db_gate.in_use == 0  # the lookup's connection went back before the hash
+        assert client.get(f"{API}/videos/{video}").status_code == 200
+        started = time.monotonic()
+        second = client.post(f"{API}/auth/login", data={"username": user.email, "password": PASSWORD})
+        assert second.status_code == 503 and second.headers["Retry-After"], second.text
+        assert time.monotonic() - started < 3  # its queue budget (1 s), not the first hash's time
+    finally:
+        release.set()
+        login.join(10)
+    assert first["status"] == 200
+
+
+def test_a_request_waits_one_queue_budget_in_all_not_one_per_gate(make_client, make_settings,
+                                                                  tmp_path: Path) -> None:
+    """API_QUEUE_SECONDS bounds a request's waits together: time spent waiting for admission is
+    not waited again at the database gate (before, 2 s + 3 s of separate budgets)."""
+    client = _gated_client(make_client, make_settings, tmp_path, API_MAX_IN_FLIGHT="1", API_QUEUE_SECONDS="2")
+    gate = services_of(client).db_gate
+
+    async def hold_the_database() -> None:
+        await gate.acquire(asyncio.get_running_loop().time() + 60)
+
+    async def give_it_back() -> None:
+        gate.release()
+
+    client.portal.call(hold_the_database)  # type: ignore[union-attr]
+    try:
+        first: dict[str, int] = {}
+        # In flight (the only one admitted), waiting for the database until its budget is spent.
+        reader = threading.Thread(target=lambda: first.update(status=client.get(f"{API}/videos/1").status_code))
+        reader.start()
+        _wait_for(lambda: gate.waiting == 1)
+        time.sleep(1)
+        started = time.monotonic()
+        # Waits ~1 s for admission, then only what is left of its 2 s at the database gate.
+        second = client.get(f"{API}/videos/1")
+        waited = time.monotonic() - started
+        reader.join(10)
+    finally:
+        client.portal.call(give_it_back)  # type: ignore[union-attr]
+    assert first["status"] == 503 and second.status_code == 503 and second.headers["Retry-After"]
+    assert waited < 2.7, waited  # one budget (2 s) and some slack; per-gate budgets took ~3 s
