@@ -6,7 +6,8 @@
   ignores the app's registry, so two apps in one process would collide);
 - videoai_upload_bytes_total: bytes received by uploads;
 - videoai_db_pool_checked_out / videoai_db_pool_size, videoai_db_gate_in_use /
-  videoai_db_gate_waiting: the connection pool and the request gate (serving_api/db_gate.py);
+  videoai_db_gate_waiting (and videoai_password_gate_*): the connection pool and the gates
+  of the database and of password hashing (serving_api/db_gate.py);
 - videoai_videos{status}, videoai_outbox_unpublished, videoai_outbox_oldest_unpublished_seconds,
   videoai_outbox_failing: the pipeline as the app database shows it (queue depth, outbox lag,
   relay failures), read at scrape time.
@@ -90,10 +91,11 @@ class _StateCollector(Collector):
             size = getattr(pool, "size", None)
             if callable(size):
                 yield GaugeMetricFamily("videoai_db_pool_size", "Connections the pool keeps.", value=size())
-        gate = services.db_gate
-        yield GaugeMetricFamily("videoai_db_gate_in_use", "Requests holding a database slot.", value=gate.in_use)
-        yield GaugeMetricFamily("videoai_db_gate_waiting", "Requests queued for a database slot.", value=gate.waiting)
-        yield GaugeMetricFamily("videoai_db_gate_capacity", "Database slots.", value=gate.capacity)
+        for name, gate, what in (("db", services.db_gate, "a database slot"),
+                                 ("password", services.password_gate, "a password hash")):
+            yield GaugeMetricFamily(f"videoai_{name}_gate_in_use", f"Requests holding {what}.", value=gate.in_use)
+            yield GaugeMetricFamily(f"videoai_{name}_gate_waiting", f"Requests queued for {what}.", value=gate.waiting)
+            yield GaugeMetricFamily(f"videoai_{name}_gate_capacity", f"Slots for {what}.", value=gate.capacity)
         try:
             yield from self._pipeline(services)
         except Exception:  # a scrape must not fail because the database is slow or down

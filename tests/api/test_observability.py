@@ -40,6 +40,7 @@ def test_metrics_count_requests_and_show_the_pool_and_the_pipeline(client: TestC
     names = {name for name, _ in after}
     assert {"http_request_duration_seconds_bucket", "http_requests_inprogress", "videoai_upload_bytes_total",
             "videoai_db_pool_checked_out", "videoai_db_gate_in_use", "videoai_db_gate_waiting",
+            "videoai_password_gate_in_use", "videoai_password_gate_waiting",
             "videoai_outbox_unpublished", "videoai_outbox_oldest_unpublished_seconds"} <= names
     assert after[("videoai_videos", (("status", "ready"),))] == 1
 
