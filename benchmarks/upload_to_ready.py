@@ -267,7 +267,7 @@ def stack_round(client: httpx.Client, headers: dict[str, str], instance: Any, da
         answer = client.get(f"{API}/videos/{result.video_id}/watch", headers=headers)
         now = time.time() - origin
         body = answer.json()
-        seen = body["status"] if answer.status_code == 200 else body.get("details", {}).get("status")
+        seen = body["status"] if answer.status_code == 200 else body["error"]["details"]["status"]
         if seen != status:
             status = seen
             result.statuses.append((now, str(status)))

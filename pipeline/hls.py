@@ -149,7 +149,7 @@ def package_hls(variants: list[EncodedVariant], out_dir: Path) -> HlsPackage:
 
 # A player opening a growing (EVENT) playlist starts near its live edge unless told otherwise.
 _START_AT_BEGINNING = "#EXT-X-START:TIME-OFFSET=0,PRECISE=YES"
-PREVIEW_POLL_SECONDS = 0.25
+PREVIEW_POLL_SECONDS = 0.1  # a small file read: cheap, and a segment is published within 0.1 s
 
 
 class LivePreview:

@@ -304,10 +304,15 @@ def test_status_says_transcoding_while_ffmpeg_transcodes_and_the_lowest_rung_pla
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        assert harness.run(vid).success
+        result = harness.run(vid)
     finally:
         done.set()
         watcher.join()
+    assert result.success
+    # The in-process executor runs one step at a time: the encode first, chapters after the video is ready.
+    steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
+    assert steps.index("video_variants") < steps.index("transcript")
+    assert steps.index("search_document") < steps.index("chapters")
 
     while_encoding = [s for s in samples if s[0]]
     assert while_encoding, "the ladder's ffmpeg was never seen running"
