@@ -122,6 +122,7 @@ class SqliteFtsIndex(SqlSearchIndex):
         score, source = self.matching_sql(filters)
         statement = text(f"SELECT d.video_id AS video_id, {score} AS score {source}").bindparams(*typed)
         matches = conn.execute(statement, params).all()
+        total = len(matches)
         if plan.after is not None:
             after = plan.after
             matches = [m for m in matches if m.score < after.score
@@ -138,7 +139,7 @@ class SqliteFtsIndex(SqlSearchIndex):
             # `+rowid`: one walk of the doclist, not a fresh full-text lookup per id.
             details = {row.video_id: row for row in conn.execute(page, params | _MARKS | {
                 "ids": [m.video_id for m in top]})}
-        return [_Hit(*details[m.video_id])._replace(score=m.score) for m in top], len(matches)
+        return [_Hit(*details[m.video_id])._replace(score=m.score) for m in top], total
 
     def _ranked_by_fts5(self, conn: Connection, plan: SearchPlan, filters: str, params: dict[str, Any],
                         typed: list[BindParameter]) -> list[_Hit]:

@@ -232,6 +232,11 @@ class TestSearchIndexContract:
         assert page.next_cursor is not None
         last = search(corpus, "volcano", limit=1, cursor=page.next_cursor)
         assert (ids(last), last.total, last.next_cursor) == ([CAKE.video_id], 2, None)
+        # The same with a date filter, which SQLite plans apart (filter first, then rank).
+        since = T0 - timedelta(days=3650)
+        page = search(corpus, "volcano", limit=1, created_from=since)
+        last = search(corpus, "volcano", limit=1, created_from=since, cursor=page.next_cursor)
+        assert (ids(page), ids(last), last.total, last.next_cursor) == ([ICELAND.video_id], [CAKE.video_id], 2, None)
 
     def test_totals_are_counted_up_to_a_cap_then_said_to_be_at_least(self, index: SearchIndex,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
