@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from typing import Any
 from benchmarks.support import dagster_daemon
 
 SENSOR = "upload_sensor"
+GOAL_TICK_SECONDS = 10.0  # issue 12: every daemon tick, and the cursorless first tick
 
 
 def write_uploads(objects: Path, count: int) -> set[int]:
@@ -136,23 +138,31 @@ def main() -> int:
     batch = args.batch or Settings().sensor_batch_size
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (shared with other work); "
           f"SENSOR_BATCH_SIZE={batch}, storage: {args.storage}")
-    verdicts = []
+    verdicts: list[str] = []
+    passed: list[bool] = []
     if args.uploads:
         print(f"\n== {args.uploads:,} uploads waiting when the daemon starts", flush=True)
         result = run(args.uploads, batch, args.storage, args.timeout, stop_after_first_tick=False)
-        longest = max((d for d, _ in result["ticks"]), default=0.0)
+        durations = sorted(d for d, _ in result["ticks"])
+        longest = durations[-1] if durations else 0.0
+        print(f"  ticks: {len(durations)}, median {statistics.median(durations) if durations else 0:.2f} s, "
+              f"max {longest:.2f} s")
         print(f"  runs: {result['runs']:,} for {args.uploads:,} uploads, {result['distinct']:,} distinct videos, "
               f"every upload: {'yes' if result['all'] else 'NO'}; longest tick {longest:.2f} s; "
               f"backlog taken in {result['wall'] or 0:.1f} s")
         exact = result["runs"] == result["distinct"] == args.uploads and result["all"]
-        verdicts.append(f"backlog of {args.uploads:,}: longest tick {longest:.2f} s (goal <= 10), "
+        passed.append(exact and longest <= GOAL_TICK_SECONDS)
+        verdicts.append(f"backlog of {args.uploads:,}: longest tick {longest:.2f} s (goal <= {GOAL_TICK_SECONDS:.0f}), "
                         f"exactly one run each: {'yes' if exact else 'NO'}")
     if args.first_tick_uploads:
         print(f"\n== {args.first_tick_uploads:,} uploads, no cursor: the first tick", flush=True)
         result = run(args.first_tick_uploads, batch, args.storage, args.timeout, stop_after_first_tick=True)
         first = result["ticks"][0][0] if result["ticks"] else float("nan")
-        verdicts.append(f"first tick over {args.first_tick_uploads:,} uploads: {first:.2f} s (goal <= 10)")
-    print("\n" + " | ".join(verdicts))
+        passed.append(first <= GOAL_TICK_SECONDS)
+        verdicts.append(f"first tick over {args.first_tick_uploads:,} uploads: {first:.2f} s "
+                        f"(goal <= {GOAL_TICK_SECONDS:.0f})")
+    print("\n" + ("PASS" if all(passed) else "FAIL") + f" (load average {os.getloadavg()[0]:.1f} at the end): "
+          + " | ".join(verdicts))
     return 0
 
 
