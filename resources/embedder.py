@@ -23,11 +23,10 @@ class EmbeddingResource(dg.ConfigurableResource):
     def model_version(self) -> str:
         return embedder_version(self.provider, self.model, self.dimensions)
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._embedder = self._build()
-
     def get_embedder(self) -> Embedder:
-        if self._embedder is None:  # used outside a run (a test's direct call)
+        """Built when a step first embeds, then kept for the run's later steps. Not before the run's first
+        step: loading WordLlama (~0.5 s) would delay the transcode and the first playable rung."""
+        if self._embedder is None:
             self._embedder = self._build()
         return self._embedder
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import numpy as np
 import pytest
 
@@ -79,3 +80,23 @@ def test_openai_embedder_gives_up_after_its_retries(fake_openai):
     with pytest.raises(openai.RateLimitError):
         embedder.embed(["anything"])
     assert len(fake_openai.requests) == 2
+
+
+def test_the_resource_builds_the_embedder_when_a_step_first_embeds_and_keeps_it_for_the_run():
+    """Not at the run's start (loading WordLlama would delay the first playable rung), and once per run."""
+    seen: list[object] = []
+
+    @dg.asset
+    def needs_no_embedder(embedding: EmbeddingResource) -> None:
+        seen.append(embedding._embedder)
+
+    @dg.asset(deps=[needs_no_embedder])
+    def embeds(embedding: EmbeddingResource) -> None:
+        seen.append(embedding.get_embedder())
+
+    @dg.asset(deps=[embeds])
+    def embeds_again(embedding: EmbeddingResource) -> None:
+        seen.append(embedding.get_embedder())
+
+    assert dg.materialize([needs_no_embedder, embeds, embeds_again], resources={"embedding": EmbeddingResource()}).success
+    assert seen[0] is None and isinstance(seen[1], WordLlamaEmbedder) and seen[2] is seen[1]
