@@ -266,7 +266,8 @@ def run_database(kind: str, levels: list[int], seconds: float) -> tuple[list[Lev
                 before = _cpu_seconds(server.pid)
                 result = drive(base, clients, seconds, seeded)
                 result.server_cpu = (_cpu_seconds(server.pid) - before) / result.seconds
-                print(f"  {kind:<10} {result.line()}\n  {'':<10}       {result.ops_line()}", flush=True)
+                print(f"  {kind:<10} {result.line()}  load {os.getloadavg()[0]:.1f}\n"
+                      f"  {'':<10}       {result.ops_line()}", flush=True)
                 results.append(result)
     return results, check(results)
 
