@@ -1,6 +1,6 @@
 """Search at 100,000 videos: indexing rate and size, query latency in-process and through the API.
 
-    .venv/bin/python -m benchmarks search_scale                    # 100,000 videos, SQLite FTS5 (~6 min)
+    .venv/bin/python -m benchmarks search_scale                    # 100,000 videos, SQLite FTS5 (~4 min)
     .venv/bin/python -m benchmarks search_scale --videos 5000      # a quick run
     .venv/bin/python -m benchmarks search_scale --backends sqlite,postgresql
 
