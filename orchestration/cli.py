@@ -105,6 +105,22 @@ def _cmd_relay(args: argparse.Namespace) -> int:
     return 1 if stats.failed else 0
 
 
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    import os
+
+    import dagster as dg
+
+    from orchestration.instance import ensure_dagster_home
+    from orchestration.metrics import serve_metrics
+    from pipeline.signals import stop_on_signals
+
+    settings = get_settings()
+    os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))
+    with dg.DagsterInstance.get() as instance:
+        serve_metrics(instance, args.host or settings.metrics_host, args.port or settings.metrics_port, stop_on_signals())
+    return 0
+
+
 def _cmd_dagster(args: argparse.Namespace) -> int:
     import os
 
@@ -221,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     daemon.add_argument("-w", "--workspace", type=Path, default=WORKSPACE,
                         help="the workspace file (default: this project's code location, in process)")
     daemon.set_defaults(func=_cmd_daemon)
+
+    metrics = commands.add_parser("metrics", help="serve the Dagster side of the pipeline (run queue, step durations) "
+                                                  "for Prometheus")
+    metrics.add_argument("--host", default=None, help="default: METRICS_HOST (127.0.0.1)")
+    metrics.add_argument("--port", type=int, default=None, help="default: METRICS_PORT (9108)")
+    metrics.set_defaults(func=_cmd_metrics)
 
     dagster = commands.add_parser("dagster", help="start the Dagster UI and daemon (dg dev) on this project")
     dagster.add_argument("--port", type=int, default=3000)

@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     kafka_dead_letter_topic: str = Field(default="", alias="KAFKA_DEAD_LETTER_TOPIC")
     kafka_max_attempts: int = Field(default=3, ge=1, alias="KAFKA_MAX_ATTEMPTS")
 
+    # Where `videoai metrics` serves the Dagster side of the pipeline for Prometheus.
+    metrics_host: str = Field(default="127.0.0.1", alias="METRICS_HOST")
+    metrics_port: int = Field(default=9108, alias="METRICS_PORT")
+
     # Logging of every process (pipeline/logs.py): json, text, or auto (text on a terminal).
     log_format: Literal["auto", "json", "text"] = Field(default="auto", alias="LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

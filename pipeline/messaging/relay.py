@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from pipeline.db.models import OutboxEvent, utcnow
 from pipeline.db.session import engine_for
 from pipeline.events import TOPICS
 from pipeline.settings import Settings
+from pipeline.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def run_relay(settings: Settings, once: bool = False, *, poll_seconds: float = 1
     bootstrap = settings.kafka_bootstrap_servers
     if not bootstrap:
         raise RuntimeError("KAFKA_BOOTSTRAP_SERVERS is not set: the relay has nowhere to publish")
-    stop = stop or _stop_on_signals()
+    stop = stop or stop_on_signals()
     engine = engine_for(settings.database_url)
     producer: KafkaProducer | None = None
     total = RelayStats()
@@ -219,14 +219,6 @@ def run_relay(settings: Settings, once: bool = False, *, poll_seconds: float = 1
         if producer is not None:
             producer.close(timeout=SEND_TIMEOUT_SECONDS)
     return total
-
-
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-    return stop
 
 
 @dataclass(frozen=True)

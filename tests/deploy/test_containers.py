@@ -29,7 +29,7 @@ def ours(service: dict) -> bool:
 
 def test_the_whole_stack_is_there() -> None:
     assert set(SERVICES) == {"postgres", "redpanda", "minio", "minio-init", "opensearch", "migrate", "code",
-                             "dagster-webserver", "dagster-daemon", "api", "relay"}
+                             "dagster-webserver", "dagster-daemon", "api", "relay", "metrics"}
 
 
 def test_every_image_is_pinned() -> None:
