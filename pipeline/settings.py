@@ -144,9 +144,10 @@ class Settings(BaseSettings):
     bloom_rebuild_seconds: int = Field(default=3600, alias="BLOOM_REBUILD_SECONDS")
 
     # Pipeline: uploads taken per sensor tick, and the executor (see orchestration/executors.py).
-    # 10: each new run cost the daemon ~0.5 s on the 2-core machine under load (ticks of 20
-    # took 8-18 s, benchmarks/backlog.py), so a tick stays under 10 s; a backlog drains a
-    # batch per tick (~1 run/s), faster than runs finish.
+    # 10: each new run costs the daemon ~55 ms on the 2-core machine under load (pooled SQLite
+    # storage; ticks of 10 took median 0.53 s, max 0.91 s at load 3-10, benchmarks/backlog.py),
+    # leaving ticks far under 10 s on a busier machine; a backlog still drains ~5 runs/s,
+    # faster than runs finish.
     sensor_batch_size: int = Field(default=10, ge=1, alias="SENSOR_BATCH_SIZE")
     # How often `videoai daemon` looks for due sensors (orchestration/daemon.py; dagster-daemon: 5 s).
     sensor_loop_seconds: int = Field(default=1, ge=1, alias="SENSOR_LOOP_SECONDS")
