@@ -39,8 +39,9 @@ POOL_RESERVE = 2
 _DEADLINE = "queue_deadline"
 
 
-def gate_capacity(pool_size: int, max_overflow: int) -> int:
-    return max(1, pool_size + max_overflow - POOL_RESERVE)
+def gate_capacity(pool_size: int, max_overflow: int, concurrency: int) -> int:
+    """Requests that may hold a session at once: `concurrency`, within what the pool can serve."""
+    return max(1, min(concurrency, pool_size + max_overflow - POOL_RESERVE))
 
 
 def queue_deadline(request: Request) -> float:

@@ -89,7 +89,7 @@ def build_services(settings: Settings) -> Services:
         email_checks=RateLimit(counter, "check-email", settings.check_email_max_per_minute, 60),
         emails=emails,
         redis=redis,
-        db_gate=Gate(gate_capacity(settings.db_pool_size, settings.db_max_overflow)),
+        db_gate=Gate(gate_capacity(settings.db_pool_size, settings.db_max_overflow, settings.api_db_concurrency)),
         password_gate=Gate(settings.password_hash_concurrency),
     )
 
