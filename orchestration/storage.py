@@ -53,10 +53,15 @@ def _transaction(conn_string: str) -> Iterator[sa.Connection]:
         yield connection
 
 
-class PooledSqliteRunStorage(SqliteRunStorage):
+class _PooledConnections:
+    """For Dagster's SQLite run and schedule storages, which read `_conn_string` and open connections
+    through `connect()`."""
+
+    _conn_string: str
+
     @classmethod
     def from_config_value(cls, inst_data: Any, config_value: Any) -> Any:
-        return cls.from_local(inst_data=inst_data, **config_value)  # Dagster's version builds its own base class
+        return cls.from_local(inst_data=inst_data, **config_value)  # type: ignore[attr-defined]  # Dagster's builds its own base class
 
     @contextmanager
     def connect(self) -> Iterator[sa.Connection]:
@@ -64,15 +69,12 @@ class PooledSqliteRunStorage(SqliteRunStorage):
             yield connection
 
 
-class PooledSqliteScheduleStorage(SqliteScheduleStorage):
-    @classmethod
-    def from_config_value(cls, inst_data: Any, config_value: Any) -> Any:
-        return cls.from_local(inst_data=inst_data, **config_value)  # Dagster's version builds its own base class
+class PooledSqliteRunStorage(_PooledConnections, SqliteRunStorage):
+    pass
 
-    @contextmanager
-    def connect(self) -> Iterator[sa.Connection]:
-        with _transaction(self._conn_string) as connection:
-            yield connection
+
+class PooledSqliteScheduleStorage(_PooledConnections, SqliteScheduleStorage):
+    pass
 
 
 class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
