@@ -311,10 +311,6 @@ def stack(home: Path) -> Iterator[tuple[httpx.Client, dict[str, str], Any, int]]
 
 # Reporting.
 
-def _median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
 def report(stack_rounds: list[StackRound], raw_rounds: list[dict[str, float]], clip_info: Any) -> None:
     mib = 1024 * 1024
     print(f"clip                  : {clip_info.width}x{clip_info.height}, {clip_info.duration_seconds:.1f} s, "
@@ -324,15 +320,15 @@ def report(stack_rounds: list[StackRound], raw_rounds: list[dict[str, float]], c
     print("(A) stack, median seconds from the upload's start (closed sum to ready):")
     parts = [r.breakdown() for r in stack_rounds]
     for name in parts[0]:
-        print(f"  {name:44}{_median([p.get(name, 0.0) for p in parts]):7.2f}")
-    print(f"  {'= ready (as the client saw it)':44}{_median([r.ready for r in stack_rounds]):7.2f}")
+        print(f"  {name:44}{statistics.median([p.get(name, 0.0) for p in parts]):7.2f}")
+    print(f"  {'= ready (as the client saw it)':44}{statistics.median([r.ready for r in stack_rounds]):7.2f}")
     after = [sum(end - max(start, r.ready) for _, start, end in r.steps() if end > r.ready) for r in stack_rounds]
-    print(f"  {'(steps after ready: chapters, checks)':44}{_median(after):7.2f}")
+    print(f"  {'(steps after ready: chapters, checks)':44}{statistics.median(after):7.2f}")
     print()
     print("(B) raw tools, median seconds:")
     for name in ("probe", "ffmpeg ladder", "faster-whisper", "summarizer", "index write", "total", "wall"):
         label = {"wall": "= wall (with the interpreter start)"}.get(name, name)
-        print(f"  {label:44}{_median([r[name] for r in raw_rounds]):7.2f}")
+        print(f"  {label:44}{statistics.median([r[name] for r in raw_rounds]):7.2f}")
     print()
     print("per round:  stack ready | first playable | raw wall | lowest rung alone | ratio | run peak RSS")
     ratios, playable_margins = [], []
@@ -344,8 +340,8 @@ def report(stack_rounds: list[StackRound], raw_rounds: list[dict[str, float]], c
         statuses = " → ".join(f"{s}@{t:.1f}" for t, s in a.statuses)
         print(f"  {number}: {a.ready:7.2f} | {playable:7.2f} | {b['wall']:7.2f} | {b['lowest rung alone']:7.2f} | "
               f"{ratio:5.2f} | {a.peak_rss / mib:6.0f} MiB   {statuses}")
-    ratio = _median(ratios)
-    margin = _median(playable_margins)
+    ratio = statistics.median(ratios)
+    margin = statistics.median(playable_margins)
     print()
     print(f"run peak RSS          : {max(r.peak_rss for r in stack_rounds) / mib:.0f} MiB "
           "(run worker + ffmpeg, largest of the rounds)")
