@@ -21,7 +21,7 @@ from other work on the machine hits both alike. The clip is 1280x720 with speech
 (espeak-ng reading `samples.TOPIC_SCRIPTS`, ~60 s).
 
 The peak memory of each run is sampled every 0.1 s: the run worker process
-(`dagster api execute_run`) plus everything it spawned (ffmpeg). `--memory-minutes
+(forked by the run launcher's fork server) plus everything it spawned (ffmpeg). `--memory-minutes
 10` sends one more video through the stack: a synthetic 1920x1080 clip of that
 length (ffmpeg lavfi picture, espeak-ng speech), and reports its run's peak.
 
@@ -149,8 +149,9 @@ def timed_raw_tools(source: Path, workdir: Path, database_url: str) -> dict[str,
 # (A) the stack.
 
 class TreePeak(threading.Thread):
-    """Peak RSS of the run workers under `root` with all their descendants (ffmpeg). Dagster's default run
-    launcher has the code server (`dagster api grpc`) start each run worker as a multiprocessing child."""
+    """Peak RSS of the run workers under `root` with all their descendants (ffmpeg). The embedded run launcher
+    forks each run worker from its fork server (orchestration/run_workers.py), a child of the daemon; a worker's
+    RSS counts the pages it shares with the fork server (the libraries imported before the fork)."""
 
     def __init__(self, root: int) -> None:
         super().__init__(daemon=True)
@@ -162,8 +163,8 @@ class TreePeak(threading.Thread):
         total = 0
         for process in self.root.children(recursive=True):
             try:
-                if process.parent() is None or "grpc" not in process.parent().cmdline() \
-                        or "--multiprocessing-fork" not in process.cmdline():
+                parent = process.parent()
+                if parent is None or "orchestration.run_workers" not in parent.cmdline():
                     continue
                 total += sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
             except psutil.Error:  # a process that ended while we looked

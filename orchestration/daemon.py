@@ -7,6 +7,9 @@ below 5 has no effect: a new upload waited ~2.5 s on average for the tick that s
 (benchmarks/upload_to_ready.py). The daemon's loops are threads of one process, so setting the constant
 before `dagster-daemon run` starts is enough. Each sensor still ticks no more often than its own
 minimum interval; a loop that finds none due reads the sensors' states and sleeps again.
+
+The run launcher's fork server (orchestration/run_workers.py) starts with the daemon, so that its imports
+are done before the first upload's run is launched.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ def run_daemon(workspace: Path, sensor_loop_seconds: int) -> None:
     """`dagster-daemon run -w workspace` in this process; does not return (click exits)."""
     from dagster._daemon.cli import main as dagster_daemon
 
+    from orchestration.run_workers import fork_server
+
     set_sensor_loop_seconds(sensor_loop_seconds)
+    fork_server.start()
     sys.argv = ["dagster-daemon", "run", "-w", str(workspace)]
     dagster_daemon()

@@ -32,10 +32,12 @@ telemetry:
 run_launcher:
   module: orchestration.launcher
   class: LocalRunLauncher
+# Its poll interval is how long a killed worker's run stays STARTED: nothing else notices (the workers
+# are forked by the launcher's fork server, not watched by a code server).
 run_monitoring:
   enabled: true
   start_timeout_seconds: 180
-  poll_interval_seconds: 30
+  poll_interval_seconds: 5
   # A local run cannot be resumed in place: it is failed, and run retries start it again.
   max_resume_run_attempts: 0
 run_retries:
