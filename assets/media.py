@@ -68,7 +68,7 @@ def source_video(context: dg.AssetExecutionContext, database: DatabaseResource,
     kinds={"ffmpeg"},
     description="H.264/AAC MP4 variants at 360p, 480p, 720p and 1080p (never upscaled), encoded by one "
                 "ffmpeg process that decodes the source once; an HLS package (master playlist over every "
-                "rung, segments cut from the variants by stream copy); a JPEG thumbnail. While it encodes, "
+                "rung, segments cut by the same ffmpeg from the packets it encodes); a JPEG thumbnail. While it encodes, "
                 "the lowest rung is published as live HLS, so a new video can be watched within seconds.",
 )
 def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource,
@@ -89,7 +89,7 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
             with preview.running() if preview else nullcontext() as preview_dir:
                 encoded = transcode_ladder(source, workdir, rungs, has_audio=bool(video.has_audio),
                                            progress=context.log.info, duration_seconds=video.duration_seconds or 0.0,
-                                           preview_dir=preview_dir)
+                                           preview_dir=preview_dir, hls_dir=workdir / "hls")
             package = hls.package_hls(encoded, workdir / "hls")
             moment = thumbnail_time(video.duration_seconds or 0.0)
             thumb_path = make_thumbnail(source, workdir / "thumbnail.jpg", at_seconds=moment)

@@ -1,6 +1,9 @@
-"""HLS packaging: the encoded MP4 rungs cut into segments by stream copy (no second encode).
+"""HLS packaging: each rung's encoded packets cut into segments by the ladder's own ffmpeg.
 
-`package_hls` writes, under one directory:
+The ladder (`media.transcode_ladder` with `hls_dir`) hands every rung's packets
+both to its MP4 and to its HLS muxer, so no second pass (no re-encode, no
+stream copy) is needed; `package_hls` then writes the master playlist. The
+package, under one directory:
 
     master.m3u8             every rung, with its bandwidth, resolution and codecs
     <label>/index.m3u8      one VOD media playlist per rung
@@ -16,16 +19,13 @@ player can switch rung at any segment boundary.
 from __future__ import annotations
 
 import math
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import ffmpeg
-
-from pipeline.media import KEYFRAME_INTERVAL_SECONDS, EncodedVariant, MediaError, Rung, _summarize_stderr, _tool
+from pipeline.media import KEYFRAME_INTERVAL_SECONDS, EncodedVariant, MediaError, Rung, codecs_of
 
 MASTER_PLAYLIST = "master.m3u8"
 MEDIA_PLAYLIST = "index.m3u8"
@@ -35,9 +35,6 @@ SEGMENT_PATTERN = "seg_%05d.ts"
 SEGMENT_SECONDS = 2 * KEYFRAME_INTERVAL_SECONDS
 
 CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
-
-_AVC_PROFILES = {"Baseline": ("42", "00"), "Constrained Baseline": ("42", "40"), "Main": ("4D", "00"),
-                 "Extended": ("58", "00"), "High": ("64", "00"), "High 10": ("6E", "00")}
 
 
 @dataclass(frozen=True)
@@ -68,19 +65,6 @@ def content_type(name: str) -> str:
     return CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
 
 
-def _codecs(path: Path) -> str:
-    """The RFC 6381 codecs string of an H.264/AAC file, e.g. "avc1.64001f,mp4a.40.2"."""
-    streams = ffmpeg.probe(str(path), cmd=_tool("ffprobe"), v="error")["streams"]
-    codecs = []
-    for stream in streams:
-        if stream.get("codec_name") == "h264":
-            profile, constraints = _AVC_PROFILES.get(stream.get("profile", ""), ("64", "00"))
-            codecs.append(f"avc1.{profile}{constraints}{int(stream.get('level') or 31):02X}".lower())
-        elif stream.get("codec_name") == "aac":
-            codecs.append("mp4a.40.2")  # AAC-LC, what the ladder encodes
-    return ",".join(codecs)
-
-
 def _read_media_playlist(path: Path) -> list[tuple[str, float]]:
     """(segment name, duration) for each segment of a media playlist."""
     return _media_playlist_entries(path.read_text())
@@ -97,30 +81,17 @@ def _media_playlist_entries(text: str) -> list[tuple[str, float]]:
     return entries
 
 
-def _segment(variant: EncodedVariant, out_dir: Path) -> HlsRendition:
+def _rendition(variant: EncodedVariant, out_dir: Path) -> HlsRendition:
     rendition_dir = out_dir / variant.label
-    rendition_dir.mkdir(parents=True, exist_ok=True)
-    command = (
-        ffmpeg.input(str(variant.path))
-        .output(str(rendition_dir / MEDIA_PLAYLIST), c="copy", f="hls", hls_time=SEGMENT_SECONDS,
-                hls_playlist_type="vod", hls_segment_type="mpegts", hls_flags="independent_segments",
-                hls_segment_filename=str(rendition_dir / SEGMENT_PATTERN))
-        .global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
-        .overwrite_output()
-        .compile(cmd=_tool("ffmpeg"))
-    )
-    result = subprocess.run(command, capture_output=True, check=False)
-    if result.returncode != 0:
-        raise MediaError(f"Packaging the {variant.label} rung for streaming failed: "
-                         f"{_summarize_stderr(result.stderr)}", "encode_failed")
-    segments = _read_media_playlist(rendition_dir / MEDIA_PLAYLIST)
+    playlist = rendition_dir / MEDIA_PLAYLIST
+    segments = _read_media_playlist(playlist) if playlist.is_file() else []
     if not segments:
         raise MediaError(f"Packaging the {variant.label} rung for streaming produced no segments.", "encode_failed")
     rates = [(rendition_dir / name).stat().st_size * 8 / max(seconds, 0.001) for name, seconds in segments]
     total_bits = sum((rendition_dir / name).stat().st_size * 8 for name, _ in segments)
     total_seconds = sum(seconds for _, seconds in segments)
     return HlsRendition(
-        label=variant.label, width=variant.width, height=variant.height, codecs=_codecs(variant.path),
+        label=variant.label, width=variant.width, height=variant.height, codecs=variant.codecs,
         bandwidth=math.ceil(max(rates)), average_bandwidth=math.ceil(total_bits / max(total_seconds, 0.001)),
         playlist=f"{variant.label}/{MEDIA_PLAYLIST}",
         segments=tuple(f"{variant.label}/{name}" for name, _ in segments),
@@ -137,12 +108,12 @@ def master_playlist(renditions: list[HlsRendition] | tuple[HlsRendition, ...]) -
 
 
 def package_hls(variants: list[EncodedVariant], out_dir: Path) -> HlsPackage:
-    """Segment every encoded rung by stream copy and write the master playlist over them."""
+    """Write the master playlist over the rungs' segments and VOD playlists, which the ladder cut into
+    `out_dir` while encoding (`media.transcode_ladder`'s `hls_dir`)."""
     if not variants:
         raise ValueError("no variants to package")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    renditions = tuple(_segment(variant, out_dir) for variant in variants)
+    renditions = tuple(_rendition(variant, out_dir) for variant in variants)
     (out_dir / MASTER_PLAYLIST).write_text(master_playlist(renditions))
     return HlsPackage(out_dir, renditions)
 
@@ -200,7 +171,7 @@ class LivePreview:
     def _master(self, first_segment: str) -> str:
         bandwidth = (self.rung.video_maxrate_kbps + self.rung.audio_bitrate_kbps) * 1000
         rendition = HlsRendition(label=self.rung.label, width=self.rung.width, height=self.rung.height,
-                                 codecs=_codecs(self.directory / first_segment), bandwidth=bandwidth,
+                                 codecs=codecs_of(self.directory / first_segment), bandwidth=bandwidth,
                                  average_bandwidth=bandwidth, playlist=f"{self.rung.label}/{MEDIA_PLAYLIST}",
                                  segments=())
         return master_playlist([rendition])

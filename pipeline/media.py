@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -73,6 +74,7 @@ class EncodedVariant:
     size_bytes: int
     bitrate: int | None
     duration_seconds: float
+    codecs: str  # RFC 6381, e.g. "avc1.64001f,mp4a.40.2": what an HLS master playlist names
 
 
 def _tool(name: str) -> str:
@@ -161,6 +163,11 @@ def probe(source: str | Path, require_video: bool = True) -> MediaProbe:
     Raises MediaError when the source cannot be read, has no video stream
     (unless `require_video` is False) or has no duration.
     """
+    return _described(_ffprobe(source), require_video)
+
+
+def _ffprobe(source: str | Path) -> dict:
+    """ffprobe's JSON (format and streams) of a local file or an http(s) URL; MediaError if unreadable."""
     ffprobe = _tool("ffprobe")
     options: dict[str, object] = {"v": "error"}
     if _is_url(source):
@@ -184,7 +191,32 @@ def probe(source: str | Path, require_video: bool = True) -> MediaProbe:
             f"The file could not be read as a video (it may be corrupt or truncated): {reason}. {_UPLOAD_AGAIN}",
             "unreadable",
         ) from exc
+    return info
 
+
+_AVC_PROFILES = {"Baseline": ("42", "00"), "Constrained Baseline": ("42", "40"), "Main": ("4D", "00"),
+                 "Extended": ("58", "00"), "High": ("64", "00"), "High 10": ("6E", "00")}
+
+
+def rfc6381_codecs(info: dict) -> str:
+    """The RFC 6381 codecs string of a probed H.264/AAC file (ffprobe's JSON), e.g. "avc1.64001f,mp4a.40.2"."""
+    codecs = []
+    for stream in info.get("streams", []):
+        if stream.get("codec_name") == "h264":
+            profile, constraints = _AVC_PROFILES.get(stream.get("profile", ""), ("64", "00"))
+            codecs.append(f"avc1.{profile}{constraints}{int(stream.get('level') or 31):02X}".lower())
+        elif stream.get("codec_name") == "aac":
+            codecs.append("mp4a.40.2")  # AAC-LC, what the ladder encodes
+    return ",".join(codecs)
+
+
+def codecs_of(path: Path) -> str:
+    """`rfc6381_codecs` of a local file."""
+    return rfc6381_codecs(_ffprobe(path))
+
+
+def _described(info: dict, require_video: bool) -> MediaProbe:
+    """`probe`'s answer from ffprobe's JSON."""
     fmt = info.get("format", {})
     format_name = fmt.get("format_name", "unknown")
     streams = info.get("streams", [])
@@ -312,32 +344,35 @@ def variant_path(out_dir: Path, rung: Rung) -> Path:
     return Path(out_dir) / f"{rung.label}.mp4"
 
 
-# Every rung gets a keyframe at the same instants, so HLS segments cut from the
-# rungs by stream copy start at the same times and a player can switch between them.
+# Every rung gets a keyframe at the same instants, so the rungs' HLS segments
+# start at the same times and a player can switch between them.
 KEYFRAME_INTERVAL_SECONDS = 2
 
 
-def _mp4_with_live_hls(mp4: Path, preview_dir: Path) -> str:
-    """The tee muxer's output list: the rung's MP4, and the same encoded packets as an HLS event
-    playlist whose segments appear while ffmpeg is still encoding (`hls.LivePreview` publishes them)."""
+def _hls_output(directory: Path, playlist_type: str, flags: str) -> str:
+    """A tee muxer output: the rung's encoded packets as MPEG-TS segments and a media playlist in `directory`."""
     from pipeline import hls  # hls builds on this module
 
-    live = ":".join(["f=hls", f"hls_time={hls.SEGMENT_SECONDS}", "hls_playlist_type=event",
-                     "hls_segment_type=mpegts", "hls_flags=independent_segments+temp_file",
-                     f"hls_segment_filename={preview_dir / hls.SEGMENT_PATTERN}"])
-    return f"[f=mp4:movflags=+faststart]{mp4}|[{live}]{preview_dir / hls.MEDIA_PLAYLIST}"
+    # max_delay: the 0.7 s ffmpeg gives a file output (-muxdelay) but not a tee's outputs. Without it each
+    # audio frame gets its own PES packet (segments ~5 % larger) and timestamps shift by 1.4 s.
+    options = ["f=hls", f"hls_time={hls.SEGMENT_SECONDS}", f"hls_playlist_type={playlist_type}",
+               "hls_segment_type=mpegts", f"hls_flags={flags}", "max_delay=700000",
+               f"hls_segment_filename={directory / hls.SEGMENT_PATTERN}"]
+    return f"[{':'.join(options)}]{directory / hls.MEDIA_PLAYLIST}"
 
 
 def build_ladder_command(
     source: Path, out_dir: Path, rungs: list[Rung], has_audio: bool, preset: str = "veryfast",
-    preview_dir: Path | None = None,
+    preview_dir: Path | None = None, hls_dir: Path | None = None,
 ) -> list[str]:
     """One ffmpeg command line that decodes `source` once and writes every rung.
 
     The decoded picture is `split` inside the filter graph, one branch per
     rung, so a 1080p upload is decoded once rather than once per output.
-    With `preview_dir`, the first rung is also written there as live HLS
-    segments while the encode runs, at no extra encoding cost.
+    With `hls_dir`, each rung's encoded packets also go to its HLS VOD
+    playlist and segments there (`hls_dir/<label>/`, the layout `hls.package_hls`
+    completes): no second pass over the MP4s. With `preview_dir`, the first rung
+    is also written there as a live HLS event playlist while the encode runs.
     """
     if not rungs:
         raise ValueError("no rungs to encode")
@@ -361,11 +396,15 @@ def build_ladder_command(
         if has_audio:
             options.update({"acodec": "aac", "audio_bitrate": f"{rung.audio_bitrate_kbps}k"})
         target = str(variant_path(out_dir, rung))
+        copies = [_hls_output(hls_dir / rung.label, "vod", "independent_segments")] if hls_dir is not None else []
         if index == 0 and preview_dir is not None:
-            # The MP4 muxer needs the codec headers out of band; faststart goes to the MP4 side of the tee.
+            copies.append(_hls_output(preview_dir, "event", "independent_segments+temp_file"))
+        if copies:
+            # The tee muxer hands the same encoded packets to each output. The MP4 muxer needs the codec
+            # headers out of band; faststart goes to the MP4 side of the tee.
             del options["movflags"]
             options.update({"f": "tee", "flags": "+global_header"})
-            target = _mp4_with_live_hls(variant_path(out_dir, rung), preview_dir)
+            target = "|".join([f"[f=mp4:movflags=+faststart]{target}", *copies])
         outputs.append(ffmpeg.output(*streams, target, **options))
     command = (
         ffmpeg.merge_outputs(*outputs)
@@ -411,38 +450,42 @@ def _run_with_progress(command: list[str], what: str, progress: Callable[[str], 
 def transcode_ladder(
     source: Path, out_dir: Path, rungs: list[Rung], has_audio: bool, preset: str = "veryfast",
     progress: Callable[[str], None] | None = None, duration_seconds: float = 0.0, preview_dir: Path | None = None,
+    hls_dir: Path | None = None,
 ) -> list[EncodedVariant]:
     """Encode every rung in one ffmpeg process; describe each output as probed.
 
     `progress`, when given, hears how far the encode has got (of `duration_seconds`).
-    `preview_dir`: see `build_ladder_command`."""
+    `preview_dir`, `hls_dir`: see `build_ladder_command`."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if preview_dir is not None:
-        preview_dir.mkdir(parents=True, exist_ok=True)
-    command = build_ladder_command(source, out_dir, rungs, has_audio, preset, preview_dir)
+    folders = [out_dir, *([preview_dir] if preview_dir else []), *(hls_dir / r.label for r in rungs if hls_dir)]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    command = build_ladder_command(source, out_dir, rungs, has_audio, preset, preview_dir, hls_dir)
     if progress is None:
         _run(command, "Transcoding the video")
     else:
         _run_with_progress(command, "Transcoding the video", progress, duration_seconds)
-    variants = []
-    for rung in rungs:
-        path = variant_path(out_dir, rung)
-        encoded = probe(path)
-        variants.append(
-            EncodedVariant(
-                label=rung.label,
-                path=path,
-                width=encoded.width,
-                height=encoded.height,
-                video_codec=encoded.video_codec or "",
-                audio_codec=encoded.audio_codec,
-                size_bytes=path.stat().st_size,
-                bitrate=encoded.bit_rate,
-                duration_seconds=encoded.duration_seconds,
-            )
-        )
-    return variants
+    # An ffprobe is mostly process start-up: run side by side, the rungs take about as long as one.
+    with ThreadPoolExecutor(max_workers=len(rungs)) as pool:
+        return list(pool.map(lambda rung: _encoded_variant(rung, variant_path(out_dir, rung)), rungs))
+
+
+def _encoded_variant(rung: Rung, path: Path) -> EncodedVariant:
+    """The rung's output as probed, by one ffprobe (the HLS codecs string comes from the same answer)."""
+    info = _ffprobe(path)
+    encoded = _described(info, require_video=True)
+    return EncodedVariant(
+        label=rung.label,
+        path=path,
+        width=encoded.width,
+        height=encoded.height,
+        video_codec=encoded.video_codec or "",
+        audio_codec=encoded.audio_codec,
+        size_bytes=path.stat().st_size,
+        bitrate=encoded.bit_rate,
+        duration_seconds=encoded.duration_seconds,
+        codecs=rfc6381_codecs(info),
+    )
 
 
 def thumbnail_time(duration_seconds: float) -> float:

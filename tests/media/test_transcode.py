@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import subprocess
 import threading
 from pathlib import Path
 
@@ -65,24 +66,42 @@ def ffmpeg_children_during(action) -> tuple[object, set[int]]:
     return result, seen
 
 
+def commands_during(action) -> tuple[object, list[list[str]]]:
+    """Run `action`, recording the command line of every process it starts (the processes run as usual)."""
+    started: list[list[str]] = []
+
+    class RecordingPopen(subprocess.Popen):
+        def __init__(self, args, *rest, **options) -> None:
+            started.append([str(arg) for arg in args])
+            super().__init__(args, *rest, **options)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(subprocess, "Popen", RecordingPopen)
+        return action(), started
+
+
+def tool_commands(commands: list[list[str]], tool: str) -> list[list[str]]:
+    return [command for command in commands if Path(command[0]).name == tool]
+
+
 @pytest.fixture(scope="module")
 def hd_ladder(hd_video_path: Path, tmp_path_factory: pytest.TempPathFactory):
     source = probe(hd_video_path)
     rungs = plan_ladder(source.width, source.height)
     out_dir = tmp_path_factory.mktemp("hd-ladder")
-    variants, ffmpeg_pids = ffmpeg_children_during(
-        lambda: transcode_ladder(hd_video_path, out_dir, rungs, has_audio=source.has_audio)
-    )
-    return source, rungs, variants, ffmpeg_pids
+    (variants, commands), ffmpeg_pids = ffmpeg_children_during(lambda: commands_during(
+        lambda: transcode_ladder(hd_video_path, out_dir, rungs, has_audio=source.has_audio)))
+    return source, rungs, variants, ffmpeg_pids, commands
 
 
 def test_1080p_source_yields_the_whole_ladder(hd_ladder) -> None:
-    source, _, variants, _ = hd_ladder
+    source, _, variants, _, _ = hd_ladder
     assert [(v.label, v.width, v.height) for v in variants] == [
         ("360p", 640, 360), ("480p", 852, 480), ("720p", 1280, 720), ("1080p", 1920, 1080)]
     for variant in variants:
         assert variant.width <= source.width and variant.height <= source.height
         assert variant.video_codec == "h264" and variant.audio_codec == "aac"
+        assert variant.codecs.startswith("avc1.64") and variant.codecs.endswith(",mp4a.40.2")  # High profile, AAC-LC
         assert variant.path.is_file() and variant.size_bytes == variant.path.stat().st_size > 0
         assert variant.bitrate and variant.bitrate > 0
         assert variant.duration_seconds == pytest.approx(source.duration_seconds, abs=0.15)
@@ -91,7 +110,7 @@ def test_1080p_source_yields_the_whole_ladder(hd_ladder) -> None:
 
 
 def test_outputs_are_browser_friendly(hd_ladder) -> None:
-    _, _, variants, _ = hd_ladder
+    _, _, variants, _, _ = hd_ladder
     for variant in variants:
         video = next(s for s in ffmpeg.probe(str(variant.path))["streams"] if s["codec_type"] == "video")
         assert video["pix_fmt"] == "yuv420p"
@@ -99,7 +118,7 @@ def test_outputs_are_browser_friendly(hd_ladder) -> None:
 
 
 def test_variants_are_faststart(hd_ladder, hd_video_path: Path) -> None:
-    _, _, variants, _ = hd_ladder
+    _, _, variants, _, _ = hd_ladder
     for variant in variants:
         atoms = top_level_atoms(variant.path)
         assert atoms.index("moov") < atoms.index("mdat"), atoms
@@ -109,8 +128,15 @@ def test_variants_are_faststart(hd_ladder, hd_video_path: Path) -> None:
 
 
 def test_whole_ladder_is_one_ffmpeg_process(hd_ladder) -> None:
-    _, _, _, ffmpeg_pids = hd_ladder
+    _, _, _, ffmpeg_pids, commands = hd_ladder
     assert len(ffmpeg_pids) == 1
+    assert len(tool_commands(commands, "ffmpeg")) == 1
+
+
+def test_each_rung_is_probed_once(hd_ladder) -> None:
+    _, _, variants, _, commands = hd_ladder
+    probed = [command[-1] for command in tool_commands(commands, "ffprobe")]
+    assert sorted(probed) == sorted(str(v.path) for v in variants)
 
 
 def test_command_decodes_once_and_writes_every_rung(tmp_path: Path) -> None:
@@ -125,6 +151,21 @@ def test_command_decodes_once_and_writes_every_rung(tmp_path: Path) -> None:
     assert command.count("ultrafast") == 4
     # Keyframes at the same instants in every rung: HLS segments line up across rungs.
     assert command.count("expr:gte(t,n_forced*2)") == 4
+
+
+def test_with_hls_dir_every_rung_goes_to_its_mp4_and_its_vod_playlist(tmp_path: Path) -> None:
+    rungs = plan_ladder(1280, 720)
+    command = build_ladder_command(Path("in.mp4"), tmp_path, rungs, has_audio=True, preset="ultrafast",
+                                   preview_dir=tmp_path / "preview", hls_dir=tmp_path / "hls")
+    tees = [arg.split("|") for arg in command if arg.startswith("[f=mp4")]
+    assert len(tees) == command.count("tee") == len(rungs) == 3
+    for rung, outputs in zip(rungs, tees, strict=True):
+        assert outputs[0] == f"[f=mp4:movflags=+faststart]{tmp_path / f'{rung.label}.mp4'}"
+        assert "hls_playlist_type=vod" in outputs[1]
+        assert outputs[1].endswith(f"]{tmp_path / 'hls' / rung.label / 'index.m3u8'}")
+    # The lowest rung also feeds the live preview.
+    assert [len(outputs) for outputs in tees] == [3, 2, 2]
+    assert "hls_playlist_type=event" in tees[0][2] and tees[0][2].endswith(f"]{tmp_path / 'preview' / 'index.m3u8'}")
 
 
 def test_small_source_gets_one_rung_at_its_size(small_video_path: Path, tmp_path: Path) -> None:
@@ -142,6 +183,7 @@ def test_source_without_audio_gives_video_only_variants(silent_video_path: Path,
     )
     assert len(variants) == 1
     assert variants[0].audio_codec is None and variants[0].video_codec == "h264"
+    assert variants[0].codecs.startswith("avc1.") and "mp4a" not in variants[0].codecs
     assert not probe(variants[0].path).has_audio
 
 
