@@ -157,6 +157,10 @@ class Settings(BaseSettings):
     sensor_batch_size: int = Field(default=10, ge=1, alias="SENSOR_BATCH_SIZE")
     # How often `videoai daemon` looks for due sensors (orchestration/daemon.py; dagster-daemon: 5 s).
     sensor_loop_seconds: int = Field(default=1, ge=1, alias="SENSOR_LOOP_SECONDS")
+    # How long an upload sensor tick that found nothing new waits for the next upload to land, on a store
+    # that can tell (the local one): a new upload then starts its run at once instead of at the next tick.
+    # Well under Dagster's 60 s sensor timeout; 0: no waiting.
+    upload_sensor_wait_seconds: float = Field(default=5.0, ge=0, le=30, alias="UPLOAD_SENSOR_WAIT_SECONDS")
     # Opt-in: the stale_videos_sensor backfills what a model change made stale (low priority).
     auto_reprocess_stale: bool = Field(default=False, alias="AUTO_REPROCESS_STALE")
     # in_process by default: why, and what each choice does, in orchestration/executors.py.

@@ -11,6 +11,7 @@ class PipelineSettingsResource(dg.ConfigurableResource):
     """What the sensors and the housekeeping job read, instead of the process environment."""
 
     sensor_batch_size: int = Settings.model_fields["sensor_batch_size"].default
+    upload_sensor_wait_seconds: float = Settings.model_fields["upload_sensor_wait_seconds"].default
     kafka_bootstrap_servers: str | None = None
     kafka_dead_letter_topic: str = ""
     kafka_max_attempts: int = Settings.model_fields["kafka_max_attempts"].default
@@ -18,6 +19,8 @@ class PipelineSettingsResource(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineSettingsResource:
-        return cls(sensor_batch_size=settings.sensor_batch_size, kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+        return cls(sensor_batch_size=settings.sensor_batch_size,
+                   upload_sensor_wait_seconds=settings.upload_sensor_wait_seconds,
+                   kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
                    kafka_dead_letter_topic=settings.kafka_dead_letter_topic,
                    kafka_max_attempts=settings.kafka_max_attempts, upload_abandon_hours=settings.upload_abandon_hours)

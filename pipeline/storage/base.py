@@ -76,6 +76,12 @@ class ObjectStore(Protocol):
 
     def list(self, prefix: str, start_after: str | None = None, limit: int = 1000) -> list[StoredObject]: ...
 
+    def listing_version(self, prefix: str) -> object | None:
+        """A token that changes whenever a key directly under `prefix` appears or goes (compare two with `!=`),
+        so a caller can wait for new objects without listing again; None where the store cannot tell cheaply
+        (S3: its bucket notifications reach the pipeline through Kafka instead)."""
+        ...
+
     def delete_partial_writes(self, prefix: str, started_before: datetime) -> int:
         """Remove writes under `prefix` that never finished (a process killed mid-write) and were
         started before `started_before`: the local store's temp files, S3's incomplete multipart

@@ -107,10 +107,14 @@ class LocalObjectStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
 
+    def _prefix_dir(self, prefix: str) -> Path:
+        """The directory that holds every key under `prefix` (its part up to the last "/")."""
+        return self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+
     def _keys(self, prefix: str) -> Iterator[str]:
         """Keys under `prefix`, unordered, from directory entries alone (no stat per object)."""
         # Walk only below the prefix's directory: listing uploads/ must not scan every variant.
-        base = str(self.root / prefix.rsplit("/", 1)[0]) if "/" in prefix else str(self.root)
+        base = str(self._prefix_dir(prefix))
         skip = len(str(self.root)) + 1
         pending = [base]
         while pending:
@@ -139,8 +143,17 @@ class LocalObjectStore:
             if (stored := self._stored(key)) is not None:
                 yield stored
 
+    def listing_version(self, prefix: str) -> object | None:
+        # A directory's mtime changes when an entry is created, removed or renamed into it (a finished
+        # write is a rename); its inode, when the directory itself is replaced.
+        try:
+            info = os.stat(self._prefix_dir(prefix))
+        except FileNotFoundError:
+            return "absent"
+        return (info.st_ino, info.st_mtime_ns)
+
     def delete_partial_writes(self, prefix: str, started_before: datetime) -> int:
-        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        base = self._prefix_dir(prefix)
         removed = 0
         for dirpath, _dirs, files in os.walk(base):
             for name in files:

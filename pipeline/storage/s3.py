@@ -215,6 +215,9 @@ class S3ObjectStore:
             request["ContinuationToken"] = page["NextContinuationToken"]
         return objects
 
+    def listing_version(self, prefix: str) -> object | None:
+        return None
+
     def delete_partial_writes(self, prefix: str, started_before: datetime) -> int:
         removed = 0
         request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}

@@ -1,7 +1,9 @@
-"""The upload sensor over the object store: batches, cursor, grace window, no duplicates."""
+"""The upload sensor over the object store: batches, cursor, grace window, no duplicates, and a tick that
+waits for the next upload."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, timedelta
 
@@ -14,7 +16,9 @@ from pipeline.storage import ObjectStore
 from pipeline.storage.local import LocalObjectStore
 from resources.object_store import ObjectStoreResource
 from resources.pipeline_settings import PipelineSettingsResource
-from sensors.uploads import GRACE, UploadCursor, scan_uploads, upload_sensor
+from sensors.uploads import GRACE, UploadCursor, scan_or_wait, scan_uploads, upload_sensor
+
+NO_WAIT = PipelineSettingsResource(upload_sensor_wait_seconds=0)  # ticks return at once, as on S3
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -34,7 +38,7 @@ def _resource_for(store: ObjectStore) -> ObjectStoreResource:
 def _evaluate(instance: dg.DagsterInstance, store: ObjectStore, cursor: str | None,
               settings: PipelineSettingsResource | None = None) -> dg.SensorResult:
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
-        "object_store": _resource_for(store), "pipeline_settings": settings or PipelineSettingsResource()})
+        "object_store": _resource_for(store), "pipeline_settings": settings or NO_WAIT})
     return upload_sensor(context)
 
 
@@ -54,7 +58,8 @@ def test_a_thousand_waiting_uploads_are_taken_tick_by_tick_each_exactly_once(sto
     with dg.instance_for_test() as instance:
         for _tick in range(1000 // batch + 2):
             began = time.perf_counter()
-            result = _evaluate(instance, store, cursor, PipelineSettingsResource(sensor_batch_size=batch))
+            result = _evaluate(instance, store, cursor,
+                               PipelineSettingsResource(sensor_batch_size=batch, upload_sensor_wait_seconds=0))
             elapsed = time.perf_counter() - began
             assert elapsed < 30, f"a tick took {elapsed:.1f}s; the sensor limit is 60s"
             assert len(result.run_requests) <= batch
@@ -111,3 +116,59 @@ def test_scanning_pages_past_known_uploads_to_fill_a_batch(store):
     assert found == [4, 5, 6]
     rest, _ = scan_uploads(store, cursor, {"1", "2", "3", "4", "5", "6"}, batch_size=3)
     assert rest == [7]
+
+
+def _land_later(store: ObjectStore, video_id: int, after_seconds: float) -> threading.Thread:
+    """An upload that lands `after_seconds` from now, as the API's finished upload does (a rename into uploads/)."""
+    def land() -> None:
+        time.sleep(after_seconds)
+        store.put_bytes(keys.upload_key(video_id, "late.mp4", utcnow()), b"x")
+
+    thread = threading.Thread(target=land)
+    thread.start()
+    return thread
+
+
+def test_a_tick_with_nothing_new_takes_the_upload_that_lands_while_it_waits(tmp_path):
+    store = LocalObjectStore(tmp_path / "objects")
+    with dg.instance_for_test() as instance:
+        first = _first_tick(instance, store, 1, utcnow())
+        lander = _land_later(store, 2, after_seconds=1.0)
+        began = time.monotonic()
+        tick = _evaluate(instance, store, first.cursor, PipelineSettingsResource(upload_sensor_wait_seconds=20))
+        waited = time.monotonic() - began
+        lander.join()
+    assert [r.partition_key for r in tick.run_requests] == ["2"]  # from this tick, not the next one
+    assert 1.0 <= waited < 10, waited  # it waited for the upload, and returned when it came, not at 20 s
+
+
+def test_a_waiting_tick_does_not_take_a_partial_write_for_an_upload(tmp_path):
+    store = LocalObjectStore(tmp_path / "objects")
+    (store.root / "uploads").mkdir(parents=True)
+    partial = store.root / "uploads" / ".tmp-unfinished"
+    waker = threading.Timer(0.3, partial.write_bytes, args=(b"half",))
+    waker.start()
+    began = time.monotonic()
+    found, _ = scan_or_wait(store, UploadCursor(), set(), batch_size=10, wait_seconds=1.5)
+    waker.join()
+    assert found == [] and time.monotonic() - began >= 1.5  # nothing found: it waited on to the end
+
+
+def test_a_tick_waits_only_where_the_store_can_tell_that_its_listing_changed(s3_store):
+    assert s3_store.listing_version("uploads/") is None
+    began = time.monotonic()
+    found, _ = scan_or_wait(s3_store, UploadCursor(), set(), batch_size=10, wait_seconds=30)
+    assert found == [] and time.monotonic() - began < 15  # listed once and returned: S3's ticks follow the interval
+
+
+def test_the_local_listing_version_changes_when_a_key_comes_or_goes_not_for_other_prefixes(tmp_path):
+    store = LocalObjectStore(tmp_path / "objects")
+    before = store.listing_version("uploads/")
+    store.put_bytes("uploads/a.mp4", b"x")
+    added = store.listing_version("uploads/")
+    assert added != before
+    store.get_bytes("uploads/a.mp4")
+    store.put_bytes("videos/1/thumbnail.jpg", b"x")  # another prefix
+    assert store.listing_version("uploads/") == added
+    store.delete("uploads/a.mp4")
+    assert store.listing_version("uploads/") != added
