@@ -20,8 +20,9 @@ HTTP upload. Rounds interleave A/B/A/B after one untimed warm-up of each, so loa
 from other work on the machine hits both alike. The clip is 1280x720 with speech
 (espeak-ng reading `samples.TOPIC_SCRIPTS`, ~60 s).
 
-The peak memory of each run is sampled every 0.1 s: the run worker process
-(forked by the run launcher's fork server) plus everything it spawned (ffmpeg). `--memory-minutes
+The peak memory of each run is sampled every 0.1 s: the proportional set size (PSS) of the run worker
+(forked by the run launcher's fork server) plus everything it spawned (ffmpeg). PSS counts a page shared
+with the fork server by share, so a run's figure plus the fork server's (printed too) is what they use. `--memory-minutes
 10` sends one more video through the stack: a synthetic 1920x1080 clip of that
 length (ffmpeg lavfi picture, espeak-ng speech), and reports its run's peak.
 
@@ -149,9 +150,9 @@ def timed_raw_tools(source: Path, workdir: Path, database_url: str) -> dict[str,
 # (A) the stack.
 
 class TreePeak(threading.Thread):
-    """Peak RSS of the run workers under `root` with all their descendants (ffmpeg). The embedded run launcher
-    forks each run worker from its fork server (orchestration/run_workers.py), a child of the daemon; a worker's
-    RSS counts the pages it shares with the fork server (the libraries imported before the fork)."""
+    """Peak PSS of the run workers under `root` with all their descendants (ffmpeg). The embedded run launcher
+    forks each run worker from its fork server (orchestration/run_workers.py), a child of the daemon, with which
+    the worker shares the libraries imported before the fork: RSS would count them in full in both."""
 
     def __init__(self, root: int) -> None:
         super().__init__(daemon=True)
@@ -159,27 +160,33 @@ class TreePeak(threading.Thread):
         self.peak = 0
         self._done = threading.Event()
 
-    def _run_tree_rss(self) -> int:
+    def _run_tree_pss(self) -> int:
         total = 0
         for process in self.root.children(recursive=True):
             try:
                 parent = process.parent()
                 if parent is None or "orchestration.run_workers" not in parent.cmdline():
                     continue
-                total += sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
+                total += sum(p.memory_full_info().pss for p in [process, *process.children(recursive=True)])
             except psutil.Error:  # a process that ended while we looked
                 continue
         return total
 
     def run(self) -> None:
         while not self._done.is_set():
-            self.peak = max(self.peak, self._run_tree_rss())
+            self.peak = max(self.peak, self._run_tree_pss())
             time.sleep(POLL_SECONDS)
 
     def stop(self) -> int:
         self._done.set()
         self.join()
         return self.peak
+
+
+def fork_server_pss(daemon_pid: int) -> int:
+    """The PSS of the run launcher's fork server: what the libraries every run worker shares take, once."""
+    return sum(p.memory_full_info().pss for p in psutil.Process(daemon_pid).children(recursive=True)
+               if p.parent() is not None and p.parent().pid == daemon_pid and "orchestration.run_workers" in p.cmdline())
 
 
 @dataclass
@@ -191,7 +198,7 @@ class StackRound:
     ready: float = 0.0
     events: list[tuple[float, str, str | None]] = field(default_factory=list)  # (seconds, event, step)
     run_created: float = 0.0
-    peak_rss: int = 0
+    peak_pss: int = 0
 
     def first(self, event: str) -> float:
         return next(t for t, name, _ in self.events if name == event)
@@ -283,7 +290,7 @@ def stack_round(client: httpx.Client, headers: dict[str, str], instance: Any, da
     else:
         raise RuntimeError(f"video {result.video_id} was not ready after {READY_TIMEOUT:.0f} s")
     created, events = _run_events(instance, result.video_id)
-    result.peak_rss = peak.stop()
+    result.peak_pss = peak.stop()
     result.run_created = created - origin
     result.events = [(t - origin, name, step) for t, name, step in events]
     return result
@@ -312,7 +319,7 @@ def stack(home: Path) -> Iterator[tuple[httpx.Client, dict[str, str], Any, int]]
 
 # Reporting.
 
-def report(stack_rounds: list[StackRound], raw_rounds: list[dict[str, float]], clip_info: Any) -> None:
+def report(stack_rounds: list[StackRound], raw_rounds: list[dict[str, float]], clip_info: Any, shared: int) -> None:
     mib = 1024 * 1024
     print(f"clip                  : {clip_info.width}x{clip_info.height}, {clip_info.duration_seconds:.1f} s, "
           f"speech; {len(stack_rounds)} rounds interleaved stack/raw after one warm-up of each")
@@ -331,7 +338,7 @@ def report(stack_rounds: list[StackRound], raw_rounds: list[dict[str, float]], c
         label = {"wall": "= wall (with the interpreter start)"}.get(name, name)
         print(f"  {label:44}{statistics.median([r[name] for r in raw_rounds]):7.2f}")
     print()
-    print("per round:  stack ready | first playable | raw wall | lowest rung alone | ratio | run peak RSS")
+    print("per round:  stack ready | first playable | raw wall | lowest rung alone | ratio | run peak PSS")
     ratios, playable_margins = [], []
     for number, (a, b) in enumerate(zip(stack_rounds, raw_rounds, strict=True), 1):
         ratio = a.ready / b["wall"]
@@ -340,12 +347,12 @@ def report(stack_rounds: list[StackRound], raw_rounds: list[dict[str, float]], c
         playable_margins.append(playable - b["lowest rung alone"])
         statuses = " → ".join(f"{s}@{t:.1f}" for t, s in a.statuses)
         print(f"  {number}: {a.ready:7.2f} | {playable:7.2f} | {b['wall']:7.2f} | {b['lowest rung alone']:7.2f} | "
-              f"{ratio:5.2f} | {a.peak_rss / mib:6.0f} MiB   {statuses}")
+              f"{ratio:5.2f} | {a.peak_pss / mib:6.0f} MiB   {statuses}")
     ratio = statistics.median(ratios)
     margin = statistics.median(playable_margins)
     print()
-    print(f"run peak RSS          : {max(r.peak_rss for r in stack_rounds) / mib:.0f} MiB "
-          "(run worker + ffmpeg, largest of the rounds)")
+    print(f"run peak PSS          : {max(r.peak_pss for r in stack_rounds) / mib:.0f} MiB "
+          f"(run worker + ffmpeg, largest of the rounds), and the fork server's {shared / mib:.0f} MiB, held once")
     print(f"upload → ready        : {ratio:.2f}x the raw tools (median per round; goal ≤ {GOAL_RATIO:.2f}x): "
           f"{'met' if ratio <= GOAL_RATIO else 'NOT met'}")
     print(f"first playable        : {margin:+.2f} s after the raw encode of the lowest rung (median per round; "
@@ -370,14 +377,15 @@ def memory_run(client: httpx.Client, headers: dict[str, str], instance: Any, dae
     steps = {step: end - start for step, start, end in result.steps()}
     print(f"long clip ready       : {result.ready:.0f} s (video_variants {steps.get('video_variants', 0):.0f} s, "
           f"transcript {steps.get('transcript', 0):.0f} s)")
-    print(f"long clip run peak RSS: {result.peak_rss / 1024 / 1024:.0f} MiB (run worker + ffmpeg); {load()} after")
+    print(f"long clip run peak PSS: {result.peak_pss / 1024 / 1024:.0f} MiB (run worker + ffmpeg; the fork server "
+          f"{fork_server_pss(daemon_pid) / 1024 / 1024:.0f} MiB more, held once); {load()} after")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="0: only the --memory-minutes clip")
     parser.add_argument("--memory-minutes", type=float, default=0.0,
-                        help="also send a synthetic 1080p clip this many minutes long and report its run's peak RSS")
+                        help="also send a synthetic 1080p clip this many minutes long and report its run's peak PSS")
     parser.add_argument("--raw-tools", nargs=3, metavar=("SOURCE", "WORKDIR", "DATABASE_URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw_tools:
@@ -407,7 +415,7 @@ def main() -> int:
                 print(f"  round {number + 1}: stack {stack_rounds[-1].ready:.2f} s, raw {raw_rounds[-1]['wall']:.2f} s",
                       flush=True)
             if args.rounds:
-                report(stack_rounds, raw_rounds, info)
+                report(stack_rounds, raw_rounds, info, fork_server_pss(daemon_pid))
             if args.memory_minutes > 0:
                 memory_run(client, headers, instance, daemon_pid, work, args.memory_minutes)
     return 0
