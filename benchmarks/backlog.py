@@ -143,10 +143,13 @@ def main() -> int:
     if args.uploads:
         print(f"\n== {args.uploads:,} uploads waiting when the daemon starts", flush=True)
         result = run(args.uploads, batch, args.storage, args.timeout, stop_after_first_tick=False)
-        durations = sorted(d for d, _ in result["ticks"])
+        # A tick that finds nothing new waits for the next upload (UPLOAD_SENSOR_WAIT_SECONDS): the last one does.
+        durations = sorted(d for d, runs in result["ticks"] if runs)
+        idle = [d for d, runs in result["ticks"] if not runs]
         longest = durations[-1] if durations else 0.0
-        print(f"  ticks: {len(durations)}, median {statistics.median(durations) if durations else 0:.2f} s, "
-              f"max {longest:.2f} s")
+        print(f"  ticks that created runs: {len(durations)}, median "
+              f"{statistics.median(durations) if durations else 0:.2f} s, max {longest:.2f} s; "
+              f"{len(idle)} found nothing new and waited for an upload ({', '.join(f'{d:.2f}' for d in idle)} s)")
         print(f"  runs: {result['runs']:,} for {args.uploads:,} uploads, {result['distinct']:,} distinct videos, "
               f"every upload: {'yes' if result['all'] else 'NO'}; longest tick {longest:.2f} s; "
               f"backlog taken in {result['wall'] or 0:.1f} s")
