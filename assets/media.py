@@ -8,7 +8,7 @@ from assets.partitions import videos_partitions
 from assets.support import TRANSIENT_RETRY, fail_video, k8s_resources, repository, thumbnail_url, video_run_tags
 from pipeline import hls, keys
 from pipeline.db.models import VideoStatus
-from pipeline.media import MediaError, check_complete, make_thumbnail, plan_ladder, probe, thumbnail_time, transcode_ladder
+from pipeline.media import MediaError, check_complete, plan_ladder, probe, thumbnail_time, transcode_ladder
 from pipeline.scratch import scratch_dir
 from pipeline.storage import ObjectNotFound, local_file
 from resources.database import DatabaseResource
@@ -67,9 +67,10 @@ def source_video(context: dg.AssetExecutionContext, database: DatabaseResource,
     deps=[source_video],
     kinds={"ffmpeg"},
     description="H.264/AAC MP4 variants at 360p, 480p, 720p and 1080p (never upscaled), encoded by one "
-                "ffmpeg process that decodes the source once; an HLS package (master playlist over every "
-                "rung, segments cut by the same ffmpeg from the packets it encodes); a JPEG thumbnail. While it encodes, "
-                "the lowest rung is published as live HLS, so a new video can be watched within seconds.",
+                "ffmpeg process that decodes the source once; from the same process, an HLS package (master "
+                "playlist over every rung, segments cut from the packets it encodes) and a JPEG thumbnail. "
+                "While it encodes, the lowest rung is published as live HLS, so a new video can be watched "
+                "within seconds.",
 )
 def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource,
                    object_store: ObjectStoreResource) -> dg.MaterializeResult:
@@ -85,14 +86,14 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
         # A ready video being reprocessed stays watchable from its full package; no preview over it.
         preview = hls.LivePreview(workdir / "preview", rungs[0], publish, context.log.warning) \
             if video.status != VideoStatus.READY.value else None
+        thumb_path, duration = workdir / "thumbnail.jpg", video.duration_seconds or 0.0
         try:
             with preview.running() if preview else nullcontext() as preview_dir:
                 encoded = transcode_ladder(source, workdir, rungs, has_audio=bool(video.has_audio),
-                                           progress=context.log.info, duration_seconds=video.duration_seconds or 0.0,
-                                           preview_dir=preview_dir, hls_dir=workdir / "hls")
+                                           progress=context.log.info, duration_seconds=duration,
+                                           preview_dir=preview_dir, hls_dir=workdir / "hls", thumbnail=thumb_path,
+                                           thumbnail_at=thumbnail_time(duration))
             package = hls.package_hls(encoded, workdir / "hls")
-            moment = thumbnail_time(video.duration_seconds or 0.0)
-            thumb_path = make_thumbnail(source, workdir / "thumbnail.jpg", at_seconds=moment)
         except MediaError as error:
             raise fail_video(videos, str(error)) from error
         for variant in encoded:

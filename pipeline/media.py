@@ -347,6 +347,7 @@ def variant_path(out_dir: Path, rung: Rung) -> Path:
 # Every rung gets a keyframe at the same instants, so the rungs' HLS segments
 # start at the same times and a player can switch between them.
 KEYFRAME_INTERVAL_SECONDS = 2
+THUMBNAIL_WIDTH = 640
 
 
 def _hls_output(directory: Path, playlist_type: str, flags: str) -> str:
@@ -363,7 +364,8 @@ def _hls_output(directory: Path, playlist_type: str, flags: str) -> str:
 
 def build_ladder_command(
     source: Path, out_dir: Path, rungs: list[Rung], has_audio: bool, preset: str = "veryfast",
-    preview_dir: Path | None = None, hls_dir: Path | None = None,
+    preview_dir: Path | None = None, hls_dir: Path | None = None, thumbnail: Path | None = None,
+    thumbnail_at: float = 0.0,
 ) -> list[str]:
     """One ffmpeg command line that decodes `source` once and writes every rung.
 
@@ -373,11 +375,13 @@ def build_ladder_command(
     playlist and segments there (`hls_dir/<label>/`, the layout `hls.package_hls`
     completes): no second pass over the MP4s. With `preview_dir`, the first rung
     is also written there as a live HLS event playlist while the encode runs.
+    With `thumbnail`, the frame at `thumbnail_at` seconds is written there as a
+    JPEG, THUMBNAIL_WIDTH wide, from the same decode.
     """
     if not rungs:
         raise ValueError("no rungs to encode")
     source_input = ffmpeg.input(str(source))
-    branches = source_input.video.filter_multi_output("split", len(rungs))
+    branches = source_input.video.filter_multi_output("split", len(rungs) + (thumbnail is not None))
     outputs = []
     for index, rung in enumerate(rungs):
         picture = branches[index].filter("scale", rung.width, rung.height).filter("setsar", 1)
@@ -406,6 +410,12 @@ def build_ladder_command(
             options.update({"f": "tee", "flags": "+global_header"})
             target = "|".join([f"[f=mp4:movflags=+faststart]{target}", *copies])
         outputs.append(ffmpeg.output(*streams, target, **options))
+    if thumbnail is not None:
+        # The first frame at or after `thumbnail_at` (what an input-side -ss gives); the second trim ends
+        # the branch there, so it costs one scaled frame.
+        frame = branches[len(rungs)].filter("trim", start=thumbnail_at).filter("trim", end_frame=1)
+        outputs.append(ffmpeg.output(frame.filter("scale", THUMBNAIL_WIDTH, -2), str(thumbnail), vframes=1,
+                                     **{"q:v": 3}))
     command = (
         ffmpeg.merge_outputs(*outputs)
         .global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
@@ -450,21 +460,26 @@ def _run_with_progress(command: list[str], what: str, progress: Callable[[str], 
 def transcode_ladder(
     source: Path, out_dir: Path, rungs: list[Rung], has_audio: bool, preset: str = "veryfast",
     progress: Callable[[str], None] | None = None, duration_seconds: float = 0.0, preview_dir: Path | None = None,
-    hls_dir: Path | None = None,
+    hls_dir: Path | None = None, thumbnail: Path | None = None, thumbnail_at: float = 0.0,
 ) -> list[EncodedVariant]:
     """Encode every rung in one ffmpeg process; describe each output as probed.
 
     `progress`, when given, hears how far the encode has got (of `duration_seconds`).
-    `preview_dir`, `hls_dir`: see `build_ladder_command`."""
+    `preview_dir`, `hls_dir`, `thumbnail`: see `build_ladder_command`."""
     out_dir = Path(out_dir)
-    folders = [out_dir, *([preview_dir] if preview_dir else []), *(hls_dir / r.label for r in rungs if hls_dir)]
-    for folder in folders:
+    folders = [out_dir, preview_dir, thumbnail and thumbnail.parent, *(hls_dir / r.label for r in rungs if hls_dir)]
+    for folder in filter(None, folders):
         folder.mkdir(parents=True, exist_ok=True)
-    command = build_ladder_command(source, out_dir, rungs, has_audio, preset, preview_dir, hls_dir)
+    if thumbnail is not None:
+        thumbnail.unlink(missing_ok=True)  # ffmpeg writes none when no frame is found: don't mistake an old one
+    command = build_ladder_command(source, out_dir, rungs, has_audio, preset, preview_dir, hls_dir, thumbnail,
+                                   thumbnail_at)
     if progress is None:
         _run(command, "Transcoding the video")
     else:
         _run_with_progress(command, "Transcoding the video", progress, duration_seconds)
+    if thumbnail is not None and not (thumbnail.is_file() and thumbnail.stat().st_size > 0):
+        raise MediaError(f"No frame could be read at {thumbnail_at:.1f} s to make a thumbnail.", "encode_failed")
     # An ffprobe is mostly process start-up: run side by side, the rungs take about as long as one.
     with ThreadPoolExecutor(max_workers=len(rungs)) as pool:
         return list(pool.map(lambda rung: _encoded_variant(rung, variant_path(out_dir, rung)), rungs))
@@ -491,22 +506,3 @@ def _encoded_variant(rung: Rung, path: Path) -> EncodedVariant:
 def thumbnail_time(duration_seconds: float) -> float:
     """A representative moment: 10% in, past intros and fades, never past the end."""
     return max(0.0, min(duration_seconds * 0.1, duration_seconds - 0.5))
-
-
-def make_thumbnail(source: Path, dest: Path, at_seconds: float, width: int = 640) -> Path:
-    """A JPEG of the frame at `at_seconds`, `width` pixels wide, aspect kept."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.unlink(missing_ok=True)
-    command = (
-        ffmpeg.input(str(source), ss=max(0.0, at_seconds))  # input-side seek: jumps to a keyframe, fast
-        .filter("scale", width, -2)
-        .output(str(dest), vframes=1, **{"q:v": 3})
-        .global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
-        .overwrite_output()
-        .compile(cmd=_tool("ffmpeg"))
-    )
-    _run(command, "Making the thumbnail")
-    if not dest.is_file() or dest.stat().st_size == 0:
-        raise MediaError(f"No frame could be read at {at_seconds:.1f} s to make a thumbnail.", "encode_failed")
-    return dest

@@ -1,4 +1,4 @@
-"""Encoding the ladder with real ffmpeg: sizes, codecs, one process, faststart."""
+"""Encoding the ladder with real ffmpeg: sizes, codecs, one process, faststart, the thumbnail."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import psutil
 import pytest
 
 from pipeline.media import (
+    THUMBNAIL_WIDTH,
     MediaError,
     build_ladder_command,
-    make_thumbnail,
     plan_ladder,
     probe,
     thumbnail_time,
@@ -89,8 +89,10 @@ def hd_ladder(hd_video_path: Path, tmp_path_factory: pytest.TempPathFactory):
     source = probe(hd_video_path)
     rungs = plan_ladder(source.width, source.height)
     out_dir = tmp_path_factory.mktemp("hd-ladder")
+    thumbnail = out_dir / "thumbnail.jpg"
     (variants, commands), ffmpeg_pids = ffmpeg_children_during(lambda: commands_during(
-        lambda: transcode_ladder(hd_video_path, out_dir, rungs, has_audio=source.has_audio)))
+        lambda: transcode_ladder(hd_video_path, out_dir, rungs, has_audio=source.has_audio, thumbnail=thumbnail,
+                                 thumbnail_at=thumbnail_time(source.duration_seconds))))
     return source, rungs, variants, ffmpeg_pids, commands
 
 
@@ -130,7 +132,7 @@ def test_variants_are_faststart(hd_ladder, hd_video_path: Path) -> None:
 def test_whole_ladder_is_one_ffmpeg_process(hd_ladder) -> None:
     _, _, _, ffmpeg_pids, commands = hd_ladder
     assert len(ffmpeg_pids) == 1
-    assert len(tool_commands(commands, "ffmpeg")) == 1
+    assert len(tool_commands(commands, "ffmpeg")) == 1  # the thumbnail too comes from that process
 
 
 def test_each_rung_is_probed_once(hd_ladder) -> None:
@@ -196,17 +198,24 @@ def test_ffmpeg_failure_is_reported_with_its_reason(silent_video_path: Path, tmp
     assert "matches no streams" in str(caught.value)
 
 
-def test_thumbnail_is_a_jpeg_of_the_requested_width(hd_video_path: Path, tmp_path: Path) -> None:
-    at = thumbnail_time(probe(hd_video_path).duration_seconds)
-    dest = make_thumbnail(hd_video_path, tmp_path / "thumb.jpg", at, width=320)
+def test_thumbnail_is_a_jpeg_of_the_frame_at_its_moment(hd_ladder, hd_video_path: Path, tmp_path: Path) -> None:
+    source, _, variants, _, _ = hd_ladder
+    dest = variants[0].path.parent / "thumbnail.jpg"
     assert dest.read_bytes()[:3] == b"\xff\xd8\xff"
     stream = ffmpeg.probe(str(dest))["streams"][0]
-    assert (stream["codec_name"], stream["width"], stream["height"]) == ("mjpeg", 320, 180)
+    assert (stream["codec_name"], stream["width"], stream["height"]) == ("mjpeg", THUMBNAIL_WIDTH, 360)
+    # The same picture as seeking to that moment on its own: the ladder's decode gives the same frame.
+    alone = tmp_path / "alone.jpg"
+    ffmpeg.input(str(hd_video_path), ss=thumbnail_time(source.duration_seconds)).filter("scale", THUMBNAIL_WIDTH, -2) \
+        .output(str(alone), vframes=1, **{"q:v": 3}).run(quiet=True, overwrite_output=True)
+    assert dest.read_bytes() == alone.read_bytes()
 
 
 def test_thumbnail_past_the_end_fails_clearly(small_video_path: Path, tmp_path: Path) -> None:
-    with pytest.raises(MediaError, match=r"No frame could be read at 60\.0 s"):
-        make_thumbnail(small_video_path, tmp_path / "thumb.jpg", 60.0)
+    with pytest.raises(MediaError, match=r"No frame could be read at 60\.0 s") as caught:
+        transcode_ladder(small_video_path, tmp_path, plan_ladder(640, 360), has_audio=True, preset="ultrafast",
+                         thumbnail=tmp_path / "thumb.jpg", thumbnail_at=60.0)
+    assert caught.value.kind == "encode_failed"
 
 
 @pytest.mark.parametrize(("duration", "expected"), [(100.0, 10.0), (2.0, 0.2), (0.3, 0.0), (0.0, 0.0)])
