@@ -150,31 +150,29 @@ def timed_raw_tools(source: Path, workdir: Path, database_url: str) -> dict[str,
 # (A) the stack.
 
 class TreePeak(threading.Thread):
-    """Peak PSS of the run workers under `root` with all their descendants (ffmpeg). The embedded run launcher
-    forks each run worker from its fork server (orchestration/run_workers.py), a child of the daemon, with which
-    the worker shares the libraries imported before the fork: RSS would count them in full in both."""
+    """Peak PSS of the run workers with all their descendants (ffmpeg). The embedded run launcher forks each run
+    worker from its fork server (orchestration/run_workers.py), with which the worker shares the libraries
+    imported before the fork: RSS would count them in full in both. Only the fork server's children are read,
+    not the daemon's whole tree: the sampler competes with ffmpeg for the same cores."""
 
-    def __init__(self, root: int) -> None:
+    def __init__(self, server: psutil.Process) -> None:
         super().__init__(daemon=True)
-        self.root = psutil.Process(root)
+        self.server = server
         self.peak = 0
         self._done = threading.Event()
 
-    def _run_tree_pss(self) -> int:
+    def _workers_pss(self) -> int:
         total = 0
-        for process in self.root.children(recursive=True):
+        for worker in self.server.children():
             try:
-                parent = process.parent()
-                if parent is None or "orchestration.run_workers" not in parent.cmdline():
-                    continue
-                total += sum(p.memory_full_info().pss for p in [process, *process.children(recursive=True)])
+                total += sum(p.memory_full_info().pss for p in [worker, *worker.children(recursive=True)])
             except psutil.Error:  # a process that ended while we looked
                 continue
         return total
 
     def run(self) -> None:
         while not self._done.is_set():
-            self.peak = max(self.peak, self._run_tree_pss())
+            self.peak = max(self.peak, self._workers_pss())
             time.sleep(POLL_SECONDS)
 
     def stop(self) -> int:
@@ -183,10 +181,15 @@ class TreePeak(threading.Thread):
         return self.peak
 
 
-def fork_server_pss(daemon_pid: int) -> int:
-    """The PSS of the run launcher's fork server: what the libraries every run worker shares take, once."""
-    return sum(p.memory_full_info().pss for p in psutil.Process(daemon_pid).children(recursive=True)
-               if p.parent() is not None and p.parent().pid == daemon_pid and "orchestration.run_workers" in p.cmdline())
+def fork_server(daemon_pid: int) -> psutil.Process:
+    """The run launcher's fork server, which `videoai daemon` starts with itself."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for child in psutil.Process(daemon_pid).children():
+            if "orchestration.run_workers" in child.cmdline():
+                return child
+        time.sleep(0.2)
+    raise RuntimeError("the daemon started no run-worker fork server")
 
 
 @dataclass
@@ -260,9 +263,9 @@ def _run_events(instance: Any, video_id: int) -> tuple[float, list[tuple[float, 
     return record.create_timestamp.timestamp(), events
 
 
-def stack_round(client: httpx.Client, headers: dict[str, str], instance: Any, daemon_pid: int, clip: Path,
+def stack_round(client: httpx.Client, headers: dict[str, str], instance: Any, server: psutil.Process, clip: Path,
                 title: str) -> StackRound:
-    peak = TreePeak(daemon_pid)
+    peak = TreePeak(server)
     peak.start()
     origin = time.time()
     with open(clip, "rb") as video:
@@ -297,7 +300,7 @@ def stack_round(client: httpx.Client, headers: dict[str, str], instance: Any, da
 
 
 @contextmanager
-def stack(home: Path) -> Iterator[tuple[httpx.Client, dict[str, str], Any, int]]:
+def stack(home: Path) -> Iterator[tuple[httpx.Client, dict[str, str], Any, psutil.Process]]:
     """The API and the daemon on a fresh embedded install under `home`; a signed-in client."""
     import dagster as dg
 
@@ -314,7 +317,7 @@ def stack(home: Path) -> Iterator[tuple[httpx.Client, dict[str, str], Any, int]]
     with api_server(env, port, home / "api.log") as server, dagster_daemon(env, home / "daemon.log") as daemon, \
             httpx.Client(base_url=server.base, timeout=120) as client, \
             dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-        yield client, _signup(client), instance, daemon.pid
+        yield client, _signup(client), instance, fork_server(daemon.pid)
 
 
 # Reporting.
@@ -359,7 +362,7 @@ def report(stack_rounds: list[StackRound], raw_rounds: list[dict[str, float]], c
           f"goal ≤ +{FIRST_PLAYABLE_SLACK:.0f} s): {'met' if margin <= FIRST_PLAYABLE_SLACK else 'NOT met'}")
 
 
-def memory_run(client: httpx.Client, headers: dict[str, str], instance: Any, daemon_pid: int, workdir: Path,
+def memory_run(client: httpx.Client, headers: dict[str, str], instance: Any, server: psutil.Process, workdir: Path,
                minutes: float) -> None:
     from pipeline import samples
 
@@ -373,12 +376,12 @@ def memory_run(client: httpx.Client, headers: dict[str, str], instance: Any, dae
     info = probe(clip)
     print(f"\nlong clip             : {info.width}x{info.height}, {info.duration_seconds / 60:.1f} min, "
           f"{clip.stat().st_size / 1e6:.0f} MB (made in {made:.0f} s); {load()} before", flush=True)
-    result = stack_round(client, headers, instance, daemon_pid, clip, "long")
+    result = stack_round(client, headers, instance, server, clip, "long")
     steps = {step: end - start for step, start, end in result.steps()}
     print(f"long clip ready       : {result.ready:.0f} s (video_variants {steps.get('video_variants', 0):.0f} s, "
           f"transcript {steps.get('transcript', 0):.0f} s)")
     print(f"long clip run peak PSS: {result.peak_pss / 1024 / 1024:.0f} MiB (run worker + ffmpeg; the fork server "
-          f"{fork_server_pss(daemon_pid) / 1024 / 1024:.0f} MiB more, held once); {load()} after")
+          f"{server.memory_full_info().pss / 1024 / 1024:.0f} MiB more, held once); {load()} after")
 
 
 def main() -> int:
@@ -404,20 +407,20 @@ def main() -> int:
         migrate(raw_db)
         print(f"starting: {load()}", flush=True)
         stack_rounds, raw_rounds = [], []
-        with stack(work / "home") as (client, headers, instance, daemon_pid):
+        with stack(work / "home") as (client, headers, instance, server):
             if args.rounds:
                 # Untimed warm-ups: page cache, the whisper model files, every module.
-                stack_round(client, headers, instance, daemon_pid, clip, "warm-up")
+                stack_round(client, headers, instance, server, clip, "warm-up")
                 timed_raw_tools(clip, work / "raw", raw_db)
             for number in range(args.rounds):
-                stack_rounds.append(stack_round(client, headers, instance, daemon_pid, clip, f"round {number}"))
+                stack_rounds.append(stack_round(client, headers, instance, server, clip, f"round {number}"))
                 raw_rounds.append(timed_raw_tools(clip, work / "raw", raw_db))
                 print(f"  round {number + 1}: stack {stack_rounds[-1].ready:.2f} s, raw {raw_rounds[-1]['wall']:.2f} s",
                       flush=True)
             if args.rounds:
-                report(stack_rounds, raw_rounds, info, fork_server_pss(daemon_pid))
+                report(stack_rounds, raw_rounds, info, server.memory_full_info().pss)
             if args.memory_minutes > 0:
-                memory_run(client, headers, instance, daemon_pid, work, args.memory_minutes)
+                memory_run(client, headers, instance, server, work, args.memory_minutes)
     return 0
 
 
