@@ -350,16 +350,23 @@ KEYFRAME_INTERVAL_SECONDS = 2
 THUMBNAIL_WIDTH = 640
 
 
+def _tee_escaped(text: str | Path) -> str:
+    """`text` with the characters ffmpeg's tee muxer splits on backslash-escaped (one level of its unescaping).
+    Unescaped, a `:` or `|` in SCRATCH_DIR made the tee drop an output and ffmpeg still exit 0."""
+    return "".join("\\" + char if char in "\\'[]|:=" else char for char in str(text))
+
+
 def _hls_output(directory: Path, playlist_type: str, flags: str) -> str:
     """A tee muxer output: the rung's encoded packets as MPEG-TS segments and a media playlist in `directory`."""
     from pipeline import hls  # hls builds on this module
 
     # max_delay: the 0.7 s ffmpeg gives a file output (-muxdelay) but not a tee's outputs. Without it each
     # audio frame gets its own PES packet (segments ~5 % larger) and timestamps shift by 1.4 s.
+    # An option's value is unescaped twice (the output list, then its options); a file name once.
     options = ["f=hls", f"hls_time={hls.SEGMENT_SECONDS}", f"hls_playlist_type={playlist_type}",
                "hls_segment_type=mpegts", f"hls_flags={flags}", "max_delay=700000",
-               f"hls_segment_filename={directory / hls.SEGMENT_PATTERN}"]
-    return f"[{':'.join(options)}]{directory / hls.MEDIA_PLAYLIST}"
+               f"hls_segment_filename={_tee_escaped(_tee_escaped(directory / hls.SEGMENT_PATTERN))}"]
+    return f"[{':'.join(options)}]{_tee_escaped(directory / hls.MEDIA_PLAYLIST)}"
 
 
 def build_ladder_command(
@@ -408,7 +415,7 @@ def build_ladder_command(
             # headers out of band; faststart goes to the MP4 side of the tee.
             del options["movflags"]
             options.update({"f": "tee", "flags": "+global_header"})
-            target = "|".join([f"[f=mp4:movflags=+faststart]{target}", *copies])
+            target = "|".join([f"[f=mp4:movflags=+faststart]{_tee_escaped(target)}", *copies])
         outputs.append(ffmpeg.output(*streams, target, **options))
     if thumbnail is not None:
         # The first frame at or after `thumbnail_at` (what an input-side -ss gives); the second trim ends

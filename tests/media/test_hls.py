@@ -164,3 +164,18 @@ def test_the_lowest_rung_streams_while_the_ladder_is_still_encoding(tmp_path: Pa
     assert [(v.label, v.width, v.height) for v in variants] == [("360p", 640, 360), ("480p", 852, 480),
                                                                  ("720p", 1280, 720)]
     assert abs(variants[0].duration_seconds - 16.0) < 0.2
+
+
+def test_the_ladder_cuts_the_package_in_a_directory_whose_name_the_tee_muxer_would_split(tmp_path: Path) -> None:
+    """A SCRATCH_DIR with `:`, `|`, `[`, `]` or `'` in its path: unescaped, the tee muxer dropped the HLS
+    outputs and ffmpeg still exited 0."""
+    workdir = tmp_path / "scratch: it's [odd]|dir"
+    source = samples.make_test_video(tmp_path / "source.mp4", 640, 360, 5.0)
+    variants = transcode_ladder(source, workdir / "ladder", plan_ladder(640, 360), has_audio=True,
+                                preset="ultrafast", hls_dir=workdir / "hls", preview_dir=workdir / "preview")
+    package = hls.package_hls(variants, workdir / "hls")
+    assert variants[0].path == workdir / "ladder" / "360p.mp4" and probe(variants[0].path).duration_seconds > 4
+    assert [r.label for r in package.renditions] == ["360p"] and len(package.renditions[0].segments) >= 2
+    assert all((package.root / name).stat().st_size > 0 for name in package.files())
+    assert sorted(p.name for p in (workdir / "preview").glob("seg_*.ts")) == \
+        sorted(Path(name).name for name in package.renditions[0].segments)
