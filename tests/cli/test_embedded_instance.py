@@ -12,7 +12,15 @@ def test_embedded_dagster_yaml_loads_into_a_real_instance(settings, monkeypatch)
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 2
         assert instance.get_concurrency_config().run_queue_config.tag_concurrency_limits == [
             {"key": "dagster/backfill", "limit": 1}]
-        assert instance.run_coordinator.dequeue_interval_seconds == 1  # type: ignore[attr-defined]
+        # The run queue daemon Dagster makes for this instance reads the queue every 0.5 s.
+        from dagster._daemon.controller import create_daemon_of_type
+        from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
+
+        from orchestration.run_queue import LocalRunCoordinator
+
+        assert isinstance(instance.run_coordinator, LocalRunCoordinator)
+        daemon = create_daemon_of_type(QueuedRunCoordinatorDaemon.daemon_type(), instance)
+        assert isinstance(daemon, QueuedRunCoordinatorDaemon) and daemon.interval_seconds == 0.5
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         # One event-log database, not a SQLite file per run (benchmarks/backlog.py), pooled
         # connections, and runs submitted from a sensor tick in parallel: a backlog's ticks stay short.

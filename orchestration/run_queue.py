@@ -1,0 +1,35 @@
+"""The embedded run queue: Dagster's QueuedRunCoordinator, read every half second.
+
+Dagster's `dequeue_interval_seconds` is a whole number of seconds; at 1 a new upload's run still waited
+0.25-0.55 s (median) in the queue before it was launched, the largest wait left between an upload and its
+run (benchmarks/upload_to_ready.py). Half a second is the shortest that Dagster's daemon honours: between
+iterations it sleeps in steps of 0.5 s. Limits, priorities and the daemon that dequeues are Dagster's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import Field
+from dagster._config.config_schema import UserConfigSchema
+from dagster._core.run_coordinator import QueuedRunCoordinator
+
+DEFAULT_DEQUEUE_SECONDS = 0.5
+
+
+class LocalRunCoordinator(QueuedRunCoordinator):
+    def __init__(self, dequeue_interval_seconds: float | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._dequeue_seconds = DEFAULT_DEQUEUE_SECONDS if dequeue_interval_seconds is None else dequeue_interval_seconds
+
+    @classmethod
+    def config_type(cls) -> UserConfigSchema:
+        schema = dict(super().config_type())  # type: ignore[arg-type]
+        schema["dequeue_interval_seconds"] = Field(
+            float, is_required=False, description=f"Seconds between reads of the run queue, fractions allowed "
+                                                  f"(default {DEFAULT_DEQUEUE_SECONDS}; the daemon sleeps in 0.5 s steps).")
+        return schema
+
+    @property
+    def dequeue_interval_seconds(self) -> float:  # type: ignore[override]  # Dagster's is a whole number
+        return self._dequeue_seconds
