@@ -14,6 +14,7 @@ its run from that tick within ~0.1 s, instead of from the next tick, a second or
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -79,19 +80,21 @@ def scan_uploads(store: ObjectStore, cursor: UploadCursor, known: set[str], batc
     return found, UploadCursor(last_key)
 
 
-def scan_or_wait(store: ObjectStore, cursor: UploadCursor, known: set[str], batch_size: int,
-                 wait_seconds: float) -> tuple[list[int], UploadCursor]:
+def scan_or_wait(store: ObjectStore, cursor: UploadCursor, known_now: Callable[[], set[str]], batch_size: int,
+                 wait_seconds: float) -> tuple[list[int], UploadCursor, set[str]]:
     """`scan_uploads`; when nothing is new, scan again each time the store's listing changes, for up to
-    `wait_seconds` (at once where the store cannot tell)."""
+    `wait_seconds` (at once where the store cannot tell). Each scan asks `known_now` for the partitions Dagster
+    has (another trigger may add one while this waits); returns the new ids, the cursor and the last answer."""
     version = store.listing_version(UPLOADS_PREFIX)  # before the scan: an upload landing during it is not missed
+    known = known_now()
     found, cursor = scan_uploads(store, cursor, known, batch_size)
     deadline = time.monotonic() + wait_seconds
     while not found and version is not None and time.monotonic() < deadline:
         time.sleep(WATCH_POLL_SECONDS)
         if (now := store.listing_version(UPLOADS_PREFIX)) != version:
-            version = now
+            version, known = now, known_now()
             found, cursor = scan_uploads(store, cursor, known, batch_size)
-    return found, cursor
+    return found, cursor, known
 
 
 @dg.sensor(
@@ -108,10 +111,9 @@ def scan_or_wait(store: ObjectStore, cursor: UploadCursor, known: set[str], batc
 )
 def upload_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStoreResource,
                   pipeline_settings: PipelineSettingsResource) -> dg.SensorResult:
-    cursor = UploadCursor.parse(context.cursor)
-    known = known_videos(context.instance)
-    video_ids, advanced = scan_or_wait(object_store.get_store(), cursor, known, pipeline_settings.sensor_batch_size,
-                                       pipeline_settings.upload_sensor_wait_seconds)
+    video_ids, advanced, known = scan_or_wait(
+        object_store.get_store(), UploadCursor.parse(context.cursor), lambda: known_videos(context.instance),
+        pipeline_settings.sensor_batch_size, pipeline_settings.upload_sensor_wait_seconds)
     if video_ids:
         context.log.info("new uploads: %s", ", ".join(map(str, video_ids[:20])) + (" ..." if len(video_ids) > 20 else ""))
     return new_video_runs(known, video_ids, trigger="object-store", cursor=advanced.serialize())

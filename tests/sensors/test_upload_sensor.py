@@ -149,7 +149,7 @@ def test_a_waiting_tick_does_not_take_a_partial_write_for_an_upload(tmp_path):
     waker = threading.Timer(0.3, partial.write_bytes, args=(b"half",))
     waker.start()
     began = time.monotonic()
-    found, _ = scan_or_wait(store, UploadCursor(), set(), batch_size=10, wait_seconds=1.5)
+    found, _, _ = scan_or_wait(store, UploadCursor(), set, batch_size=10, wait_seconds=1.5)
     waker.join()
     assert found == [] and time.monotonic() - began >= 1.5  # nothing found: it waited on to the end
 
@@ -157,7 +157,7 @@ def test_a_waiting_tick_does_not_take_a_partial_write_for_an_upload(tmp_path):
 def test_a_tick_waits_only_where_the_store_can_tell_that_its_listing_changed(s3_store):
     assert s3_store.listing_version("uploads/") is None
     began = time.monotonic()
-    found, _ = scan_or_wait(s3_store, UploadCursor(), set(), batch_size=10, wait_seconds=30)
+    found, _, _ = scan_or_wait(s3_store, UploadCursor(), set, batch_size=10, wait_seconds=30)
     assert found == [] and time.monotonic() - began < 15  # listed once and returned: S3's ticks follow the interval
 
 
@@ -172,3 +172,22 @@ def test_the_local_listing_version_changes_when_a_key_comes_or_goes_not_for_othe
     assert store.listing_version("uploads/") == added
     store.delete("uploads/a.mp4")
     assert store.listing_version("uploads/") != added
+
+
+def test_a_waiting_tick_does_not_request_an_upload_another_trigger_took_meanwhile(tmp_path):
+    """The Kafka sensor can add a video's partition while the upload sensor's tick waits: the scan after the
+    wait asks Dagster again, so the video gets one run, not two."""
+    store = LocalObjectStore(tmp_path / "objects")
+    with dg.instance_for_test() as instance:
+        first = _first_tick(instance, store, 1, utcnow())
+
+        def land_and_take() -> None:
+            time.sleep(0.5)
+            instance.add_dynamic_partitions("videos", ["2"])  # what the other trigger's tick does
+            store.put_bytes(keys.upload_key(2, "both.mp4", utcnow()), b"x")
+
+        other = threading.Thread(target=land_and_take)
+        other.start()
+        tick = _evaluate(instance, store, first.cursor, PipelineSettingsResource(upload_sensor_wait_seconds=3))
+        other.join()
+    assert tick.run_requests == [] and not tick.dynamic_partitions_requests
