@@ -10,21 +10,15 @@ import time
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.scheduler.instigation import InstigatorType, TickStatus
+from dagster._core.scheduler.instigation import TickStatus
 
+from benchmarks.backlog import sensor_ticks
 from orchestration.daemon import WORKSPACE
 from orchestration.instance import ensure_dagster_home
 from orchestration.processes import stop_process_group
 from pipeline import keys
 from pipeline.db.models import utcnow
 from pipeline.storage.local import LocalObjectStore
-
-
-def _upload_sensor_ticks(instance: dg.DagsterInstance) -> list:
-    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
-        if state.instigator_name == "upload_sensor":
-            return list(instance.get_ticks(state.instigator_origin_id, state.selector_id))
-    return []
 
 
 def test_an_upload_that_lands_while_the_sensor_tick_waits_gets_its_run_from_that_tick(settings, tmp_path: Path) -> None:
@@ -42,7 +36,7 @@ def test_an_upload_that_lands_while_the_sensor_tick_waits_gets_its_run_from_that
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             deadline = time.monotonic() + 120
-            while not any(t.status == TickStatus.STARTED for t in _upload_sensor_ticks(instance)):  # waiting
+            while not any(t.status == TickStatus.STARTED for t in sensor_ticks(instance)):  # waiting
                 assert daemon.poll() is None, log.read_text()[-3000:]
                 assert time.monotonic() < deadline, f"no upload sensor tick in progress:\n{log.read_text()[-3000:]}"
                 time.sleep(0.2)
@@ -53,7 +47,7 @@ def test_an_upload_that_lands_while_the_sensor_tick_waits_gets_its_run_from_that
                 assert time.monotonic() < deadline, f"no run for the upload:\n{log.read_text()[-3000:]}"
                 time.sleep(0.1)
             # The tick records its runs when it ends, a moment after it created them.
-            while not (ticks := [t for t in _upload_sensor_ticks(instance) if runs[0].run_id in t.run_ids]):
+            while not (ticks := [t for t in sensor_ticks(instance) if runs[0].run_id in t.run_ids]):
                 assert time.monotonic() < deadline, f"no tick names the run:\n{log.read_text()[-3000:]}"
                 time.sleep(0.1)
     finally:
