@@ -1,21 +1,22 @@
-"""FastAPI dependencies: services, database sessions, the current user, visible/owned videos.
+"""FastAPI dependencies: services, database sessions, who is calling, visible/owned videos.
 
 Authentication is a Bearer JWT, or the same token in the web app's session
-cookie (HttpOnly, SameSite=Strict). A cookie rides along with any request
-the browser makes, so a state-changing request authenticated by the cookie
-must also carry the session's CSRF token (`X-CSRF-Token`); an invalid or
-expired cookie counts as signed out. Routes that need a user depend on
-`CurrentUser`; public routes carry `openapi_extra=PUBLIC` so that being
-public is a visible, deliberate choice (a test checks every other route
-answers 401 without a token). Public routes that behave differently for a
-signed-in user depend on `OptionalUser`: a token sent must still be valid.
+cookie (HttpOnly, SameSite=Strict): `get_credentials` reads either, for the
+API and the pages alike. A cookie rides along with any request the browser
+makes, so a state-changing API request authenticated by the cookie must also
+carry the session's CSRF token (`X-CSRF-Token`); an invalid or expired cookie
+counts as signed out. Routes that need a user depend on `CurrentUser`; public
+routes carry `openapi_extra=PUBLIC` so that being public is a visible,
+deliberate choice (a test checks every other route answers 401 without a
+token). Public routes that behave differently for a signed-in user depend on
+`OptionalUser`: a token sent must still be valid.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, ParamSpec, TypeVar
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
 
 import anyio.to_thread
 import jwt
@@ -23,21 +24,18 @@ from anyio import CapacityLimiter
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from pipeline import hls, keys
-from pipeline.db.models import User, Video, VideoStatus
+from pipeline.db.models import User, Video
 from serving_api.db_gate import queue_deadline
-from serving_api.errors import ApiError, not_found
+from serving_api.errors import ApiError
 from serving_api.security import SESSION_COOKIE, TokenClaims, csrf_matches, decode_access_token
 from serving_api.services import Services
+from serving_api.services import videos as video_service
+from serving_api.services.accounts import active_user
 from serving_api.validation import VideoIdPath
 
 API_PREFIX = "/api/v1"
 PUBLIC = {"x-public": True}
-
-T = TypeVar("T")
-P = ParamSpec("P")
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=f"{API_PREFIX}/auth/login", auto_error=False)
 
@@ -49,7 +47,15 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def get_session(request: Request, services: ServicesDep) -> AsyncIterator[Session]:
+def get_deadline(request: Request) -> float:
+    """Until when this request may wait for a gate (see serving_api/db_gate.py)."""
+    return queue_deadline(request)
+
+
+DeadlineDep = Annotated[float, Depends(get_deadline)]
+
+
+async def get_session(services: ServicesDep, deadline: DeadlineDep) -> AsyncIterator[Session]:
     """A session for this request, once the database gate admits it (see serving_api/db_gate.py).
 
     Closed when the endpoint returns (scope "function"), before a streamed body is sent.
@@ -57,7 +63,7 @@ async def get_session(request: Request, services: ServicesDep) -> AsyncIterator[
     for its own teardowns: a request holding a connection never queues for a thread to give
     it back.
     """
-    async with services.db_gate.slot(queue_deadline(request)):
+    async with services.db_gate.slot(deadline):
         session = services.sessions()
         try:
             yield session
@@ -66,30 +72,6 @@ async def get_session(request: Request, services: ServicesDep) -> AsyncIterator[
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-
-
-async def in_session(request: Request, services: Services, work: Callable[[Session], T]) -> T:
-    """`work(session)` in a worker thread, with a session of its own, once the database gate admits it.
-
-    For endpoints that also do slow work without the database (password hashing): the
-    connection is held for the queries only, not through the rest.
-    """
-    def run() -> T:
-        with services.sessions() as session:
-            return work(session)
-
-    async with services.db_gate.slot(queue_deadline(request)):
-        return await run_in_threadpool(run)
-
-
-async def password_work(request: Request, services: Services, hashing: Callable[P, T],
-                                *args: P.args, **kwargs: P.kwargs) -> T:
-    """An Argon2 hash or check, once the password gate admits it (PASSWORD_HASH_CONCURRENCY at once).
-
-    It runs on a thread of its own, outside the shared threadpool's limit: the gate is its bound.
-    """
-    async with services.password_gate.slot(queue_deadline(request)):
-        return await anyio.to_thread.run_sync(functools.partial(hashing, *args, **kwargs), limiter=CapacityLimiter(1))
 
 
 def client_address(request: Request) -> str:
@@ -105,27 +87,25 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 
 
-def _cookie_claims(request: Request, services: Services) -> TokenClaims | None:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
-    try:
-        claims = decode_access_token(services.settings, cookie)
-    except jwt.InvalidTokenError:
-        return None
-    if services.revocations.is_revoked(claims.jti):
-        return None
-    if request.method not in SAFE_METHODS and not csrf_matches(services.settings, claims,
-                                                                request.headers.get(CSRF_HEADER)):
-        raise ApiError(403, "csrf_failed", f"A signed-in browser request that changes state needs the "
-                                           f"{CSRF_HEADER} header of its page.")
-    return claims
+@dataclass(frozen=True)
+class Credentials:
+    claims: TokenClaims
+    from_cookie: bool
 
 
-def get_token_claims(request: Request, services: ServicesDep,
-                     token: Annotated[str | None, Depends(oauth2_scheme)]) -> TokenClaims | None:
+def get_credentials(request: Request, services: ServicesDep,
+                    token: Annotated[str | None, Depends(oauth2_scheme)]) -> Credentials | None:
+    """Who signed this request: the Bearer token (401 when it is invalid, expired or revoked), else
+    the session cookie (an invalid, expired or revoked cookie is simply signed out), else nobody."""
     if token is None:
-        return _cookie_claims(request, services)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        try:
+            claims = decode_access_token(services.settings, cookie)
+        except jwt.InvalidTokenError:
+            return None
+        return None if services.revocations.is_revoked(claims.jti) else Credentials(claims, from_cookie=True)
     try:
         claims = decode_access_token(services.settings, token)
     except jwt.ExpiredSignatureError:
@@ -134,7 +114,21 @@ def get_token_claims(request: Request, services: ServicesDep,
         raise _unauthorized("The access token is invalid.") from None
     if services.revocations.is_revoked(claims.jti):
         raise _unauthorized("The access token has been revoked.")
-    return claims
+    return Credentials(claims, from_cookie=False)
+
+
+CredentialsDep = Annotated[Credentials | None, Depends(get_credentials)]
+
+
+def get_token_claims(request: Request, services: ServicesDep, credentials: CredentialsDep) -> TokenClaims | None:
+    """The API's view of the credentials: a state-changing request signed by the cookie needs its page's CSRF token."""
+    if credentials is None:
+        return None
+    if credentials.from_cookie and request.method not in SAFE_METHODS \
+            and not csrf_matches(services.settings, credentials.claims, request.headers.get(CSRF_HEADER)):
+        raise ApiError(403, "csrf_failed", f"A signed-in browser request that changes state needs the "
+                                           f"{CSRF_HEADER} header of its page.")
+    return credentials.claims
 
 
 ClaimsDep = Annotated[TokenClaims | None, Depends(get_token_claims)]
@@ -143,8 +137,8 @@ ClaimsDep = Annotated[TokenClaims | None, Depends(get_token_claims)]
 def get_optional_user(claims: ClaimsDep, session: SessionDep) -> User | None:
     if claims is None:
         return None
-    user = session.get(User, int(claims.subject)) if claims.subject.isdigit() else None
-    if user is None or not user.is_active:
+    user = active_user(session, claims)
+    if user is None:
         raise _unauthorized("The account behind this token does not exist or is disabled.")
     return user
 
@@ -169,41 +163,22 @@ def get_current_claims(claims: ClaimsDep, _user: CurrentUser) -> TokenClaims:
 CurrentClaims = Annotated[TokenClaims, Depends(get_current_claims)]
 
 
-def is_visible(video: Video, user: User | None) -> bool:
-    """Ready videos are public (as on PeerTube); anything else only its owner sees."""
-    return video.status == VideoStatus.READY.value or (user is not None and video.owner_id == user.id)
-
-
 def get_visible_video(video_id: VideoIdPath, session: SessionDep, user: OptionalUser) -> Video:
-    video = session.get(Video, video_id)
-    if video is None or not is_visible(video, user):
-        raise not_found(f"Video {video_id}")
-    return video
+    return video_service.visible_video(session, video_id, user)
 
 
 VisibleVideo = Annotated[Video, Depends(get_visible_video)]
 
 
 def get_owned_video(video_id: VideoIdPath, session: SessionDep, user: CurrentUser) -> Video:
-    """The caller's own video; 403 for a video they can see but do not own, 404 otherwise."""
-    video = get_visible_video(video_id, session, user)
-    if video.owner_id != user.id:
-        raise ApiError(403, "forbidden", "Only the owner of this video can change or delete it.")
-    return video
+    return video_service.owned_video(session, video_id, user)
 
 
 OwnedVideo = Annotated[Video, Depends(get_owned_video)]
 
 
-def require_ready(video: Video) -> None:
-    """A video still being processed answers with its status, not a broken URL."""
-    if video.status != VideoStatus.READY.value:
-        raise ApiError(409, "video_not_ready", f"Video {video.id} is not ready yet (status: {video.status}).",
-                       details={"status": video.status, "status_message": video.status_message})
-
-
 def get_ready_video(video: VisibleVideo) -> Video:
-    require_ready(video)
+    video_service.require_ready(video)
     return video
 
 
@@ -211,12 +186,7 @@ ReadyVideo = Annotated[Video, Depends(get_ready_video)]
 
 
 def get_playable_video(video: VisibleVideo, services: ServicesDep) -> Video:
-    """A ready video, or one still being processed whose lowest rung already streams: the pipeline
-    publishes that rung's HLS while it encodes the ladder (`hls.LivePreview`), master playlist last."""
-    if video.status not in (VideoStatus.READY.value, VideoStatus.FAILED.value) \
-            and services.store.exists(keys.hls_key(video.id, hls.MASTER_PLAYLIST)):
-        return video
-    require_ready(video)
+    video_service.require_playable(services, video)
     return video
 
 

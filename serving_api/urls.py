@@ -30,6 +30,10 @@ class ObjectLinks:
             return presigned
         return api_url(self.request, self.services, route_name, **{k: str(v) for k, v in path_params.items()})
 
+    def api_url(self, route_name: str, **path_params: object) -> str:
+        """A route of the API itself (never presigned)."""
+        return api_url(self.request, self.services, route_name, "", **path_params)
+
     def expires_at(self) -> datetime | None:
         if not self.presigned_any:
             return None

@@ -23,9 +23,9 @@ from pipeline.db.models import VideoTranscript, VideoVariant
 from serving_api.deps import PUBLIC, PlayableVideo, ReadyVideo, ServicesDep, SessionDep
 from serving_api.errors import error_responses, not_found
 from serving_api.ranges import object_response
-from serving_api.schemas.videos import CaptionTrackOut, PlayableVariantOut, WatchOut
-from serving_api.services import Services
-from serving_api.urls import ObjectLinks, api_url
+from serving_api.schemas.videos import WatchOut
+from serving_api.services import playback
+from serving_api.urls import ObjectLinks
 
 router = APIRouter(prefix="/videos", tags=["playback"])
 
@@ -43,31 +43,7 @@ _NOT_READY = error_responses(404, 409)
 
 @router.get("/{video_id}/watch", response_model=WatchOut, responses=_NOT_READY, openapi_extra=PUBLIC)
 def watch(video: PlayableVideo, request: Request, session: SessionDep, services: ServicesDep) -> WatchOut:
-    links = ObjectLinks(request, services)
-    variants = [
-        PlayableVariantOut(label=v.label, width=v.width, height=v.height, content_type=v.content_type,
-                           size_bytes=v.size_bytes,
-                           url=links.url(v.object_key, "stream_variant", video_id=video.id, label=v.label))
-        for v in video.variants
-    ]
-    thumbnail = links.url(video.thumbnail_key, "thumbnail", video_id=video.id) if video.thumbnail_key else None
-    transcript = video_rows.one_per_video(session, VideoTranscript, video.id)
-    captions = []
-    if transcript is not None and transcript.vtt_key:
-        captions.append(CaptionTrackOut(language=transcript.language,
-                                        url=links.url(transcript.vtt_key, "captions", video_id=video.id)))
-    # Playlists name their media by relative URIs, so HLS is always served through the API's routes.
-    hls_url = api_url(request, services, "hls_master", video_id=video.id) \
-        if services.store.exists(keys.hls_key(video.id, hls.MASTER_PLAYLIST)) else None
-    return WatchOut(video_id=video.id, title=video.title, status=video.status,
-                    duration_seconds=video.duration_seconds, variants=variants, thumbnail_url=thumbnail,
-                    captions=captions, hls_url=hls_url, chapters_url=chapters_track_url(links, services, video.id),
-                    urls_expire_at=links.expires_at())
-
-
-def chapters_track_url(links: ObjectLinks, services: Services, video_id: int) -> str | None:
-    key = keys.chapters_vtt_key(video_id)
-    return links.url(key, "chapters_track", video_id=video_id) if services.store.exists(key) else None
+    return playback.watch(session, services, ObjectLinks(request, services), video)
 
 
 VariantLabel = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,20}$", description="e.g. 720p")]

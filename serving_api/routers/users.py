@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 
 from pipeline.db.models import User
-from serving_api.bloom import normalize_email
 from serving_api.deps import PUBLIC, CurrentUser, ServicesDep, SessionDep, client_address
-from serving_api.errors import ApiError, error_responses
+from serving_api.errors import error_responses
 from serving_api.schemas.users import EmailCheckIn, EmailCheckOut, UserOut
+from serving_api.services import accounts
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -25,12 +24,5 @@ def check_email(body: EmailCheckIn, request: Request, session: SessionDep, servi
     query; a "maybe taken" is confirmed against the database, so `exists` is exact.
     At most CHECK_EMAIL_MAX_PER_MINUTE per client address (429 with Retry-After), so the
     route cannot be used to enumerate accounts."""
-    wait = services.email_checks.hit(client_address(request))
-    if wait:
-        raise ApiError(429, "too_many_requests", "Too many email checks; try again later.",
-                       details={"retry_after_seconds": wait}, headers={"Retry-After": str(wait)})
-    email = normalize_email(body.email)
-    if not services.emails.might_contain(email):
-        return EmailCheckOut(email=email, exists=False)
-    exists = session.scalar(select(User.id).where(User.email == email)) is not None
+    email, exists = accounts.email_registered(session, services, body.email, client_address(request))
     return EmailCheckOut(email=email, exists=exists)

@@ -2,9 +2,10 @@
 
 Server-rendered Jinja2 templates (autoescaped: user text is always shown as
 text), with small plain scripts under /static (no inline script, so the
-Content-Security-Policy can forbid it). The pages read through the same
-functions the JSON API uses, and their scripts call the JSON API with the
-session cookie (and the page's CSRF token for anything that changes state).
+Content-Security-Policy can forbid it). The pages call the same service layer
+as the JSON API (`serving_api.services`) and know who is signed in through the
+same credentials dependency; their scripts call the JSON API with the session
+cookie (and the page's CSRF token for anything that changes state).
 """
 
 from __future__ import annotations
@@ -18,22 +19,19 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.security import OAuth2PasswordRequestForm
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from pipeline.chapters import load_chapters
-from pipeline.db import videos as video_rows
-from pipeline.db.models import User, Video, VideoStatus, VideoSummary
-from pipeline.search import InvalidCursor as InvalidSearchCursor
-from pipeline.search import SearchQuery
-from serving_api.deps import ServicesDep, SessionDep, in_session, is_visible
+from pipeline.db.models import User, VideoStatus
+from serving_api.deps import Credentials, CredentialsDep, DeadlineDep, ServicesDep, SessionDep, client_address
 from serving_api.errors import ApiError
-from serving_api.routers import auth, playback, videos
 from serving_api.schemas.auth import SignupIn
-from serving_api.security import SESSION_COOKIE, TokenClaims, csrf_matches, csrf_token, decode_access_token
-from serving_api.services import Services
+from serving_api.security import SESSION_COOKIE, TokenClaims, csrf_matches, csrf_token
+from serving_api.services import Services, accounts, playback
+from serving_api.services import videos as video_service
+from serving_api.services.gated import in_session
+from serving_api.urls import ObjectLinks
 from serving_api.web.moments import spoken_moment
 from serving_api.web.text import highlighted
 
@@ -63,27 +61,24 @@ class WebSession:
     csrf: str | None
 
 
-def web_session(request: Request, services: ServicesDep, session: SessionDep) -> WebSession:
-    """The signed-in user of the session cookie, or nobody (an expired or revoked cookie is just signed out)."""
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        try:
-            claims = decode_access_token(services.settings, cookie)
-        except Exception:  # any invalid token: signed out
-            claims = None
-        if claims is not None and not services.revocations.is_revoked(claims.jti) and claims.subject.isdigit():
-            user = session.get(User, int(claims.subject))
-            if user is not None and user.is_active:
-                return WebSession(user, claims, csrf_token(services.settings, claims))
-    return WebSession(None, None, None)
+def _web_session(session: Session, services: Services, credentials: Credentials | None) -> WebSession:
+    user = accounts.active_user(session, credentials.claims) if credentials is not None else None
+    if credentials is None or user is None:
+        return WebSession(None, None, None)  # an expired, revoked or disabled session is just signed out
+    return WebSession(user, credentials.claims, csrf_token(services.settings, credentials.claims))
+
+
+def web_session(services: ServicesDep, session: SessionDep, credentials: CredentialsDep) -> WebSession:
+    """The signed-in user of the request, or nobody."""
+    return _web_session(session, services, credentials)
 
 
 WebSessionDep = Annotated[WebSession, Depends(web_session)]
 
 
-async def web_session_briefly(request: Request, services: Services) -> WebSession:
+async def web_session_briefly(services: Services, deadline: float, credentials: Credentials | None) -> WebSession:
     """The web session for pages that hash a password: its connection is not held through the hash."""
-    return await in_session(request, services, lambda session: web_session(request, services, session))
+    return await in_session(services, deadline, lambda session: _web_session(session, services, credentials))
 
 
 def render(request: Request, web: WebSession, template: str, status_code: int = 200, **context: object) -> HTMLResponse:
@@ -119,19 +114,11 @@ def _signed_in(request: Request, services: Services, token: str, target: str) ->
 def home(request: Request, web: WebSessionDep, session: SessionDep,
          cursor: str | None = None) -> HTMLResponse:
     try:
-        page = videos.list_videos(session, None, cursor=cursor, limit=HOME_PAGE_SIZE, status=None, owner_id=None,
-                                  mine=False)
-    except ApiError:
-        page = videos.list_videos(session, None, cursor=None, limit=HOME_PAGE_SIZE, status=None, owner_id=None,
-                                  mine=False)
-    owner_ids = {v.owner_id for v in page.items if v.owner_id is not None}
-    owners = {u.id: u.full_name or u.email.split("@", 1)[0]
-              for u in session.scalars(select(User).where(User.id.in_(owner_ids)))} if owner_ids else {}
-    processing: list[Video] = []
-    if web.user is not None:
-        processing = list(session.scalars(
-            select(Video).where(Video.owner_id == web.user.id, Video.status != VideoStatus.READY.value)
-            .order_by(Video.created_at.desc(), Video.id.desc()).limit(PROCESSING_SHOWN)))
+        page = video_service.list_videos(session, None, cursor=cursor, limit=HOME_PAGE_SIZE)
+    except ApiError:  # a stale or mangled cursor: start from the newest
+        page = video_service.list_videos(session, None, limit=HOME_PAGE_SIZE)
+    owners = video_service.owner_names(session, (v.owner_id for v in page.items))
+    processing = video_service.in_progress(session, web.user, PROCESSING_SHOWN) if web.user is not None else []
     return render(request, web, "home.html", videos=page.items, owners=owners, next_cursor=page.next_cursor,
                   processing=processing)
 
@@ -145,11 +132,12 @@ def signup_page(request: Request, web: WebSessionDep) -> HTMLResponse:
 
 
 @router.post("/signup", response_class=HTMLResponse)
-async def signup_submit(request: Request, services: ServicesDep, email: Annotated[str, Form()],
-                        password: Annotated[str, Form()], full_name: Annotated[str, Form()] = "") -> Response:
+async def signup_submit(request: Request, services: ServicesDep, deadline: DeadlineDep, credentials: CredentialsDep,
+                        email: Annotated[str, Form()], password: Annotated[str, Form()],
+                        full_name: Annotated[str, Form()] = "") -> Response:
     async def again(message: str, status_code: int) -> HTMLResponse:
-        return render(request, await web_session_briefly(request, services), "signup.html", status_code=status_code,
-                      error=message, email=email, full_name=full_name)
+        return render(request, await web_session_briefly(services, deadline, credentials), "signup.html",
+                      status_code=status_code, error=message, email=email, full_name=full_name)
 
     if not _same_origin(request):
         return await again("This form must be sent from this site.", 403)
@@ -158,11 +146,11 @@ async def signup_submit(request: Request, services: ServicesDep, email: Annotate
     except ValidationError as exc:
         return await again("; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors()), 422)
     try:
-        await auth.signup(body, request, services)
-        issued = await auth.login(OAuth2PasswordRequestForm(username=email, password=password), request, services)
+        await accounts.sign_up(services, deadline, body)
+        issued = await accounts.log_in(services, deadline, email, password, client_address(request))
     except ApiError as exc:
         return await again(exc.detail, exc.status_code)
-    return _signed_in(request, services, issued.access_token, "/")
+    return _signed_in(request, services, issued.token, "/")
 
 
 @router.get("/login", response_class=HTMLResponse, name="web_login")
@@ -171,17 +159,20 @@ def login_page(request: Request, web: WebSessionDep, next: str = "/") -> HTMLRes
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login_submit(request: Request, services: ServicesDep, email: Annotated[str, Form()],
-                       password: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
+async def login_submit(request: Request, services: ServicesDep, deadline: DeadlineDep, credentials: CredentialsDep,
+                       email: Annotated[str, Form()], password: Annotated[str, Form()],
+                       next: Annotated[str, Form()] = "/") -> Response:
+    async def again(message: str, status_code: int) -> HTMLResponse:
+        return render(request, await web_session_briefly(services, deadline, credentials), "login.html",
+                      status_code=status_code, error=message, email=email, next=_safe_next(next))
+
     if not _same_origin(request):
-        return render(request, await web_session_briefly(request, services), "login.html", status_code=403,
-                      error="This form must be sent from this site.", email=email, next=_safe_next(next))
+        return await again("This form must be sent from this site.", 403)
     try:
-        issued = await auth.login(OAuth2PasswordRequestForm(username=email, password=password), request, services)
+        issued = await accounts.log_in(services, deadline, email, password, client_address(request))
     except ApiError as exc:
-        return render(request, await web_session_briefly(request, services), "login.html",
-                      status_code=exc.status_code, error=exc.detail, email=email, next=_safe_next(next))
-    return _signed_in(request, services, issued.access_token, next)
+        return await again(exc.detail, exc.status_code)
+    return _signed_in(request, services, issued.token, next)
 
 
 @router.post("/logout")
@@ -191,7 +182,7 @@ def logout_submit(request: Request, web: WebSessionDep, services: ServicesDep,
         if not csrf_matches(services.settings, web.claims, csrf_token):
             return render(request, web, "error.html", status_code=403, title="Not signed out",
                           message="The sign-out form was not sent from this site's page.")
-        services.revocations.revoke(web.claims.jti, web.claims.expires_at)
+        accounts.log_out(services, web.claims)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
@@ -218,24 +209,23 @@ def _not_found(request: Request, web: WebSession) -> HTMLResponse:
 @router.get("/watch/{video_id}", response_class=HTMLResponse, name="web_watch")
 def watch_page(video_id: int, request: Request, web: WebSessionDep, session: SessionDep, services: ServicesDep,
                t: Annotated[float | None, Query(ge=0)] = None) -> HTMLResponse:
-    video = session.get(Video, video_id)
-    if video is None or not is_visible(video, web.user):
+    try:
+        video = video_service.visible_video(session, video_id, web.user)
+    except ApiError:
         return _not_found(request, web)
     if video.status != VideoStatus.READY.value:
         return render(request, web, "processing.html", video=video)
-    watch = playback.watch(video, request, session, services)
-    summary_row = video_rows.one_per_video(session, VideoSummary, video.id)
-    summary = summary_row.summary if summary_row is not None else None
-    segments = list(video_rows.segment_rows(session, video.id))
-    chapters = load_chapters(session, video.id)
+    watch = playback.watch(session, services, ObjectLinks(request, services), video)
+    summary_row = playback.summary_row(session, video)
     # MP4 fallback: the largest rung up to 720p plays almost anywhere.
     mp4 = max((v for v in watch.variants if v.height <= 720 or v.width <= 720), key=lambda v: v.height,
               default=watch.variants[0] if watch.variants else None)
     owner = session.get(User, video.owner_id) if video.owner_id else None
     start = t if t is not None and (video.duration_seconds is None or t < video.duration_seconds) else 0.0
-    return render(request, web, "watch.html", video=video, watch=watch, mp4=mp4, summary=summary or "",
-                  segments=segments, chapters=chapters, start=start,
-                  owner_name=(owner.full_name or owner.email.split("@", 1)[0]) if owner else None)
+    return render(request, web, "watch.html", video=video, watch=watch, mp4=mp4,
+                  summary=summary_row.summary if summary_row is not None else "",
+                  segments=playback.segment_rows(session, video), chapters=playback.chapters(session, video),
+                  start=start, owner_name=accounts.display_name(owner) if owner else None)
 
 
 # --- search -----------------------------------------------------------------------------------
@@ -248,9 +238,9 @@ def search_page(request: Request, web: WebSessionDep, services: ServicesDep,
     if q.strip():
         try:
             # Words and meaning (hybrid): a hit found by meaning opens at its best passage.
-            page = services.hybrid.search(SearchQuery(text=q, status=VideoStatus.READY.value, limit=10, cursor=cursor))
-            hits, total, next_cursor = list(page.hits), page.total, page.next_cursor
-        except InvalidSearchCursor:
+            page = video_service.search_videos(services, None, q, limit=10, cursor=cursor)
+            hits, total, next_cursor = page.hits, page.total, page.next_cursor
+        except ApiError:  # only a cursor can be refused here
             error = "That page of results is no longer available; search again."
     moments = {hit.video_id: [(math.floor(spoken_moment(m.start, m.end, m.text, q) * 10) / 10, m) for m in hit.matches]
                or ([(math.floor(hit.moment.start * 10) / 10, hit.moment)] if hit.moment is not None else [])

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from benchmarks.api_load import drive, seed
 from benchmarks.support import api_server
 from orchestration.processes import free_port
-from serving_api.routers import auth
+from serving_api.services import accounts
 from tests.api.conftest import API, PASSWORD, make_user_in, seed_video, services_of
 from tests.fixtures.database import isolate_environment
 
@@ -89,13 +89,13 @@ def test_a_login_hashing_holds_no_database_slot_and_hashes_are_capped(
     user = make_user_in(client)
     video = seed_video(client, user)
     release = threading.Event()
-    real_verify = auth.verify_password
+    real_verify = accounts.verify_password
 
     def held_verify(password: str, hashed: str | None) -> bool:  # the real check, once the test lets it go
         release.wait(10)
         return real_verify(password, hashed)
 
-    monkeypatch.setattr(auth, "verify_password", held_verify)
+    monkeypatch.setattr(accounts, "verify_password", held_verify)
     first: dict[str, int] = {}
     login = threading.Thread(target=lambda: first.update(status=client.post(
         f"{API}/auth/login", data={"username": user.email, "password": PASSWORD}).status_code))

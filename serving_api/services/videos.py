@@ -1,0 +1,152 @@
+"""Videos: who may see or change one, listing, editing, deleting and searching.
+
+Ready videos are public (as on PeerTube); a video at any other status is seen
+by its owner only. Changing and deleting are owner-only: 403 for a video the
+caller can see but does not own, 404 for one they cannot see at all (its
+existence is not revealed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from pipeline import hls, keys
+from pipeline.db import videos as video_rows
+from pipeline.db.models import User, Video, VideoStatus
+from pipeline.search import InvalidCursor as InvalidSearchCursor
+from pipeline.search import SearchQuery
+from pipeline.search.hybrid import SearchMode
+from serving_api.cursor import InvalidCursor, VideoCursor
+from serving_api.errors import ApiError, not_found
+from serving_api.schemas.videos import SearchPageOut, VideoOut, VideoPage
+from serving_api.services.accounts import display_name
+from serving_api.services.container import Services
+
+
+def _bad_cursor(exc: Exception) -> ApiError:
+    return ApiError(400, "invalid_cursor", str(exc) or "The cursor is invalid.")
+
+
+def _needs_token(message: str) -> ApiError:
+    return ApiError(401, "not_authenticated", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def is_visible(video: Video, viewer: User | None) -> bool:
+    return video.status == VideoStatus.READY.value or (viewer is not None and video.owner_id == viewer.id)
+
+
+def visible_video(session: Session, video_id: int, viewer: User | None) -> Video:
+    """The video if `viewer` may see it (404 otherwise)."""
+    video = session.get(Video, video_id)
+    if video is None or not is_visible(video, viewer):
+        raise not_found(f"Video {video_id}")
+    return video
+
+
+def owned_video(session: Session, video_id: int, viewer: User) -> Video:
+    """The viewer's own video; 403 for a video they can see but do not own, 404 otherwise."""
+    video = visible_video(session, video_id, viewer)
+    if video.owner_id != viewer.id:
+        raise ApiError(403, "forbidden", "Only the owner of this video can change or delete it.")
+    return video
+
+
+def require_ready(video: Video) -> None:
+    """A video still being processed answers with its status, not a broken URL."""
+    if video.status != VideoStatus.READY.value:
+        raise ApiError(409, "video_not_ready", f"Video {video.id} is not ready yet (status: {video.status}).",
+                       details={"status": video.status, "status_message": video.status_message})
+
+
+def streams_live(services: Services, video: Video) -> bool:
+    """Whether a video still being processed already streams its lowest rung: the pipeline
+    publishes that rung's HLS while it encodes the ladder (`hls.LivePreview`), master playlist last."""
+    return video.status not in (VideoStatus.READY.value, VideoStatus.FAILED.value) \
+        and services.store.exists(keys.hls_key(video.id, hls.MASTER_PLAYLIST))
+
+
+def require_playable(services: Services, video: Video) -> None:
+    """Ready, or streaming its lowest rung while it is processed (409 otherwise)."""
+    if not streams_live(services, video):
+        require_ready(video)
+
+
+def list_videos(session: Session, viewer: User | None, *, cursor: str | None = None, limit: int = 20,
+                status: VideoStatus | None = None, owner_id: int | None = None, mine: bool = False) -> VideoPage:
+    """Newest first, with an opaque cursor that stays stable while new videos arrive."""
+    query = select(Video)
+    if viewer is None:
+        if mine:
+            raise _needs_token("mine=true needs a Bearer access token.")
+        query = query.where(Video.status == VideoStatus.READY.value)
+    else:
+        query = query.where(or_(Video.status == VideoStatus.READY.value, Video.owner_id == viewer.id))
+        if mine:
+            query = query.where(Video.owner_id == viewer.id)
+    if owner_id is not None:
+        query = query.where(Video.owner_id == owner_id)
+    if status is not None:
+        query = query.where(Video.status == status.value)
+    if cursor:
+        try:
+            query = query.where(VideoCursor.decode(cursor).after())
+        except InvalidCursor as exc:
+            raise _bad_cursor(exc) from None
+    rows = list(session.scalars(query.order_by(Video.created_at.desc(), Video.id.desc()).limit(limit + 1)))
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = VideoCursor(created_at=page[-1].created_at, id=page[-1].id).encode() if more else None
+    return VideoPage(items=[VideoOut.model_validate(v) for v in page], next_cursor=next_cursor)
+
+
+def in_progress(session: Session, owner: User, limit: int) -> list[Video]:
+    """The owner's videos that are not ready (processing or failed), newest first."""
+    return list(session.scalars(
+        select(Video).where(Video.owner_id == owner.id, Video.status != VideoStatus.READY.value)
+        .order_by(Video.created_at.desc(), Video.id.desc()).limit(limit)))
+
+
+def owner_names(session: Session, owner_ids: Iterable[int | None]) -> dict[int, str]:
+    """How each owner is shown to others."""
+    ids = {i for i in owner_ids if i is not None}
+    return {u.id: display_name(u) for u in session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+
+
+def update_video(session: Session, services: Services, video: Video, changes: dict[str, Any]) -> Video:
+    """Change a video's title and/or description (its search document follows)."""
+    return video_rows.update_video(session, services.search, video, changes)
+
+
+def delete_video(session: Session, services: Services, video: Video) -> None:
+    """Remove the video, everything materialized from it, its upload and its search document."""
+    video_rows.delete_video(session, services.store, services.search, services.vectors, video)
+
+
+def search_videos(services: Services, viewer: User | None, text: str, *, status: VideoStatus = VideoStatus.READY,
+                  owner_id: int | None = None, created_from: datetime | None = None,
+                  created_to: datetime | None = None, limit: int = 20, cursor: str | None = None,
+                  mode: SearchMode = "hybrid") -> SearchPageOut:
+    """Title, description, transcript and summary by their words and by meaning, best first.
+
+    Videos that are not ready are searched among the viewer's own only (401 signed out,
+    403 for another owner's)."""
+    if status != VideoStatus.READY:
+        if viewer is None:
+            raise _needs_token("Searching videos that are not ready needs a token.")
+        if owner_id not in (None, viewer.id):
+            raise ApiError(403, "forbidden", "Only your own videos can be searched at a status other than ready.")
+        owner_id = viewer.id
+    query = SearchQuery(text=text, status=status.value, owner_id=owner_id, created_from=created_from,
+                        created_to=created_to, limit=limit, cursor=cursor)
+    try:
+        page = services.hybrid.search(query, mode)
+    except InvalidSearchCursor as exc:
+        raise _bad_cursor(exc) from None
+    return SearchPageOut.model_validate(
+        {"hits": [dataclasses.asdict(hit) for hit in page.hits], "total": page.total, "total_exact": page.total_exact,
+         "next_cursor": page.next_cursor, "mode": page.extra.get("mode", mode)})
