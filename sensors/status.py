@@ -8,7 +8,6 @@ steps that did not succeed, and those move the status forward from where it stop
 
 
 import dagster as dg
-from dagster._daemon.auto_run_reexecution.auto_run_reexecution import should_retry
 
 from assets.jobs import video_pipeline_job
 from pipeline.db.models import VideoStatus
@@ -16,6 +15,23 @@ from pipeline.lifecycle import VideoNotFound, get_video, mark_failed
 from resources.database import DatabaseResource
 
 PARTITION_TAG = "dagster/partition"
+# Written by the instance when it records a run's failure with run retries enabled: "true" when the
+# retry daemon will launch the run again (what Dagster's maintainers point run failure sensors at).
+WILL_RETRY_TAG = "dagster/will_retry"
+BACKFILL_TAG = "dagster/backfill"
+# A backfill in one of these states launches no retry of its runs.
+_ENDED_BACKFILL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+
+
+def will_retry(run: dg.DagsterRun, instance: dg.DagsterInstance) -> bool:
+    """Whether run retries will launch this failed run again."""
+    if run.tags.get(WILL_RETRY_TAG, "").lower() != "true":
+        return False
+    backfill_id = run.tags.get(BACKFILL_TAG)
+    if backfill_id is None:
+        return True
+    backfill = instance.get_backfill(backfill_id)
+    return backfill is not None and backfill.status.value not in _ENDED_BACKFILL
 
 
 def failure_message(context: dg.RunFailureSensorContext) -> str:
@@ -43,7 +59,7 @@ def video_failure_sensor(context: dg.RunFailureSensorContext, database: Database
         return
     vid = int(partition)
     run = context.instance.get_run_by_id(context.dagster_run.run_id) or context.dagster_run
-    if context.instance.run_retries_enabled and should_retry(run, context.instance):
+    if context.instance.run_retries_enabled and will_retry(run, context.instance):
         context.log.info("run %s failed and will be retried: video %s keeps its status", run.run_id, vid)
         return
     with database.session() as session:
