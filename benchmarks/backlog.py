@@ -16,7 +16,7 @@ batch of runs).
 
 `--storage` picks the embedded SQLite instance's storage classes: `embedded` (what
 the embedded install uses: one event-log database, pooled connections,
-orchestration/storage.py), `consolidated` (one event-log database through Dagster's
+orchestration/platform/storage.py), `consolidated` (one event-log database through Dagster's
 own classes, a new connection per access) or `per-run` (Dagster's defaults: one
 event-log SQLite file per run).
 """

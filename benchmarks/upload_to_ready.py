@@ -151,7 +151,7 @@ def timed_raw_tools(source: Path, workdir: Path, database_url: str) -> dict[str,
 
 class TreePeak(threading.Thread):
     """Peak PSS of the run workers with all their descendants (ffmpeg). The embedded run launcher forks each run
-    worker from its fork server (orchestration/run_workers.py), with which the worker shares the libraries
+    worker from its fork server (orchestration/platform/run_workers.py), with which the worker shares the libraries
     imported before the fork: RSS would count them in full in both. Only the fork server's children are read,
     not the daemon's whole tree: the sampler competes with ffmpeg for the same cores."""
 
@@ -186,7 +186,7 @@ def fork_server(daemon_pid: int) -> psutil.Process:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         for child in psutil.Process(daemon_pid).children():
-            if "orchestration.run_workers" in child.cmdline():
+            if "orchestration.platform.run_workers" in child.cmdline():
                 return child
         time.sleep(0.2)
     raise RuntimeError("the daemon started no run-worker fork server")

@@ -23,7 +23,7 @@ from assets.transcription import transcript_asset
 from orchestration.catalog import describe
 from orchestration.executors import executor_for
 from orchestration.maintenance import prune_uploads_job, prune_uploads_schedule
-from orchestration.stale import reprocess_stale, stale_videos_sensor
+from orchestration.stale import reprocess_stale_job, stale_videos_sensor
 from pipeline.chapters import CHAPTER_PROMPT_VERSION
 from pipeline.embeddings import embedder_settings
 from pipeline.search.factory import search_config
@@ -106,10 +106,11 @@ def build_checks(settings: Settings, resources: dict[str, dg.ConfigurableResourc
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     resources = build_resources(settings, from_env=True)
-    return dg.Definitions(
+    defs = dg.Definitions(
         assets=build_assets(settings, resources),
         asset_checks=build_checks(settings, resources),
-        jobs=[video_pipeline_job, prune_uploads_job, reprocess_stale],
+        # The reprocess job scans these definitions' own asset graph.
+        jobs=[video_pipeline_job, prune_uploads_job, reprocess_stale_job(lambda: defs.resolve_asset_graph())],
         schedules=[prune_uploads_schedule],
         # The Kafka trigger exists only where Kafka is configured: no sensor skipping forever elsewhere.
         sensors=[upload_sensor, *([kafka_upload_sensor] if settings.kafka_bootstrap_servers else []),
@@ -117,6 +118,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         resources=resources,
         executor=executor_for(settings),
     )
+    return defs
 
 
 defs = build_definitions(get_settings())

@@ -20,21 +20,20 @@ concurrency:
         limit: 1
   pools:
     default_limit: 1
-# The run queue is read every 0.5 s, not every 5 s (Dagster's default): a new upload's run waited
-# 2.5 s on average in the queue before it was launched, ~0.5 s when read every second
-# (benchmarks/upload_to_ready.py; orchestration/run_queue.py).
+# The run queue is read every 0.5 s, not every 5 s (Dagster's default): a new upload's run waits
+# for the next read (orchestration/platform/run_queue.py).
 run_coordinator:
-  module: orchestration.run_queue
+  module: orchestration.platform.run_queue
   class: LocalRunCoordinator
   config:
     dequeue_interval_seconds: 0.5
 telemetry:
   enabled: false
 # A run whose worker dies is failed by run monitoring (stuck STARTING, or its worker process
-# gone: orchestration/launcher.py) and launched again, at most twice; a run that failed because
+# gone: orchestration/platform/launcher.py) and launched again, at most twice; a run that failed because
 # an asset failed (bad input) is not retried: assets retry transient errors themselves (RetryPolicy).
 run_launcher:
-  module: orchestration.launcher
+  module: orchestration.platform.launcher
   class: LocalRunLauncher
 # Its poll interval is how long a killed worker's run stays STARTED: nothing else notices (the workers
 # are forked by the launcher's fork server, not watched by a code server).
@@ -51,27 +50,27 @@ run_retries:
 """
 
 
-# Storage: Dagster's SQLite databases, opened through pooled engines (orchestration/storage.py),
+# Storage: Dagster's SQLite databases, opened through pooled engines (orchestration/platform/storage.py),
 # and one event-log database instead of Dagster's default SQLite file per run: creating that
-# file was most of the ~210 ms each new run cost, so a sensor tick turning a backlog of 1,000
-# uploads into runs took 269 s (benchmarks/backlog.py). The files stay where Dagster's defaults put them.
+# file was most of what each new run cost, so a sensor tick turning a backlog of uploads into runs
+# took minutes (benchmarks/README.md, `backlog`). The files stay where Dagster's defaults put them.
 STORAGE_YAML = """\
 sensors:
   use_threads: true
   num_workers: 2
   num_submit_workers: 4
 run_storage:
-  module: orchestration.storage
+  module: orchestration.platform.storage
   class: PooledSqliteRunStorage
   config:
     base_dir: {runs}
 event_log_storage:
-  module: orchestration.storage
+  module: orchestration.platform.storage
   class: PooledSqliteEventLogStorage
   config:
     base_dir: {events}
 schedule_storage:
-  module: orchestration.storage
+  module: orchestration.platform.storage
   class: PooledSqliteScheduleStorage
   config:
     base_dir: {schedules}
@@ -85,6 +84,11 @@ def dagster_yaml(home: Path) -> str:
         schedules=json.dumps(str(home / "schedules")))
 
 
+# Where the embedded instance's own classes lived before they moved into orchestration/platform/.
+_MOVED_MODULES = {f"module: orchestration.{name}\n": f"module: orchestration.platform.{name}\n"
+                  for name in ("run_queue", "launcher", "storage")}
+
+
 def ensure_dagster_home(settings: Settings) -> Path:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
@@ -92,7 +96,18 @@ def ensure_dagster_home(settings: Settings) -> Path:
     if not config.exists():
         config.write_text(dagster_yaml(home))
         initialize_storage(home)
+    else:
+        _follow_moved_modules(config)
     return home
+
+
+def _follow_moved_modules(config: Path) -> None:
+    """An existing dagster.yaml (the user's edits kept) names the embedded classes where they are now."""
+    text = original = config.read_text()
+    for old, new in _MOVED_MODULES.items():
+        text = text.replace(old, new)
+    if text != original:
+        config.write_text(text)
 
 
 def initialize_storage(home: Path) -> None:

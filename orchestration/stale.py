@@ -10,11 +10,12 @@ that backfills exactly them (the same as `videoai reprocess --stale`).
 """
 
 
-import dagster as dg
-from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
-from dagster._core.definitions.events import AssetKeyPartitionKey
-from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
+from collections.abc import Callable
+from typing import Any
 
+import dagster as dg
+
+from orchestration.platform.backfills import backfill_request, open_backfill_tagged
 from orchestration.reprocess import BACKFILL_PRIORITY, REPROCESS_TAG, StaleScan, launch_backfill, scan_stale
 from pipeline.settings import get_settings
 
@@ -27,11 +28,6 @@ def summary(scan: StaleScan) -> str:
         return f"nothing stale in {scan.partitions_scanned:,} videos (scanned in {scan.seconds:.1f} s)"
     return (f"{len(scan.partitions):,} of {scan.partitions_scanned:,} videos stale; " + "; ".join(counts)
             + ". Reprocess: launch the reprocess_stale job, or run `videoai reprocess --stale`.")
-
-
-def _reprocess_running(instance: dg.DagsterInstance) -> bool:
-    open_backfills = instance.get_backfills(filters=BulkActionsFilter(statuses=[BulkActionStatus.REQUESTED]))
-    return any(b.tags.get(REPROCESS_TAG) for b in open_backfills)
 
 
 @dg.sensor(
@@ -47,30 +43,32 @@ def stale_videos_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult 
     context.log.info(message)
     if not scan.stale or not get_settings().auto_reprocess_stale:
         return dg.SkipReason(message)
-    if _reprocess_running(context.instance):
+    if open_backfill_tagged(context.instance, REPROCESS_TAG):
         return dg.SkipReason(message + " A reprocessing backfill is still running.")
-    subset = AssetGraphSubset.from_asset_partition_set(
-        {AssetKeyPartitionKey(dg.AssetKey.from_user_string(s.asset), s.partition) for s in scan.stale}, graph)
-    return dg.SensorResult(run_requests=[dg.RunRequest.for_asset_graph_subset(
-        subset, tags={"dagster/priority": BACKFILL_PRIORITY, REPROCESS_TAG: "auto"})])
+    return dg.SensorResult(run_requests=[backfill_request(graph, ((s.asset, s.partition) for s in scan.stale),
+                                                          tags={"dagster/priority": BACKFILL_PRIORITY, REPROCESS_TAG: "auto"})])
 
 
-@dg.op(description="Scan for stale videos and launch one backfill over exactly those assets.")
-def launch_stale_backfill(context: dg.OpExecutionContext) -> None:
-    from orchestration.definitions import build_definitions  # this module is part of those definitions
+def reprocess_stale_job(asset_graph: Callable[[], Any]) -> dg.JobDefinition:
+    """The one-click job; `asset_graph` gives the asset graph of the code location the job belongs to."""
 
-    graph = build_definitions(get_settings()).resolve_asset_graph()  # the code location this run loaded
-    scan = scan_stale(context.instance, graph)
-    context.log.info(summary(scan))
-    for partition, items in list(scan.by_partition().items())[:50]:
-        context.log.info(f"video {partition}: " + "; ".join(f"{s.asset} ({', '.join(s.reasons)})" for s in items))
-    if scan.stale:
-        backfill_id = launch_backfill(context.instance, graph, scan.stale)
-        context.log.info(f"launched backfill {backfill_id}: Overview > Backfills > {backfill_id}")
+    @dg.op(name="launch_stale_backfill",
+           description="Scan for stale videos and launch one backfill over exactly those assets.")
+    def launch_stale_backfill(context: dg.OpExecutionContext) -> None:
+        graph = asset_graph()
+        scan = scan_stale(context.instance, graph)
+        context.log.info(summary(scan))
+        for partition, items in list(scan.by_partition().items())[:50]:
+            context.log.info(f"video {partition}: " + "; ".join(f"{s.asset} ({', '.join(s.reasons)})" for s in items))
+        if scan.stale:
+            backfill_id = launch_backfill(context.instance, graph, scan.stale)
+            context.log.info(f"launched backfill {backfill_id}: Overview > Backfills > {backfill_id}")
 
+    @dg.job(name="reprocess_stale",
+            description="One click: backfill exactly the videos a model or code change made stale "
+                        "(the same as `videoai reprocess --stale`).",
+            tags={"dagster/priority": "5"})
+    def reprocess_stale() -> None:
+        launch_stale_backfill()
 
-@dg.job(description="One click: backfill exactly the videos a model or code change made stale "
-                    "(the same as `videoai reprocess --stale`).",
-        tags={"dagster/priority": "5"})
-def reprocess_stale() -> None:
-    launch_stale_backfill()
+    return reprocess_stale

@@ -1,18 +1,25 @@
 """The embedded run launcher: run workers forked from a warm process, with a health check.
 
 Launching: a run of this interpreter's code is executed by a worker forked from the fork server
-(orchestration/run_workers.py), which has the libraries imported; that saves the ~3.5 s a freshly spawned
-worker spends importing before the run's first step. A run of code in another Python environment (a
-workspace entry with its own `executable_path`) is launched as Dagster's DefaultRunLauncher does, through
-its code server.
+(orchestration/platform/run_workers.py), which has the libraries imported, so the run's first step does not
+wait for a fresh interpreter's imports. A run of code in another Python environment (a workspace entry
+with its own `executable_path`) is launched as Dagster's DefaultRunLauncher does, through its code server.
 
 Health: Dagster's run monitoring fails a STARTED run whose worker is gone, but only when the run
 launcher can say whether the worker lives; the DefaultRunLauncher cannot (only the
 Kubernetes, ECS and Docker launchers can), so a run whose worker was killed (`kill -9`,
-out of memory, a reboot) stayed STARTED forever and its video `transcribing` (issue 13).
+out of memory, a reboot) would stay STARTED forever and its video `transcribing`.
 This launcher answers from the pid the worker logs when it starts ("Started process for
 run (pid: N)"): the run monitoring daemon then fails the run (every
 `run_monitoring.poll_interval_seconds`), and run retries launch it again.
+
+Private: the run launcher interface beyond the public `DefaultRunLauncher` (`LaunchRunContext`,
+`CheckRunHealthResult`, `WorkerStatus`), the arguments of `dagster api execute_run` (`ExecuteRunArgs`) and
+the tag that marks a run started by a code server (`GRPC_INFO_TAG`).
+
+Public replacement: `DefaultRunLauncher` (no health check: a killed worker's run stays STARTED; run
+monitoring's `max_runtime_seconds` tag bounds it) or a container launcher (`dagster-k8s`, `dagster-docker`),
+which checks its workers' health. Slow run starts are dagster-io/dagster#26194.
 """
 
 from __future__ import annotations
@@ -23,14 +30,12 @@ import sys
 
 import dagster as dg
 import psutil
-from dagster._core.events import DagsterEventType
-from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, LaunchRunContext, WorkerStatus
-from dagster._core.storage.dagster_run import DagsterRun
+from dagster import DagsterEventType, DagsterRun, DefaultRunLauncher, serialize_value
+from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, WorkerStatus
 from dagster._core.storage.tags import GRPC_INFO_TAG
 from dagster._grpc.types import ExecuteRunArgs
-from dagster._serdes import serialize_value
 
-from orchestration.run_workers import fork_server
+from orchestration.platform.run_workers import fork_server
 
 STARTED_MESSAGE = "Started process for run"
 # A pid is reused only after its process died; a process created this long after the worker

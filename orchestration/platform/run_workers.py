@@ -1,15 +1,19 @@
 """Run workers forked from a warm process: Dagster's `dagster api execute_run` without its seconds of imports.
 
-Dagster's default run launcher has the code server start each run worker with multiprocessing's "spawn": a
-fresh interpreter that imports Dagster, SQLAlchemy, the code location and, in its steps, the models'
-libraries. On 2 cores that was 3.5 s between RUN_STARTING and RUN_START, and ~1.5 s more of imports inside
-the steps, out of a 23 s upload → ready (benchmarks/upload_to_ready.py).
+Why: Dagster's default run launcher has the code server start each run worker with multiprocessing's
+"spawn": a fresh interpreter that imports Dagster, SQLAlchemy, the code location and, in its steps, the
+models' libraries, seconds before the run's first step (benchmarks/README.md, `upload_to_ready`).
 
 Here one fork server, started by the process that launches runs (the daemon), imports those libraries once
 and forks a worker per run. It imports nothing of this project, so each worker imports the project's own
-modules itself (~0.15 s) and a code reload reaches the next run. The worker runs the body of Dagster's own
+modules itself and a code reload reaches the next run. The worker runs the body of Dagster's own
 `dagster api execute_run`, the entry point the Kubernetes and Docker launchers run: it logs its pid ("Started
 process for run"), which the launcher's health check reads, and SIGTERM interrupts it as it does there.
+
+Private: the click command's callback (`dagster._cli.api.execute_run_command.callback`) and Dagster's
+interrupt handlers (`dagster._utils.interrupts.setup_interrupt_handlers`), called in the forked worker.
+Public replacement: the `dagster api execute_run` command in a fresh process (what `DefaultRunLauncher`
+starts), at the price of the imports. Slow run starts are dagster-io/dagster#26194.
 
 The fork server reads one serialized `ExecuteRunArgs` per line on one pipe and answers the worker's pid on
 another. When the launching process goes away, its end of the pipe closes and the fork server exits; the
@@ -29,10 +33,9 @@ from typing import TextIO
 
 # What a run of the embedded default imports besides this project: Dagster's run worker, the database
 # layer, and the libraries its steps load (ffmpeg-python, faster-whisper, the tokenizer, the embedder).
-PRELOADED = ("dagster", "dagster._cli.api", "dagster._core.execution.backfill",
-             "dagster._daemon.auto_run_reexecution.auto_run_reexecution", "sqlalchemy.orm", "alembic.runtime.migration",
-             "alembic.context", "pydantic_settings", "psutil", "numpy", "ffmpeg", "faster_whisper", "bpe_openai",
-             "wordllama")
+PRELOADED = ("dagster", "dagster._cli.api", "dagster._core.execution.backfill", "sqlite3", "sqlalchemy.orm",
+             "alembic.runtime.migration", "alembic.context", "pydantic_settings", "psutil", "numpy", "ffmpeg",
+             "faster_whisper", "bpe_openai", "wordllama")
 
 
 class ForkServerError(RuntimeError):
@@ -105,7 +108,7 @@ class ForkServer:
         replies_read, replies_write = os.pipe()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "orchestration.run_workers", str(requests_read), str(replies_write)],
+                [sys.executable, "-m", "orchestration.platform.run_workers", str(requests_read), str(replies_write)],
                 pass_fds=(requests_read, replies_write), stdin=subprocess.DEVNULL)
         finally:
             os.close(requests_read)

@@ -1,11 +1,14 @@
 """The embedded instance's SQLite storages, each reusing one pooled SQLAlchemy engine per process.
 
-Dagster's SQLite storages build a new engine (NullPool) for every statement batch, so
-SQLAlchemy compiles every statement afresh and opens a new SQLite connection each time.
-Creating one run from a sensor writes ~14 events (an "asset planned" event per asset and
-check), and that per-connection overhead was most of the daemon's ~130 ms per run: a tick
-creating 20 runs took 2.8 s, 0.8 s with pooled engines (CPU 2.2 s and 0.6 s; load average 2-3).
-The databases, their files and schemas are Dagster's own; only how connections are made changes.
+Why: Dagster's SQLite storages build a new engine (NullPool) for every statement batch, so SQLAlchemy
+compiles every statement afresh and opens a new SQLite connection each time. Creating one run from a
+sensor writes an "asset planned" event per asset and check, and that per-connection overhead was most of
+what a run cost the daemon (benchmarks/README.md, `backlog`). The databases, their files and schemas are
+Dagster's own; only how connections are made changes, by subclassing Dagster's SQLite storages and
+replacing how they connect (`connect`, `_connect`, `has_table`).
+
+Public replacement: Dagster's own SQLite storages (`storage: sqlite:` in dagster.yaml), slower per run,
+or `dagster-postgres` (deploy/dagster.yaml), which pools. No upstream issue found.
 """
 
 from __future__ import annotations

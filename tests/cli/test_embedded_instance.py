@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orchestration.instance import ensure_dagster_home
+from orchestration.instance import dagster_yaml, ensure_dagster_home
 
 
 def test_embedded_dagster_yaml_loads_into_a_real_instance(settings, monkeypatch):
@@ -16,7 +16,7 @@ def test_embedded_dagster_yaml_loads_into_a_real_instance(settings, monkeypatch)
         from dagster._daemon.controller import create_daemon_of_type
         from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 
-        from orchestration.run_queue import LocalRunCoordinator
+        from orchestration.platform.run_queue import LocalRunCoordinator
 
         assert isinstance(instance.run_coordinator, LocalRunCoordinator)
         daemon = create_daemon_of_type(QueuedRunCoordinatorDaemon.daemon_type(), instance)
@@ -24,7 +24,11 @@ def test_embedded_dagster_yaml_loads_into_a_real_instance(settings, monkeypatch)
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         # One event-log database, not a SQLite file per run (benchmarks/backlog.py), pooled
         # connections, and runs submitted from a sensor tick in parallel: a backlog's ticks stay short.
-        from orchestration.storage import PooledSqliteEventLogStorage, PooledSqliteRunStorage, PooledSqliteScheduleStorage
+        from orchestration.platform.storage import (
+            PooledSqliteEventLogStorage,
+            PooledSqliteRunStorage,
+            PooledSqliteScheduleStorage,
+        )
 
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
         assert isinstance(instance.run_storage, PooledSqliteRunStorage)
@@ -36,7 +40,7 @@ def test_embedded_dagster_yaml_loads_into_a_real_instance(settings, monkeypatch)
 def test_pooled_storage_is_shared_through_the_files(settings, monkeypatch):
     """What one instance (another process, in real use) writes, a second one reads; every pooled
     connection is in WAL mode with synchronous=NORMAL."""
-    from orchestration.storage import pooled_engine
+    from orchestration.platform.storage import pooled_engine
 
     home = ensure_dagster_home(settings)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
@@ -51,6 +55,21 @@ def test_pooled_storage_is_shared_through_the_files(settings, monkeypatch):
             with pooled_engine(storage._conn_string).connect() as connection:
                 assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
                 assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_an_existing_dagster_yaml_follows_the_embedded_classes_into_the_platform_package(settings, monkeypatch):
+    """An install made when the run queue, launcher and storages were top-level modules of `orchestration`
+    keeps its own edits and loads again."""
+    home = settings.dagster_home
+    home.mkdir(parents=True)
+    edited = dagster_yaml(home).replace("max_concurrent_runs: 2", "max_concurrent_runs: 3")
+    (home / "dagster.yaml").write_text(edited.replace("orchestration.platform.", "orchestration."))
+    assert ensure_dagster_home(settings) == home
+    assert (home / "dagster.yaml").read_text() == edited
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 3
+        assert type(instance.run_launcher).__module__ == "orchestration.platform.launcher"
 
 
 @dg.asset

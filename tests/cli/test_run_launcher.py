@@ -1,4 +1,4 @@
-"""The embedded run launcher forks each run worker from a warm fork server (orchestration/run_workers.py)
+"""The embedded run launcher forks each run worker from a warm fork server (orchestration/platform/run_workers.py)
 instead of spawning a fresh interpreter that imports everything again (issue 12: 3.5 s of a 23 s upload → ready).
 
 Real runs on a real SQLite instance: a one-op job in a file of the test's own, launched with
@@ -23,8 +23,8 @@ import yaml
 from dagster._core.definitions.reconstruct import ReconstructableJob
 
 from orchestration.instance import EMBEDDED_DAGSTER_YAML
-from orchestration.launcher import LocalRunLauncher, worker_start
-from orchestration.run_workers import PRELOADED, fork_server
+from orchestration.platform.launcher import LocalRunLauncher, worker_start
+from orchestration.platform.run_workers import PRELOADED, fork_server
 
 JOB_FILE = """\
 import json, os, time

@@ -3,7 +3,7 @@ retried by run retries, and its video reaches `ready`; its temp work stayed unde
 stay STARTED, the video `transcribing` forever, and its ladder in /tmp).
 
 Two ways to die: only the run worker, or every Dagster process at once, then a restart. In both, the daemon's
-run monitoring asks the run launcher (orchestration/launcher.py) whether the worker lives, and fails the run."""
+run monitoring asks the run launcher (orchestration/platform/launcher.py) whether the worker lives, and fails the run."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from dagster._core.storage.tags import RETRY_NUMBER_TAG
 
 from benchmarks.support import API, api_server, dagster_daemon
 from orchestration.instance import ensure_dagster_home
-from orchestration.launcher import worker_start
+from orchestration.platform.launcher import worker_start
 from orchestration.processes import free_port
 from pipeline import samples
 

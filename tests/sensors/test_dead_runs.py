@@ -17,7 +17,7 @@ from dagster._core.storage.tags import WILL_RETRY_TAG
 from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 
 from orchestration.instance import EMBEDDED_DAGSTER_YAML
-from orchestration.launcher import LocalRunLauncher, worker_alive, worker_start
+from orchestration.platform.launcher import LocalRunLauncher, worker_alive, worker_start
 
 
 def _embedded_instance():
