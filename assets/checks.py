@@ -83,5 +83,3 @@ def search_document_present(context: dg.AssetCheckExecutionContext, database: Da
     return dg.AssetCheckResult(passed=document is not None and document.title == title,
                                metadata={"indexed": document is not None})
 
-
-ALL_CHECKS = [transcript_segments_are_timed, transcript_coverage, summary_shape, search_document_present]

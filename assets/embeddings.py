@@ -2,41 +2,33 @@
 
 import dagster as dg
 
-from assets.partitions import videos_partitions
-from assets.support import TRANSIENT_RETRY, repository
+from assets.catalog import video_asset
+from assets.summaries import video_summary
+from assets.support import repository
+from assets.transcription import transcript
 from pipeline.passages import TRANSCRIPT, video_passages
 from resources.database import DatabaseResource
 from resources.embedder import EmbeddingResource
 
 
-def passage_embeddings_asset(code_version: str) -> dg.AssetsDefinition:
-    """`code_version` names the embedding model: changing it marks this asset and search_document stale."""
-
-    @dg.asset(
-        name="passage_embeddings",
-        partitions_def=videos_partitions,
-        group_name="content",
-        retry_policy=TRANSIENT_RETRY,
-        deps=["transcript", "video_summary"],
-        code_version=code_version,
-        kinds={"embeddings"},
-        description="The transcript cut into ~30-60 s passages (with their start times), plus the title and the "
-                    "summary, each embedded by the embedding model (offline WordLlama by default).",
-    )
-    def passage_embeddings(context: dg.AssetExecutionContext, database: DatabaseResource,
-                           embedding: EmbeddingResource) -> dg.MaterializeResult:
-        videos = repository(context, database)
-        summary = videos.summary()
-        passages = video_passages(videos.video().title, summary.summary if summary else "", videos.segments())
-        embedder = embedding.get_embedder()
-        vectors = embedder.embed([p.text for p in passages])
-        videos.save_passages(embedder.model_id, passages, vectors)
-        spans = [f"{p.start:.0f}-{p.end:.0f}s" for p in passages if p.kind == TRANSCRIPT and p.start is not None]
-        return dg.MaterializeResult(metadata={
-            "passages": len(passages),
-            "transcript_passages": dg.MetadataValue.text(", ".join(spans) or "none"),
-            "model": embedder.model_id,
-            "dimensions": embedder.dimensions,
-        })
-
-    return passage_embeddings
+@video_asset(
+    group_name="content",
+    deps=[transcript, video_summary],
+    description="The transcript cut into ~30-60 s passages (with their start times), plus the title and the "
+                "summary, each embedded by the embedding model (offline WordLlama by default).",
+)
+def passage_embeddings(context: dg.AssetExecutionContext, database: DatabaseResource,
+                       embedding: EmbeddingResource) -> dg.MaterializeResult:
+    videos = repository(context, database)
+    summary = videos.summary()
+    passages = video_passages(videos.video().title, summary.summary if summary else "", videos.segments())
+    embedder = embedding.get_embedder()
+    vectors = embedder.embed([p.text for p in passages])
+    videos.save_passages(embedder.model_id, passages, vectors)
+    spans = [f"{p.start:.0f}-{p.end:.0f}s" for p in passages if p.kind == TRANSCRIPT and p.start is not None]
+    return dg.MaterializeResult(metadata={
+        "passages": len(passages),
+        "transcript_passages": dg.MetadataValue.text(", ".join(spans) or "none"),
+        "model": embedder.model_id,
+        "dimensions": embedder.dimensions,
+    })

@@ -2,14 +2,12 @@
 
 import dagster as dg
 
+from assets.catalog import VIDEO_ASSETS
 from assets.partitions import videos_partitions
-
-VIDEO_ASSET_KEYS = ("source_video", "video_variants", "transcript", "chunk_summaries", "video_summary",
-                    "passage_embeddings", "search_document", "chapters")
 
 video_pipeline_job = dg.define_asset_job(
     name="video_pipeline",
-    selection=dg.AssetSelection.assets(*VIDEO_ASSET_KEYS),
+    selection=VIDEO_ASSETS,
     partitions_def=videos_partitions,
     description="Take one video from upload to ready: transcode, transcribe, summarize, index.",
 )

@@ -4,8 +4,8 @@ from contextlib import nullcontext
 
 import dagster as dg
 
-from assets.partitions import videos_partitions
-from assets.support import TRANSIENT_RETRY, fail_video, k8s_resources, repository, thumbnail_url, video_run_tags
+from assets.catalog import video_asset
+from assets.support import fail_video, k8s_resources, repository, thumbnail_url, video_run_tags
 from pipeline import hls, keys
 from pipeline.db.models import VideoStatus
 from pipeline.media import MediaError, check_complete, plan_ladder, probe, thumbnail_time, transcode_ladder
@@ -15,10 +15,8 @@ from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
 
 
-@dg.asset(
-    partitions_def=videos_partitions,
+@video_asset(
     group_name="media",
-    retry_policy=TRANSIENT_RETRY,
     kinds={"ffmpeg"},
     description="The uploaded video, probed: duration, streams, resolution and codecs.",
 )
@@ -56,10 +54,8 @@ def source_video(context: dg.AssetExecutionContext, database: DatabaseResource,
     })
 
 
-@dg.asset(
-    partitions_def=videos_partitions,
+@video_asset(
     group_name="media",
-    retry_policy=TRANSIENT_RETRY,
     # One ffmpeg encoding every rung at once. First among the steps ready to run (the in-process
     # executor runs one at a time): the video becomes watchable early, and while ffmpeg
     # transcodes, the status says `transcoding`, not the next stage.

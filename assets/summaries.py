@@ -5,8 +5,9 @@ import json
 
 import dagster as dg
 
-from assets.partitions import videos_partitions
-from assets.support import TRANSIENT_RETRY, repository
+from assets.catalog import video_asset
+from assets.support import repository
+from assets.transcription import transcript
 from pipeline import keys
 from pipeline.db.models import VideoStatus
 from pipeline.summarization import chunk_segments, map_chunks, reduce_summaries
@@ -15,66 +16,52 @@ from resources.object_store import ObjectStoreResource
 from resources.summarizer import SummarizerResource
 
 
-def summary_assets(code_version: str) -> list[dg.AssetsDefinition]:
-    """Both summary assets; `code_version` is the summarizer's identity (provider, model, prompt)."""
+@video_asset(
+    group_name="content",
+    deps=[transcript],
+    description="Map: the transcript cut into chunks of SUMMARY_CHUNK_TOKENS tokens (counted offline), each "
+                "summarized; SUMMARY_BATCH_SIZE chunks run concurrently.",
+)
+def chunk_summaries(context: dg.AssetExecutionContext, database: DatabaseResource,
+                    summarizer: SummarizerResource) -> dg.MaterializeResult:
+    videos = repository(context, database)
+    videos.advance(VideoStatus.SUMMARIZING)
+    chunks = chunk_segments(videos.segments(), summarizer.chunk_tokens)
+    results = map_chunks(chunks, summarizer.get_provider(), batch_size=summarizer.batch_size,
+                         progress=context.log.info)
+    videos.replace_chunk_summaries(results)
+    return dg.MaterializeResult(metadata={
+        "chunk_count": len(results),
+        "tokens": sum(r.token_count for r in results),
+        "provider": summarizer.provider,
+    })
 
-    @dg.asset(
-        name="chunk_summaries",
-        partitions_def=videos_partitions,
-        group_name="content",
-        retry_policy=TRANSIENT_RETRY,
-        deps=["transcript"],
-        code_version=code_version,
-        kinds={"llm"},
-        description="Map: the transcript cut into chunks of SUMMARY_CHUNK_TOKENS tokens (counted offline), each "
-                    "summarized; SUMMARY_BATCH_SIZE chunks run concurrently.",
-    )
-    def chunk_summaries(context: dg.AssetExecutionContext, database: DatabaseResource,
-                        summarizer: SummarizerResource) -> dg.MaterializeResult:
-        videos = repository(context, database)
-        videos.advance(VideoStatus.SUMMARIZING)
-        chunks = chunk_segments(videos.segments(), summarizer.chunk_tokens)
-        results = map_chunks(chunks, summarizer.get_provider(), batch_size=summarizer.batch_size,
-                             progress=context.log.info)
-        videos.replace_chunk_summaries(results)
-        return dg.MaterializeResult(metadata={
-            "chunk_count": len(results),
-            "tokens": sum(r.token_count for r in results),
-            "provider": summarizer.provider,
-        })
 
-    @dg.asset(
-        name="video_summary",
-        partitions_def=videos_partitions,
-        group_name="content",
-        retry_policy=TRANSIENT_RETRY,
-        deps=[chunk_summaries],
-        code_version=code_version,
-        kinds={"llm"},
-        description="Reduce: chunk summaries combined recursively, SUMMARY_BATCH_SIZE at a time, into a final "
-                    "summary of 4-6 sentences, with a quality score.",
-    )
-    def video_summary(context: dg.AssetExecutionContext, database: DatabaseResource,
-                      object_store: ObjectStoreResource, summarizer: SummarizerResource) -> dg.MaterializeResult:
-        videos = repository(context, database)
-        vid, chunk_texts, transcript = videos.video_id, videos.chunk_summaries(), videos.transcript()
-        transcript_text = transcript.text if transcript else ""
-        provider = summarizer.get_provider()
-        reduced = reduce_summaries(chunk_texts, provider, batch_size=summarizer.batch_size,
-                                   source_text=transcript_text, progress=context.log.info)
-        model_info = provider.model_info()
-        store_key = keys.summary_key(vid)
-        object_store.get_store().put_bytes(store_key, json.dumps({
-            "video_id": vid, "summary": reduced.summary, "sentences": reduced.sentences,
-            "quality_score": reduced.quality_score, "quality": reduced.quality, "model_info": model_info,
-        }, ensure_ascii=False).encode(), "application/json")
-        videos.save_summary(reduced, len(chunk_texts), store_key, model_info)
-        return dg.MaterializeResult(metadata={
-            "summary": dg.MetadataValue.md(reduced.summary or "_No speech, so no summary._"),
-            "sentence_count": len(reduced.sentences),
-            "quality_score": dg.MetadataValue.float(reduced.quality_score),
-            "reduce_rounds": reduced.reduce_rounds,
-            "model": model_info.get("model", ""),
-        })
-
-    return [chunk_summaries, video_summary]
+@video_asset(
+    group_name="content",
+    deps=[chunk_summaries],
+    description="Reduce: chunk summaries combined recursively, SUMMARY_BATCH_SIZE at a time, into a final "
+                "summary of 4-6 sentences, with a quality score.",
+)
+def video_summary(context: dg.AssetExecutionContext, database: DatabaseResource,
+                  object_store: ObjectStoreResource, summarizer: SummarizerResource) -> dg.MaterializeResult:
+    videos = repository(context, database)
+    vid, chunk_texts, transcript = videos.video_id, videos.chunk_summaries(), videos.transcript()
+    transcript_text = transcript.text if transcript else ""
+    provider = summarizer.get_provider()
+    reduced = reduce_summaries(chunk_texts, provider, batch_size=summarizer.batch_size,
+                               source_text=transcript_text, progress=context.log.info)
+    model_info = provider.model_info()
+    store_key = keys.summary_key(vid)
+    object_store.get_store().put_bytes(store_key, json.dumps({
+        "video_id": vid, "summary": reduced.summary, "sentences": reduced.sentences,
+        "quality_score": reduced.quality_score, "quality": reduced.quality, "model_info": model_info,
+    }, ensure_ascii=False).encode(), "application/json")
+    videos.save_summary(reduced, len(chunk_texts), store_key, model_info)
+    return dg.MaterializeResult(metadata={
+        "summary": dg.MetadataValue.md(reduced.summary or "_No speech, so no summary._"),
+        "sentence_count": len(reduced.sentences),
+        "quality_score": dg.MetadataValue.float(reduced.quality_score),
+        "reduce_rounds": reduced.reduce_rounds,
+        "model": model_info.get("model", ""),
+    })

@@ -5,9 +5,9 @@ import json
 
 import dagster as dg
 
+from assets.catalog import video_asset
 from assets.media import source_video
-from assets.partitions import videos_partitions
-from assets.support import TRANSIENT_RETRY, k8s_resources, repository
+from assets.support import k8s_resources, repository
 from pipeline import keys
 from pipeline.db.models import VideoStatus
 from pipeline.storage import local_file
@@ -17,49 +17,38 @@ from resources.object_store import ObjectStoreResource
 from resources.transcriber import TranscriberResource
 
 
-def transcript_asset(code_version: str) -> dg.AssetsDefinition:
-    """The transcript asset; `code_version` is the transcriber's identity, so a model change makes it stale."""
-
-    @dg.asset(
-        name="transcript",
-        partitions_def=videos_partitions,
-        group_name="content",
-        retry_policy=TRANSIENT_RETRY,
-        op_tags=k8s_resources(cpu="2", memory="4Gi"),  # whisper: threads and the model in memory
-        deps=[source_video],
-        code_version=code_version,
-        kinds={"whisper"},
-        pool="transcribe",
-        description="Speech-to-text with faster-whisper (VAD on): timed segments, detected language; "
-                    "JSON and WebVTT in the object store. A video without audio gets an empty transcript.",
-    )
-    def transcript(context: dg.AssetExecutionContext, database: DatabaseResource,
-                   object_store: ObjectStoreResource, transcriber: TranscriberResource) -> dg.MaterializeResult:
-        videos = repository(context, database)
-        video = videos.video()
-        vid, source_key, media_seconds = videos.video_id, video.source_key or "", video.duration_seconds
-        videos.advance(VideoStatus.TRANSCRIBING)
-        engine = transcriber.get_transcriber()
-        store = object_store.get_store()
-        with local_file(store, source_key) as path:
-            # A video without an audio track gets an empty transcript: silence is not a failure.
-            # Timestamps past the probed end are clamped (and logged), not a failed check.
-            result = engine.transcribe(path, media_seconds=media_seconds, progress=context.log.info)
-        json_key, vtt_key = keys.transcript_json_key(vid), keys.transcript_vtt_key(vid)
-        store.put_bytes(json_key, json.dumps(transcript_to_json(result), ensure_ascii=False).encode(), "application/json")
-        store.put_bytes(vtt_key, to_webvtt(result.segments).encode(), "text/vtt")
-        model_info = engine.model_info()
-        row = videos.save_transcript(result, model_info, json_key, vtt_key)
-        preview = " ".join(s.text for s in result.segments)[:500]
-        return dg.MaterializeResult(metadata={
-            "language": row.language or "none",
-            "word_count": row.word_count,
-            "segment_count": row.segment_count,
-            "audio_seconds": dg.MetadataValue.float(row.audio_seconds or 0.0),
-            "speech_seconds": dg.MetadataValue.float(row.speech_seconds or 0.0),
-            "model": model_info.get("model", ""),
-            "preview": dg.MetadataValue.text(preview or "(no speech)"),
-        })
-
-    return transcript
-
+@video_asset(
+    group_name="content",
+    op_tags=k8s_resources(cpu="2", memory="4Gi"),  # whisper: threads and the model in memory
+    deps=[source_video],
+    pool="transcribe",
+    description="Speech-to-text with faster-whisper (VAD on): timed segments, detected language; "
+                "JSON and WebVTT in the object store. A video without audio gets an empty transcript.",
+)
+def transcript(context: dg.AssetExecutionContext, database: DatabaseResource,
+               object_store: ObjectStoreResource, transcriber: TranscriberResource) -> dg.MaterializeResult:
+    videos = repository(context, database)
+    video = videos.video()
+    vid, source_key, media_seconds = videos.video_id, video.source_key or "", video.duration_seconds
+    videos.advance(VideoStatus.TRANSCRIBING)
+    engine = transcriber.get_transcriber()
+    store = object_store.get_store()
+    with local_file(store, source_key) as path:
+        # A video without an audio track gets an empty transcript: silence is not a failure.
+        # Timestamps past the probed end are clamped (and logged), not a failed check.
+        result = engine.transcribe(path, media_seconds=media_seconds, progress=context.log.info)
+    json_key, vtt_key = keys.transcript_json_key(vid), keys.transcript_vtt_key(vid)
+    store.put_bytes(json_key, json.dumps(transcript_to_json(result), ensure_ascii=False).encode(), "application/json")
+    store.put_bytes(vtt_key, to_webvtt(result.segments).encode(), "text/vtt")
+    model_info = engine.model_info()
+    row = videos.save_transcript(result, model_info, json_key, vtt_key)
+    preview = " ".join(s.text for s in result.segments)[:500]
+    return dg.MaterializeResult(metadata={
+        "language": row.language or "none",
+        "word_count": row.word_count,
+        "segment_count": row.segment_count,
+        "audio_seconds": dg.MetadataValue.float(row.audio_seconds or 0.0),
+        "speech_seconds": dg.MetadataValue.float(row.speech_seconds or 0.0),
+        "model": model_info.get("model", ""),
+        "preview": dg.MetadataValue.text(preview or "(no speech)"),
+    })

@@ -1,36 +1,32 @@
-"""The Dagster code location: assets, checks, job, sensors and resources, built from settings.
+"""The Dagster code location: the assets and checks of the `assets` package, the jobs, sensors and
+resources, built from settings.
 
-Model-driven assets get their `code_version` from the model configuration, so
-changing the whisper model or the summarizer makes them and everything
-downstream stale in the UI.
+Every asset and check is loaded from its module (assets/): adding one is adding its module there.
+`assets/catalog.py` gives each asset this installation's kinds and, for model-driven assets, a
+`code_version` naming every model its output depends on, so changing the whisper model or the
+summarizer makes them and everything downstream stale in the UI.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TypeVar
+from typing import Protocol, runtime_checkable
 
 import dagster as dg
 
-from assets.chapters import chapters_assets
-from assets.checks import ALL_CHECKS
-from assets.embeddings import passage_embeddings_asset
+import assets
+from assets.catalog import for_installation
 from assets.jobs import video_pipeline_job
-from assets.media import source_video, video_variants
-from assets.search import search_document_asset
-from assets.summaries import summary_assets
-from assets.transcription import transcript_asset
-from orchestration.catalog import describe
 from orchestration.executors import executor_for
 from orchestration.maintenance import prune_uploads_job, prune_uploads_schedule
 from orchestration.stale import reprocess_stale_job, stale_videos_sensor
-from pipeline.chapters import CHAPTER_PROMPT_VERSION
 from pipeline.embeddings import embedder_settings
 from pipeline.search.factory import search_config
 from pipeline.settings import Settings, get_settings
 from pipeline.storage.factory import object_store_config
 from pipeline.summarization.providers import summarizer_config
 from pipeline.transcription import transcriber_config
+from resources.chapters import ChapterRulesResource
 from resources.database import DatabaseResource
 from resources.embedder import EmbeddingResource
 from resources.object_store import ObjectStoreResource
@@ -41,8 +37,6 @@ from resources.transcriber import TranscriberResource
 from sensors.kafka import kafka_upload_sensor
 from sensors.status import video_failure_sensor
 from sensors.uploads import upload_sensor
-
-R = TypeVar("R", bound=dg.ConfigurableResource)
 
 
 def _secret(env_name: str, value: str) -> str:
@@ -64,51 +58,43 @@ def build_resources(settings: Settings, *, from_env: bool = False) -> dict[str, 
                                          chunk_tokens=settings.summary_chunk_tokens,
                                          batch_size=settings.summary_batch_size),
         "embedding": EmbeddingResource(**{**embedder_settings(settings), **api_key}),
+        "chapter_rules": ChapterRulesResource(min_seconds=settings.chapter_min_seconds),
         "pipeline_settings": PipelineSettingsResource.from_settings(settings),
     }
 
 
-def model_code_versions(settings: Settings, resources: dict[str, dg.ConfigurableResource]) -> dict[str, str]:
-    """Each model-driven asset's code version: the identity of every model its output depends on.
-
-    Dagster marks an asset stale when its own code version changes, but its
-    dependents only once it has been rematerialized; naming the upstream models
-    in the downstream versions shows the whole affected graph stale at once.
-    """
-    transcriber = _resource(resources, "transcriber", TranscriberResource).model_version()
-    summarizer = _resource(resources, "summarizer", SummarizerResource).model_version()
-    embedder = _resource(resources, "embedding", EmbeddingResource).model_version()
-    return {"transcript": transcriber, "summaries": f"{transcriber} | {summarizer}",
-            "passage_embeddings": f"{transcriber} | {summarizer} | {embedder}",
-            "search_document": f"{transcriber} | {summarizer} | {embedder}",
-            "chapters": f"{transcriber} | {summarizer} | {embedder} | {CHAPTER_PROMPT_VERSION} | "
-                        f"min{settings.chapter_min_seconds:g}s"}
+def resource_kinds(settings: Settings) -> dict[str, str]:
+    """What each resource is on this installation, as Dagster shows it: the kinds of the assets that use it."""
+    database = "postgres" if settings.database_url.startswith("postgresql") else "sqlite"
+    return {"database": database, "object_store": "s3" if settings.object_store == "s3" else "local-files",
+            "search_index": "opensearch" if settings.search_backend == "opensearch" else database,
+            "transcriber": "whisper",
+            "summarizer": "openai" if settings.summarizer_provider == "openai" else "extractive",
+            "embedding": "openai" if settings.embedding_provider == "openai" else "wordllama"}
 
 
-def _resource(resources: dict[str, dg.ConfigurableResource], key: str, kind: type[R]) -> R:
-    resource = resources[key]
-    assert isinstance(resource, kind)
-    return resource
+@runtime_checkable
+class ModelDriven(Protocol):
+    """A resource whose output a model (or a prompt, or a rule) decides."""
+
+    def model_version(self) -> str: ...
+
+
+def model_versions(resources: dict[str, dg.ConfigurableResource]) -> dict[str, str]:
+    """The identity of each model-driven resource, in the order code versions name them."""
+    return {key: resource.model_version() for key, resource in resources.items() if isinstance(resource, ModelDriven)}
 
 
 def build_assets(settings: Settings, resources: dict[str, dg.ConfigurableResource]) -> list[dg.AssetsDefinition]:
-    versions = model_code_versions(settings, resources)
-    return describe([source_video, video_variants, transcript_asset(versions["transcript"]),
-                     *summary_assets(versions["summaries"]), passage_embeddings_asset(versions["passage_embeddings"]),
-                     search_document_asset(versions["search_document"]),
-                     chapters_assets(versions["chapters"], settings.chapter_min_seconds)[0]], settings)
-
-
-def build_checks(settings: Settings, resources: dict[str, dg.ConfigurableResource]) -> list[dg.AssetChecksDefinition]:
-    versions = model_code_versions(settings, resources)
-    return [*ALL_CHECKS, chapters_assets(versions["chapters"], settings.chapter_min_seconds)[1]]
+    return for_installation(dg.load_assets_from_package_module(assets), resource_kinds(settings),
+                            model_versions(resources))
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     resources = build_resources(settings, from_env=True)
     defs = dg.Definitions(
         assets=build_assets(settings, resources),
-        asset_checks=build_checks(settings, resources),
+        asset_checks=dg.load_asset_checks_from_package_module(assets),
         # The reprocess job scans these definitions' own asset graph.
         jobs=[video_pipeline_job, prune_uploads_job, reprocess_stale_job(lambda: defs.resolve_asset_graph())],
         schedules=[prune_uploads_schedule],

@@ -20,12 +20,12 @@ from dagster._daemon.sensor import execute_sensor_iteration
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from assets.jobs import VIDEO_ASSET_KEYS
+from orchestration.definitions import build_definitions
 from orchestration.instance import dagster_yaml
 from orchestration.processes import free_port, stop_process_group, wait_until_answers
 from serving_api.main import create_app
 from tests.fixtures.daemon import daemon_workspace
-from tests.fixtures.pipeline import PipelineHarness, platform_from_environment
+from tests.fixtures.pipeline import PipelineHarness, platform_from_environment, video_asset_keys
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +90,8 @@ def test_a_processed_video_shows_in_the_status_gauge_the_run_queue_and_step_dura
         counts = _steps(scraped, "videoai_step_duration_seconds_count")
         sums = _steps(scraped, "videoai_step_duration_seconds_sum")
         # Every step of the video's run once: each asset, and each asset check (a step of its own).
-        assert set(VIDEO_ASSET_KEYS) < set(counts) and set(counts.values()) == {1.0}
+        assert set(video_asset_keys(build_definitions(platform.settings).resolve_asset_graph())) < set(counts)
+        assert set(counts.values()) == {1.0}
         assert "transcript_transcript_segments_are_timed" in counts
         assert all(seconds > 0 for seconds in sums.values())
         assert sum(sums.values()) <= run_seconds  # steps ran one after the other inside the run

@@ -13,13 +13,12 @@ from dagster._core.definitions.data_version import CachingStaleStatusResolver
 from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 from dagster._core.loader import LoadingContextForTest
 
-from assets.jobs import VIDEO_ASSET_KEYS
 from orchestration import cli
 from orchestration.definitions import build_definitions
 from orchestration.reprocess import backfill_progress, scan_stale, wait_for_backfill
 from pipeline.settings import Settings, get_settings
 from tests.fixtures.daemon import SYNC_RUN_LAUNCHER, backfill_daemon_iteration, daemon_workspace, run_queue_iteration
-from tests.fixtures.pipeline import platform_from_environment
+from tests.fixtures.pipeline import platform_from_environment, video_asset_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +33,7 @@ def _resolver_statuses(instance, settings, partitions) -> dict[tuple[str, str], 
     """Dagster's own verdict for every (partition, asset): the reference the scan must agree with."""
     graph = build_definitions(settings).resolve_asset_graph()
     resolver = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
-    return {(p, a): resolver.get_status(dg.AssetKey(a), p).value for p in partitions for a in VIDEO_ASSET_KEYS}
+    return {(p, a): resolver.get_status(dg.AssetKey(a), p).value for p in partitions for a in video_asset_keys(graph)}
 
 
 def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform, small_video_path, monkeypatch, capsys):
@@ -52,7 +51,8 @@ def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform,
 
     # Dagster's resolver says: the assets whose output depends on the transcriber, for the other videos only.
     old, new = (build_definitions(s).resolve_asset_graph() for s in (platform.settings, changed))
-    model_driven = {a for a in VIDEO_ASSET_KEYS if old.get(dg.AssetKey(a)).code_version != new.get(dg.AssetKey(a)).code_version}
+    model_driven = {a for a in video_asset_keys(new)
+                    if old.get(dg.AssetKey(a)).code_version != new.get(dg.AssetKey(a)).code_version}
     assert {"transcript", "chunk_summaries", "video_summary", "search_document"} <= model_driven
     assert not {"source_video", "video_variants"} & model_driven
     statuses = _resolver_statuses(platform.instance, changed, videos)

@@ -13,7 +13,6 @@ from dagster._core.loader import LoadingContextForTest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from assets.jobs import VIDEO_ASSET_KEYS
 from orchestration.definitions import build_definitions
 from pipeline import keys
 from pipeline.db.models import (
@@ -32,6 +31,7 @@ from pipeline.samples import DEFAULT_KEYWORDS
 from pipeline.search import SearchQuery
 from pipeline.search.factory import search_index_from_settings
 from pipeline.summarization import PROMPTS, split_sentences
+from tests.fixtures.pipeline import video_asset_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -202,7 +202,7 @@ def test_transcript_json_and_webvtt_are_stored(module_harness, processed_speech_
 def _stale_statuses(harness, settings, vid: int) -> dict[str, str]:
     graph = build_definitions(settings).resolve_asset_graph()
     resolver = CachingStaleStatusResolver(harness.instance, graph, LoadingContextForTest(harness.instance))
-    return {key: resolver.get_status(dg.AssetKey(key), str(vid)).value for key in VIDEO_ASSET_KEYS}
+    return {key: resolver.get_status(dg.AssetKey(key), str(vid)).value for key in video_asset_keys(graph)}
 
 
 def test_a_model_change_makes_its_asset_and_everything_downstream_stale(module_harness, processed_speech_video):
