@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
-from pipeline.db.models import VideoChapter
+# The API reads a video's chapters by this name; the per-video repository owns the query.
+from pipeline.db.videos import load_chapters as load_chapters
 from pipeline.summarization.providers import OpenAIChatSummarizer, SummaryProvider, select_sentences
 from pipeline.summarization.text import content_words, split_sentences
-from pipeline.text import TimedSegment
+from pipeline.text import Chapter, TimedSegment
 
 DEFAULT_MIN_SECONDS = 15.0
 TITLE_MAX_WORDS = 6
@@ -49,14 +48,6 @@ class ChapterSpan:
     @property
     def text(self) -> str:
         return " ".join(s.text.strip() for s in self.segments)
-
-
-@dataclass(frozen=True)
-class Chapter:
-    start: float
-    end: float
-    title: str
-    gist: str
 
 
 def _spoken(segments: Sequence[TimedSegment]) -> list[TimedSegment]:
@@ -272,19 +263,3 @@ def to_webvtt_chapters(chapters: Sequence[Chapter]) -> str:
 def _one_line(text: str) -> str:
     # A cue's text ends at a blank line and may not contain "-->".
     return " ".join(text.replace("-->", "→").split())
-
-
-# --- storage (the app database's video_chapters rows) --------------------------------------------
-
-
-def save_chapters(session: Session, video_id: int, chapters: Sequence[Chapter]) -> None:
-    """Replace the video's chapters (idempotent per video)."""
-    session.execute(delete(VideoChapter).where(VideoChapter.video_id == video_id))
-    session.add_all(VideoChapter(video_id=video_id, position=i, start_seconds=c.start, end_seconds=c.end,
-                                 title=c.title[:200], gist=c.gist) for i, c in enumerate(chapters))
-
-
-def load_chapters(session: Session, video_id: int) -> list[Chapter]:
-    rows = session.scalars(select(VideoChapter).where(VideoChapter.video_id == video_id)
-                           .order_by(VideoChapter.position)).all()
-    return [Chapter(r.start_seconds, r.end_seconds, r.title, r.gist) for r in rows]

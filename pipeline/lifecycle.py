@@ -1,7 +1,9 @@
-"""The video status lifecycle, written by the pipeline as its assets run.
+"""The video status lifecycle.
 
-pending -> transcoding -> transcribing -> summarizing -> indexing -> ready,
-or failed with a status_message a person can act on.
+uploading -> pending -> transcoding -> transcribing -> summarizing -> indexing -> ready,
+or failed with a status_message a person can act on. A video is `uploading` while its bytes
+arrive and `pending` once its upload is complete (pipeline/uploads.py); the pipeline writes
+the rest as its assets run, through the per-video repository (pipeline/db/videos.py).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def set_status(
     return video
 
 
-_PROGRESS = [VideoStatus.PENDING, VideoStatus.UPLOADING, VideoStatus.TRANSCODING, VideoStatus.TRANSCRIBING,
+_PROGRESS = [VideoStatus.UPLOADING, VideoStatus.PENDING, VideoStatus.TRANSCODING, VideoStatus.TRANSCRIBING,
              VideoStatus.SUMMARIZING, VideoStatus.INDEXING, VideoStatus.READY]
 
 

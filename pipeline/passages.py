@@ -10,12 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
-
-from pipeline.db.models import VideoPassage
-from pipeline.search.vectors import PassageVector, vector_bytes, vector_from_bytes
 from pipeline.text import TimedSegment
 
 MIN_PASSAGE_SECONDS = 30.0
@@ -67,24 +61,3 @@ def video_passages(title: str, summary: str, segments: Sequence[TimedSegment]) -
     """The title, the summary and the transcript's passages (empty texts left out)."""
     passages = [Passage(TITLE, None, None, title.strip()), Passage(SUMMARY, None, None, summary.strip())]
     return [p for p in passages if p.text] + split_transcript(segments)
-
-
-# --- storage (the app database's video_passages rows) ------------------------------------------
-
-
-def save_passages(session: Session, video_id: int, model: str, passages: Sequence[Passage],
-                  vectors: np.ndarray) -> None:
-    """Replace the video's passages and their vectors (idempotent per video)."""
-    session.execute(delete(VideoPassage).where(VideoPassage.video_id == video_id))
-    session.add_all(VideoPassage(video_id=video_id, position=i, kind=p.kind, start_seconds=p.start,
-                                 end_seconds=p.end, text=p.text, model=model, vector=vector_bytes(vector))
-                    for i, (p, vector) in enumerate(zip(passages, vectors, strict=True)))
-
-
-def load_passage_vectors(session: Session, video_id: int) -> tuple[str | None, list[PassageVector]]:
-    """The model and the passages with vectors that `passage_embeddings` stored for the video."""
-    rows = session.scalars(select(VideoPassage).where(VideoPassage.video_id == video_id)
-                           .order_by(VideoPassage.position)).all()
-    model = rows[0].model if rows else None
-    return model, [PassageVector(r.kind, r.start_seconds, r.end_seconds, r.text, vector_from_bytes(r.vector))
-                   for r in rows]

@@ -1,4 +1,5 @@
-"""Timed text: the segment type and the word rule that transcription, summarization and search share."""
+"""Timed text: the segment and chapter types and the word rule that transcription, summarization, chapters
+and search share."""
 
 from __future__ import annotations
 
@@ -13,6 +14,16 @@ class TimedSegment:
     start: float
     end: float
     text: str
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A titled stretch of the video: seconds from the start, a short title and a one-sentence gist."""
+
+    start: float
+    end: float
+    title: str
+    gist: str
 
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")

@@ -29,6 +29,7 @@ from pipeline import keys, media
 from pipeline.db.models import UploadMetadata, Video, VideoStatus, utcnow
 from pipeline.db.session import session_scope
 from pipeline.events import VIDEO_UPLOADED, record_event
+from pipeline.lifecycle import advance_status
 from pipeline.storage import ObjectStore, local_file
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ def complete_upload(session: Session, store: ObjectStore, upload_id: str) -> Vid
     store.move(upload.staging_key, final_key)
     upload.state, upload.completed_at, upload.size_bytes = "completed", completed_at, size
     video.source_key, video.size_bytes = final_key, size
-    video.status, video.status_message = VideoStatus.PENDING.value, None
+    advance_status(session, video.id, VideoStatus.PENDING)
     record_event(session, VIDEO_UPLOADED, video.id,
                  {"object_key": final_key, "size_bytes": size, "title": video.title, "owner_id": video.owner_id})
     return video

@@ -1,9 +1,12 @@
 """One video's rows: the per-video repository the assets, checks and API routes use.
 
-Every write is one unit of work: its rows, the video's status change and its
-outbox event commit together, or not at all. Reads return detached rows or
-plain values, so callers hold no session. Nothing else issues SQL about a
-video's materialized data.
+Every write is one unit of work: its rows and its outbox event commit together,
+or not at all. Reads return detached rows or plain values, so callers hold no
+session. Nothing else issues SQL about a video's materialized data.
+
+The status moves in one place, `VideoRepository.advance` (with `start_processing`,
+`fail` and `mark_indexed`): an asset advances it when its stage starts, so the
+status says what is being done; saving a stage's rows records the stage's event.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pipeline.db.models import (
     UploadMetadata,
     User,
     Video,
+    VideoChapter,
+    VideoPassage,
     VideoStatus,
     VideoSummary,
     VideoTranscript,
@@ -29,18 +34,18 @@ from pipeline.db.models import (
     utcnow,
 )
 from pipeline.db.session import session_scope
-from pipeline.events import VIDEO_READY, VIDEO_SUMMARIZED, VIDEO_TRANSCODED, VIDEO_TRANSCRIBED
+from pipeline.events import VIDEO_READY, VIDEO_SUMMARIZED, VIDEO_TRANSCODED, VIDEO_TRANSCRIBED, record_event
 from pipeline.lifecycle import advance_status, get_video, mark_failed, start_processing
 from pipeline.search import SearchDocument, SearchIndex
-from pipeline.text import TimedSegment, word_count
+from pipeline.search.vectors import PassageVector, vector_bytes, vector_from_bytes
+from pipeline.text import Chapter, TimedSegment, word_count
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from pipeline.chapters import Chapter
     from pipeline.media import EncodedVariant, MediaProbe
     from pipeline.passages import Passage
-    from pipeline.search.vectors import PassageVector, VectorIndex
+    from pipeline.search.vectors import VectorIndex
     from pipeline.storage import ObjectStore
     from pipeline.summarization import ChunkSummaryResult, ReducedSummary
     from pipeline.transcription import TranscriptResult
@@ -64,6 +69,22 @@ def one_per_video(session: Session, model: type[OnePerVideo], video_id: int) -> 
 def segment_rows(session: Session, video_id: int) -> Sequence[TranscriptSegment]:
     return session.scalars(select(TranscriptSegment).where(TranscriptSegment.video_id == video_id)
                            .order_by(TranscriptSegment.position)).all()
+
+
+def load_chapters(session: Session, video_id: int) -> list[Chapter]:
+    """The chapters `chapters` stored for the video, in order."""
+    rows = session.scalars(select(VideoChapter).where(VideoChapter.video_id == video_id)
+                           .order_by(VideoChapter.position)).all()
+    return [Chapter(r.start_seconds, r.end_seconds, r.title, r.gist) for r in rows]
+
+
+def load_passage_vectors(session: Session, video_id: int) -> tuple[str | None, list[PassageVector]]:
+    """The model and the passages with vectors that `passage_embeddings` stored for the video."""
+    rows = session.scalars(select(VideoPassage).where(VideoPassage.video_id == video_id)
+                           .order_by(VideoPassage.position)).all()
+    model = rows[0].model if rows else None
+    return model, [PassageVector(r.kind, r.start_seconds, r.end_seconds, r.text, vector_from_bytes(r.vector))
+                   for r in rows]
 
 
 # --- Changes the API makes ----------------------------------------------------------------------
@@ -101,6 +122,27 @@ def delete_video(session: Session, store: ObjectStore, search: SearchIndex, vect
 
 
 # --- The pipeline's unit of work, one video at a time ---------------------------------------------
+
+
+def save_chapters(session: Session, video_id: int, chapters: Sequence[Chapter]) -> None:
+    """Replace the video's chapters (idempotent per video)."""
+    session.execute(delete(VideoChapter).where(VideoChapter.video_id == video_id))
+    session.add_all(VideoChapter(video_id=video_id, position=i, start_seconds=c.start, end_seconds=c.end,
+                                 title=c.title[:200], gist=c.gist) for i, c in enumerate(chapters))
+
+
+def save_passages(session: Session, video_id: int, model: str, passages: Sequence[Passage],
+                  vectors: np.ndarray) -> None:
+    """Replace the video's passages and their vectors (idempotent per video)."""
+    session.execute(delete(VideoPassage).where(VideoPassage.video_id == video_id))
+    session.add_all(VideoPassage(video_id=video_id, position=i, kind=p.kind, start_seconds=p.start,
+                                 end_seconds=p.end, text=p.text, model=model, vector=vector_bytes(vector))
+                    for i, (p, vector) in enumerate(zip(passages, vectors, strict=True)))
+
+
+def _stage_done(session: Session, video_id: int, event: str, payload: dict[str, Any]) -> None:
+    """Record a stage's event with the video's status (which its stage's start has moved)."""
+    record_event(session, event, video_id, {"status": get_video(session, video_id).status, **payload})
 
 
 def _one_for_update(session: Session, model: type[OnePerVideo], video_id: int) -> OnePerVideo:
@@ -150,8 +192,6 @@ class VideoRepository:
                                         .order_by(ChunkSummary.position)))
 
     def passage_vectors(self) -> tuple[str | None, list[PassageVector]]:
-        from pipeline.passages import load_passage_vectors
-
         with self._unit() as session:
             return load_passage_vectors(session, self.video_id)
 
@@ -206,7 +246,7 @@ class VideoRepository:
                 audio_codec=v.audio_codec, bitrate=v.bitrate, size_bytes=v.size_bytes,
                 object_key=keys.variant_key(vid, v.label)) for v in encoded)
             get_video(session, vid).thumbnail_key = keys.thumbnail_key(vid)
-            advance_status(session, vid, VideoStatus.TRANSCODING, event=VIDEO_TRANSCODED, payload={
+            _stage_done(session, vid, VIDEO_TRANSCODED, {
                 "variants": sorted(v.label for v in encoded), "thumbnail_key": keys.thumbnail_key(vid)})
         kept = {keys.variant_key(vid, v.label) for v in encoded}
         return [key for key in stale if key not in kept]
@@ -224,7 +264,7 @@ class VideoRepository:
             session.execute(delete(TranscriptSegment).where(TranscriptSegment.video_id == vid))
             session.add_all(TranscriptSegment(video_id=vid, position=i, start_seconds=s.start, end_seconds=s.end,
                                               text=s.text) for i, s in enumerate(result.segments))
-            advance_status(session, vid, VideoStatus.TRANSCRIBING, event=VIDEO_TRANSCRIBED, payload={
+            _stage_done(session, vid, VIDEO_TRANSCRIBED, {
                 "language": row.language, "word_count": row.word_count, "segment_count": row.segment_count})
             session.flush()
             session.expunge(row)
@@ -246,24 +286,18 @@ class VideoRepository:
             row.chunk_count, row.reduce_rounds = chunk_count, reduced.reduce_rounds
             row.quality_score, row.quality = reduced.quality_score, reduced.quality
             row.object_key, row.model_info = object_key, model_info
-            advance_status(session, self.video_id, VideoStatus.SUMMARIZING, event=VIDEO_SUMMARIZED, payload={
+            _stage_done(session, self.video_id, VIDEO_SUMMARIZED, {
                 "sentence_count": len(reduced.sentences), "quality_score": reduced.quality_score})
 
     def save_passages(self, model: str, passages: Sequence[Passage], vectors: np.ndarray) -> None:
-        from pipeline.passages import save_passages
-
         with self._unit() as session:
             save_passages(session, self.video_id, model, passages, vectors)
 
     def chapters(self) -> list[Chapter]:
-        from pipeline.chapters import load_chapters
-
         with self._unit() as session:
             return load_chapters(session, self.video_id)
 
     def save_chapters(self, chapters: Sequence[Chapter]) -> None:
-        from pipeline.chapters import save_chapters
-
         with self._unit() as session:
             save_chapters(session, self.video_id, chapters)
 

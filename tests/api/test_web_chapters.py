@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from pipeline import keys
-from pipeline.chapters import Chapter, save_chapters, to_webvtt_chapters
+from pipeline.chapters import Chapter, to_webvtt_chapters
 from pipeline.db.session import session_scope
+from pipeline.db.videos import save_chapters
 from pipeline.embeddings import embedder_from_settings
 from pipeline.search.vectors import PassageVector
 from tests.api.conftest import make_user_in, seed_video, services_of

@@ -34,6 +34,20 @@ def test_status_moves_forward_and_never_back(sqlite_engine, video_id):
         assert session.scalars(select(OutboxEvent.topic)).all() == [VIDEO_TRANSCRIBED]
 
 
+def test_an_upload_goes_from_uploading_to_pending_and_never_back(sqlite_engine):
+    with session_scope(sqlite_engine) as session:
+        video = Video(title="t", status=VideoStatus.UPLOADING.value)
+        session.add(video)
+        session.flush()
+        vid = video.id
+        advance_status(session, vid, VideoStatus.PENDING)  # the upload completed
+    assert _status(sqlite_engine, vid) == ("pending", None)
+    with session_scope(sqlite_engine) as session:
+        advance_status(session, vid, VideoStatus.UPLOADING)
+        start_processing(session, vid)
+    assert _status(sqlite_engine, vid) == ("transcoding", None)
+
+
 def test_a_failure_sticks_until_a_new_run_starts_over(sqlite_engine, video_id):
     with session_scope(sqlite_engine) as session:
         mark_failed(session, video_id, "The file is not a video.")

@@ -1,4 +1,5 @@
-"""The per-video repository: each write commits its rows, the status change and the outbox event together."""
+"""The per-video repository: each write commits its rows and its outbox event together; the status moves
+when a stage starts (`advance`), and the stage's event carries it."""
 
 from __future__ import annotations
 
@@ -34,11 +35,19 @@ def _events(repository: VideoRepository) -> list[str]:
         return list(session.scalars(select(OutboxEvent.topic).order_by(OutboxEvent.id)))
 
 
-def test_saving_a_transcript_writes_rows_status_and_event_together(repository: VideoRepository) -> None:
+def _event_statuses(repository: VideoRepository) -> list[str]:
+    with session_scope(repository.engine) as session:
+        return [e.payload["status"] for e in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))]
+
+
+def test_saving_a_transcript_writes_rows_and_event_together(repository: VideoRepository) -> None:
+    repository.advance(VideoStatus.TRANSCRIBING)  # the transcript asset starts its stage
+    assert repository.video().status == VideoStatus.TRANSCRIBING.value
     row = repository.save_transcript(RESULT, {"model": "tiny.en"}, "t.json", "t.vtt")
     assert (row.text, row.word_count, row.segment_count) == ("Hello there. The lava flows.", 5, 2)
     assert repository.video().status == VideoStatus.TRANSCRIBING.value
     assert _events(repository) == ["video.transcribed"]
+    assert _event_statuses(repository) == ["transcribing"]
     assert repository.segments() == list(RESULT.segments)
     # A rerun replaces, never duplicates.
     repository.save_transcript(RESULT, {"model": "tiny.en"}, "t.json", "t.vtt")
@@ -53,7 +62,7 @@ def test_when_the_event_cannot_be_recorded_no_row_or_status_is_kept(repository: 
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("outbox unavailable")
 
-    monkeypatch.setattr("pipeline.lifecycle.record_event", refuse)
+    monkeypatch.setattr("pipeline.db.videos.record_event", refuse)
     with pytest.raises(RuntimeError, match="outbox unavailable"):
         repository.save_transcript(RESULT, {}, "t.json", "t.vtt")
     assert repository.transcript() is None and repository.segments() == []
