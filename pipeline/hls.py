@@ -25,14 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.media import KEYFRAME_INTERVAL_SECONDS, EncodedVariant, MediaError, Rung, codecs_of
+from pipeline.media import MEDIA_PLAYLIST, EncodedVariant, MediaError, Rung, codecs_of
 
 MASTER_PLAYLIST = "master.m3u8"
-MEDIA_PLAYLIST = "index.m3u8"
-SEGMENT_PATTERN = "seg_%05d.ts"
-# Two keyframe intervals per segment: short enough to start fast and adapt, long enough
-# that playlists and request counts stay small.
-SEGMENT_SECONDS = 2 * KEYFRAME_INTERVAL_SECONDS
 
 CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
 

@@ -347,6 +347,12 @@ def variant_path(out_dir: Path, rung: Rung) -> Path:
 # Every rung gets a keyframe at the same instants, so the rungs' HLS segments
 # start at the same times and a player can switch between them.
 KEYFRAME_INTERVAL_SECONDS = 2
+# What the ladder's HLS muxers write in a rung's directory (pipeline/hls.py packages it).
+MEDIA_PLAYLIST = "index.m3u8"
+SEGMENT_PATTERN = "seg_%05d.ts"
+# Two keyframe intervals per segment: short enough to start fast and adapt, long enough
+# that playlists and request counts stay small.
+SEGMENT_SECONDS = 2 * KEYFRAME_INTERVAL_SECONDS
 THUMBNAIL_WIDTH = 640
 
 
@@ -358,15 +364,13 @@ def _tee_escaped(text: str | Path) -> str:
 
 def _hls_output(directory: Path, playlist_type: str, flags: str) -> str:
     """A tee muxer output: the rung's encoded packets as MPEG-TS segments and a media playlist in `directory`."""
-    from pipeline import hls  # hls builds on this module
-
     # max_delay: the 0.7 s ffmpeg gives a file output (-muxdelay) but not a tee's outputs. Without it each
     # audio frame gets its own PES packet (segments ~5 % larger) and timestamps shift by 1.4 s.
     # An option's value is unescaped twice (the output list, then its options); a file name once.
-    options = ["f=hls", f"hls_time={hls.SEGMENT_SECONDS}", f"hls_playlist_type={playlist_type}",
+    options = ["f=hls", f"hls_time={SEGMENT_SECONDS}", f"hls_playlist_type={playlist_type}",
                "hls_segment_type=mpegts", f"hls_flags={flags}", "max_delay=700000",
-               f"hls_segment_filename={_tee_escaped(_tee_escaped(directory / hls.SEGMENT_PATTERN))}"]
-    return f"[{':'.join(options)}]{_tee_escaped(directory / hls.MEDIA_PLAYLIST)}"
+               f"hls_segment_filename={_tee_escaped(_tee_escaped(directory / SEGMENT_PATTERN))}"]
+    return f"[{':'.join(options)}]{_tee_escaped(directory / MEDIA_PLAYLIST)}"
 
 
 def build_ladder_command(

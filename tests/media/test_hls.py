@@ -11,7 +11,7 @@ import ffmpeg
 import psutil
 import pytest
 
-from pipeline import hls, samples
+from pipeline import hls, media, samples
 from pipeline.media import MediaError, plan_ladder, probe, transcode_ladder
 from tests.media.test_transcode import commands_during
 
@@ -86,7 +86,7 @@ def test_segments_hold_each_rungs_own_bitstream_and_line_up_across_rungs(package
         for r in package.renditions
     ]
     assert durations[0] == durations[1] == durations[2]
-    assert max(durations[0]) <= hls.SEGMENT_SECONDS + 0.1
+    assert max(durations[0]) <= media.SEGMENT_SECONDS + 0.1
 
 
 def test_the_ladder_cuts_what_stream_copying_each_mp4_would(packaged, tmp_path: Path) -> None:
@@ -98,11 +98,11 @@ def test_the_ladder_cuts_what_stream_copying_each_mp4_would(packaged, tmp_path: 
         copy_dir = tmp_path / variant.label
         copy_dir.mkdir()
         subprocess.run(["ffmpeg", "-v", "error", "-i", str(variant.path), "-c", "copy", "-f", "hls",
-                        "-hls_time", str(hls.SEGMENT_SECONDS), "-hls_playlist_type", "vod",
+                        "-hls_time", str(media.SEGMENT_SECONDS), "-hls_playlist_type", "vod",
                         "-hls_segment_type", "mpegts", "-hls_flags", "independent_segments",
-                        "-hls_segment_filename", str(copy_dir / hls.SEGMENT_PATTERN),
-                        str(copy_dir / hls.MEDIA_PLAYLIST)], check=True)
-        assert (package.root / rendition.playlist).read_text() == (copy_dir / hls.MEDIA_PLAYLIST).read_text()
+                        "-hls_segment_filename", str(copy_dir / media.SEGMENT_PATTERN),
+                        str(copy_dir / media.MEDIA_PLAYLIST)], check=True)
+        assert (package.root / rendition.playlist).read_text() == (copy_dir / media.MEDIA_PLAYLIST).read_text()
         for segment in rendition.segments:
             cut = (package.root / segment).stat().st_size
             copied = (copy_dir / Path(segment).name).stat().st_size
