@@ -79,7 +79,7 @@ class ObjectStore(Protocol):
     def listing_version(self, prefix: str) -> object | None:
         """A token that changes whenever a key directly under `prefix` appears or goes (compare two with `!=`),
         so a caller can wait for new objects without listing again; None where the store cannot tell cheaply
-        (S3: its bucket notifications reach the pipeline through Kafka instead)."""
+        (S3: the upload sensor lists `uploads/` again on its next tick)."""
         ...
 
     def delete_partial_writes(self, prefix: str, started_before: datetime) -> int:
