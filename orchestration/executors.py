@@ -1,8 +1,9 @@
 """Which Dagster executor runs the steps of a run, chosen by `DAGSTER_EXECUTOR`.
 
 - `in_process` (default): every step in the run's own process. The least overhead, which
-  is what a small machine needs: a step process costs ~2.5 s to start (see
-  benchmarks/executor_overhead.py); ffmpeg and whisper use the cores anyway.
+  is what a small machine needs: a process per step starts an interpreter and imports
+  everything again (benchmarks/README.md, `executor_overhead`); ffmpeg and whisper use the
+  cores anyway.
 - `multiprocess`: one process per step, at most `DAGSTER_MAX_CONCURRENT` at once
   (default: the CPU count, capped at 4), so transcoding and transcription overlap.
 - `k8s`: one Kubernetes Job per step (dagster-k8s `k8s_job_executor`), for runs

@@ -52,8 +52,8 @@ run_retries:
 
 # Storage: Dagster's SQLite databases, opened through pooled engines (orchestration/platform/storage.py),
 # and one event-log database instead of Dagster's default SQLite file per run: creating that
-# file was most of what each new run cost, so a sensor tick turning a backlog of uploads into runs
-# took minutes (benchmarks/README.md, `backlog`). The files stay where Dagster's defaults put them.
+# file was most of what a new run cost, so a backlog of uploads turned into runs slowly
+# (benchmarks/README.md, `backlog`). The files stay where Dagster's defaults put them.
 STORAGE_YAML = """\
 sensors:
   use_threads: true

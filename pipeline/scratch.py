@@ -1,8 +1,7 @@
 """Temporary work under one directory the project owns and cleans (SCRATCH_DIR).
 
-Runs need local files (an ffmpeg ladder's outputs, a source downloaded from S3). They
-used to live in the system's temp dir, where a killed run left them forever
-(`/tmp/videoai-ladder-*`, issue 13). Now they live under SCRATCH_DIR, and
+Runs need local files (an ffmpeg ladder's outputs, a source downloaded from S3). In
+the system's temp dir a killed run would leave them forever; under SCRATCH_DIR,
 `prune_scratch` (run by `videoai prune-uploads` and its nightly schedule) removes
 what no process has touched for longer than the abandon window.
 """

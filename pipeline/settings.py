@@ -51,8 +51,7 @@ class Settings(BaseSettings):
                                            ge=1, alias="PASSWORD_HASH_CONCURRENCY")
     # Requests one API process lets use the database at once (never more than the pool allows):
     # twice its cores. Each is a thread of one Python process, so past that they only contend
-    # for the GIL; with 18 at once, 200 clients on 2 cores got 75 % of the peak throughput on
-    # SQLite, with 4 at once 94 % (benchmarks/api_load).
+    # for the GIL and throughput under many clients falls (benchmarks/README.md, `api_load`).
     api_db_concurrency: int = Field(default_factory=lambda: 2 * len(os.sched_getaffinity(0)),
                                     ge=1, alias="API_DB_CONCURRENCY")
 
@@ -150,12 +149,10 @@ class Settings(BaseSettings):
     bloom_rebuild_seconds: int = Field(default=3600, alias="BLOOM_REBUILD_SECONDS")
 
     # Pipeline: uploads taken per sensor tick, and the executor (see orchestration/executors.py).
-    # 10: each new run costs the daemon ~55 ms on the 2-core machine under load (pooled SQLite
-    # storage; ticks of 10 took median 0.53 s, max 0.91 s at load 3-10, benchmarks/backlog.py),
-    # leaving ticks far under 10 s on a busier machine; a backlog still drains ~5 runs/s,
-    # faster than runs finish.
+    # 10: a tick creating 10 runs stays far under Dagster's sensor timeout on a busy small machine,
+    # and a backlog still turns into runs faster than runs finish (benchmarks/README.md, `backlog`).
     sensor_batch_size: int = Field(default=10, ge=1, alias="SENSOR_BATCH_SIZE")
-    # How often `videoai daemon` looks for due sensors (orchestration/daemon.py; dagster-daemon: 5 s).
+    # How often `videoai daemon` looks for due sensors (orchestration/platform/daemon.py; dagster-daemon: 5 s).
     sensor_loop_seconds: int = Field(default=1, ge=1, alias="SENSOR_LOOP_SECONDS")
     # How long an upload sensor tick that found nothing new waits for the next upload to land, on a store
     # that can tell (the local one): a new upload then starts its run at once instead of at the next tick.

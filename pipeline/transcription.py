@@ -144,9 +144,9 @@ def clamp_segments(segments: tuple[TimedSegment, ...], media_seconds: float,
     """Segments with no timestamp past the media's end.
 
     Whisper places timestamps on a 30 s window grid, and its last segment can end
-    past the audio (61.92 s on a 60.53 s clip whose speech runs to the very end,
-    issue 13). The words are real; only the timestamp overshoots: clamp it, and log
-    how far, rather than failing a good video.
+    past the audio (over a second past it, on a clip whose speech runs to the very
+    end). The words are real; only the timestamp overshoots: clamp it, and log how
+    far, rather than failing a good video.
     """
     clamped = tuple(TimedSegment(min(s.start, media_seconds), min(s.end, media_seconds), s.text)
                     if s.end > media_seconds or s.start > media_seconds else s for s in segments)

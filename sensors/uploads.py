@@ -100,10 +100,9 @@ def scan_or_wait(store: ObjectStore, cursor: UploadCursor, known_now: Callable[[
 @dg.sensor(
     job=video_pipeline_job,
     # On the local store a tick with nothing new waits for the next upload (scan_or_wait), so the next
-    # tick follows the last within a second or so. Elsewhere, 2 s, not 5: the wait between an upload and
-    # its run averaged 2.7 s (issue 12); a tick with nothing new costs one listing of uploads/ (~0.1 s at
-    # 50,000 uploads here). Only `videoai daemon` honours it: dagster-daemon looks for due sensors every
-    # 5 s (orchestration/daemon.py).
+    # tick follows the last within a second or so. Elsewhere, 2 s: the longest a new upload waits for its
+    # run's tick, while a tick with nothing new costs only one listing of uploads/. Only `videoai daemon`
+    # honours it: dagster-daemon looks for due sensors every 5 s (orchestration/platform/daemon.py).
     minimum_interval_seconds=2,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts a run for every new upload in the object store's uploads/ prefix "

@@ -1,10 +1,9 @@
 """Long text kept compressed in SQLite, and the SQL functions that read and write it.
 
 The search index's transcripts are most of its bytes. SQLite keeps them as raw
-deflate with Huffman coding only (no match search): measured on ~1,500-word
-transcripts, 1.85x smaller for ~60 µs each, about half the cost of zlib's
-fastest full level for most of its gain, which matters when indexing ~1,000
-videos a second. Every SQLite connection made by `make_engine` gets the SQL
+deflate with Huffman coding only (no match search): most of the gain of zlib's
+fastest full level for about half its cost (benchmarks/README.md, `search_scale`),
+which matters when indexing a thousand videos a second. Every SQLite connection made by `make_engine` gets the SQL
 functions `videoai_pack(text)` and `videoai_unpack(blob)`, which the full-text
 index's content view and triggers call (migration search_text_packed).
 """

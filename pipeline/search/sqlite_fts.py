@@ -108,7 +108,7 @@ class SqliteFtsIndex(SqlSearchIndex):
 
     def ranked_rows(self, conn: Connection, plan: SearchPlan, filters: str, params: dict[str, Any],
                     typed: list[BindParameter]) -> tuple[list[_Hit], int | None]:
-        """The page's rows with their details, by one of two plans (measured at 100,000 videos):
+        """The page's rows with their details, by one of two plans (benchmarks/README.md, `search_scale`):
 
         - no owner or date filter (most rows pass): FTS5 sorts every match by `rank`
           itself, and the filter row, the text and highlight()/snippet() are read only

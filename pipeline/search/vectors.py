@@ -39,8 +39,8 @@ from pipeline.search.base import SearchQuery
 from pipeline.search.plan import plan_search
 from pipeline.search.tables import search_documents, search_passages, search_vector_state
 
-# An exact scan costs ~1 ms per 1,000 passages on a loaded 2-core machine (benchmarks/retrieval.py:
-# 50,000 x 256 took 53 ms); above this many passages, the HNSW graph answers in well under a millisecond.
+# An exact scan grows with the passages (about a millisecond per thousand on a small machine:
+# benchmarks/README.md, `retrieval`); above this many, the HNSW graph answers in well under a millisecond.
 EXACT_SCAN_MAX_ROWS = 10_000
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 SQLite's plain INTEGER PRIMARY KEY hands out max(id) + 1, so deleting the newest
 video gave its id to the next upload, and that upload was never processed: the id
-was already known to Dagster as a partition (issue 13). AUTOINCREMENT keeps the
+was already known to Dagster as a partition. AUTOINCREMENT keeps the
 highest id ever used in `sqlite_sequence` and never goes below it. The counter
 starts above every id the outbox has ever announced, so an id deleted before this
 migration is not handed out again either.

@@ -1,8 +1,8 @@
 """search text packed: SQLite keeps the search index's transcripts compressed
 
 Transcripts are most of the search index's bytes: stored as they are, the index
-came to 1.62x the text it holds at 100,000 videos (issue 12 asks for ~1.5x).
-Now `search_texts.transcript` holds them packed (pipeline/db/packed_text.py),
+came to well over the ~1.5x the text it holds that search at scale aims for.
+`search_texts.transcript` now holds them packed (pipeline/db/packed_text.py),
 and the full-text index reads its content through the view
 `search_texts_unpacked`, which unpacks them with the SQL function every SQLite
 connection of ours has. The full-text index is rebuilt from that view: the same
