@@ -90,3 +90,12 @@ def mark_failed(session: Session, video_id: int, message: str) -> Video:
         return video
     return set_status(session, video_id, VideoStatus.FAILED, message=message, event=VIDEO_FAILED,
                       payload={"message": message})
+
+
+def request_retry(session: Session, video_id: int) -> Video | None:
+    """A failed video waits for its run again (`pending`, its reason cleared), which starts over from
+    `source_video`; None, changing nothing, for a video that has not failed."""
+    video = get_video(session, video_id)
+    if video.status != VideoStatus.FAILED.value:
+        return None
+    return set_status(session, video_id, VideoStatus.PENDING)

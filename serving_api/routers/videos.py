@@ -48,7 +48,7 @@ def list_videos(
 ) -> VideoPage:
     """Newest first, with an opaque cursor that stays stable while new videos arrive."""
     return video_service.list_videos(session, user, cursor=cursor, limit=limit, status=status, owner_id=owner_id,
-                                     mine=mine)
+                                     mine=mine).page(user)
 
 
 @router.get("/search", response_model=SearchPageOut, responses=error_responses(400, 401, 403, 422),
@@ -77,10 +77,10 @@ def search_videos(
 
 
 @router.get("/{video_id}", response_model=VideoDetailOut, responses=error_responses(404), openapi_extra=PUBLIC)
-def get_video(video: VisibleVideo) -> VideoDetailOut:
+def get_video(video: VisibleVideo, user: OptionalUser, services: ServicesDep) -> VideoDetailOut:
     return VideoDetailOut.model_validate(
-        {**VideoOut.model_validate(video).model_dump(), "variants": video.variants,
-         "has_thumbnail": video.thumbnail_key is not None})
+        {**video_service.video_out(video, user).model_dump(), "variants": video.variants,
+         "has_thumbnail": video.thumbnail_key is not None, "playable": video_service.is_playable(services, video)})
 
 
 @router.patch("/{video_id}", response_model=VideoOut, responses=error_responses(401, 403, 404, 422))
@@ -92,6 +92,12 @@ def update_video(video: OwnedVideo, body: VideoUpdateIn, session: SessionDep, se
 def delete_video(video: OwnedVideo, session: SessionDep, services: ServicesDep) -> None:
     """Remove the video, everything materialized from it, its upload and its search document."""
     video_service.delete_video(session, services, video)
+
+
+@router.post("/{video_id}/retry", response_model=VideoOut, responses=error_responses(401, 403, 404, 409))
+def retry_video(video: OwnedVideo, session: SessionDep, user: OptionalUser) -> VideoOut:
+    """Process a failed video again from its upload: it becomes `pending` (409 if it has not failed)."""
+    return video_service.video_out(video_service.retry_video(session, video), user)
 
 
 @router.get("/{video_id}/transcript", response_model=TranscriptOut, responses=error_responses(404, 409),

@@ -23,7 +23,8 @@ class VideoOut(BaseModel):
     description: str
     status: VideoStatus
     status_message: str | None
-    original_filename: str | None
+    original_filename: str | None = Field(description="The uploaded file's name: shown to the video's owner only "
+                                                     "(null for everyone else).")
     size_bytes: int | None
     duration_seconds: float | None
     width: int | None
@@ -48,6 +49,8 @@ class VariantOut(BaseModel):
 class VideoDetailOut(VideoOut):
     variants: list[VariantOut]
     has_thumbnail: bool
+    playable: bool = Field(description="Whether `/watch` has something to play: the video is ready, or its first "
+                                       "rendition already streams over HLS while the rest is processed.")
 
 
 class VideoPage(BaseModel):

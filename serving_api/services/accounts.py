@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from pipeline.db.models import User
+from pipeline.db.models import MAX_ID, User
 from serving_api.bloom import normalize_email
 from serving_api.errors import ApiError
 from serving_api.schemas.auth import SignupIn
@@ -27,6 +27,12 @@ def display_name(user: User) -> str:
 def active_user(session: Session, claims: TokenClaims) -> User | None:
     """The account a token names, if it still exists and is active."""
     user = session.get(User, int(claims.subject)) if claims.subject.isdigit() else None
+    return user if user is not None and user.is_active else None
+
+
+def public_user(session: Session, user_id: int) -> User | None:
+    """An active account, as a channel shows it (None for none, or a disabled one)."""
+    user = session.get(User, user_id) if 0 < user_id <= MAX_ID else None
     return user if user is not None and user.is_active else None
 
 

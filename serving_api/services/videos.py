@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from pipeline import hls, keys
 from pipeline.db import videos as video_rows
 from pipeline.db.models import User, Video, VideoStatus
+from pipeline.lifecycle import request_retry
 from pipeline.search import InvalidCursor as InvalidSearchCursor
 from pipeline.search import SearchQuery
 from pipeline.search.hybrid import SearchMode
@@ -71,14 +72,35 @@ def streams_live(services: Services, video: Video) -> bool:
         and services.store.exists(keys.hls_key(video.id, hls.MASTER_PLAYLIST))
 
 
+def is_playable(services: Services, video: Video) -> bool:
+    return video.status == VideoStatus.READY.value or streams_live(services, video)
+
+
 def require_playable(services: Services, video: Video) -> None:
     """Ready, or streaming its lowest rung while it is processed (409 otherwise)."""
     if not streams_live(services, video):
         require_ready(video)
 
 
+def video_out(video: Video, viewer: User | None) -> VideoOut:
+    """A video as `viewer` may see it: what only its owner should know (the uploaded file's name) is left out."""
+    shown = VideoOut.model_validate(video)
+    if viewer is None or video.owner_id != viewer.id:
+        shown.original_filename = None
+    return shown
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoRows:
+    items: list[Video]
+    next_cursor: str | None
+
+    def page(self, viewer: User | None) -> VideoPage:
+        return VideoPage(items=[video_out(v, viewer) for v in self.items], next_cursor=self.next_cursor)
+
+
 def list_videos(session: Session, viewer: User | None, *, cursor: str | None = None, limit: int = 20,
-                status: VideoStatus | None = None, owner_id: int | None = None, mine: bool = False) -> VideoPage:
+                status: VideoStatus | None = None, owner_id: int | None = None, mine: bool = False) -> VideoRows:
     """Newest first, with an opaque cursor that stays stable while new videos arrive."""
     query = select(Video)
     if viewer is None:
@@ -101,7 +123,7 @@ def list_videos(session: Session, viewer: User | None, *, cursor: str | None = N
     rows = list(session.scalars(query.order_by(Video.created_at.desc(), Video.id.desc()).limit(limit + 1)))
     page, more = rows[:limit], len(rows) > limit
     next_cursor = VideoCursor(created_at=page[-1].created_at, id=page[-1].id).encode() if more else None
-    return VideoPage(items=[VideoOut.model_validate(v) for v in page], next_cursor=next_cursor)
+    return VideoRows(page, next_cursor)
 
 
 def in_progress(session: Session, owner: User, limit: int) -> list[Video]:
@@ -125,6 +147,16 @@ def update_video(session: Session, services: Services, video: Video, changes: di
 def delete_video(session: Session, services: Services, video: Video) -> None:
     """Remove the video, everything materialized from it, its upload and its search document."""
     video_rows.delete_video(session, services.store, services.search, services.vectors, video)
+
+
+def retry_video(session: Session, video: Video) -> Video:
+    """Process a failed video again from its upload (409 for a video that has not failed)."""
+    if request_retry(session, video.id) is None:
+        raise ApiError(409, "video_not_failed", f"Video {video.id} has not failed (status: {video.status}): "
+                                                "only a failed video can be retried.",
+                       details={"status": video.status})
+    session.commit()
+    return video
 
 
 def search_videos(services: Services, viewer: User | None, text: str, *, status: VideoStatus = VideoStatus.READY,

@@ -7,13 +7,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from serving_api.web.pages import router
+from serving_api.web.pages import STATIC_DIR, router
 
-STATIC_DIR = Path(__file__).parent / "static"
 # Front-end libraries come from the npm registry (package.json + package-lock.json at the repository
 # root, installed by scripts/setup with `npm ci`); only their distributed builds are served.
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
-VENDOR = {"tus-js-client": NODE_MODULES / "tus-js-client" / "dist"}
+VENDOR = {"tus-js-client": NODE_MODULES / "tus-js-client" / "dist", "hls.js": NODE_MODULES / "hls.js" / "dist"}
 
 
 def install_web_app(app: FastAPI) -> None:

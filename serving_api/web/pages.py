@@ -11,6 +11,7 @@ cookie (and the page's CSRF token for anything that changes state).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -37,8 +38,13 @@ from serving_api.web.text import highlighted
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+STATIC_DIR = Path(__file__).parent / "static"
 HOME_PAGE_SIZE = 12
 PROCESSING_SHOWN = 50
+MY_PAGE_SIZE = 24
+# The steps a video goes through before it is ready (pipeline/lifecycle.py), for progress bars.
+STAGES = [VideoStatus.TRANSCODING, VideoStatus.TRANSCRIBING, VideoStatus.SUMMARIZING, VideoStatus.INDEXING,
+          VideoStatus.READY]
 
 
 def clock(seconds: float | None) -> str:
@@ -52,6 +58,9 @@ def clock(seconds: float | None) -> str:
 templates.env.filters["clock"] = clock
 templates.env.filters["date"] = lambda value: value.strftime("%Y-%m-%d") if isinstance(value, datetime) else ""
 templates.env.filters["highlighted"] = highlighted
+templates.env.globals["stages"] = " ".join(stage.value for stage in STAGES)
+templates.env.globals["step"] = lambda status: next(
+    (i + 1 for i, stage in enumerate(STAGES) if stage.value == status), 0)
 
 
 @dataclass(frozen=True)
@@ -111,16 +120,53 @@ def _signed_in(request: Request, services: Services, token: str, target: str) ->
 
 
 @router.get("/", response_class=HTMLResponse, name="web_home")
-def home(request: Request, web: WebSessionDep, session: SessionDep,
+def home(request: Request, web: WebSessionDep, session: SessionDep, services: ServicesDep,
          cursor: str | None = None) -> HTMLResponse:
-    try:
-        page = video_service.list_videos(session, None, cursor=cursor, limit=HOME_PAGE_SIZE)
-    except ApiError:  # a stale or mangled cursor: start from the newest
-        page = video_service.list_videos(session, None, limit=HOME_PAGE_SIZE)
+    page = _page_of(cursor, lambda after: video_service.list_videos(session, None, cursor=after, limit=HOME_PAGE_SIZE))
     owners = video_service.owner_names(session, (v.owner_id for v in page.items))
     processing = video_service.in_progress(session, web.user, PROCESSING_SHOWN) if web.user is not None else []
+    live = {v.id for v in processing if video_service.streams_live(services, v)}
     return render(request, web, "home.html", videos=page.items, owners=owners, next_cursor=page.next_cursor,
-                  processing=processing)
+                  processing=processing, live=live, first_page=not cursor, videos_limit=HOME_PAGE_SIZE)
+
+
+def _page_of(cursor: str | None, fetch: Callable[[str | None], video_service.VideoRows]) -> video_service.VideoRows:
+    """The page of videos after `cursor`; a stale or mangled cursor starts again from the newest."""
+    try:
+        return fetch(cursor)
+    except ApiError:
+        return fetch(None)
+
+
+@router.get("/my-videos", response_class=HTMLResponse, name="web_my_videos")
+def my_videos_page(request: Request, web: WebSessionDep, session: SessionDep, services: ServicesDep,
+                   cursor: str | None = None) -> Response:
+    if web.user is None:
+        return RedirectResponse("/login?next=/my-videos", status_code=303)
+    user = web.user
+    page = _page_of(cursor, lambda after: video_service.list_videos(session, user, cursor=after, limit=MY_PAGE_SIZE,
+                                                                    mine=True))
+    live = {v.id for v in page.items if video_service.streams_live(services, v)}
+    return render(request, web, "my_videos.html", videos=page.items, next_cursor=page.next_cursor, live=live)
+
+
+@router.get("/channel/{owner_id}", response_class=HTMLResponse, name="web_channel")
+def channel_page(owner_id: int, request: Request, web: WebSessionDep, session: SessionDep,
+                 cursor: str | None = None) -> HTMLResponse:
+    owner = accounts.public_user(session, owner_id)
+    if owner is None:
+        return render(request, web, "error.html", status_code=404, title="Channel not found",
+                      message="There is no such channel.")
+    page = _page_of(cursor, lambda after: video_service.list_videos(session, None, cursor=after, limit=HOME_PAGE_SIZE,
+                                                                    owner_id=owner.id))
+    return render(request, web, "channel.html", owner=owner, owner_name=accounts.display_name(owner),
+                  videos=page.items, next_cursor=page.next_cursor)
+
+
+@router.get("/favicon.ico", name="web_favicon")
+def favicon() -> FileResponse:
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 # --- sign up, log in, log out ------------------------------------------------------------------
@@ -214,7 +260,7 @@ def watch_page(video_id: int, request: Request, web: WebSessionDep, session: Ses
     except ApiError:
         return _not_found(request, web)
     if video.status != VideoStatus.READY.value:
-        return render(request, web, "processing.html", video=video)
+        return render(request, web, "processing.html", video=video, live=video_service.streams_live(services, video))
     watch = playback.watch(session, services, ObjectLinks(request, services), video)
     summary_row = playback.summary_row(session, video)
     # MP4 fallback: the largest rung up to 720p plays almost anywhere.
@@ -225,7 +271,7 @@ def watch_page(video_id: int, request: Request, web: WebSessionDep, session: Ses
     return render(request, web, "watch.html", video=video, watch=watch, mp4=mp4,
                   summary=summary_row.summary if summary_row is not None else "",
                   segments=playback.segment_rows(session, video), chapters=playback.chapters(session, video),
-                  start=start, owner_name=accounts.display_name(owner) if owner else None)
+                  start=start, owner=owner, owner_name=accounts.display_name(owner) if owner else None)
 
 
 # --- search -----------------------------------------------------------------------------------

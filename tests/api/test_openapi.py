@@ -59,7 +59,7 @@ def test_public_routes_are_deliberate_and_the_rest_need_a_token(sqlite_client) -
     public = {(method, path) for method, path, op in _operations(sqlite_client) if op.get("x-public")}
     assert public == EXPECTED_PUBLIC
     protected = [(method, path) for method, path, _ in _operations(sqlite_client) if (method, path) not in public]
-    assert len(protected) == 7
+    assert len(protected) == 8
     for method, path in protected:
         response = sqlite_client.request(method, path.replace("{video_id}", "1").replace("{upload_id}", "u1"))
         assert response.status_code == 401, (method, path, response.text)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -19,10 +18,10 @@ from faster_whisper import WhisperModel
 from orchestration.demo import DEMO_SEARCH_WORD
 from pipeline import samples
 from pipeline.samples import DEFAULT_KEYWORDS
+from tests.web.helpers import PASSWORD, settle, shot, sign_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-PASSWORD = "browser-test-42"
 # Markup in a title must show as text and run nothing, on every page that shows it.
 HOSTILE_TITLE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">Volcano talk'
 # Records where the first playback of a page started: the <video> fires `playing` (capture phase).
@@ -48,33 +47,9 @@ def spoken_at(clip: Path, word: str, model_path: str) -> float:
     raise AssertionError(f"{word!r} is not spoken in {clip}")
 
 
-def _shot(page, screenshots: Path, name: str) -> None:
-    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
-
-
-def _settle(page, condition, timeout: float = 10.0) -> None:
-    """Let Playwright dispatch pending events until `condition()` holds."""
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
-
-
 def _not_pwned(page) -> None:
     assert page.evaluate("window.__pwned") is None
     assert page.locator("script:not([src])").count() == 0  # no inline script made it into the page
-
-
-def _sign_up(page, base: str, screenshots: Path) -> str:
-    email = f"viewer-{uuid.uuid4().hex[:8]}@example.com"
-    page.goto(f"{base}/signup")
-    _shot(page, screenshots, "signup")
-    page.fill("#full_name", "Vera Viewer")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    assert page.locator("header .who").inner_text() == "Vera Viewer"
-    return email
 
 
 def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, browser, screenshots,
@@ -88,7 +63,7 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
     page = context.new_page()
     page.set_default_timeout(20_000)
     try:
-        email = _sign_up(page, base, screenshots)
+        email = sign_up(page, base, screenshots)
         cookie = next(c for c in context.cookies() if c["name"] == "videoai_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
 
@@ -97,11 +72,11 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
         page.set_input_files("#file", str(speech_video_path))
         page.fill("#title", HOSTILE_TITLE)
         page.fill("#description", "Spoken words about a volcano.")
-        _shot(page, screenshots, "upload")
+        shot(page, screenshots, "upload")
         page.click("#upload-button")
         page.wait_for_function("document.getElementById('upload-progress').value === 100")
         assert "100 %" in page.locator("#upload-status").inner_text()
-        _shot(page, screenshots, "upload-done")
+        shot(page, screenshots, "upload-done")
         assert not any(c["value"] in page.url for c in context.cookies())  # the token is never in a URL
 
         # Home: the video's status goes to ready on the page, without a reload.
@@ -118,7 +93,7 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
         assert status == "ready", item.locator("[data-role=message]").inner_text()
         assert page.evaluate("window.__sameDocument") is True  # the same document: no reload happened
         assert item.locator("[data-role=status]").inner_text() == "ready"
-        _shot(page, screenshots, "home-ready")
+        shot(page, screenshots, "home-ready")
         _not_pwned(page)
 
         # Watch: HLS plays (currentTime advances, no media error); captions have cues.
@@ -137,7 +112,7 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
         assert page.locator("#summary").inner_text().count(".") >= 4
         assert page.locator("h1").first.inner_text() == HOSTILE_TITLE
         _not_pwned(page)
-        _shot(page, screenshots, "watch")
+        shot(page, screenshots, "watch")
 
         # The transcript is keyboard usable: Enter on a focused line seeks there too.
         keyed = page.locator("#transcript button").nth(1)
@@ -162,7 +137,7 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
         page.wait_for_url(f"{base}/search?q={DEMO_SEARCH_WORD}")
         assert DEMO_SEARCH_WORD in page.locator(".result mark").first.inner_text().lower()
         _not_pwned(page)
-        _shot(page, screenshots, "search")
+        shot(page, screenshots, "search")
         moment = page.locator(".result .moment").first
         href = moment.get_attribute("href")
         moment.click()
@@ -173,7 +148,7 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
         assert abs(started_at - truth) <= 1.0, (href, started_at, truth)
         page.wait_for_function(f"document.getElementById('player').currentTime > {started_at} + 0.5")
         assert page.evaluate("window.__mediaErrors") == []
-        _shot(page, screenshots, "watch-moment")
+        shot(page, screenshots, "watch-moment")
 
         # Home, now with the ready video in the grid (thumbnail, title, duration, owner).
         page.goto(f"{base}/")
@@ -182,8 +157,8 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
         assert re.fullmatch(r"0:[0-5]\d", card.locator(".duration").inner_text()) and "Vera Viewer" in card.inner_text()
         assert page.evaluate("document.querySelector('.grid .card img').naturalWidth") > 0
         _not_pwned(page)
-        _shot(page, screenshots, "home")
-        watch_path = card.locator("a").get_attribute("href")
+        shot(page, screenshots, "home")
+        watch_path = card.locator("a").first.get_attribute("href")
 
         # Where HLS cannot play (here: its playlist unreachable), the MP4 fallback plays.
         fallback = context.new_page()
@@ -201,7 +176,7 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
         assert page.locator("header a[href='/login']").count() == 1
         assert not [c for c in context.cookies() if c["name"] == "videoai_session"]
         page.goto(f"{base}/login")
-        _shot(page, screenshots, "login")
+        shot(page, screenshots, "login")
         page.fill("#email", email)
         page.fill("#password", PASSWORD)
         page.click("main form button[type=submit]")
@@ -249,7 +224,7 @@ def test_an_interrupted_upload_resumes_without_resending_stored_bytes(live_platf
     page.route("**/api/v1/uploads/tus/**", network)
     page.on("response", answered)
     try:
-        _sign_up(page, base, screenshots)
+        sign_up(page, base, screenshots)
         page.goto(f"{base}/upload")
         page.evaluate(f"document.getElementById('upload-form').setAttribute('data-chunk-bytes', '{chunk}')")
         page.set_input_files("#file", str(clip))
@@ -257,16 +232,16 @@ def test_an_interrupted_upload_resumes_without_resending_stored_bytes(live_platf
         page.click("#upload-button")
         page.wait_for_function("document.getElementById('upload-status').textContent.includes('The upload stopped')",
                                timeout=30_000)
-        _settle(page, lambda: len(patched) >= 2)  # Playwright delivers response events asynchronously
+        settle(page, lambda: len(patched) >= 2)  # Playwright delivers response events asynchronously
         stored_before = sum(end - start for phase, start, end in patched if phase == "first")
         assert stored_before == 2 * chunk, patched
         assert 0 < page.evaluate("document.getElementById('upload-progress').value") < 100
-        _shot(page, screenshots, "upload-interrupted")
+        shot(page, screenshots, "upload-interrupted")
 
         state["phase"] = "resumed"  # the connection is back; the user presses Upload again
         page.click("#upload-button")
         page.wait_for_function("document.getElementById('upload-status').textContent.includes('Uploaded (100 %)')")
-        _settle(page, lambda: bool(patched) and patched[-1][2] == size)
+        settle(page, lambda: bool(patched) and patched[-1][2] == size)
         again = [(start, end) for phase, start, end in patched if phase == "resumed"]
         resumed = sum(end - start for start, end in again)
         assert offsets and offsets[-1] == stored_before, (offsets, patched)  # the server said what it held
@@ -279,7 +254,7 @@ def test_an_interrupted_upload_resumes_without_resending_stored_bytes(live_platf
             assert time.monotonic() < deadline, f"still {status}; pipeline errors: {worker.errors}"
             time.sleep(0.2)
         assert status == "ready", item.locator("[data-role=message]").inner_text()
-        _shot(page, screenshots, "home-phone")
+        shot(page, screenshots, "home-phone")
         print(f"\nresumable: {size} bytes, {stored_before} before the drop, {resumed} after it")
     finally:
         context.close()
