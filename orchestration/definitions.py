@@ -30,6 +30,7 @@ from resources.chapters import ChapterRulesResource
 from resources.database import DatabaseResource
 from resources.embedder import EmbeddingResource
 from resources.object_store import ObjectStoreResource
+from resources.passages import PassageRulesResource
 from resources.pipeline_settings import PipelineSettingsResource
 from resources.search_index import SearchIndexResource
 from resources.summarizer import SummarizerResource
@@ -59,6 +60,7 @@ def build_resources(settings: Settings, *, from_env: bool = False) -> dict[str, 
                                          batch_size=settings.summary_batch_size),
         "embedding": EmbeddingResource(**{**embedder_settings(settings), **api_key}),
         "chapter_rules": ChapterRulesResource(min_seconds=settings.chapter_min_seconds),
+        "passage_rules": PassageRulesResource(topic_min_seconds=settings.chapter_min_seconds),
         "pipeline_settings": PipelineSettingsResource.from_settings(settings),
     }
 

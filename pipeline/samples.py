@@ -102,14 +102,19 @@ def make_speech_video(
     fps: int = 15,
 ) -> Path:
     """An H.264/AAC MP4 of a test picture with `script` spoken, as long as the speech."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="videoai-speech-") as tmp:
         wav = Path(tmp) / "speech.wav"
         seconds = synthesize_speech(script, wav, voice=voice, rate_wpm=rate_wpm)
-        picture = _test_picture(width, height, seconds, fps)
-        speech = ffmpeg.input(str(wav))
-        _run_ffmpeg(ffmpeg.output(picture, speech, str(dest), **_SAMPLE_VIDEO, **_SAMPLE_AUDIO))
+        return video_with_audio(wav, seconds, dest, width, height, fps)
+
+
+def video_with_audio(wav: Path, seconds: float, dest: Path, width: int = 320, height: int = 240,
+                     fps: int = 15) -> Path:
+    """An H.264/AAC MP4 of a test picture, `seconds` long, with `wav` as its sound."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    picture = _test_picture(width, height, seconds, fps)
+    _run_ffmpeg(ffmpeg.output(picture, ffmpeg.input(str(wav)), str(dest), **_SAMPLE_VIDEO, **_SAMPLE_AUDIO))
     return dest
 
 

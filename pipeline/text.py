@@ -4,16 +4,32 @@ and search share."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
-class TimedSegment:
-    """A stretch of speech: seconds from the start of the video, and what was said."""
+class TimedWord:
+    """One spoken word (with its punctuation, as the recogniser wrote it) and when it is said."""
 
     start: float
     end: float
     text: str
+
+
+@dataclass(frozen=True)
+class TimedSegment:
+    """A stretch of speech: seconds from the start of the video, and what was said.
+
+    `words` are its words, in order, with their own times when the recogniser gave them
+    (empty for transcripts made without word timestamps).
+    """
+
+    start: float
+    end: float
+    text: str
+    words: tuple[TimedWord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -32,3 +48,12 @@ _WORD = re.compile(r"\w+(?:['’]\w+)*")
 def word_count(text: str) -> int:
     """Words, not whitespace runs: "don't" is one word and a lone dash none."""
     return len(_WORD.findall(text))
+
+
+def words_to_json(words: Sequence[TimedWord]) -> list[list[Any]] | None:
+    """A segment's words as stored (`[[start, end, word], ...]`); None when it has none."""
+    return [[w.start, w.end, w.text] for w in words] or None
+
+
+def words_from_json(stored: Sequence[Sequence[Any]] | None) -> tuple[TimedWord, ...]:
+    return tuple(TimedWord(float(start), float(end), str(text)) for start, end, text in stored or ())

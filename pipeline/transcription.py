@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.text import TimedSegment, word_count
+from pipeline.text import TimedSegment, TimedWord, word_count
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -75,8 +75,8 @@ class Transcriber:
 
     @property
     def version(self) -> str:
-        """Identity of the transcription model: drives the transcript asset's code_version."""
-        return f"faster-whisper:{self.model_name}:{self.compute_type}:beam{self.beam_size}"
+        """Identity of the transcription model and options: drives the transcript asset's code_version."""
+        return f"faster-whisper:{self.model_name}:{self.compute_type}:beam{self.beam_size}:words"
 
     def load(self) -> Transcriber:
         """Load the model now (seconds, hundreds of MB); without this it loads on first use."""
@@ -103,6 +103,7 @@ class Transcriber:
             "beam_size": self.beam_size,
             "faster_whisper_version": faster_whisper.__version__,
             "vad": True,
+            "word_timestamps": True,
         }
 
     def transcribe(self, source: Path, media_seconds: float | None = None,
@@ -118,11 +119,13 @@ class Transcriber:
         """
         if not _has_audio_stream(source):
             return TranscriptResult(None, 0.0, 0.0, 0.0, ())
-        # VAD skips silence and music, where Whisper tends to invent text.
-        raw_segments, info = self.whisper_model.transcribe(str(source), beam_size=self.beam_size, vad_filter=True)
+        # VAD skips silence and music, where Whisper tends to invent text. Word timestamps let a search
+        # moment start at the word itself rather than at its segment.
+        raw_segments, info = self.whisper_model.transcribe(str(source), beam_size=self.beam_size, vad_filter=True,
+                                                           word_timestamps=True)
         report = _ProgressReport(progress, info.duration)
         segments = tuple(
-            TimedSegment(start=round(s.start, 3), end=round(s.end, 3), text=s.text.strip())
+            _timed_segment(s)
             for s in report.follow(raw_segments)  # a generator: decoding happens while iterating
             if s.text.strip()
         )
@@ -139,6 +142,18 @@ class Transcriber:
         )
 
 
+def _timed_segment(segment: Any) -> TimedSegment:
+    """A faster-whisper segment as ours: its text stripped, and its words, with their times, when it has them."""
+    words = tuple(TimedWord(_seconds(w.start), _seconds(w.end), w.word.strip())
+                  for w in segment.words or () if w.word.strip())
+    return TimedSegment(_seconds(segment.start), _seconds(segment.end), segment.text.strip(), words)
+
+
+def _seconds(value: Any) -> float:
+    # With word timestamps, faster-whisper's times are numpy floats: plain ones serialize anywhere.
+    return round(float(value), 3)
+
+
 def clamp_segments(segments: tuple[TimedSegment, ...], media_seconds: float,
                    what: str = "media") -> tuple[TimedSegment, ...]:
     """Segments with no timestamp past the media's end.
@@ -148,7 +163,9 @@ def clamp_segments(segments: tuple[TimedSegment, ...], media_seconds: float,
     end). The words are real; only the timestamp overshoots: clamp it, and log how
     far, rather than failing a good video.
     """
-    clamped = tuple(TimedSegment(min(s.start, media_seconds), min(s.end, media_seconds), s.text)
+    clamped = tuple(TimedSegment(min(s.start, media_seconds), min(s.end, media_seconds), s.text,
+                                 tuple(TimedWord(min(w.start, media_seconds), min(w.end, media_seconds), w.text)
+                                       for w in s.words))
                     if s.end > media_seconds or s.start > media_seconds else s for s in segments)
     overshoot = max((s.end - media_seconds for s in segments), default=0.0)
     if overshoot > 0:
@@ -215,5 +232,7 @@ def transcript_to_json(result: TranscriptResult) -> dict:
         "speech_seconds": result.speech_seconds,
         "text": result.text,
         "word_count": word_count(result.text),
-        "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in result.segments],
+        "segments": [{"start": s.start, "end": s.end, "text": s.text,
+                      "words": [{"start": w.start, "end": w.end, "text": w.text} for w in s.words]}
+                     for s in result.segments],
     }

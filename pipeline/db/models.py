@@ -195,6 +195,8 @@ class TranscriptSegment(_PositionedPerVideo, Base):
     start_seconds: Mapped[float] = mapped_column(Float)
     end_seconds: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
+    # [[start, end, word], ...] (pipeline.text.words_to_json); NULL for transcripts made without word times.
+    words: Mapped[list[list[Any]] | None] = mapped_column(JSON)
 
 
 class ChunkSummary(_PositionedPerVideo, Base):
@@ -226,6 +228,8 @@ class VideoPassage(_PositionedPerVideo, Base):
     start_seconds: Mapped[float | None] = mapped_column(Float)
     end_seconds: Mapped[float | None] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
+    # A transcript passage's sentences, [[start, end, offset in text], ...] (pipeline.passages); NULL otherwise.
+    sentences: Mapped[list[list[float]] | None] = mapped_column(JSON)
     model: Mapped[str] = mapped_column(String(200))
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian, L2-normalized
 

@@ -38,7 +38,8 @@ from pipeline.events import VIDEO_READY, VIDEO_SUMMARIZED, VIDEO_TRANSCODED, VID
 from pipeline.lifecycle import advance_status, get_video, mark_failed, start_processing
 from pipeline.search import SearchDocument, SearchIndex
 from pipeline.search.vectors import PassageVector, vector_bytes, vector_from_bytes
-from pipeline.text import Chapter, TimedSegment, word_count
+from pipeline.sentences import sentences_to_json
+from pipeline.text import Chapter, TimedSegment, word_count, words_from_json, words_to_json
 
 if TYPE_CHECKING:
     import numpy as np
@@ -136,7 +137,8 @@ def save_passages(session: Session, video_id: int, model: str, passages: Sequenc
     """Replace the video's passages and their vectors (idempotent per video)."""
     session.execute(delete(VideoPassage).where(VideoPassage.video_id == video_id))
     session.add_all(VideoPassage(video_id=video_id, position=i, kind=p.kind, start_seconds=p.start,
-                                 end_seconds=p.end, text=p.text, model=model, vector=vector_bytes(vector))
+                                 end_seconds=p.end, text=p.text, model=model, vector=vector_bytes(vector),
+                                 sentences=sentences_to_json(p.sentences) if p.sentences else None)
                     for i, (p, vector) in enumerate(zip(passages, vectors, strict=True)))
 
 
@@ -184,7 +186,8 @@ class VideoRepository:
 
     def segments(self) -> list[TimedSegment]:
         with self._unit() as session:
-            return [TimedSegment(r.start_seconds, r.end_seconds, r.text) for r in segment_rows(session, self.video_id)]
+            return [TimedSegment(r.start_seconds, r.end_seconds, r.text, words_from_json(r.words))
+                    for r in segment_rows(session, self.video_id)]
 
     def chunk_summaries(self) -> list[str]:
         with self._unit() as session:
@@ -263,7 +266,8 @@ class VideoRepository:
             row.json_key, row.vtt_key, row.model_info = json_key, vtt_key, model_info
             session.execute(delete(TranscriptSegment).where(TranscriptSegment.video_id == vid))
             session.add_all(TranscriptSegment(video_id=vid, position=i, start_seconds=s.start, end_seconds=s.end,
-                                              text=s.text) for i, s in enumerate(result.segments))
+                                              text=s.text, words=words_to_json(s.words))
+                            for i, s in enumerate(result.segments))
             _stage_done(session, vid, VIDEO_TRANSCRIBED, {
                 "language": row.language, "word_count": row.word_count, "segment_count": row.segment_count})
             session.flush()

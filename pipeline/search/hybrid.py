@@ -3,7 +3,9 @@
 Hybrid takes the best candidates of each side and fuses their ranks with
 reciprocal rank fusion (Cormack et al., 2009: score = sum of 1 / (k + rank)),
 which needs no score calibration between BM25 and cosine similarity. Every hit
-found by meaning carries the moment of its best passage (`SearchHit.moment`).
+found by meaning carries the moment of its best passage (`SearchHit.moment`);
+with a `MomentFinder`, the page's moments and matches are then placed to the
+second (pipeline/search/moments.py).
 
 When the vector side has nothing to add (no vectors indexed, none similar
 enough, or a backend without vectors), hybrid answers exactly as text search
@@ -23,6 +25,7 @@ from typing import Literal
 from pipeline.embeddings import Embedder
 from pipeline.search.base import InvalidCursor, SearchHit, SearchIndex, SearchPage, SearchQuery, SegmentMatch
 from pipeline.search.cursor import pack_token, unpack_token
+from pipeline.search.moments import MomentFinder
 from pipeline.search.ranking import MAX_LIMIT, SNIPPET_WORDS
 from pipeline.search.vectors import VectorHit, VectorIndex
 
@@ -52,12 +55,17 @@ class HybridSearch:
     embedder: Callable[[], Embedder] | None  # called on first use: the API loads the model lazily
     min_similarity: float = 0.25
     unavailable_reason: str | None = None
+    moments: MomentFinder | None = None
 
     @property
     def semantic_available(self) -> bool:
         return self.vectors is not None and self.embedder is not None
 
     def search(self, query: SearchQuery, mode: SearchMode = "hybrid") -> SearchPage:
+        page = self._search(query, mode)
+        return self.moments.place(page, query.text) if self.moments is not None else page
+
+    def _search(self, query: SearchQuery, mode: SearchMode) -> SearchPage:
         if mode == "text" or not self.semantic_available:
             page = self.text_index.search(query)
             return replace(page, extra={**page.extra, "mode": "text"} if mode == "text" else

@@ -100,10 +100,13 @@ class SearchHitOut(BaseModel):
     snippet: str = Field(description="Matched text with the query's words in <mark>...</mark>.")
     status: VideoStatus
     created_at: datetime
-    matches: list[SegmentMatchOut] = Field(description="Transcript segments where the words are spoken.")
+    matches: list[SegmentMatchOut] = Field(description="Transcript segments where the words are spoken; where the "
+                                                       "transcript has word times, each starts at the first "
+                                                       "searched word it says (and its text there).")
     moment: SegmentMatchOut | None = Field(
-        default=None, description="Where to open the video: the passage that matched the query's meaning best "
-                                  "(hybrid and semantic modes).")
+        default=None, description="Where to open the video: the match saying the most searched words (the first "
+                                  "such), or, for a hit found by meaning only, the sentence of its best passage "
+                                  "closest to the query.")
 
 
 class SearchPageOut(BaseModel):

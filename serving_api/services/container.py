@@ -15,6 +15,7 @@ from pipeline.embeddings import Embedder
 from pipeline.search import SearchIndex
 from pipeline.search.factory import search_index_from_settings
 from pipeline.search.hybrid import HybridSearch
+from pipeline.search.moments import MomentFinder
 from pipeline.search.vectors import VectorIndex, vector_index_for, vector_search_unavailable_reason
 from pipeline.settings import Settings
 from pipeline.storage import ObjectStore, object_store_from_settings
@@ -63,7 +64,8 @@ def build_services(settings: Settings) -> Services:
     search.ensure()
     vectors = vector_index_for(settings.search_backend, engine)
     hybrid = HybridSearch(search, vectors, _lazy_embedder(settings), settings.semantic_min_similarity,
-                          None if vectors is not None else vector_search_unavailable_reason(settings.search_backend))
+                          None if vectors is not None else vector_search_unavailable_reason(settings.search_backend),
+                          MomentFinder(engine))
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     counter: EventCounter
     if redis is not None:

@@ -46,7 +46,7 @@ def test_json_round_trip() -> None:
     data = json.loads(json.dumps(transcript_to_json(result)))
     assert data["text"] == "The volcano woke up. Lava & ash <everywhere> --> run! An hour in."
     assert data["word_count"] == 11
-    assert data["segments"][1] == {"start": 2.5, "end": 61.25, "text": "Lava & ash <everywhere> --> run!"}
+    assert data["segments"][1] == {"start": 2.5, "end": 61.25, "text": "Lava & ash <everywhere> --> run!", "words": []}
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import dagster as dg
@@ -12,7 +13,7 @@ from pipeline.media import probe
 from pipeline.samples import DEFAULT_KEYWORDS
 from pipeline.settings import Settings
 from pipeline.text import word_count
-from pipeline.transcription import Transcriber, TranscriptResult
+from pipeline.transcription import Transcriber, TranscriptResult, transcript_to_json
 from resources.transcriber import TranscriberResource
 
 
@@ -56,6 +57,21 @@ def test_segments_are_timed_and_ordered_within_the_audio(
     assert 0.6 * speech_transcript.duration_seconds < speech_transcript.speech_seconds <= speech_transcript.duration_seconds
 
 
+def test_every_segment_has_its_words_timed_in_order_inside_it(speech_transcript: TranscriptResult) -> None:
+    for segment in speech_transcript.segments:
+        assert segment.words, segment
+        assert [w.text for w in segment.words] == segment.text.split()
+        assert segment.words[0].start == pytest.approx(segment.start, abs=0.05)
+        assert segment.words[-1].end == pytest.approx(segment.end, abs=0.05)
+        for before, after in pairwise(segment.words):
+            assert before.start <= before.end <= after.start + 0.01 and after.start <= after.end
+    # The JSON transcript in the object store carries them.
+    stored = transcript_to_json(speech_transcript)["segments"][0]
+    assert stored["words"][0] == {"start": speech_transcript.segments[0].words[0].start,
+                                  "end": speech_transcript.segments[0].words[0].end,
+                                  "text": speech_transcript.segments[0].words[0].text}
+
+
 def test_video_without_audio_gives_an_empty_transcript(transcriber: Transcriber, silent_video_path: Path) -> None:
     result = transcriber.transcribe(silent_video_path)
     assert result.segments == () and result.text == "" and result.language is None
@@ -89,7 +105,7 @@ def test_the_resource_loads_the_model_once_per_run_when_a_step_first_uses_it(tra
     assert dg.materialize([needs_no_model, uses_the_model, uses_it_again], resources={"transcriber": resource}).success
     assert [(step, loaded) for step, loaded, _ in seen] == [("first", False), ("second", False), ("third", True)]
     assert seen[1][2] is seen[2][2]  # one model for the run
-    assert resource.model_version() == "faster-whisper:tiny.en:int8:beam1"
+    assert resource.model_version() == "faster-whisper:tiny.en:int8:beam1:words"
 
 
 def test_model_info_names_the_model(transcriber: Transcriber) -> None:
@@ -100,4 +116,5 @@ def test_model_info_names_the_model(transcriber: Transcriber) -> None:
         "beam_size": 1,
         "faster_whisper_version": faster_whisper.__version__,
         "vad": True,
+        "word_timestamps": True,
     }

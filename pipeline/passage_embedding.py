@@ -1,0 +1,38 @@
+"""A video's passages cut along its topics and embedded: the `passage_embeddings` asset's work.
+
+Topics change where the video's chapters begin: the same cutting as the chapters
+asset (`pipeline.chapters.segment_chapters`, chapters of at least `topic_min_seconds`),
+without their titles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pipeline.chapters import DEFAULT_MIN_SECONDS, segment_chapters
+from pipeline.passages import Passage, video_passages
+from pipeline.text import TimedSegment
+
+if TYPE_CHECKING:
+    from pipeline.db.videos import VideoRepository
+    from pipeline.embeddings import Embedder
+
+
+def topic_changes(segments: Sequence[TimedSegment], embed: Callable[[list[str]], np.ndarray], *,
+                  min_seconds: float = DEFAULT_MIN_SECONDS, duration: float | None = None) -> list[float]:
+    """When the topic changes: the chapters' starts after the first (as the chapters asset cuts them)."""
+    return [chapter.start for chapter in segment_chapters(segments, embed, min_seconds=min_seconds, end=duration)[1:]]
+
+
+def embed_passages(videos: VideoRepository, embedder: Embedder,
+                   topic_min_seconds: float = DEFAULT_MIN_SECONDS) -> tuple[list[Passage], list[float]]:
+    """Cut the video's passages (topics found as its chapters are), embed and store them: what the
+    `passage_embeddings` asset does. Returns the passages and the topic changes."""
+    summary, video, segments = videos.summary(), videos.video(), videos.segments()
+    changes = topic_changes(segments, embedder.embed, min_seconds=topic_min_seconds, duration=video.duration_seconds)
+    passages = video_passages(video.title, summary.summary if summary else "", segments, changes)
+    videos.save_passages(embedder.model_id, passages, embedder.embed([p.text for p in passages]))
+    return passages, changes

@@ -1,0 +1,190 @@
+"""Moments: the second at which a search hit should open its video.
+
+A hit found by its words opens where the first searched word is said: the
+matched segment's words carry their own times (faster-whisper's word
+timestamps), so the match is moved to start at that word (`word_match`).
+A hit found by meaning carries its best passage (30-60 s); it opens at the
+passage's sentence closest in meaning to the query (`best_sentence`), by a
+small fast embedding model (WordLlama: ~10 sentences in a millisecond),
+whatever model found the passage.
+
+Both need data the search engines don't keep: `MomentFinder` reads the word
+times of the matched segments and the sentences of the found passages from the
+app database, for the hits of the returned page only (one query each).
+Transcripts made without word times, and passages stored without their
+sentences, keep working: the match stays its segment, and a passage's
+sentences are placed by their position in its text.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+import numpy as np
+from sqlalchemy import Engine, and_, or_, select
+
+from pipeline.db.models import TranscriptSegment, VideoPassage
+from pipeline.embeddings import Embedder
+from pipeline.search.base import SearchHit, SearchPage
+from pipeline.search.terms import query_terms
+from pipeline.sentences import estimated_sentences, sentences_from_json
+from pipeline.text import TimedSegment, TimedWord, words_from_json
+
+Embed = Callable[[list[str]], np.ndarray]
+
+# Times read back from another store may have lost a little precision.
+_SAME_TIME = 0.002
+# A word's moment opens this much before the recogniser's start for it: whisper's word starts lag the first
+# sound by ~0.1 s (more after a pause), and the word should be heard from its beginning.
+WORD_LEAD_SECONDS = 0.2
+_NOT_WORD = re.compile(r"[^\w']+")
+# Endings that the engines' stemmers (Porter, Snowball) take off: "volcanoes" matches "volcano".
+_ENDINGS = ("'s", "ing", "ies", "es", "ed", "ly", "er", "s")
+
+
+def _stem(word: str) -> str:
+    word = _NOT_WORD.sub("", word.lower().replace("’", "'"))
+    for ending in _ENDINGS:
+        if len(word) > len(ending) + 2 and word.endswith(ending):
+            return word[: -len(ending)]
+    return word
+
+
+def _same_stem(a: str, b: str) -> bool:
+    # A light stemmer's stems of one word may differ by a letter ("runn"/"run", "stud"/"study").
+    short, long = sorted((a, b), key=len)
+    return a == b or (len(short) >= 3 and long.startswith(short) and len(long) - len(short) == 1)
+
+
+def says(word: str, terms: Iterable[str]) -> bool:
+    """Whether the spoken `word` is one of the searched `terms`, or a form of one."""
+    stem = _stem(word)
+    return bool(stem) and any(_same_stem(stem, _stem(term)) for term in terms)
+
+
+def word_match(segment: TimedSegment, words: Sequence[TimedWord], terms: Sequence[str]) -> TimedSegment:
+    """The matched `segment` from the first of its `words` that says a searched term: just before that word's
+    start (WORD_LEAD_SECONDS), to the segment's end, with the text from that word on. The segment itself when
+    no word says one."""
+    lowered, position = segment.text.lower(), 0
+    for word in words:
+        found = lowered.find(word.text.lower(), position)
+        position = found + len(word.text) if found >= 0 else position
+        if found >= 0 and says(word.text, terms):
+            return TimedSegment(round(max(0.0, word.start - WORD_LEAD_SECONDS), 3), max(segment.end, word.end),
+                                segment.text[found:])
+    return segment
+
+
+def best_sentence(query_vector: np.ndarray, sentences: Sequence[TimedSegment], embed: Embed) -> TimedSegment | None:
+    """The sentence closest in meaning to the query (its vector from the same `embed`); None without any."""
+    if not sentences:
+        return None
+    scores = embed([s.text for s in sentences]) @ np.asarray(query_vector, dtype=np.float32)
+    return sentences[int(np.argmax(scores))]
+
+
+def _distinct_terms(match: TimedSegment, terms: Sequence[str]) -> int:
+    spoken = match.text.split()
+    return sum(1 for term in terms if any(says(word, [term]) for word in spoken))
+
+
+@dataclass
+class MomentFinder:
+    """Places the moments of a page's hits (see the module's docstring), reading the app database."""
+
+    engine: Engine
+    sentence_embedder: Callable[[], Embedder] = field(default_factory=lambda: _wordllama)
+
+    def place(self, page: SearchPage, query: str) -> SearchPage:
+        """The page with each hit's matches starting at the searched word where its time is known, and its
+        moment at the best of those matches, or else at the best sentence of the passage it was found by."""
+        terms = query_terms(query)
+        if not page.hits or not terms:
+            return page
+        words = self._words({(hit.video_id, m.start) for hit in page.hits for m in hit.matches})
+        hits = [replace(hit, matches=tuple(word_match(m, _at(words, hit.video_id, m.start) or (), terms)
+                                           for m in hit.matches)) for hit in page.hits]
+        hits = [self._with_word_moment(hit, terms) for hit in hits]
+        passages = [hit for hit in hits if not hit.matches and _is_passage(hit.moment)]
+        if passages:
+            sentences = self._sentences(passages)
+            embedder = self.sentence_embedder()
+            query_vector = embedder.embed([query])[0]
+            best = {hit.video_id: best_sentence(query_vector, sentences[hit.video_id], embedder.embed)
+                    for hit in passages}
+            hits = [replace(hit, moment=best.get(hit.video_id) or hit.moment) for hit in hits]
+        return replace(page, hits=hits)
+
+    @staticmethod
+    def _with_word_moment(hit: SearchHit, terms: Sequence[str]) -> SearchHit:
+        # The words themselves are spoken here: open at the match saying the most of them, the first such.
+        if not hit.matches:
+            return hit
+        best = max(hit.matches, key=lambda m: (_distinct_terms(m, terms), -m.start))
+        return replace(hit, moment=best)
+
+    def _words(self, keys: set[tuple[int, float]]) -> _ByTime[Sequence[TimedWord]]:
+        if not keys:
+            return {}
+        table = TranscriptSegment
+        near = [and_(table.video_id == video_id, table.start_seconds.between(start - _SAME_TIME, start + _SAME_TIME))
+                for video_id, start in keys]
+        statement = select(table.video_id, table.start_seconds, table.words).where(or_(*near),
+                                                                                   table.words.is_not(None))
+        found: _ByTime[Sequence[TimedWord]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(statement):
+                found.setdefault(row.video_id, []).append((row.start_seconds, words_from_json(row.words)))
+        return found
+
+    def _sentences(self, hits: Sequence[SearchHit]) -> dict[int, list[TimedSegment]]:
+        """Each hit's passage's sentences: as stored with the passage, or else placed by position in its text."""
+        table = VideoPassage
+        near = [and_(table.video_id == hit.video_id,
+                     table.start_seconds.between(hit.moment.start - _SAME_TIME, hit.moment.start + _SAME_TIME))
+                for hit in hits if hit.moment is not None]
+        statement = select(table.video_id, table.start_seconds, table.text, table.sentences).where(
+            or_(*near), table.sentences.is_not(None))
+        stored: _ByTime[list[TimedSegment]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(statement):
+                stored.setdefault(row.video_id, []).append((row.start_seconds,
+                                                            sentences_from_json(row.sentences, row.text)))
+        found = {}
+        for hit in hits:
+            assert hit.moment is not None
+            moment = hit.moment
+            found[hit.video_id] = (_at(stored, hit.video_id, moment.start)
+                                   or estimated_sentences(moment.text, moment.start, moment.end))
+        return found
+
+
+_T = TypeVar("_T")
+_ByTime = dict[int, list[tuple[float, _T]]]  # video id -> [(start, value), ...]
+
+
+def _at(rows: _ByTime[_T], video_id: int, start: float) -> _T | None:
+    return next((value for at, value in rows.get(video_id, ()) if abs(at - start) <= _SAME_TIME), None)
+
+
+def _is_passage(moment: TimedSegment | None) -> bool:
+    # Title and summary passages have no time (their moment is 0-0): nothing to choose inside them.
+    return moment is not None and moment.end > moment.start
+
+
+_lock = threading.Lock()
+_loaded: list[Embedder] = []
+
+
+def _wordllama() -> Embedder:
+    with _lock:
+        if not _loaded:
+            from pipeline.embeddings import WordLlamaEmbedder
+
+            _loaded.append(WordLlamaEmbedder())
+        return _loaded[0]
