@@ -245,9 +245,9 @@ def open_uploads(session: Session, owner_id: int) -> int:
 
 
 def _check_declared_size(store: ObjectStore, upload: UploadMetadata) -> None:
-    """A presigned upload declared its size when it was created: the bytes must match it
+    """An upload that declared its size when it was created (presigned, tus) must match it
     (a client cannot reserve a small upload, then PUT something else)."""
-    if upload.method != "presigned" or upload.expected_size is None or upload.staging_key is None:
+    if upload.expected_size is None or upload.staging_key is None:
         return
     size = store.stat(upload.staging_key).size
     if size != upload.expected_size:
@@ -281,6 +281,17 @@ def accept_upload(engine: Engine, store: ObjectStore, upload_id: str, rules: Upl
             video.description = description if description is not None else video.description
             return complete_upload(session, store, upload_id)
     raise rejected
+
+
+def accept_file(engine: Engine, store: ObjectStore, upload_id: str, path: Path, rules: UploadRules) -> Video:
+    """Store a local file at a pending upload's staging key, then accept it (see `accept_upload`);
+    an upload already completed just answers with its video."""
+    with session_scope(engine) as session:
+        upload = session.scalars(select(UploadMetadata).where(UploadMetadata.upload_id == upload_id)).one()
+        staging_key, content_type, pending = upload.staging_key, upload.content_type, upload.state == "pending"
+    if pending and staging_key is not None:
+        store.put_file(staging_key, path, content_type=content_type)
+    return accept_upload(engine, store, upload_id, rules)
 
 
 def ingest_file(

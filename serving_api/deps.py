@@ -134,13 +134,18 @@ def get_token_claims(request: Request, services: ServicesDep, credentials: Crede
 ClaimsDep = Annotated[TokenClaims | None, Depends(get_token_claims)]
 
 
-def get_optional_user(claims: ClaimsDep, session: SessionDep) -> User | None:
+def user_for_claims(session: Session, claims: TokenClaims | None) -> User | None:
+    """The active user a token names; None without a token, 401 for an account gone or disabled."""
     if claims is None:
         return None
     user = active_user(session, claims)
     if user is None:
         raise _unauthorized("The account behind this token does not exist or is disabled.")
     return user
+
+
+def get_optional_user(claims: ClaimsDep, session: SessionDep) -> User | None:
+    return user_for_claims(session, claims)
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]

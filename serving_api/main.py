@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = await run_in_threadpool(build_services, settings)
         app.state.services = services
         background = [asyncio.create_task(_rebuild_periodically(services.emails, settings.bloom_rebuild_seconds)),
-                      asyncio.create_task(prune_periodically(settings))]  # resumable uploads never finished
+                      asyncio.create_task(prune_periodically(services))]  # resumable uploads never finished
         try:
             yield
         finally:
@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Documents our error body for 422 instead of FastAPI's default HTTPValidationError.
     for router in (auth.router, users.router, uploads.router, videos.router, playback.router):
         app.include_router(router, prefix=API_PREFIX, responses=error_responses(422))
-    app.include_router(build_tus_router(settings), prefix=API_PREFIX)
+    app.include_router(build_tus_router(), prefix=API_PREFIX)
     install_web_app(app)
     if settings.cors_origin_list:
         # Other front-ends call the API with Bearer tokens: no credentials (cookies) cross origins.

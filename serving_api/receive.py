@@ -50,25 +50,26 @@ class UploadFields(BaseModel):
     description: str = Field(default="", max_length=DESCRIPTION_MAX_LENGTH, pattern=NO_NUL_PATTERN)
 
 
-def _check_file_part(part: PartStart) -> None:
-    """The file part's name and type are stored with the upload: they must fit their columns."""
-    for name, value, limit in (("filename", part.filename, FILENAME_MAX_LENGTH),
-                               ("content_type", part.content_type, CONTENT_TYPE_MAX_LENGTH)):
+def check_file_fields(filename: str | None, content_type: str | None, loc: list[str]) -> None:
+    """The file's name and type are stored with the upload: they must fit their columns."""
+    for name, value, limit in (("filename", filename, FILENAME_MAX_LENGTH),
+                               ("content_type", content_type, CONTENT_TYPE_MAX_LENGTH)):
         if value is not None and (len(value) > limit or has_nul(value)):
             raise ApiError(422, "validation_error", f"The file's {name} is invalid.",
-                           [{"loc": ["body", FILE_FIELD, name], "type": "value_error",
+                           [{"loc": [*loc, name], "type": "value_error",
                              "msg": f"at most {limit} characters, without NUL characters"}])
 
 
-def _validated_fields(raw: dict[str, str]) -> UploadFields:
+def validated_fields(raw: dict[str, str], loc: list[str]) -> UploadFields:
+    """The upload's title and description (422 naming `loc` when they break the rules)."""
     try:
         return UploadFields.model_validate({k: v.strip() for k, v in raw.items() if k in ("title", "description")})
     except ValidationError as exc:
-        details = [{"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
-        raise ApiError(422, "validation_error", "The upload's form fields are invalid.", details) from None
+        details = [{"loc": [*loc, *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
+        raise ApiError(422, "validation_error", "The upload's fields are invalid.", details) from None
 
 
-def _title(fields: UploadFields, filename: str | None) -> str:
+def upload_title(fields: UploadFields, filename: str | None) -> str:
     return fields.title or PurePosixPath(filename or "").stem[:TITLE_MAX_LENGTH] or "Untitled"
 
 
@@ -158,7 +159,7 @@ def check_open_uploads(session: Session, services: Services, owner_id: int) -> N
 def _create_pending(services: Services, owner_id: int, fields: UploadFields, part: PartStart) -> PendingUpload:
     with session_scope(services.engine) as session:
         check_open_uploads(session, services, owner_id)
-        return create_video(session, title=_title(fields, part.filename), description=fields.description,
+        return create_video(session, title=upload_title(fields, part.filename), description=fields.description,
                             owner_id=owner_id, filename=part.filename, content_type=part.content_type,
                             method="direct")
 
@@ -188,10 +189,10 @@ async def receive_multipart_upload(request: Request, services: Services, owner_i
                     continue
                 if event.name != FILE_FIELD or pending is not None:
                     raise ApiError(422, "validation_error", f"Send exactly one file, in the field '{FILE_FIELD}'.")
-                _check_file_part(event)
+                check_file_fields(event.filename, event.content_type, ["body", FILE_FIELD])
                 file_part = event
                 pending = await run_in_threadpool(_create_pending, services, owner_id,
-                                                  _validated_fields(raw_fields), event)
+                                                  validated_fields(raw_fields, ["body"]), event)
                 sink = UploadSink(services.store, pending.staging_key, services.settings.max_upload_bytes,
                                   event.content_type)
                 await sink.start()
@@ -213,7 +214,7 @@ async def receive_multipart_upload(request: Request, services: Services, owner_i
             raise ApiError(422, "validation_error", f"The request has no file in the field '{FILE_FIELD}'.")
         if sink is not None:
             raise ApiError(400, "malformed_multipart", "The multipart body ended inside the file.")
-        fields = _validated_fields(raw_fields)
+        fields = validated_fields(raw_fields, ["body"])
     except BaseException:
         if sink is not None:
             await sink.abort()
@@ -223,7 +224,7 @@ async def receive_multipart_upload(request: Request, services: Services, owner_i
     assert file_part is not None
     # Fields sent after the file were not known when the row was created: apply them now.
     return await run_in_threadpool(accept_staged_upload, services, pending.upload_id,
-                                   _title(fields, file_part.filename), fields.description)
+                                   upload_title(fields, file_part.filename), fields.description)
 
 
 async def receive_raw_upload(request: Request, services: Services, upload_id: str, staging_key: str,

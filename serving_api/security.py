@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from pipeline.db.models import MAX_ID
 from pipeline.settings import Settings
 
 ACCESS_AUDIENCE = "videoai:access"
@@ -25,6 +27,8 @@ ACCESS_AUDIENCE = "videoai:access"
 SESSION_COOKIE = "videoai_session"
 UPLOAD_AUDIENCE = "videoai:upload"
 _REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "aud"]
+_USER_ID = re.compile(r"^[1-9][0-9]{0,9}$")
+_JTI_MAX_LENGTH = 64  # the revocation table's column
 
 password_hash = PasswordHash((Argon2Hasher(),))
 
@@ -49,11 +53,15 @@ def verify_password(password: str, hashed: str | None) -> bool:
 
 @dataclass(frozen=True)
 class TokenClaims:
-    subject: str
+    subject: str  # a user id: digits, within the id columns (checked when decoded)
     jti: str
     issued_at: datetime
     expires_at: datetime
     extra: dict
+
+    @property
+    def user_id(self) -> int:
+        return int(self.subject)
 
 
 @dataclass(frozen=True)
@@ -86,13 +94,20 @@ def _decode(settings: Settings, token: str, audience: str) -> TokenClaims:
         options={"require": _REQUIRED_CLAIMS},
     )
     known = {"sub", "aud", "iat", "exp", "jti"}
-    return TokenClaims(
-        subject=str(claims["sub"]),
-        jti=str(claims["jti"]),
-        issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
-        extra={k: v for k, v in claims.items() if k not in known},
-    )
+    # A validly signed token is still only trusted as far as its claims parse: a subject that is
+    # no user id, or times out of range, is as invalid as a bad signature (401, never a 500).
+    subject, jti = claims["sub"], claims["jti"]
+    if not (isinstance(subject, str) and _USER_ID.match(subject) and int(subject) <= MAX_ID):
+        raise jwt.InvalidTokenError("the subject is not a user id")
+    if not (isinstance(jti, str) and 0 < len(jti) <= _JTI_MAX_LENGTH):
+        raise jwt.InvalidTokenError("the token id is invalid")
+    try:
+        issued_at = datetime.fromtimestamp(claims["iat"], UTC)
+        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise jwt.InvalidTokenError("the token's times are out of range") from None
+    return TokenClaims(subject=subject, jti=jti, issued_at=issued_at, expires_at=expires_at,
+                       extra={k: v for k, v in claims.items() if k not in known})
 
 
 def create_access_token(settings: Settings, user_id: int) -> IssuedToken:

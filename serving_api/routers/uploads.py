@@ -132,7 +132,7 @@ async def put_upload_content(upload_id: UploadIdPath, request: Request, services
         raise ApiError(401, "invalid_upload_token", "The upload token is invalid or has expired.") from None
     if claims.extra.get("upload_id") != upload_id:
         raise ApiError(401, "invalid_upload_token", "The upload token is for another upload.")
-    staging_key, content_type = await run_in_threadpool(_put_target, services, upload_id, int(claims.subject))
+    staging_key, content_type = await run_in_threadpool(_put_target, services, upload_id, claims.user_id)
     size = await receive_raw_upload(request, services, upload_id, staging_key, content_type)
     return UploadContentOut(upload_id=upload_id, size_bytes=size)
 

@@ -26,7 +26,7 @@ def display_name(user: User) -> str:
 
 def active_user(session: Session, claims: TokenClaims) -> User | None:
     """The account a token names, if it still exists and is active."""
-    user = session.get(User, int(claims.subject)) if claims.subject.isdigit() else None
+    user = session.get(User, claims.user_id)
     return user if user is not None and user.is_active else None
 
 

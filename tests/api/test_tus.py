@@ -1,13 +1,14 @@
-"""Resumable uploads (tus) against a real uvicorn: a connection dropped mid-body resumes from the
-offset the server holds, and the finished file goes through the same acceptance as every upload,
-on the local store and on S3."""
+"""Resumable uploads (tus): a connection dropped mid-body resumes from the offset the server holds,
+and the finished file goes through the same acceptance as every upload, on the local store and on S3;
+every limit is enforced before bytes are stored. (Crashes and full disks: tests/e2e/test_tus_crash.py.)"""
 
 from __future__ import annotations
 
 import base64
-import os
+import hashlib
 import socket
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -16,9 +17,10 @@ from sqlalchemy import select
 
 from pipeline.db.models import OutboxEvent, UploadMetadata, Video, VideoStatus
 from pipeline.db.session import session_scope
+from pipeline.uploads import prune_abandoned_uploads
 from serving_api.main import create_app
-from serving_api.routers.tus import prune_stale_parts, tus_root
-from tests.api.conftest import make_user_in
+from serving_api.routers.tus import part_path, prune_orphaned_parts, tus_root
+from tests.api.conftest import API, make_user_in
 from tests.fixtures.live import serve
 
 TUS = "/api/v1/uploads/tus"
@@ -94,7 +96,8 @@ def test_a_dropped_upload_resumes_from_the_stored_offset_and_is_accepted(make_cl
         assert (upload.method, upload.state) == ("tus", "completed")
         assert topics == ["video.uploaded"]
         store = client.app.state.services.store  # type: ignore[attr-defined]
-        assert store.get_bytes(video.source_key) == data  # in the object store, whole
+        stored_bytes = store.get_bytes(video.source_key)  # in the object store, whole
+        assert hashlib.sha256(stored_bytes).hexdigest() == hashlib.sha256(data).hexdigest()
     leftovers = [p for p in (store_settings.videoai_home / "tus" / str(owner.id)).rglob("*") if p.is_file()]
     assert leftovers == []  # the parts are removed once the upload is accepted
 
@@ -117,15 +120,138 @@ def test_a_tus_upload_that_is_not_a_video_is_refused_and_leaves_nothing(make_cli
         assert session.scalars(select(Video)).all() == []
 
 
-def test_tus_parts_a_client_never_finished_are_pruned(make_settings) -> None:
-    settings = make_settings(UPLOAD_ABANDON_HOURS="1")
-    user_dir = tus_root(settings) / "7"
-    user_dir.mkdir(parents=True)
-    stale, fresh = user_dir / ("a" * 32), user_dir / ("b" * 32)
-    for path in (stale, fresh, stale.with_name(stale.name + ".info")):
-        path.write_bytes(b"part")
-    old = time.time() - 2 * 3600
-    os.utime(stale, (old, old))
-    os.utime(stale.with_name(stale.name + ".info"), (old, old))
-    assert prune_stale_parts(settings) == 2
-    assert sorted(p.name for p in user_dir.iterdir()) == [fresh.name]
+def _patch(api, location: str, auth: dict, body: bytes, offset: int, **headers: str) -> httpx.Response:
+    return api.patch(location, content=body, headers={**HEADERS, **auth, "Upload-Offset": str(offset),
+                                                      "Content-Type": "application/offset+octet-stream", **headers})
+
+
+def _videos(client) -> list[Video]:
+    with session_scope(client.app.state.services.engine) as session:
+        return list(session.scalars(select(Video)))
+
+
+def test_every_length_rule_holds_before_a_byte_is_stored(make_client, make_settings, tmp_path) -> None:
+    settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", MAX_UPLOAD_BYTES="1000")
+    client = make_client(settings)
+    user = make_user_in(client)
+    auth = {**HEADERS, **user.headers, "Upload-Metadata": _metadata(filename="a.mp4", filetype="video/mp4")}
+
+    def create(**headers: str) -> httpx.Response:
+        return client.post(TUS, headers={**auth, **headers})
+
+    assert create().status_code == 400  # no length at all
+    assert create(**{"Upload-Length": "-1"}).status_code == 400
+    assert create(**{"Upload-Length": "12abc"}).status_code == 400
+    assert create(**{"Upload-Length": "1001"}).status_code == 413
+    assert create(**{"Upload-Length": "10", "Upload-Defer-Length": "1"}).status_code == 400
+    assert create(**{"Upload-Defer-Length": "2"}).status_code == 400
+    assert create(**{"Upload-Length": "10", "Upload-Concat": "partial"}).status_code == 400
+    assert client.post(TUS, headers={**user.headers, "Upload-Length": "10"}).status_code == 412  # no Tus-Resumable
+    # Creation with upload: a body longer than the declared length is refused before it is read.
+    assert create(**{"Upload-Length": "100", "Content-Type": "application/offset+octet-stream"},
+                  ).status_code == 201  # an empty body is a plain creation
+    longer = client.post(TUS, content=b"x" * 500, headers={
+        **auth, "Upload-Length": "100", "Content-Type": "application/offset+octet-stream"})
+    assert longer.status_code == 413, longer.text
+    assert len(_videos(client)) == 1  # only the plain creation
+
+    location = create(**{"Upload-Length": "100"}).headers["location"]
+    assert _patch(client, location, user.headers, b"x" * 101, 0).status_code == 413
+    assert _offset(client, location, user.headers) == 0  # nothing of it was stored
+    assert _patch(client, location, user.headers, b"x" * 40, 0).status_code == 204
+    stale = _patch(client, location, user.headers, b"x" * 10, 0)
+    assert stale.status_code == 409 and stale.headers["upload-offset"] == "40"  # the offset held wins
+    assert _patch(client, location, user.headers, b"x", 40, **{"Upload-Length": "99"}).status_code == 400
+    wrong_type = client.patch(location, content=b"x", headers={**HEADERS, **user.headers, "Upload-Offset": "40"})
+    assert wrong_type.status_code == 415
+
+    # A deferred length is bounded by MAX_UPLOAD_BYTES, both in the bytes sent and once declared.
+    deferred = create(**{"Upload-Defer-Length": "1"}).headers["location"]
+    assert client.head(deferred, headers={**HEADERS, **user.headers}).headers["upload-defer-length"] == "1"
+    assert _patch(client, deferred, user.headers, b"x" * 1001, 0).status_code == 413
+    assert _patch(client, deferred, user.headers, b"x" * 10, 0, **{"Upload-Length": "1001"}).status_code == 413
+    assert _patch(client, deferred, user.headers, b"x" * 10, 0, **{"Upload-Length": "20"}).status_code == 204
+    head = client.head(deferred, headers={**HEADERS, **user.headers})
+    assert (head.headers["upload-length"], head.headers["upload-offset"]) == ("20", "10")
+    assert _patch(client, deferred, user.headers, b"x" * 11, 10).status_code == 413
+    assert [p.stat().st_size for p in sorted((tus_root(settings) / str(user.id)).iterdir(),
+                                             key=lambda p: p.stat().st_size)] == [10, 40]
+
+
+@pytest.mark.parametrize(("key", "value"), [("filename", "clip\x00.mp4"), ("filename", "f" * 5000 + ".mp4"),
+                                            ("title", "a\x00b"), ("title", "t" * 301),
+                                            ("description", "d" * 5001), ("filetype", "video/" + "x" * 300)])
+def test_metadata_the_database_cannot_hold_is_refused_at_creation(sqlite_client, key: str, value: str) -> None:
+    user = make_user_in(sqlite_client)
+    fields = {"filename": "clip.mp4", "filetype": "video/mp4", key: value}
+    refused = sqlite_client.post(TUS, headers={**HEADERS, **user.headers, "Upload-Length": "10",
+                                               "Upload-Metadata": _metadata(**fields)})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["details"][0]["loc"][:2] == ["header", "Upload-Metadata"]
+    assert _videos(sqlite_client) == []
+
+
+@pytest.mark.parametrize("header", ["filename", "filename !!!", "filename YQ==,filename Yg==", "a b c",
+                                    "filename /w==", "filetype dmlkZW8vbXA0"])
+def test_malformed_or_incomplete_metadata_is_refused(sqlite_client, header: str) -> None:
+    user = make_user_in(sqlite_client)
+    refused = sqlite_client.post(TUS, headers={**HEADERS, **user.headers, "Upload-Length": "10",
+                                               "Upload-Metadata": header})
+    assert refused.status_code in (400, 422), refused.text
+    assert _videos(sqlite_client) == []
+
+
+def test_open_uploads_are_counted_across_every_path(make_client, make_settings, tmp_path) -> None:
+    client = make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}"))
+    user = make_user_in(client)
+    limit = client.app.state.services.settings.max_open_uploads_per_user  # type: ignore[attr-defined]
+    assert limit == 20
+    tus = {**HEADERS, **user.headers, "Upload-Length": "10",
+           "Upload-Metadata": _metadata(filename="a.mp4", filetype="video/mp4")}
+    locations = []
+    for n in range(limit):
+        if n % 2:
+            made = client.post(f"{API}/videos/uploads", headers=user.headers, json={
+                "filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 10, "title": "presigned"})
+        else:
+            made = client.post(TUS, headers=tus)
+            locations.append(made.headers.get("location"))
+        assert made.status_code == 201, made.text
+    refused = client.post(TUS, headers=tus)
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_open_uploads"
+    assert client.post(f"{API}/videos/uploads", headers=user.headers, json={
+        "filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 10, "title": "x"}).status_code == 429
+    # Terminating one frees its place.
+    assert client.delete(locations[0], headers={**HEADERS, **user.headers}).status_code == 204
+    assert client.post(TUS, headers=tus).status_code == 201
+    assert client.post(TUS, headers=tus).status_code == 429
+
+
+def test_termination_and_expiry_use_the_upload_rules(make_client, make_settings, tmp_path) -> None:
+    settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", UPLOAD_ABANDON_HOURS="1")
+    client = make_client(settings)
+    user = make_user_in(client)
+    tus = {**HEADERS, **user.headers, "Upload-Length": "100",
+           "Upload-Metadata": _metadata(filename="a.mp4", filetype="video/mp4")}
+    kept, ended, expired = (client.post(TUS, headers=tus).headers["location"] for _ in range(3))
+    for location in (kept, ended, expired):
+        assert _patch(client, location, user.headers, b"x" * 10, 0).status_code == 204
+    assert client.delete(ended, headers={**HEADERS, **user.headers}).status_code == 204
+    assert client.head(ended, headers={**HEADERS, **user.headers}).status_code == 404
+    services = client.app.state.services  # type: ignore[attr-defined]
+    expired_id = httpx.URL(expired).path.rsplit("/", 1)[1]
+    with session_scope(services.engine) as session:
+        upload = session.scalars(select(UploadMetadata).where(UploadMetadata.upload_id == expired_id)).one()
+        upload.created_at = upload.created_at - timedelta(hours=2)
+    assert client.head(expired, headers={**HEADERS, **user.headers}).status_code == 410
+    # The API's prune removes the data files of uploads gone or expired, and keeps the rest.
+    orphan = part_path(settings, user.id, "f" * 32)
+    orphan.write_bytes(b"left by a crash")
+    assert prune_orphaned_parts(services) == 2
+    kept_id = httpx.URL(kept).path.rsplit("/", 1)[1]
+    assert [p.name for p in (tus_root(settings) / str(user.id)).iterdir()] == [kept_id]
+    assert oct(part_path(settings, user.id, kept_id).stat().st_mode & 0o777) == "0o600"
+    # `videoai prune-uploads` abandons the expired one like any other upload.
+    with session_scope(services.engine) as session:
+        assert prune_abandoned_uploads(session, services.store, older_than=timedelta(hours=1)) != []
+        assert session.scalars(select(UploadMetadata.upload_id)).all() == [kept_id]
