@@ -140,10 +140,11 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
 
     from orchestration.daemon import run_daemon
     from orchestration.instance import ensure_dagster_home
+    from pipeline.logs import resolved_format
 
     settings = get_settings()
     os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))
-    run_daemon(args.workspace, settings.sensor_loop_seconds)
+    run_daemon(args.workspace, settings.sensor_loop_seconds, resolved_format(settings))
     return 0  # pragma: no cover - dagster-daemon exits
 
 

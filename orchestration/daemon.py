@@ -12,11 +12,12 @@ from pathlib import Path
 WORKSPACE = Path(__file__).resolve().parent.parent / "workspace.yaml"
 
 
-def run_daemon(workspace: Path, sensor_loop_seconds: int) -> None:
-    """The daemon in this process; does not return."""
+def run_daemon(workspace: Path, sensor_loop_seconds: int, log_format: str = "text") -> None:
+    """The daemon in this process; does not return. Dagster prints its own loggers' lines, in
+    `log_format` (`json` or `text`, as LOG_FORMAT resolved), once: pipeline.logs leaves them to it."""
     from orchestration.platform.daemon import run_dagster_daemon, set_sensor_loop_seconds
     from orchestration.platform.run_workers import fork_server
 
     set_sensor_loop_seconds(sensor_loop_seconds)
     fork_server.start()
-    run_dagster_daemon(workspace)
+    run_dagster_daemon(workspace, log_format)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -32,6 +33,29 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
+        return True
+
+
+# A credential in a URL's query string (?token=..., &access_token=...) or anywhere as a JWT: an
+# access log line must not hand a reader a working token.
+_SECRET_PARAMETER = re.compile(r"([?&;](?:[A-Za-z_]*token|password|secret|signature|X-Amz-Signature|X-Amz-Credential"
+                               r"|X-Amz-Security-Token)=)[^&;\s\"']+", re.IGNORECASE)
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    return _JWT.sub(REDACTED, _SECRET_PARAMETER.sub(lambda m: m.group(1) + REDACTED, text))
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Takes credentials out of every record's message (uvicorn's access line carries the query string)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
         return True
 
 
@@ -63,16 +87,37 @@ class TextFormatter(logging.Formatter):
         return f"{line} [request {request_id}]" if request_id else line
 
 
+class PrintedElsewhereFilter(logging.Filter):
+    """Drops a record that a handler below the root has printed already: Dagster's daemon gives its
+    `dagster` logger a handler of its own (in the format we pass it, see orchestration/daemon.py),
+    and without this every one of its lines came out twice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None and logger.parent is not None:  # up to, not including, the root
+            if logger.handlers:
+                return False
+            logger = logger.parent if logger.propagate else None
+        return True
+
+
+def resolved_format(settings: Settings | None, stream: IO[str] | None = None) -> str:
+    """`json` or `text`: LOG_FORMAT, with `auto` resolved for `stream` (stderr by default)."""
+    log_format = settings.log_format if settings is not None else "auto"
+    if log_format == "auto":
+        return "text" if getattr(stream or sys.stderr, "isatty", lambda: False)() else "json"
+    return log_format
+
+
 def configure_logging(settings: Settings | None = None, *, stream: IO[str] | None = None) -> None:
     """Route every logger (uvicorn's, Dagster's libraries', ours) to one handler on stderr."""
-    log_format = settings.log_format if settings is not None else "auto"
     level = settings.log_level.upper() if settings is not None else "INFO"
     stream = stream or sys.stderr
-    if log_format == "auto":
-        log_format = "text" if getattr(stream, "isatty", lambda: False)() else "json"
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter() if resolved_format(settings, stream) == "json" else TextFormatter())
+    handler.addFilter(PrintedElsewhereFilter())
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(RedactSecretsFilter())
     root = logging.getLogger()
     for existing in [h for h in root.handlers if getattr(h, "_videoai", False)]:
         root.removeHandler(existing)

@@ -8,8 +8,10 @@ each concern by setting environment variables only (see README, "Operating").
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -193,15 +195,30 @@ class Settings(BaseSettings):
             return self.jwt_secret.get_secret_value()
         path = self.videoai_home / "jwt_secret"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            _write_private_once(path, secrets.token_urlsafe(48))
         return path.read_text().strip()
 
     def embedding_model_name(self) -> str:
         if self.embedding_model:
             return self.embedding_model
         return "l2_supercat" if self.embedding_provider == "wordllama" else "text-embedding-3-small"
+
+
+def _write_private_once(path: Path, text: str) -> None:
+    """Write a secret owner-only (0600) from its first byte, whole or not at all: a temp file is
+    written and linked into place, so a process starting beside this one reads the one secret that
+    won, never a half-written one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")  # mkstemp creates it 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temp, path)
+    finally:
+        os.unlink(temp)
 
 
 @lru_cache

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import ColumnElement, and_, or_
 
-from pipeline.db.models import Video
+from pipeline.db.models import MAX_ID, Video
 from pipeline.search.cursor import pack_token, unpack_token
 
 
@@ -23,7 +23,7 @@ class InvalidCursor(ValueError):
 
 class VideoCursor(BaseModel):
     created_at: datetime
-    id: int
+    id: int = Field(ge=0, le=MAX_ID)  # what the id column holds: a larger one is malformed, not a database error
 
     def encode(self) -> str:
         return pack_token({"c": self.created_at.isoformat(), "i": self.id})

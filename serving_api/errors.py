@@ -22,12 +22,18 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pipeline.storage import ObjectNotFound, ObjectStoreError
 from pipeline.uploads import UploadRejected
 
 logger = logging.getLogger(__name__)
+
+DEPENDENCY_RETRY_SECONDS = 5
 
 
 class ErrorBody(BaseModel):
@@ -122,6 +128,16 @@ async def _pool_timeout(request: Request, exc: Exception) -> JSONResponse:
     return await _http_exception(request, busy(1, "The database is busy; try again shortly."))
 
 
+async def _dependency_lost(request: Request, exc: Exception) -> JSONResponse:
+    # The database, Redis or the object store cannot be reached (down, restarting, failing over):
+    # the request was not served and may be retried; the details are for operators, in the log.
+    if isinstance(exc, ObjectNotFound):
+        return await _unexpected_error(request, exc)
+    logger.error("a dependency is unavailable: %s: %s", type(exc).__name__, exc)
+    return await _http_exception(request, busy(DEPENDENCY_RETRY_SECONDS, "A service the API needs is unavailable; "
+                                                                         "try again shortly."))
+
+
 async def _os_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OSError)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -142,4 +158,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UploadRejected, _upload_rejected)
     app.add_exception_handler(PoolTimeoutError, _pool_timeout)
     app.add_exception_handler(OSError, _os_error)
+    for lost in (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError, ObjectStoreError):
+        app.add_exception_handler(lost, _dependency_lost)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -27,9 +27,11 @@ def set_sensor_loop_seconds(seconds: int) -> None:
     sensor_daemon.MIN_INTERVAL_LOOP_TIME = seconds
 
 
-def run_dagster_daemon(workspace: Path) -> None:
-    """`dagster-daemon run -w workspace` in this process; does not return (click exits)."""
+def run_dagster_daemon(workspace: Path, log_format: str = "text") -> None:
+    """`dagster-daemon run -w workspace` in this process, its own log lines in `log_format` (`json`,
+    else Dagster's colored text); does not return (click exits)."""
     from dagster._daemon.cli import main as dagster_daemon
 
-    sys.argv = ["dagster-daemon", "run", "-w", str(workspace)]
+    sys.argv = ["dagster-daemon", "run", "-w", str(workspace), "--log-format",
+                "json" if log_format == "json" else "colored"]
     dagster_daemon()

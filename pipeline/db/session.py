@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -22,10 +24,7 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_t
     waits at most pool_timeout seconds (sqlalchemy.exc.TimeoutError, which the API answers with 503)."""
     pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        else:
+        if not private_sqlite_file(url):
             pool = {}  # in-memory SQLite uses a single-connection pool
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
@@ -43,6 +42,23 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_t
     return create_engine(url, pool_pre_ping=True, **pool)
 
 
+def private_sqlite_file(url: str) -> Path | None:
+    """Create a SQLite database's file owner-only (0600) before SQLite opens it, and tighten one
+    made earlier: it holds emails and password hashes. SQLite gives its -wal and -shm files the
+    database file's mode. None for an in-memory database."""
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    database = Path(path)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))  # an empty file is an empty database
+    for name in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if name.stat().st_mode & 0o077:
+                name.chmod(0o600)
+    return database
+
+
 @lru_cache(maxsize=8)
 def engine_for(url: str, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 10.0) -> Engine:
     """One engine (and pool) per database URL (and pool shape) per process."""
@@ -58,6 +74,8 @@ def alembic_config(url: str) -> Config:
 
 def migrate(url: str) -> None:
     """Bring the database at `url` to the newest schema (idempotent)."""
+    if url.startswith("sqlite"):
+        private_sqlite_file(url)
     command.upgrade(alembic_config(url), "head")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from serving_api.schemas.health import CheckOut, HealthOut, ReadinessOut
 from serving_api.services import Services
 
 router = APIRouter(prefix="/health", tags=["health"])
+logger = logging.getLogger(__name__)
 
 
 @router.get("", response_model=HealthOut, openapi_extra=PUBLIC)
@@ -66,16 +68,27 @@ def _semantic_search(services: Services) -> CheckOut:
     return CheckOut(name="semantic_search", ok=True, detail=vectors.describe())
 
 
+def _public_failure(name: str, exc: Exception, settings: Settings) -> str:
+    """What the public answer says of a failed check: its kind, never a path, a host or a port
+    (those are in the API's log, for operators)."""
+    if name == "disk":
+        return f"less free space than MIN_FREE_DISK_MB ({settings.min_free_disk_mb} MiB)"
+    return f"unavailable ({type(exc).__name__})"
+
+
 @router.get("/ready", response_model=ReadinessOut, responses=error_responses(503), openapi_extra=PUBLIC)
 def ready(services: ServicesDep) -> ReadinessOut:
-    """Every dependency this process is configured with answers; 503 (with each check) otherwise."""
+    """Every dependency this process is configured with answers; 503 (with each check) otherwise.
+
+    Public, for load balancers: each check's name and whether it passed; why one failed is logged."""
     results = []
     for name, check in _checks(services).items():
         try:
             check()
             results.append(CheckOut(name=name, ok=True))
         except Exception as exc:  # any failure of a dependency means "not ready", whatever its type
-            results.append(CheckOut(name=name, ok=False, detail=f"{type(exc).__name__}: {exc}"[:300]))
+            logger.warning("readiness check %s failed: %s: %s", name, type(exc).__name__, exc)
+            results.append(CheckOut(name=name, ok=False, detail=_public_failure(name, exc, services.settings)))
     try:
         results.append(_semantic_search(services))
     except Exception as exc:  # the description is informative only; its failure must not fail readiness

@@ -247,12 +247,10 @@ async def _append_body(request: Request, part: PartFile, room: int) -> None:
             if len(buffer) >= _WRITE_BYTES:
                 await run_in_threadpool(part.write, bytes(buffer))
                 buffer.clear()
-    finally:
-        try:
-            if buffer:
-                await run_in_threadpool(part.write, bytes(buffer))
-        finally:
-            await run_in_threadpool(part.sync)
+        if buffer:
+            await run_in_threadpool(part.write, bytes(buffer))
+    finally:  # whatever stopped the body (a full disk included), what was written is made durable
+        await run_in_threadpool(part.sync)
 
 
 async def _body(request: Request) -> AsyncIterator[bytes]:

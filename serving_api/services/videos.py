@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from pipeline import hls, keys
 from pipeline.db import videos as video_rows
-from pipeline.db.models import User, Video, VideoStatus
+from pipeline.db.models import MAX_ID, User, Video, VideoStatus
 from pipeline.lifecycle import request_retry
 from pipeline.search import InvalidCursor as InvalidSearchCursor
 from pipeline.search import SearchQuery
@@ -43,8 +43,8 @@ def is_visible(video: Video, viewer: User | None) -> bool:
 
 
 def visible_video(session: Session, video_id: int, viewer: User | None) -> Video:
-    """The video if `viewer` may see it (404 otherwise)."""
-    video = session.get(Video, video_id)
+    """The video if `viewer` may see it (404 otherwise; an id past the id column is none, not a database error)."""
+    video = session.get(Video, video_id) if 1 <= video_id <= MAX_ID else None
     if video is None or not is_visible(video, viewer):
         raise not_found(f"Video {video_id}")
     return video
