@@ -133,6 +133,8 @@ async def _dependency_lost(request: Request, exc: Exception) -> JSONResponse:
     # the request was not served and may be retried; the details are for operators, in the log.
     if isinstance(exc, ObjectNotFound):
         return await _unexpected_error(request, exc)
+    if "disk is full" in str(exc):  # SQLite's SQLITE_FULL: the database's disk, not its availability
+        return _insufficient_storage(exc)
     logger.error("a dependency is unavailable: %s: %s", type(exc).__name__, exc)
     return await _http_exception(request, busy(DEPENDENCY_RETRY_SECONDS, "A service the API needs is unavailable; "
                                                                          "try again shortly."))
@@ -141,10 +143,14 @@ async def _dependency_lost(request: Request, exc: Exception) -> JSONResponse:
 async def _os_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OSError)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        logger.error("out of storage space: %s", exc)
-        return error_json(507, "insufficient_storage", "The server is out of storage space; try again later.",
-                          headers={"Retry-After": "60"})
+        return _insufficient_storage(exc)
     return await _unexpected_error(request, exc)
+
+
+def _insufficient_storage(exc: Exception) -> JSONResponse:
+    logger.error("out of storage space: %s", exc)
+    return error_json(507, "insufficient_storage", "The server is out of storage space; try again later.",
+                      headers={"Retry-After": "60"})
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -26,7 +26,15 @@ from starlette.concurrency import run_in_threadpool
 from pipeline.db.models import Video
 from pipeline.db.session import session_scope
 from pipeline.storage import ObjectNotFound
-from pipeline.uploads import PendingUpload, UploadRules, abandon_upload, accept_upload, create_video, open_uploads
+from pipeline.uploads import (
+    PendingUpload,
+    UploadRules,
+    abandon_upload,
+    accept_upload,
+    check_size,
+    create_video,
+    open_uploads,
+)
 from serving_api.errors import ApiError
 from serving_api.schemas.videos import (
     CONTENT_TYPE_MAX_LENGTH,
@@ -228,14 +236,20 @@ async def receive_multipart_upload(request: Request, services: Services, owner_i
 
 
 async def receive_raw_upload(request: Request, services: Services, upload_id: str, staging_key: str,
-                             content_type: str | None) -> int:
+                             content_type: str | None, declared_size: int | None = None) -> int:
     """Stream a raw PUT body to a pending upload's staging key; returns its size.
 
-    The same rules as the multipart upload apply while bytes pass; a rejected
-    PUT abandons the upload, as a rejected POST does.
+    The same rules as the multipart upload apply while bytes pass, and the body may not be
+    longer than the size the upload declared (413 before those bytes are stored; a
+    Content-Length past it, before any is read); a rejected PUT abandons the upload, as a
+    rejected POST does.
     """
+    limit = min(services.settings.max_upload_bytes, declared_size if declared_size is not None else 2**63)
     try:
-        async with UploadSink(services.store, staging_key, services.settings.max_upload_bytes, content_type) as sink:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit():
+            check_size(int(length), limit)
+        async with UploadSink(services.store, staging_key, limit, content_type) as sink:
             async for chunk in request.stream():
                 count_upload_bytes(request, len(chunk))
                 await sink.write(chunk)

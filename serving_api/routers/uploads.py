@@ -108,13 +108,13 @@ def create_presigned_upload(body: PresignedUploadIn, request: Request, user: Cur
         complete_url=api_url(request, services, "complete_upload", upload_id=pending.upload_id))
 
 
-def _put_target(services: Services, upload_id: str, owner_id: int) -> tuple[str, str | None]:
-    """Where a pending upload's bytes go, and their declared content type."""
+def _put_target(services: Services, upload_id: str, owner_id: int) -> tuple[str, str | None, int | None]:
+    """Where a pending upload's bytes go, their declared content type and size."""
     with services.sessions() as session:
         upload = _pending_upload(session, upload_id, owner_id)
         if upload.state != "pending" or upload.staging_key is None:
             raise ApiError(409, "upload_not_pending", "This upload is already completed.")
-        return upload.staging_key, upload.content_type
+        return upload.staging_key, upload.content_type, upload.expected_size
 
 
 @router.put("/uploads/{upload_id}/content", response_model=UploadContentOut,
@@ -132,8 +132,8 @@ async def put_upload_content(upload_id: UploadIdPath, request: Request, services
         raise ApiError(401, "invalid_upload_token", "The upload token is invalid or has expired.") from None
     if claims.extra.get("upload_id") != upload_id:
         raise ApiError(401, "invalid_upload_token", "The upload token is for another upload.")
-    staging_key, content_type = await run_in_threadpool(_put_target, services, upload_id, claims.user_id)
-    size = await receive_raw_upload(request, services, upload_id, staging_key, content_type)
+    staging_key, content_type, declared = await run_in_threadpool(_put_target, services, upload_id, claims.user_id)
+    size = await receive_raw_upload(request, services, upload_id, staging_key, content_type, declared)
     return UploadContentOut(upload_id=upload_id, size_bytes=size)
 
 

@@ -188,14 +188,23 @@ def test_presigned_rejections_leave_nothing(make_client, make_settings, tmp_path
 
 
 def test_presigned_upload_must_be_the_size_it_declared(sqlite_client, small_video_path: Path) -> None:
-    """Issue 13: the declared size was not checked on completion."""
+    """A body longer than declared is refused while it arrives (before those bytes are stored); a
+    shorter one when the upload is completed."""
     user = make_user_in(sqlite_client)
     data = small_video_path.read_bytes()
     plan = _create_presigned(sqlite_client, user, len(data) - 100).json()
+    longer = sqlite_client.put(plan["upload_url"], content=data, headers=plan["headers"])
+    assert longer.status_code == 413 and longer.json()["error"]["code"] == "upload_too_large"
+    assert_nothing_left(sqlite_client)
+    chunked = _create_presigned(sqlite_client, user, len(data) - 100).json()  # no Content-Length to go by
+    assert sqlite_client.put(chunked["upload_url"], content=iter([data]), headers=chunked["headers"]
+                             ).status_code == 413
+    assert_nothing_left(sqlite_client)
+    plan = _create_presigned(sqlite_client, user, len(data) + 100).json()
     assert sqlite_client.put(plan["upload_url"], content=data, headers=plan["headers"]).status_code == 200
     done = sqlite_client.post(plan["complete_url"], headers=user.headers)
     assert done.status_code == 422 and done.json()["error"]["code"] == "size_mismatch"
-    assert done.json()["error"]["details"] == {"declared_size": len(data) - 100, "uploaded_size": len(data)}
+    assert done.json()["error"]["details"] == {"declared_size": len(data) + 100, "uploaded_size": len(data)}
     assert_nothing_left(sqlite_client)
 
 

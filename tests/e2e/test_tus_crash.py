@@ -247,7 +247,7 @@ def _rss_of_tree(pid: int) -> int:
 
 def test_a_512_mib_body_for_100_declared_bytes_is_refused_in_constant_memory(make_settings, tmp_path) -> None:
     settings = make_settings()
-    env = {**os.environ, "VIDEOAI_HOME": str(settings.videoai_home), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "VIDEOAI_HOME": str(settings.videoai_home), "PYTHONUNBUFFERED": "1", "LOG_FORMAT": "json"}
     port = free_port()
     body_size = 512 << 20
     block = os.urandom(1 << 20)
@@ -284,6 +284,13 @@ def test_a_512_mib_body_for_100_declared_bytes_is_refused_in_constant_memory(mak
             sampler.join(timeout=5)
         assert peak[0] - baseline < 64 << 20, (baseline, peak[0])
         assert _offset(client, path, auth) == 0
+        # A presigned upload's token rides in its URL's query string: the access log must not keep it.
+        plan = client.post(f"{API}/videos/uploads", headers=auth, json={
+            "title": "t", "filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 100}).json()
+        assert "token=eyJ" in plan["upload_url"]
+        assert client.put(plan["upload_url"], content=b"\x00" * 101, headers=plan["headers"]).status_code == 413
+    log = (tmp_path / "api.log").read_text()
+    assert "content?token=[redacted]" in log and JWT.findall(log) == []
     stored = [p.stat().st_size for p in (settings.videoai_home / "tus").rglob("*") if p.is_file()]
     assert all(size <= 100 for size in stored), stored
     with session_scope(engine_for(settings.database_url)) as session:
