@@ -29,6 +29,7 @@ from serving_api.errors import ErrorResponse, error_responses, install_error_han
 from serving_api.headers import SecurityHeadersMiddleware
 from serving_api.methods import AllowedMethodsMiddleware
 from serving_api.observability import install_observability
+from serving_api.openapi_rules import state_settings_limits
 from serving_api.routers import auth, health, playback, uploads, users, videos
 from serving_api.routers.tus import build_tus_router, prune_periodically
 from serving_api.services import build_services
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX, responses=error_responses(422))
     app.include_router(build_tus_router(), prefix=API_PREFIX)
     install_web_app(app)
+    state_settings_limits(app, settings)
     # OPTIONS and 405 answer every method of a path (inside CORS: a preflight is answered before).
     app.add_middleware(AllowedMethodsMiddleware, routes=app.router.routes)
     if settings.cors_origin_list:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
+import email_validator
 from fastapi import Path, Query
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 
 from pipeline.db.models import MAX_ID
 
@@ -24,6 +25,12 @@ NO_NUL_PATTERN = r"^[^\x00]*$"
 Text = Annotated[str, Field(pattern=NO_NUL_PATTERN)]
 
 VideoIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A video's id.")]
+# Cursors are opaque tokens this API issues: URL-safe base64 without padding.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+CursorQuery = Annotated[str | None, Query(
+    max_length=2048, pattern=CURSOR_PATTERN,
+    description="The `next_cursor` of the previous page, unchanged (URL-safe base64 without padding, issued by this "
+                "API for the same query and filters); any other value is 400 `invalid_cursor`.")]
 OwnerIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this user's videos.")]
 
 
@@ -41,6 +48,21 @@ def _to_utc(value: datetime | None) -> datetime | None:
 
 UtcDateTimeQuery = Annotated[datetime | None, Query(description="Inclusive; UTC when no zone is given."),
                              AfterValidator(_to_utc)]
+
+
+def _account_email(value: str) -> str:
+    """pydantic's EmailStr rule (syntax, normalized; no DNS lookup), but an address at `.test`, the
+    domain RFC 6761 reserves for testing, is accepted like any other."""
+    try:
+        return email_validator.validate_email(value, check_deliverability=False, test_environment=True).normalized
+    except email_validator.EmailNotValidError as exc:
+        raise ValueError(f"value is not a valid email address: {exc}") from None
+
+
+AccountEmail = Annotated[str, AfterValidator(_account_email), WithJsonSchema({
+    "type": "string", "format": "email",
+    "description": "An email address (RFC 5322 addr-spec). Special-use domains (.arpa, .invalid, .local, "
+                   ".localhost, .onion) are refused; .test is accepted."})]
 
 
 def has_nul(*values: str | None) -> bool:

@@ -29,7 +29,7 @@ from serving_api.schemas.videos import (
 from serving_api.services import playback
 from serving_api.services import videos as video_service
 from serving_api.urls import ObjectLinks
-from serving_api.validation import NO_NUL_PATTERN, OwnerIdQuery, UtcDateTimeQuery
+from serving_api.validation import NO_NUL_PATTERN, CursorQuery, OwnerIdQuery, UtcDateTimeQuery
 
 router = APIRouter(prefix="/videos", tags=["videos"])
 
@@ -40,7 +40,7 @@ Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
 def list_videos(
     session: SessionDep,
     user: OptionalUser,
-    cursor: str | None = None,
+    cursor: CursorQuery = None,
     limit: Limit = 20,
     status: VideoStatus | None = None,
     owner_id: OwnerIdQuery = None,
@@ -63,7 +63,7 @@ def search_videos(
     created_from: UtcDateTimeQuery = None,
     created_to: UtcDateTimeQuery = None,
     limit: Limit = 20,
-    cursor: str | None = None,
+    cursor: CursorQuery = None,
     mode: Annotated[SearchMode, Query(description=(
         "`hybrid` (default): words and meaning, fused by reciprocal rank; `text`: full-text only; "
         "`semantic`: by meaning only (passage embeddings)."))] = "hybrid",

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr
+from pydantic import BaseModel, ConfigDict
+
+from serving_api.validation import AccountEmail
 
 
 class UserOut(BaseModel):
@@ -16,7 +18,7 @@ class UserOut(BaseModel):
 
 
 class EmailCheckIn(BaseModel):
-    email: EmailStr
+    email: AccountEmail
 
 
 class EmailCheckOut(BaseModel):

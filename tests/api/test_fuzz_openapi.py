@@ -20,16 +20,20 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.core.failures import FailureGroup
 from schemathesis.python.asgi import shutdown_lifespans
-from schemathesis.specs.openapi.checks import status_code_conformance
 
 from pipeline.settings import Settings
 from serving_api.main import create_app
 from tests.api.conftest import API, make_user_in, seed_video
 
 EXAMPLES_PER_MODE = 6
+# `--checks all`: no 5xx, documented statuses, content types, headers and bodies as the schema says,
+# invalid data rejected and valid data accepted, undocumented methods 405 (not max_response_time:
+# a timing on a shared 2-core machine is no finding).
+load_all_checks()
+ALL_CHECKS = CHECKS.get_all()
 
 
 def _fuzz(operation, mode: GenerationMode, headers: dict[str, str], failures: list[str]) -> int:  # type: ignore[no-untyped-def]
@@ -44,7 +48,7 @@ def _fuzz(operation, mode: GenerationMode, headers: dict[str, str], failures: li
         calls += 1
         response = case.call(headers={**headers, **(case.headers or {})})
         try:
-            case.validate_response(response, checks=[not_a_server_error, status_code_conformance])
+            case.validate_response(response, checks=ALL_CHECKS)
         except (AssertionError, FailureGroup) as exc:  # collect every operation's failures, report them all
             failures.append(f"{operation.label} [{mode.value}] {response.status_code}: "
                             f"{case.as_curl_command()}\n  {str(exc)[:300]}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
@@ -83,3 +85,22 @@ def test_every_error_has_one_shape(sqlite_client) -> None:
         body = response.json()
         assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
     assert responses[-1].json()["error"]["message"] == "An unexpected error occurred."
+
+
+def test_the_document_states_the_rules_the_api_enforces(make_client, make_settings, tmp_path) -> None:
+    """Password policy, sizes and the cursor format are in the schema, so a request it calls valid is not refused."""
+    client = make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", MAX_UPLOAD_BYTES="12345"))
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    password = schemas["SignupIn"]["properties"]["password"]
+    assert (password["minLength"], password["maxLength"]) == (10, 128)
+    pattern = re.compile(password["pattern"])
+    assert pattern.search("long-enough-1") and not pattern.search("only-letters-here")
+    assert not pattern.search("1234567890")
+    assert "email's name" in password["description"]
+    assert schemas["PresignedUploadIn"]["properties"]["size_bytes"]["maximum"] == 12345
+    assert "12345 bytes" in document["paths"]["/api/v1/videos/upload"]["post"]["description"]
+    for path in ("/api/v1/videos/list", "/api/v1/videos/search"):
+        cursor = next(p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "cursor")
+        assert cursor["schema"]["anyOf"][0]["pattern"] == "^[A-Za-z0-9_-]+$", path
+    assert client.get("/api/v1/videos/list", params={"cursor": "not a cursor!"}).status_code == 422
