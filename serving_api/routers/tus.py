@@ -270,7 +270,6 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
 class _Upload:
     upload_id: str
     video_id: int
-    owner_id: int
     length: int | None
     completed: bool
     size_bytes: int | None
@@ -292,8 +291,7 @@ def _find(session: Session, settings: Settings, upload_id: str, owner_id: int) -
         raise _error(410, "upload_expired", "This upload was not completed in time; start a new one.")
     metadata = {"filename": upload.filename or "", "filetype": upload.content_type or "",
                 "title": video.title, "description": video.description}
-    return _Upload(upload.upload_id, video.id, owner_id, upload.expected_size, completed, upload.size_bytes,
-                   expires_at, metadata)
+    return _Upload(upload.upload_id, video.id, upload.expected_size, completed, upload.size_bytes, expires_at, metadata)
 
 
 def _abandon(session: Session, services: Services, part: PartFile, reason: str = "its creation failed") -> None:
@@ -524,9 +522,8 @@ def build_tus_router() -> APIRouter:
                 finally:
                     part.close()
         headers = _progress_headers(upload, offset, video_id)
-        if "title" in upload.metadata:
-            headers["Upload-Metadata"] = ",".join(
-                f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in upload.metadata.items())
+        headers["Upload-Metadata"] = ",".join(
+            f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in upload.metadata.items())
         return Response(status_code=200, headers=headers)
 
     @router.patch("/{upload_id}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.api.conftest import API, make_user_in
+from tests.fixtures.disks import small_filesystem
 
 
 def test_ready_says_not_ready_when_the_disk_is_nearly_full(make_client, make_settings, tmp_path) -> None:
@@ -24,17 +24,9 @@ def test_ready_says_not_ready_when_the_disk_is_nearly_full(make_client, make_set
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 256 KiB filesystem (tmpfs): writes past it fail with ENOSPC, as on a full disk."""
-    mountpoint = tmp_path / "tiny"
-    mountpoint.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)],
-                             capture_output=True, text=True)
-    if mounted.returncode:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}): needs root")
-    try:
+    """A real 256 KiB filesystem."""
+    with small_filesystem(tmp_path / "tiny", "256k") as mountpoint:
         yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
 def test_an_upload_onto_a_full_disk_is_507_not_500(make_client, make_settings, tmp_path, tiny_disk: Path,

@@ -23,7 +23,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -39,6 +38,7 @@ from pipeline.db.session import engine_for, session_scope
 from pipeline.settings import Settings
 from pipeline.storage import object_store_from_settings
 from serving_api.routers.tus import part_path
+from tests.fixtures.disks import small_filesystem
 
 pytestmark = pytest.mark.e2e
 
@@ -201,25 +201,11 @@ def _user_id(settings: Settings) -> int:
         return session.scalars(select(Video.owner_id).limit(1)).one() or 0
 
 
-@contextmanager
-def _tmpfs(mountpoint: Path, size: str) -> Iterator[Path]:
-    """A real, small filesystem: writes past it fail with ENOSPC, as on a full disk."""
-    mountpoint.mkdir(parents=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(mountpoint)],
-                             capture_output=True, text=True)
-    if mounted.returncode:
-        pytest.fail(f"cannot mount a tmpfs here ({mounted.stderr.strip()}): the suite runs as root")
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
-
-
 def test_a_full_disk_mid_patch_is_507_then_the_upload_resumes(platform, small_video_path, tmp_path) -> None:
     settings, env = platform
     data = _padded_video(small_video_path, tmp_path / "long.mp4", 12 << 20).read_bytes()
     port = free_port()
-    with _tmpfs(settings.videoai_home / "tus", "4m") as parts, \
+    with small_filesystem(settings.videoai_home / "tus", "4m") as parts, \
             api_server(env, port, tmp_path / "api.log") as api, \
             httpx.Client(base_url=api.base, timeout=60) as client:
         auth = _sign_in(client)
