@@ -43,11 +43,12 @@ def split_transcript(segments: Sequence[TimedSegment], min_seconds: float = MIN_
                      topic_starts: Sequence[float] = ()) -> list[Passage]:
     """The transcript's sentences grouped into passages of `min_seconds`-`max_seconds`, topic by topic.
 
-    A passage closes once it spans `min_seconds`, or earlier when the next sentence
+    The next passage of the same topic starts with the last sentence of the one before.
+    A passage closes once its new sentences (those after that one) span `min_seconds`,
+    so passages are as many as without the overlap, or earlier when the next sentence
     would take it past `max_seconds` (a single longer sentence is a passage of its own).
-    The next passage of the same topic starts with its last sentence. A topic's last
-    passage shorter than half the minimum joins the one before it (when that stays
-    within the maximum), so no passage is a stray sentence.
+    A topic's last new sentences spanning less than half the minimum join the passage
+    before them (when that stays within the maximum), so no passage is a stray sentence.
     """
     changes = sorted(topic_starts)
     topics: dict[int, list[TimedSegment]] = {}
@@ -59,10 +60,10 @@ def split_transcript(segments: Sequence[TimedSegment], min_seconds: float = MIN_
 
 
 def _pack(sentences: list[TimedSegment], min_seconds: float, max_seconds: float) -> list[Passage]:
-    passages, first = [], 0
+    passages, first, new = [], 0, 0  # `new`: the first sentence not carried over from the passage before
     while first < len(sentences):
-        last = first
-        while (last + 1 < len(sentences) and sentences[last].end - sentences[first].start < min_seconds
+        last = new
+        while (last + 1 < len(sentences) and sentences[last].end - sentences[new].start < min_seconds
                and sentences[last + 1].end - sentences[first].start <= max_seconds):
             last += 1
         rest = sentences[last + 1:]
@@ -77,7 +78,7 @@ def _pack(sentences: list[TimedSegment], min_seconds: float, max_seconds: float)
         carried, following = sentences[last], sentences[last + 1]
         overlap = (last > first and carried.end - carried.start <= MAX_OVERLAP_SECONDS
                    and following.end - carried.start <= max_seconds)
-        first = last if overlap else last + 1
+        first, new = (last if overlap else last + 1), last + 1
     return passages
 
 

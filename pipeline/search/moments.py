@@ -22,13 +22,15 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TypeVar
 
 import numpy as np
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, select
 
 from pipeline.db.models import TranscriptSegment, VideoPassage
 from pipeline.embeddings import Embedder
+from pipeline.passages import TRANSCRIPT
 from pipeline.search.base import SearchHit, SearchPage
 from pipeline.search.terms import query_terms
 from pipeline.sentences import estimated_sentences, sentences_from_json
@@ -46,6 +48,7 @@ _NOT_WORD = re.compile(r"[^\w']+")
 _ENDINGS = ("'s", "ing", "ies", "es", "ed", "ly", "er", "s")
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     word = _NOT_WORD.sub("", word.lower().replace("’", "'"))
     for ending in _ENDINGS:
@@ -54,16 +57,19 @@ def _stem(word: str) -> str:
     return word
 
 
-def _same_stem(a: str, b: str) -> bool:
-    # A light stemmer's stems of one word may differ by a letter ("runn"/"run", "stud"/"study").
-    short, long = sorted((a, b), key=len)
-    return a == b or (len(short) >= 3 and long.startswith(short) and len(long) - len(short) == 1)
+@lru_cache(maxsize=1024)
+def _forms(terms: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    """The terms' stems, and those stems less their last letter: a light stemmer's stems of one word may
+    differ by a letter ("runn"/"run", "stud"/"study")."""
+    stems = frozenset(_stem(term) for term in terms)
+    return stems, frozenset(stem[:-1] for stem in stems if len(stem) > 3)
 
 
 def says(word: str, terms: Iterable[str]) -> bool:
     """Whether the spoken `word` is one of the searched `terms`, or a form of one."""
     stem = _stem(word)
-    return bool(stem) and any(_same_stem(stem, _stem(term)) for term in terms)
+    stems, shortened = _forms(tuple(terms))
+    return bool(stem) and (stem in stems or (len(stem) > 3 and stem[:-1] in stems) or stem in shortened)
 
 
 def word_match(segment: TimedSegment, words: Sequence[TimedWord], terms: Sequence[str]) -> TimedSegment:
@@ -80,17 +86,29 @@ def word_match(segment: TimedSegment, words: Sequence[TimedWord], terms: Sequenc
     return segment
 
 
+def best_sentences(query_vector: np.ndarray, passages: Sequence[Sequence[TimedSegment]],
+                   embed: Embed) -> list[TimedSegment | None]:
+    """For each passage (its timed sentences), the sentence closest in meaning to the query, whose vector
+    comes from the same `embed`; None for a passage without sentences. One `embed` call for them all."""
+    vectors = embed([s.text for sentences in passages for s in sentences])
+    scores = vectors @ np.asarray(query_vector, dtype=np.float32) if len(vectors) else np.zeros(0)
+    best: list[TimedSegment | None] = []
+    offset = 0
+    for sentences in passages:
+        chosen = scores[offset:offset + len(sentences)]
+        best.append(sentences[int(np.argmax(chosen))] if len(sentences) else None)
+        offset += len(sentences)
+    return best
+
+
 def best_sentence(query_vector: np.ndarray, sentences: Sequence[TimedSegment], embed: Embed) -> TimedSegment | None:
     """The sentence closest in meaning to the query (its vector from the same `embed`); None without any."""
-    if not sentences:
-        return None
-    scores = embed([s.text for s in sentences]) @ np.asarray(query_vector, dtype=np.float32)
-    return sentences[int(np.argmax(scores))]
+    return best_sentences(query_vector, [sentences], embed)[0]
 
 
 def _distinct_terms(match: TimedSegment, terms: Sequence[str]) -> int:
     spoken = match.text.split()
-    return sum(1 for term in terms if any(says(word, [term]) for word in spoken))
+    return sum(1 for term in terms if any(says(word, (term,)) for word in spoken))
 
 
 @dataclass
@@ -114,9 +132,9 @@ class MomentFinder:
         if passages:
             sentences = self._sentences(passages)
             embedder = self.sentence_embedder()
-            query_vector = embedder.embed([query])[0]
-            best = {hit.video_id: best_sentence(query_vector, sentences[hit.video_id], embedder.embed)
-                    for hit in passages}
+            chosen = best_sentences(embedder.embed([query])[0], [sentences[hit.video_id] for hit in passages],
+                                    embedder.embed)
+            best = {hit.video_id: sentence for hit, sentence in zip(passages, chosen, strict=True)}
             hits = [replace(hit, moment=best.get(hit.video_id) or hit.moment) for hit in hits]
         return replace(page, hits=hits)
 
@@ -132,10 +150,10 @@ class MomentFinder:
         if not keys:
             return {}
         table = TranscriptSegment
-        near = [and_(table.video_id == video_id, table.start_seconds.between(start - _SAME_TIME, start + _SAME_TIME))
-                for video_id, start in keys]
-        statement = select(table.video_id, table.start_seconds, table.words).where(or_(*near),
-                                                                                   table.words.is_not(None))
+        # Matches carry the times the segments were stored with: looked up by them exactly.
+        statement = select(table.video_id, table.start_seconds, table.words).where(
+            table.video_id.in_({video_id for video_id, _ in keys}), table.start_seconds.in_({at for _, at in keys}),
+            table.words.is_not(None))
         found: _ByTime[Sequence[TimedWord]] = {}
         with self.engine.connect() as conn:
             for row in conn.execute(statement):
@@ -145,11 +163,10 @@ class MomentFinder:
     def _sentences(self, hits: Sequence[SearchHit]) -> dict[int, list[TimedSegment]]:
         """Each hit's passage's sentences: as stored with the passage, or else placed by position in its text."""
         table = VideoPassage
-        near = [and_(table.video_id == hit.video_id,
-                     table.start_seconds.between(hit.moment.start - _SAME_TIME, hit.moment.start + _SAME_TIME))
-                for hit in hits if hit.moment is not None]
         statement = select(table.video_id, table.start_seconds, table.text, table.sentences).where(
-            or_(*near), table.sentences.is_not(None))
+            table.video_id.in_({hit.video_id for hit in hits}),
+            table.start_seconds.in_({hit.moment.start for hit in hits if hit.moment is not None}),
+            table.kind == TRANSCRIPT, table.sentences.is_not(None))
         stored: _ByTime[list[TimedSegment]] = {}
         with self.engine.connect() as conn:
             for row in conn.execute(statement):
