@@ -152,7 +152,7 @@ def _validated_metadata(metadata: dict[str, str]) -> _NewUpload:
                      [{"loc": [*loc, key], "msg": "required", "type": "missing"} for key in missing])
     filename, filetype = metadata["filename"], metadata["filetype"]
     check_file_fields(filename, filetype, loc)
-    fields = validated_fields({k: metadata[k] for k in ("title", "description") if k in metadata}, loc)
+    fields = validated_fields({k: metadata[k] for k in ("title", "description") if metadata.get(k, "").strip()}, loc)
     return _NewUpload(filename, filetype, upload_title(fields, filename), fields.description)
 
 

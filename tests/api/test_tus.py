@@ -255,3 +255,14 @@ def test_termination_and_expiry_use_the_upload_rules(make_client, make_settings,
     with session_scope(services.engine) as session:
         assert prune_abandoned_uploads(session, services.store, older_than=timedelta(hours=1)) != []
         assert session.scalars(select(UploadMetadata.upload_id)).all() == [kept_id]
+
+
+def test_an_empty_title_falls_back_to_the_file_name(sqlite_client) -> None:
+    user = make_user_in(sqlite_client)
+    created = sqlite_client.post(TUS, headers={**HEADERS, **user.headers, "Upload-Length": "10", "Upload-Metadata":
+                                               _metadata(filename="Holiday talk.mp4", filetype="video/mp4", title=" ")})
+    assert created.status_code == 201, created.text
+    assert [video.title for video in _videos(sqlite_client)] == ["Holiday talk"]
+    head = sqlite_client.head(created.headers["location"], headers={**HEADERS, **user.headers})
+    metadata = dict(pair.split(" ") for pair in head.headers["upload-metadata"].split(","))
+    assert base64.b64decode(metadata["filename"]).decode() == "Holiday talk.mp4"
