@@ -23,10 +23,11 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, Integer, cast, func, select
+from sqlalchemy.orm import QueryableAttribute
 
 from pipeline.db.models import TranscriptSegment, VideoPassage
 from pipeline.embeddings import Embedder
@@ -39,7 +40,7 @@ from pipeline.text import TimedSegment, TimedWord, words_from_json
 Embed = Callable[[list[str]], np.ndarray]
 
 # Times read back from another store may have lost a little precision.
-_SAME_TIME = 0.002
+_SAME_TIME = 0.0015
 # A word's moment opens this much before the recogniser's start for it: whisper's word starts lag the first
 # sound by ~0.1 s (more after a pause), and the word should be heard from its beginning.
 WORD_LEAD_SECONDS = 0.2
@@ -150,10 +151,9 @@ class MomentFinder:
         if not keys:
             return {}
         table = TranscriptSegment
-        # Matches carry the times the segments were stored with: looked up by them exactly.
         statement = select(table.video_id, table.start_seconds, table.words).where(
-            table.video_id.in_({video_id for video_id, _ in keys}), table.start_seconds.in_({at for _, at in keys}),
-            table.words.is_not(None))
+            table.video_id.in_({video_id for video_id, _ in keys}),
+            _milliseconds(table.start_seconds).in_({round(at * 1000) for _, at in keys}), table.words.is_not(None))
         found: _ByTime[Sequence[TimedWord]] = {}
         with self.engine.connect() as conn:
             for row in conn.execute(statement):
@@ -165,7 +165,8 @@ class MomentFinder:
         table = VideoPassage
         statement = select(table.video_id, table.start_seconds, table.text, table.sentences).where(
             table.video_id.in_({hit.video_id for hit in hits}),
-            table.start_seconds.in_({hit.moment.start for hit in hits if hit.moment is not None}),
+            _milliseconds(table.start_seconds).in_({round(hit.moment.start * 1000) for hit in hits
+                                                    if hit.moment is not None}),
             table.kind == TRANSCRIPT, table.sentences.is_not(None))
         stored: _ByTime[list[TimedSegment]] = {}
         with self.engine.connect() as conn:
@@ -183,6 +184,11 @@ class MomentFinder:
 
 _T = TypeVar("_T")
 _ByTime = dict[int, list[tuple[float, _T]]]  # video id -> [(start, value), ...]
+
+
+def _milliseconds(seconds: QueryableAttribute[Any]) -> ColumnElement[int]:
+    # Times are matched to the millisecond: an engine may hand them back as float32 or from whole milliseconds.
+    return cast(func.round(seconds * 1000), Integer)
 
 
 def _at(rows: _ByTime[_T], video_id: int, start: float) -> _T | None:

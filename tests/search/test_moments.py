@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from pipeline.db.models import Video, VideoStatus
@@ -69,8 +70,8 @@ def _hit(video_id: int, matches: tuple[TimedSegment, ...] = (), moment: TimedSeg
 
 def test_a_page_of_hits_gets_word_moments_and_best_sentences_from_the_database(migrated_engine):
     segments = [_segment(0.0, "Welcome back to the channel."),
-                _segment(4.0, "The humpback whales swim thousands of kilometres south."),
-                _segment(9.0, "Their songs carry across the open ocean."),
+                _segment(4.13, "The humpback whales swim thousands of kilometres south."),
+                _segment(9.07, "Their songs carry across the open ocean."),
                 _segment(14.0, "Now a word about our sponsor today.")]
     repository = _transcribed_video(migrated_engine, segments)
     # A transcript without word times (made before they were kept) in the same page.
@@ -84,23 +85,25 @@ def test_a_page_of_hits_gets_word_moments_and_best_sentences_from_the_database(m
     (passage,) = [p for p in passages if p.start is not None]
     finder = MomentFinder(migrated_engine)
 
-    # Found by its words: the matches as a text index returns them (whole segments, no words).
-    as_indexed = tuple(TimedSegment(s.start, s.end, s.text) for s in segments[1:3])
+    # Found by its words: the matches as a text index returns them (whole segments, no words), their times
+    # as an engine keeping float32 gives them back.
+    as_indexed = tuple(TimedSegment(float(np.float32(s.start)), s.end, s.text) for s in segments[1:3])
     older_match = TimedSegment(0.0, 6.0, "The whales of the north sing.")
     page = finder.place(SearchPage([_hit(repository.video_id, as_indexed), _hit(older.video_id, (older_match,))],
                                    total=2), "whales songs")
     first, second = page.hits
     assert [(m.start + WORD_LEAD_SECONDS, m.text) for m in first.matches] == [
-        (5.0, "whales swim thousands of kilometres south."), (9.5, "songs carry across the open ocean.")]
+        (pytest.approx(5.13), "whales swim thousands of kilometres south."),
+        (pytest.approx(9.57), "songs carry across the open ocean.")]
     assert first.moment == first.matches[0]
     assert second.matches == (older_match,) and second.moment == older_match  # no word times: its segment
 
     # Found by meaning: the passage's sentence closest to the query, with its stored times.
-    passage_moment = TimedSegment(passage.start, passage.end, passage.text)
+    passage_moment = TimedSegment(float(np.float32(passage.start)), passage.end, passage.text)
     page = finder.place(SearchPage([_hit(repository.video_id, moment=passage_moment)], total=1),
                         "marine mammals migrating")
     moment = page.hits[0].moment
-    assert moment is not None and (moment.start, moment.text) == (4.0, segments[1].text)
+    assert moment is not None and (moment.start, moment.text) == (4.13, segments[1].text)
 
     # A passage stored without its sentences (or not stored here): sentences placed by position in its text.
     unknown = TimedSegment(100.0, 110.0, "Welcome back. The whales swim south in winter.")
