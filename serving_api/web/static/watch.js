@@ -37,9 +37,35 @@
     if (current) {
       current.classList.add("active");
       current.setAttribute("aria-current", "true");
-      current.scrollIntoView({block: "nearest"});
+      reveal(current);
     }
   }
+
+  // Scrolls the transcript's own panel so the line shows, never the page (scrollIntoView would move
+  // every scrollable ancestor, the page included: on a phone the video would leave the screen).
+  var panel = document.getElementById("transcript");
+  function reveal(line) {
+    var top = line.offsetTop, bottom = top + line.offsetHeight;
+    if (top < panel.scrollTop || bottom > panel.scrollTop + panel.clientHeight) {
+      panel.scrollTop = Math.max(0, top - (panel.clientHeight - line.offsetHeight) / 2);
+    }
+  }
+
+  // A cue ends where the next begins; a player that counts both ends as inside would show two captions
+  // at once after a seek exactly onto the boundary. Each cue is made to end just before the next starts.
+  var EPSILON = 0.001;
+  function separate(track) {
+    var cues = track.cues;
+    for (var i = 0; cues && i + 1 < cues.length; i++) {
+      if (cues[i].endTime > cues[i + 1].startTime - EPSILON && cues[i + 1].startTime > cues[i].startTime) {
+        cues[i].endTime = cues[i + 1].startTime - EPSILON;
+      }
+    }
+  }
+  Array.prototype.forEach.call(video.querySelectorAll("track[kind=captions]"), function (element) {
+    if (element.readyState === 2) separate(element.track);
+    element.addEventListener("load", function () { separate(element.track); });
+  });
   video.addEventListener("timeupdate", follow);
   video.addEventListener("seeked", follow);
 })();
