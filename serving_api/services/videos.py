@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from pipeline import hls, keys
+from pipeline.chapters import load_chapters
 from pipeline.db import videos as video_rows
 from pipeline.db.models import MAX_ID, User, Video, VideoStatus
 from pipeline.lifecycle import request_retry
@@ -137,6 +138,18 @@ def owner_names(session: Session, owner_ids: Iterable[int | None]) -> dict[int, 
     """How each owner is shown to others."""
     ids = {i for i in owner_ids if i is not None}
     return {u.id: display_name(u) for u in session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+
+
+def search_suggestions(session: Session, limit: int = 6) -> list[str]:
+    """Searches worth suggesting to someone with nothing to search yet: the topics (chapter titles) of the
+    newest ready videos, then their titles."""
+    newest = list_videos(session, None, limit=limit).items
+    topics = [chapter.title for video in newest for chapter in load_chapters(session, video.id)]
+    suggestions: dict[str, str] = {}  # by lower case: one of each, in order
+    for text in (t.strip() for t in [*topics, *(v.title for v in newest)]):
+        if text and len(suggestions) < limit:
+            suggestions.setdefault(text.lower(), text)
+    return list(suggestions.values())
 
 
 def update_video(session: Session, services: Services, video: Video, changes: dict[str, Any]) -> Video:

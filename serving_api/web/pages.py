@@ -278,7 +278,7 @@ def watch_page(video_id: int, request: Request, web: WebSessionDep, session: Ses
 
 
 @router.get("/search", response_class=HTMLResponse, name="web_search")
-def search_page(request: Request, web: WebSessionDep, services: ServicesDep,
+def search_page(request: Request, web: WebSessionDep, services: ServicesDep, session: SessionDep,
                 q: Annotated[str, Query(max_length=500)] = "", cursor: str | None = None) -> HTMLResponse:
     hits, total, next_cursor, error = [], 0, None, None
     if q.strip():
@@ -291,5 +291,6 @@ def search_page(request: Request, web: WebSessionDep, services: ServicesDep,
     moments = {hit.video_id: [(math.floor(spoken_moment(m.start, m.end, m.text, q) * 10) / 10, m) for m in hit.matches]
                or ([(math.floor(hit.moment.start * 10) / 10, hit.moment)] if hit.moment is not None else [])
                for hit in hits}
+    suggestions = video_service.search_suggestions(session) if not hits and not error else []
     return render(request, web, "search.html", q=q, hits=hits, total=total, next_cursor=next_cursor,
-                  moments=moments, error=error)
+                  moments=moments, error=error, suggestions=suggestions)

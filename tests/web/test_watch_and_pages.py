@@ -122,3 +122,73 @@ def test_one_caption_at_a_time_after_a_seek_exactly_onto_a_cue_boundary(live_pla
         assert page.evaluate("document.getElementById('player').textTracks[0].activeCues.length") == 1
     finally:
         page.context.close()
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+FOCUSABLE = ("a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), textarea:not([disabled]),"
+             " select:not([disabled]), video[controls], [tabindex]:not([tabindex='-1'])")
+
+
+def _axe_violations(page) -> list[dict]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate("axe.run(document).then(r => r.violations.map(v => ({id: v.id, impact: v.impact,"
+                          " help: v.help, targets: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})))")
+    return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+def _unreachable_by_tab(page) -> list[str]:
+    """The visible controls that pressing Tab from the top of the page never focuses."""
+    count = page.evaluate(f"""(() => {{
+        const all = Array.from(document.querySelectorAll("{FOCUSABLE}"))
+            .filter(e => e.getClientRects().length > 0 && e.getAttribute('tabindex') !== '-1'
+                         && !e.closest('[hidden], dialog:not([open])'));
+        all.forEach((e, i) => e.setAttribute('data-kb', i));
+        window.__reached = new Set();
+        document.addEventListener('focusin', ev => {{
+            const e = ev.target.closest('[data-kb]'); if (e) window.__reached.add(e.getAttribute('data-kb')); }});
+        document.activeElement && document.activeElement.blur();
+        return all.length; }})()""")
+    assert count > 0
+    for _ in range(count * 4 + 10):
+        page.keyboard.press("Tab")
+        if page.evaluate("window.__reached.size") == count:
+            break
+    return page.evaluate("""Array.from(document.querySelectorAll('[data-kb]'))
+        .filter(e => !window.__reached.has(e.getAttribute('data-kb'))).map(e => e.outerHTML.slice(0, 120))""")
+
+
+def test_every_page_passes_axe_and_every_control_is_reachable_by_keyboard_at_both_sizes(
+        live_platform, browser, signed_in, ready_video, screenshots: Path):
+    live, _ = live_platform
+    state, user_id = signed_in
+    pages = [  # (name, path, signed in)
+        ("home", "/", False), ("signup", "/signup", False), ("login", "/login", False),
+        ("watch", f"/watch/{ready_video}", False), ("search", "/search?q=volcano", False),
+        ("search-empty", "/search", False), ("search-nothing", "/search?q=zeppelin", False),
+        ("channel", f"/channel/{user_id}", False),
+        ("home-signed-in", "/", True), ("upload", "/upload", True), ("my-videos", "/my-videos", True),
+    ]
+    problems: dict[str, object] = {}
+    for viewport_name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        anonymous, member = _page(browser, viewport), _page(browser, viewport, state)
+        try:
+            for name, path, signed in pages:
+                page = member if signed else anonymous
+                response = page.goto(f"{live.url}{path}")
+                assert response.status == 200, (name, response.status)
+                page.wait_for_load_state("networkidle")
+                shot(page, screenshots, f"{name}-{viewport_name}")
+                violations = _axe_violations(page)
+                if violations:
+                    problems[f"{name} ({viewport_name}) axe"] = violations
+                if name == "search-empty":
+                    assert page.locator(".suggestions a").count() >= 1  # never just a heading
+                unreachable = _unreachable_by_tab(page)
+                if unreachable:
+                    problems[f"{name} ({viewport_name}) keyboard"] = unreachable
+        finally:
+            anonymous.context.close()
+            member.context.close()
+    assert not problems, problems
