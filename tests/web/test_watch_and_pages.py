@@ -6,14 +6,17 @@ accessibility rules with keyboard reachability on every page.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from pipeline.db.models import Video, VideoStatus
+from pipeline.db.models import Video, VideoStatus, VideoTranscript
 from pipeline.db.session import session_scope
+from pipeline.text import TimedSegment
+from pipeline.transcription import to_webvtt
 from pipeline.uploads import UploadRules, ingest_file
 from tests.web.helpers import my_id, shot, sign_up
 
@@ -94,34 +97,63 @@ def test_on_a_phone_playback_keeps_the_page_still_and_the_transcript_follows_in_
         page.context.close()
 
 
-def test_one_caption_at_a_time_after_a_seek_exactly_onto_a_cue_boundary(live_platform, browser, ready_video):
+def _captions_key(harness, video_id: int) -> str:
+    with session_scope(harness.engine) as session:
+        return session.scalar(select(VideoTranscript.vtt_key).where(VideoTranscript.video_id == video_id))
+
+
+def _active_cues_after_seek(page, at: float) -> list[list]:
+    page.evaluate(f"document.getElementById('player').currentTime = {at}")
+    page.wait_for_function(f"(() => {{ const v = document.getElementById('player');"
+                           f" return !v.seeking && Math.abs(v.currentTime - {at}) < 0.001; }})()")
+    page.wait_for_timeout(250)  # cuechange follows the seek
+    return page.evaluate("Array.from(document.getElementById('player').textTracks[0].activeCues)"
+                         ".map(c => [c.startTime, c.text])")
+
+
+def test_one_caption_at_a_time_after_a_seek_exactly_onto_a_cue_boundary(live_platform, browser, ready_video,
+                                                                        module_harness):
     live, _ = live_platform
-    page = _page(browser, DESKTOP)
+    store, key = module_harness.store, _captions_key(module_harness, ready_video)
+    spoken = store.get_bytes(key)
+    cues = [TimedSegment(_seconds(start), _seconds(end), text.strip())
+            for start, end, text in re.findall(r"(\S+) --> (\S+)\n(.+?)(?:\n\n|$)", spoken.decode(), re.S)]
+    assert len(cues) >= 3, spoken
+    # Captions whose cues touch (each ends where the next begins), as transcripts made before word
+    # timestamps are: every boundary is then the end of one cue and the start of the next.
+    touching = [TimedSegment(c.start, cues[i + 1].start if i + 1 < len(cues) else c.end, c.text)
+                for i, c in enumerate(cues)]
     try:
-        page.goto(f"{live.url}/watch/{ready_video}")
-        page.wait_for_function("(() => { const v = document.getElementById('player'); const t = v.textTracks[0];"
-                               " return v.readyState >= 1 && t.cues && t.cues.length > 1; })()")
-        lines = page.locator("#transcript button")
-        bounds = [(float(lines.nth(i).get_attribute("data-start")), float(lines.nth(i).get_attribute("data-end")))
-                  for i in range(lines.count())]
-        shared = [i for i in range(1, len(bounds)) if bounds[i][0] == bounds[i - 1][1]]
-        assert shared, f"the clip's transcript has no cue starting where the previous ends: {bounds}"
-        for i in shared:
-            boundary = bounds[i][0]
-            page.evaluate(f"document.getElementById('player').currentTime = {boundary}")
-            page.wait_for_function(f"(() => {{ const v = document.getElementById('player');"
-                                   f" return !v.seeking && Math.abs(v.currentTime - {boundary}) < 0.01; }})()")
-            page.wait_for_timeout(300)  # cuechange is dispatched after the seek completes
-            active = page.evaluate("Array.from(document.getElementById('player').textTracks[0].activeCues)"
-                                   ".map(c => [c.startTime, c.text])")
-            assert len(active) == 1 and abs(active[0][0] - boundary) < 0.01, (boundary, active)
-        # A click on the line that starts there (the same seek) shows its caption alone too.
-        lines.nth(shared[0]).click()
-        page.wait_for_function("!document.getElementById('player').seeking")
-        page.wait_for_timeout(300)
-        assert page.evaluate("document.getElementById('player').textTracks[0].activeCues.length") == 1
+        for captions in (cues, touching):
+            store.put_bytes(key, to_webvtt(captions).encode(), "text/vtt")
+            page = _page(browser, DESKTOP)  # a fresh browser cache: the captions just changed
+            try:
+                page.goto(f"{live.url}/watch/{ready_video}")
+                page.wait_for_function("(() => { const v = document.getElementById('player');"
+                                       " const t = v.textTracks[0]; return v.readyState >= 1 && t.cues"
+                                       " && t.cues.length > 1; })()")
+                for i, cue in enumerate(captions[1:], start=1):
+                    # The start of one cue (maybe the end of another): at most that cue, never the one that
+                    # ended. (Chromium keeps media time in whole microseconds, truncated: a seek to 4.14 lands
+                    # on 4.139999, a microsecond before the cue, which then shows as playback goes on.)
+                    shown = _active_cues_after_seek(page, cue.start)
+                    assert [round(start, 3) for start, _ in shown] in ([], [round(cue.start, 3)]), (cue, shown)
+                    if captions[i - 1].end < cue.start:  # onto the end of a cue no other continues: none
+                        assert _active_cues_after_seek(page, captions[i - 1].end) == [], captions[i - 1]
+                # A click on a transcript line (the same seek, then play) shows one caption too.
+                page.locator("#transcript button").nth(2).click()
+                page.wait_for_function("!document.getElementById('player').seeking")
+                page.wait_for_timeout(250)
+                assert page.evaluate("document.getElementById('player').textTracks[0].activeCues.length") == 1
+            finally:
+                page.context.close()
     finally:
-        page.context.close()
+        store.put_bytes(key, spoken, "text/vtt")
+
+
+def _seconds(stamp: str) -> float:
+    hours, minutes, seconds = stamp.split(":") if stamp.count(":") == 2 else ("0", *stamp.split(":"))
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"

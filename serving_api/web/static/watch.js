@@ -51,15 +51,16 @@
     }
   }
 
-  // A cue ends where the next begins; a player that counts both ends as inside would show two captions
-  // at once after a seek exactly onto the boundary. Each cue is made to end just before the next starts.
+  // A cue is shown from its start up to, not including, its end; Chromium includes the end, so after a
+  // seek exactly onto a boundary where one cue ends and the next begins it showed both captions.
+  // Each cue is made to end a millisecond early (once per track).
   var EPSILON = 0.001;
   function separate(track) {
-    var cues = track.cues;
-    for (var i = 0; cues && i + 1 < cues.length; i++) {
-      if (cues[i].endTime > cues[i + 1].startTime - EPSILON && cues[i + 1].startTime > cues[i].startTime) {
-        cues[i].endTime = cues[i + 1].startTime - EPSILON;
-      }
+    if (!track.cues || track.separated) return;
+    track.separated = true;
+    for (var i = 0; i < track.cues.length; i++) {
+      var cue = track.cues[i];
+      if (cue.endTime - cue.startTime > EPSILON) cue.endTime -= EPSILON;
     }
   }
   Array.prototype.forEach.call(video.querySelectorAll("track[kind=captions]"), function (element) {
