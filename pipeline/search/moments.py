@@ -144,6 +144,8 @@ class MomentFinder:
         # The words themselves are spoken here: open at the match saying the most of them, the first such.
         if not hit.matches:
             return hit
+        if len(terms) == 1:
+            return replace(hit, moment=hit.matches[0])  # matches come first-said first
         best = max(hit.matches, key=lambda m: (_distinct_terms(m, terms), -m.start))
         return replace(hit, moment=best)
 
