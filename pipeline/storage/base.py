@@ -92,8 +92,9 @@ class ObjectStore(Protocol):
         """A URL a browser can GET directly, or None where the API must serve the bytes."""
         ...
 
-    def presigned_put_url(self, key: str, content_type: str, expires_seconds: int) -> str | None:
-        """A URL a client can PUT to directly, or None where the store has no such thing."""
+    def presigned_put_url(self, key: str, content_type: str, expires_seconds: int, size: int | None = None) -> str | None:
+        """A URL a client can PUT to directly, or None where the store has no such thing. With `size`, the
+        length is signed too: the store refuses a body of any other length before storing it."""
         ...
 
     def ping(self) -> None:

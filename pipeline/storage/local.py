@@ -177,7 +177,7 @@ class LocalObjectStore:
     def presigned_get_url(self, key: str, expires_seconds: int, filename: str | None = None) -> str | None:
         return None
 
-    def presigned_put_url(self, key: str, content_type: str, expires_seconds: int) -> str | None:
+    def presigned_put_url(self, key: str, content_type: str, expires_seconds: int, size: int | None = None) -> str | None:
         return None
 
     def ping(self) -> None:

@@ -240,12 +240,14 @@ class S3ObjectStore:
         return self._call(key, lambda: self._presigner.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=expires_seconds))
 
-    def presigned_put_url(self, key: str, content_type: str, expires_seconds: int) -> str | None:
-        """The Content-Type is signed: the client must send exactly this header."""
+    def presigned_put_url(self, key: str, content_type: str, expires_seconds: int, size: int | None = None) -> str | None:
+        """The Content-Type (and the Content-Length, given `size`) is signed: the client must send exactly these."""
         validate_key(key)
+        params: dict[str, object] = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+        if size is not None:
+            params["ContentLength"] = size
         return self._call(key, lambda: self._presigner.generate_presigned_url(
-            "put_object", Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
-            ExpiresIn=expires_seconds))
+            "put_object", Params=params, ExpiresIn=expires_seconds))
 
     def ping(self) -> None:
         try:

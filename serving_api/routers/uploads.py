@@ -97,7 +97,8 @@ def create_presigned_upload(body: PresignedUploadIn, request: Request, user: Cur
                            filename=body.filename, content_type=body.content_type, expected_size=body.size_bytes,
                            method="presigned")
     session.commit()
-    url = services.store.presigned_put_url(pending.staging_key, body.content_type, settings.s3_presign_seconds)
+    url = services.store.presigned_put_url(pending.staging_key, body.content_type, settings.s3_presign_seconds,
+                                           body.size_bytes)
     token = create_upload_token(settings, user.id, pending.upload_id)
     if url is None:
         url = api_url(request, services, "put_upload_content", query=f"token={token.token}",
