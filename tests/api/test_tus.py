@@ -8,19 +8,25 @@ import base64
 import hashlib
 import socket
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import hypothesis
 import pytest
+from fastapi.testclient import TestClient
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from pipeline.db.models import OutboxEvent, UploadMetadata, Video, VideoStatus
 from pipeline.db.session import session_scope
+from pipeline.settings import Settings
 from pipeline.uploads import prune_abandoned_uploads
 from serving_api.main import create_app
 from serving_api.routers.tus import part_path, prune_orphaned_parts, tus_root
 from tests.api.conftest import API, make_user_in
+from tests.fixtures.database import isolate_environment
 from tests.fixtures.live import serve
 
 TUS = "/api/v1/uploads/tus"
@@ -266,3 +272,33 @@ def test_an_empty_title_falls_back_to_the_file_name(sqlite_client) -> None:
     head = sqlite_client.head(created.headers["location"], headers={**HEADERS, **user.headers})
     metadata = dict(pair.split(" ") for pair in head.headers["upload-metadata"].split(","))
     assert base64.b64decode(metadata["filename"]).decode() == "Holiday talk.mp4"
+
+
+_HEADER_VALUES = st.one_of(st.sampled_from(["", "-1", "0", "1", "10", "1e3", " 7 ", "9" * 19, "9" * 40, "0x10"]),
+                           st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40))
+
+
+@hypothesis.settings(max_examples=150, derandomize=True, deadline=None, database=None,
+                     suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.given(method=st.sampled_from(["POST", "HEAD", "PATCH", "DELETE", "OPTIONS", "PUT", "GET"]),
+                  upload_id=st.sampled_from(["", "/" + "a" * 32, "/xyz", "/" + "9" * 40, "/%00"]),
+                  headers=st.dictionaries(st.sampled_from(["Upload-Length", "Upload-Offset", "Upload-Defer-Length",
+                                                           "Upload-Metadata", "Upload-Concat", "Content-Type",
+                                                           "Tus-Resumable"]), _HEADER_VALUES, max_size=5),
+                  body=st.binary(max_size=64))
+def test_generated_tus_requests_never_get_a_5xx(tus_fuzz_client, method: str, upload_id: str,
+                                                headers: dict[str, str], body: bytes) -> None:
+    client, auth = tus_fuzz_client
+    response = client.request(method, TUS + upload_id, headers={**HEADERS, **auth, **headers},
+                              content=body if method in ("POST", "PATCH") else None)
+    assert response.status_code < 500, (method, upload_id, headers, response.text)
+
+
+@pytest.fixture(scope="module")
+def tus_fuzz_client(tmp_path_factory) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    home = tmp_path_factory.mktemp("tus-fuzz")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate_environment(monkeypatch, home)
+        settings = Settings(VIDEOAI_HOME=str(home), MAX_UPLOAD_BYTES="1000")  # type: ignore[call-arg]
+        with TestClient(create_app(settings)) as client:
+            yield client, make_user_in(client).headers
