@@ -17,8 +17,12 @@ import time
 from pathlib import Path
 
 
+# Run by name only: tools the benchmarks use, not benchmarks themselves.
+TOOLS = frozenset({"load_corpus"})
+
+
 def available() -> list[str]:
-    """Every module of this package that is not private: each is one benchmark."""
+    """Every module of this package that is not private: each is one benchmark or tool."""
     return sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_"))
 
 
@@ -32,7 +36,7 @@ def main(argv: list[str]) -> int:
         print(f"no benchmark {argv[0]!r}; there are: {', '.join(names)}", file=sys.stderr)
         return 2
     # Options after a single benchmark's name are that benchmark's own.
-    runs = [(argv[0], argv[1:])] if argv else [(name, []) for name in names]
+    runs = [(argv[0], argv[1:])] if argv else [(name, []) for name in names if name not in TOOLS]
 
     failed = []
     for name, options in runs:

@@ -67,8 +67,11 @@ class Settings(BaseSettings):
     s3_region: str = Field(default="us-east-1", alias="AWS_REGION")
     s3_presign_seconds: int = Field(default=3600, alias="S3_PRESIGN_SECONDS")
 
-    # Search: in the app database (SQLite FTS5 / PostgreSQL FTS) or OpenSearch.
-    search_backend: Literal["database", "opensearch"] = Field(default="database", alias="SEARCH_BACKEND")
+    # Search: Tantivy in a local directory (documents in the app database), the app database's own
+    # full-text search (SQLite FTS5 / PostgreSQL), or OpenSearch.
+    search_backend: Literal["tantivy", "database", "opensearch"] = Field(default="tantivy", alias="SEARCH_BACKEND")
+    # Where the Tantivy index lives (default: $VIDEOAI_HOME/search); every API worker opens it read-only.
+    search_index_dir: Path | None = Field(default=None, alias="SEARCH_INDEX_DIR")
     opensearch_url: str | None = Field(default=None, alias="OPENSEARCH_URL")
     opensearch_index: str = Field(default="videoai-videos", alias="OPENSEARCH_INDEX")
 
@@ -175,6 +178,7 @@ class Settings(BaseSettings):
             self.object_store_dir = self.videoai_home / "objects"
         self.object_store_dir = self.object_store_dir.expanduser().resolve()
         self.scratch_dir = (self.scratch_dir or self.videoai_home / "scratch").expanduser().resolve()
+        self.search_index_dir = (self.search_index_dir or self.videoai_home / "search").expanduser().resolve()
         return self
 
     @property

@@ -1,4 +1,4 @@
-"""The search index (in the app database, or OpenSearch) as a Dagster resource."""
+"""The search index (Tantivy, the app database, or OpenSearch) as a Dagster resource."""
 
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ from resources.database import DatabaseResource
 
 class SearchIndexResource(dg.ConfigurableResource):
     database: DatabaseResource
-    backend: Literal["database", "opensearch"] = "database"
+    backend: Literal["tantivy", "database", "opensearch"] = "tantivy"
     opensearch_url: str | None = None
     opensearch_index: str = "videoai-videos"
+    index_dir: str | None = None  # the tantivy backend's directory
 
     def get_index(self) -> SearchIndex:
         from pipeline.search.factory import search_index_for
 
-        index = search_index_for(self.backend, self.database.engine(), self.opensearch_url, self.opensearch_index)
+        index = search_index_for(self.backend, self.database.engine(), self.opensearch_url, self.opensearch_index,
+                                 self.index_dir)
         index.ensure()
         return index
 

@@ -7,6 +7,7 @@ Documents are keyed by video id: indexing a video again replaces it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Protocol, runtime_checkable
@@ -85,6 +86,10 @@ class SearchIndex(Protocol):
         ...
 
     def upsert(self, document: SearchDocument) -> None: ...
+
+    def bulk_upsert(self, documents: Iterable[SearchDocument]) -> int:
+        """Index many documents at once; returns how many were written."""
+        ...
 
     def delete(self, video_id: int) -> None: ...
 

@@ -36,12 +36,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.search.base import SearchQuery
-from pipeline.search.plan import plan_search
+from pipeline.search.plan import SearchPlan, plan_search
 from pipeline.search.tables import search_documents, search_passages, search_vector_state
 
 # An exact scan grows with the passages (about a millisecond per thousand on a small machine:
 # benchmarks/README.md, `retrieval`); above this many, the HNSW graph answers in well under a millisecond.
 EXACT_SCAN_MAX_ROWS = 10_000
+# A filtered query whose videos have at most this many passages is answered by an exact scan of them.
+FILTERED_EXACT_MAX_ROWS = 50_000
 
 @dataclass(frozen=True)
 class PassageVector:
@@ -105,8 +107,8 @@ class _Snapshot:
         if len(rows) > EXACT_SCAN_MAX_ROWS:
             from usearch.index import Index
 
-            # A lighter build than usearch's default (expansion_add 128): the graph is rebuilt on changes.
-            self.graph = Index(ndim=self.matrix.shape[1], metric="ip", dtype="f16", connectivity=16, expansion_add=48)
+            self.graph = Index(ndim=self.matrix.shape[1], metric="ip", dtype="f16", connectivity=16,
+                               expansion_add=128, expansion_search=128)
             self.graph.add(np.arange(len(rows), dtype=np.uint64), self.matrix)
 
     def nearest(self, vector: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -117,10 +119,38 @@ class _Snapshot:
         if self.graph is not None:
             matches = self.graph.search(vector, count)
             return matches.keys.astype(np.int64), (1.0 - matches.distances).astype(np.float32)
-        scores = self.matrix @ vector
-        top = np.argpartition(-scores, count - 1)[:count] if count < len(scores) else np.arange(len(scores))
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return top, scores[top]
+        return _ranked(np.arange(len(self.meta)), self.matrix @ vector, count)
+
+    def nearest_among(self, vector: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`rows` (row indices) ranked by similarity to `vector`, best first: an exact scan of those rows."""
+        if len(rows) == 0 or vector.shape[0] != self.matrix.shape[1]:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return _ranked(rows, self.matrix[rows] @ vector, len(rows))
+
+
+def _ranked(rows: np.ndarray, scores: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    top = np.argpartition(-scores, count - 1)[:count] if count < len(scores) else np.arange(len(scores))
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return rows[top], scores[top]
+
+
+def _best_passages(snapshot: _Snapshot, rows: np.ndarray, scores: np.ndarray,
+                   min_similarity: float) -> dict[int, tuple[float, int]]:
+    """Each video's score (its best passage's) and the row of its moment, in score order.
+
+    The moment is its best transcript passage (title and summary have no time), or the best passage when
+    none of its transcript passages is among `rows`.
+    """
+    best: dict[int, tuple[float, int]] = {}
+    for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
+        if score < min_similarity:
+            break
+        video_id = int(snapshot.video_ids[row])
+        if video_id not in best:
+            best[video_id] = (score, row)
+        elif snapshot.meta[best[video_id][1]][1] is None and snapshot.meta[row][1] is not None:
+            best[video_id] = (best[video_id][0], row)
+    return best
 
 
 class SqlVectorIndex:
@@ -200,33 +230,27 @@ class SqlVectorIndex:
                min_similarity: float) -> list[VectorHit]:
         snapshot = self.snapshot(model)
         vector = np.asarray(vector, dtype=np.float32).ravel()
-        # Several passages per video, and filters drop some videos: over-fetch passages.
-        rows, scores = snapshot.nearest(vector, max(4 * limit, 64))
-        # A video scores as its best passage; its moment is its best transcript passage (title and
-        # summary have no time), or the best passage when none of its transcript passages came up.
-        best: dict[int, tuple[float, int]] = {}
-        for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
-            if score < min_similarity:
-                break
-            video_id = int(snapshot.video_ids[row])
-            if video_id not in best:
-                best[video_id] = (score, row)
-            elif snapshot.meta[best[video_id][1]][1] is None and snapshot.meta[row][1] is not None:
-                best[video_id] = (best[video_id][0], row)
-        if not best:
-            return []
-        # `best` is in score order (each video first seen at its best passage). Filters are checked a
-        # page at a time, on the narrow filter rows; titles are read for the hits kept only.
-        ordered, kept = list(best), []
-        batch = limit + 8
+        plan = plan_search(query)
         with self.engine.connect() as conn:
-            for offset in range(0, len(ordered), batch):
-                chunk = ordered[offset:offset + batch]
-                visible = self._visible(conn, chunk, query)
-                kept += [(video_id, visible[video_id]) for video_id in chunk if video_id in visible]
-                if len(kept) >= limit:
-                    break
-            kept = kept[:limit]
+            filtered = any(value is not None for value in (plan.owner_id, plan.created_from, plan.created_to))
+            allowed = self._filtered_rows(conn, snapshot, plan) if filtered else None
+            if allowed is not None:
+                # Few videos pass the filter: rank exactly those, so the answer is an exact filtered scan's.
+                rows, scores = snapshot.nearest_among(vector, allowed)
+                best = _best_passages(snapshot, rows, scores, min_similarity)
+                kept = self._kept(conn, list(best), query, limit)
+            else:
+                # Videos have many passages and filters drop some: widen the passage window until the page
+                # is full of distinct visible videos, or the window holds every passage.
+                count = max(8 * limit, 64)
+                while True:
+                    rows, scores = snapshot.nearest(vector, count)
+                    best = _best_passages(snapshot, rows, scores, min_similarity)
+                    kept = self._kept(conn, list(best), query, limit)
+                    below_threshold = len(scores) > 0 and scores[-1] < min_similarity
+                    if len(kept) >= limit or below_threshold or count >= len(snapshot.meta):
+                        break
+                    count *= 4
             titles = self._titles(conn, [video_id for video_id, _ in kept])
         hits = []
         for video_id, document in kept:
@@ -236,6 +260,45 @@ class SqlVectorIndex:
                                   title=titles.get(video_id, ""), status=document.status,
                                   created_at=document.created_at))
         return hits
+
+    def _kept(self, conn: Any, ordered: list[int], query: SearchQuery, limit: int) -> list[tuple[int, Any]]:
+        """The first `limit` of `ordered` (video ids, best first) that pass the query's filters, with their rows.
+
+        Filters are checked a page at a time, on the narrow filter rows.
+        """
+        kept: list[tuple[int, Any]] = []
+        batch = limit + 8
+        for offset in range(0, len(ordered), batch):
+            chunk = ordered[offset:offset + batch]
+            visible = self._visible(conn, chunk, query)
+            kept += [(video_id, visible[video_id]) for video_id in chunk if video_id in visible]
+            if len(kept) >= limit:
+                break
+        return kept[:limit]
+
+    @staticmethod
+    def _filtered_rows(conn: Any, snapshot: _Snapshot, plan: SearchPlan) -> np.ndarray | None:
+        """Row numbers of the passages of the videos passing an owner or date filter, when there are few.
+
+        None when more than FILTERED_EXACT_MAX_ROWS passages pass: the graph is faster then, and with that
+        many candidates the widening window finds the page.
+        """
+        statement = select(search_documents.c.video_id)
+        if plan.owner_id is not None:
+            statement = statement.where(search_documents.c.owner_id == plan.owner_id)
+        if plan.created_from is not None:
+            statement = statement.where(search_documents.c.created_at >= plan.created_from)
+        if plan.created_to is not None:
+            statement = statement.where(search_documents.c.created_at <= plan.created_to)
+        if plan.status is not None:
+            statement = statement.where(search_documents.c.status == plan.status)
+        video_ids = np.fromiter(conn.execute(statement).scalars(), dtype=np.int64)
+        starts = np.searchsorted(snapshot.video_ids, video_ids, side="left")
+        ends = np.searchsorted(snapshot.video_ids, video_ids, side="right")
+        if int((ends - starts).sum()) > FILTERED_EXACT_MAX_ROWS:
+            return None
+        return np.concatenate([np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+                               if b > a] or [np.zeros(0, dtype=np.int64)])
 
     @staticmethod
     def _visible(conn: Any, ids: list[int], query: SearchQuery) -> dict[int, Any]:
@@ -290,7 +353,7 @@ def vector_index_for(backend: str, engine: Engine | None) -> VectorIndex | None:
     OpenSearch: vectors are not indexed there yet, so search falls back to text
     (`vector_search_unavailable_reason` says so in /health/ready).
     """
-    if backend == "database" and engine is not None and engine.dialect.name in ("sqlite", "postgresql"):
+    if backend in ("tantivy", "database") and engine is not None and engine.dialect.name in ("sqlite", "postgresql"):
         return SqlVectorIndex(engine)
     return None
 

@@ -1,6 +1,7 @@
 """The search contract: every SearchIndex backend passes these same tests.
 
-Backends: SQLite FTS5 and PostgreSQL full-text (each test on a freshly migrated
+Backends: Tantivy (documents in a freshly migrated SQLite or PostgreSQL
+database), SQLite FTS5 and PostgreSQL full-text (each test on a freshly migrated
 database) and OpenSearch (an osmem-server clone with a fresh index per test).
 tests/search/test_live_opensearch.py runs this class again against a real cluster.
 OpenSearch scores here are osmem's, not Lucene's, so ranking is asserted only
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.db.session import make_engine, migrate
-from pipeline.search import opensearch, sql_store
+from pipeline.search import opensearch, sql_store, tantivy_index
 from pipeline.search.base import (
     InvalidCursor,
     SearchDocument,
@@ -88,7 +89,7 @@ def search(index: SearchIndex, text: str, **kwargs: object) -> SearchPage:
 class TestSearchIndexContract:
     """Subclasses may override `index` to run the contract against another backend."""
 
-    @pytest.fixture(params=["sqlite", "postgresql", "opensearch"])
+    @pytest.fixture(params=["tantivy-sqlite", "tantivy-postgresql", "sqlite", "postgresql", "opensearch"])
     def index(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchIndex]:
         if request.param == "opensearch":
             url = request.getfixturevalue("opensearch_url")
@@ -96,10 +97,11 @@ class TestSearchIndexContract:
             opensearch.ensure()
             yield opensearch
             return
-        url = f"sqlite:///{tmp_path / 'app.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+        backend, _, dialect = request.param.rpartition("-")
+        url = f"sqlite:///{tmp_path / 'app.db'}" if dialect == "sqlite" else request.getfixturevalue("postgres_url")
         migrate(url)
         engine = make_engine(url)
-        database_index = search_index_for("database", engine)
+        database_index = search_index_for(backend or "database", engine, index_dir=tmp_path / "search")
         database_index.ensure()
         yield database_index
         engine.dispose()
@@ -240,7 +242,7 @@ class TestSearchIndexContract:
 
     def test_totals_are_counted_up_to_a_cap_then_said_to_be_at_least(self, index: SearchIndex,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-        for module in (sql_store, opensearch):
+        for module in (sql_store, opensearch, tantivy_index):
             monkeypatch.setattr(module, "TOTAL_CAP", 3)
         for i in range(5):
             index.upsert(video(300 + i, "Glacier walk", ["The glacier is melting."], owner_id=20 + i % 2))

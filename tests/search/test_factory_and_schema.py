@@ -15,17 +15,28 @@ from pipeline.search.factory import SearchConfigurationError, search_index_for, 
 from pipeline.search.opensearch import OpenSearchIndex
 from pipeline.search.postgres_fts import PostgresFtsIndex
 from pipeline.search.sqlite_fts import SqliteFtsIndex
+from pipeline.search.tantivy_index import TantivySearchIndex
 
 SEARCH_TABLES = {"search_documents", "search_texts"}
 
 
 def test_database_backend_follows_the_engine_dialect(make_settings, tmp_path: Path) -> None:
-    settings = make_settings()
+    settings = make_settings(SEARCH_BACKEND="database")
     assert isinstance(search_index_from_settings(settings, make_engine(f"sqlite:///{tmp_path / 'a.db'}")),
                       SqliteFtsIndex)
     # Choosing needs only the dialect: no connection is made.
     postgres = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert isinstance(search_index_from_settings(settings, postgres), PostgresFtsIndex)
+
+
+def test_tantivy_is_the_default_and_keeps_its_documents_in_the_app_database(make_settings, tmp_path: Path) -> None:
+    settings = make_settings()
+    index = search_index_from_settings(settings, make_engine(f"sqlite:///{tmp_path / 'a.db'}"))
+    assert isinstance(index, TantivySearchIndex)
+    assert isinstance(index.store, SqliteFtsIndex)
+    assert index.directory == settings.videoai_home / "search"
+    with pytest.raises(SearchConfigurationError, match="SEARCH_INDEX_DIR"):
+        search_index_for("tantivy", make_engine(f"sqlite:///{tmp_path / 'a.db'}"))
 
 
 def test_opensearch_backend_uses_url_and_index_from_settings(make_settings) -> None:

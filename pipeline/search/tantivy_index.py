@@ -1,0 +1,305 @@
+"""Text search ranked by Tantivy, documents kept in the app database.
+
+Tantivy (a Lucene-class engine: BM25, block-max WAND) ranks a query's top hits
+without scoring every match, which is what keeps a word said in most videos as
+fast as a rare one. The index lives in a local directory (`SEARCH_INDEX_DIR`):
+every process opens it read-only through memory maps, so API workers share one
+copy in the page cache; a search first checks the index's `meta.json` (one
+stat) and reloads when a writer has committed since, so a commit made by the
+pipeline is searchable by the next query in every process.
+
+The index holds only what ranking and filtering need (the four text fields,
+not stored; status, owner, creation time as fast fields). What a hit shows
+(title, snippets, the timed segments that say the words) comes from the app
+database's `search_texts` for the page's hits only, written by the dialect's
+`SqlSearchIndex`, which also answers `get`. A document is written to the
+database first: a reader may briefly rank a video whose details it cannot read
+yet, and leaves it out of the page.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import tantivy
+from sqlalchemy import bindparam, select
+
+from pipeline.search.base import (
+    SearchDocument,
+    SearchHit,
+    SearchIndexUnavailable,
+    SearchPage,
+    SearchQuery,
+    SegmentMatch,
+)
+from pipeline.search.cursor import CursorPosition
+from pipeline.search.highlight import MARK_END, MARK_START, best_snippet
+from pipeline.search.plan import SearchPlan, plan_search
+from pipeline.search.ranking import FIELD_WEIGHTS, SNIPPET_FIELDS, SNIPPET_WORDS, TOTAL_CAP
+from pipeline.search.segments import StoredSegments, decode_segments, first_matches, mark_offsets, snippet_from_highlight
+from pipeline.search.sql_store import SqlSearchIndex
+from pipeline.search.tables import search_documents, search_texts
+
+TEXT_FIELDS = ("title", "description", "summary", "transcript")
+# Tantivy's built-in English analyzer: simple tokenizer, long words dropped, lower case, Snowball stemmer.
+TOKENIZER = "en_stem"
+WRITER_HEAP_BYTES = 64 * 1024 * 1024
+# Each index has one writer at a time (a lock file): concurrent pipeline runs wait their turn.
+WRITER_WAIT_SECONDS = 60.0
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("video_id", indexed=True, fast=True)
+    builder.add_integer_field("owner_id", indexed=True, fast=True)
+    builder.add_integer_field("created_us", indexed=True, fast=True)  # microseconds since the epoch, UTC
+    builder.add_text_field("status", tokenizer_name="raw", fast=True)
+    for field in TEXT_FIELDS:
+        builder.add_text_field(field, tokenizer_name=TOKENIZER)
+    return builder.build()
+
+
+SCHEMA = _schema()
+# The same analysis as the index's, for the query's words.
+_ANALYZER = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.remove_long(40))
+             .filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.stemmer("english")).build())
+# Owner ids are optional; the index needs a value to filter on.
+NO_OWNER = -1
+
+
+def _micros(value: datetime) -> int:
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return int(value.timestamp() * 1_000_000)
+
+
+def _tantivy_document(document: SearchDocument) -> tantivy.Document:
+    doc = tantivy.Document()
+    doc.add_integer("video_id", document.video_id)
+    doc.add_integer("owner_id", NO_OWNER if document.owner_id is None else document.owner_id)
+    doc.add_integer("created_us", _micros(document.created_at))
+    doc.add_text("status", document.status)
+    for field in TEXT_FIELDS:
+        doc.add_text(field, getattr(document, field) or "")
+    return doc
+
+
+class TantivySearchIndex:
+    backend_name: ClassVar[str] = "tantivy"
+
+    def __init__(self, store: SqlSearchIndex, directory: Path) -> None:
+        self.store = store
+        self.directory = Path(directory)
+        self._index: tantivy.Index | None = None
+        self._loaded_commit: int | None = None
+
+    # --- the index ------------------------------------------------------------------------
+    @property
+    def index(self) -> tantivy.Index:
+        if self._index is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            index = tantivy.Index(SCHEMA, path=str(self.directory), reuse=True)
+            index.config_reader(reload_policy="Manual")
+            self._index = index
+        return self._index
+
+    def _searcher(self) -> tantivy.Searcher:
+        commit = (self.directory / "meta.json").stat().st_mtime_ns
+        if commit != self._loaded_commit:
+            self.index.reload()
+            self._loaded_commit = commit
+        return self.index.searcher()
+
+    def _writer(self) -> tantivy.IndexWriter:
+        deadline = time.monotonic() + WRITER_WAIT_SECONDS
+        while True:
+            try:
+                return self.index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+            except ValueError as exc:  # LockBusy: another process is writing
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _write(self, delete_ids: Iterable[int], documents: Sequence[SearchDocument]) -> None:
+        writer = self._writer()
+        try:
+            for video_id in delete_ids:
+                writer.delete_documents_by_term("video_id", video_id)
+            for document in documents:
+                writer.add_document(_tantivy_document(document))
+            writer.commit()
+        except BaseException:
+            writer.rollback()
+            raise
+        finally:
+            writer.wait_merging_threads()
+
+    # --- SearchIndex ----------------------------------------------------------------------
+    def ensure(self) -> None:
+        self.store.ensure()
+        self.index  # noqa: B018 (creates the directory and the index when missing)
+
+    def ping(self) -> None:
+        self.store.ping()
+        try:
+            self._searcher()
+        except (OSError, ValueError) as exc:
+            raise SearchIndexUnavailable(f"tantivy index at {self.directory} unreadable: {exc}") from exc
+
+    def upsert(self, document: SearchDocument) -> None:
+        self.bulk_upsert([document])
+
+    def bulk_upsert(self, documents: Iterable[SearchDocument]) -> int:
+        documents = list(documents)
+        written = self.store.bulk_upsert(documents)
+        self._write([document.video_id for document in documents], documents)
+        return written
+
+    def delete(self, video_id: int) -> None:
+        self.store.delete(video_id)
+        self._write([video_id], [])
+
+    def get(self, video_id: int) -> SearchDocument | None:
+        return self.store.get(video_id)
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        plan = plan_search(query)
+        text_query = _text_query(plan.terms)
+        if text_query is None:
+            return SearchPage(hits=[], total=0)
+        searcher = self._searcher()
+        full_query = _with_filters(text_query, plan)
+        rows = _ranked(searcher, full_query, plan)
+        # Counting visits every match, ranking does not: counted apart, and only when the page cannot tell.
+        if plan.after is None and len(rows) <= plan.limit:
+            counted = len(rows)
+        else:
+            counted = int(getattr(searcher.search(full_query, limit=1, count=True), "count", 0) or 0)
+        page, next_cursor = plan.page_of(rows)
+        details = self._details(searcher, text_query, plan.terms, [p.video_id for p in page])
+        hits = [SearchHit(video_id=p.video_id, score=p.score, **details[p.video_id]) for p in page
+                if p.video_id in details]
+        return SearchPage(hits=hits, total=min(counted, TOTAL_CAP), next_cursor=next_cursor,
+                          total_exact=counted <= TOTAL_CAP)
+
+    def _details(self, searcher: tantivy.Searcher, text_query: tantivy.Query, terms: Sequence[str],
+                 ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Title, status, snippet and spoken matches of the page's videos, from the app database."""
+        if not ids:
+            return {}
+        statement = (select(search_texts, search_documents.c.status, search_documents.c.created_at)
+                     .join(search_documents, search_documents.c.video_id == search_texts.c.video_id)
+                     .where(search_texts.c.video_id.in_(bindparam("ids", expanding=True))))
+        with self.store.engine.connect() as conn:
+            found = conn.execute(statement, {"ids": ids}).all()
+        generators = {field: tantivy.SnippetGenerator.create(searcher, text_query, SCHEMA, field)
+                      for field in SNIPPET_FIELDS}
+        details = {}
+        for row in found:
+            texts = {field: getattr(row, field) or "" for field in TEXT_FIELDS}
+            texts["transcript"] = self.store.read_transcript(row.transcript) if row.transcript else ""
+            marked = {field: _marked(generators[field], field, texts[field]) for field in SNIPPET_FIELDS}
+            stored = decode_segments(texts["transcript"], row.segments)
+            details[row.video_id] = {
+                "title": texts["title"], "status": row.status, "created_at": _utc(row.created_at),
+                "snippet": best_snippet(snippet_from_highlight(marked[f], SNIPPET_WORDS) if marked[f] else None
+                                        for f in SNIPPET_FIELDS),
+                "matches": _spoken(stored, marked["transcript"], terms),
+            }
+        return details
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _text_query(terms: Sequence[str]) -> tantivy.Query | None:
+    """Every term must match in some field; a field's matches weigh FIELD_WEIGHTS."""
+    musts = []
+    for term in terms:
+        tokens = _ANALYZER.analyze(term)
+        if not tokens:
+            continue
+        per_field = [(tantivy.Occur.Should,
+                      tantivy.Query.boost_query(tantivy.Query.term_query(SCHEMA, field, token), FIELD_WEIGHTS[field]))
+                     for field in TEXT_FIELDS for token in tokens]
+        musts.append((tantivy.Occur.Must, tantivy.Query.boolean_query(per_field)))
+    return tantivy.Query.boolean_query(musts) if musts else None
+
+
+def _with_filters(text_query: tantivy.Query, plan: SearchPlan) -> tantivy.Query:
+    filters = []
+    if plan.status is not None:
+        filters.append(tantivy.Query.term_query(SCHEMA, "status", plan.status))
+    if plan.owner_id is not None:
+        filters.append(tantivy.Query.term_query(SCHEMA, "owner_id", plan.owner_id))
+    if plan.created_from is not None or plan.created_to is not None:
+        filters.append(tantivy.Query.range_query(
+            SCHEMA, "created_us", tantivy.FieldType.Integer,
+            _micros(plan.created_from) if plan.created_from else None,
+            _micros(plan.created_to) if plan.created_to else None))
+    if not filters:
+        return text_query
+    # Filters match or not: they add nothing to the score.
+    return tantivy.Query.boolean_query([(tantivy.Occur.Must, text_query)] + [
+        (tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0)) for f in filters])
+
+
+def _ranked(searcher: tantivy.Searcher, query: tantivy.Query, plan: SearchPlan) -> list[CursorPosition]:
+    """The first `plan.limit + 1` matches after the cursor, ordered by score, then video id.
+
+    Tantivy breaks ties its own way; a window is widened until it holds the page
+    and every tie at its edge, so the order by id is exact.
+    """
+    need = plan.limit + 1
+    window = max(need, 32)
+    while True:
+        result = searcher.search(query, limit=window, count=False)
+        hits = result.hits
+        video_ids = searcher.fast_field_values("video_id", [address for _, address in hits]) if hits else []
+        rows = sorted((CursorPosition(float(score), int(video_id or 0)) for (score, _), video_id
+                       in zip(hits, video_ids, strict=True)), key=lambda p: (-p.score, p.video_id))
+        exhausted = len(hits) < window
+        if not exhausted and rows:
+            edge = rows[-1].score
+            rows = [p for p in rows if p.score > edge]  # the edge's ties may continue past the window
+        if plan.after is not None:
+            after = plan.after
+            rows = [p for p in rows if p.score < after.score or (p.score == after.score and p.video_id > after.video_id)]
+        if len(rows) >= need or exhausted:
+            return rows[:need]
+        window *= 4
+
+
+def _marked(generator: tantivy.SnippetGenerator, field: str, text: str) -> str:
+    """`text` with the query's matches between MARK_START and MARK_END (Tantivy reports byte ranges)."""
+    if not text:
+        return ""
+    generator.set_max_num_chars(len(text.encode()) + 1)
+    document = tantivy.Document()
+    document.add_text(field, text)
+    ranges = [(r.start, r.end) for r in generator.snippet_from_doc(document).highlighted()]
+    if not ranges:
+        return text
+    data = text.encode()
+    out, last = [], 0
+    for start, end in sorted(ranges):
+        out += [data[last:start].decode(), MARK_START, data[start:end].decode(), MARK_END]
+        last = end
+    out.append(data[last:].decode())
+    return "".join(out)
+
+
+def _spoken(stored: StoredSegments, marked_transcript: str, terms: Sequence[str]) -> tuple[SegmentMatch, ...]:
+    """The timed segments that say the query's words (at most MAX_SEGMENT_MATCHES, by start)."""
+    if stored.sliced:
+        offsets = mark_offsets(marked_transcript)
+        return first_matches(stored.segments, {bisect.bisect_right(stored.offsets, o) - 1 for o in offsets} - {-1})
+    # Segments kept with their own text: each is analyzed as the index would.
+    tokens = {token for term in terms for token in _ANALYZER.analyze(term)}
+    return first_matches(stored.segments, [i for i, segment in enumerate(stored.segments)
+                                           if tokens & set(_ANALYZER.analyze(segment.text))])
