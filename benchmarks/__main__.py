@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-
 # Run by name only: tools the benchmarks use, not benchmarks themselves.
 TOOLS = frozenset({"load_corpus"})
 

@@ -109,11 +109,11 @@ def exact_semantic(loaded: Loaded, text: str, query: SearchQuery, limit: int) ->
     for video_id, blob in passages:
         score = float(np.frombuffer(blob, dtype="<f4") @ vector)
         best[video_id] = max(best.get(video_id, -2.0), score)
-    created = (lambda d: d.created_at.replace(tzinfo=UTC))
+    created = {v: d.created_at.replace(tzinfo=UTC) for v, d in documents.items()}
     passing = [v for v, score in best.items() if score >= 0.25
                and (query.owner_id is None or documents[v].owner_id == query.owner_id)
-               and (query.created_from is None or created(documents[v]) >= query.created_from)
-               and (query.created_to is None or created(documents[v]) <= query.created_to)]
+               and (query.created_from is None or created[v] >= query.created_from)
+               and (query.created_to is None or created[v] <= query.created_to)]
     return sorted(passing, key=lambda v: (-best[v], v))[:limit], best
 
 
