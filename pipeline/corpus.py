@@ -8,9 +8,10 @@ One JSON object per line:
 
 Each video becomes a `ready` row of `videos` (its owner a user who cannot sign
 in until a password is set), then is indexed by the same functions the
-`passage_embeddings` and `search_document` assets use: `video_passages` cuts
-its passages, the configured embedder embeds them, `save_passages` stores them,
-and the configured text and vector indexes take the document and the vectors.
+`passage_embeddings` and `search_document` assets use: `cut_passages` cuts its
+passages at its topic changes, the configured embedder embeds them,
+`save_passages` stores them, and the configured text and vector indexes take
+the document and the vectors.
 Loading a video again replaces it, so a corpus can be appended to, or reloaded,
 while the API serves. Transcript rows are not written: search keeps the timed
 segments with its documents.
@@ -30,8 +31,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from pipeline.db.models import User, Video, VideoStatus
+from pipeline.db.videos import save_passages
 from pipeline.embeddings import Embedder
-from pipeline.passages import save_passages, video_passages
+from pipeline.passage_embedding import cut_passages
 from pipeline.search.base import SearchDocument, SearchIndex
 from pipeline.search.vectors import PassageVector, VectorIndex
 from pipeline.text import TimedSegment
@@ -111,7 +113,7 @@ def load_videos(documents: Iterable[SearchDocument], engine: Engine, index: Sear
 
 def _load_batch(documents: Sequence[SearchDocument], engine: Engine, index: SearchIndex,
                 vectors: VectorIndex | None, embedder: Embedder) -> int:
-    cut = [video_passages(d.title, d.summary, d.segments) for d in documents]
+    cut = [cut_passages(d.title, d.summary, d.segments, d.duration_seconds, embedder.embed)[0] for d in documents]
     embedded = embedder.embed([p.text for passages in cut for p in passages])
     with Session(engine) as session, session.begin():
         _upsert(session, User, [{"id": d.owner_id, "email": f"owner{d.owner_id}@corpus.invalid",
