@@ -65,6 +65,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.port:
         settings.api_port = args.port
+    if args.workers:
+        settings.api_workers = args.workers
     serve(settings)
     return 0
 
@@ -208,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="start the REST API")
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=None, help="API processes (default: API_WORKERS, the cores)")
     serve.set_defaults(func=_cmd_serve)
 
     prune = commands.add_parser("prune-uploads", help="remove uploads that were started and never completed")

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     # Serving API.
     api_host: str = Field(default="127.0.0.1", alias="API_HOST")
     api_port: int = Field(default=8000, alias="API_PORT")
+    # API processes behind the one port (`videoai serve --workers`): by default one per core. They share
+    # the database, the search index (memory-mapped) and, with REDIS_URL, login throttling.
+    api_workers: int = Field(default_factory=lambda: len(os.sched_getaffinity(0)), ge=1, alias="API_WORKERS")
     public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
     # Other front-ends' origins allowed to call the API from a browser (comma-separated); none by default.
     cors_origins: str = Field(default="", alias="CORS_ORIGINS")

@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import uvicorn
+from fastapi import FastAPI
 
 from pipeline.logs import configure_logging
-from pipeline.settings import Settings
+from pipeline.settings import Settings, get_settings
 from serving_api.main import create_app
+
+
+def app_from_environment() -> FastAPI:
+    """One worker's app (`videoai serve --workers N` starts each in its own process, from the environment)."""
+    settings = get_settings()
+    configure_logging(settings)
+    return create_app(settings)
 
 
 def serve(settings: Settings) -> None:
     configure_logging(settings)
+    # Made here, before any worker starts: workers racing to create the installation's secret
+    # could each sign with their own.
+    settings.jwt_signing_key()
+    # Several workers are processes that uvicorn starts and supervises; each builds its app from the
+    # environment, so only the port and the count go through here.
+    app: FastAPI | str = create_app(settings) if settings.api_workers == 1 else "serving_api.server:app_from_environment"
     # Forwarded headers are handled by the app itself, and only from TRUSTED_PROXIES
     # (serving_api/main.py); uvicorn's own handling would trust 127.0.0.1 by default.
     # No limit_concurrency: uvicorn answers its excess a bare 503 without Retry-After, counting
     # connections, not requests; the app bounds requests itself (serving_api/db_gate.py).
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
+    uvicorn.run(app, factory=settings.api_workers > 1, workers=settings.api_workers,
+                host=settings.api_host, port=settings.api_port,
                 proxy_headers=False, log_config=None, log_level=settings.log_level.lower(),
                 # Longer than uvicorn's 5 s: an overloaded server must not drop idle keep-alive
                 # connections that clients are about to reuse.

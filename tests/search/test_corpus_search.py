@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import psutil
 import pytest
 from sqlalchemy import Engine, select
 
@@ -189,3 +190,21 @@ def test_a_video_appended_while_the_api_serves_is_found_by_meaning_and_by_words_
                     seen[mode] = time.monotonic() - appended
             time.sleep(0.05)
         assert set(seen) == {"text", "semantic"}, seen
+
+
+def test_two_api_workers_answer_the_same(loaded: Loaded, tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VIDEOAI_HOME": str(tmp_path / "home"),
+           "DATABASE_URL": loaded.url, "SEARCH_INDEX_DIR": str(loaded.index_dir), "API_WORKERS": "2",
+           "LOG_FORMAT": "text"}
+    with api_server(env, free_port(), tmp_path / "api.log") as api:
+        # uvicorn's supervisor spawns the workers (and multiprocessing's resource tracker).
+        workers = [child for child in psutil.Process(api.pid).children()
+                   if "resource_tracker" not in " ".join(child.cmdline())]
+        assert len(workers) == 2, [child.cmdline() for child in workers]
+        answers = set()
+        for _ in range(12):  # a new connection each time: the kernel spreads them over the workers
+            for mode, q in (("text", "goalkeeper"), ("semantic", PARAPHRASES["bread"]), ("hybrid", "crater lava")):
+                body = httpx.get(f"{api.base}/api/v1/videos/search", params={"q": q, "mode": mode}).json()
+                answers.add((mode, tuple((hit["video_id"], round(hit["score"], 6)) for hit in body["hits"])))
+        assert len(answers) == 3 and all(hits for _, hits in answers), answers
+        assert all(worker.cpu_times().user > 0 for worker in workers)
