@@ -5,7 +5,9 @@ from __future__ import annotations
 import uvicorn
 from fastapi import FastAPI
 
+from pipeline.db.session import make_engine, migrate
 from pipeline.logs import configure_logging
+from pipeline.search.factory import search_index_from_settings
 from pipeline.settings import Settings, get_settings
 from serving_api.main import create_app
 
@@ -17,11 +19,22 @@ def app_from_environment() -> FastAPI:
     return create_app(settings)
 
 
+def _prepare_shared_state(settings: Settings) -> None:
+    """What every worker shares and the first start creates, made once before any worker starts:
+    workers racing to create them would each make their own secret, or collide on the migrations."""
+    settings.jwt_signing_key()
+    assert settings.database_url is not None
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        search_index_from_settings(settings, engine).ensure()
+    finally:
+        engine.dispose()
+
+
 def serve(settings: Settings) -> None:
     configure_logging(settings)
-    # Made here, before any worker starts: workers racing to create the installation's secret
-    # could each sign with their own.
-    settings.jwt_signing_key()
+    _prepare_shared_state(settings)
     # Several workers are processes that uvicorn starts and supervises; each builds its app from the
     # environment, so only the port and the count go through here.
     app: FastAPI | str = create_app(settings) if settings.api_workers == 1 else "serving_api.server:app_from_environment"

@@ -10,7 +10,13 @@ vectors in memory and searches them:
   `benchmarks/retrieval.py` measures both (exact: ~linear in rows; HNSW: ~constant).
 
 `search_vector_state.generation` goes up in the same transaction as every change,
-so a process reloads its snapshot only when something changed.
+so a process looks again only when something changed. A large snapshot (a graph)
+is not rebuilt per change: the passages written since it was built (their ids are
+higher) are read as a small delta, scanned exactly, and the videos they belong to
+are left out of the graph's answers; a background rebuild folds the delta in once
+it outgrows `DELTA_MAX_ROWS`. A new video is findable by meaning at its next query.
+Deleting a video's vectors leaves one tombstone row (kind `removed`, no vector) so
+that the delta sees the deletion too; indexing the video again replaces it.
 pgvector would move the scan into PostgreSQL; `pgvector_available` says whether
 the server has it (shown by /health/ready) — this build does not need it.
 """
@@ -29,6 +35,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     insert,
+    or_,
     select,
     text,
     update,
@@ -44,6 +51,10 @@ from pipeline.search.tables import search_documents, search_passages, search_vec
 EXACT_SCAN_MAX_ROWS = 10_000
 # A filtered query whose videos have at most this many passages is answered by an exact scan of them.
 FILTERED_EXACT_MAX_ROWS = 50_000
+# Passages written since the graph was built that are scanned exactly before the graph is rebuilt.
+DELTA_MAX_ROWS = 20_000
+# The kind of a tombstone row: the video's vectors were deleted.
+REMOVED = "removed"
 
 @dataclass(frozen=True)
 class PassageVector:
@@ -98,13 +109,15 @@ def vector_from_bytes(data: bytes) -> np.ndarray:
 class _Snapshot:
     """One model's passages in memory: metadata arrays, the matrix, and an HNSW graph when large."""
 
-    def __init__(self, rows: Sequence[Any]) -> None:
+    def __init__(self, rows: Sequence[Any], exact: bool = False) -> None:
+        self.max_id = max((r.id for r in rows), default=0)  # tombstones included: the delta starts after them
+        rows = [r for r in rows if r.kind != REMOVED]
         self.video_ids = np.fromiter((r.video_id for r in rows), dtype=np.int64, count=len(rows))
         self.meta = [(r.kind, r.start_seconds, r.end_seconds, r.text) for r in rows]
         self.matrix = (np.vstack([vector_from_bytes(r.vector) for r in rows]) if rows
                        else np.zeros((0, 1), dtype=np.float32))
         self.graph = None
-        if len(rows) > EXACT_SCAN_MAX_ROWS:
+        if len(rows) > EXACT_SCAN_MAX_ROWS and not exact:
             from usearch.index import Index
 
             self.graph = Index(ndim=self.matrix.shape[1], metric="ip", dtype="f16", connectivity=16,
@@ -134,22 +147,78 @@ def _ranked(rows: np.ndarray, scores: np.ndarray, count: int) -> tuple[np.ndarra
     return rows[top], scores[top]
 
 
-def _best_passages(snapshot: _Snapshot, rows: np.ndarray, scores: np.ndarray,
-                   min_similarity: float) -> dict[int, tuple[float, int]]:
-    """Each video's score (its best passage's) and the row of its moment, in score order.
+_Meta = tuple[str, float | None, float | None, str]  # kind, start, end, text
+_Candidate = tuple[float, int, _Meta]  # similarity, video id, passage
+
+
+@dataclass(frozen=True)
+class _View:
+    """What a process searches for one model: a snapshot, and the passages written since it was built."""
+
+    generation: int
+    base: _Snapshot
+    delta: _Snapshot
+    replaced: frozenset[int]  # videos with passages in the delta: their rows in the base are outdated
+
+    @property
+    def size(self) -> int:
+        return len(self.base.meta) + len(self.delta.meta)
+
+    def candidates(self, vector: np.ndarray, count: int) -> list[_Candidate]:
+        """About the `count` passages most similar to `vector`, best first."""
+        base = _candidates(self.base, *self.base.nearest(vector, count), skip=self.replaced)
+        return _merged(base, _candidates(self.delta, *self.delta.nearest(vector, count)))
+
+    def candidates_among(self, vector: np.ndarray, video_ids: np.ndarray) -> list[_Candidate]:
+        """Every passage of these videos (sorted ids), best first: an exact scan."""
+        found = []
+        for snapshot, skip in ((self.base, self.replaced), (self.delta, frozenset[int]())):
+            starts, ends = _ranges(snapshot, video_ids)
+            rows = np.concatenate([np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+                                   if b > a] or [np.zeros(0, dtype=np.int64)])
+            found.append(_candidates(snapshot, *snapshot.nearest_among(vector, rows), skip=skip))
+        return _merged(*found)
+
+    def rows_of(self, video_ids: np.ndarray) -> int:
+        """How many passages these videos (sorted ids) have; a replaced video's old rows count too."""
+        return sum(int((ends - starts).sum()) for starts, ends in
+                   (_ranges(snapshot, video_ids) for snapshot in (self.base, self.delta)))
+
+
+def _ranges(snapshot: _Snapshot, video_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each video's first row and the row after its last (the snapshot's rows are in video id order)."""
+    return (np.searchsorted(snapshot.video_ids, video_ids, side="left"),
+            np.searchsorted(snapshot.video_ids, video_ids, side="right"))
+
+
+def _candidates(snapshot: _Snapshot, rows: np.ndarray, scores: np.ndarray,
+                skip: frozenset[int] = frozenset()) -> list[_Candidate]:
+    out = []
+    for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
+        video_id = int(snapshot.video_ids[row])
+        if video_id not in skip:
+            out.append((score, video_id, snapshot.meta[row]))
+    return out
+
+
+def _merged(*ranked: list[_Candidate]) -> list[_Candidate]:
+    return sorted((c for candidates in ranked for c in candidates), key=lambda c: -c[0])
+
+
+def _best_passages(candidates: list[_Candidate], min_similarity: float) -> dict[int, tuple[float, _Meta]]:
+    """Each video's score (its best passage's) and the passage of its moment, in score order.
 
     The moment is its best transcript passage (title and summary have no time), or the best passage when
-    none of its transcript passages is among `rows`.
+    none of its transcript passages is among the candidates.
     """
-    best: dict[int, tuple[float, int]] = {}
-    for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
+    best: dict[int, tuple[float, _Meta]] = {}
+    for score, video_id, meta in candidates:
         if score < min_similarity:
             break
-        video_id = int(snapshot.video_ids[row])
         if video_id not in best:
-            best[video_id] = (score, row)
-        elif snapshot.meta[best[video_id][1]][1] is None and snapshot.meta[row][1] is not None:
-            best[video_id] = (best[video_id][0], row)
+            best[video_id] = (score, meta)
+        elif best[video_id][1][1] is None and meta[1] is not None:
+            best[video_id] = (best[video_id][0], meta)
     return best
 
 
@@ -160,7 +229,7 @@ class SqlVectorIndex:
         self.engine = engine
         self.backend_name = f"{engine.dialect.name}-vectors"
         self._lock = threading.Lock()
-        self._snapshots: dict[str, tuple[int, _Snapshot]] = {}
+        self._views: dict[str, _View] = {}
         self._rebuilding: set[str] = set()
 
     # --- writing ----------------------------------------------------------------------------
@@ -177,6 +246,9 @@ class SqlVectorIndex:
     def delete(self, video_id: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(search_passages).where(search_passages.c.video_id == video_id))
+            conn.execute(insert(search_passages), {"video_id": video_id, "position": 0, "kind": REMOVED,
+                                                   "start_seconds": None, "end_seconds": None, "text": "",
+                                                   "model": "", "vector": b""})
             self._bump(conn)
 
     @staticmethod
@@ -185,77 +257,84 @@ class SqlVectorIndex:
                      .values(generation=search_vector_state.c.generation + 1))
 
     # --- reading ----------------------------------------------------------------------------
-    def snapshot(self, model: str) -> _Snapshot:
+    def view(self, model: str) -> _View:
         """The model's vectors as of the index's current generation.
 
         A small snapshot is rebuilt at once. A large one (an HNSW graph, seconds to
-        rebuild) keeps answering while a background thread rebuilds it, so a video
-        indexed meanwhile becomes findable by meaning a few seconds later, and no
-        search waits for the rebuild.
+        rebuild) gets the passages written since it was built as a delta; once the
+        delta is large, a background thread rebuilds the snapshot while the old one
+        and its delta keep answering. No search waits for a rebuild but the first.
         """
         with self.engine.connect() as conn:
             generation = conn.execute(select(search_vector_state.c.generation)).scalar_one()
+            with self._lock:
+                cached = self._views.get(model)
+            if cached is not None and cached.generation == generation:
+                return cached
+            if cached is None or cached.base.graph is None:
+                return self._rebuild(model)
+            changed = conn.execute(self._rows(model).where(search_passages.c.id > cached.base.max_id)).all()
+        delta = _Snapshot(changed, exact=True)
+        view = _View(generation, cached.base, delta, frozenset(row.video_id for row in changed))
         with self._lock:
-            cached = self._snapshots.get(model)
-            if cached is not None and cached[0] == generation:
-                return cached[1]
-            if cached is not None and cached[1].graph is not None:
-                if model not in self._rebuilding:
-                    self._rebuilding.add(model)
-                    threading.Thread(target=self._rebuild, args=(model,), daemon=True,
-                                     name=f"vectors-{model}").start()
-                return cached[1]
-        return self._rebuild(model)
+            if self._views.get(model) is cached:
+                self._views[model] = view
+            if len(delta.meta) > DELTA_MAX_ROWS and model not in self._rebuilding:
+                self._rebuilding.add(model)
+                threading.Thread(target=self._rebuild, args=(model,), daemon=True, name=f"vectors-{model}").start()
+        return view
 
-    def _rebuild(self, model: str) -> _Snapshot:
+    @staticmethod
+    def _rows(model: str) -> Any:
+        return (select(search_passages.c.id, search_passages.c.video_id, search_passages.c.kind,
+                       search_passages.c.start_seconds, search_passages.c.end_seconds, search_passages.c.text,
+                       search_passages.c.vector)
+                .where(or_(search_passages.c.model == model, search_passages.c.kind == REMOVED))
+                .order_by(search_passages.c.video_id, search_passages.c.position))
+
+    def _rebuild(self, model: str) -> _View:
         try:
             with self.engine.connect() as conn:
                 generation = conn.execute(select(search_vector_state.c.generation)).scalar_one()
-                rows = conn.execute(
-                    select(search_passages.c.video_id, search_passages.c.kind, search_passages.c.start_seconds,
-                           search_passages.c.end_seconds, search_passages.c.text, search_passages.c.vector)
-                    .where(search_passages.c.model == model)
-                    .order_by(search_passages.c.video_id, search_passages.c.position)).all()
-            snapshot = _Snapshot(rows)
+                rows = conn.execute(self._rows(model)).all()
+            view = _View(generation, _Snapshot(rows), _Snapshot([]), frozenset())
             with self._lock:
-                current = self._snapshots.get(model)
-                if current is None or current[0] <= generation:
-                    self._snapshots[model] = (generation, snapshot)
-            return snapshot
+                current = self._views.get(model)
+                if current is None or current.generation <= generation:
+                    self._views[model] = view
+            return view
         finally:
             with self._lock:
                 self._rebuilding.discard(model)
 
     def search(self, vector: np.ndarray, model: str, query: SearchQuery, limit: int,
                min_similarity: float) -> list[VectorHit]:
-        snapshot = self.snapshot(model)
+        view = self.view(model)
         vector = np.asarray(vector, dtype=np.float32).ravel()
         plan = plan_search(query)
         with self.engine.connect() as conn:
             filtered = any(value is not None for value in (plan.owner_id, plan.created_from, plan.created_to))
-            allowed = self._filtered_rows(conn, snapshot, plan) if filtered else None
+            allowed = self._filtered_videos(conn, view, plan) if filtered else None
             if allowed is not None:
                 # Few videos pass the filter: rank exactly those, so the answer is an exact filtered scan's.
-                rows, scores = snapshot.nearest_among(vector, allowed)
-                best = _best_passages(snapshot, rows, scores, min_similarity)
+                best = _best_passages(view.candidates_among(vector, allowed), min_similarity)
                 kept = self._kept(conn, list(best), query, limit)
             else:
                 # Videos have many passages and filters drop some: widen the passage window until the page
                 # is full of distinct visible videos, or the window holds every passage.
                 count = max(8 * limit, 64)
                 while True:
-                    rows, scores = snapshot.nearest(vector, count)
-                    best = _best_passages(snapshot, rows, scores, min_similarity)
+                    candidates = view.candidates(vector, count)
+                    best = _best_passages(candidates, min_similarity)
                     kept = self._kept(conn, list(best), query, limit)
-                    below_threshold = len(scores) > 0 and scores[-1] < min_similarity
-                    if len(kept) >= limit or below_threshold or count >= len(snapshot.meta):
+                    below_threshold = bool(candidates) and candidates[-1][0] < min_similarity
+                    if len(kept) >= limit or below_threshold or count >= view.size:
                         break
                     count *= 4
             titles = self._titles(conn, [video_id for video_id, _ in kept])
         hits = []
         for video_id, document in kept:
-            score, row = best[video_id]
-            kind, start, end, passage = snapshot.meta[row]
+            score, (kind, start, end, passage) = best[video_id]
             hits.append(VectorHit(video_id=video_id, score=score, kind=kind, start=start, end=end, text=passage,
                                   title=titles.get(video_id, ""), status=document.status,
                                   created_at=document.created_at))
@@ -277,8 +356,8 @@ class SqlVectorIndex:
         return kept[:limit]
 
     @staticmethod
-    def _filtered_rows(conn: Any, snapshot: _Snapshot, plan: SearchPlan) -> np.ndarray | None:
-        """Row numbers of the passages of the videos passing an owner or date filter, when there are few.
+    def _filtered_videos(conn: Any, view: _View, plan: SearchPlan) -> np.ndarray | None:
+        """The videos passing an owner or date filter (sorted), when their passages are few enough to scan.
 
         None when more than FILTERED_EXACT_MAX_ROWS passages pass: the graph is faster then, and with that
         many candidates the widening window finds the page.
@@ -292,13 +371,8 @@ class SqlVectorIndex:
             statement = statement.where(search_documents.c.created_at <= plan.created_to)
         if plan.status is not None:
             statement = statement.where(search_documents.c.status == plan.status)
-        video_ids = np.fromiter(conn.execute(statement).scalars(), dtype=np.int64)
-        starts = np.searchsorted(snapshot.video_ids, video_ids, side="left")
-        ends = np.searchsorted(snapshot.video_ids, video_ids, side="right")
-        if int((ends - starts).sum()) > FILTERED_EXACT_MAX_ROWS:
-            return None
-        return np.concatenate([np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
-                               if b > a] or [np.zeros(0, dtype=np.int64)])
+        video_ids = np.sort(np.fromiter(conn.execute(statement).scalars(), dtype=np.int64))
+        return None if view.rows_of(video_ids) > FILTERED_EXACT_MAX_ROWS else video_ids
 
     @staticmethod
     def _visible(conn: Any, ids: list[int], query: SearchQuery) -> dict[int, Any]:

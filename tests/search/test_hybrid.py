@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,7 +139,8 @@ def test_exact_scan_and_hnsw_agree(monkeypatch):
 
     class Row:
         def __init__(self, i: int) -> None:
-            self.video_id, self.kind, self.start_seconds, self.end_seconds, self.text = i, "transcript", 0.0, 1.0, ""
+            self.id, self.video_id, self.kind, self.start_seconds, self.end_seconds, self.text = (
+                i + 1, i, "transcript", 0.0, 1.0, "")
             self.vector = matrix[i].astype("<f4").tobytes()
 
     rows = [Row(i) for i in range(len(matrix))]
@@ -154,9 +156,7 @@ def test_exact_scan_and_hnsw_agree(monkeypatch):
     assert np.allclose(exact_scores[:3], graph_scores[:3], atol=1e-2)
 
 
-def test_a_large_snapshot_is_rebuilt_in_the_background_while_searches_go_on(tmp_path, embedder, monkeypatch):
-    import time
-
+def test_a_change_to_a_large_snapshot_is_searched_at_once_without_a_rebuild(tmp_path, embedder, monkeypatch):
     import pipeline.search.vectors as vectors_module
 
     monkeypatch.setattr(vectors_module, "EXACT_SCAN_MAX_ROWS", 2)  # an HNSW graph from 3 passages on
@@ -170,13 +170,22 @@ def test_a_large_snapshot_is_rebuilt_in_the_background_while_searches_go_on(tmp_
     query = SearchQuery(text="marine mammals migrating to tropical waters")
     vector = embedder.embed([query.text])[0]
     assert vectors.search(vector, embedder.model_id, query, 5, 0.25)[0].video_id == OCEAN.video_id
-    assert vectors.snapshot(embedder.model_id).graph is not None
+    graph = vectors.view(embedder.model_id).base
+    assert graph.graph is not None
 
     vectors.delete(OCEAN.video_id)
-    # The search right after the change answers from the previous snapshot; a rebuild follows.
+    assert OCEAN.video_id not in [h.video_id for h in vectors.search(vector, embedder.model_id, query, 5, 0.25)]
+    index_vectors(vectors, embedder, OCEAN)  # indexed again: found through the delta
     assert vectors.search(vector, embedder.model_id, query, 5, 0.25)[0].video_id == OCEAN.video_id
+    view = vectors.view(embedder.model_id)
+    assert view.base is graph and view.replaced == {OCEAN.video_id} and len(view.delta.meta) > 0
+
+    monkeypatch.setattr(vectors_module, "DELTA_MAX_ROWS", 0)  # a large delta: folded in by a rebuild
+    vectors.delete(GARAGE.video_id)
+    vectors.search(vector, embedder.model_id, query, 5, 0.25)
     deadline = time.monotonic() + 10
-    while OCEAN.video_id in [h.video_id for h in vectors.search(vector, embedder.model_id, query, 5, 0.25)]:
+    while vectors.view(embedder.model_id).base is graph:
         assert time.monotonic() < deadline, "the background rebuild never replaced the snapshot"
         time.sleep(0.05)
+    assert vectors.search(vector, embedder.model_id, query, 5, 0.25)[0].video_id == OCEAN.video_id
     engine.dispose()
