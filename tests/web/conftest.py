@@ -3,6 +3,7 @@ in-process for every upload that lands, and Playwright driving the machine's Chr
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -75,7 +76,9 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture(scope="module")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the tests save a screenshot of each page they visit."""
-    path = tmp_path_factory.getbasetemp() / "screenshots"
-    path.mkdir(exist_ok=True)
+    """Where the tests save a screenshot of each page they visit: WEB_SCREENSHOTS_DIR when set (to keep
+    them, e.g. for docs/), else the run's temporary directory."""
+    path = Path(os.environ["WEB_SCREENSHOTS_DIR"]) if os.environ.get("WEB_SCREENSHOTS_DIR") \
+        else tmp_path_factory.getbasetemp() / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
     return path
