@@ -91,6 +91,12 @@ def check_size(size: int, max_bytes: int) -> None:
                              {"max_upload_bytes": max_bytes})
 
 
+def read_head(path: Path) -> bytes:
+    """The first SNIFF_BYTES of a local file (fewer: the whole file), for `check_head`."""
+    with path.open("rb") as file:
+        return file.read(SNIFF_BYTES)
+
+
 def check_head(head: bytes) -> None:
     """The container signature, from the first SNIFF_BYTES bytes (fewer: the whole file)."""
     if not looks_like_video(head):

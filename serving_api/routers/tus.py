@@ -54,7 +54,17 @@ from starlette.requests import ClientDisconnect
 from pipeline.db.models import UploadMetadata, Video
 from pipeline.db.session import session_scope
 from pipeline.settings import Settings
-from pipeline.uploads import UploadRejected, UploadRules, abandon_upload, accept_file, check_size, create_video
+from pipeline.uploads import (
+    SNIFF_BYTES,
+    UploadRejected,
+    UploadRules,
+    abandon_upload,
+    accept_file,
+    check_head,
+    check_size,
+    create_video,
+    read_head,
+)
 from serving_api.db_gate import queue_deadline
 from serving_api.deps import API_PREFIX, ClaimsDep, ServicesDep, user_for_claims
 from serving_api.errors import ApiError
@@ -373,12 +383,25 @@ async def _receive(context: _Context, upload: _Upload, part: PartFile) -> tuple[
     """Append the body (PATCH, or a creation with upload); finish the upload once it is whole.
     Returns the offset and, once accepted, the video id."""
     limit = context.settings.max_upload_bytes
-    room = (upload.length if upload.length is not None else limit) - part.size
+    before = part.size
+    room = (upload.length if upload.length is not None else limit) - before
     await _append_body(context.request, part, room)
     offset = part.durable
+    if before < SNIFF_BYTES <= offset:  # the head just arrived (a shorter file is judged whole, below)
+        await _check_head(context, part)
     if upload.length is not None and offset == upload.length:
         return offset, await _finish(context, upload, part)
     return offset, None
+
+
+async def _check_head(context: _Context, part: PartFile) -> None:
+    """A file whose first bytes are no video container's is refused as soon as they arrive (the upload
+    dropped), not after the whole file was sent (the caller holds its lock)."""
+    try:
+        check_head(await run_in_threadpool(read_head, part.path))
+    except UploadRejected:
+        await context.db(lambda session: _abandon(session, context.services, part, "not a video"))
+        raise
 
 
 async def _open_part(path: Path) -> PartFile:

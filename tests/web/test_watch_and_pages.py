@@ -224,3 +224,33 @@ def test_every_page_passes_axe_and_every_control_is_reachable_by_keyboard_at_bot
             anonymous.context.close()
             member.context.close()
     assert not problems, problems
+
+
+def test_a_non_video_is_refused_after_its_first_chunk_and_the_page_resets(live_platform, browser, signed_in,
+                                                                          media_dir, module_harness, screenshots):
+    live, _ = live_platform
+    # A document three chunks long, named like a video.
+    fake = media_dir / "holiday.mp4"
+    fake.write_bytes(b"%PDF-1.7\n" + b"not a video at all\n" * (3 * 64 * 1024 // 19 + 1))
+    chunk = 64 * 1024
+    page = _page(browser, DESKTOP, signed_in[0])
+    patches: list[tuple[int, int]] = []  # (Upload-Offset sent, the status answered)
+    page.on("response", lambda r: patches.append((int(r.request.headers["upload-offset"]), r.status))
+            if r.request.method == "PATCH" else None)
+    try:
+        page.goto(f"{live.url}/upload")
+        page.evaluate(f"document.getElementById('upload-form').setAttribute('data-chunk-bytes', '{chunk}')")
+        page.set_input_files("#file", str(fake))
+        page.click("#upload-button")
+        page.wait_for_function("document.getElementById('upload-status').textContent.includes('refused')")
+        status = page.locator("#upload-status").inner_text()
+        assert "not a video" in status, status
+        assert page.evaluate("document.getElementById('upload-progress').value") == 0
+        assert page.locator("#upload-button").is_enabled()
+        shot(page, screenshots, "upload-refused")
+        assert patches == [(0, 415)], patches  # the first chunk only, then the refusal
+        assert fake.stat().st_size > 2 * chunk
+        with session_scope(module_harness.engine) as session:  # nothing of it is left
+            assert session.scalar(select(Video.id).where(Video.original_filename == "holiday.mp4")) is None
+    finally:
+        page.context.close()

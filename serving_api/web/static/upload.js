@@ -54,6 +54,7 @@
           var reason = response.getBody();
           try { reason = JSON.parse(reason).error.message; } catch (ignored) { /* not our JSON body */ }
           say("The upload was refused: " + reason);
+          progress.value = 0;  // nothing of it is kept
           return;
         }
         say("The upload stopped at " + mb(lastSent) + " of " + mb(file.size) +
