@@ -156,7 +156,7 @@ def latency(count: int, directory: Path, embedder: WordLlamaEmbedder, min_simila
     text_index, vectors = build_scale_index(count, directory, embedder)
     search = HybridSearch(text_index, vectors, lambda: embedder, min_similarity)
     started = time.perf_counter()
-    snapshot = vectors.view(embedder.model_id).base
+    snapshot = vectors.loaded_view(embedder.model_id).base
     print(f"  vector snapshot loaded in {time.perf_counter() - started:.1f} s "
           f"({len(snapshot.meta)} passages, {'HNSW (usearch)' if snapshot.graph is not None else 'exact scan'})")
     rng = random.Random(5)

@@ -27,7 +27,7 @@ from pipeline.search.base import InvalidCursor, SearchHit, SearchIndex, SearchPa
 from pipeline.search.cursor import pack_token, unpack_token
 from pipeline.search.moments import MomentFinder
 from pipeline.search.ranking import MAX_LIMIT, SNIPPET_WORDS
-from pipeline.search.vectors import VectorHit, VectorIndex
+from pipeline.search.vectors import VectorHit, VectorIndex, VectorsLoading
 
 SearchMode = Literal["hybrid", "text", "semantic"]
 MODES: tuple[SearchMode, ...] = ("hybrid", "text", "semantic")
@@ -80,7 +80,11 @@ class HybridSearch:
         start = offset or 0
         limit = max(1, min(query.limit, MAX_LIMIT))
         depth = min(max(CANDIDATES, start + limit + 1), MAX_DEPTH)  # the page and one more, from each side
-        semantic = self._semantic(query, depth)
+        try:
+            semantic = self._semantic(query, depth)
+        except VectorsLoading as loading:
+            page = self.text_index.search(query)
+            return replace(page, extra={**page.extra, "mode": "text", "fallback": str(loading)})
         if mode == "semantic":
             hits = [_vector_only_hit(hit) for hit in semantic]
             return _page(hits, start, limit, len(hits), query, mode)

@@ -24,6 +24,7 @@ the server has it (shown by /health/ready) — this build does not need it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,7 @@ from sqlalchemy import (
     Engine,
     bindparam,
     delete,
+    func,
     insert,
     or_,
     select,
@@ -222,6 +224,10 @@ def _best_passages(candidates: list[_Candidate], min_similarity: float) -> dict[
     return best
 
 
+class VectorsLoading(RuntimeError):
+    """A large index's vectors are being loaded into this process for the first time: search without them."""
+
+
 class SqlVectorIndex:
     """Passage vectors in the app database (SQLite or PostgreSQL), searched in this process."""
 
@@ -261,9 +267,11 @@ class SqlVectorIndex:
         """The model's vectors as of the index's current generation.
 
         A small snapshot is rebuilt at once. A large one (an HNSW graph, seconds to
-        rebuild) gets the passages written since it was built as a delta; once the
-        delta is large, a background thread rebuilds the snapshot while the old one
-        and its delta keep answering. No search waits for a rebuild but the first.
+        minutes to build) is built by a background thread, the first time too, and
+        `VectorsLoading` says so meanwhile; later it gets the passages written since
+        it was built as a delta, and once the delta is large the background thread
+        rebuilds it while the old one and its delta keep answering. No search waits
+        for a large build.
         """
         with self.engine.connect() as conn:
             generation = conn.execute(select(search_vector_state.c.generation)).scalar_one()
@@ -271,6 +279,12 @@ class SqlVectorIndex:
                 cached = self._views.get(model)
             if cached is not None and cached.generation == generation:
                 return cached
+            if cached is None:
+                passages = conn.execute(select(func.count()).select_from(search_passages)
+                                        .where(search_passages.c.model == model)).scalar_one()
+                if passages > EXACT_SCAN_MAX_ROWS:
+                    self._rebuild_in_background(model)
+                    raise VectorsLoading(f"{passages:,} passage vectors are loading into this process")
             if cached is None or cached.base.graph is None:
                 return self._rebuild(model)
             changed = conn.execute(self._rows(model).where(search_passages.c.id > cached.base.max_id)).all()
@@ -279,10 +293,27 @@ class SqlVectorIndex:
         with self._lock:
             if self._views.get(model) is cached:
                 self._views[model] = view
-            if len(delta.meta) > DELTA_MAX_ROWS and model not in self._rebuilding:
-                self._rebuilding.add(model)
-                threading.Thread(target=self._rebuild, args=(model,), daemon=True, name=f"vectors-{model}").start()
+        if len(delta.meta) > DELTA_MAX_ROWS:
+            self._rebuild_in_background(model)
         return view
+
+    def loaded_view(self, model: str, timeout: float = 600.0) -> _View:
+        """`view`, waiting for a large index's first build (warming a process up, or measuring it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.view(model)
+            except VectorsLoading:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _rebuild_in_background(self, model: str) -> None:
+        with self._lock:
+            if model in self._rebuilding:
+                return
+            self._rebuilding.add(model)
+        threading.Thread(target=self._rebuild, args=(model,), daemon=True, name=f"vectors-{model}").start()
 
     @staticmethod
     def _rows(model: str) -> Any:

@@ -128,6 +128,7 @@ def test_filtered_semantic_search_returns_what_an_exact_filtered_scan_returns(
     if graph:  # the same answers when the passages are searched through the HNSW graph
         monkeypatch.setattr(vectors_module, "EXACT_SCAN_MAX_ROWS", 0)
         monkeypatch.setattr(vectors_module, "FILTERED_EXACT_MAX_ROWS", 0)
+        loaded.vectors.loaded_view(loaded.embedder.model_id, timeout=30)
     compared = 0
     for text in PARAPHRASES.values():
         for filters in FILTERS:

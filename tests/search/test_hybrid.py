@@ -156,7 +156,7 @@ def test_exact_scan_and_hnsw_agree(monkeypatch):
     assert np.allclose(exact_scores[:3], graph_scores[:3], atol=1e-2)
 
 
-def test_a_change_to_a_large_snapshot_is_searched_at_once_without_a_rebuild(tmp_path, embedder, monkeypatch):
+def test_a_large_snapshot_is_built_in_the_background_and_changes_are_searched_at_once(tmp_path, embedder, monkeypatch):
     import pipeline.search.vectors as vectors_module
 
     monkeypatch.setattr(vectors_module, "EXACT_SCAN_MAX_ROWS", 2)  # an HNSW graph from 3 passages on
@@ -169,8 +169,12 @@ def test_a_change_to_a_large_snapshot_is_searched_at_once_without_a_rebuild(tmp_
         index_vectors(vectors, embedder, document)
     query = SearchQuery(text="marine mammals migrating to tropical waters")
     vector = embedder.embed([query.text])[0]
+    # The first search does not wait for the graph: hybrid search answers by words meanwhile.
+    hybrid = HybridSearch(text_index, vectors, lambda: embedder)
+    page = hybrid.search(query, mode="semantic")
+    assert page.extra["mode"] == "text" and "loading" in page.extra["fallback"]
+    graph = vectors.loaded_view(embedder.model_id, timeout=30).base
     assert vectors.search(vector, embedder.model_id, query, 5, 0.25)[0].video_id == OCEAN.video_id
-    graph = vectors.view(embedder.model_id).base
     assert graph.graph is not None
 
     vectors.delete(OCEAN.video_id)
