@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from pipeline.search.cursor import pack_token
-from serving_api.security import ACCESS_AUDIENCE
+from serving_api.security import ACCESS_AUDIENCE, create_access_token
 from tests.api.conftest import API, make_user_in, services_of
 
 HUGE_IDS = ["2147483648", "9223372036854775808", "99999999999999999999999999999999999999"]
@@ -92,3 +92,13 @@ def test_public_readiness_names_no_path_host_or_port(make_client, make_settings,
     body = response.text
     for secret in ("127.0.0.1", ":9", str(tmp_path), str(settings.videoai_home), "/"):
         assert secret not in body.replace("/health", ""), secret
+
+
+def test_a_lost_redis_is_503_with_retry_after(make_client, make_settings, tmp_path) -> None:
+    """Redis holds revocations and login throttles when configured: unreachable, a signed-in request is 503."""
+    settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", REDIS_URL="redis://127.0.0.1:9/0")
+    client = make_client(settings, raise_server_exceptions=False)
+    token = create_access_token(settings, 1).token
+    lost = client.get(f"{API}/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert lost.status_code == 503, lost.text
+    assert lost.headers["retry-after"] == "5" and "127.0.0.1" not in lost.text
