@@ -1,70 +1,489 @@
-"""Search at 100,000 videos: indexing rate and size, query latency in-process and through the API.
+"""Search on an archive shaped like real speech: every figure of the search goals, in-process and through the API.
 
-    .venv/bin/python -m benchmarks search_scale                    # 100,000 videos, SQLite FTS5 (~4 min)
-    .venv/bin/python -m benchmarks search_scale --videos 5000      # a quick run
+    .venv/bin/python -m benchmarks search_scale                      # 100,000 videos on SQLite
+    .venv/bin/python -m benchmarks search_scale --videos 2000        # a quick run
     .venv/bin/python -m benchmarks search_scale --backends sqlite,postgresql
 
-Builds its own index from the seeded corpus (benchmarks/search_scale/corpus.py)
-with the backend's own bulk_upsert, in a temp dir (or a fresh PostgreSQL
-database) that is removed afterwards. Indexing time counts the index writes
-only, not making the documents. Size is the database after a checkpoint,
-against the bytes of text it holds (title, description, summary, transcript;
-the segments' text is the transcript's).
+Writes the seeded corpus (benchmarks/search_scale/corpus.py) as JSON lines and
+loads it with `load_corpus`'s functions (passages cut, embedded and indexed as
+the assets do) into a fresh database per backend (a SQLite file, or a throwaway
+PostgreSQL database: SEARCH_SCALE_POSTGRES_URL, default the machine's) with
+the Tantivy text index and the passage vectors. Then, per backend:
 
-Then, for each backend: the goal's query mix (common, rare, topic and two-word
-queries, with and without owner / date filters; `--queries`, default 300)
-in-process, then through the real API (uvicorn in a subprocess, one keep-alive
-client, SQLite only), p50/p95/p99 each; the frequent-word stress queries
-apart; the API's RSS after each pass of the mix (flat = no growth per query);
-and a check that each page 1 equals an exhaustive ranking of every match.
-Ends with one line against the goals.
+- text search in-process over the query mix (frequent, common, rare, topic and
+  two-word queries, each with no filter, an owner, a date window): p50/p99,
+  all queries and frequent words alone; page 1 against an exhaustive ranking;
+- k-NN: a query made of the first words of a random video's own passage, is
+  the video on page 1; passage recall@10 of the vector index against an exact
+  scan; filtered semantic (owner, date window) against an exact filtered scan;
+- through the real API (`videoai serve`): time from start to the first semantic
+  answer; text, hybrid and semantic at 1 client (p50/p99) and at `--clients`
+  concurrent clients (req/s); freshness: one new video a second for
+  `--append-seconds`, appended by this process while the API serves, and the
+  seconds until each is found by words and by meaning; the API's memory;
+- one line per goal: met or not met.
+The load average is printed at start and end: the machine may be shared.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import os
 import platform
 import shutil
+import statistics
 import tempfile
+import threading
 import time
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+import aiohttp
+import httpx
+import numpy as np
+import psutil
+from sqlalchemy import Engine, select
 
-from benchmarks.search_scale.corpus import GOAL_KINDS, STRESS_KINDS, BenchQuery, documents, query_mix
-from benchmarks.support import api_server, temporary_database
+from benchmarks.search_scale.corpus import (
+    WORD_CLASSES,
+    BenchQuery,
+    Vocabulary,
+    document_frequencies,
+    documents,
+    query_mix,
+)
+from benchmarks.support import API, api_server, temporary_database
 from orchestration.processes import free_port
+from pipeline.corpus import load_videos, read_corpus, video_line
 from pipeline.db.session import make_engine, migrate
+from pipeline.embeddings import WordLlamaEmbedder
 from pipeline.search.base import SearchQuery
 from pipeline.search.factory import search_index_for
-from pipeline.search.sql_store import SqlSearchIndex
+from pipeline.search.hybrid import HybridSearch
+from pipeline.search.plan import plan_search
+from pipeline.search.tables import search_documents, search_passages
+from pipeline.search.tantivy_index import TantivySearchIndex, _text_query, _with_filters
+from pipeline.search.vectors import SqlVectorIndex, vector_from_bytes
 
-API = "/api/v1"
-GOALS = {"p99_ms": 20.0, "api_p99_ms": 50.0, "videos_per_s": 1000.0, "size_ratio": 1.5}
+MODES = ("text", "hybrid", "semantic")
+KNN_QUERY_WORDS = 12
+PAGE = 20  # the API's default page
 
 
-@dataclass
-class Built:
-    backend: str
-    url: str
-    index: SqlSearchIndex
-    engine: Engine
-    seconds: float
-    text_bytes: int
-    size_bytes: int
+# --- figures -----------------------------------------------------------------------------------
 
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))] if ordered else float("nan")
 
 
-def summary(values: list[float]) -> str:
-    return (f"p50 {percentile(values, 50):7.1f} ms  p95 {percentile(values, 95):7.1f} ms  "
-            f"p99 {percentile(values, 99):7.1f} ms  max {max(values):7.1f} ms  (n={len(values)})")
+def latencies(values: list[float]) -> str:
+    return f"p50 {percentile(values, 50):7.1f} ms  p99 {percentile(values, 99):7.1f} ms  (n={len(values)})"
+
+
+def load_average() -> str:
+    return "load average " + " / ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
+
+
+@dataclass
+class Goals:
+    """The issue's goals, and what this run measured against each (None: not measured)."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def check(self, backend: str, name: str, measured: str, met: bool) -> None:
+        self.lines.append(f"{backend:10} {name:58} {measured:34} {'met' if met else 'NOT MET'}")
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Loaded:
+    backend: str
+    url: str
+    engine: Engine
+    index: TantivySearchIndex
+    index_dir: Path
+    vectors: SqlVectorIndex
+    embedder: WordLlamaEmbedder
+    search: HybridSearch
+    videos: int
+
+
+def write_corpus(path: Path, videos: int, vocab: Vocabulary, seed: int) -> None:
+    started = time.monotonic()
+    with path.open("w", encoding="utf-8") as out:
+        for document in documents(videos, vocab, seed):
+            out.write(video_line(document) + "\n")
+    print(f"corpus     : {videos:,} videos written to {path.name} ({path.stat().st_size / 2**20:,.0f} MiB) "
+          f"in {time.monotonic() - started:.1f} s", flush=True)
+
+
+def load(backend: str, url: str, workdir: Path, corpus: Path, embedder: WordLlamaEmbedder, batch: int) -> Loaded:
+    migrate(url)
+    engine = make_engine(url)
+    index_dir = workdir / "search-index"
+    index = search_index_for("tantivy", engine, index_dir=index_dir)
+    assert isinstance(index, TantivySearchIndex)
+    index.ensure()
+    vectors = SqlVectorIndex(engine)
+    started = time.monotonic()
+    videos = passages = 0
+    next_report = 0.0
+    for report in load_videos(read_corpus(corpus), engine, index, vectors, embedder, batch):
+        videos, passages = report.videos, report.passages
+        elapsed = time.monotonic() - started
+        if elapsed >= next_report:
+            print(f"  loaded {videos:>8,} videos, {passages:>10,} passages in {elapsed:7.1f} s", flush=True)
+            next_report = elapsed + 60
+    elapsed = time.monotonic() - started
+    print(f"loading    : {videos:,} videos, {passages:,} passages ({passages / max(videos, 1):.1f} per video) in "
+          f"{elapsed:,.0f} s = {elapsed / videos * 1000:,.0f} s per 1,000 videos (load_corpus: cut, embed, "
+          "index)", flush=True)
+    search = HybridSearch(index, vectors, lambda: embedder)
+    return Loaded(backend, url, engine, index, index_dir, vectors, embedder, search, videos)
+
+
+# --- text search in-process ----------------------------------------------------------------------
+
+
+def text_in_process(loaded: Loaded, mix: list[BenchQuery], goals: Goals) -> None:
+    for bench in mix[:20]:  # warm the caches and code paths
+        loaded.index.search(bench.query)
+    times: dict[str, list[float]] = {}
+    totals: dict[str, list[int]] = {}
+    for bench in mix:
+        started = time.perf_counter()
+        page = loaded.index.search(bench.query)
+        times.setdefault(bench.kind, []).append((time.perf_counter() - started) * 1000)
+        totals.setdefault(bench.kind, []).append(page.total)
+    every = [t for values in times.values() for t in values]
+    frequent = [t for kind, values in times.items() if kind.startswith("frequent") for t in values]
+    print(f"text in-process, all queries   : {latencies(every)}")
+    print(f"text in-process, frequent words: {latencies(frequent)}")
+    for kind, values in times.items():
+        print(f"  {kind:18}: {latencies(values)}  median matches {statistics.median(totals[kind]):,.0f}")
+    p99, frequent_p99 = percentile(every, 99), percentile(frequent, 99)
+    goals.check(loaded.backend, "text in-process p99 <= 20 ms (frequent words p99)",
+                f"{p99:.1f} ms ({frequent_p99:.1f} ms)", p99 <= 20 and frequent_p99 <= 20)
+
+
+def exhaustive_page(index: TantivySearchIndex, query: SearchQuery) -> list[tuple[float, int]]:
+    """Page 1 by scoring every match: with a limit of every match, nothing can be skipped."""
+    plan = plan_search(query)
+    text_query = _text_query(plan.terms)
+    if text_query is None:
+        return []
+    full = _with_filters(text_query, plan)
+    searcher = index._searcher()
+    count = int(searcher.search(full, limit=1, count=True).count or 0)
+    if count == 0:
+        return []
+    hits = searcher.search(full, limit=count, count=False).hits
+    ids = searcher.fast_field_values("video_id", [address for _, address in hits])
+    return sorted(((float(score), int(v)) for (score, _), v in zip(hits, ids, strict=True)),
+                  key=lambda row: (-row[0], row[1]))[:plan.limit]
+
+
+def check_order(loaded: Loaded, mix: list[BenchQuery], sample: int, goals: Goals) -> None:
+    same = 0
+    for bench in mix[:sample]:
+        got = [(hit.score, hit.video_id) for hit in loaded.index.search(bench.query).hits]
+        want = exhaustive_page(loaded.index, bench.query)
+        # Equal scores may come in any order, and a tie at the page's edge may be cut either way.
+        edge = want[-1][0] if want else 0.0
+        same += ([round(s, 4) for s, _ in got] == [round(s, 4) for s, _ in want]
+                 and {v for s, v in got if s > edge + 1e-4} == {v for s, v in want if s > edge + 1e-4})
+    checked = min(sample, len(mix))
+    print(f"text page 1 = exhaustive ranking (up to ties): {same} of {checked} queries")
+    goals.check(loaded.backend, "text page 1 = exhaustive ranking", f"{same} of {checked}", same == checked)
+
+
+# --- vectors -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Passages:
+    """Every stored passage vector, read straight from the database (the exact scan's input)."""
+
+    video_ids: np.ndarray
+    starts: list[float | None]
+    texts: list[str]
+    matrix: np.ndarray
+    owners: dict[int, int | None]
+    created: dict[int, object]
+
+    @classmethod
+    def read(cls, engine: Engine, model: str) -> Passages:
+        with engine.connect() as conn:
+            rows = conn.execute(select(search_passages.c.video_id, search_passages.c.start_seconds,
+                                       search_passages.c.text, search_passages.c.vector)
+                                .where(search_passages.c.model == model)
+                                .order_by(search_passages.c.video_id, search_passages.c.position)).all()
+            documents = conn.execute(select(search_documents.c.video_id, search_documents.c.owner_id,
+                                            search_documents.c.created_at)).all()
+        return cls(np.array([r.video_id for r in rows], dtype=np.int64), [r.start_seconds for r in rows],
+                   [r.text for r in rows], np.vstack([vector_from_bytes(r.vector) for r in rows]),
+                   {d.video_id: d.owner_id for d in documents},
+                   {d.video_id: d.created_at.replace(tzinfo=UTC) if d.created_at.tzinfo is None else d.created_at
+                    for d in documents})
+
+    def query_text(self, rng: np.random.Generator) -> tuple[int, str]:
+        """A random video and the first words of one of its transcript passages."""
+        while True:
+            row = int(rng.integers(0, len(self.texts)))
+            if self.starts[row] is not None:
+                return int(self.video_ids[row]), " ".join(self.texts[row].split()[:KNN_QUERY_WORDS])
+
+    def exact_videos(self, vector: np.ndarray, query: SearchQuery, limit: int, min_similarity: float) -> list[int]:
+        """The exact filtered answer: each passing video's best passage, best first."""
+        scores = self.matrix @ vector
+        best: dict[int, float] = {}
+        for row in np.argsort(-scores, kind="stable").tolist():
+            if scores[row] < min_similarity:
+                break
+            video_id = int(self.video_ids[row])
+            if video_id in best or not self._passes(video_id, query):
+                continue
+            best[video_id] = float(scores[row])
+            if len(best) == limit:
+                break
+        return list(best)
+
+    def _passes(self, video_id: int, query: SearchQuery) -> bool:
+        created = self.created[video_id]
+        return ((query.owner_id is None or self.owners[video_id] == query.owner_id)
+                and (query.created_from is None or created >= query.created_from)  # type: ignore[operator]
+                and (query.created_to is None or created <= query.created_to))  # type: ignore[operator]
+
+
+def vectors_in_process(loaded: Loaded, samples: int, seed: int, goals: Goals) -> None:
+    model = loaded.embedder.model_id
+    started = time.monotonic()
+    snapshot = loaded.vectors.snapshot(model)
+    print(f"vector snapshot built in-process in {time.monotonic() - started:.1f} s "
+          f"({'HNSW graph' if snapshot.graph is not None else 'exact scan'} over {len(snapshot.meta):,} passages)")
+    passages = Passages.read(loaded.engine, model)
+    rng = np.random.default_rng([seed, 4])
+    on_page = 0
+    recalls = []
+    for _ in range(samples):
+        video_id, words = passages.query_text(rng)
+        page = loaded.search.search(SearchQuery(text=words, limit=PAGE), mode="semantic")
+        on_page += video_id in [hit.video_id for hit in page.hits]
+        vector = loaded.embedder.embed([words])[0]
+        rows, _ = snapshot.nearest(vector, 10)
+        exact = np.argsort(-(passages.matrix @ vector), kind="stable")[:10]
+        recalls.append(len(set(rows.tolist()) & set(exact.tolist())) / 10)
+    recall = float(np.mean(recalls))
+    print(f"k-NN: video on page 1 for the first {KNN_QUERY_WORDS} words of its own passage: {on_page} of {samples}")
+    print(f"k-NN: passage recall@10 of the vector index against an exact scan: {recall:.3f}")
+    goals.check(loaded.backend, "k-NN: own passage's video on page 1 >= 98 of 100",
+                f"{on_page} of {samples}", on_page >= 0.98 * samples)
+    goals.check(loaded.backend, "k-NN: passage recall@10 >= 0.98", f"{recall:.3f}", recall >= 0.98)
+
+    empty = with_matches = 0
+    filtered_recalls = []
+    video_ids = sorted(passages.owners)
+    for i in range(samples // 2):
+        _, words = passages.query_text(rng)
+        # The filter selects another random video's owner or a window around its date: matches exist.
+        other = video_ids[int(rng.integers(0, len(video_ids)))]
+        if i % 2 == 0:
+            query = SearchQuery(text=words, owner_id=passages.owners[other], limit=10)
+        else:
+            start = passages.created[other] - timedelta(days=float(rng.uniform(0, 30)))  # type: ignore[operator]
+            query = SearchQuery(text=words, created_from=start, created_to=start + timedelta(days=float(
+                rng.uniform(7, 60))), limit=10)
+        got = [hit.video_id for hit in loaded.search.search(query, mode="semantic").hits]
+        exact = passages.exact_videos(loaded.embedder.embed([words])[0], query, 10, loaded.search.min_similarity)
+        if exact:
+            with_matches += 1
+            empty += not got
+            filtered_recalls.append(len(set(got) & set(exact)) / len(exact))
+    filtered_recall = float(np.mean(filtered_recalls)) if filtered_recalls else float("nan")
+    print(f"filtered semantic (owner or date window): empty although matches exist: {empty} of {with_matches}; "
+          f"recall@10 against an exact filtered scan {filtered_recall:.3f}")
+    goals.check(loaded.backend, "filtered semantic: empty although matches exist = 0",
+                f"{empty} of {with_matches} (recall {filtered_recall:.3f})", empty == 0 and with_matches > 0)
+
+
+# --- through the API -----------------------------------------------------------------------------
+
+
+def params_of(query: SearchQuery, mode: str) -> dict[str, str | int]:
+    params: dict[str, str | int] = {"q": query.text, "mode": mode}
+    if query.owner_id is not None:
+        params["owner_id"] = query.owner_id
+    for name in ("created_from", "created_to"):
+        value = getattr(query, name)
+        if value is not None:
+            params[name] = value.isoformat()
+    return params
+
+
+def found(client: httpx.Client, q: str, mode: str, video_id: int) -> bool:
+    response = client.get(f"{API}/videos/search", params={"q": q, "mode": mode})
+    response.raise_for_status()
+    return video_id in [hit["video_id"] for hit in response.json()["hits"]]
+
+
+async def _drive(base: str, clients: int, seconds: float, requests: list[dict[str, str | int]]) -> tuple[int, int]:
+    """(answered 200, failed) for `clients` keep-alive clients cycling through `requests` for `seconds`."""
+    deadline = time.monotonic() + seconds
+    counts = [0, 0]
+
+    async def client(n: int) -> None:
+        async with aiohttp.ClientSession(base, timeout=aiohttp.ClientTimeout(total=60)) as session:
+            i = n
+            while time.monotonic() < deadline:
+                async with session.get(f"{API}/videos/search", params=requests[i % len(requests)]) as response:
+                    await response.read()
+                    counts[response.status != 200] += 1
+                i += clients
+
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    return counts[0], counts[1]
+
+
+def memory(pid: int) -> tuple[float, float]:
+    """RSS and PSS (MiB) of the API process and its children."""
+    processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    infos = [p.memory_full_info() for p in processes]
+    return sum(i.rss for i in infos) / 2**20, sum(getattr(i, "pss", i.rss) for i in infos) / 2**20
+
+
+@dataclass
+class Appended:
+    video_id: int
+    marker: str  # a word only this video says
+    meaning: str  # the first words of its transcript
+    indexed_at: float = 0.0
+    by_text: float | None = None
+    by_meaning: float | None = None
+
+
+def append_while_serving(loaded: Loaded, base: str, pid: int, seconds: int, wait: float, seed: int,
+                         vocab: Vocabulary, goals: Goals) -> float:
+    """Append one new video a second while the API serves; seconds until each is found. Returns peak RSS."""
+    newcomers = []
+    for offset, document in enumerate(documents(seconds, vocab, seed + 1, first=loaded.videos + 1)):
+        marker = f"freshmarker{offset}q"
+        document = replace(document, title=f"{document.title} {marker}")
+        newcomers.append((document, Appended(document.video_id, marker,
+                                             " ".join(document.transcript.split()[:KNN_QUERY_WORDS]))))
+    pending: list[Appended] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def append() -> None:
+        try:
+            for document, appended in newcomers:
+                tick = time.monotonic()
+                list(load_videos([document], loaded.engine, loaded.index, loaded.vectors, loaded.embedder, 1))
+                appended.indexed_at = time.monotonic()
+                with lock:
+                    pending.append(appended)
+                time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+        finally:
+            done.set()
+
+    appender = threading.Thread(target=append, name="appender", daemon=True)
+    appender.start()
+    peak_rss = 0.0
+    with httpx.Client(base_url=base, timeout=60) as client:
+        last_append = None
+        while True:
+            with lock:
+                waiting = [a for a in pending if a.by_text is None or a.by_meaning is None]
+            if done.is_set():
+                last_append = last_append or time.monotonic()
+                if not waiting or time.monotonic() - last_append > wait:
+                    break
+            for appended in waiting:
+                if appended.by_text is None and found(client, appended.marker, "text", appended.video_id):
+                    appended.by_text = time.monotonic() - appended.indexed_at
+                if appended.by_meaning is None and found(client, appended.meaning, "semantic", appended.video_id):
+                    appended.by_meaning = time.monotonic() - appended.indexed_at
+            peak_rss = max(peak_rss, memory(pid)[0])
+            time.sleep(0.1)
+    appender.join()
+    appended_all = [a for _, a in newcomers]
+    for side in ("by_text", "by_meaning"):
+        delays = [getattr(a, side) for a in appended_all if getattr(a, side) is not None]
+        missing = len(appended_all) - len(delays)
+        summary = (f"p50 {percentile(delays, 50):.1f} s, max {max(delays):.1f} s" if delays else "never")
+        print(f"freshness {side.replace('_', ' '):10}: {summary}; {missing} of {len(appended_all)} not found within "
+              f"{wait:.0f} s of the last append")
+        worst = max(delays) if delays and not missing else float("inf")
+        goals.check(loaded.backend, f"a new video findable {side.replace('_', ' ')} within 5 s (max)",
+                    f"{worst:.1f} s" if missing == 0 else f"{missing} never found", worst <= 5)
+    return peak_rss
+
+
+def through_api(loaded: Loaded, mix: list[BenchQuery], clients: int, seconds: float, append_seconds: int,
+                wait: float, seed: int, vocab: Vocabulary, workdir: Path, goals: Goals) -> None:
+    home = workdir / "api-home"
+    home.mkdir(exist_ok=True)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "VIDEOAI_HOME": str(home),
+           "DATABASE_URL": loaded.url, "SEARCH_BACKEND": "tantivy", "SEARCH_INDEX_DIR": str(loaded.index_dir),
+           "JWT_SECRET": "search-scale-" + "s" * 32, "LOG_FORMAT": "text"}
+    started = time.monotonic()
+    with api_server(env, free_port(), workdir / "api.log", start_timeout=300) as server, \
+            httpx.Client(base_url=server.base, timeout=600) as client:
+        live = time.monotonic() - started
+        asked = time.monotonic()
+        response = client.get(f"{API}/videos/search", params=params_of(mix[0].query, "semantic"))
+        response.raise_for_status()
+        first = time.monotonic() - asked
+        print(f"API start: answers /health/live after {live:.1f} s; first semantic answer {first:.1f} s later "
+              f"({live + first:.1f} s from start)")
+        goals.check(loaded.backend, "first semantic query waits for no build (<= 1 s)",
+                    f"{first:.1f} s ({live + first:.1f} s from start)", first <= 1.0)
+        rss, pss = memory(server.pid)
+        print(f"API memory after its first semantic answer: RSS {rss:,.0f} MiB, PSS {pss:,.0f} MiB")
+
+        one_client: dict[str, float] = {}
+        for mode in MODES:
+            for bench in mix[:10]:
+                client.get(f"{API}/videos/search", params=params_of(bench.query, mode)).raise_for_status()
+            times = []
+            for bench in mix:
+                tick = time.perf_counter()
+                client.get(f"{API}/videos/search", params=params_of(bench.query, mode)).raise_for_status()
+                times.append((time.perf_counter() - tick) * 1000)
+            one_client[mode] = percentile(times, 99)
+            print(f"API {mode:8}, 1 client : {latencies(times)}")
+        goals.check(loaded.backend, "hybrid through the API, 1 client, p99 <= 50 ms",
+                    f"{one_client['hybrid']:.1f} ms", one_client["hybrid"] <= 50)
+
+        rates: dict[str, float] = {}
+        for mode in MODES:
+            requests = [params_of(bench.query, mode) for bench in mix]
+            ok, failed = asyncio.run(_drive(server.base, clients, seconds, requests))
+            rates[mode] = ok / seconds
+            print(f"API {mode:8}, {clients} clients: {rates[mode]:7.1f} req/s ({ok} answered, {failed} failed, "
+                  f"{seconds:.0f} s)")
+        goals.check(loaded.backend, f"throughput, {clients} clients, >= 400 req/s (text / hybrid)",
+                    f"{rates['text']:.0f} / {rates['hybrid']:.0f} req/s", min(rates["text"], rates["hybrid"]) >= 400)
+
+        steady_rss, _ = memory(server.pid)
+        peak_rss = append_while_serving(loaded, server.base, server.pid, append_seconds, wait, seed, vocab, goals)
+        rss, pss = memory(server.pid)
+        print(f"API memory after the runs: RSS {rss:,.0f} MiB, PSS {pss:,.0f} MiB (1 process); peak RSS while "
+              f"videos were appended {peak_rss:,.0f} MiB")
+        goals.check(loaded.backend, "API memory bounded (peak RSS while appending <= 1.25x before)",
+                    f"{steady_rss:,.0f} -> peak {peak_rss:,.0f} MiB", peak_rss <= 1.25 * steady_rss)
+
+
+# --- the run -------------------------------------------------------------------------------------
 
 
 def database(backend: str, workdir: Path) -> AbstractContextManager[str]:
@@ -72,169 +491,73 @@ def database(backend: str, workdir: Path) -> AbstractContextManager[str]:
     return temporary_database(backend, workdir, admin_url, "search_scale")
 
 
-def build(backend: str, url: str, videos: int, batch: int) -> Built:
-    migrate(url)
-    engine = make_engine(url)
-    index = search_index_for("database", engine)
-    assert isinstance(index, SqlSearchIndex)
-    seconds = 0.0
-    text_bytes = 0
-    pending = []
-    report_every = max(batch, videos // 10)
-    for document in documents(videos):
-        text_bytes += sum(len(getattr(document, f).encode()) for f in ("title", "description", "summary", "transcript"))
-        pending.append(document)
-        if len(pending) == batch or document.video_id == videos:
-            started = time.perf_counter()
-            index.bulk_upsert(pending)
-            seconds += time.perf_counter() - started
-            pending = []
-            if document.video_id % report_every == 0 or document.video_id == videos:
-                print(f"  indexed {document.video_id:>7,} videos: {document.video_id / seconds:,.0f} videos/s "
-                      "(index writes only)", flush=True)
-    if backend == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        path = Path(url.split("///", 1)[1])
-        size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
-    else:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # VACUUM needs no transaction
-            conn.execute(text("VACUUM ANALYZE search_documents"))
-            conn.execute(text("VACUUM ANALYZE search_texts"))
-            size = conn.execute(text("SELECT pg_total_relation_size('search_documents') + "
-                                     "pg_total_relation_size('search_texts')")).scalar_one()
-    return Built(backend, url, index, engine, seconds, text_bytes, size)
+@contextmanager
+def timed(title: str) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    print(f"  ({title}: {time.monotonic() - started:.0f} s)", flush=True)
 
 
-def run_in_process(index: SqlSearchIndex, mix: list[BenchQuery]) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {}
-    for bench in mix:
-        started = time.perf_counter()
-        page = index.search(bench.query)
-        elapsed = (time.perf_counter() - started) * 1000
-        assert all(hit.matches or hit.title for hit in page.hits)
-        times.setdefault(bench.kind, []).append(elapsed)
-    return times
-
-
-def exhaustive_page(engine: Engine, query: SearchQuery, index: SqlSearchIndex) -> list[tuple[float, int]]:
-    """Page 1 by brute force: score every match with no plan tricks, filter in Python, sort."""
-    from pipeline.search.plan import plan_search
-    from pipeline.search.sql_store import _filters
-
-    plan = plan_search(query)
-    filters, params, typed = _filters(plan)
-    score, source = index.matching_sql(filters)
-    statement = text(f"SELECT d.video_id, {score} AS score {source}").bindparams(*typed)
-    with engine.connect() as conn:
-        rows = conn.execute(statement, {"all_terms": index.all_terms(plan.terms), **params}).all()
-    return sorted(((row.score, row.video_id) for row in rows), key=lambda r: (-r[0], r[1]))[: plan.limit]
-
-
-def check_order(built: Built, mix: list[BenchQuery], sample: int) -> tuple[int, int]:
-    """(queries whose page 1 equals the exhaustive ranking up to ties, queries checked)."""
-    same = 0
-    for bench in mix[:sample]:
-        page = built.index.search(bench.query)
-        got = [(hit.score, hit.video_id) for hit in page.hits]
-        want = exhaustive_page(built.engine, bench.query, built.index)
-        # Ties may come in any order only where scores are equal; ids break them in both.
-        same += ([round(s, 9) for s, _ in got] == [round(s, 9) for s, _ in want] and \
-            {v for _, v in got} == {v for _, v in want}) or got == want
-    return same, min(sample, len(mix))
-
-
-def run_api(url: str, mix: list[BenchQuery], passes: int) -> tuple[list[float], list[float]]:
-    """Latencies of the mix through the real API (last pass), and the server's RSS (MiB) after each pass."""
-    import httpx
-    import psutil
-
-    with tempfile.TemporaryDirectory(prefix="search-scale-api-") as home:
-        port = free_port()
-        env = {**os.environ, "VIDEOAI_HOME": home, "DATABASE_URL": url, "API_PORT": str(port),
-               "SEARCH_BACKEND": "database", "JWT_SECRET": "benchmark-" + "s" * 32}
-        env.pop("REDIS_URL", None)
-        with api_server(env, port, Path(home) / "api.log", start_timeout=120) as server, \
-                httpx.Client(base_url=server.base, timeout=60) as client:
-            process = psutil.Process(server.pid)
-            rss: list[float] = []
-            latencies: list[float] = []
-            for _ in range(passes):
-                latencies = []
-                for bench in mix:
-                    params: dict[str, str | int] = {"q": bench.query.text}
-                    if bench.query.owner_id is not None:
-                        params["owner_id"] = bench.query.owner_id
-                    for name in ("created_from", "created_to"):
-                        value = getattr(bench.query, name)
-                        if value is not None:
-                            params[name] = value.isoformat()
-                    started = time.perf_counter()
-                    response = client.get(f"{API}/videos/search", params=params)
-                    latencies.append((time.perf_counter() - started) * 1000)
-                    assert response.status_code == 200, response.text
-                rss.append(process.memory_info().rss / 2**20)
-            return latencies, rss
-
-
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--videos", type=int, default=100_000)
-    parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--batch", type=int, default=500, help="documents per bulk_upsert")
     parser.add_argument("--backends", default="sqlite", help="comma-separated: sqlite,postgresql")
-    parser.add_argument("--api-passes", type=int, default=3)
-    parser.add_argument("--order-sample", type=int, default=40)
-    parser.add_argument("--dir", type=Path, default=None, help="where the SQLite index goes (default: a temp dir)")
-    args = parser.parse_args()
+    parser.add_argument("--queries", type=int, default=300, help="queries in the mix")
+    parser.add_argument("--knn-queries", type=int, default=100)
+    parser.add_argument("--order-sample", type=int, default=40, help="queries whose page 1 is checked")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=15.0, help="per mode at --clients")
+    parser.add_argument("--append-seconds", type=int, default=120, help="one new video a second, this long")
+    parser.add_argument("--fresh-wait", type=float, default=60.0, help="after the last append, wait this long")
+    parser.add_argument("--batch", type=int, default=200, help="videos loaded together")
+    parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--dir", type=Path, default=None, help="where the corpus and databases go (a temp dir)")
+    args = parser.parse_args(argv)
+    if args.videos < 20:
+        parser.error("--videos must be at least 20")
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"load average {os.getloadavg()[0]:.1f} at start (other work shares this machine)")
-    mix = query_mix(args.queries)
-    stress = query_mix(max(30, args.queries // 5), kinds=STRESS_KINDS)
-    verdicts = []
-    for backend in args.backends.split(","):
-        workdir = Path(tempfile.mkdtemp(prefix="search-scale-", dir=args.dir))
-        try:
-            with database(backend, workdir) as url:
-                print(f"\n== {backend}: building {args.videos:,} videos (batches of {args.batch})", flush=True)
-                built = build(backend, url, args.videos, args.batch)
-                rate = args.videos / built.seconds
-                ratio = built.size_bytes / built.text_bytes
-                print(f"indexing   : {rate:,.0f} videos/s ({built.seconds:.1f} s of index writes)")
-                print(f"size       : {built.size_bytes / 2**20:,.0f} MiB for {built.text_bytes / 2**20:,.0f} MiB of "
-                      f"text = {ratio:.2f}x")
-                run_in_process(built.index, mix[:20])  # warm the caches and the code paths
-                times = run_in_process(built.index, mix)
-                every = [t for values in times.values() for t in values]
-                print(f"in-process : {summary(every)}")
-                for kind in GOAL_KINDS:
-                    if kind in times:
-                        print(f"  {kind:16}: {summary(times[kind])}")
-                counts = [built.index.search(b.query) for b in mix[:len(GOAL_KINDS) * 3]]
-                print("  matches    : " + ", ".join(
-                    f"{b.kind} {p.total}{'' if p.total_exact else '+'}" for b, p in zip(mix, counts, strict=False)))
-                stress_times = run_in_process(built.index, stress)
-                print(f"stress (frequent words in 40-100% of videos, not in the goal mix): "
-                      f"{summary([t for v in stress_times.values() for t in v])}")
-                same, checked = check_order(built, mix, args.order_sample)
-                print(f"page 1 = exhaustive ranking: {same}/{checked} queries")
-                api_p99 = None
-                if backend == "sqlite":
-                    latencies, rss = run_api(url, mix, args.api_passes)
-                    api_p99 = percentile(latencies, 99)
-                    print(f"through API: {summary(latencies)}")
-                    print("API RSS after each pass of the mix: " + ", ".join(f"{r:.1f} MiB" for r in rss))
-                p99 = percentile(every, 99)
-                built.engine.dispose()
-                verdict = (f"{backend}: p99 {p99:.1f} ms (goal <= {GOALS['p99_ms']:.0f})"
-                           + (f", API p99 {api_p99:.1f} ms (goal <= {GOALS['api_p99_ms']:.0f})" if api_p99 else "")
-                           + f", indexing {rate:,.0f} videos/s (goal >= {GOALS['videos_per_s']:,.0f}), "
-                           f"size {ratio:.2f}x text (goal <= ~{GOALS['size_ratio']}), order {same}/{checked}")
-                verdicts.append(verdict)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\n{args.videos:,} videos: " + " | ".join(verdicts))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"{load_average()} at start", flush=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would bury the figures
+    embedder = WordLlamaEmbedder()
+    vocab = Vocabulary.build(embedder.embed, args.seed)
+    workdir = Path(tempfile.mkdtemp(prefix="search-scale-", dir=args.dir))
+    goals = Goals()
+    try:
+        corpus = workdir / "corpus.jsonl"
+        write_corpus(corpus, args.videos, vocab, args.seed)
+        shares = document_frequencies(list(documents(min(args.videos, 1000), vocab, args.seed)))
+        content = sorted(shares.items(), key=lambda item: -item[1])
+        print(f"vocabulary : {len(vocab.words):,} English words (wordfreq), {len(vocab.topics)} topics; "
+              f"{sum(s >= 0.4 for s in shares.values())} content words in >= 40 % of videos, e.g. "
+              + ", ".join(f"{w} {s:.0%}" for w, s in content[:8]))
+        mix = query_mix(args.queries, vocab, shares, args.seed)
+        print("query mix  : " + ", ".join(f"{c} ({len([b for b in mix if b.kind.startswith(c)])})"
+                                          for c in WORD_CLASSES) + "; a third each unfiltered, by owner, by dates")
+        for backend in args.backends.split(","):
+            backend_dir = workdir / backend
+            backend_dir.mkdir()
+            with database(backend, backend_dir) as url:
+                print(f"\n== {backend}: {args.videos:,} videos", flush=True)
+                with timed("load"):
+                    loaded = load(backend, url, backend_dir, corpus, embedder, args.batch)
+                try:
+                    with timed("text in-process"):
+                        text_in_process(loaded, mix, goals)
+                    with timed("page 1 check"):
+                        check_order(loaded, mix, args.order_sample, goals)
+                    with timed("vectors"):
+                        vectors_in_process(loaded, args.knn_queries, args.seed, goals)
+                    with timed("through the API"):
+                        through_api(loaded, mix, args.clients, args.seconds, args.append_seconds, args.fresh_wait,
+                                    args.seed, vocab, backend_dir, goals)
+                finally:
+                    loaded.engine.dispose()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\ngoals at {args.videos:,} videos ({load_average()} at end):")
+    for line in goals.lines:
+        print("  " + line)
     return 0
 
 

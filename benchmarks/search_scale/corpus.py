@@ -1,170 +1,226 @@
-"""A seeded, reproducible synthetic corpus of video search documents, and the query mix.
+"""A seeded archive shaped like real speech, written as `load_corpus` JSON lines, and the query mix.
 
-Shape (per video): a ~1,500-word transcript in ~100 timed segments of ~15 words
-(spoken at ~2.5 words/s, times rounded to milliseconds as the transcriber
-stores them), a title, a description and a 4-6 sentence summary drawn from the
-transcript. Words come from three pools, as in real speech:
+Words are real English with real frequencies (PyPI `wordfreq`, the top
+`VOCABULARY` words). Each video is ~10 minutes of speech: ~100 timed segments
+of one sentence each (~15 words, ~2.5 words a second, with pauses), in 3-4
+contiguous topic blocks. A sentence draws each word either from the video's
+current topic (`TOPIC_SHARE`) or from everyday English at its real frequency,
+stop words included, so stop words are as common as in speech and the top
+content words ("like", "people", "time", ...) occur in most videos.
 
-- stop words (~40% of tokens): never searched (pipeline/search/terms.py drops them);
-- a general vocabulary of pseudo-words with Zipf frequencies (~50%): its top
-  words appear in most videos, its tail in a few;
-- the video's topic words (~10%): 2,000 topics of 40 words each, so a topic word
-  is in a few percent of the videos and usually in their titles and summaries.
+A topic is a coherent set of real content words: the content words below the
+everyday top are grouped by meaning (k-means over their embeddings from the
+default embedder, seeded), so a passage about one topic reads as one and
+searching by meaning has something to find. Within a topic, words keep
+their relative real frequencies (flattened, so its rarer words occur too).
 
-Same seed, same corpus: `documents(n, seed)` yields identical documents on every
-machine (numpy's PCG64 with a fixed seed), so runs are comparable.
+Owners follow a long tail (a few prolific, most with a handful of videos);
+creation dates spread over two years. Same seed, same corpus: `documents(n,
+seed)` yields identical videos (numpy PCG64, fixed seeds), a prefix of any
+larger run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import numpy as np
 
-from pipeline.search.base import SearchDocument, SearchQuery, TimedSegment
+from pipeline.search.base import SearchDocument, SearchQuery
 from pipeline.search.terms import STOP_WORDS
+from pipeline.text import TimedSegment
 
-GENERAL_WORDS = 100_000
-TOPICS = 2_000
-TOPIC_WORDS = 40
+VOCABULARY = 30_000
+# The commonest content words are everyday speech, in no topic.
+EVERYDAY_CONTENT_WORDS = 400
+TOPICS = 400
+TOPIC_SHARE = 0.3
 OWNERS = 5_000
-WORDS_PER_VIDEO = 1_500
-WORDS_PER_SEGMENT = 15
+SEGMENTS = (90, 111)  # per video, drawn in this range
+WORDS_PER_SENTENCE = (8, 23)
 WORDS_PER_SECOND = 2.5
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 SPAN_DAYS = 730
 
-_SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou", "ea")]
-_STOPS = sorted(w for w in STOP_WORDS if len(w) > 1)
+
+# The corpus's words are ASCII letters only.
+_WORD = re.compile(r"[a-z]+")
 
 
-def _pseudo_words(count: int, rng: np.random.Generator, taken: set[str]) -> list[str]:
-    words: list[str] = []
-    while len(words) < count:
-        lengths = rng.integers(2, 5, count)
-        syllables = rng.integers(0, len(_SYLLABLES), (count, 4))
-        for length, row in zip(lengths.tolist(), syllables.tolist(), strict=True):
-            word = "".join(_SYLLABLES[i] for i in row[:length])
-            if word not in taken and len(words) < count:
-                taken.add(word)
-                words.append(word)
-    return words
+class Embed(Protocol):
+    def __call__(self, texts: list[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
 class Vocabulary:
-    general: list[str]  # most frequent first
-    topics: list[list[str]]
-    general_p: np.ndarray
+    words: np.ndarray  # every word, commonest first (object array of str)
+    cdf: np.ndarray  # cumulative real frequencies over `words`
+    topics: list[np.ndarray]  # each topic's words
+    topic_cdfs: list[np.ndarray]
 
     @classmethod
-    def build(cls, seed: int) -> Vocabulary:
-        rng = np.random.default_rng([seed, 1])
-        taken = set(STOP_WORDS)
-        general = _pseudo_words(GENERAL_WORDS, rng, taken)
-        topics = [_pseudo_words(TOPIC_WORDS, rng, taken) for _ in range(TOPICS)]
-        ranks = np.arange(1, GENERAL_WORDS + 1, dtype=np.float64)
-        p = 1.0 / ranks
-        return cls(general=general, topics=topics, general_p=p / p.sum())
+    def build(cls, embed: Embed, seed: int = 12) -> Vocabulary:
+        from wordfreq import top_n_list, word_frequency
+
+        words = [w for w in top_n_list("en", VOCABULARY * 2) if w.isascii() and w.isalpha()
+                 and (len(w) > 1 or w in ("a", "i"))][:VOCABULARY]
+        frequency = np.array([word_frequency(w, "en") for w in words])
+        content = [i for i, w in enumerate(words) if w not in STOP_WORDS and len(w) > 2]
+        topical = np.array(content[EVERYDAY_CONTENT_WORDS:])
+        labels = _kmeans(embed([words[i] for i in topical]), TOPICS, np.random.default_rng([seed, 1]))
+        topics, topic_cdfs = [], []
+        for label in range(TOPICS):
+            members = topical[labels == label]
+            if len(members) < 8:
+                continue
+            weights = np.sqrt(frequency[members])  # flattened: a topic's rarer words are said too
+            topics.append(np.array([words[i] for i in members], dtype=object))
+            topic_cdfs.append(np.cumsum(weights / weights.sum()))
+        return cls(np.array(words, dtype=object), np.cumsum(frequency / frequency.sum()), topics, topic_cdfs)
 
 
-def documents(n: int, seed: int = 12) -> Iterator[SearchDocument]:
-    """The first `n` videos of the corpus for `seed` (ids 1..n); a prefix of a larger run."""
-    vocab = Vocabulary.build(seed)
-    general = np.array(vocab.general, dtype=object)
-    stops = np.array(_STOPS, dtype=object)
-    general_cdf = np.cumsum(vocab.general_p)
-    topic_p = 1.0 / np.arange(1, TOPIC_WORDS + 1)
-    topic_cdf = np.cumsum(topic_p / topic_p.sum())
-    owner_cdf = _owner_cdf()
-    for video_id in range(1, n + 1):
-        rng = np.random.default_rng([seed, 2, video_id])
-        topic = np.array(vocab.topics[int(rng.integers(0, TOPICS))], dtype=object)
-        words = _words(rng, WORDS_PER_VIDEO, stops, general, general_cdf, topic, topic_cdf)
-        segments: list[TimedSegment] = []
-        t = 0.0
-        pace = (rng.uniform(0.8, 1.2, len(words)) / WORDS_PER_SECOND).tolist()
-        pauses = rng.uniform(0.05, 0.6, len(words)).tolist()
-        for n, i in enumerate(range(0, len(words), WORDS_PER_SEGMENT)):
-            chunk = words[i:i + WORDS_PER_SEGMENT]
-            duration = len(chunk) * pace[n]
-            segments.append(TimedSegment(start=round(t, 3), end=round(t + duration, 3),
-                                         text=" ".join(chunk).capitalize() + "."))
-            t += duration + pauses[n]
-        picks = sorted(rng.choice(len(segments), size=int(rng.integers(4, 7)), replace=False))
-        summary = " ".join(segments[i].text for i in picks)
-        title_words = [*topic[_draw(rng, 2, topic_cdf)], *general[_draw(rng, int(rng.integers(1, 4)), general_cdf)]]
-        description = " ".join(_words(rng, int(rng.integers(10, 25)), stops, general, general_cdf, topic, topic_cdf))
-        created = EPOCH + timedelta(seconds=float(rng.uniform(0, SPAN_DAYS * 86_400)))
-        owner = int(_draw(rng, 1, owner_cdf)[0]) + 1
-        status = "ready" if rng.random() < 0.95 else ("failed" if rng.random() < 0.6 else "transcribing")
-        yield SearchDocument(
-            video_id=video_id, title=" ".join(title_words).title(), description=description.capitalize() + ".",
-            owner_id=owner, owner_name=f"user{owner}", transcript=" ".join(s.text for s in segments),
-            summary=summary, status=status, language="en", created_at=created,
-            updated_at=created + timedelta(minutes=30), duration_seconds=round(t, 3), segments=tuple(segments))
+def _kmeans(vectors: np.ndarray, k: int, rng: np.random.Generator, rounds: int = 12) -> np.ndarray:
+    """Cluster labels of L2-normalized `vectors` (spherical k-means, seeded)."""
+    centres = vectors[rng.choice(len(vectors), k, replace=False)]
+    labels = np.zeros(len(vectors), dtype=np.int64)
+    for _ in range(rounds):
+        labels = np.argmax(vectors @ centres.T, axis=1)
+        for label in range(k):
+            members = vectors[labels == label]
+            if len(members):
+                centre = members.sum(axis=0)
+                centres[label] = centre / (np.linalg.norm(centre) or 1.0)
+    return labels
+
+
+def _draw(rng: np.random.Generator, cdf: np.ndarray, k: int) -> np.ndarray:
+    return np.minimum(np.searchsorted(cdf, rng.random(k)), len(cdf) - 1)
 
 
 def _owner_cdf() -> np.ndarray:
-    """Owners' shares of the videos: a few prolific ones (the top one ~4%), a long tail."""
+    """Owners' shares of the videos: a few prolific ones (the top one ~3 %), a long tail."""
     p = np.arange(1, OWNERS + 1, dtype=np.float64) ** -0.8
     return np.cumsum(p / p.sum())
 
 
-def _draw(rng: np.random.Generator, k: int, cdf: np.ndarray) -> np.ndarray:
-    return np.minimum(np.searchsorted(cdf, rng.random(k)), len(cdf) - 1)
+def _sentence(rng: np.random.Generator, vocab: Vocabulary, topic: int) -> str:
+    length = int(rng.integers(*WORDS_PER_SENTENCE))
+    topical = rng.random(length) < TOPIC_SHARE
+    words = vocab.words[_draw(rng, vocab.cdf, length)]
+    words[topical] = vocab.topics[topic][_draw(rng, vocab.topic_cdfs[topic], int(topical.sum()))]
+    return " ".join(words.tolist()).capitalize() + "."
 
 
-def _words(rng: np.random.Generator, k: int, stops: np.ndarray, general: np.ndarray, general_cdf: np.ndarray,
-           topic: np.ndarray, topic_cdf: np.ndarray) -> list[str]:
-    pool = rng.random(k)
-    out = np.empty(k, dtype=object)
-    is_stop, is_topic = pool < 0.40, pool >= 0.90
-    is_general = ~is_stop & ~is_topic
-    out[is_stop] = stops[rng.integers(0, len(stops), int(is_stop.sum()))]
-    out[is_general] = general[_draw(rng, int(is_general.sum()), general_cdf)]
-    out[is_topic] = topic[_draw(rng, int(is_topic.sum()), topic_cdf)]
-    return out.tolist()
+def video(video_id: int, vocab: Vocabulary, seed: int = 12, owner_cdf: np.ndarray | None = None) -> SearchDocument:
+    """Video `video_id` of the corpus for `seed`."""
+    rng = np.random.default_rng([seed, 2, video_id])
+    owner_cdf = _owner_cdf() if owner_cdf is None else owner_cdf
+    topics = rng.choice(len(vocab.topics), int(rng.integers(3, 5)), replace=False).tolist()
+    count = int(rng.integers(*SEGMENTS))
+    # Contiguous topic blocks of at least 15 segments each.
+    cuts = sorted(rng.choice(np.arange(15, count - 14), len(topics) - 1, replace=False).tolist())
+    while any(b - a < 15 for a, b in zip([0, *cuts], [*cuts, count], strict=True)):
+        cuts = sorted(rng.choice(np.arange(15, count - 14), len(topics) - 1, replace=False).tolist())
+    segments: list[TimedSegment] = []
+    firsts: list[str] = []
+    t = 0.0
+    block = 0
+    for i in range(count):
+        if block < len(cuts) and i == cuts[block]:
+            block += 1
+        text = _sentence(rng, vocab, topics[block])
+        if len(firsts) == block:
+            firsts.append(text)
+        duration = len(text.split()) / WORDS_PER_SECOND * float(rng.uniform(0.85, 1.15))
+        segments.append(TimedSegment(round(t, 3), round(t + duration, 3), text))
+        t += duration + float(rng.uniform(0.1, 0.8))
+    main = vocab.topics[topics[0]]
+    title = " ".join(main[_draw(rng, vocab.topic_cdfs[topics[0]], 3)].tolist()).title()
+    created = EPOCH + timedelta(seconds=float(rng.uniform(0, SPAN_DAYS * 86_400)))
+    owner = int(_draw(rng, owner_cdf, 1)[0]) + 1
+    return SearchDocument(
+        video_id=video_id, title=title, description=_sentence(rng, vocab, topics[0]), owner_id=owner,
+        owner_name=f"user{owner}", transcript=" ".join(s.text for s in segments), summary=" ".join(firsts),
+        status="ready", language="en", created_at=created, updated_at=created, duration_seconds=round(t, 3),
+        segments=tuple(segments))
+
+
+def documents(n: int, vocab: Vocabulary, seed: int = 12, first: int = 1) -> Iterator[SearchDocument]:
+    """Videos `first` .. `first + n - 1` of the corpus for `seed`."""
+    owner_cdf = _owner_cdf()
+    for video_id in range(first, first + n):
+        yield video(video_id, vocab, seed, owner_cdf)
+
+
+def document_frequencies(sample: Sequence[SearchDocument]) -> dict[str, float]:
+    """The share of `sample`'s videos each searchable word occurs in."""
+    counts: Counter[str] = Counter()
+    for document in sample:
+        counts.update(set(_WORD.findall(document.transcript.lower())) - STOP_WORDS)
+    return {word: n / len(sample) for word, n in counts.items()}
 
 
 @dataclass(frozen=True)
 class BenchQuery:
-    kind: str
+    kind: str  # word class, then "+owner" / "+dates" when filtered
     query: SearchQuery
 
 
-# The goal's mix: single common words, rare words, two-word queries, with and without owner/date filters.
-GOAL_KINDS = ("common", "rare", "topic", "two words", "common+owner", "rare+owner", "common+dates", "two words+dates")
-# Words in 40-100% of the videos (the top of the Zipf vocabulary): reported apart, not in the goal's mix.
-STRESS_KINDS = ("frequent", "frequent+owner", "frequent+dates")
+WORD_CLASSES = ("frequent", "common", "rare", "topic", "two words")
+KINDS = tuple(f"{c}{f}" for f in ("", "+owner", "+dates") for c in WORD_CLASSES)
 
 
-def query_mix(count: int = 300, seed: int = 12, kinds: tuple[str, ...] = GOAL_KINDS) -> list[BenchQuery]:
-    """`count` queries cycling through `kinds`; words and filters are seeded.
+def query_mix(count: int, vocab: Vocabulary, shares: dict[str, float], seed: int = 12) -> list[BenchQuery]:
+    """`count` queries cycling through `KINDS`; words and filters seeded.
 
-    Word classes by the share of videos they occur in (measured on this corpus):
-    frequent = general words ranked 1-60 (40-100%), common = ranked 1,000-5,000
-    (about 1-6%), topic = a topic's words (under 0.1%, in titles too), rare =
-    ranked 50,000-100,000 (under 0.1%). Two words = two common words (AND).
+    Word classes by the share of videos a word occurs in (`shares`, measured on
+    a sample of the corpus): frequent = content words in 40-100 %, common = in
+    1-10 %, rare = in at most 0.5 % (or in one video of a small sample), topic = one of a topic's five
+    commonest words, two words = a common and a frequent word (both must match).
+    An owner filter picks an owner by the owners' long tail; a date window is 7-60 days.
     """
-    vocab = Vocabulary.build(seed)
     rng = np.random.default_rng([seed, 3])
-    owner_cdf = _owner_cdf()
+    classes = {
+        "frequent": sorted(w for w, s in shares.items() if s >= 0.4),
+        "common": sorted(w for w, s in shares.items() if 0.01 <= s <= 0.1),
+        "rare": sorted(w for w, s in shares.items() if s <= max(0.005, min(shares.values()))),
+    }
+    for name, words in classes.items():
+        if not words:
+            raise ValueError(f"the corpus sample has no {name} words: sample more videos")
+
+    def pick(name: str) -> str:
+        return classes[name][int(rng.integers(0, len(classes[name])))]
+
     out: list[BenchQuery] = []
     for i in range(count):
-        kind = kinds[i % len(kinds)]
-        words = {
-            "frequent": lambda: vocab.general[int(rng.integers(0, 60))],
-            "common": lambda: vocab.general[int(rng.integers(1_000, 5_000))],
-            "topic": lambda: vocab.topics[int(rng.integers(0, TOPICS))][int(rng.integers(0, 10))],
-            "rare": lambda: vocab.general[int(rng.integers(GENERAL_WORDS // 2, GENERAL_WORDS))],
-            "two words": lambda: " ".join(vocab.general[int(j)] for j in rng.integers(1_000, 5_000, 2)),
-        }[kind.split("+")[0]]()
-        owner = int(_draw(rng, 1, owner_cdf)[0]) + 1 if kind.endswith("owner") else None
-        start = EPOCH + timedelta(days=float(rng.uniform(0, SPAN_DAYS - 60)))
-        dates = (start, start + timedelta(days=float(rng.uniform(7, 60)))) if kind.endswith("dates") else (None, None)
+        kind = KINDS[i % len(KINDS)]
+        word_class = kind.split("+")[0]
+        if word_class == "topic":
+            topic = vocab.topics[int(rng.integers(0, len(vocab.topics)))]
+            words = str(topic[int(rng.integers(0, min(5, len(topic))))])
+        elif word_class == "two words":
+            words = f"{pick('common')} {pick('frequent')}"
+        else:
+            words = pick(word_class)
+        owner = random_owner(rng) if kind.endswith("owner") else None
+        dates = date_window(rng) if kind.endswith("dates") else (None, None)
         out.append(BenchQuery(kind, SearchQuery(text=words, owner_id=owner, created_from=dates[0],
                                                 created_to=dates[1])))
     return out
+
+
+def random_owner(rng: np.random.Generator) -> int:
+    """An owner drawn by the owners' long tail (prolific ones most often)."""
+    return int(_draw(rng, _owner_cdf(), 1)[0]) + 1
+
+
+def date_window(rng: np.random.Generator) -> tuple[datetime, datetime]:
+    """A creation-date window of 7-60 days inside the corpus's two years."""
+    start = EPOCH + timedelta(days=float(rng.uniform(0, SPAN_DAYS - 60)))
+    return start, start + timedelta(days=float(rng.uniform(7, 60)))
