@@ -38,6 +38,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, timedelta
@@ -47,7 +48,7 @@ import aiohttp
 import httpx
 import numpy as np
 import psutil
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from benchmarks.search_scale.corpus import (
     WORD_CLASSES,
@@ -126,7 +127,9 @@ def write_corpus(path: Path, videos: int, vocab: Vocabulary, seed: int) -> None:
           f"in {time.monotonic() - started:.1f} s", flush=True)
 
 
-def load(backend: str, url: str, workdir: Path, corpus: Path, embedder: WordLlamaEmbedder, batch: int) -> Loaded:
+def load(backend: str, url: str, workdir: Path, corpus: Path | None, embedder: WordLlamaEmbedder,
+         batch: int) -> Loaded:
+    """The corpus loaded through load_corpus's functions; None: already loaded by a kept run."""
     migrate(url)
     engine = make_engine(url)
     index_dir = workdir / "search-index"
@@ -134,6 +137,12 @@ def load(backend: str, url: str, workdir: Path, corpus: Path, embedder: WordLlam
     assert isinstance(index, TantivySearchIndex)
     index.ensure()
     vectors = SqlVectorIndex(engine)
+    search = HybridSearch(index, vectors, lambda: embedder)
+    if corpus is None:
+        with engine.connect() as conn:
+            videos = len(conn.execute(select(search_documents.c.video_id)).all())
+        print(f"loading    : reused a kept run's {videos:,} videos")
+        return Loaded(backend, url, engine, index, index_dir, vectors, embedder, search, videos)
     started = time.monotonic()
     videos = passages = 0
     next_report = 0.0
@@ -147,7 +156,6 @@ def load(backend: str, url: str, workdir: Path, corpus: Path, embedder: WordLlam
     print(f"loading    : {videos:,} videos, {passages:,} passages ({passages / max(videos, 1):.1f} per video) in "
           f"{elapsed:,.0f} s = {elapsed / videos * 1000:,.0f} s per 1,000 videos (load_corpus: cut, embed, "
           "index)", flush=True)
-    search = HybridSearch(index, vectors, lambda: embedder)
     return Loaded(backend, url, engine, index, index_dir, vectors, embedder, search, videos)
 
 
@@ -370,11 +378,21 @@ class Appended:
     by_meaning: float | None = None
 
 
+def check(client: httpx.Client, appended: Appended) -> None:
+    """Note when `appended` is first found by its marker word and by the first words of its transcript."""
+    if appended.by_text is None and found(client, appended.marker, "text", appended.video_id):
+        appended.by_text = time.monotonic() - appended.indexed_at
+    if appended.by_meaning is None and found(client, appended.meaning, "semantic", appended.video_id):
+        appended.by_meaning = time.monotonic() - appended.indexed_at
+
+
 def append_while_serving(loaded: Loaded, base: str, pid: int, seconds: int, wait: float, seed: int,
                          vocab: Vocabulary, goals: Goals) -> float:
     """Append one new video a second while the API serves; seconds until each is found. Returns peak RSS."""
     newcomers = []
-    for offset, document in enumerate(documents(seconds, vocab, seed + 1, first=loaded.videos + 1)):
+    with loaded.engine.connect() as conn:  # after every video, those a kept run appended included
+        first = int(conn.execute(select(func.max(search_documents.c.video_id))).scalar_one() or 0) + 1
+    for offset, document in enumerate(documents(seconds, vocab, seed + 1, first=first)):
         marker = f"freshmarker{offset}q"
         document = replace(document, title=f"{document.title} {marker}")
         newcomers.append((document, Appended(document.video_id, marker,
@@ -398,7 +416,7 @@ def append_while_serving(loaded: Loaded, base: str, pid: int, seconds: int, wait
     appender = threading.Thread(target=append, name="appender", daemon=True)
     appender.start()
     peak_rss = 0.0
-    with httpx.Client(base_url=base, timeout=60) as client:
+    with httpx.Client(base_url=base, timeout=60) as client, ThreadPoolExecutor(8) as checkers:
         last_append = None
         while True:
             with lock:
@@ -407,11 +425,8 @@ def append_while_serving(loaded: Loaded, base: str, pid: int, seconds: int, wait
                 last_append = last_append or time.monotonic()
                 if not waiting or time.monotonic() - last_append > wait:
                     break
-            for appended in waiting:
-                if appended.by_text is None and found(client, appended.marker, "text", appended.video_id):
-                    appended.by_text = time.monotonic() - appended.indexed_at
-                if appended.by_meaning is None and found(client, appended.meaning, "semantic", appended.video_id):
-                    appended.by_meaning = time.monotonic() - appended.indexed_at
+            # Checked side by side, so many videos still waiting do not slow the clock of each.
+            list(checkers.map(lambda appended: check(client, appended), waiting))
             peak_rss = max(peak_rss, memory(pid)[0])
             time.sleep(0.1)
     appender.join()
@@ -512,20 +527,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=200, help="videos loaded together")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--dir", type=Path, default=None, help="where the corpus and databases go (a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="leave the corpus, database and index in place")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="a directory a --keep run left: its SQLite corpus is measured again, not reloaded")
     args = parser.parse_args(argv)
+    if args.reuse is not None and args.backends != "sqlite":
+        parser.error("--reuse measures a kept SQLite run only")
     if args.videos < 20:
         parser.error("--videos must be at least 20")
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"{load_average()} at start", flush=True)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would bury the figures
+    for noisy in ("httpx", "alembic"):  # a line per request or migration would bury the figures
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     embedder = WordLlamaEmbedder()
-    vocab = Vocabulary.build(embedder.embed, args.seed)
-    workdir = Path(tempfile.mkdtemp(prefix="search-scale-", dir=args.dir))
+    vocab = Vocabulary.build(embedder, args.seed)
+    workdir = args.reuse or Path(tempfile.mkdtemp(prefix="search-scale-", dir=args.dir))
     goals = Goals()
     try:
         corpus = workdir / "corpus.jsonl"
-        write_corpus(corpus, args.videos, vocab, args.seed)
+        if args.reuse is None:
+            write_corpus(corpus, args.videos, vocab, args.seed)
         shares = document_frequencies(list(documents(min(args.videos, 1000), vocab, args.seed)))
         content = sorted(shares.items(), key=lambda item: -item[1])
         print(f"vocabulary : {len(vocab.words):,} English words (wordfreq), {len(vocab.topics)} topics; "
@@ -536,11 +558,11 @@ def main(argv: list[str] | None = None) -> int:
                                           for c in WORD_CLASSES) + "; a third each unfiltered, by owner, by dates")
         for backend in args.backends.split(","):
             backend_dir = workdir / backend
-            backend_dir.mkdir()
+            backend_dir.mkdir(exist_ok=args.reuse is not None)
             with database(backend, backend_dir) as url:
                 print(f"\n== {backend}: {args.videos:,} videos", flush=True)
                 with timed("load"):
-                    loaded = load(backend, url, backend_dir, corpus, embedder, args.batch)
+                    loaded = load(backend, url, backend_dir, None if args.reuse else corpus, embedder, args.batch)
                 try:
                     with timed("text in-process"):
                         text_in_process(loaded, mix, goals)
@@ -554,7 +576,10 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     loaded.engine.dispose()
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep or args.reuse:
+            print(f"kept in {workdir} (measure it again with --reuse {workdir})")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     print(f"\ngoals at {args.videos:,} videos ({load_average()} at end):")
     for line in goals.lines:
         print("  " + line)

@@ -52,8 +52,13 @@ SPAN_DAYS = 730
 _WORD = re.compile(r"[a-z]+")
 
 
-class Embed(Protocol):
-    def __call__(self, texts: list[str]) -> np.ndarray: ...
+class Embedder(Protocol):
+    model_id: str
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+_BUILT: dict[tuple[str, int], Vocabulary] = {}
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,15 @@ class Vocabulary:
     topic_cdfs: list[np.ndarray]
 
     @classmethod
-    def build(cls, embed: Embed, seed: int = 12) -> Vocabulary:
+    def build(cls, embedder: Embedder, seed: int = 12) -> Vocabulary:
+        """The vocabulary for `seed`, its topics grouped by `embedder` (built once per process)."""
+        key = (embedder.model_id, seed)
+        if key not in _BUILT:
+            _BUILT[key] = cls._build(embedder, seed)
+        return _BUILT[key]
+
+    @classmethod
+    def _build(cls, embedder: Embedder, seed: int) -> Vocabulary:
         from wordfreq import top_n_list, word_frequency
 
         words = [w for w in top_n_list("en", VOCABULARY * 2) if w.isascii() and w.isalpha()
@@ -72,7 +85,7 @@ class Vocabulary:
         frequency = np.array([word_frequency(w, "en") for w in words])
         content = [i for i, w in enumerate(words) if w not in STOP_WORDS and len(w) > 2]
         topical = np.array(content[EVERYDAY_CONTENT_WORDS:])
-        labels = _kmeans(embed([words[i] for i in topical]), TOPICS, np.random.default_rng([seed, 1]))
+        labels = _kmeans(embedder.embed([words[i] for i in topical]), TOPICS, np.random.default_rng([seed, 1]))
         topics, topic_cdfs = [], []
         for label in range(TOPICS):
             members = topical[labels == label]
@@ -90,11 +103,10 @@ def _kmeans(vectors: np.ndarray, k: int, rng: np.random.Generator, rounds: int =
     labels = np.zeros(len(vectors), dtype=np.int64)
     for _ in range(rounds):
         labels = np.argmax(vectors @ centres.T, axis=1)
-        for label in range(k):
-            members = vectors[labels == label]
-            if len(members):
-                centre = members.sum(axis=0)
-                centres[label] = centre / (np.linalg.norm(centre) or 1.0)
+        order = np.argsort(labels, kind="stable")
+        present, starts = np.unique(labels[order], return_index=True)  # a centre nothing is nearest to stays
+        sums = np.add.reduceat(vectors[order], starts, axis=0)
+        centres[present] = sums / np.maximum(np.linalg.norm(sums, axis=1), 1e-12)[:, None]
     return labels
 
 

@@ -16,8 +16,8 @@ import pytest
 from benchmarks.search_scale import __main__ as search_scale
 from benchmarks.search_scale.corpus import (
     EPOCH,
-    SPAN_DAYS,
     KINDS,
+    SPAN_DAYS,
     Vocabulary,
     document_frequencies,
     documents,
@@ -34,7 +34,7 @@ def embedder() -> WordLlamaEmbedder:
 
 @pytest.fixture(scope="module")
 def vocab(embedder: WordLlamaEmbedder) -> Vocabulary:
-    return Vocabulary.build(embedder.embed)
+    return Vocabulary.build(embedder)
 
 
 def test_the_corpus_is_real_speech_shaped_and_reproducible(vocab: Vocabulary, embedder: WordLlamaEmbedder) -> None:
