@@ -202,8 +202,8 @@ def query_mix(count: int, vocab: Vocabulary, shares: dict[str, float], seed: int
         "common": sorted(w for w, s in shares.items() if 0.01 <= s <= 0.1),
         "rare": sorted(w for w, s in shares.items() if s <= max(0.005, min(shares.values()))),
     }
-    for name, words in classes.items():
-        if not words:
+    for name, members in classes.items():
+        if not members:
             raise ValueError(f"the corpus sample has no {name} words: sample more videos")
 
     def pick(name: str) -> str:
