@@ -356,22 +356,38 @@ def found(client: httpx.Client, q: str, mode: str, video_id: int) -> bool:
     return video_id in [hit["video_id"] for hit in response.json()["hits"]]
 
 
-async def _drive(base: str, clients: int, seconds: float, requests: list[dict[str, str | int]]) -> tuple[int, int]:
-    """(answered 200, failed) for `clients` keep-alive clients cycling through `requests` for `seconds`."""
+@dataclass
+class Driven:
+    answered: int = 0  # 200s
+    failed: dict[str, int] = field(default_factory=dict)  # status or error: count
+    slowest: float = 0.0  # seconds
+
+
+async def _drive(base: str, clients: int, seconds: float, requests: list[dict[str, str | int]]) -> Driven:
+    """`clients` keep-alive clients cycling through `requests` for `seconds`; a request unanswered in 60 s fails."""
     deadline = time.monotonic() + seconds
-    counts = [0, 0]
+    driven = Driven()
 
     async def client(n: int) -> None:
         async with aiohttp.ClientSession(base, timeout=aiohttp.ClientTimeout(total=60)) as session:
             i = n
             while time.monotonic() < deadline:
-                async with session.get(f"{API}/videos/search", params=requests[i % len(requests)]) as response:
-                    await response.read()
-                    counts[response.status != 200] += 1
+                started = time.monotonic()
+                try:
+                    async with session.get(f"{API}/videos/search", params=requests[i % len(requests)]) as response:
+                        await response.read()
+                        outcome = "200" if response.status == 200 else str(response.status)
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    outcome = type(exc).__name__
+                driven.slowest = max(driven.slowest, time.monotonic() - started)
+                if outcome == "200":
+                    driven.answered += 1
+                else:
+                    driven.failed[outcome] = driven.failed.get(outcome, 0) + 1
                 i += clients
 
     await asyncio.gather(*(client(n) for n in range(clients)))
-    return counts[0], counts[1]
+    return driven
 
 
 def memory(pid: int) -> tuple[float, float]:
@@ -472,14 +488,23 @@ def through_api(loaded: Loaded, mix: list[BenchQuery], clients: int, seconds: fl
     with api_server(env, free_port(), workdir / "api.log", start_timeout=300) as server, \
             httpx.Client(base_url=server.base, timeout=600) as client:
         live = time.monotonic() - started
-        asked = time.monotonic()
-        response = client.get(f"{API}/videos/search", params=params_of(mix[0].query, "semantic"))
-        response.raise_for_status()
-        first = time.monotonic() - asked
-        print(f"API start: answers /health/live after {live:.1f} s; first semantic answer {first:.1f} s later "
-              f"({live + first:.1f} s from start)")
-        goals.check(loaded.backend, "first semantic query waits for no build (<= 1 s)",
-                    f"{first:.1f} s ({live + first:.1f} s from start)", first <= 1.0)
+        # As many first queries at once as there are connections to spread over the workers: each worker's
+        # first semantic answer counts, not only the first worker's.
+        first_queries = 4 * api_processes(server.pid)
+
+        def first_answer(n: int) -> float:
+            asked = time.monotonic()
+            httpx.get(f"{server.base}{API}/videos/search", params=params_of(mix[n % len(mix)].query, "semantic"),
+                      timeout=600).raise_for_status()
+            return time.monotonic() - asked
+
+        with ThreadPoolExecutor(first_queries) as pool:
+            firsts = list(pool.map(first_answer, range(first_queries)))
+        print(f"API start: answers /health/live after {live:.1f} s; {first_queries} first semantic queries at once "
+              f"(new connections) answered in {min(firsts):.1f}-{max(firsts):.1f} s ({live + max(firsts):.1f} s "
+              "from start)")
+        goals.check(loaded.backend, "first semantic queries wait for no build (<= 1 s)",
+                    f"{max(firsts):.1f} s ({live + max(firsts):.1f} s from start)", max(firsts) <= 1.0)
         rss, pss = memory(server.pid)
         print(f"API memory after its first semantic answer: RSS {rss:,.0f} MiB, PSS {pss:,.0f} MiB "
               f"({api_processes(server.pid)} processes)")
@@ -501,10 +526,10 @@ def through_api(loaded: Loaded, mix: list[BenchQuery], clients: int, seconds: fl
         rates: dict[str, float] = {}
         for mode in MODES:
             requests = [params_of(bench.query, mode) for bench in mix]
-            ok, failed = asyncio.run(_drive(server.base, clients, seconds, requests))
-            rates[mode] = ok / seconds
-            print(f"API {mode:8}, {clients} clients: {rates[mode]:7.1f} req/s ({ok} answered, {failed} failed, "
-                  f"{seconds:.0f} s)")
+            driven = asyncio.run(_drive(server.base, clients, seconds, requests))
+            rates[mode] = driven.answered / seconds
+            print(f"API {mode:8}, {clients} clients: {rates[mode]:7.1f} req/s ({driven.answered} answered, failed: "
+                  f"{driven.failed or 'none'}; slowest {driven.slowest:.1f} s; {seconds:.0f} s)")
         goals.check(loaded.backend, f"throughput, {clients} clients, >= 400 req/s (text / hybrid)",
                     f"{rates['text']:.0f} / {rates['hybrid']:.0f} req/s", min(rates["text"], rates["hybrid"]) >= 400)
 
