@@ -197,10 +197,11 @@ def query_mix(count: int, vocab: Vocabulary, shares: dict[str, float], seed: int
     An owner filter picks an owner by the owners' long tail; a date window is 7-60 days.
     """
     rng = np.random.default_rng([seed, 3])
+    rare = max(0.005, min(shares.values()))
     classes = {
         "frequent": sorted(w for w, s in shares.items() if s >= 0.4),
         "common": sorted(w for w, s in shares.items() if 0.01 <= s <= 0.1),
-        "rare": sorted(w for w, s in shares.items() if s <= max(0.005, min(shares.values()))),
+        "rare": sorted(w for w, s in shares.items() if s <= rare),
     }
     for name, members in classes.items():
         if not members:
