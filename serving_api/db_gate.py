@@ -70,7 +70,7 @@ class AdmissionMiddleware:
             return
         deadline = asyncio.get_running_loop().time() + self.queue_seconds
         scope.setdefault("state", {})[_DEADLINE] = deadline  # the gates further in wait no longer than this
-        if scope["path"] in _ALWAYS_ADMITTED:
+        if scope["path"] in ALWAYS_ADMITTED:
             await self.app(scope, receive, send)
             return
         try:
@@ -85,7 +85,7 @@ class AdmissionMiddleware:
             self.admitted.release()
 
 
-_ALWAYS_ADMITTED = {"/metrics", "/api/v1/health/live"}
+ALWAYS_ADMITTED = {"/metrics", "/api/v1/health/live"}
 
 
 class Gate:

@@ -25,10 +25,11 @@ from pipeline.settings import Settings, get_settings
 from serving_api.bloom import EmailBloomFilter
 from serving_api.db_gate import AdmissionMiddleware
 from serving_api.deps import API_PREFIX
-from serving_api.errors import ErrorResponse, error_responses, install_error_handlers
+from serving_api.errors import install_error_handlers
 from serving_api.headers import SecurityHeadersMiddleware
 from serving_api.methods import AllowedMethodsMiddleware
 from serving_api.observability import install_observability
+from serving_api.openapi import OPENAPI_TAGS, document_errors, operation_id
 from serving_api.openapi_rules import state_settings_limits
 from serving_api.routers import auth, health, playback, uploads, users, videos
 from serving_api.routers.tus import build_tus_router, prune_periodically
@@ -79,21 +80,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=_version(),
         description="Upload, watch and search videos that the videoai pipeline transcodes, transcribes and summarizes.",
         lifespan=lifespan,
-        # Every route may answer these: a body that cannot be parsed (400), a Bearer token that is
-        # invalid, expired or revoked (401, public routes included: a token sent is checked), and
-        # overload (503 with Retry-After: the database gate or pool, serving_api/db_gate.py).
-        responses={**error_responses(400, 401, 503, 507), 500: {"model": ErrorResponse, "description": "Unexpected error"}},
+        generate_unique_id_function=operation_id,
+        openapi_tags=OPENAPI_TAGS,
     )
     install_error_handlers(app)
     if settings.trusted_proxies.strip():
         # X-Forwarded-For/-Proto from these peers only: anyone else could claim any address
         # (and so escape the login throttle, or pin it on someone else).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
-    app.include_router(health.router, prefix=API_PREFIX)
-    # Documents our error body for 422 instead of FastAPI's default HTTPValidationError.
-    for router in (auth.router, users.router, uploads.router, videos.router, playback.router):
-        app.include_router(router, prefix=API_PREFIX, responses=error_responses(422))
-    app.include_router(build_tus_router(), prefix=API_PREFIX)
+    for router in (health.router, auth.router, users.router, uploads.router, videos.router, playback.router,
+                   build_tus_router()):
+        document_errors(router, API_PREFIX)  # what each route can answer beyond its own errors
+        app.include_router(router, prefix=API_PREFIX)
     install_web_app(app)
     state_settings_limits(app, settings)
     # OPTIONS and 405 answer every method of a path (inside CORS: a preflight is answered before).

@@ -19,6 +19,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/signup", response_model=UserOut, status_code=status.HTTP_201_CREATED,
              responses=error_responses(409, 422), openapi_extra=PUBLIC)
 async def signup(body: SignupIn, services: ServicesDep, deadline: DeadlineDep) -> UserOut:
+    """Create an account (409 if the email is registered); then log in for a token."""
     return UserOut.model_validate(await accounts.sign_up(services, deadline, body))
 
 

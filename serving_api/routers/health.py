@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 @router.get("", response_model=HealthOut, openapi_extra=PUBLIC)
 def health(request: Request) -> HealthOut:
+    """The API answers, and its version (no dependency is checked: see `/health/ready`)."""
     return HealthOut(version=request.app.version)
 
 

@@ -33,7 +33,7 @@ router = APIRouter(prefix="/videos", tags=["playback"])
 def _object_route(path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         router.get(path, **options)(endpoint)
-        router.head(path, operation_id=f"{endpoint.__name__}_head", **options)(endpoint)
+        router.head(path, name=f"{endpoint.__name__}_head", **options)(endpoint)
         return endpoint
 
     return register
@@ -43,6 +43,8 @@ _NOT_READY = error_responses(404, 409)
 
 @router.get("/{video_id}/watch", response_model=WatchOut, responses=_NOT_READY, openapi_extra=PUBLIC)
 def watch(video: PlayableVideo, request: Request, session: SessionDep, services: ServicesDep) -> WatchOut:
+    """Everything a player needs: each rendition's URL, the HLS playlist, thumbnail, captions and chapters
+    tracks. The owner gets the HLS of a video still being processed once its first rendition streams."""
     return playback.watch(session, services, ObjectLinks(request, services), video)
 
 
@@ -72,6 +74,7 @@ def stream_variant(video: ReadyVideo, label: VariantLabel, session: SessionDep, 
 @_object_route("/{video_id}/thumbnail", response_class=StreamingResponse, responses=_binary("image/jpeg"),
             openapi_extra=PUBLIC)
 def thumbnail(video: ReadyVideo, services: ServicesDep, range_header: RangeHeader = None) -> StreamingResponse:
+    """The video's thumbnail (JPEG), honouring Range."""
     if not video.thumbnail_key:
         raise not_found(f"The thumbnail of video {video.id}")
     return object_response(services.store, video.thumbnail_key, "image/jpeg", range_header,

@@ -90,6 +90,8 @@ def _pending_upload(session: Session, upload_id: str, owner_id: int) -> UploadMe
              responses=error_responses(401, 413, 422, 429))
 def create_presigned_upload(body: PresignedUploadIn, request: Request, user: CurrentUser, session: SessionDep,
                             services: ServicesDep) -> PresignedUploadOut:
+    """Start a presigned upload: where to PUT the bytes (a presigned S3 URL, or this API with an upload
+    token), then `complete_url` to check and publish them."""
     settings = services.settings
     check_size(body.size_bytes, settings.max_upload_bytes)
     check_open_uploads(session, services, user.id)

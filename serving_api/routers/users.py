@@ -15,6 +15,7 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 @router.get("/me", response_model=UserOut, responses=error_responses(401))
 def me(user: CurrentUser) -> User:
+    """The signed-in user's account."""
     return user
 
 

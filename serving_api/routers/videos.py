@@ -78,6 +78,7 @@ def search_videos(
 
 @router.get("/{video_id}", response_model=VideoDetailOut, responses=error_responses(404), openapi_extra=PUBLIC)
 def get_video(video: VisibleVideo, user: OptionalUser, services: ServicesDep) -> VideoDetailOut:
+    """One video: ready ones for anyone, any status for its owner (404 otherwise), with its renditions."""
     return VideoDetailOut.model_validate(
         {**video_service.video_out(video, user).model_dump(), "variants": video.variants,
          "has_thumbnail": video.thumbnail_key is not None, "playable": video_service.is_playable(services, video)})
@@ -85,6 +86,7 @@ def get_video(video: VisibleVideo, user: OptionalUser, services: ServicesDep) ->
 
 @router.patch("/{video_id}", response_model=VideoOut, responses=error_responses(401, 403, 404, 422))
 def update_video(video: OwnedVideo, body: VideoUpdateIn, session: SessionDep, services: ServicesDep) -> Video:
+    """Change the title and/or description of one of your videos (search follows)."""
     return video_service.update_video(session, services, video, body.model_dump(exclude_unset=True, exclude_none=True))
 
 
@@ -103,6 +105,7 @@ def retry_video(video: OwnedVideo, session: SessionDep, user: OptionalUser) -> V
 @router.get("/{video_id}/transcript", response_model=TranscriptOut, responses=error_responses(404, 409),
             openapi_extra=PUBLIC)
 def get_transcript(video: ReadyVideo, request: Request, session: SessionDep, services: ServicesDep) -> TranscriptOut:
+    """The ready video's transcript: its text, timed segments and WebVTT captions."""
     return playback.transcript(session, ObjectLinks(request, services), video)
 
 
@@ -116,4 +119,5 @@ def get_chapters(video: ReadyVideo, request: Request, session: SessionDep, servi
 @router.get("/{video_id}/summary", response_model=SummaryOut, responses=error_responses(404, 409),
             openapi_extra=PUBLIC)
 def get_summary(video: ReadyVideo, session: SessionDep) -> SummaryOut:
+    """The ready video's summary of what is said, and the model that wrote it."""
     return playback.summary(session, video)

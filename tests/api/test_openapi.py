@@ -104,3 +104,43 @@ def test_the_document_states_the_rules_the_api_enforces(make_client, make_settin
         cursor = next(p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "cursor")
         assert cursor["schema"]["anyOf"][0]["pattern"] == "^[A-Za-z0-9_-]+$", path
     assert client.get("/api/v1/videos/list", params={"cursor": "not a cursor!"}).status_code == 422
+
+
+# Stable names for client generators: renaming one is a visible change of the API.
+EXPECTED_OPERATION_IDS = {
+    "health", "live", "ready", "signup", "login", "logout", "me", "checkEmail",
+    "uploadVideo", "createPresignedUpload", "putUploadContent", "completeUpload",
+    "listVideos", "searchVideos", "getVideo", "updateVideo", "deleteVideo", "retryVideo",
+    "getTranscript", "getChapters", "getSummary", "watch",
+    "streamVariant", "thumbnail", "captions", "hlsMaster", "hlsMedia", "chaptersTrack",
+    "streamVariantHead", "thumbnailHead", "captionsHead", "hlsMasterHead", "hlsMediaHead", "chaptersTrackHead",
+}
+
+
+def test_every_operation_has_its_chosen_id_a_description_and_only_the_errors_it_can_answer(sqlite_client) -> None:
+    operations = list(_operations(sqlite_client))
+    ids = [op["operationId"] for _, _, op in operations]
+    assert sorted(ids) == sorted(EXPECTED_OPERATION_IDS)  # each once
+    for method, path, op in operations:
+        assert len(op.get("description", "")) >= 20, (method, path)
+        errors = {int(code) for code in op["responses"] if code.startswith(("4", "5"))}
+        writes = method not in ("GET", "HEAD", "OPTIONS")
+        assert 500 in errors, (method, path)
+        assert (507 in errors) == writes, (method, path, errors)  # only what writes can fill the disk
+        parsed_body = any(kind != "application/octet-stream" for kind in op.get("requestBody", {}).get("content", {}))
+        assert (400 in errors) == (parsed_body or path.endswith(("/list", "/search"))), (method, path)  # + cursors
+        assert (422 in errors) == bool(op.get("parameters") or "requestBody" in op), (method, path)
+        assert (503 in errors) == (path != "/api/v1/health/live"), (method, path)  # the probe is always admitted
+        if not op.get("x-public"):
+            assert 401 in errors, (method, path)
+        if path.startswith("/api/v1/health"):
+            assert 401 not in errors and 403 not in errors, (method, path)  # no credentials read
+
+
+def test_the_tus_endpoints_are_described_for_client_authors(sqlite_client) -> None:
+    uploads = next(tag for tag in sqlite_client.get("/openapi.json").json()["tags"] if tag["name"] == "uploads")
+    for request in ("OPTIONS /api/v1/uploads/tus", "POST /api/v1/uploads/tus", "HEAD /api/v1/uploads/tus/{id}",
+                    "PATCH /api/v1/uploads/tus/{id}", "DELETE /api/v1/uploads/tus/{id}"):
+        assert f"`{request}" in uploads["description"], request
+    for header in ("Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length"):
+        assert header in uploads["description"], header
