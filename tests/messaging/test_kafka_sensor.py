@@ -13,7 +13,6 @@ from pipeline.db.session import session_scope
 from pipeline.events import TOPICS, VIDEO_UPLOADED
 from pipeline.messaging.consumer import record_processed
 from pipeline.messaging.relay import ensure_topics, make_producer, relay_outbox
-from pipeline.settings import get_settings
 from sensors import kafka as kafka_sensor_module
 from sensors.kafka import CONSUMER_NAME, KafkaCursor, kafka_upload_sensor
 from tests.messaging.support import add_events, add_videos, evaluate_sensor
@@ -69,18 +68,6 @@ def test_cursor_round_trips_partition_offsets() -> None:
     assert json.loads(cursor.serialize()) == {"offsets": {"0": 3, "2": 7}}
     assert KafkaCursor.parse(cursor.serialize()) == cursor
     assert KafkaCursor.parse(None) == KafkaCursor()
-
-
-def test_skips_when_kafka_is_not_configured(sqlite_engine: Engine, sensor_instance: dg.DagsterInstance,
-                                            monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    monkeypatch.setenv("VIDEOAI_HOME", str(tmp_path))
-    get_settings.cache_clear()
-    try:
-        result = evaluate_sensor(kafka_upload_sensor, sensor_instance, sqlite_engine, cursor=None)
-    finally:
-        get_settings.cache_clear()
-    assert isinstance(result, dg.SkipReason) and "KAFKA_BOOTSTRAP_SERVERS" in result.skip_message
 
 
 def test_broker_down_is_a_prompt_skip_not_a_hang(sqlite_engine: Engine, kafka_sensor_settings: str, kafka_broker,
