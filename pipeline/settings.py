@@ -189,6 +189,11 @@ class Settings(BaseSettings):
         return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
+    def vector_snapshot_dir(self) -> Path:
+        """Where large passage-vector snapshots are saved for every API worker to map."""
+        return (self.search_index_dir or self.videoai_home / "search") / "vectors"
+
+    @property
     def dagster_home(self) -> Path:
         return self.videoai_home / "dagster"
 

@@ -17,17 +17,31 @@ are left out of the graph's answers; a background rebuild folds the delta in onc
 it outgrows `DELTA_MAX_ROWS`. A new video is findable by meaning at its next query.
 Deleting a video's vectors leaves one tombstone row (kind `removed`, no vector) so
 that the delta sees the deletion too; indexing the video again replaces it.
+
+A large snapshot is saved under `SEARCH_INDEX_DIR/vectors/` (the graph, the matrix,
+the passages' times and texts, as files) once built, and every API worker opens the
+newest one through memory maps: the workers share one copy in the page cache, a
+restart does not build again, and one worker builds (a file lock) while the others
+answer by words. A saved snapshot never goes stale: whatever was written after it
+is its delta.
 pgvector would move the scan into PostgreSQL; `pgvector_available` says whether
 the server has it (shown by /health/ready) — this build does not need it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -57,6 +71,11 @@ FILTERED_EXACT_MAX_ROWS = 50_000
 DELTA_MAX_ROWS = 20_000
 # The kind of a tombstone row: the video's vectors were deleted.
 REMOVED = "removed"
+# Saved snapshots kept per model (older ones may still be mapped by a worker that has not moved on).
+SAVED_SNAPSHOTS_KEPT = 2
+
+_Meta = tuple[str, float | None, float | None, str]  # kind, start, end, text
+_Candidate = tuple[float, int, _Meta]  # similarity, video id, passage
 
 @dataclass(frozen=True)
 class PassageVector:
@@ -108,8 +127,35 @@ def vector_from_bytes(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<f4")
 
 
+class _Passages(Protocol):
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, row: int) -> _Meta: ...
+
+
+class _StoredPassages:
+    """A saved snapshot's passages, read from memory-mapped arrays: (kind, start, end, text) by row."""
+
+    def __init__(self, directory: Path) -> None:
+        self.kinds = np.load(directory / "kinds.npy")
+        self.starts, self.ends = (np.load(directory / f"{name}.npy", mmap_mode="r") for name in ("starts", "ends"))
+        self.offsets = np.load(directory / "text_offsets.npy", mmap_mode="r")
+        self.texts = np.memmap(directory / "texts.bin", dtype=np.uint8, mode="r") \
+            if (directory / "texts.bin").stat().st_size else np.zeros(0, dtype=np.uint8)
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    def __getitem__(self, row: int) -> _Meta:
+        start, end = float(self.starts[row]), float(self.ends[row])
+        text = bytes(self.texts[int(self.offsets[row]):int(self.offsets[row + 1])]).decode()
+        return (str(self.kinds[row]), None if np.isnan(start) else start, None if np.isnan(end) else end, text)
+
+
 class _Snapshot:
-    """One model's passages in memory: metadata arrays, the matrix, and an HNSW graph when large."""
+    """One model's passages: metadata, the matrix, and an HNSW graph when large; in memory or saved."""
+
+    meta: _Passages
 
     def __init__(self, rows: Sequence[Any], exact: bool = False) -> None:
         self.max_id = max((r.id for r in rows), default=0)  # tombstones included: the delta starts after them
@@ -118,13 +164,46 @@ class _Snapshot:
         self.meta = [(r.kind, r.start_seconds, r.end_seconds, r.text) for r in rows]
         self.matrix = (np.vstack([vector_from_bytes(r.vector) for r in rows]) if rows
                        else np.zeros((0, 1), dtype=np.float32))
-        self.graph = None
+        self.graph: Any = None
         if len(rows) > EXACT_SCAN_MAX_ROWS and not exact:
             from usearch.index import Index
 
             self.graph = Index(ndim=self.matrix.shape[1], metric="ip", dtype="f16", connectivity=16,
                                expansion_add=128, expansion_search=128)
             self.graph.add(np.arange(len(rows), dtype=np.uint64), self.matrix)
+
+    def save(self, directory: Path) -> None:
+        """Write the snapshot to `directory` (made whole, then renamed into place)."""
+        partial = directory.with_name(directory.name + f".partial-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        passages = [self.meta[row] for row in range(len(self.meta))]
+        texts = [meta[3].encode() for meta in passages]
+        arrays = {"video_ids": self.video_ids, "matrix": self.matrix,
+                  "kinds": np.array([meta[0] for meta in passages], dtype=np.str_),
+                  "starts": np.array([np.nan if m[1] is None else m[1] for m in passages], dtype=np.float64),
+                  "ends": np.array([np.nan if m[2] is None else m[2] for m in passages], dtype=np.float64),
+                  "text_offsets": np.concatenate([[0], np.cumsum([len(t) for t in texts], dtype=np.int64)])}
+        for name, array in arrays.items():
+            np.save(partial / f"{name}.npy", array)
+        (partial / "texts.bin").write_bytes(b"".join(texts))
+        if self.graph is not None:
+            self.graph.save(str(partial / "graph.usearch"))
+        os.replace(partial, directory)
+
+    @classmethod
+    def open(cls, directory: Path, max_id: int) -> _Snapshot:
+        """A saved snapshot, memory-mapped: the pages are shared with every process that opens it."""
+        from usearch.index import Index
+
+        snapshot = cls.__new__(cls)
+        snapshot.max_id = max_id
+        snapshot.video_ids = np.load(directory / "video_ids.npy", mmap_mode="r")
+        snapshot.matrix = np.load(directory / "matrix.npy", mmap_mode="r")
+        snapshot.meta = _StoredPassages(directory)
+        graph = directory / "graph.usearch"
+        snapshot.graph = Index.restore(str(graph), view=True) if graph.exists() else None
+        return snapshot
 
     def nearest(self, vector: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         """Row indices and similarities of the `count` passages most similar to `vector`, best first."""
@@ -147,10 +226,6 @@ def _ranked(rows: np.ndarray, scores: np.ndarray, count: int) -> tuple[np.ndarra
     top = np.argpartition(-scores, count - 1)[:count] if count < len(scores) else np.arange(len(scores))
     top = top[np.argsort(-scores[top], kind="stable")]
     return rows[top], scores[top]
-
-
-_Meta = tuple[str, float | None, float | None, str]  # kind, start, end, text
-_Candidate = tuple[float, int, _Meta]  # similarity, video id, passage
 
 
 @dataclass(frozen=True)
@@ -231,8 +306,9 @@ class VectorsLoading(RuntimeError):
 class SqlVectorIndex:
     """Passage vectors in the app database (SQLite or PostgreSQL), searched in this process."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, directory: Path | None = None) -> None:
         self.engine = engine
+        self.directory = directory  # where large snapshots are saved and shared; None: never saved
         self.backend_name = f"{engine.dialect.name}-vectors"
         self._lock = threading.Lock()
         self._views: dict[str, _View] = {}
@@ -280,6 +356,8 @@ class SqlVectorIndex:
             if cached is not None and cached.generation == generation:
                 return cached
             if cached is None:
+                cached = self._open_saved(model)
+            if cached is None:
                 passages = conn.execute(select(func.count()).select_from(search_passages)
                                         .where(search_passages.c.model == model)).scalar_one()
                 if passages > EXACT_SCAN_MAX_ROWS:
@@ -308,12 +386,47 @@ class SqlVectorIndex:
                     raise
                 time.sleep(0.05)
 
+    def _saved_dir(self, model: str) -> Path | None:
+        if self.directory is None:
+            return None
+        return self.directory / hashlib.sha256(model.encode()).hexdigest()[:16]
+
+    def _open_saved(self, model: str) -> _View | None:
+        """The newest snapshot saved for `model`, opened (its delta is read at the next `view`)."""
+        home = self._saved_dir(model)
+        saved = sorted(home.glob("upto-*[0-9]")) if home is not None and home.is_dir() else []
+        if not saved:
+            return None
+        view = _View(-1, _Snapshot.open(saved[-1], int(saved[-1].name.removeprefix("upto-"))), _Snapshot([]),
+                     frozenset())
+        with self._lock:
+            self._views[model] = view
+        return view
+
+    def _save(self, model: str, snapshot: _Snapshot) -> _Snapshot:
+        """Save a large snapshot for every process and return it opened from disk (its memory shared)."""
+        home = self._saved_dir(model)
+        if home is None or snapshot.graph is None:
+            return snapshot
+        home.mkdir(parents=True, exist_ok=True)
+        target = home / f"upto-{snapshot.max_id:020d}"
+        if not target.exists():
+            snapshot.save(target)
+        for old in sorted(home.glob("upto-*[0-9]"))[:-SAVED_SNAPSHOTS_KEPT]:
+            shutil.rmtree(old, ignore_errors=True)
+        return _Snapshot.open(target, snapshot.max_id)
+
     def _rebuild_in_background(self, model: str) -> None:
         with self._lock:
             if model in self._rebuilding:
                 return
             self._rebuilding.add(model)
-        threading.Thread(target=self._rebuild, args=(model,), daemon=True, name=f"vectors-{model}").start()
+        threading.Thread(target=self._rebuild_unless_elsewhere, args=(model,), daemon=True,
+                         name=f"vectors-{model}").start()
+
+    def _rebuild_unless_elsewhere(self, model: str) -> None:
+        with contextlib.suppress(VectorsLoading):  # another process builds it; the next search opens it
+            self._rebuild(model)
 
     @staticmethod
     def _rows(model: str) -> Any:
@@ -325,10 +438,16 @@ class SqlVectorIndex:
 
     def _rebuild(self, model: str) -> _View:
         try:
-            with self.engine.connect() as conn:
-                generation = conn.execute(select(search_vector_state.c.generation)).scalar_one()
-                rows = conn.execute(self._rows(model)).all()
-            view = _View(generation, _Snapshot(rows), _Snapshot([]), frozenset())
+            with self._build_lock(model) as building_here:
+                if not building_here:  # another process builds it: open what it saves
+                    opened = self._open_saved(model)
+                    if opened is None:
+                        raise VectorsLoading("passage vectors are being built by another process")
+                    return opened
+                with self.engine.connect() as conn:
+                    generation = conn.execute(select(search_vector_state.c.generation)).scalar_one()
+                    rows = conn.execute(self._rows(model)).all()
+                view = _View(generation, self._save(model, _Snapshot(rows)), _Snapshot([]), frozenset())
             with self._lock:
                 current = self._views.get(model)
                 if current is None or current.generation <= generation:
@@ -337,6 +456,22 @@ class SqlVectorIndex:
         finally:
             with self._lock:
                 self._rebuilding.discard(model)
+
+    @contextmanager
+    def _build_lock(self, model: str) -> Iterator[bool]:
+        """Whether this process may build `model`'s large snapshot: one process at a time does."""
+        home = self._saved_dir(model)
+        if home is None:
+            yield True
+            return
+        home.mkdir(parents=True, exist_ok=True)
+        with open(home / "build.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
 
     def search(self, vector: np.ndarray, model: str, query: SearchQuery, limit: int,
                min_similarity: float) -> list[VectorHit]:
@@ -452,14 +587,14 @@ def pgvector_available(engine: Engine) -> bool:
         return False
 
 
-def vector_index_for(backend: str, engine: Engine | None) -> VectorIndex | None:
+def vector_index_for(backend: str, engine: Engine | None, directory: Path | None = None) -> VectorIndex | None:
     """The vector index beside the configured text index, or None where vectors are not searched.
 
     OpenSearch: vectors are not indexed there yet, so search falls back to text
     (`vector_search_unavailable_reason` says so in /health/ready).
     """
     if backend in ("tantivy", "database") and engine is not None and engine.dialect.name in ("sqlite", "postgresql"):
-        return SqlVectorIndex(engine)
+        return SqlVectorIndex(engine, directory)
     return None
 
 

@@ -62,7 +62,7 @@ def build_services(settings: Settings) -> Services:
                         settings.db_pool_timeout)
     search = search_index_from_settings(settings, engine)
     search.ensure()
-    vectors = vector_index_for(settings.search_backend, engine)
+    vectors = vector_index_for(settings.search_backend, engine, settings.vector_snapshot_dir)
     hybrid = HybridSearch(search, vectors, _lazy_embedder(settings), settings.semantic_min_similarity,
                           None if vectors is not None else vector_search_unavailable_reason(settings.search_backend),
                           MomentFinder(engine))

@@ -163,7 +163,8 @@ def test_a_large_snapshot_is_built_in_the_background_and_changes_are_searched_at
     url = f"sqlite:///{tmp_path / 'app.db'}"
     migrate(url)
     engine = make_engine(url)
-    text_index, vectors = search_index_for("database", engine), SqlVectorIndex(engine)
+    saved = tmp_path / "vectors"
+    text_index, vectors = search_index_for("database", engine), SqlVectorIndex(engine, saved)
     for document in CORPUS:
         text_index.upsert(document)
         index_vectors(vectors, embedder, document)
@@ -175,6 +176,13 @@ def test_a_large_snapshot_is_built_in_the_background_and_changes_are_searched_at
     assert page.extra["mode"] == "text" and "loading" in page.extra["fallback"]
     graph = vectors.loaded_view(embedder.model_id, timeout=30).base
     assert vectors.search(vector, embedder.model_id, query, 5, 0.25)[0].video_id == OCEAN.video_id
+    # Saved for every process: another one opens it (memory-mapped) instead of building its own.
+    other_process = SqlVectorIndex(engine, saved)
+    assert other_process.view(embedder.model_id).base.graph is not None
+    assert other_process.view(embedder.model_id).base.video_ids.filename is not None  # a memory map
+    passages = [[(h.video_id, h.kind, h.start, h.end, h.text, round(h.score, 5))
+                 for h in index.search(vector, embedder.model_id, query, 5, 0.25)] for index in (other_process, vectors)]
+    assert passages[0] == passages[1] and passages[0][0][0] == OCEAN.video_id
     assert graph.graph is not None
 
     vectors.delete(OCEAN.video_id)
