@@ -391,11 +391,12 @@ class SqlVectorIndex:
             return None
         return self.directory / hashlib.sha256(model.encode()).hexdigest()[:16]
 
-    def _open_saved(self, model: str) -> _View | None:
-        """The newest snapshot saved for `model`, opened (its delta is read at the next `view`)."""
+    def _open_saved(self, model: str, newer_than: int = -1) -> _View | None:
+        """The newest snapshot saved for `model` if it is newer than `newer_than` (a max id), opened; its
+        delta is read at the next `view`."""
         home = self._saved_dir(model)
         saved = sorted(home.glob("upto-*[0-9]")) if home is not None and home.is_dir() else []
-        if not saved:
+        if not saved or int(saved[-1].name.removeprefix("upto-")) <= newer_than:
             return None
         view = _View(-1, _Snapshot.open(saved[-1], int(saved[-1].name.removeprefix("upto-"))), _Snapshot([]),
                      frozenset())
@@ -438,12 +439,15 @@ class SqlVectorIndex:
 
     def _rebuild(self, model: str) -> _View:
         try:
+            with self._lock:
+                current = self._views.get(model)
             with self._build_lock(model) as building_here:
-                if not building_here:  # another process builds it: open what it saves
-                    opened = self._open_saved(model)
-                    if opened is None:
-                        raise VectorsLoading("passage vectors are being built by another process")
+                # Another process may have saved a newer snapshot meanwhile, or be building one.
+                opened = self._open_saved(model, newer_than=current.base.max_id if current is not None else -1)
+                if opened is not None:
                     return opened
+                if not building_here:
+                    raise VectorsLoading("passage vectors are being built by another process")
                 with self.engine.connect() as conn:
                     generation = conn.execute(select(search_vector_state.c.generation)).scalar_one()
                     rows = conn.execute(self._rows(model)).all()
