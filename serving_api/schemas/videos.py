@@ -15,7 +15,13 @@ CONTENT_TYPE_MAX_LENGTH = 200
 
 
 class VideoOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    # Examples without nulls: the OpenAPI document leaves null values out.
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "id": 42, "owner_id": 7, "title": "Volcano talk", "description": "Spoken words about a volcano.",
+        "status": "failed", "original_filename": "volcano.mp4",
+        "status_message": "Processing failed at step 'transcript': the speech model could not be loaded. Retry it.",
+        "size_bytes": 3145728, "duration_seconds": 23.1, "width": 1280, "height": 720,
+        "created_at": "2026-12-06T17:12:03Z", "updated_at": "2026-12-06T17:12:31Z"}]})
 
     id: int
     owner_id: int | None
@@ -110,6 +116,14 @@ class SearchHitOut(BaseModel):
 
 
 class SearchPageOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "hits": [{"video_id": 42, "title": "Volcano talk", "score": 3.2,
+                  "snippet": "Hot <mark>lava</mark> flowed down the mountain toward the sea.", "status": "ready",
+                  "created_at": "2026-12-06T17:12:03Z",
+                  "matches": [{"start": 4.14, "end": 7.34, "text": "Hot lava flowed down the mountain toward the sea."}],
+                  "moment": {"start": 4.14, "end": 7.34, "text": "Hot lava flowed down the mountain toward the sea."}}],
+        "total": 31, "total_exact": True, "next_cursor": "eyJzY29yZSI6IDMuMiwgImlkIjogNDJ9", "mode": "hybrid"}]})
+
     hits: list[SearchHitOut]
     total: int = Field(description="Matching videos, counted up to 1,000. When `total_exact` is false there are "
                                    "at least this many (show \"1,000+\"): an exact count of a common word's "

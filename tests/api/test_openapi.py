@@ -144,3 +144,14 @@ def test_the_tus_endpoints_are_described_for_client_authors(sqlite_client) -> No
         assert f"`{request}" in uploads["description"], request
     for header in ("Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length"):
         assert header in uploads["description"], header
+
+
+def test_the_main_schemas_carry_examples_that_are_valid(sqlite_client) -> None:
+    from serving_api.schemas.videos import SearchPageOut, VideoOut
+
+    schemas = sqlite_client.get("/openapi.json").json()["components"]["schemas"]
+    for model in (VideoOut, SearchPageOut):
+        examples = schemas[model.__name__]["examples"]
+        assert examples
+        for example in examples:
+            model.model_validate(example)  # raises if an example says what the schema does not allow
