@@ -61,6 +61,14 @@ def instance() -> Iterator[dg.DagsterInstance]:
         fork_server.stop()
 
 
+def _status(pid: int) -> str | None:
+    """The process's status, or None once it is gone (also when it goes while asked)."""
+    try:
+        return psutil.Process(pid).status()
+    except psutil.NoSuchProcess:
+        return None
+
+
 def _write_job(path: Path, version: int) -> ReconstructableJob:
     path.write_text(JOB_FILE.format(version=version))
     return ReconstructableJob.for_file(str(path), "recorder")
@@ -99,7 +107,7 @@ def test_a_run_executes_in_a_forked_worker_and_a_code_change_reaches_the_next_ru
     recorded = json.loads((tmp_path / "second.json").read_text())
     assert recorded["version"] == 2
     assert recorded["ppid"] == server  # the same fork server
-    assert not psutil.pid_exists(recorded["pid"]) or psutil.Process(recorded["pid"]).status() != psutil.STATUS_ZOMBIE
+    assert _status(recorded["pid"]) != psutil.STATUS_ZOMBIE
 
 
 def test_terminating_a_run_interrupts_its_forked_worker(instance, tmp_path: Path) -> None:
@@ -113,7 +121,7 @@ def test_terminating_a_run_interrupts_its_forked_worker(instance, tmp_path: Path
     assert _wait_finished(instance, run_id, timeout=30).status == dg.DagsterRunStatus.CANCELED
     assert not (tmp_path / "out.json").exists()  # interrupted inside the step
     deadline = time.monotonic() + 10
-    while psutil.pid_exists(started[0]) and psutil.Process(started[0]).status() != psutil.STATUS_ZOMBIE:
+    while _status(started[0]) not in (None, psutil.STATUS_ZOMBIE):
         assert time.monotonic() < deadline, "the worker did not exit"
         time.sleep(0.1)
 
