@@ -125,12 +125,16 @@ def test_my_videos_follow_a_video_to_ready_live_then_edit_and_delete_it(live_pla
         # Delete, after a confirmation that can be declined.
         page.goto(f"{base}/my-videos")
         item = page.locator(f"#my-videos li[data-video-id='{video.id}']")
-        item.locator("[data-action=delete]").click()
+        # By keyboard: Enter on Delete asks; Escape keeps the video and gives the focus back to Delete.
+        item.locator("[data-action=delete]").focus()
+        page.keyboard.press("Enter")
         dialog = page.locator("#confirm-delete")
         assert dialog.is_visible() and "Lava and ash" in dialog.inner_text()
+        assert page.evaluate("document.activeElement.value") == "cancel"  # the safe choice has the focus
         shot(page, screenshots, "my-videos-delete")
-        dialog.locator("button[value=cancel]").click()
+        page.keyboard.press("Escape")
         assert not dialog.is_visible() and item.count() == 1
+        assert page.evaluate("document.activeElement.dataset.action") == "delete"
         item.locator("[data-action=delete]").click()
         dialog.locator("button[value=delete]").click()
         item.wait_for(state="detached")
