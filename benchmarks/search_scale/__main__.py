@@ -580,7 +580,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="leave the corpus, database and index in place")
     parser.add_argument("--reuse", type=Path, default=None,
                         help="a directory a --keep run left: its SQLite corpus is measured again, not reloaded")
+    parser.add_argument("--steps", default="text,vectors,api", help="which measurements, comma-separated")
     args = parser.parse_args(argv)
+    steps = set(args.steps.split(","))
+    if not steps <= {"text", "vectors", "api"}:
+        parser.error("--steps: text, vectors and/or api")
     if args.reuse is not None and args.backends != "sqlite":
         parser.error("--reuse measures a kept SQLite run only")
     if args.videos < 20:
@@ -614,15 +618,18 @@ def main(argv: list[str] | None = None) -> int:
                 with timed("load"):
                     loaded = load(backend, url, backend_dir, None if args.reuse else corpus, embedder, args.batch)
                 try:
-                    with timed("text in-process"):
-                        text_in_process(loaded, mix, goals)
-                    with timed("page 1 check"):
-                        check_order(loaded, mix, args.order_sample, goals)
-                    with timed("vectors"):
-                        vectors_in_process(loaded, args.knn_queries, args.seed, goals)
-                    with timed("through the API"):
-                        through_api(loaded, mix, args.clients, args.seconds, args.append_seconds, args.fresh_wait,
-                                    args.seed, vocab, backend_dir, args.api_workers, goals)
+                    if "text" in steps:
+                        with timed("text in-process"):
+                            text_in_process(loaded, mix, goals)
+                        with timed("page 1 check"):
+                            check_order(loaded, mix, args.order_sample, goals)
+                    if "vectors" in steps:
+                        with timed("vectors"):
+                            vectors_in_process(loaded, args.knn_queries, args.seed, goals)
+                    if "api" in steps:
+                        with timed("through the API"):
+                            through_api(loaded, mix, args.clients, args.seconds, args.append_seconds,
+                                        args.fresh_wait, args.seed, vocab, backend_dir, args.api_workers, goals)
                 finally:
                     loaded.engine.dispose()
     finally:
