@@ -47,4 +47,7 @@ def serve(settings: Settings) -> None:
                 proxy_headers=False, log_config=None, log_level=settings.log_level.lower(),
                 # Longer than uvicorn's 5 s: an overloaded server must not drop idle keep-alive
                 # connections that clients are about to reuse.
-                timeout_keep_alive=30)
+                timeout_keep_alive=30,
+                # uvicorn restarts a worker that misses its health check (5 s by default); a worker
+                # loading a large vector snapshot in the background can be slow to answer one.
+                timeout_worker_healthcheck=60)
