@@ -19,7 +19,6 @@ yet, and leaves it out of the page.
 
 from __future__ import annotations
 
-import bisect
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -41,7 +40,14 @@ from pipeline.search.cursor import CursorPosition
 from pipeline.search.highlight import MARK_END, MARK_START, best_snippet
 from pipeline.search.plan import SearchPlan, plan_search
 from pipeline.search.ranking import FIELD_WEIGHTS, SNIPPET_FIELDS, SNIPPET_WORDS, TOTAL_CAP
-from pipeline.search.segments import StoredSegments, decode_segments, first_matches, mark_offsets, snippet_from_highlight
+from pipeline.search.segments import (
+    decode_segments,
+    first_matches,
+    is_sliced,
+    mark_offsets,
+    sliced_segments_at,
+    snippet_from_highlight,
+)
 from pipeline.search.sql_store import SqlSearchIndex
 from pipeline.search.tables import search_documents, search_texts
 
@@ -203,12 +209,11 @@ class TantivySearchIndex:
             texts = {field: getattr(row, field) or "" for field in TEXT_FIELDS}
             texts["transcript"] = self.store.read_transcript(row.transcript) if row.transcript else ""
             marked = {field: _marked(generators[field], field, texts[field]) for field in SNIPPET_FIELDS}
-            stored = decode_segments(texts["transcript"], row.segments)
             details[row.video_id] = {
                 "title": texts["title"], "status": row.status, "created_at": _utc(row.created_at),
                 "snippet": best_snippet(snippet_from_highlight(marked[f], SNIPPET_WORDS) if marked[f] else None
                                         for f in SNIPPET_FIELDS),
-                "matches": _spoken(stored, marked["transcript"], terms),
+                "matches": _spoken(texts["transcript"], row.segments, marked["transcript"], terms),
             }
         return details
 
@@ -294,12 +299,13 @@ def _marked(generator: tantivy.SnippetGenerator, field: str, text: str) -> str:
     return "".join(out)
 
 
-def _spoken(stored: StoredSegments, marked_transcript: str, terms: Sequence[str]) -> tuple[SegmentMatch, ...]:
+def _spoken(transcript: str, blob: bytes | None, marked_transcript: str,
+            terms: Sequence[str]) -> tuple[SegmentMatch, ...]:
     """The timed segments that say the query's words (at most MAX_SEGMENT_MATCHES, by start)."""
-    if stored.sliced:
-        offsets = mark_offsets(marked_transcript)
-        return first_matches(stored.segments, {bisect.bisect_right(stored.offsets, o) - 1 for o in offsets} - {-1})
+    if is_sliced(blob):  # only the segments holding a mark are built, not the ~100 of a transcript
+        return sliced_segments_at(transcript, blob, mark_offsets(marked_transcript))
     # Segments kept with their own text: each is analyzed as the index would.
+    segments = decode_segments(transcript, blob).segments
     tokens = {token for term in terms for token in _ANALYZER.analyze(term)}
-    return first_matches(stored.segments, [i for i, segment in enumerate(stored.segments)
-                                           if tokens & set(_ANALYZER.analyze(segment.text))])
+    return first_matches(segments, [i for i, segment in enumerate(segments)
+                                    if tokens & set(_ANALYZER.analyze(segment.text))])
