@@ -35,7 +35,7 @@ from typing import Any
 from benchmarks.support import dagster_daemon
 
 SENSOR = "upload_sensor"
-GOAL_TICK_SECONDS = 10.0  # issue 12: every daemon tick, and the cursorless first tick
+GOAL_TICK_SECONDS = 10.0  # every daemon tick, and the cursorless first tick
 
 
 def write_uploads(objects: Path, count: int) -> set[int]:

@@ -7,7 +7,7 @@ Quality: a few hundred synthetic videos, each on a distinct topic (two of 40
 concepts, spoken in plain sentences), and two queries per video: exact words it
 says, and a paraphrase that shares no content word with it (checked against the
 text engine itself). Prints recall@5 and MRR (over the first 20 hits) per mode.
-Goals (issue 9): hybrid recall@5 on paraphrases >= 2x text's, and within 5 % of
+Goals: hybrid recall@5 on paraphrases >= 2x text's, and within 5 % of
 text's on exact words.
 
 Latency: the same kind of videos, `--scale-videos` of them, indexed in SQLite

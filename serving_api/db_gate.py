@@ -6,7 +6,7 @@ one dependency and keeps it while the request waits for a thread for the next
 dependency, the endpoint and the teardown. With more requests in flight than
 connections, every thread ends up blocked in a pool checkout while every
 connection belongs to a request waiting for a thread: a deadlock broken only by
-the pool timeout (the 500s and the ~2 req/s of issue 13).
+the pool timeout: 500s, and a server stuck at a few requests a second.
 
 The database gate bounds the requests that may hold a session to fewer than the
 pool's connections (a small reserve is left for the short, single-thread users:
@@ -55,7 +55,7 @@ class AdmissionMiddleware:
     Past the bound a request waits, holding nothing but its socket, until its queue budget
     (API_QUEUE_SECONDS from arrival) runs out, then is answered 503 with Retry-After. Without
     it an overloaded process takes every request, and each one waits longer than the client
-    will (p99 36 s in issue 13); with it, latency stays bounded by in-flight / throughput and
+    will; with it, latency stays bounded by in-flight / throughput and
     the excess is told to come back. Probes (/health/live) and /metrics are always let through.
     """
 
