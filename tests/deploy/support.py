@@ -16,6 +16,8 @@ EXTRA_ENV_NAMES = {
     "DAGSTER_COMPUTE_LOG_BUCKET",
     # Read by the test fixtures (tests/fixtures/servers.py).
     "VIDEOAI_TEST_POSTGRES_URL", "VIDEOAI_TEST_REUSE_SERVERS",
+    # Read by the browser tests (tests/web/conftest.py): where their screenshots are kept.
+    "WEB_SCREENSHOTS_DIR",
 }
 
 
