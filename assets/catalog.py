@@ -24,7 +24,7 @@ from typing import Any
 import dagster as dg
 
 from assets.partitions import videos_partitions
-from assets.support import TRANSIENT_RETRY
+from assets.support import TRANSIENT_RETRY, video_step
 
 OWNERS = ["team:videoai-data"]
 # Every asset of a video's partition carries this tag: the per-video job selects them by it.
@@ -36,9 +36,11 @@ _MAX_KINDS = 3
 
 def video_asset(*, group_name: str, kinds: Iterable[str] = (), retry_policy: dg.RetryPolicy = TRANSIENT_RETRY,
                 **kwargs: Any) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
-    """`@dg.asset` for one video's partition, with this project's owners and default retry policy."""
-    return dg.asset(partitions_def=videos_partitions, group_name=group_name, kinds=set(kinds), owners=OWNERS,
-                    retry_policy=retry_policy, tags={PER_VIDEO_TAG: ""}, **kwargs)
+    """`@dg.asset` for one video's partition, with this project's owners and default retry policy, its step
+    wrapped in `video_step` (a deleted video's run ends canceled, a terminated step is not retried)."""
+    asset = dg.asset(partitions_def=videos_partitions, group_name=group_name, kinds=set(kinds), owners=OWNERS,
+                     retry_policy=retry_policy, tags={PER_VIDEO_TAG: ""}, **kwargs)
+    return lambda fn: asset(video_step(fn))
 
 
 VIDEO_ASSETS = dg.AssetSelection.tag(PER_VIDEO_TAG, "")

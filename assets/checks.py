@@ -7,14 +7,15 @@ from typing import Any
 import dagster as dg
 
 from assets.partitions import videos_partitions
-from assets.support import repository
+from assets.support import repository, video_step
 from pipeline.summarization import split_sentences
 from resources.database import DatabaseResource
 from resources.search_index import SearchIndexResource
 
 
 def video_check(**kwargs: Any) -> Callable[[Callable[..., dg.AssetCheckResult]], dg.AssetChecksDefinition]:
-    """`@asset_check` evaluated per video, so each partition shows its own result.
+    """`@asset_check` evaluated per video, so each partition shows its own result; its step wrapped in
+    `video_step`, as every per-video asset's is.
 
     Per-partition checks are a preview feature in Dagster 1.13 (the only way to give a
     partition its own check result); this project opts in knowingly, so the one
@@ -24,7 +25,7 @@ def video_check(**kwargs: Any) -> Callable[[Callable[..., dg.AssetCheckResult]],
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=dg.PreviewWarning,
                                     message="Specifying a partitions_def on an AssetCheckSpec")
-            return dg.asset_check(partitions_def=videos_partitions, **kwargs)(fn)
+            return dg.asset_check(partitions_def=videos_partitions, **kwargs)(video_step(fn))
     return decorate
 
 

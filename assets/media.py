@@ -5,11 +5,11 @@ from contextlib import nullcontext
 import dagster as dg
 
 from assets.catalog import video_asset
-from assets.support import fail_video, k8s_resources, repository, thumbnail_url, video_run_tags
+from assets.support import fail_video, k8s_resources, repository, thumbnail_url, watch_url
 from pipeline import hls, keys
 from pipeline.db.models import VideoStatus
 from pipeline.media import MediaError, check_complete, plan_ladder, probe, thumbnail_time, transcode_ladder
-from pipeline.scratch import scratch_dir
+from pipeline.scratch import scratch_dir, video_scratch_prefix
 from pipeline.storage import ObjectNotFound, local_file
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
@@ -29,7 +29,7 @@ def source_video(context: dg.AssetExecutionContext, database: DatabaseResource,
     videos.start_processing()
     store = object_store.get_store()
     try:
-        with local_file(store, video.source_key) as path:
+        with local_file(store, video.source_key, video_scratch_prefix("download", videos.video_id)) as path:
             info = probe(path)
             # A cut-off upload can probe as whole; it must fail here, not reach `ready` short.
             check_complete(path, info.duration_seconds)
@@ -39,10 +39,9 @@ def source_video(context: dg.AssetExecutionContext, database: DatabaseResource,
     except MediaError as error:
         raise fail_video(videos, str(error)) from error
     videos.save_probe(info)
-    # The title on the run too, so a run (and a backfill's runs) is recognisable in the run list.
-    context.instance.add_run_tags(context.run_id, video_run_tags(video.title))
     return dg.MaterializeResult(metadata={
         "title": video.title,
+        "watch": dg.MetadataValue.url(watch_url(videos.video_id)),
         "description": dg.MetadataValue.text(video.description or ""),
         "duration_seconds": dg.MetadataValue.float(info.duration_seconds),
         "resolution": f"{info.width}x{info.height}",
@@ -78,7 +77,8 @@ def video_variants(context: dg.AssetExecutionContext, database: DatabaseResource
     def publish(name: str, data: bytes) -> None:
         store.put_bytes(keys.hls_key(vid, name), data, hls.content_type(name))
 
-    with scratch_dir("videoai-ladder-") as workdir, local_file(store, video.source_key or "") as source:
+    with scratch_dir(video_scratch_prefix("ladder", vid)) as workdir, \
+            local_file(store, video.source_key or "", video_scratch_prefix("download", vid)) as source:
         # A ready video being reprocessed stays watchable from its full package; no preview over it.
         preview = hls.LivePreview(workdir / "preview", rungs[0], publish, context.log.warning) \
             if video.status != VideoStatus.READY.value else None

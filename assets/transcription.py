@@ -10,6 +10,7 @@ from assets.media import source_video
 from assets.support import k8s_resources, repository
 from pipeline import keys
 from pipeline.db.models import VideoStatus
+from pipeline.scratch import video_scratch_prefix
 from pipeline.storage import local_file
 from pipeline.transcription import to_webvtt, transcript_to_json
 from resources.database import DatabaseResource
@@ -33,7 +34,7 @@ def transcript(context: dg.AssetExecutionContext, database: DatabaseResource,
     videos.advance(VideoStatus.TRANSCRIBING)
     engine = transcriber.get_transcriber()
     store = object_store.get_store()
-    with local_file(store, source_key) as path:
+    with local_file(store, source_key, video_scratch_prefix("download", vid)) as path:
         # A video without an audio track gets an empty transcript: silence is not a failure.
         # Timestamps past the probed end are clamped (and logged), not a failed check.
         result = engine.transcribe(path, media_seconds=media_seconds, progress=context.log.info)

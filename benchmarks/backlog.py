@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.support import dagster_daemon
+from benchmarks.support import dagster_daemon, register_videos
 
 SENSOR = "upload_sensor"
 GOAL_TICK_SECONDS = 10.0  # every daemon tick, and the cursorless first tick
@@ -90,6 +90,7 @@ def run(uploads: int, batch: int, storage: str, timeout: float, stop_after_first
         (dagster_home / "dagster.yaml").write_text(instance_yaml(dagster_home, storage))
         initialize_storage(dagster_home)
         started = time.perf_counter()
+        register_videos(f"sqlite:///{home / 'videoai.db'}", range(1, uploads + 1))
         expected = write_uploads(home / "objects", uploads)
         print(f"  {uploads:,} uploads written in {time.perf_counter() - started:.1f} s", flush=True)
         env = {**os.environ, "VIDEOAI_HOME": str(home), "DAGSTER_HOME": str(dagster_home),

@@ -36,6 +36,23 @@ def temporary_database(kind: str, workdir: Path, admin_url: str, prefix: str) ->
         admin.dispose()
 
 
+def register_videos(database_url: str, video_ids: range) -> None:
+    """Rows for these video ids in the app database (migrated first), as the API registers uploads:
+    the upload sensor starts runs only for videos the app database knows."""
+    from sqlalchemy import insert
+
+    from pipeline.db.models import Video, VideoStatus, utcnow
+    from pipeline.db.session import engine_for, migrate
+
+    migrate(database_url)
+    now = utcnow()
+    rows = [{"id": i, "title": f"benchmark video {i}", "description": "", "status": VideoStatus.PENDING.value,
+             "created_at": now, "updated_at": now} for i in video_ids]
+    with engine_for(database_url).begin() as conn:
+        for start in range(0, len(rows), 10_000):
+            conn.execute(insert(Video), rows[start:start + 10_000])
+
+
 @dataclass(frozen=True)
 class ApiServer:
     base: str  # http://127.0.0.1:PORT

@@ -91,6 +91,62 @@ def _cmd_prune_uploads(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_delete(args: argparse.Namespace) -> int:
+    """Delete videos as the API does, then stop their runs and remove their partitions (what the daemon's
+    video_requests_sensor does for a deletion made elsewhere)."""
+    import os
+    import time
+
+    import dagster as dg
+
+    from orchestration.definitions import build_resources
+    from orchestration.instance import ensure_dagster_home
+    from orchestration.video_requests import finish_deletions, leftovers_remover
+    from pipeline.db.session import migrate, session_scope
+    from pipeline.db.videos import DELETE, delete_video, finish_requests, open_requests
+    from resources.database import DatabaseResource
+    from resources.object_store import ObjectStoreResource
+    from resources.search_index import SearchIndexResource
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    resources = build_resources(settings)
+    database, store_resource, index_resource = resources["database"], resources["object_store"], resources["search_index"]
+    assert isinstance(database, DatabaseResource) and isinstance(store_resource, ObjectStoreResource)
+    assert isinstance(index_resource, SearchIndexResource)
+    store, search, vectors = store_resource.get_store(), index_resource.get_index(), index_resource.get_vector_index()
+    missing = 0
+    for video_id in args.video_ids:
+        with session_scope(database.engine()) as session:
+            if delete_video(session, store, video_id, reason=args.reason, search=search, vectors=vectors):
+                print(f"deleted video {video_id}")
+            else:
+                print(f"no video {video_id}", file=sys.stderr)
+                missing += 1
+    os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))
+    wanted = set(args.video_ids)
+    deadline = time.monotonic() + args.timeout
+    remove = leftovers_remover(store_resource, index_resource)
+    with dg.DagsterInstance.get() as instance:
+        while True:
+            with session_scope(database.engine()) as session:
+                requests = [r for r in open_requests(session, DELETE, limit=10_000) if r.video_id in wanted]
+            progress = finish_deletions(instance, requests, remove)
+            with session_scope(database.engine()) as session:
+                finish_requests(session, progress.done)
+            for request in requests:
+                if request.id in progress.done:
+                    print(f"video {request.video_id}: {progress.done[request.id]}")
+            if not progress.waiting or time.monotonic() > deadline:
+                break
+            time.sleep(1.0)
+        for request in requests:
+            if request.id in progress.waiting:
+                print(f"video {request.video_id}: still {progress.waiting[request.id]}; the daemon finishes it "
+                      "(video_requests_sensor)")
+    return 1 if missing else 0
+
+
 def _cmd_relay(args: argparse.Namespace) -> int:
     from pipeline.messaging.relay import outbox_status, run_relay
 
@@ -217,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--older-than-hours", type=float, default=None,
                        help="default: UPLOAD_ABANDON_HOURS (24); the nightly schedule does the same")
     prune.set_defaults(func=_cmd_prune_uploads)
+
+    delete = commands.add_parser("delete", help="delete videos: rows, objects, search documents, runs and partitions")
+    delete.add_argument("video_ids", type=int, nargs="+", metavar="VIDEO_ID")
+    delete.add_argument("--reason", default="deleted with videoai delete", help="recorded with the deletion")
+    delete.add_argument("--timeout", type=float, default=60.0,
+                        help="seconds to wait for the videos' runs to stop (the daemon finishes after that)")
+    delete.set_defaults(func=_cmd_delete)
 
     relay = commands.add_parser("relay", help="publish the outbox to Kafka")
     relay.add_argument("--once", action="store_true", help="publish what is pending, then exit")

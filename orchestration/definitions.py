@@ -20,6 +20,7 @@ from assets.jobs import video_pipeline_job
 from orchestration.executors import executor_for
 from orchestration.maintenance import prune_uploads_job, prune_uploads_schedule
 from orchestration.stale import reprocess_stale_job, stale_videos_sensor
+from orchestration.video_requests import video_requests_sensor
 from pipeline.embeddings import embedder_settings
 from pipeline.search.factory import search_config
 from pipeline.settings import Settings, get_settings
@@ -102,7 +103,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=[prune_uploads_schedule],
         # The Kafka trigger exists only where Kafka is configured: no sensor skipping forever elsewhere.
         sensors=[upload_sensor, *([kafka_upload_sensor] if settings.kafka_bootstrap_servers else []),
-                 video_failure_sensor, stale_videos_sensor],
+                 video_failure_sensor, stale_videos_sensor, video_requests_sensor],
         resources=resources,
         executor=executor_for(settings),
     )

@@ -19,8 +19,10 @@ VIDEO_TRANSCRIBED = "video.transcribed"
 VIDEO_SUMMARIZED = "video.summarized"
 VIDEO_READY = "video.ready"
 VIDEO_FAILED = "video.failed"
+VIDEO_DELETED = "video.deleted"
 
-TOPICS = (VIDEO_UPLOADED, VIDEO_TRANSCODED, VIDEO_TRANSCRIBED, VIDEO_SUMMARIZED, VIDEO_READY, VIDEO_FAILED)
+TOPICS = (VIDEO_UPLOADED, VIDEO_TRANSCODED, VIDEO_TRANSCRIBED, VIDEO_SUMMARIZED, VIDEO_READY, VIDEO_FAILED,
+          VIDEO_DELETED)
 
 
 def record_event(session: Session, topic: str, video_id: int, payload: dict[str, Any] | None = None) -> OutboxEvent:

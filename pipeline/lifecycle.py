@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from pipeline.db.models import Video, VideoStatus
+from pipeline.db.models import Video, VideoRequest, VideoStatus
 from pipeline.events import VIDEO_FAILED, record_event
 
 
@@ -94,8 +94,10 @@ def mark_failed(session: Session, video_id: int, message: str) -> Video:
 
 def request_retry(session: Session, video_id: int) -> Video | None:
     """A failed video waits for its run again (`pending`, its reason cleared), which starts over from
-    `source_video`; None, changing nothing, for a video that has not failed."""
+    `source_video`: a `retry` request asks the pipeline for that run (orchestration/video_requests.py); None,
+    changing nothing, for a video that has not failed."""
     video = get_video(session, video_id)
     if video.status != VideoStatus.FAILED.value:
         return None
+    session.add(VideoRequest(video_id=video_id, kind="retry", reason="asked by its owner"))
     return set_status(session, video_id, VideoStatus.PENDING)

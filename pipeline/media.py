@@ -448,21 +448,27 @@ def _run_with_progress(command: list[str], what: str, progress: Callable[[str], 
     """`_run`, reporting how far ffmpeg has got (its `-progress` key=value stream) every
     PROGRESS_EVERY_SECONDS of wall time, and once at the end."""
     command = [command[0], "-progress", "pipe:1", *command[1:]]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stderr: list[str] = []
-    drain = threading.Thread(target=lambda: stderr.extend(process.stderr or []), daemon=True)
-    drain.start()
-    done_seconds, last = 0.0, time.monotonic()
-    for line in process.stdout or []:
-        key, _, value = line.strip().partition("=")
-        if key == "out_time_us" and value.isdigit():
-            done_seconds = int(value) / 1e6
-        elif key == "progress" and time.monotonic() - last >= PROGRESS_EVERY_SECONDS:
-            last = time.monotonic()
-            share = f" ({min(done_seconds / duration, 1.0):.0%})" if duration > 0 else ""
-            progress(f"{what}: {done_seconds:.1f} of {duration:.1f} s encoded{share}")
-    process.wait()
-    drain.join(timeout=10)
+    # As subprocess.run does: whatever interrupts the wait (a run terminated because its video was
+    # deleted) kills ffmpeg too, instead of leaving it encoding for minutes.
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            stderr: list[str] = []
+            drain = threading.Thread(target=lambda: stderr.extend(process.stderr or []), daemon=True)
+            drain.start()
+            done_seconds, last = 0.0, time.monotonic()
+            for line in process.stdout or []:
+                key, _, value = line.strip().partition("=")
+                if key == "out_time_us" and value.isdigit():
+                    done_seconds = int(value) / 1e6
+                elif key == "progress" and time.monotonic() - last >= PROGRESS_EVERY_SECONDS:
+                    last = time.monotonic()
+                    share = f" ({min(done_seconds / duration, 1.0):.0%})" if duration > 0 else ""
+                    progress(f"{what}: {done_seconds:.1f} of {duration:.1f} s encoded{share}")
+            process.wait()
+            drain.join(timeout=10)
+        except BaseException:
+            process.kill()
+            raise
     if process.returncode != 0:
         raise MediaError(f"{what} failed: {_summarize_stderr(''.join(stderr).encode())}", "encode_failed")
     progress(f"{what}: {duration:.1f} s encoded: done")

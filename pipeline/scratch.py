@@ -36,6 +36,23 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
         yield Path(path)
 
 
+def video_scratch_prefix(kind: str, video_id: int) -> str:
+    """The prefix of a run's scratch directory for one video (`kind`: ladder, download...), by which
+    `remove_video_scratch` finds it when the video is deleted."""
+    return f"videoai-{kind}-v{video_id}-"
+
+
+def remove_video_scratch(root: Path, video_id: int) -> list[str]:
+    """Remove every scratch directory of the video (what a stopped or killed run of it left)."""
+    # tempfile's random suffixes have no "-", so "-v12-" never matches video 1 or 120.
+    removed = []
+    for entry in root.glob(f"videoai-*-v{video_id}-*") if root.is_dir() else []:
+        log.info("removing scratch %s of deleted video %s", entry, video_id)
+        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        removed.append(entry.name)
+    return removed
+
+
 def prune_scratch(root: Path, older_than: timedelta) -> list[str]:
     """Remove entries of `root` not modified for `older_than`: what killed processes left behind."""
     if not root.is_dir():

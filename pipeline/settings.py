@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     kafka_dead_letter_topic: str = Field(default="", alias="KAFKA_DEAD_LETTER_TOPIC")
     kafka_max_attempts: int = Field(default=3, ge=1, alias="KAFKA_MAX_ATTEMPTS")
 
+    # The Dagster webserver of the deployed code location: `videoai reprocess` asks it for the code versions
+    # (model identities) the pipeline really runs with, not the shell's settings.
+    dagster_webserver_url: str = Field(default="http://127.0.0.1:3000", alias="DAGSTER_WEBSERVER_URL")
+
     # Where `videoai metrics` serves the Dagster side of the pipeline for Prometheus.
     metrics_host: str = Field(default="127.0.0.1", alias="METRICS_HOST")
     metrics_port: int = Field(default=9108, alias="METRICS_PORT")
@@ -196,6 +200,20 @@ class Settings(BaseSettings):
     @property
     def dagster_home(self) -> Path:
         return self.videoai_home / "dagster"
+
+    def public_url(self, path: str, *, fallback: str | None = None) -> str:
+        """The absolute link to `path` (e.g. "/watch/12") that people and other programs follow.
+
+        One base for every link the platform hands out, whoever builds it: the API's answers, the web
+        app's pages and the Dagster metadata (thumbnails, watch links). PUBLIC_BASE_URL when set (set it
+        whenever the API is reached at another address than API_HOST:API_PORT: a proxy, another port);
+        else `fallback` (the API: the address the request came to), else the API's own address.
+        """
+        base = self.public_base_url or fallback
+        if not base:
+            host = "localhost" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
+            base = f"http://{host}:{self.api_port}"
+        return base.rstrip("/") + "/" + path.lstrip("/")
 
     def jwt_signing_key(self) -> str:
         """The configured JWT secret, or one generated once and kept in VIDEOAI_HOME.

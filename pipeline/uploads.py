@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from pipeline import keys, media
 from pipeline.db.models import UploadMetadata, Video, VideoStatus, utcnow
 from pipeline.db.session import session_scope
+from pipeline.db.videos import delete_video
 from pipeline.events import VIDEO_UPLOADED, record_event
 from pipeline.lifecycle import advance_status
 from pipeline.storage import ObjectStore, local_file
@@ -187,17 +188,16 @@ def complete_upload(session: Session, store: ObjectStore, upload_id: str) -> Vid
 
 
 def abandon_upload(session: Session, store: ObjectStore, upload_id: str, reason: str) -> None:
-    """Drop a rejected upload entirely: no row, no object is left behind."""
+    """Drop a rejected upload entirely: no row, no object is left behind (commits `session`)."""
     upload = session.scalars(select(UploadMetadata).where(UploadMetadata.upload_id == upload_id)).one_or_none()
     if upload is None:
         return
     log.info("abandoning upload %s of video %s: %s", upload_id, upload.video_id, reason)
-    if upload.staging_key:
-        store.delete(upload.staging_key)
-    video = session.get(Video, upload.video_id)
-    if video is not None:
-        session.delete(video)
-    session.delete(upload)
+    # The video goes as every deleted video does (its upload rows with it, ON DELETE CASCADE); commits.
+    if not delete_video(session, store, upload.video_id, reason=f"upload abandoned: {reason}"):
+        if upload.staging_key:
+            store.delete(upload.staging_key)
+        session.delete(upload)
 
 
 def prune_abandoned_uploads(session: Session, store: ObjectStore, *, older_than: timedelta) -> list[int]:

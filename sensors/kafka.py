@@ -29,7 +29,7 @@ import dagster as dg
 from sqlalchemy.orm import Session
 
 from assets.jobs import video_pipeline_job
-from pipeline.db.videos import existing_video_ids
+from pipeline.db.videos import existing_video_ids, video_titles
 from pipeline.events import VIDEO_UPLOADED
 from resources.database import DatabaseResource
 from resources.pipeline_settings import PipelineSettingsResource
@@ -106,10 +106,11 @@ def kafka_upload_sensor(context: dg.SensorEvaluationContext, database: DatabaseR
 
     with database.session() as session:
         fresh = [event.video_id for event in ready if record_processed(session, CONSUMER_NAME, event.event_id)]
+        titles = video_titles(session, fresh)
     if len(fresh) < len(ready):
         context.log.info("skipped %d redelivered event(s)", len(ready) - len(fresh))
     advanced = KafkaCursor(poll.offsets, retrying).serialize()
-    return new_video_runs(known_videos(context.instance), fresh, trigger="kafka", cursor=advanced)
+    return new_video_runs(known_videos(context.instance), fresh, titles, trigger="kafka", cursor=advanced)
 
 
 def _triage(retrying: list[dict[str, Any]], new: list[ConsumedEvent], session: Session, max_attempts: int,

@@ -21,8 +21,10 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from assets.jobs import video_pipeline_job
+from pipeline.db.videos import video_titles
 from pipeline.keys import UPLOADS_PREFIX, video_id_from_upload_key
 from pipeline.storage import ObjectStore
+from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
 from resources.pipeline_settings import PipelineSettingsResource
 from sensors.runs import known_videos, new_video_runs
@@ -108,11 +110,17 @@ def scan_or_wait(store: ObjectStore, cursor: UploadCursor, known_now: Callable[[
     description="Starts a run for every new upload in the object store's uploads/ prefix "
                 "(up to SENSOR_BATCH_SIZE per tick).",
 )
-def upload_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStoreResource,
+def upload_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStoreResource, database: DatabaseResource,
                   pipeline_settings: PipelineSettingsResource) -> dg.SensorResult:
     video_ids, advanced, known = scan_or_wait(
         object_store.get_store(), UploadCursor.parse(context.cursor), lambda: known_videos(context.instance),
         pipeline_settings.sensor_batch_size, pipeline_settings.upload_sensor_wait_seconds)
+    titles: dict[int, str] = {}
     if video_ids:
         context.log.info("new uploads: %s", ", ".join(map(str, video_ids[:20])) + (" ..." if len(video_ids) > 20 else ""))
-    return new_video_runs(known, video_ids, trigger="object-store", cursor=advanced.serialize())
+        with database.session() as session:
+            titles = video_titles(session, video_ids)
+        if unknown := [v for v in video_ids if v not in titles]:
+            context.log.warning("uploads without a video in the app database (deleted, or never registered), "
+                                "no run: %s", ", ".join(map(str, unknown[:20])))
+    return new_video_runs(known, video_ids, titles, trigger="object-store", cursor=advanced.serialize())

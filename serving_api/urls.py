@@ -12,8 +12,7 @@ from serving_api.services import Services
 def api_url(request: Request, services: Services, route_name: str, query: str = "", **path_params: object) -> str:
     """A route's absolute URL, on PUBLIC_BASE_URL when set (behind a proxy) or the request's host."""
     path = request.app.url_path_for(route_name, **{k: str(v) for k, v in path_params.items()})
-    base = services.settings.public_base_url or str(request.base_url)
-    return base.rstrip("/") + path + (f"?{query}" if query else "")
+    return services.settings.public_url(path, fallback=str(request.base_url)) + (f"?{query}" if query else "")
 
 
 class ObjectLinks:

@@ -3,8 +3,10 @@
 Why: the stale-videos sensor requests one backfill over exactly the stale (asset, video) pairs, so they run
 as one backfill at backfill priority rather than as a run per video. A sensor requests a backfill with
 `RunRequest.for_asset_graph_subset`, whose argument (`AssetGraphSubset`, built from `AssetKeyPartitionKey`s)
-Dagster keeps private on purpose (dagster-io/dagster#22681). Whether a reprocessing backfill is still open
-is asked with a `BulkActionsFilter` over `BulkActionStatus`, also private.
+Dagster keeps private on purpose (dagster-io/dagster#22681). Whether a reprocessing backfill is still open,
+and which partitions the open backfills target, is asked with a `BulkActionsFilter` over `BulkActionStatus`,
+also private: a deleted video's partition is kept while an open backfill targets it, because Dagster fails a
+whole asset backfill whose target partitions were removed (orchestration/video_requests.py).
 
 Public replacement: none yet for requesting a backfill from a sensor (dagster-io/dagster#13852 and #27759,
 open); the GraphQL `launchPartitionBackfill` mutation needs a running webserver. Declarative automation
@@ -35,3 +37,19 @@ def open_backfill_tagged(instance: dg.DagsterInstance, tag: str) -> bool:
     """Whether a backfill carrying `tag` is still requested (not finished, failed or canceled)."""
     open_backfills = instance.get_backfills(filters=BulkActionsFilter(statuses=[BulkActionStatus.REQUESTED]))
     return any(b.tags.get(tag) for b in open_backfills)
+
+
+_OPEN = [BulkActionStatus.REQUESTED, BulkActionStatus.CANCELING, BulkActionStatus.FAILING]
+
+
+def open_backfill_targets(instance: dg.DagsterInstance, partition_keys: set[str]) -> set[str]:
+    """Those of `partition_keys` that a backfill still in progress targets."""
+    targeted: set[str] = set()
+    for backfill in instance.get_backfills(filters=BulkActionsFilter(statuses=_OPEN)):
+        data = backfill.asset_backfill_data if backfill.is_asset_backfill else None
+        if data is not None:
+            for subset in data.target_subset.partitions_subsets_by_asset_key.values():
+                targeted |= partition_keys & set(subset.get_partition_keys())
+        else:
+            targeted |= partition_keys & set(backfill.partition_names or [])
+    return targeted

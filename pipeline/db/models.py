@@ -244,6 +244,27 @@ class VideoChapter(_PositionedPerVideo, Base):
     gist: Mapped[str] = mapped_column(Text)
 
 
+class VideoRequest(Base):
+    """Something the app asks of the pipeline about one video, until the pipeline has done it.
+
+    `delete`: the video's rows, objects and search documents are gone (pipeline/db/videos.py, delete_video);
+    its runs are to be stopped and its Dagster partition removed. `retry`: a failed video is to be processed
+    again. No foreign key: a deletion request outlives its video. `done_at` is set when the pipeline's side
+    is done; open requests are read by their own index.
+    """
+
+    __tablename__ = "video_requests"
+    __table_args__ = (Index("ix_video_requests_open", "done_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # delete | retry
+    reason: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+
 class OutboxEvent(Base):
     """Transactional outbox: written with the state change it announces."""
 

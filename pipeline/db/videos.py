@@ -11,11 +11,11 @@ status says what is being done; saving a stage's rows records the stage's event.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from pipeline import keys
@@ -27,6 +27,7 @@ from pipeline.db.models import (
     Video,
     VideoChapter,
     VideoPassage,
+    VideoRequest,
     VideoStatus,
     VideoSummary,
     VideoTranscript,
@@ -34,7 +35,14 @@ from pipeline.db.models import (
     utcnow,
 )
 from pipeline.db.session import session_scope
-from pipeline.events import VIDEO_READY, VIDEO_SUMMARIZED, VIDEO_TRANSCODED, VIDEO_TRANSCRIBED, record_event
+from pipeline.events import (
+    VIDEO_DELETED,
+    VIDEO_READY,
+    VIDEO_SUMMARIZED,
+    VIDEO_TRANSCODED,
+    VIDEO_TRANSCRIBED,
+    record_event,
+)
 from pipeline.lifecycle import advance_status, get_video, mark_failed, start_processing
 from pipeline.search import SearchDocument, SearchIndex
 from pipeline.search.vectors import PassageVector, vector_bytes, vector_from_bytes
@@ -42,6 +50,8 @@ from pipeline.sentences import sentences_to_json
 from pipeline.text import Chapter, TimedSegment, word_count, words_from_json, words_to_json
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
 
     from pipeline.media import EncodedVariant, MediaProbe
@@ -60,6 +70,12 @@ OnePerVideo = TypeVar("OnePerVideo", VideoTranscript, VideoSummary)
 def existing_video_ids(session: Session, video_ids: set[int]) -> set[int]:
     """Those of `video_ids` that are videos in the app database."""
     return set(session.scalars(select(Video.id).where(Video.id.in_(video_ids)))) if video_ids else set()
+
+
+def video_titles(session: Session, video_ids: Iterable[int]) -> dict[int, str]:
+    """The titles of those of `video_ids` that are videos in the app database (one query)."""
+    wanted = set(video_ids)
+    return dict(session.execute(select(Video.id, Video.title).where(Video.id.in_(wanted))).tuples().all()) if wanted else {}
 
 
 def one_per_video(session: Session, model: type[OnePerVideo], video_id: int) -> OnePerVideo | None:
@@ -103,23 +119,96 @@ def update_video(session: Session, search: SearchIndex, video: Video, changes: d
     return video
 
 
-def delete_video(session: Session, store: ObjectStore, search: SearchIndex, vectors: VectorIndex | None,
-                 video: Video) -> None:
-    """Remove the video, everything materialized from it, its upload and its search document."""
-    video_id, source_key = video.id, video.source_key
+def delete_video(session: Session, store: ObjectStore, video_id: int, *, reason: str,
+                 search: SearchIndex | None = None, vectors: VectorIndex | None = None) -> bool:
+    """Delete a video: the one function every path that deletes one goes through (the API's DELETE, which
+    the web app uses; `videoai delete`; abandoned and rejected uploads, pipeline/uploads.py).
+
+    Its rows go (and everything that references them, ON DELETE CASCADE), then its objects (under
+    videos/<id>/, its upload, its staged parts) and, given `search`/`vectors`, its search documents. A video
+    the pipeline may know (its upload was published) also gets a `delete` request and a `video.deleted`
+    event, in the transaction that removes its rows: the pipeline's side (orchestration/video_requests.py)
+    stops its runs, removes what they wrote meanwhile, then its Dagster partition. Commits `session`.
+    Returns False when there is no such video.
+    """
+    video = session.get(Video, video_id)
+    if video is None:
+        return False
+    source_key = video.source_key
     staging_keys = list(session.scalars(
         select(UploadMetadata.staging_key).where(UploadMetadata.video_id == video_id,
                                                  UploadMetadata.staging_key.is_not(None))))
-    session.delete(video)  # rows that reference it go with it (ON DELETE CASCADE)
+    if source_key is not None:  # published: the pipeline may hold a partition and a run of it
+        session.add(VideoRequest(video_id=video_id, kind=DELETE, reason=reason))
+        record_event(session, VIDEO_DELETED, video_id, {"reason": reason})
+    session.delete(video)
     session.commit()
-    # The row is gone first, so a failure below leaves unreachable objects, never a broken video.
-    store.delete_prefix(keys.video_prefix(video_id))
-    for key in [source_key, *staging_keys]:
-        if key:
-            store.delete(key)
-    search.delete(video_id)
+    # The row is gone first, so a failure below leaves unreachable objects (which the pipeline's side
+    # removes again), never a broken video.
+    remove_leftovers(store, video_id, [key for key in [source_key, *staging_keys] if key], search=search,
+                     vectors=vectors)
+    return True
+
+
+def remove_leftovers(store: ObjectStore, video_id: int, extra_keys: Iterable[str] = (), *,
+                     search: SearchIndex | None = None, vectors: VectorIndex | None = None,
+                     scratch_root: Path | None = None) -> int:
+    """Remove what is stored for a video that no longer exists (idempotent): its objects under videos/<id>/ and
+    `extra_keys`, its search documents and, with `scratch_root`, its scratch directories. Returns how many
+    objects were removed."""
+    removed = store.delete_prefix(keys.video_prefix(video_id))
+    for key in extra_keys:
+        store.delete(key)
+    if search is not None:
+        search.delete(video_id)
     if vectors is not None:
         vectors.delete(video_id)
+    if scratch_root is not None:
+        from pipeline.scratch import remove_video_scratch
+
+        remove_video_scratch(scratch_root, video_id)
+    return removed
+
+
+# --- What the app asks of the pipeline about a video (video_requests) ----------------------------
+
+DELETE = "delete"
+RETRY = "retry"
+
+
+def open_requests(session: Session, kind: str, limit: int = 100) -> list[VideoRequest]:
+    """The oldest requests of `kind` the pipeline has not done yet (detached)."""
+    rows = list(session.scalars(select(VideoRequest).where(VideoRequest.done_at.is_(None), VideoRequest.kind == kind)
+                                .order_by(VideoRequest.id).limit(limit)))
+    for row in rows:
+        session.expunge(row)
+    return rows
+
+
+def finish_requests(session: Session, outcomes: Mapping[int, str]) -> None:
+    """Mark requests done, each with its outcome (the caller commits)."""
+    now = utcnow()
+    for request_id, outcome in outcomes.items():
+        session.execute(update(VideoRequest).where(VideoRequest.id == request_id, VideoRequest.done_at.is_(None))
+                        .values(done_at=now, outcome=outcome))
+
+
+def request_deletion(session: Session, video_id: int, reason: str) -> None:
+    """Ask the pipeline to stop and forget a video that is already gone from the app database (a partition
+    found without its video); the caller commits."""
+    session.add(VideoRequest(video_id=video_id, kind=DELETE, reason=reason))
+
+
+def deleted_video_ids(session: Session, candidates: Iterable[int]) -> list[int]:
+    """Those of `candidates` (e.g. a partition's video ids) that are not videos and have no open `delete`
+    request: gone without the pipeline being told."""
+    wanted = set(candidates)
+    if not wanted:
+        return []
+    existing = set(session.scalars(select(Video.id)))
+    covered = set(session.scalars(select(VideoRequest.video_id).where(VideoRequest.kind == DELETE,
+                                                                      VideoRequest.done_at.is_(None))))
+    return sorted(wanted - existing - covered)
 
 
 # --- The pipeline's unit of work, one video at a time ---------------------------------------------
@@ -168,6 +257,10 @@ class VideoRepository:
             yield session
 
     # Reads.
+
+    def exists(self) -> bool:
+        with self._unit() as session:
+            return session.get(Video, self.video_id) is not None
 
     def video(self) -> Video:
         """The video row, detached (raises VideoNotFound)."""

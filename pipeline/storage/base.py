@@ -103,14 +103,15 @@ class ObjectStore(Protocol):
 
 
 @contextmanager
-def local_file(store: ObjectStore, key: str) -> Iterator[Path]:
+def local_file(store: ObjectStore, key: str, scratch_prefix: str = "videoai-download-") -> Iterator[Path]:
     """The object as a local file for tools that need one (ffmpeg, whisper): the store's own
-    file where there is one, else a temporary download removed afterwards."""
+    file where there is one, else a temporary download (in a scratch directory named by
+    `scratch_prefix`) removed afterwards."""
     path = store.local_path(key)
     if path is not None:
         yield path
         return
     from pipeline.scratch import scratch_dir
 
-    with scratch_dir("videoai-download-") as workdir:
+    with scratch_dir(scratch_prefix) as workdir:
         yield store.download(key, workdir / PurePosixPath(key).name)

@@ -99,6 +99,10 @@ class LocalObjectStore:
         doomed = [obj.key for obj in self._walk(prefix)]
         for key in doomed:
             self.delete(key)
+        if prefix.endswith("/") and prefix.strip("/"):
+            # A whole "folder" (a deleted video's videos/<id>/): its directories go too, with any
+            # write a killed process left unfinished in them (`.tmp-*`, invisible to listing).
+            shutil.rmtree(self._path(prefix.rstrip("/")), ignore_errors=True)
         return len(doomed)
 
     def move(self, src: str, dst: str) -> None:

@@ -158,8 +158,10 @@ def update_video(session: Session, services: Services, video: Video, changes: di
 
 
 def delete_video(session: Session, services: Services, video: Video) -> None:
-    """Remove the video, everything materialized from it, its upload and its search document."""
-    video_rows.delete_video(session, services.store, services.search, services.vectors, video)
+    """Remove the video, everything materialized from it, its upload and its search document; its run, if one is
+    still processing it, is stopped and its pipeline partition removed within seconds."""
+    video_rows.delete_video(session, services.store, video.id, reason="deleted by its owner", search=services.search,
+                            vectors=services.vectors)
 
 
 def retry_video(session: Session, video: Video) -> Video:

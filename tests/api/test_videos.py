@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
 from pipeline import keys
-from pipeline.db.models import Video, VideoStatus
+from pipeline.db.models import OutboxEvent, Video, VideoRequest, VideoStatus
 from pipeline.db.session import session_scope
 from tests.api.conftest import API, make_user_in, seed_video, services_of
 
@@ -113,3 +115,30 @@ def test_only_the_owner_deletes_a_video_and_everything_goes(client, make_user) -
     assert services.store.list(keys.video_prefix(vid)) == [] and services.store.list("uploads/") == []
     assert services.search.get(vid) is None
     assert client.delete(f"{API}/videos/{vid}", headers=alice.headers).status_code == 404
+    # The pipeline is asked to stop its runs and remove its partition (orchestration/video_requests.py).
+    with session_scope(services.engine) as session:
+        requests = session.scalars(select(VideoRequest).where(VideoRequest.video_id == vid)).all()
+        assert [(r.kind, r.done_at) for r in requests] == [("delete", None)]
+        assert session.scalars(select(OutboxEvent.topic).where(OutboxEvent.key == str(vid))).all() == ["video.deleted"]
+
+
+def test_the_owner_retries_a_failed_video_and_the_pipeline_is_asked_for_its_run(client, make_user) -> None:
+    alice, bob = make_user(), make_user()
+    failed = seed_video(client, alice, status=VideoStatus.FAILED)
+    ready = seed_video(client, alice)
+    services = services_of(client)
+    with session_scope(services.engine) as session:
+        for vid in (failed, ready):
+            video = session.get(Video, vid)
+            video.source_key, video.status_message = f"uploads/20260101T000000000000Z-{vid}.mp4", "It broke."
+
+    assert client.post(f"{API}/videos/{failed}/retry").status_code == 401
+    assert client.post(f"{API}/videos/{failed}/retry", headers=bob.headers).status_code == 404  # not visible to bob
+    assert client.post(f"{API}/videos/{ready}/retry", headers=alice.headers).status_code == 409
+    answer = client.post(f"{API}/videos/{failed}/retry", headers=alice.headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "pending" and answer.json()["status_message"] is None
+    assert client.post(f"{API}/videos/{failed}/retry", headers=alice.headers).status_code == 409  # asked once
+    with session_scope(services.engine) as session:
+        requests = session.scalars(select(VideoRequest).where(VideoRequest.video_id == failed)).all()
+        assert [(r.kind, r.done_at) for r in requests] == [("retry", None)]

@@ -17,7 +17,8 @@ from orchestration.daemon import WORKSPACE
 from orchestration.instance import ensure_dagster_home
 from orchestration.processes import stop_process_group
 from pipeline import keys
-from pipeline.db.models import utcnow
+from pipeline.db.models import Video, utcnow
+from pipeline.db.session import engine_for, migrate, session_scope
 from pipeline.storage.local import LocalObjectStore
 
 
@@ -26,6 +27,7 @@ def test_an_upload_that_lands_while_the_sensor_tick_waits_gets_its_run_from_that
     store an upload sensor tick that finds nothing waits for the next upload (UPLOAD_SENSOR_WAIT_SECONDS):
     the upload that lands meanwhile is requested by the tick that was already running."""
     home = ensure_dagster_home(settings)
+    migrate(settings.database_url)
     env = {**os.environ, "VIDEOAI_HOME": str(settings.videoai_home), "DAGSTER_HOME": str(home),
            "UPLOAD_SENSOR_WAIT_SECONDS": "20"}
     store = LocalObjectStore(settings.object_store_dir)
@@ -40,10 +42,15 @@ def test_an_upload_that_lands_while_the_sensor_tick_waits_gets_its_run_from_that
                 assert daemon.poll() is None, log.read_text()[-3000:]
                 assert time.monotonic() < deadline, f"no upload sensor tick in progress:\n{log.read_text()[-3000:]}"
                 time.sleep(0.2)
+            with session_scope(engine_for(settings.database_url)) as session:  # a video, as the API registers it
+                video = Video(title="landing while the tick waits", status="uploading")
+                session.add(video)
+                session.flush()
+                video_id = video.id
             time.sleep(1.0)  # well inside the tick's wait
             landed = time.time()
-            store.put_bytes(keys.upload_key(4242, "clip.mp4", utcnow()), b"not really a video")
-            while not (runs := instance.get_runs(dg.RunsFilter(tags={"dagster/partition": "4242"}))):
+            store.put_bytes(keys.upload_key(video_id, "clip.mp4", utcnow()), b"not really a video")
+            while not (runs := instance.get_runs(dg.RunsFilter(tags={"dagster/partition": str(video_id)}))):
                 assert time.monotonic() < deadline, f"no run for the upload:\n{log.read_text()[-3000:]}"
                 time.sleep(0.1)
             # The tick records its runs when it ends, a moment after it created them.

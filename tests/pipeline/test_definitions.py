@@ -42,7 +42,8 @@ def test_the_job_and_sensors_are_registered(settings):
     defs = build_definitions(settings)
     job = defs.resolve_job_def("video_pipeline")
     assert {node.name for node in job.graph.node_defs} >= set(video_asset_keys(defs.resolve_asset_graph()))
-    assert {s.name for s in defs.sensors} == {"upload_sensor", "video_failure_sensor", "stale_videos_sensor"}  # no Kafka
+    assert {s.name for s in defs.sensors} == {"upload_sensor", "video_failure_sensor", "stale_videos_sensor",
+                                              "video_requests_sensor"}  # no Kafka
     assert defs.resolve_sensor_def("upload_sensor").job_name == "video_pipeline"
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert checks == {"transcript_segments_are_timed", "transcript_coverage", "summary_shape", "search_document_present",

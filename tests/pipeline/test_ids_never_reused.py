@@ -17,6 +17,7 @@ from pipeline.db.models import Video, VideoStatus, VideoVariant
 from pipeline.db.session import alembic_config, make_engine, migrate, session_scope
 from pipeline.events import VIDEO_UPLOADED, record_event
 from pipeline.uploads import create_video
+from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
 from resources.pipeline_settings import PipelineSettingsResource
 from sensors.uploads import upload_sensor
@@ -80,6 +81,7 @@ def test_delete_then_upload_reaches_ready(harness, small_video_path) -> None:
     second = harness.register(small_video_path, "second")
     assert second != first
     resources = {"object_store": ObjectStoreResource(kind="local", directory=str(harness.settings.object_store_dir)),
+                 "database": DatabaseResource(url=harness.settings.database_url),
                  "pipeline_settings": PipelineSettingsResource.from_settings(harness.settings)}
     tick = upload_sensor(dg.build_sensor_context(instance=harness.instance, resources=resources))
     assert [r.partition_key for r in tick.run_requests] == [str(second)]

@@ -11,14 +11,29 @@ import dagster as dg
 import pytest
 
 from pipeline import keys
-from pipeline.db.models import utcnow
+from pipeline.db.models import Video, utcnow
+from pipeline.db.session import engine_for, migrate, session_scope
 from pipeline.storage import ObjectStore
 from pipeline.storage.local import LocalObjectStore
+from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
 from resources.pipeline_settings import PipelineSettingsResource
 from sensors.uploads import GRACE, UploadCursor, scan_or_wait, scan_uploads, upload_sensor
 
 NO_WAIT = PipelineSettingsResource(upload_sensor_wait_seconds=0)  # ticks return at once, as on S3
+VIDEOS = 1000
+_app_database: list[DatabaseResource] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def app_database(tmp_path_factory) -> DatabaseResource:
+    """Videos 1-1000 in an app database: an upload gets a run only when its video exists."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('app') / 'videoai.db'}"
+    migrate(url)
+    with session_scope(engine_for(url)) as session:
+        session.add_all(Video(id=i, title=f"clip number {i}") for i in range(1, VIDEOS + 1))
+    _app_database[:] = [DatabaseResource(url=url)]
+    return _app_database[0]
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -38,7 +53,7 @@ def _resource_for(store: ObjectStore) -> ObjectStoreResource:
 def _evaluate(instance: dg.DagsterInstance, store: ObjectStore, cursor: str | None,
               settings: PipelineSettingsResource | None = None) -> dg.SensorResult:
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
-        "object_store": _resource_for(store), "pipeline_settings": settings or NO_WAIT})
+        "object_store": _resource_for(store), "database": _app_database[0], "pipeline_settings": settings or NO_WAIT})
     return upload_sensor(context)
 
 
@@ -89,6 +104,19 @@ def test_new_uploads_after_the_cursor_are_requested_once(store):
         second = _evaluate(instance, store, first.cursor)
         assert [r.partition_key for r in second.run_requests] == ["2"]
         assert second.run_requests[0].tags["videoai/trigger"] == "object-store"
+        assert second.run_requests[0].tags["videoai/title"] == "clip number 2"  # titled from the request on
+
+
+def test_an_upload_whose_video_is_not_in_the_app_database_gets_no_run(store):
+    """Deleted meanwhile, or an object nobody registered: no partition and no run (its run could only be cancelled)."""
+    now = utcnow()
+    store.put_bytes(keys.upload_key(VIDEOS + 5, "gone.mp4", now), b"x")
+    store.put_bytes(keys.upload_key(7, "kept.mp4", now + timedelta(seconds=1)), b"x")
+    with dg.instance_for_test() as instance:
+        tick = _evaluate(instance, store, None)
+    assert [r.partition_key for r in tick.run_requests] == ["7"]
+    assert list(tick.dynamic_partitions_requests[0].partition_keys) == ["7"]
+    assert UploadCursor.parse(tick.cursor).last_key == keys.upload_key(7, "kept.mp4", now + timedelta(seconds=1))
 
 
 def test_an_upload_that_lands_late_within_the_grace_window_is_not_missed(store):
