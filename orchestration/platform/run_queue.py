@@ -1,5 +1,7 @@
 """The embedded run queue: Dagster's QueuedRunCoordinator, read every half second.
 
+It titles every run as it is submitted, as deploy/dagster.yaml's coordinator does (orchestration/run_queue.py).
+
 Why: Dagster's `dequeue_interval_seconds` is a whole number of seconds, and at 1 a new upload's run still
 waited about half a second in the queue, the largest wait left between an upload and its run
 (benchmarks/upload_to_ready.py). Half a second is the shortest that Dagster's daemon honours: between
@@ -15,12 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import Field, QueuedRunCoordinator
+from dagster import Field
+
+from orchestration.run_queue import TitledRunCoordinator
 
 DEFAULT_DEQUEUE_SECONDS = 0.5
 
 
-class LocalRunCoordinator(QueuedRunCoordinator):
+class LocalRunCoordinator(TitledRunCoordinator):
     def __init__(self, dequeue_interval_seconds: float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._dequeue_seconds = DEFAULT_DEQUEUE_SECONDS if dequeue_interval_seconds is None else dequeue_interval_seconds

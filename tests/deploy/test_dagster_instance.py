@@ -63,7 +63,7 @@ def test_instance_state_lives_on_postgres_and_logs_in_s3(dagster_home: Path, pro
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
-        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert type(instance.run_coordinator).__name__ == "TitledRunCoordinator"  # titles backfill runs too
         instance.add_dynamic_partitions("videos", ["42"])
         result = dg.materialize([greeting], partition_key="42", instance=instance)
         assert result.success

@@ -51,7 +51,8 @@ def _finish(instance: dg.DagsterInstance, run_id: str) -> None:
 
 def test_new_uploads_leave_the_queue_before_a_queued_backfill(platform, small_video_path):
     instance = platform.instance
-    backlog = [str(i) for i in range(1000, 1000 + BACKLOG)]
+    # Videos of the archive (a partition whose video is gone would be removed, its runs cancelled).
+    backlog = [str(platform.register(small_video_path, title=f"archived {i}")) for i in range(BACKLOG)]
     instance.add_dynamic_partitions("videos", backlog)
     graph = build_definitions(platform.settings).resolve_asset_graph()
     launch_backfill(instance, graph, [StaleAsset(p, "transcript", ("test",)) for p in backlog])
@@ -64,6 +65,9 @@ def test_new_uploads_leave_the_queue_before_a_queued_backfill(platform, small_vi
         backfill_daemon_iteration(workspace)
         queued = instance.get_runs(filters=dg.RunsFilter(statuses=[DagsterRunStatus.QUEUED]))
         assert len(queued) == BACKLOG  # the whole backfill waits in the queue
+        # Each backfill run has its video's title from the moment it is queued (the backfill's tags are shared).
+        titles = {r.tags["dagster/partition"]: r.tags.get("videoai/title") for r in queued}
+        assert titles == {key: f"archived {i}" for i, key in enumerate(backlog)}
 
         first = platform.register(small_video_path, title="fresh upload A")
         _sensor_tick(workspace)
