@@ -183,27 +183,31 @@ def _cmd_dagster(args: argparse.Namespace) -> int:
     import os
 
     from orchestration.instance import ensure_dagster_home
+    from orchestration.supervise import exit_now, run_supervised
 
     settings = get_settings()
     os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
     dg = Path(sys.executable).parent / "dg"  # the venv's, whether or not it is activated
-    # `dg dev` is what Dagster 1.13 recommends (`dagster dev` warns that it is superseded).
-    os.execv(dg, [str(dg), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)])
-    return 0  # pragma: no cover - exec does not return
+    # `dg dev` is what Dagster 1.13 recommends (`dagster dev` warns that it is superseded); supervised, so
+    # that Ctrl-C or SIGTERM stops it and everything it started within 10 s (orchestration/supervise.py).
+    exit_now(run_supervised([str(dg), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)],
+                            "videoai dagster"))
+    return 0  # pragma: no cover - exit_now does not return
 
 
 def _cmd_daemon(args: argparse.Namespace) -> int:
     import os
 
-    from orchestration.daemon import run_daemon
     from orchestration.instance import ensure_dagster_home
+    from orchestration.supervise import exit_now, run_supervised
     from pipeline.logs import resolved_format
 
     settings = get_settings()
     os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))
-    run_daemon(args.workspace, settings.sensor_loop_seconds, resolved_format(settings))
-    return 0  # pragma: no cover - dagster-daemon exits
+    exit_now(run_supervised([sys.executable, "-m", "orchestration.daemon", str(args.workspace),
+                             str(settings.sensor_loop_seconds), resolved_format(settings)], "videoai daemon"))
+    return 0  # pragma: no cover - exit_now does not return
 
 
 def _cmd_reprocess(args: argparse.Namespace) -> int:

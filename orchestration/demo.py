@@ -121,8 +121,8 @@ def run_demo(settings: Settings, *, keep_running: bool = False, ui_port: int | N
     bin_dir = Path(sys.executable).parent
     with ExitStack() as running:
         _say(f"==> starting Dagster (webserver + daemon) on http://127.0.0.1:{ui_port}")
-        dagster = _start("dagster", [str(bin_dir / "dg"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-                                     "-h", "127.0.0.1", "-p", str(ui_port)], env, log_dir)
+        # `videoai dagster`: `dg dev` under the supervisor that stops all of it within 10 s.
+        dagster = _start("dagster", [str(bin_dir / "videoai"), "dagster", "--port", str(ui_port)], env, log_dir)
         running.callback(stop_process_group, dagster)
         _say(f"==> starting the API on http://127.0.0.1:{api_port}")
         api_process = _start("api", [str(bin_dir / "videoai"), "serve", "--port", str(api_port)], env, log_dir)
