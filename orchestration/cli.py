@@ -63,6 +63,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from serving_api.server import serve
 
     settings = get_settings()
+    if args.port and args.port != settings.api_port and not settings.public_base_url:
+        # The pipeline builds its links (thumbnails and watch pages in Dagster's metadata) from the same
+        # setting in its own processes: without PUBLIC_BASE_URL they point at API_PORT.
+        print(f"warning: PUBLIC_BASE_URL is not set: links in Dagster's metadata point at {settings.public_url('/')}, "
+              f"not at port {args.port}; set PUBLIC_BASE_URL=http://<host>:{args.port} for every videoai process",
+              file=sys.stderr)
     if args.port:
         settings.api_port = args.port
     if args.workers:
