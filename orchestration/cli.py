@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestration.daemon import WORKSPACE
 from pipeline.settings import get_settings
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 def _cmd_migrate(_args: argparse.Namespace) -> int:
@@ -221,20 +226,44 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
+    from orchestration.code_location import CodeLocationUnavailable, deployed_assets
     from orchestration.definitions import build_definitions
     from orchestration.instance import ensure_dagster_home
     from orchestration.reprocess import launch_backfill, scan_stale, select_assets, wait_for_backfill
+    from pipeline.db.session import engine_for, migrate, session_scope
+    from pipeline.db.videos import DELETE, open_requests
 
     settings = get_settings()
     os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))
-    graph = build_definitions(settings).resolve_asset_graph()
+    if args.from_shell:
+        graph = build_definitions(settings).resolve_asset_graph()
+        print("compared against this shell's settings (--from-shell), not the deployed code location")
+    else:
+        webserver = args.webserver or settings.dagster_webserver_url
+        try:
+            deployed = deployed_assets(webserver, args.location)
+        except CodeLocationUnavailable as error:
+            print(f"error: {error}. Start `videoai dagster` (or point --webserver / DAGSTER_WEBSERVER_URL at the "
+                  "webserver of the deployed code location); --from-shell judges by this shell's settings instead.",
+                  file=sys.stderr)
+            return 2
+        graph = build_definitions(settings, code_versions=deployed.code_versions).resolve_asset_graph()
+        if differs := _structure_differs(graph, deployed.parents):
+            print(f"error: this checkout's per-video assets differ from the deployed code location's ({differs}): "
+                  "run reprocess from the same version of the code", file=sys.stderr)
+            return 2
+        print("compared against " + "\n".join(deployed.describe()))
     try:
         assets = select_assets(graph, args.select)
     except (ValueError, dg.DagsterInvalidSubsetError) as error:
         print(f"error: --select {args.select}: {error}", file=sys.stderr)
         return 2
+    migrate(settings.database_url)
+    with session_scope(engine_for(settings.database_url)) as session:  # deleted videos whose partition still waits
+        leaving = {str(r.video_id) for r in open_requests(session, DELETE, limit=1_000_000)}
     with dg.DagsterInstance.get() as instance:
-        scan = scan_stale(instance, graph, assets)
+        partitions = [p for p in instance.get_dynamic_partitions("videos") if p not in leaving]
+        scan = scan_stale(instance, graph, assets, partitions)
         grouped = scan.by_partition()
         print(f"{len(grouped)} of {scan.partitions_scanned} videos have stale assets "
               f"({len(scan.stale)} asset partitions; scanned in {scan.seconds:.2f} s)")
@@ -252,6 +281,18 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
         progress = wait_for_backfill(instance, backfill_id, lambda p: print(f"  backfill {p.line()}", flush=True),
                                      timeout_seconds=args.timeout)
     return 0 if progress.status == "COMPLETED_SUCCESS" else 1
+
+
+def _structure_differs(graph: dg.AssetGraph, deployed_parents: Mapping[str, frozenset[str]]) -> str:
+    """How the per-video assets of `graph` (this checkout) differ from the deployed ones (asset -> parents); ""."""
+    from orchestration.reprocess import select_assets
+
+    local = {key.to_user_string(): frozenset(p.to_user_string() for p in graph.get(key).parent_keys)
+             for key in select_assets(graph, None)}
+    if set(local) != set(deployed_parents):
+        return f"assets {sorted(set(local) ^ set(deployed_parents))}"
+    changed = sorted(a for a in local if local[a] != deployed_parents[a])
+    return f"the parents of {changed}" if changed else ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -305,6 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
                            help="only these assets: names separated by commas, or Dagster selection syntax "
                                 "(e.g. 'key:transcript+')")
     reprocess.add_argument("--dry-run", action="store_true", help="list what is stale and why; launch nothing")
+    reprocess.add_argument("--webserver", default=None,
+                           help="the Dagster webserver of the deployed code location, asked for the code versions "
+                                "(model identities) it runs with (default: DAGSTER_WEBSERVER_URL, http://127.0.0.1:3000)")
+    reprocess.add_argument("--location", default=None, help="the code location (default: the one with per-video assets)")
+    reprocess.add_argument("--from-shell", action="store_true",
+                           help="judge by this shell's settings instead of asking the deployed code location")
     reprocess.add_argument("--no-wait", action="store_true", help="launch the backfill and return")
     reprocess.add_argument("--timeout", type=float, default=None, help="stop following the backfill after this many seconds")
     reprocess.set_defaults(func=_cmd_reprocess)

@@ -10,6 +10,7 @@ summarizer makes them and everything downstream stale in the UI.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 import dagster as dg
@@ -88,15 +89,23 @@ def model_versions(resources: dict[str, dg.ConfigurableResource]) -> dict[str, s
     return {key: resource.model_version() for key, resource in resources.items() if isinstance(resource, ModelDriven)}
 
 
-def build_assets(settings: Settings, resources: dict[str, dg.ConfigurableResource]) -> list[dg.AssetsDefinition]:
-    return for_installation(dg.load_assets_from_package_module(assets), resource_kinds(settings),
-                            model_versions(resources))
+def build_assets(settings: Settings, resources: dict[str, dg.ConfigurableResource],
+                 code_versions: Mapping[str, str | None] | None = None) -> list[dg.AssetsDefinition]:
+    """The assets of this installation; with `code_versions` (asset -> code version), those instead of the ones
+    this process's settings give: another process's view of the same code (`videoai reprocess` takes the
+    deployed code location's, orchestration/code_location.py)."""
+    built = for_installation(dg.load_assets_from_package_module(assets), resource_kinds(settings),
+                             model_versions(resources))
+    if code_versions is None:
+        return built
+    return [a.map_asset_specs(lambda s: s.replace_attributes(
+        code_version=code_versions.get(s.key.to_user_string(), s.code_version))) for a in built]
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
+def build_definitions(settings: Settings, *, code_versions: Mapping[str, str | None] | None = None) -> dg.Definitions:
     resources = build_resources(settings, from_env=True)
     defs = dg.Definitions(
-        assets=build_assets(settings, resources),
+        assets=build_assets(settings, resources, code_versions),
         asset_checks=dg.load_asset_checks_from_package_module(assets),
         # The reprocess job scans these definitions' own asset graph.
         jobs=[video_pipeline_job, prune_uploads_job, reprocess_stale_job(lambda: defs.resolve_asset_graph())],
