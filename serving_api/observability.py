@@ -8,9 +8,10 @@
 - videoai_db_pool_checked_out / videoai_db_pool_size, videoai_db_gate_in_use /
   videoai_db_gate_waiting (and videoai_password_gate_*): the connection pool and the gates
   of the database and of password hashing (serving_api/db_gate.py);
-- videoai_videos{status}, videoai_outbox_unpublished, videoai_outbox_oldest_unpublished_seconds,
-  videoai_outbox_failing: the pipeline as the app database shows it (queue depth, outbox lag,
-  relay failures), read at scrape time.
+- videoai_videos{status}, and where an outbox relay runs (KAFKA_BOOTSTRAP_SERVERS set)
+  videoai_outbox_unpublished, videoai_outbox_oldest_unpublished_seconds, videoai_outbox_failing:
+  the pipeline as the app database shows it (queue depth, outbox lag, relay failures), read at
+  scrape time.
 
 Request ids: `X-Request-ID` from the client (when it looks like an id) or a new one; it is
 echoed on the response and attached to every log record written while the request runs
@@ -105,23 +106,32 @@ class _StateCollector(Collector):
     def _pipeline(services: Services) -> Iterator[GaugeMetricFamily]:
         with services.sessions() as session:
             by_status = dict(session.execute(select(Video.status, func.count()).group_by(Video.status)).all())
-            unpublished = select(OutboxEvent).where(OutboxEvent.published_at.is_(None)).subquery()
-            pending, oldest, failing = session.execute(select(
-                func.count(), func.min(unpublished.c.created_at),
-                func.count().filter(unpublished.c.attempts > 0))).one()
         videos = GaugeMetricFamily("videoai_videos", "Videos by status (queue depth: pending..indexing).",
                                    labels=["status"])
         for status, count in sorted(by_status.items()):
             videos.add_metric([status], count)
         yield videos
-        yield GaugeMetricFamily("videoai_outbox_unpublished", "Outbox events not yet relayed.", value=pending)
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=utcnow().tzinfo)
-        lag = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
-        yield GaugeMetricFamily("videoai_outbox_oldest_unpublished_seconds",
-                                "Age of the oldest unrelayed outbox event (relay lag).", value=max(0.0, lag))
-        yield GaugeMetricFamily("videoai_outbox_failing", "Unrelayed outbox events whose relay failed at least once.",
-                                value=failing)
+        # The outbox is relayed only where Kafka is configured (KAFKA_BOOTSTRAP_SERVERS, `videoai relay`); without
+        # one its rows are never published by design, so a relay-lag gauge would only grow, and the README's
+        # "stuck relay" alert would fire on every install without Kafka.
+        if services.settings.kafka_bootstrap_servers:
+            yield from _outbox(services)
+
+
+def _outbox(services: Services) -> Iterator[GaugeMetricFamily]:
+    with services.sessions() as session:
+        unpublished = select(OutboxEvent).where(OutboxEvent.published_at.is_(None)).subquery()
+        pending, oldest, failing = session.execute(select(
+            func.count(), func.min(unpublished.c.created_at),
+            func.count().filter(unpublished.c.attempts > 0))).one()
+    yield GaugeMetricFamily("videoai_outbox_unpublished", "Outbox events not yet relayed.", value=pending)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=utcnow().tzinfo)
+    lag = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+    yield GaugeMetricFamily("videoai_outbox_oldest_unpublished_seconds",
+                            "Age of the oldest unrelayed outbox event (relay lag).", value=max(0.0, lag))
+    yield GaugeMetricFamily("videoai_outbox_failing", "Unrelayed outbox events whose relay failed at least once.",
+                            value=failing)
 
 
 class ApiMetrics:
