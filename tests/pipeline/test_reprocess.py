@@ -62,8 +62,10 @@ def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform,
     assert {(s.partition, s.asset) for s in scan.stale} == expected_stale
     assert all(s.reasons == ("has a new code version",) for s in scan.stale)
 
-    # --dry-run lists exactly the others, with the reason, and launches nothing.
-    assert cli.main(["reprocess", "--stale", "--dry-run"]) == 0
+    # --dry-run lists exactly the others, with the reason, and launches nothing. No webserver runs here: the code
+    # location is this process's definitions, as --from-shell judges (tests/e2e/test_reprocess_code_location.py
+    # asks a real webserver).
+    assert cli.main(["reprocess", "--stale", "--dry-run", "--from-shell"]) == 0
     out = capsys.readouterr().out
     assert "2 of 3 videos have stale assets" in out
     listed = [line.split(":")[0].strip() for line in out.splitlines() if line.strip().startswith("video ")]
@@ -72,7 +74,7 @@ def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform,
     assert platform.instance.get_backfills() == []
 
     # --select narrows the assets.
-    assert cli.main(["reprocess", "--stale", "--dry-run", "--select", "key:video_summary+"]) == 0
+    assert cli.main(["reprocess", "--stale", "--dry-run", "--from-shell", "--select", "key:video_summary+"]) == 0
     out = capsys.readouterr().out
     assert "video_summary (" in out and "transcript (" not in out
 
@@ -101,7 +103,7 @@ def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform,
     platform.instance.update_backfill(from_ui.with_status(BulkActionStatus.CANCELED))  # the CLI's goes on below
 
     # The real run: one backfill over exactly those partitions and assets, then Dagster's backfill daemon.
-    assert cli.main(["reprocess", "--stale", "--no-wait"]) == 0
+    assert cli.main(["reprocess", "--stale", "--no-wait", "--from-shell"]) == 0
     out = capsys.readouterr().out
     (backfill,) = platform.instance.get_backfills(filters=BulkActionsFilter(statuses=[BulkActionStatus.REQUESTED]))
     assert backfill.backfill_id in out
@@ -124,7 +126,7 @@ def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform,
     # Afterwards nothing is stale, by the scan and by Dagster's resolver.
     assert scan_stale(platform.instance, build_definitions(changed).resolve_asset_graph()).stale == []
     assert set(_resolver_statuses(platform.instance, changed, videos).values()) == {"FRESH"}
-    assert cli.main(["reprocess", "--stale", "--dry-run"]) == 0
+    assert cli.main(["reprocess", "--stale", "--dry-run", "--from-shell"]) == 0
     assert "0 of 3 videos have stale assets" in capsys.readouterr().out
 
 
