@@ -28,27 +28,22 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
-from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
-from dagster._core.definitions.data_version import (
-    DATA_VERSION_TAG,
-    CachingStaleStatusResolver,
-    extract_data_provenance_from_entry,
-)
-from dagster._core.definitions.events import AssetKeyPartitionKey
-from dagster._core.event_api import AssetRecordsFilter
-from dagster._core.events import DagsterEventType
-from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
-from dagster._core.loader import DataLoader, LoadingContext
-from dagster._core.utils import make_new_backfill_id
-from dagster._time import get_current_timestamp
 
 from assets.partitions import VIDEOS_PARTITIONS_NAME, videos_partitions
+from orchestration.platform.staleness import (
+    OPEN_BACKFILL_STATUSES,
+    AssetGraph,
+    StaleCauses,
+    add_asset_backfill,
+    backfill_counts,
+    latest_data_versions,
+    recorded_code_version,
+)
 
 # Backfill runs yield to new uploads (sensor runs carry a higher dagster/priority; see pipeline/jobs.py).
 BACKFILL_PRIORITY = "-1"
 REPROCESS_TAG = "videoai/reprocess"
-_MATERIALIZATION = DagsterEventType.ASSET_MATERIALIZATION
+_MATERIALIZATION = dg.DagsterEventType.ASSET_MATERIALIZATION
 # Old code versions to learn from provenance per asset before leaving the rest to the resolver.
 _MAX_OLD_CODE_VERSIONS = 8
 
@@ -87,23 +82,7 @@ def _partition_order(key: str) -> tuple[int, str]:
     return (int(key), key) if key.isdigit() else (1 << 62, key)
 
 
-class _LoadingContext(LoadingContext):
-    """A request-scoped loader cache for the resolver, as the webserver keeps one per request."""
-
-    def __init__(self, instance: dg.DagsterInstance) -> None:
-        self._instance = instance
-        self._loaders: dict[type, tuple[DataLoader, object]] = {}
-
-    @property
-    def instance(self) -> dg.DagsterInstance:
-        return self._instance
-
-    @property
-    def loaders(self) -> dict:
-        return self._loaders
-
-
-def select_assets(asset_graph: BaseAssetGraph, select: str | None) -> list[dg.AssetKey]:
+def select_assets(asset_graph: AssetGraph, select: str | None) -> list[dg.AssetKey]:
     """The per-video assets named by `select` (Dagster's selection syntax, e.g. `transcript+`,
     or a comma-separated list of asset names), in lineage order; all of them when None."""
     videos = [k for k in asset_graph.toposorted_asset_keys
@@ -134,8 +113,7 @@ class _Latest:
 
     def versions(self, key: dg.AssetKey) -> dict[str, str]:
         if key not in self._versions:
-            tags = self._instance.event_log_storage.get_latest_tags_by_partition(key, _MATERIALIZATION, [DATA_VERSION_TAG])
-            self._versions[key] = {p: t[DATA_VERSION_TAG] for p, t in tags.items() if DATA_VERSION_TAG in t}
+            self._versions[key] = latest_data_versions(self._instance, key)
         return self._versions[key]
 
 
@@ -156,11 +134,11 @@ def _expected_version(code_version: str, parents: list[tuple[dg.AssetKey, dict[s
     return hashlib.sha256("".join(values).encode()).hexdigest()
 
 
-def _parent_versions(asset_graph: BaseAssetGraph, key: dg.AssetKey, latest: _Latest) -> list[tuple[dg.AssetKey, dict[str, str]]]:
+def _parent_versions(asset_graph: AssetGraph, key: dg.AssetKey, latest: _Latest) -> list[tuple[dg.AssetKey, dict[str, str]]]:
     return [(parent, latest.versions(parent)) for parent in sorted(asset_graph.get(key).parent_keys, key=str)]
 
 
-def _candidates(asset_graph: BaseAssetGraph, key: dg.AssetKey, partitions: Iterable[str], latest: _Latest) -> list[str]:
+def _candidates(asset_graph: AssetGraph, key: dg.AssetKey, partitions: Iterable[str], latest: _Latest) -> list[str]:
     """Partitions where `key` may be stale (a superset of the stale ones; see the module docstring)."""
     node = asset_graph.get(key)
     if node.code_version is None:
@@ -173,14 +151,7 @@ def _candidates(asset_graph: BaseAssetGraph, key: dg.AssetKey, partitions: Itera
             if p in own_versions and own_versions[p] != _expected_version(node.code_version, parents, p)]
 
 
-def _recorded_code_version(instance: dg.DagsterInstance, key: dg.AssetKey, storage_id: int) -> str | None:
-    """The code version a materialization recorded in its provenance, read as the resolver reads it."""
-    result = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, storage_ids=[storage_id]), limit=1)
-    provenance = extract_data_provenance_from_entry(result.records[0].event_log_entry) if result.records else None
-    return provenance.code_version if provenance else None
-
-
-def _code_changed_only(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, key: dg.AssetKey,
+def _code_changed_only(instance: dg.DagsterInstance, asset_graph: AssetGraph, key: dg.AssetKey,
                        candidates: list[str], latest: _Latest) -> set[str]:
     """The candidates whose only stale cause is a new code version.
 
@@ -201,7 +172,7 @@ def _code_changed_only(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph
             continue
         if len(known) >= _MAX_OLD_CODE_VERSIONS:
             continue
-        recorded = _recorded_code_version(instance, key, own_ids[p])
+        recorded = recorded_code_version(instance, key, own_ids[p])
         if recorded is not None and recorded != current and recorded not in known:
             known.append(recorded)
             if own_versions.get(p) == _expected_version(recorded, parents, p):
@@ -209,7 +180,7 @@ def _code_changed_only(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph
     return found
 
 
-def scan_stale(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, asset_keys: Sequence[dg.AssetKey] | None = None,
+def scan_stale(instance: dg.DagsterInstance, asset_graph: AssetGraph, asset_keys: Sequence[dg.AssetKey] | None = None,
                partitions: Sequence[str] | None = None) -> StaleScan:
     """Every stale (asset, partition) among `asset_keys` (default: every per-video asset) and `partitions`
     (default: every video), with the reasons Dagster gives."""
@@ -217,7 +188,7 @@ def scan_stale(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, asset_
     keys = list(asset_keys) if asset_keys is not None else select_assets(asset_graph, None)
     wanted = list(partitions) if partitions is not None else list(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
     latest = _Latest(instance)
-    resolver = CachingStaleStatusResolver(instance, asset_graph, _LoadingContext(instance))
+    causes_of = StaleCauses(instance, asset_graph)
     stale: list[StaleAsset] = []
     for key in keys:
         candidates = _candidates(asset_graph, key, wanted, latest)
@@ -229,21 +200,15 @@ def scan_stale(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, asset_
             if p in code_only:
                 stale.append(StaleAsset(p, key.to_user_string(), ("has a new code version",)))
                 continue
-            causes = resolver.get_stale_causes(key, p)
+            causes = causes_of(key, p)
             if causes:
-                stale.append(StaleAsset(p, key.to_user_string(), tuple(_describe(c) for c in causes)))
+                stale.append(StaleAsset(p, key.to_user_string(), tuple(causes)))
     order = {k.to_user_string(): i for i, k in enumerate(keys)}
     stale.sort(key=lambda s: (_partition_order(s.partition), order[s.asset]))
     return StaleScan(len(wanted), tuple(k.to_user_string() for k in keys), stale, time.perf_counter() - started)
 
 
-def _describe(cause) -> str:  # a dagster StaleCause
-    if cause.dependency is not None and cause.dependency.asset_key != cause.key.asset_key:
-        return f"{cause.reason} ({cause.dependency.asset_key.to_user_string()})"
-    return cause.reason
-
-
-def launch_backfill(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, stale: Sequence[StaleAsset],
+def launch_backfill(instance: dg.DagsterInstance, asset_graph: AssetGraph, stale: Sequence[StaleAsset],
                     *, title: str = "Reprocess stale videos") -> str:
     """One asset backfill over exactly these (asset, partition) pairs; returns its id.
 
@@ -252,17 +217,11 @@ def launch_backfill(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, s
     """
     if not stale:
         raise ValueError("nothing is stale: no backfill to launch")
-    subset = AssetGraphSubset.from_asset_partition_set(
-        {AssetKeyPartitionKey(dg.AssetKey.from_user_string(s.asset), s.partition) for s in stale}, asset_graph)
-    backfill_id = make_new_backfill_id()
     counts = Counter(s.asset for s in stale)
-    instance.add_backfill(PartitionBackfill.from_asset_graph_subset(
-        backfill_id=backfill_id, backfill_timestamp=get_current_timestamp(),
-        tags={"dagster/priority": BACKFILL_PRIORITY, REPROCESS_TAG: "stale"},
-        dynamic_partitions_store=instance, asset_graph_subset=subset, title=title,
-        description="Stale after a model or code change: " + ", ".join(f"{a} x{n}" for a, n in counts.items()),
-        run_config=None))
-    return backfill_id
+    return add_asset_backfill(
+        instance, asset_graph, ((s.asset, s.partition) for s in stale),
+        tags={"dagster/priority": BACKFILL_PRIORITY, REPROCESS_TAG: "stale"}, title=title,
+        description="Stale after a model or code change: " + ", ".join(f"{a} x{n}" for a, n in counts.items()))
 
 
 @dataclass(frozen=True)
@@ -274,23 +233,14 @@ class BackfillProgress:
 
     @property
     def done(self) -> bool:
-        return self.status not in (BulkActionStatus.REQUESTED.value, BulkActionStatus.CANCELING.value,
-                                   BulkActionStatus.FAILING.value)
+        return self.status not in OPEN_BACKFILL_STATUSES
 
     def line(self) -> str:
         return f"{self.status.lower()}: {self.materialized}/{self.targeted} materialized, {self.failed} failed"
 
 
 def backfill_progress(instance: dg.DagsterInstance, backfill_id: str) -> BackfillProgress:
-    backfill = instance.get_backfill(backfill_id)
-    if backfill is None:
-        raise ValueError(f"no backfill {backfill_id}")
-    data = backfill.asset_backfill_data
-    if data is None:
-        return BackfillProgress(backfill.status.value, 0, 0, 0)
-    return BackfillProgress(backfill.status.value, data.target_subset.num_partitions_and_non_partitioned_assets,
-                            data.materialized_subset.num_partitions_and_non_partitioned_assets,
-                            data.failed_and_downstream_subset.num_partitions_and_non_partitioned_assets)
+    return BackfillProgress(*backfill_counts(instance, backfill_id))
 
 
 def wait_for_backfill(instance: dg.DagsterInstance, backfill_id: str, report: Callable[[BackfillProgress], None],

@@ -12,8 +12,9 @@ Each module says why it needs the internals, what public API would replace it, a
 - `storage`: Dagster's SQLite storages through one pooled engine per process.
 - `run_workers`, `launcher`: run workers forked from a warm process, and a health check that lets run
   monitoring fail a run whose worker was killed.
-- `backfills`: a backfill requested from a sensor, and whether one is still open.
+- `backfills`: a backfill requested from a sensor, and whether one is still open (and what it targets).
+- `staleness`: Dagster's staleness read in bulk, its reasons, and one backfill over exactly what is stale.
 
-Everything else uses Dagster's public API (`import dagster as dg`); `orchestration/reprocess.py`'s
-staleness scan still reads Dagster's internals while it is rewritten to ask the code location instead.
+Everything else uses Dagster's public API (`import dagster as dg`), and the deployed code location is asked
+through the webserver's GraphQL API (orchestration/code_location.py).
 """
