@@ -89,8 +89,10 @@ class Stack:
         return found
 
     def stale_listing(self) -> str:
-        result = subprocess.run([sys.executable, "-m", "orchestration.cli", "reprocess", "--stale", "--dry-run"],
-                                env=self.env, cwd=REPO, capture_output=True, text=True, timeout=120)
+        # The daemon runs with this same environment and no webserver runs: the shell's settings are the code
+        # location's here (tests/e2e/test_reprocess_code_location.py asks a webserver).
+        result = subprocess.run([sys.executable, "-m", "orchestration.cli", "reprocess", "--stale", "--dry-run",
+                                 "--from-shell"], env=self.env, cwd=REPO, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
