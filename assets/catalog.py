@@ -34,20 +34,29 @@ MODEL_DRIVEN_TAG = "model_driven"
 _MAX_KINDS = 3
 
 
-def video_asset(*, group_name: str, kinds: Iterable[str] = (), retry_policy: dg.RetryPolicy = TRANSIENT_RETRY,
-                **kwargs: Any) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+def video_asset(
+    *, group_name: str, kinds: Iterable[str] = (), retry_policy: dg.RetryPolicy = TRANSIENT_RETRY, **kwargs: Any
+) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
     """`@dg.asset` for one video's partition, with this project's owners and default retry policy, its step
     wrapped in `video_step` (a deleted video's run ends canceled, a terminated step is not retried)."""
-    asset = dg.asset(partitions_def=videos_partitions, group_name=group_name, kinds=set(kinds), owners=OWNERS,
-                     retry_policy=retry_policy, tags={PER_VIDEO_TAG: ""}, **kwargs)
+    asset = dg.asset(
+        partitions_def=videos_partitions,
+        group_name=group_name,
+        kinds=set(kinds),
+        owners=OWNERS,
+        retry_policy=retry_policy,
+        tags={PER_VIDEO_TAG: ""},
+        **kwargs,
+    )
     return lambda fn: asset(video_step(fn))
 
 
 VIDEO_ASSETS = dg.AssetSelection.tag(PER_VIDEO_TAG, "")
 
 
-def for_installation(assets: Sequence[Any], resource_kinds: Mapping[str, str],
-                     model_versions: Mapping[str, str]) -> list[dg.AssetsDefinition]:
+def for_installation(
+    assets: Sequence[Any], resource_kinds: Mapping[str, str], model_versions: Mapping[str, str]
+) -> list[dg.AssetsDefinition]:
     """The assets with the kinds and code versions of this installation.
 
     `resource_kinds`: each resource's kind here (e.g. `database` -> `postgres`); `model_versions`: the identity
@@ -70,14 +79,19 @@ def for_installation(assets: Sequence[Any], resource_kinds: Mapping[str, str],
 
     def spec(s: dg.AssetSpec) -> dg.AssetSpec:
         used = uses[s.key]
-        ordered = [*sorted(s.kinds), *(resource_kinds[r] for r in model_versions if r in used and r in resource_kinds),
-                   *(resource_kinds[r] for r in resource_kinds if r in used and r not in model_versions)]
+        ordered = [
+            *sorted(s.kinds),
+            *(resource_kinds[r] for r in model_versions if r in used and r in resource_kinds),
+            *(resource_kinds[r] for r in resource_kinds if r in used and r not in model_versions),
+        ]
         behind = models_behind(s.key)
         tags = {k: v for k, v in s.tags.items() if not k.startswith("dagster/kind/")}
         if behind:
             tags[MODEL_DRIVEN_TAG] = ""
         return s.replace_attributes(
-            kinds=set(list(dict.fromkeys(ordered))[:_MAX_KINDS]), tags=tags,
-            code_version=" | ".join(model_versions[r] for r in model_versions if r in behind) or s.code_version)
+            kinds=set(list(dict.fromkeys(ordered))[:_MAX_KINDS]),
+            tags=tags,
+            code_version=" | ".join(model_versions[r] for r in model_versions if r in behind) or s.code_version,
+        )
 
     return [a.map_asset_specs(spec) for a in definitions]

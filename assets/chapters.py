@@ -22,36 +22,51 @@ from resources.summarizer import SummarizerResource
     # After the steps that make the video ready (chapters are not part of its search document).
     op_tags={"dagster/priority": "-1"},
     description="Topical chapters of the speech (boundaries where the meaning of adjacent windows changes "
-                "most, each at least CHAPTER_MIN_SECONDS long), with a short title and a one-sentence gist from "
-                "the summarizer; rows and a WebVTT chapters track. Silence gives none, short speech one.",
+    "most, each at least CHAPTER_MIN_SECONDS long), with a short title and a one-sentence gist from "
+    "the summarizer; rows and a WebVTT chapters track. Silence gives none, short speech one.",
 )
-def chapters(context: dg.AssetExecutionContext, database: DatabaseResource, object_store: ObjectStoreResource,
-             summarizer: SummarizerResource, embedding: EmbeddingResource,
-             chapter_rules: ChapterRulesResource) -> dg.MaterializeResult:
+def chapters(
+    context: dg.AssetExecutionContext,
+    database: DatabaseResource,
+    object_store: ObjectStoreResource,
+    summarizer: SummarizerResource,
+    embedding: EmbeddingResource,
+    chapter_rules: ChapterRulesResource,
+) -> dg.MaterializeResult:
     videos = repository(context, database)
     embed = embedding.get_embedder().embed
     writer = chapter_writer_for(summarizer.get_provider(), embed)
-    found = make_chapters(videos.segments(), embed, writer, context=" ".join(videos.chunk_summaries()),
-                          min_seconds=chapter_rules.min_seconds, duration=videos.video().duration_seconds)
-    object_store.get_store().put_bytes(keys.chapters_vtt_key(videos.video_id), to_webvtt_chapters(found).encode(),
-                                       "text/vtt")
+    found = make_chapters(
+        videos.segments(),
+        embed,
+        writer,
+        context=" ".join(videos.chunk_summaries()),
+        min_seconds=chapter_rules.min_seconds,
+        duration=videos.video().duration_seconds,
+    )
+    object_store.get_store().put_bytes(keys.chapters_vtt_key(videos.video_id), to_webvtt_chapters(found).encode(), "text/vtt")
     videos.save_chapters(found)
     table = "\n".join(f"| {c.start:.1f}-{c.end:.1f}s | {c.title} | {c.gist} |" for c in found)
-    return dg.MaterializeResult(metadata={
-        "chapter_count": len(found),
-        "chapters": dg.MetadataValue.md("| time | title | gist |\n|---|---|---|\n" + table if found
-                                        else "_No speech, so no chapters._"),
-        "writer": writer.identity(),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "chapter_count": len(found),
+            "chapters": dg.MetadataValue.md(
+                "| time | title | gist |\n|---|---|---|\n" + table if found else "_No speech, so no chapters._"
+            ),
+            "writer": writer.identity(),
+        }
+    )
 
 
-@video_check(asset=chapters,
-             description="Chapters are ordered, don't overlap, cover the speech and last at least CHAPTER_MIN_SECONDS "
-                         "each (one chapter may be shorter; silence has none).")
-def chapters_are_well_formed(context: dg.AssetCheckExecutionContext, database: DatabaseResource,
-                             chapter_rules: ChapterRulesResource) -> dg.AssetCheckResult:
+@video_check(
+    asset=chapters,
+    description="Chapters are ordered, don't overlap, cover the speech and last at least CHAPTER_MIN_SECONDS "
+    "each (one chapter may be shorter; silence has none).",
+)
+def chapters_are_well_formed(
+    context: dg.AssetCheckExecutionContext, database: DatabaseResource, chapter_rules: ChapterRulesResource
+) -> dg.AssetCheckResult:
     videos = repository(context, database)
     found = videos.chapters()
     problems = chapter_problems(found, videos.segments(), chapter_rules.min_seconds)
-    return dg.AssetCheckResult(passed=not problems, metadata={"chapters": len(found),
-                                                              "problems": "; ".join(problems[:5])})
+    return dg.AssetCheckResult(passed=not problems, metadata={"chapters": len(found), "problems": "; ".join(problems[:5])})

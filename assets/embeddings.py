@@ -17,18 +17,24 @@ from resources.passages import PassageRulesResource
     group_name="content",
     deps=[transcript, video_summary],
     description="The transcript cut into ~30-60 s passages of whole sentences that never span a topic change "
-                "(found as chapters are) and overlap by a sentence, with their sentences' times, plus the title and "
-                "the summary, each embedded by the embedding model (offline WordLlama by default).",
+    "(found as chapters are) and overlap by a sentence, with their sentences' times, plus the title and "
+    "the summary, each embedded by the embedding model (offline WordLlama by default).",
 )
-def passage_embeddings(context: dg.AssetExecutionContext, database: DatabaseResource,
-                       embedding: EmbeddingResource, passage_rules: PassageRulesResource) -> dg.MaterializeResult:
+def passage_embeddings(
+    context: dg.AssetExecutionContext,
+    database: DatabaseResource,
+    embedding: EmbeddingResource,
+    passage_rules: PassageRulesResource,
+) -> dg.MaterializeResult:
     embedder = embedding.get_embedder()
     passages, changes = embed_passages(repository(context, database), embedder, passage_rules.topic_min_seconds)
     spans = [f"{p.start:.0f}-{p.end:.0f}s" for p in passages if p.kind == TRANSCRIPT and p.start is not None]
-    return dg.MaterializeResult(metadata={
-        "passages": len(passages),
-        "transcript_passages": dg.MetadataValue.text(", ".join(spans) or "none"),
-        "topic_changes": dg.MetadataValue.text(", ".join(f"{t:.1f}s" for t in changes) or "none"),
-        "model": embedder.model_id,
-        "dimensions": embedder.dimensions,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "passages": len(passages),
+            "transcript_passages": dg.MetadataValue.text(", ".join(spans) or "none"),
+            "topic_changes": dg.MetadataValue.text(", ".join(f"{t:.1f}s" for t in changes) or "none"),
+            "model": embedder.model_id,
+            "dimensions": embedder.dimensions,
+        }
+    )

@@ -1,6 +1,5 @@
 """The search document: everything a search needs about a video, indexed by video id."""
 
-
 import dagster as dg
 
 from assets.catalog import video_asset
@@ -17,11 +16,12 @@ from resources.search_index import SearchIndexResource
     group_name="content",
     deps=[video_summary, video_variants, passage_embeddings],
     description="The video's search document (title, description, owner, transcript, summary, status, dates "
-                "and timed segments) and its passage vectors, keyed by video id; indexing it makes the video "
-                "ready.",
+    "and timed segments) and its passage vectors, keyed by video id; indexing it makes the video "
+    "ready.",
 )
-def search_document(context: dg.AssetExecutionContext, database: DatabaseResource,
-                    search_index: SearchIndexResource) -> dg.MaterializeResult:
+def search_document(
+    context: dg.AssetExecutionContext, database: DatabaseResource, search_index: SearchIndexResource
+) -> dg.MaterializeResult:
     videos = repository(context, database)
     videos.advance(VideoStatus.INDEXING)
     document = videos.search_document()
@@ -32,10 +32,12 @@ def search_document(context: dg.AssetExecutionContext, database: DatabaseResourc
         model, passages = videos.passage_vectors()
         vectors.upsert(videos.video_id, model or "", passages)
     videos.mark_indexed()
-    return dg.MaterializeResult(metadata={
-        "backend": index.backend_name,
-        "segments_indexed": len(document.segments),
-        "passages_indexed": len(passages) if vectors is not None else 0,
-        "transcript_chars": len(document.transcript),
-        "status": document.status,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "backend": index.backend_name,
+            "segments_indexed": len(document.segments),
+            "passages_indexed": len(passages) if vectors is not None else 0,
+            "transcript_chars": len(document.transcript),
+            "status": document.status,
+        }
+    )

@@ -22,8 +22,11 @@ TRANSIENT_RETRY = dg.RetryPolicy(max_retries=3, delay=1, backoff=dg.Backoff.EXPO
 
 def k8s_resources(cpu: str, memory: str) -> dict[str, Any]:
     """The `dagster-k8s/config` op tag: the pod size of this asset's step under the k8s_job_executor."""
-    return {"dagster-k8s/config": {"container_config": {"resources": {
-        "requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}}}}
+    return {
+        "dagster-k8s/config": {
+            "container_config": {"resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}}
+        }
+    }
 
 
 TITLE_TAG = "videoai/title"
@@ -31,7 +34,7 @@ _TAG_VALUE_LIMIT = 200
 
 
 def video_run_tags(title: str) -> dict[str, str]:
-    return {TITLE_TAG: title if len(title) <= _TAG_VALUE_LIMIT else title[:_TAG_VALUE_LIMIT - 1] + "…"}
+    return {TITLE_TAG: title if len(title) <= _TAG_VALUE_LIMIT else title[: _TAG_VALUE_LIMIT - 1] + "…"}
 
 
 def thumbnail_url(vid: int) -> str:
@@ -48,8 +51,7 @@ def video_id(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) 
     return video_id_of(context.partition_key)
 
 
-def repository(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
-               database: DatabaseResource) -> VideoRepository:
+def repository(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, database: DatabaseResource) -> VideoRepository:
     """The rows of the video this partition is."""
     return VideoRepository(database.engine(), video_id(context))
 
@@ -89,8 +91,9 @@ def video_step(step: Step) -> Step:
             return step(context, *args, **kwargs)
         except dg.DagsterExecutionInterruptedError:
             if _run_status(context) in _STOPPING:
-                raise dg.Failure(description="The run was terminated: this step stops here, without retries.",
-                                 allow_retries=False) from None
+                raise dg.Failure(
+                    description="The run was terminated: this step stops here, without retries.", allow_retries=False
+                ) from None
             raise
         except Exception as error:
             if isinstance(error, VideoNotFound) or _deleted_meanwhile(context, kwargs.get("database")):

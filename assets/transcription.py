@@ -1,6 +1,5 @@
 """The transcript asset: faster-whisper speech-to-text with timed segments."""
 
-
 import json
 
 import dagster as dg
@@ -24,10 +23,14 @@ from resources.transcriber import TranscriberResource
     deps=[source_video],
     pool="transcribe",
     description="Speech-to-text with faster-whisper (VAD on): timed segments, detected language; "
-                "JSON and WebVTT in the object store. A video without audio gets an empty transcript.",
+    "JSON and WebVTT in the object store. A video without audio gets an empty transcript.",
 )
-def transcript(context: dg.AssetExecutionContext, database: DatabaseResource,
-               object_store: ObjectStoreResource, transcriber: TranscriberResource) -> dg.MaterializeResult:
+def transcript(
+    context: dg.AssetExecutionContext,
+    database: DatabaseResource,
+    object_store: ObjectStoreResource,
+    transcriber: TranscriberResource,
+) -> dg.MaterializeResult:
     videos = repository(context, database)
     video = videos.video()
     vid, source_key, media_seconds = videos.video_id, video.source_key or "", video.duration_seconds
@@ -44,12 +47,14 @@ def transcript(context: dg.AssetExecutionContext, database: DatabaseResource,
     model_info = engine.model_info()
     row = videos.save_transcript(result, model_info, json_key, vtt_key)
     preview = " ".join(s.text for s in result.segments)[:500]
-    return dg.MaterializeResult(metadata={
-        "language": row.language or "none",
-        "word_count": row.word_count,
-        "segment_count": row.segment_count,
-        "audio_seconds": dg.MetadataValue.float(row.audio_seconds or 0.0),
-        "speech_seconds": dg.MetadataValue.float(row.speech_seconds or 0.0),
-        "model": model_info.get("model", ""),
-        "preview": dg.MetadataValue.text(preview or "(no speech)"),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "language": row.language or "none",
+            "word_count": row.word_count,
+            "segment_count": row.segment_count,
+            "audio_seconds": dg.MetadataValue.float(row.audio_seconds or 0.0),
+            "speech_seconds": dg.MetadataValue.float(row.speech_seconds or 0.0),
+            "model": model_info.get("model", ""),
+            "preview": dg.MetadataValue.text(preview or "(no speech)"),
+        }
+    )

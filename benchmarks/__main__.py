@@ -42,8 +42,7 @@ def main(argv: list[str]) -> int:
         print(f"==> {name}", flush=True)
         started = time.monotonic()
         code = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *options], check=False).returncode
-        print(f"<== {name}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {time.monotonic() - started:.0f} s\n",
-              flush=True)
+        print(f"<== {name}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {time.monotonic() - started:.0f} s\n", flush=True)
         if code != 0:
             failed.append(name)
     return 1 if failed else 0

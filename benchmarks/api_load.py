@@ -43,8 +43,24 @@ from benchmarks.support import API, api_server, temporary_database
 from orchestration.processes import free_port
 
 PASSWORD = "load-test-password-7"
-WORDS = ("river", "mountain", "kitchen", "engine", "garden", "planet", "violin", "harbor", "forest", "desert",
-         "market", "bridge", "lantern", "glacier", "canyon", "orchard")
+WORDS = (
+    "river",
+    "mountain",
+    "kitchen",
+    "engine",
+    "garden",
+    "planet",
+    "violin",
+    "harbor",
+    "forest",
+    "desert",
+    "market",
+    "bridge",
+    "lantern",
+    "glacier",
+    "canyon",
+    "orchard",
+)
 DEFAULT_MIX = {"search": 30, "detail": 25, "list": 20, "watch": 20, "login": 5}
 SLOW_SECONDS = 10.0
 
@@ -81,8 +97,10 @@ def seed(env: dict[str, str], videos: int = 200, users: int = 20) -> Seeded:
     hashed = hash_password(PASSWORD)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     with session_scope(engine) as session:
-        people = [User(email=f"load-{n}-{uuid.uuid4().hex[:6]}@example.com", full_name=f"User {n}",
-                       hashed_password=hashed) for n in range(users)]
+        people = [
+            User(email=f"load-{n}-{uuid.uuid4().hex[:6]}@example.com", full_name=f"User {n}", hashed_password=hashed)
+            for n in range(users)
+        ]
         session.add_all(people)
         session.flush()
         user_ids, emails = [u.id for u in people], [u.email for u in people]
@@ -91,29 +109,62 @@ def seed(env: dict[str, str], videos: int = 200, users: int = 20) -> Seeded:
         for n in range(videos):
             words = rng.sample(WORDS, 4)
             created = start + timedelta(minutes=n)
-            video = Video(title=f"{words[0]} {words[1]} #{n}", description=f"About the {words[2]}",
-                          owner_id=user_ids[n % users], status=VideoStatus.READY.value, created_at=created,
-                          updated_at=created, duration_seconds=30.0, width=640, height=360)
+            video = Video(
+                title=f"{words[0]} {words[1]} #{n}",
+                description=f"About the {words[2]}",
+                owner_id=user_ids[n % users],
+                status=VideoStatus.READY.value,
+                created_at=created,
+                updated_at=created,
+                duration_seconds=30.0,
+                width=640,
+                height=360,
+            )
             session.add(video)
             session.flush()
             vid = video.id
             video_ids.append(vid)
             store.put_bytes(keys.variant_key(vid, "360p"), b"\x00" * 1024, "video/mp4")
-            session.add(VideoVariant(video_id=vid, label="360p", width=640, height=360, video_codec="h264",
-                                     audio_codec="aac", bitrate=500_000, size_bytes=1024,
-                                     object_key=keys.variant_key(vid, "360p")))
+            session.add(
+                VideoVariant(
+                    video_id=vid,
+                    label="360p",
+                    width=640,
+                    height=360,
+                    video_codec="h264",
+                    audio_codec="aac",
+                    bitrate=500_000,
+                    size_bytes=1024,
+                    object_key=keys.variant_key(vid, "360p"),
+                )
+            )
             text = " ".join(rng.choice(WORDS) for _ in range(60))
             session.add(VideoTranscript(video_id=vid, language="en", text=text, word_count=60, segment_count=2))
-            session.add_all([TranscriptSegment(video_id=vid, position=0, start_seconds=0.0, end_seconds=15.0,
-                                               text=text[: len(text) // 2]),
-                             TranscriptSegment(video_id=vid, position=1, start_seconds=15.0, end_seconds=30.0,
-                                               text=text[len(text) // 2:])])
-            documents.append(SearchDocument(
-                video_id=vid, title=video.title, description=video.description, owner_id=video.owner_id,
-                owner_name=None, transcript=text, summary=f"A video about {words[3]}.",
-                status=VideoStatus.READY.value, language="en", created_at=created, updated_at=created,
-                duration_seconds=30.0, segments=(TimedSegment(0.0, 15.0, text[: len(text) // 2]),
-                                                 TimedSegment(15.0, 30.0, text[len(text) // 2:]))))
+            session.add_all(
+                [
+                    TranscriptSegment(video_id=vid, position=0, start_seconds=0.0, end_seconds=15.0, text=text[: len(text) // 2]),
+                    TranscriptSegment(
+                        video_id=vid, position=1, start_seconds=15.0, end_seconds=30.0, text=text[len(text) // 2 :]
+                    ),
+                ]
+            )
+            documents.append(
+                SearchDocument(
+                    video_id=vid,
+                    title=video.title,
+                    description=video.description,
+                    owner_id=video.owner_id,
+                    owner_name=None,
+                    transcript=text,
+                    summary=f"A video about {words[3]}.",
+                    status=VideoStatus.READY.value,
+                    language="en",
+                    created_at=created,
+                    updated_at=created,
+                    duration_seconds=30.0,
+                    segments=(TimedSegment(0.0, 15.0, text[: len(text) // 2]), TimedSegment(15.0, 30.0, text[len(text) // 2 :])),
+                )
+            )
     for document in documents:
         search.upsert(document)
     tokens = [create_access_token(settings, uid).token for uid in user_ids]
@@ -159,8 +210,9 @@ class LevelResult:
     @property
     def server_errors(self) -> int:
         """5xx other than 503 with Retry-After, plus requests that never got an answer (timeouts included)."""
-        return (sum(n for code, n in self.statuses.items() if code >= 500 and code != 503) + self.bad_503
-                + sum(self.errors.values()))
+        return (
+            sum(n for code, n in self.statuses.items() if code >= 500 and code != 503) + self.bad_503 + sum(self.errors.values())
+        )
 
     @property
     def slowest(self) -> float:
@@ -169,10 +221,11 @@ class LevelResult:
     def line(self) -> str:
         codes = " ".join(f"{code}:{n}" for code, n in sorted(self.statuses.items()))
         errors = f" errors {dict(self.errors)}" if self.errors else ""
-        cpu = f"  cpu: client {self.client_cpu:.2f}" + (
-            f" server {self.server_cpu:.2f}" if self.server_cpu is not None else "")
-        return (f"{self.clients:>4} clients  {self.rate:8.1f} req/s  p50 {self.quantile(0.5) * 1000:7.1f} ms  "
-                f"p99 {self.quantile(0.99) * 1000:7.1f} ms  max {self.slowest:6.2f} s  [{codes}]{errors}{cpu}")
+        cpu = f"  cpu: client {self.client_cpu:.2f}" + (f" server {self.server_cpu:.2f}" if self.server_cpu is not None else "")
+        return (
+            f"{self.clients:>4} clients  {self.rate:8.1f} req/s  p50 {self.quantile(0.5) * 1000:7.1f} ms  "
+            f"p99 {self.quantile(0.99) * 1000:7.1f} ms  max {self.slowest:6.2f} s  [{codes}]{errors}{cpu}"
+        )
 
     def ops_line(self) -> str:
         return "  ".join(f"{op} p99 {self.quantile(0.99, op) * 1000:.0f} ms" for op in sorted(self.latencies))
@@ -195,8 +248,7 @@ def _request_for(op: str, rng: random.Random, seeded: Seeded) -> tuple[str, str,
     raise ValueError(op)
 
 
-async def _drive(base: str, clients: int, seconds: float, seeded: Seeded, mix: dict[str, int],
-                 timeout: float) -> LevelResult:
+async def _drive(base: str, clients: int, seconds: float, seeded: Seeded, mix: dict[str, int], timeout: float) -> LevelResult:
     result = LevelResult(clients, seconds)
     ops, weights = list(mix), list(mix.values())
     started = time.perf_counter()
@@ -208,8 +260,7 @@ async def _drive(base: str, clients: int, seconds: float, seeded: Seeded, mix: d
         # the requests themselves, on the cores the server needs.)
         rng = random.Random(n)
         session_timeout = aiohttp.ClientTimeout(total=timeout)  # the whole request, as the client waits
-        async with aiohttp.ClientSession(base, timeout=session_timeout,
-                                         connector=aiohttp.TCPConnector(limit=1)) as http:
+        async with aiohttp.ClientSession(base, timeout=session_timeout, connector=aiohttp.TCPConnector(limit=1)) as http:
             while time.perf_counter() < deadline:
                 op = rng.choices(ops, weights)[0]
                 method, url, options = _request_for(op, rng, seeded)
@@ -237,8 +288,9 @@ async def _drive(base: str, clients: int, seconds: float, seeded: Seeded, mix: d
     return result
 
 
-def drive(base: str, clients: int, seconds: float, seeded: Seeded, mix: dict[str, int] | None = None,
-          timeout: float = 30.0) -> LevelResult:
+def drive(
+    base: str, clients: int, seconds: float, seeded: Seeded, mix: dict[str, int] | None = None, timeout: float = 30.0
+) -> LevelResult:
     """Run `clients` concurrent clients against `base` for `seconds`; every answer is recorded.
 
     A request is timed from its send to the end of its body, as its client sees it; one with no
@@ -251,12 +303,23 @@ def drive(base: str, clients: int, seconds: float, seeded: Seeded, mix: dict[str
 
 
 def run_database(kind: str, levels: list[int], seconds: float) -> tuple[list[LevelResult], list[str]]:
-    with tempfile.TemporaryDirectory(prefix="videoai-load-") as tmp, temporary_database(
-            kind, Path(tmp), os.environ.get("VIDEOAI_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-            "videoai_bench") as url:
-        env = {"VIDEOAI_HOME": str(Path(tmp) / "home"), "DATABASE_URL": url,
-               "JWT_SECRET": "load-test-secret-" + "x" * 32, "OBJECT_STORE": "local", "SEARCH_BACKEND": "database",
-               "LOGIN_MAX_FAILURES": "1000000"}
+    with (
+        tempfile.TemporaryDirectory(prefix="videoai-load-") as tmp,
+        temporary_database(
+            kind,
+            Path(tmp),
+            os.environ.get("VIDEOAI_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+            "videoai_bench",
+        ) as url,
+    ):
+        env = {
+            "VIDEOAI_HOME": str(Path(tmp) / "home"),
+            "DATABASE_URL": url,
+            "JWT_SECRET": "load-test-secret-" + "x" * 32,
+            "OBJECT_STORE": "local",
+            "SEARCH_BACKEND": "database",
+            "LOGIN_MAX_FAILURES": "1000000",
+        }
         seeded = seed(env)
         results: list[LevelResult] = []
         with api_server({**os.environ, **env}, free_port(), Path(tmp) / "api.log") as server:
@@ -266,8 +329,10 @@ def run_database(kind: str, levels: list[int], seconds: float) -> tuple[list[Lev
                 before = _cpu_seconds(server.pid)
                 result = drive(base, clients, seconds, seeded)
                 result.server_cpu = (_cpu_seconds(server.pid) - before) / result.seconds
-                print(f"  {kind:<10} {result.line()}  load {os.getloadavg()[0]:.1f}\n"
-                      f"  {'':<10}       {result.ops_line()}", flush=True)
+                print(
+                    f"  {kind:<10} {result.line()}  load {os.getloadavg()[0]:.1f}\n  {'':<10}       {result.ops_line()}",
+                    flush=True,
+                )
                 results.append(result)
     return results, check(results)
 
@@ -287,8 +352,7 @@ def check(results: list[LevelResult]) -> list[str]:
     problems = []
     for r in results:
         if r.server_errors:
-            problems.append(f"{r.clients} clients: {r.server_errors} answers were 5xx (not 503+Retry-After) "
-                            f"or missing")
+            problems.append(f"{r.clients} clients: {r.server_errors} answers were 5xx (not 503+Retry-After) or missing")
         if r.slowest > SLOW_SECONDS:
             problems.append(f"{r.clients} clients: slowest request {r.slowest:.1f} s > {SLOW_SECONDS:g} s")
     peak = max((r.rate for r in results), default=0.0)

@@ -56,8 +56,9 @@ def instance_yaml(home: Path, storage: str) -> str:
     config = yaml.safe_load(dagster_yaml(home))
     if storage == "consolidated":  # Dagster's own classes: a new SQLite connection and engine per access
         del config["run_storage"], config["schedule_storage"]
-        config["event_log_storage"].update(module="dagster._core.storage.event_log",
-                                           **{"class": "ConsolidatedSqliteEventLogStorage"})
+        config["event_log_storage"].update(
+            module="dagster._core.storage.event_log", **{"class": "ConsolidatedSqliteEventLogStorage"}
+        )
     elif storage == "per-run":  # Dagster's defaults: one event-log SQLite file per run
         del config["run_storage"], config["schedule_storage"], config["event_log_storage"]
     # Hold the run queue: this measures taking the backlog, not running the videos.
@@ -93,12 +94,19 @@ def run(uploads: int, batch: int, storage: str, timeout: float, stop_after_first
         register_videos(f"sqlite:///{home / 'videoai.db'}", range(1, uploads + 1))
         expected = write_uploads(home / "objects", uploads)
         print(f"  {uploads:,} uploads written in {time.perf_counter() - started:.1f} s", flush=True)
-        env = {**os.environ, "VIDEOAI_HOME": str(home), "DAGSTER_HOME": str(dagster_home),
-               "SENSOR_BATCH_SIZE": str(batch), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "VIDEOAI_HOME": str(home),
+            "DAGSTER_HOME": str(dagster_home),
+            "SENSOR_BATCH_SIZE": str(batch),
+            "PYTHONUNBUFFERED": "1",
+        }
         for name in ("DATABASE_URL", "OBJECT_STORE", "OBJECT_STORE_DIR", "KAFKA_BOOTSTRAP_SERVERS"):
             env.pop(name, None)
-        with dagster_daemon(env, home / "daemon.log") as daemon, \
-                dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+        with (
+            dagster_daemon(env, home / "daemon.log") as daemon,
+            dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance,
+        ):
             launched = time.monotonic()
             ticks: list = []
             while time.monotonic() - launched < timeout:
@@ -115,8 +123,11 @@ def run(uploads: int, batch: int, storage: str, timeout: float, stop_after_first
             runs = instance.get_runs(dg.RunsFilter(tags={"videoai/trigger": "object-store"}))
         keys = [run.tags.get("dagster/partition") for run in runs]
         for number, tick in enumerate(ticks, 1):
-            print(f"  tick {number:3}: {tick.end_timestamp - tick.timestamp:6.2f} s, {len(tick.run_ids):5} runs "
-                  f"({tick.status.value})", flush=True)
+            print(
+                f"  tick {number:3}: {tick.end_timestamp - tick.timestamp:6.2f} s, {len(tick.run_ids):5} runs "
+                f"({tick.status.value})",
+                flush=True,
+            )
         return {
             "ticks": [(t.end_timestamp - t.timestamp, len(t.run_ids)) for t in ticks],
             "runs": len(runs),
@@ -137,8 +148,10 @@ def main() -> int:
     from pipeline.settings import Settings
 
     batch = args.batch or Settings().sensor_batch_size
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (shared with other work); "
-          f"SENSOR_BATCH_SIZE={batch}, storage: {args.storage}")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (shared with other work); "
+        f"SENSOR_BATCH_SIZE={batch}, storage: {args.storage}"
+    )
     verdicts: list[str] = []
     passed: list[bool] = []
     if args.uploads:
@@ -148,25 +161,34 @@ def main() -> int:
         durations = sorted(d for d, runs in result["ticks"] if runs)
         idle = [d for d, runs in result["ticks"] if not runs]
         longest = durations[-1] if durations else 0.0
-        print(f"  ticks that created runs: {len(durations)}, median "
-              f"{statistics.median(durations) if durations else 0:.2f} s, max {longest:.2f} s; "
-              f"{len(idle)} found nothing new and waited for an upload ({', '.join(f'{d:.2f}' for d in idle)} s)")
-        print(f"  runs: {result['runs']:,} for {args.uploads:,} uploads, {result['distinct']:,} distinct videos, "
-              f"every upload: {'yes' if result['all'] else 'NO'}; longest tick {longest:.2f} s; "
-              f"backlog taken in {result['wall'] or 0:.1f} s")
+        print(
+            f"  ticks that created runs: {len(durations)}, median "
+            f"{statistics.median(durations) if durations else 0:.2f} s, max {longest:.2f} s; "
+            f"{len(idle)} found nothing new and waited for an upload ({', '.join(f'{d:.2f}' for d in idle)} s)"
+        )
+        print(
+            f"  runs: {result['runs']:,} for {args.uploads:,} uploads, {result['distinct']:,} distinct videos, "
+            f"every upload: {'yes' if result['all'] else 'NO'}; longest tick {longest:.2f} s; "
+            f"backlog taken in {result['wall'] or 0:.1f} s"
+        )
         exact = result["runs"] == result["distinct"] == args.uploads and result["all"]
         passed.append(exact and longest <= GOAL_TICK_SECONDS)
-        verdicts.append(f"backlog of {args.uploads:,}: longest tick {longest:.2f} s (goal <= {GOAL_TICK_SECONDS:.0f}), "
-                        f"exactly one run each: {'yes' if exact else 'NO'}")
+        verdicts.append(
+            f"backlog of {args.uploads:,}: longest tick {longest:.2f} s (goal <= {GOAL_TICK_SECONDS:.0f}), "
+            f"exactly one run each: {'yes' if exact else 'NO'}"
+        )
     if args.first_tick_uploads:
         print(f"\n== {args.first_tick_uploads:,} uploads, no cursor: the first tick", flush=True)
         result = run(args.first_tick_uploads, batch, args.storage, args.timeout, stop_after_first_tick=True)
         first = result["ticks"][0][0] if result["ticks"] else float("nan")
         passed.append(first <= GOAL_TICK_SECONDS)
-        verdicts.append(f"first tick over {args.first_tick_uploads:,} uploads: {first:.2f} s "
-                        f"(goal <= {GOAL_TICK_SECONDS:.0f})")
-    print("\n" + ("PASS" if all(passed) else "FAIL") + f" (load average {os.getloadavg()[0]:.1f} at the end): "
-          + " | ".join(verdicts))
+        verdicts.append(f"first tick over {args.first_tick_uploads:,} uploads: {first:.2f} s (goal <= {GOAL_TICK_SECONDS:.0f})")
+    print(
+        "\n"
+        + ("PASS" if all(passed) else "FAIL")
+        + f" (load average {os.getloadavg()[0]:.1f} at the end): "
+        + " | ".join(verdicts)
+    )
     return 0
 
 

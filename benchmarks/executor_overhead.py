@@ -34,9 +34,19 @@ from pipeline.settings import Settings
 EXECUTORS = ("in_process", "multiprocess")
 
 # The settings that would point the run at servers, or at another install.
-_PLATFORM_ENV = ("DATABASE_URL", "OBJECT_STORE", "OBJECT_STORE_DIR", "SEARCH_BACKEND", "SUMMARIZER_PROVIDER",
-                 "KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "OPENSEARCH_URL", "S3_ENDPOINT_URL", "WHISPER_MODEL_NAME",
-                 "DAGSTER_MAX_CONCURRENT")
+_PLATFORM_ENV = (
+    "DATABASE_URL",
+    "OBJECT_STORE",
+    "OBJECT_STORE_DIR",
+    "SEARCH_BACKEND",
+    "SUMMARIZER_PROVIDER",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "REDIS_URL",
+    "OPENSEARCH_URL",
+    "S3_ENDPOINT_URL",
+    "WHISPER_MODEL_NAME",
+    "DAGSTER_MAX_CONCURRENT",
+)
 
 
 def video_pipeline_job(executor: str) -> dg.JobDefinition:
@@ -61,8 +71,15 @@ def _ingest(settings: Settings, video: Path, title: str) -> str:
     from pipeline.storage import object_store_from_settings
     from pipeline.uploads import UploadRules, ingest_file
 
-    return str(ingest_file(engine_for(settings.database_url), object_store_from_settings(settings), video,
-                           UploadRules.from_settings(settings), title=title).id)
+    return str(
+        ingest_file(
+            engine_for(settings.database_url),
+            object_store_from_settings(settings),
+            video,
+            UploadRules.from_settings(settings),
+            title=title,
+        ).id
+    )
 
 
 # Dagster's console logger prints every event at DEBUG; the same quieter level for both arms.
@@ -75,10 +92,13 @@ def run_worker(executor: str, partition: str) -> int:
     Prints the number of steps that succeeded; exits non-zero if the run failed.
     """
     # By module name, not __name__: run as a script, this module is "__main__" here but not in the steps.
-    job = dg.build_reconstructable_job("benchmarks.executor_overhead", video_pipeline_job.__name__,
-                                       reconstructable_kwargs={"executor": executor})
-    with dg.DagsterInstance.get() as instance, \
-            dg.execute_job(job, instance=instance, run_config=_QUIET, tags={"dagster/partition": partition}) as result:
+    job = dg.build_reconstructable_job(
+        "benchmarks.executor_overhead", video_pipeline_job.__name__, reconstructable_kwargs={"executor": executor}
+    )
+    with (
+        dg.DagsterInstance.get() as instance,
+        dg.execute_job(job, instance=instance, run_config=_QUIET, tags={"dagster/partition": partition}) as result,
+    ):
         print(sum(1 for event in result.all_events if event.event_type_value == "STEP_SUCCESS"))
         return 0 if result.success else 1
 
@@ -145,16 +165,20 @@ def main() -> int:
     def median(runs: list[tuple[float, float, int]], metric: int) -> float:
         return statistics.median(run[metric] for run in runs)
 
-    print(f"video                 : 640x360, {args.seconds:.1f} s, with audio; "
-          f"job video_pipeline, {steps.pop()} steps succeeded in every run")
+    print(
+        f"video                 : 640x360, {args.seconds:.1f} s, with audio; "
+        f"job video_pipeline, {steps.pop()} steps succeeded in every run"
+    )
     print(f"rounds                : {args.rounds}, interleaved in_process/multiprocess, fresh video each run")
     print(f"machine               : {os.cpu_count()} CPUs (multiprocess runs at most min(4, CPUs) steps at once)")
     print()
     print(f"{'':28}{'wall s':>9}{'CPU s':>9}")
     for executor in EXECUTORS:
         print(f"{executor:28}{median(timings[executor], 0):9.2f}{median(timings[executor], 1):9.2f}")
-    print(f"{'multiprocess / in_process':28}{median(multi, 0) / median(inline, 0):9.2f}"
-          f"{median(multi, 1) / median(inline, 1):9.2f}  (of the medians)")
+    print(
+        f"{'multiprocess / in_process':28}{median(multi, 0) / median(inline, 0):9.2f}"
+        f"{median(multi, 1) / median(inline, 1):9.2f}  (of the medians)"
+    )
     # Each round's pair ran back to back, so its ratio sees the same machine load.
     paired = [statistics.median(m[k] / i[k] for i, m in zip(inline, multi, strict=True)) for k in (0, 1)]
     print(f"{'multiprocess / in_process':28}{paired[0]:9.2f}{paired[1]:9.2f}  (median per round)")
@@ -164,8 +188,10 @@ def main() -> int:
     print()
     print("per round (wall s, CPU s):")
     for number, ((iw, ic, _), (mw, mc, _)) in enumerate(zip(inline, multi, strict=True), 1):
-        print(f"  {number}: in_process {iw:6.2f} {ic:6.2f}   multiprocess {mw:6.2f} {mc:6.2f}   "
-              f"ratio wall {mw / iw:.2f} CPU {mc / ic:.2f}")
+        print(
+            f"  {number}: in_process {iw:6.2f} {ic:6.2f}   multiprocess {mw:6.2f} {mc:6.2f}   "
+            f"ratio wall {mw / iw:.2f} CPU {mc / ic:.2f}"
+        )
     return 0
 
 

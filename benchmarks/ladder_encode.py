@@ -45,8 +45,7 @@ def one_process(source: Path, out_dir: Path, rungs: list[media.Rung]) -> None:
 def process_per_rung(source: Path, out_dir: Path, rungs: list[media.Rung]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for rung in rungs:
-        subprocess.run(media.build_ladder_command(source, out_dir, [rung], has_audio=True),
-                       check=True, capture_output=True)
+        subprocess.run(media.build_ladder_command(source, out_dir, [rung], has_audio=True), check=True, capture_output=True)
 
 
 def _sizes(out_dir: Path, rungs: list[media.Rung]) -> list[tuple[int, int]]:
@@ -84,8 +83,10 @@ def main() -> int:
 
     wall_a, cpu_a, wall_b, cpu_b = median(0, 0), median(0, 1), median(1, 0), median(1, 1)
     labels = "+".join(f"{r.label} ({r.width}x{r.height})" for r in rungs)
-    print(f"source                : {info.width}x{info.height}, {info.duration_seconds:.1f} s, "
-          f"{info.video_codec}/{info.audio_codec}")
+    print(
+        f"source                : {info.width}x{info.height}, {info.duration_seconds:.1f} s, "
+        f"{info.video_codec}/{info.audio_codec}"
+    )
     print(f"ladder                : {labels}, libx264 veryfast + AAC, same sizes probed from both")
     print(f"rounds                : {args.rounds}, interleaved A/B")
     print()

@@ -35,12 +35,20 @@ def main(argv: list[str]) -> int:
     index.ensure()
     started = time.monotonic()
     try:
-        for report in load_videos(read_corpus(args.corpus), engine, index,
-                                  vector_index_for(settings.search_backend, engine),
-                                  embedder_from_settings(settings), args.batch):
+        for report in load_videos(
+            read_corpus(args.corpus),
+            engine,
+            index,
+            vector_index_for(settings.search_backend, engine),
+            embedder_from_settings(settings),
+            args.batch,
+        ):
             elapsed = time.monotonic() - started
-            print(f"{report.videos:>9,} videos  {report.passages:>11,} passages  {elapsed:7.1f} s  "
-                  f"({report.videos / elapsed:,.0f} videos/s)", flush=True)
+            print(
+                f"{report.videos:>9,} videos  {report.passages:>11,} passages  {elapsed:7.1f} s  "
+                f"({report.videos / elapsed:,.0f} videos/s)",
+                flush=True,
+            )
     except CorpusError as exc:
         print(f"load_corpus: {args.corpus}: {exc}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ For each size, on a fresh embedded (SQLite) Dagster instance:
     .venv/bin/python -m benchmarks partitions_scale                 # 100,000 and 250,000
     .venv/bin/python -m benchmarks partitions_scale --sizes 2000     # a quick look
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,8 +79,7 @@ query StalePartitions($assetKey: AssetKeyInput!, $partitions: [String!]) {
 
 
 def _environment(workdir: Path, beam: int = 1) -> dict[str, str]:
-    return {"VIDEOAI_HOME": str(workdir / "home"), "DAGSTER_HOME": str(workdir / "dagster"),
-            "WHISPER_BEAM_SIZE": str(beam)}
+    return {"VIDEOAI_HOME": str(workdir / "home"), "DAGSTER_HOME": str(workdir / "dagster"), "WHISPER_BEAM_SIZE": str(beam)}
 
 
 def _apply(env: dict[str, str]) -> None:
@@ -111,7 +111,7 @@ def seed(instance: dg.DagsterInstance, graph, keys: list[str]) -> None:
         code_version = node.code_version or run_id  # Dagster uses the run id when there is none
         versions, ids = [], []
         for start in range(0, len(keys), _BATCH):
-            events, batch = [], keys[start:start + _BATCH]
+            events, batch = [], keys[start : start + _BATCH]
             for offset, partition in enumerate(batch):
                 i = start + offset
                 inputs = {p: DataVersion(data_versions[p][i]) for p in parents}
@@ -121,16 +121,34 @@ def seed(instance: dg.DagsterInstance, graph, keys: list[str]) -> None:
                     tags[get_input_data_version_tag(parent)] = data_versions[parent][i]
                     tags[get_input_event_pointer_tag(parent)] = str(storage_ids[parent][i])
                 materialization = dg.AssetMaterialization(asset_key=asset, partition=partition, tags=tags)
-                events.append(EventLogEntry(
-                    error_info=None, level="DEBUG", user_message="", run_id=run_id, timestamp=now,
-                    step_key=asset.to_user_string(), job_name="video_pipeline",
-                    dagster_event=DagsterEvent(DagsterEventType.ASSET_MATERIALIZATION.value, job_name="video_pipeline",
-                                               step_key=asset.to_user_string(),
-                                               event_specific_data=StepMaterializationData(materialization))))
+                events.append(
+                    EventLogEntry(
+                        error_info=None,
+                        level="DEBUG",
+                        user_message="",
+                        run_id=run_id,
+                        timestamp=now,
+                        step_key=asset.to_user_string(),
+                        job_name="video_pipeline",
+                        dagster_event=DagsterEvent(
+                            DagsterEventType.ASSET_MATERIALIZATION.value,
+                            job_name="video_pipeline",
+                            step_key=asset.to_user_string(),
+                            event_specific_data=StepMaterializationData(materialization),
+                        ),
+                    )
+                )
                 versions.append(version)
             with storage.index_transaction() as conn:  # type: ignore[attr-defined]
-                first = (conn.execute(SqlEventLogStorageTable.select().with_only_columns(
-                    SqlEventLogStorageTable.c.id).order_by(SqlEventLogStorageTable.c.id.desc()).limit(1)).scalar() or 0) + 1
+                first = (
+                    conn.execute(
+                        SqlEventLogStorageTable.select()
+                        .with_only_columns(SqlEventLogStorageTable.c.id)
+                        .order_by(SqlEventLogStorageTable.c.id.desc())
+                        .limit(1)
+                    ).scalar()
+                    or 0
+                ) + 1
                 conn.execute(SqlEventLogStorageTable.insert(), [storage._event_to_row(e) for e in events])  # type: ignore[attr-defined]
                 batch_ids = list(range(first, first + len(events)))
                 storage._store_asset_event_tags(conn, events, batch_ids)  # type: ignore[attr-defined]
@@ -156,9 +174,11 @@ def time_sensor_tick(instance: dg.DagsterInstance, store_dir: Path, database_url
     from sensors.uploads import upload_sensor
 
     # The goal is a tick that takes all 1,000 waiting uploads at once, whatever the default batch.
-    resources = {"object_store": ObjectStoreResource(kind="local", directory=str(store_dir)),
-                 "database": DatabaseResource(url=database_url),
-                 "pipeline_settings": PipelineSettingsResource(sensor_batch_size=UPLOADS)}
+    resources = {
+        "object_store": ObjectStoreResource(kind="local", directory=str(store_dir)),
+        "database": DatabaseResource(url=database_url),
+        "pipeline_settings": PipelineSettingsResource(sensor_batch_size=UPLOADS),
+    }
     with dg.build_sensor_context(instance=instance, cursor=None, resources=resources) as context:
         started = time.perf_counter()
         result = upload_sensor(context)
@@ -168,8 +188,7 @@ def time_sensor_tick(instance: dg.DagsterInstance, store_dir: Path, database_url
 
 def _graphql(port: int, query: str, variables: dict) -> tuple[float, dict]:
     body = json.dumps({"query": query, "variables": variables}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=body,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=body, headers={"Content-Type": "application/json"})
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=300) as response:
         payload = json.loads(response.read())
@@ -182,12 +201,18 @@ def time_ui_queries(env: dict[str, str], keys_total: int, rounds: int = 3) -> di
     log = Path(env["VIDEOAI_HOME"]) / "dagster-webserver.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        process = subprocess.Popen([str(webserver), "-w", str(REPO_ROOT / "workspace.yaml"), "-h", "127.0.0.1",
-                                    "-p", str(port)], cwd=REPO_ROOT, env={**os.environ, **env}, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [str(webserver), "-w", str(REPO_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+            cwd=REPO_ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        wait_until_answers(f"http://127.0.0.1:{port}/server_info", process, "dagster-webserver", log,
-                           answered=lambda status: status == 200)
+        wait_until_answers(
+            f"http://127.0.0.1:{port}/server_info", process, "dagster-webserver", log, answered=lambda status: status == 200
+        )
         variables = {"assetKey": {"path": ["transcript"]}}
         _graphql(port, "{ version }", {})  # the code location loads on first use
         timings = []
@@ -218,8 +243,9 @@ def run_size(n: int, ui: bool) -> dict[str, float]:
         workdir = Path(tmp)
         env = _environment(workdir)
         (workdir / "dagster").mkdir()
-        (workdir / "dagster" / "dagster.yaml").write_text(yaml.safe_dump(
-            {**yaml.safe_load(EMBEDDED_DAGSTER_YAML), "telemetry": {"enabled": False}}))
+        (workdir / "dagster" / "dagster.yaml").write_text(
+            yaml.safe_dump({**yaml.safe_load(EMBEDDED_DAGSTER_YAML), "telemetry": {"enabled": False}})
+        )
         _apply(env)
         graph = _graph()
         keys = [str(i) for i in range(1, n + 1)]
@@ -228,8 +254,10 @@ def run_size(n: int, ui: bool) -> dict[str, float]:
             instance.add_dynamic_partitions("videos", keys)
             seed(instance, graph, keys)
             results["seed_s"] = time.perf_counter() - started
-            print(f"  seeded {n:,} partitions x {len(graph.materializable_asset_keys)} assets "
-                  f"in {results['seed_s']:.1f} s", flush=True)
+            print(
+                f"  seeded {n:,} partitions x {len(graph.materializable_asset_keys)} assets in {results['seed_s']:.1f} s",
+                flush=True,
+            )
 
             database_url = f"sqlite:///{workdir / 'home' / 'videoai.db'}"
             register_videos(database_url, range(1, n + UPLOADS + 1))  # the archive's videos and the new uploads
@@ -247,8 +275,11 @@ def run_size(n: int, ui: bool) -> dict[str, float]:
             changed = scan_stale(instance, _graph())
             results["stale_scan_model_change_s"] = changed.seconds
             results["stale_found"] = len(changed.stale)
-            print(f"  stale scan after a model change: {changed.seconds:.2f} s "
-                  f"({len(changed.partitions):,} videos, {len(changed.stale):,} asset partitions stale)", flush=True)
+            print(
+                f"  stale scan after a model change: {changed.seconds:.2f} s "
+                f"({len(changed.partitions):,} videos, {len(changed.stale):,} asset partitions stale)",
+                flush=True,
+            )
             assert len(changed.partitions) == n
 
             started = time.perf_counter()  # what `videoai reprocess --stale` does once the scan is done
@@ -258,9 +289,11 @@ def run_size(n: int, ui: bool) -> dict[str, float]:
             progress = backfill_progress(instance, backfill_id)  # read every 2 s while it follows the backfill
             results["backfill_progress_s"] = time.perf_counter() - started
             assert progress.targeted == len(changed.stale), progress
-            print(f"  reprocess backfill launched over {n:,} videos ({len(changed.stale):,} asset partitions): "
-                  f"{results['reprocess_launch_s']:.2f} s; its progress read: {results['backfill_progress_s']:.2f} s",
-                  flush=True)
+            print(
+                f"  reprocess backfill launched over {n:,} videos ({len(changed.stale):,} asset partitions): "
+                f"{results['reprocess_launch_s']:.2f} s; its progress read: {results['backfill_progress_s']:.2f} s",
+                flush=True,
+            )
 
             started = time.perf_counter()  # the deletion sensor's sweep for partitions whose video is gone
             with session_scope(engine_for(database_url)) as session:
@@ -272,9 +305,12 @@ def run_size(n: int, ui: bool) -> dict[str, float]:
         if ui:
             ui_times = time_ui_queries(_environment(workdir, beam=2), n)
             results.update(ui_times)
-            print(f"  UI partitions query (dagster-webserver GraphQL, keys + statuses): "
-                  f"{ui_times['partitions_query']:.2f} s; stale status of 100 partitions: "
-                  f"{ui_times['stale_100_query']:.2f} s", flush=True)
+            print(
+                f"  UI partitions query (dagster-webserver GraphQL, keys + statuses): "
+                f"{ui_times['partitions_query']:.2f} s; stale status of 100 partitions: "
+                f"{ui_times['stale_100_query']:.2f} s",
+                flush=True,
+            )
     return results
 
 
@@ -288,10 +324,19 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.sizes:
         print(f"{n:,} partitions", flush=True)
         results = run_size(n, ui=not args.no_ui)
-        missed = [f"{name} {results[name]:.2f} s > {goal:g} s" for name, goal in GOALS.items()
-                  if name in results and results[name] > goal]
-        print(f"  goals at {n:,}: " + ("; ".join(missed) if missed else "all met") + " ("
-              + ", ".join(f"{name} <= {goal:g} s" for name, goal in GOALS.items()) + ")", flush=True)
+        missed = [
+            f"{name} {results[name]:.2f} s > {goal:g} s"
+            for name, goal in GOALS.items()
+            if name in results and results[name] > goal
+        ]
+        print(
+            f"  goals at {n:,}: "
+            + ("; ".join(missed) if missed else "all met")
+            + " ("
+            + ", ".join(f"{name} <= {goal:g} s" for name, goal in GOALS.items())
+            + ")",
+            flush=True,
+        )
         failed |= bool(missed)
     return 1 if failed else 0
 

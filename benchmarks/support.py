@@ -46,11 +46,20 @@ def register_videos(database_url: str, video_ids: range) -> None:
 
     migrate(database_url)
     now = utcnow()
-    rows = [{"id": i, "title": f"benchmark video {i}", "description": "", "status": VideoStatus.PENDING.value,
-             "created_at": now, "updated_at": now} for i in video_ids]
+    rows = [
+        {
+            "id": i,
+            "title": f"benchmark video {i}",
+            "description": "",
+            "status": VideoStatus.PENDING.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in video_ids
+    ]
     with engine_for(database_url).begin() as conn:
         for start in range(0, len(rows), 10_000):
-            conn.execute(insert(Video), rows[start:start + 10_000])
+            conn.execute(insert(Video), rows[start : start + 10_000])
 
 
 @dataclass(frozen=True)
@@ -65,12 +74,18 @@ def api_server(env: dict[str, str], port: int, log_path: Path, start_timeout: fl
     children) on exit."""
     full_env = {**env, "API_PORT": str(port), "API_HOST": "127.0.0.1"}
     with open(log_path, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "serve"], env=full_env,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration.cli", "serve"],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_answers(f"{base}{API}/health/live", process, "the API", log_path, timeout=start_timeout,
-                           answered=lambda status: status == 200)
+        wait_until_answers(
+            f"{base}{API}/health/live", process, "the API", log_path, timeout=start_timeout, answered=lambda status: status == 200
+        )
         yield ApiServer(base, process.pid)
     finally:
         stop_process_group(process, timeout=15)
@@ -82,9 +97,14 @@ def dagster_daemon(env: dict[str, str], log_path: Path) -> Iterator[subprocess.P
     exactly `env`, in its own process group; stopped on exit with everything it spawned (the code server,
     run workers, their ffmpeg)."""
     with open(log_path, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "daemon", "-w",
-                                    str(REPO / "workspace.yaml")], cwd=REPO, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration.cli", "daemon", "-w", str(REPO / "workspace.yaml")],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         yield process
     finally:

@@ -50,9 +50,11 @@ def padded_mp4(video: bytes, total_size: int) -> Iterator[bytes]:
 
 
 def multipart_body(boundary: str, title: str, file_chunks: Iterator[bytes]) -> Iterator[bytes]:
-    yield (f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\n{title}\r\n'
-           f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n'
-           f"Content-Type: video/mp4\r\n\r\n").encode()
+    yield (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\n{title}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n'
+        f"Content-Type: video/mp4\r\n\r\n"
+    ).encode()
     yield from file_chunks
     yield f"\r\n--{boundary}--\r\n".encode()
 
@@ -80,8 +82,11 @@ class RssSampler(threading.Thread):
 
 def _upload(client: httpx.Client, headers: dict[str, str], title: str, video: bytes, size: int) -> httpx.Response:
     boundary = "videoai-benchmark-boundary"
-    return client.post(f"{API}/videos/upload", content=multipart_body(boundary, title, padded_mp4(video, size)),
-                       headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    return client.post(
+        f"{API}/videos/upload",
+        content=multipart_body(boundary, title, padded_mp4(video, size)),
+        headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
 
 
 def main() -> int:
@@ -95,12 +100,16 @@ def main() -> int:
         home = Path(tmp)
         video = samples.make_test_video(home / "sample.mp4", 320, 240, 1.0).read_bytes()
         port = free_port()
-        env = {**os.environ, "VIDEOAI_HOME": str(home / "home"), "API_PORT": str(port),
-               "MAX_UPLOAD_BYTES": str(2 * size), "JWT_SECRET": "benchmark-" + "s" * 32}
+        env = {
+            **os.environ,
+            "VIDEOAI_HOME": str(home / "home"),
+            "API_PORT": str(port),
+            "MAX_UPLOAD_BYTES": str(2 * size),
+            "JWT_SECRET": "benchmark-" + "s" * 32,
+        }
         for name in ("DATABASE_URL", "OBJECT_STORE", "SEARCH_BACKEND", "REDIS_URL"):
             env.pop(name, None)
-        with api_server(env, port, home / "api.log") as server, \
-                httpx.Client(base_url=server.base, timeout=600) as client:
+        with api_server(env, port, home / "api.log") as server, httpx.Client(base_url=server.base, timeout=600) as client:
             credentials = {"email": "uploader@example.com", "password": PASSWORD}
             signup = client.post(f"{API}/auth/signup", json=credentials)
             assert signup.status_code == 201, signup.text

@@ -58,9 +58,20 @@ READY_TIMEOUT = 1800.0
 FIRST_PLAYABLE_SLACK = 3.0
 GOAL_RATIO = 1.10
 # The settings that would point the stack at servers or at another install.
-_PLATFORM_ENV = ("DATABASE_URL", "OBJECT_STORE", "OBJECT_STORE_DIR", "SEARCH_BACKEND", "SUMMARIZER_PROVIDER",
-                 "KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "OPENSEARCH_URL", "S3_ENDPOINT_URL", "DAGSTER_HOME",
-                 "DAGSTER_EXECUTOR", "SCRATCH_DIR")
+_PLATFORM_ENV = (
+    "DATABASE_URL",
+    "OBJECT_STORE",
+    "OBJECT_STORE_DIR",
+    "SEARCH_BACKEND",
+    "SUMMARIZER_PROVIDER",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "REDIS_URL",
+    "OPENSEARCH_URL",
+    "S3_ENDPOINT_URL",
+    "DAGSTER_HOME",
+    "DAGSTER_EXECUTOR",
+    "SCRATCH_DIR",
+)
 
 
 def load() -> str:
@@ -69,6 +80,7 @@ def load() -> str:
 
 
 # (B) the raw tools.
+
 
 def raw_tools(source: Path, workdir: Path, database_url: str) -> dict[str, float]:
     """The same work by the tools themselves, timed step by step (run in a fresh process)."""
@@ -87,8 +99,9 @@ def raw_tools(source: Path, workdir: Path, database_url: str) -> dict[str, float
     for folder in ("ladder", "lowest"):
         (workdir / folder).mkdir(parents=True, exist_ok=True)
     mark = lap("probe", started)
-    subprocess.run(media.build_ladder_command(source, workdir / "ladder", rungs, has_audio=info.has_audio),
-                   check=True, capture_output=True)
+    subprocess.run(
+        media.build_ladder_command(source, workdir / "ladder", rungs, has_audio=info.has_audio), check=True, capture_output=True
+    )
     mark = lap("ffmpeg ladder", mark)
 
     from faster_whisper import WhisperModel
@@ -96,8 +109,7 @@ def raw_tools(source: Path, workdir: Path, database_url: str) -> dict[str, float
     from pipeline.settings import Settings
 
     settings = Settings()
-    model = WhisperModel(settings.whisper_model, device=settings.whisper_device,
-                         compute_type=settings.whisper_compute_type)
+    model = WhisperModel(settings.whisper_model, device=settings.whisper_device, compute_type=settings.whisper_compute_type)
     segments, _ = model.transcribe(str(source), beam_size=settings.whisper_beam_size, vad_filter=True)
     spoken = [(s.start, s.end, s.text.strip()) for s in segments]
     mark = lap("faster-whisper", mark)
@@ -117,18 +129,33 @@ def raw_tools(source: Path, workdir: Path, database_url: str) -> dict[str, float
     from pipeline.search.sqlite_fts import SqliteFtsIndex
 
     now = datetime.now(UTC)
-    SqliteFtsIndex(engine_for(database_url)).upsert(SearchDocument(
-        video_id=int(time.time() * 1000) % 2**31, title="raw tools", description="", owner_id=None,
-        owner_name=None, transcript=" ".join(s.text for s in timed), summary=summary.summary, status="ready",
-        language="en", created_at=now, updated_at=now, duration_seconds=info.duration_seconds,
-        segments=tuple(timed)))
+    SqliteFtsIndex(engine_for(database_url)).upsert(
+        SearchDocument(
+            video_id=int(time.time() * 1000) % 2**31,
+            title="raw tools",
+            description="",
+            owner_id=None,
+            owner_name=None,
+            transcript=" ".join(s.text for s in timed),
+            summary=summary.summary,
+            status="ready",
+            language="en",
+            created_at=now,
+            updated_at=now,
+            duration_seconds=info.duration_seconds,
+            segments=tuple(timed),
+        )
+    )
     mark = lap("index write", mark)
     timings["total"] = mark - started
 
     # Not part of the total: the first-playable goal is this encode plus FIRST_PLAYABLE_SLACK.
     lowest = time.perf_counter()
-    subprocess.run(media.build_ladder_command(source, workdir / "lowest", rungs[:1], has_audio=info.has_audio),
-                   check=True, capture_output=True)
+    subprocess.run(
+        media.build_ladder_command(source, workdir / "lowest", rungs[:1], has_audio=info.has_audio),
+        check=True,
+        capture_output=True,
+    )
     timings["lowest rung alone"] = time.perf_counter() - lowest
     return timings
 
@@ -136,8 +163,12 @@ def raw_tools(source: Path, workdir: Path, database_url: str) -> dict[str, float
 def timed_raw_tools(source: Path, workdir: Path, database_url: str) -> dict[str, float]:
     """`raw_tools` in a fresh interpreter, as a person running the tools would; its wall time from outside."""
     started = time.perf_counter()
-    process = subprocess.run([sys.executable, "-m", "benchmarks.upload_to_ready", "--raw-tools", str(source),
-                              str(workdir), database_url], capture_output=True, text=True, check=False)
+    process = subprocess.run(
+        [sys.executable, "-m", "benchmarks.upload_to_ready", "--raw-tools", str(source), str(workdir), database_url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - started
     if process.returncode != 0:
         raise RuntimeError(f"the raw tools failed:\n{process.stderr[-3000:]}")
@@ -148,6 +179,7 @@ def timed_raw_tools(source: Path, workdir: Path, database_url: str) -> dict[str,
 
 
 # (A) the stack.
+
 
 class TreePeak(threading.Thread):
     """Peak PSS of the run workers with all their descendants (ffmpeg). The embedded run launcher forks each run
@@ -211,8 +243,7 @@ class StackRound:
         from dagster import DagsterEventType as Event
 
         starts = {step: t for t, name, step in self.events if name == Event.STEP_START.value and step}
-        ends = {step: t for t, name, step in self.events
-                if name in (Event.STEP_SUCCESS.value, Event.STEP_FAILURE.value) and step}
+        ends = {step: t for t, name, step in self.events if name in (Event.STEP_SUCCESS.value, Event.STEP_FAILURE.value) and step}
         return sorted(((step, start, ends.get(step, start)) for step, start in starts.items()), key=lambda s: s[1])
 
     def breakdown(self) -> dict[str, float]:
@@ -220,8 +251,12 @@ class StackRound:
         from dagster import DagsterEventType as Event
 
         starting, started = self.first(Event.RUN_STARTING.value), self.first(Event.RUN_START.value)
-        parts = {"upload": self.upload, "wait for the run (sensor tick)": self.run_created - self.upload,
-                 "queued": starting - self.run_created, "run start (process, imports, resources)": started - starting}
+        parts = {
+            "upload": self.upload,
+            "wait for the run (sensor tick)": self.run_created - self.upload,
+            "queued": starting - self.run_created,
+            "run start (process, imports, resources)": started - starting,
+        }
         in_steps = 0.0
         for step, start, end in self.steps():
             if start < self.ready:
@@ -258,19 +293,24 @@ def _run_events(instance: Any, video_id: int) -> tuple[float, list[tuple[float, 
     record = records[0]
     if record.dagster_run.status != dg.DagsterRunStatus.SUCCESS:
         raise RuntimeError(f"the run of video {video_id} ended {record.dagster_run.status.value}")
-    events = [(entry.timestamp, entry.dagster_event.event_type_value, entry.step_key)
-              for entry in instance.all_logs(record.dagster_run.run_id) if entry.dagster_event is not None]
+    events = [
+        (entry.timestamp, entry.dagster_event.event_type_value, entry.step_key)
+        for entry in instance.all_logs(record.dagster_run.run_id)
+        if entry.dagster_event is not None
+    ]
     return record.create_timestamp.timestamp(), events
 
 
-def stack_round(client: httpx.Client, headers: dict[str, str], instance: Any, server: psutil.Process, clip: Path,
-                title: str) -> StackRound:
+def stack_round(
+    client: httpx.Client, headers: dict[str, str], instance: Any, server: psutil.Process, clip: Path, title: str
+) -> StackRound:
     peak = TreePeak(server)
     peak.start()
     origin = time.time()
     with open(clip, "rb") as video:
-        response = client.post(f"{API}/videos/upload", headers=headers, data={"title": title},
-                               files={"file": (clip.name, video, "video/mp4")})
+        response = client.post(
+            f"{API}/videos/upload", headers=headers, data={"title": title}, files={"file": (clip.name, video, "video/mp4")}
+        )
     assert response.status_code == 201, response.text
     result = StackRound(int(response.json()["id"]), time.time() - origin)
     status = None
@@ -314,18 +354,24 @@ def stack(home: Path) -> Iterator[tuple[httpx.Client, dict[str, str], Any, psuti
     migrate(settings.database_url)
     env["DAGSTER_HOME"] = str(ensure_dagster_home(settings))
     port = free_port()
-    with api_server(env, port, home / "api.log") as server, dagster_daemon(env, home / "daemon.log") as daemon, \
-            httpx.Client(base_url=server.base, timeout=120) as client, \
-            dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+    with (
+        api_server(env, port, home / "api.log") as server,
+        dagster_daemon(env, home / "daemon.log") as daemon,
+        httpx.Client(base_url=server.base, timeout=120) as client,
+        dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance,
+    ):
         yield client, _signup(client), instance, fork_server(daemon.pid)
 
 
 # Reporting.
 
+
 def report(stack_rounds: list[StackRound], raw_rounds: list[dict[str, float]], clip_info: Any, shared: int) -> None:
     mib = 1024 * 1024
-    print(f"clip                  : {clip_info.width}x{clip_info.height}, {clip_info.duration_seconds:.1f} s, "
-          f"speech; {len(stack_rounds)} rounds interleaved stack/raw after one warm-up of each")
+    print(
+        f"clip                  : {clip_info.width}x{clip_info.height}, {clip_info.duration_seconds:.1f} s, "
+        f"speech; {len(stack_rounds)} rounds interleaved stack/raw after one warm-up of each"
+    )
     print(f"machine               : {os.cpu_count()} CPUs; {load()} at the end")
     print()
     print("(A) stack, median seconds from the upload's start (closed sum to ready):")
@@ -349,21 +395,30 @@ def report(stack_rounds: list[StackRound], raw_rounds: list[dict[str, float]], c
         playable = a.first_playable if a.first_playable is not None else float("nan")
         playable_margins.append(playable - b["lowest rung alone"])
         statuses = " → ".join(f"{s}@{t:.1f}" for t, s in a.statuses)
-        print(f"  {number}: {a.ready:7.2f} | {playable:7.2f} | {b['wall']:7.2f} | {b['lowest rung alone']:7.2f} | "
-              f"{ratio:5.2f} | {a.peak_pss / mib:6.0f} MiB   {statuses}")
+        print(
+            f"  {number}: {a.ready:7.2f} | {playable:7.2f} | {b['wall']:7.2f} | {b['lowest rung alone']:7.2f} | "
+            f"{ratio:5.2f} | {a.peak_pss / mib:6.0f} MiB   {statuses}"
+        )
     ratio = statistics.median(ratios)
     margin = statistics.median(playable_margins)
     print()
-    print(f"run peak PSS          : {max(r.peak_pss for r in stack_rounds) / mib:.0f} MiB "
-          f"(run worker + ffmpeg, largest of the rounds), and the fork server's {shared / mib:.0f} MiB, held once")
-    print(f"upload → ready        : {ratio:.2f}x the raw tools (median per round; goal ≤ {GOAL_RATIO:.2f}x): "
-          f"{'met' if ratio <= GOAL_RATIO else 'NOT met'}")
-    print(f"first playable        : {margin:+.2f} s after the raw encode of the lowest rung (median per round; "
-          f"goal ≤ +{FIRST_PLAYABLE_SLACK:.0f} s): {'met' if margin <= FIRST_PLAYABLE_SLACK else 'NOT met'}")
+    print(
+        f"run peak PSS          : {max(r.peak_pss for r in stack_rounds) / mib:.0f} MiB "
+        f"(run worker + ffmpeg, largest of the rounds), and the fork server's {shared / mib:.0f} MiB, held once"
+    )
+    print(
+        f"upload → ready        : {ratio:.2f}x the raw tools (median per round; goal ≤ {GOAL_RATIO:.2f}x): "
+        f"{'met' if ratio <= GOAL_RATIO else 'NOT met'}"
+    )
+    print(
+        f"first playable        : {margin:+.2f} s after the raw encode of the lowest rung (median per round; "
+        f"goal ≤ +{FIRST_PLAYABLE_SLACK:.0f} s): {'met' if margin <= FIRST_PLAYABLE_SLACK else 'NOT met'}"
+    )
 
 
-def memory_run(client: httpx.Client, headers: dict[str, str], instance: Any, server: psutil.Process, workdir: Path,
-               minutes: float) -> None:
+def memory_run(
+    client: httpx.Client, headers: dict[str, str], instance: Any, server: psutil.Process, workdir: Path, minutes: float
+) -> None:
     from pipeline import samples
 
     script = " ".join(samples.TOPIC_SCRIPTS)
@@ -374,21 +429,32 @@ def memory_run(client: httpx.Client, headers: dict[str, str], instance: Any, ser
     from pipeline.media import probe
 
     info = probe(clip)
-    print(f"\nlong clip             : {info.width}x{info.height}, {info.duration_seconds / 60:.1f} min, "
-          f"{clip.stat().st_size / 1e6:.0f} MB (made in {made:.0f} s); {load()} before", flush=True)
+    print(
+        f"\nlong clip             : {info.width}x{info.height}, {info.duration_seconds / 60:.1f} min, "
+        f"{clip.stat().st_size / 1e6:.0f} MB (made in {made:.0f} s); {load()} before",
+        flush=True,
+    )
     result = stack_round(client, headers, instance, server, clip, "long")
     steps = {step: end - start for step, start, end in result.steps()}
-    print(f"long clip ready       : {result.ready:.0f} s (video_variants {steps.get('video_variants', 0):.0f} s, "
-          f"transcript {steps.get('transcript', 0):.0f} s)")
-    print(f"long clip run peak PSS: {result.peak_pss / 1024 / 1024:.0f} MiB (run worker + ffmpeg; the fork server "
-          f"{server.memory_full_info().pss / 1024 / 1024:.0f} MiB more, held once); {load()} after")
+    print(
+        f"long clip ready       : {result.ready:.0f} s (video_variants {steps.get('video_variants', 0):.0f} s, "
+        f"transcript {steps.get('transcript', 0):.0f} s)"
+    )
+    print(
+        f"long clip run peak PSS: {result.peak_pss / 1024 / 1024:.0f} MiB (run worker + ffmpeg; the fork server "
+        f"{server.memory_full_info().pss / 1024 / 1024:.0f} MiB more, held once); {load()} after"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="0: only the --memory-minutes clip")
-    parser.add_argument("--memory-minutes", type=float, default=0.0,
-                        help="also send a synthetic 1080p clip this many minutes long and report its run's peak PSS")
+    parser.add_argument(
+        "--memory-minutes",
+        type=float,
+        default=0.0,
+        help="also send a synthetic 1080p clip this many minutes long and report its run's peak PSS",
+    )
     parser.add_argument("--raw-tools", nargs=3, metavar=("SOURCE", "WORKDIR", "DATABASE_URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw_tools:
@@ -415,8 +481,9 @@ def main() -> int:
             for number in range(args.rounds):
                 stack_rounds.append(stack_round(client, headers, instance, server, clip, f"round {number}"))
                 raw_rounds.append(timed_raw_tools(clip, work / "raw", raw_db))
-                print(f"  round {number + 1}: stack {stack_rounds[-1].ready:.2f} s, raw {raw_rounds[-1]['wall']:.2f} s",
-                      flush=True)
+                print(
+                    f"  round {number + 1}: stack {stack_rounds[-1].ready:.2f} s, raw {raw_rounds[-1]['wall']:.2f} s", flush=True
+                )
             if args.rounds:
                 report(stack_rounds, raw_rounds, info, server.memory_full_info().pss)
             if args.memory_minutes > 0:

@@ -47,8 +47,15 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             print(f"error: no user with email {args.owner_email}", file=sys.stderr)
             return 2
     try:
-        video = ingest_file(engine, object_store_from_settings(settings), path, UploadRules.from_settings(settings),
-                            title=args.title, description=args.description or "", owner_id=owner_id)
+        video = ingest_file(
+            engine,
+            object_store_from_settings(settings),
+            path,
+            UploadRules.from_settings(settings),
+            title=args.title,
+            description=args.description or "",
+            owner_id=owner_id,
+        )
     except UploadRejected as rejection:  # the reason an upload of the same file gets from the API
         print(f"error: {rejection.message}", file=sys.stderr)
         return 1
@@ -71,9 +78,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.port and args.port != settings.api_port and not settings.public_base_url:
         # The pipeline builds its links (thumbnails and watch pages in Dagster's metadata) from the same
         # setting in its own processes: without PUBLIC_BASE_URL they point at API_PORT.
-        print(f"warning: PUBLIC_BASE_URL is not set: links in Dagster's metadata point at {settings.public_url('/')}, "
-              f"not at port {args.port}; set PUBLIC_BASE_URL=http://<host>:{args.port} for every videoai process",
-              file=sys.stderr)
+        print(
+            f"warning: PUBLIC_BASE_URL is not set: links in Dagster's metadata point at {settings.public_url('/')}, "
+            f"not at port {args.port}; set PUBLIC_BASE_URL=http://<host>:{args.port} for every videoai process",
+            file=sys.stderr,
+        )
     if args.port:
         settings.api_port = args.port
     if args.workers:
@@ -97,8 +106,7 @@ def _cmd_prune_uploads(args: argparse.Namespace) -> int:
         removed = prune_abandoned_uploads(session, object_store_from_settings(settings), older_than=timedelta(hours=hours))
     assert settings.scratch_dir is not None
     scratch = prune_scratch(settings.scratch_dir, timedelta(hours=hours))
-    print(f"removed {len(removed)} upload(s) not completed within {hours:g} hours"
-          f" and {len(scratch)} leftover scratch dir(s)")
+    print(f"removed {len(removed)} upload(s) not completed within {hours:g} hours and {len(scratch)} leftover scratch dir(s)")
     return 0
 
 
@@ -153,8 +161,10 @@ def _cmd_delete(args: argparse.Namespace) -> int:
             time.sleep(1.0)
         for request in requests:
             if request.id in progress.waiting:
-                print(f"video {request.video_id}: still {progress.waiting[request.id]}; the daemon finishes it "
-                      "(video_requests_sensor)")
+                print(
+                    f"video {request.video_id}: still {progress.waiting[request.id]}; the daemon finishes it "
+                    "(video_requests_sensor)"
+                )
     return 1 if missing else 0
 
 
@@ -202,8 +212,7 @@ def _cmd_dagster(args: argparse.Namespace) -> int:
     dg = Path(sys.executable).parent / "dg"  # the venv's, whether or not it is activated
     # `dg dev` is what Dagster 1.13 recommends (`dagster dev` warns that it is superseded); supervised, so
     # that Ctrl-C or SIGTERM stops it and everything it started within 10 s (orchestration/supervise.py).
-    exit_now(run_supervised([str(dg), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)],
-                            "videoai dagster"))
+    exit_now(run_supervised([str(dg), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)], "videoai dagster"))
     return 0  # pragma: no cover - exit_now does not return
 
 
@@ -216,8 +225,19 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))
-    exit_now(run_supervised([sys.executable, "-m", "orchestration.daemon", str(args.workspace),
-                             str(settings.sensor_loop_seconds), resolved_format(settings)], "videoai daemon"))
+    exit_now(
+        run_supervised(
+            [
+                sys.executable,
+                "-m",
+                "orchestration.daemon",
+                str(args.workspace),
+                str(settings.sensor_loop_seconds),
+                resolved_format(settings),
+            ],
+            "videoai daemon",
+        )
+    )
     return 0  # pragma: no cover - exit_now does not return
 
 
@@ -243,14 +263,19 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
         try:
             deployed = deployed_assets(webserver, args.location)
         except CodeLocationUnavailable as error:
-            print(f"error: {error}. Start `videoai dagster` (or point --webserver / DAGSTER_WEBSERVER_URL at the "
-                  "webserver of the deployed code location); --from-shell judges by this shell's settings instead.",
-                  file=sys.stderr)
+            print(
+                f"error: {error}. Start `videoai dagster` (or point --webserver / DAGSTER_WEBSERVER_URL at the "
+                "webserver of the deployed code location); --from-shell judges by this shell's settings instead.",
+                file=sys.stderr,
+            )
             return 2
         graph = build_definitions(settings, code_versions=deployed.code_versions).resolve_asset_graph()
         if differs := _structure_differs(graph, deployed.parents):
-            print(f"error: this checkout's per-video assets differ from the deployed code location's ({differs}): "
-                  "run reprocess from the same version of the code", file=sys.stderr)
+            print(
+                f"error: this checkout's per-video assets differ from the deployed code location's ({differs}): "
+                "run reprocess from the same version of the code",
+                file=sys.stderr,
+            )
             return 2
         print("compared against " + "\n".join(deployed.describe()))
     try:
@@ -265,8 +290,10 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
         partitions = [p for p in instance.get_dynamic_partitions("videos") if p not in leaving]
         scan = scan_stale(instance, graph, assets, partitions)
         grouped = scan.by_partition()
-        print(f"{len(grouped)} of {scan.partitions_scanned} videos have stale assets "
-              f"({len(scan.stale)} asset partitions; scanned in {scan.seconds:.2f} s)")
+        print(
+            f"{len(grouped)} of {scan.partitions_scanned} videos have stale assets "
+            f"({len(scan.stale)} asset partitions; scanned in {scan.seconds:.2f} s)"
+        )
         for partition, items in grouped.items():
             print(f"  video {partition}: " + "; ".join(f"{s.asset} ({', '.join(s.reasons)})" for s in items))
         if scan.stale:
@@ -274,12 +301,15 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
         if args.dry_run or not scan.stale:
             return 0
         backfill_id = launch_backfill(instance, graph, scan.stale)
-        print(f"launched backfill {backfill_id} over {len(grouped)} videos "
-              f"(Dagster UI: Overview > Backfills; the daemon of `videoai dagster` runs it)")
+        print(
+            f"launched backfill {backfill_id} over {len(grouped)} videos "
+            f"(Dagster UI: Overview > Backfills; the daemon of `videoai dagster` runs it)"
+        )
         if args.no_wait:
             return 0
-        progress = wait_for_backfill(instance, backfill_id, lambda p: print(f"  backfill {p.line()}", flush=True),
-                                     timeout_seconds=args.timeout)
+        progress = wait_for_backfill(
+            instance, backfill_id, lambda p: print(f"  backfill {p.line()}", flush=True), timeout_seconds=args.timeout
+        )
     return 0 if progress.status == "COMPLETED_SUCCESS" else 1
 
 
@@ -287,8 +317,10 @@ def _structure_differs(graph: dg.AssetGraph, deployed_parents: Mapping[str, froz
     """How the per-video assets of `graph` (this checkout) differ from the deployed ones (asset -> parents); ""."""
     from orchestration.reprocess import select_assets
 
-    local = {key.to_user_string(): frozenset(p.to_user_string() for p in graph.get(key).parent_keys)
-             for key in select_assets(graph, None)}
+    local = {
+        key.to_user_string(): frozenset(p.to_user_string() for p in graph.get(key).parent_keys)
+        for key in select_assets(graph, None)
+    }
     if set(local) != set(deployed_parents):
         return f"assets {sorted(set(local) ^ set(deployed_parents))}"
     changed = sorted(a for a in local if local[a] != deployed_parents[a])
@@ -309,8 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(func=_cmd_ingest)
 
     demo = commands.add_parser("demo", help="take a sample video through the whole pipeline and search it")
-    demo.add_argument("--exit", action="store_true",
-                      help="stop Dagster and the API when done (the default when not run from a terminal)")
+    demo.add_argument(
+        "--exit", action="store_true", help="stop Dagster and the API when done (the default when not run from a terminal)"
+    )
     demo.add_argument("--ui-port", type=int, default=3000)
     demo.add_argument("--api-port", type=int, default=None)
     demo.set_defaults(func=_cmd_demo)
@@ -321,49 +354,78 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_cmd_serve)
 
     prune = commands.add_parser("prune-uploads", help="remove uploads that were started and never completed")
-    prune.add_argument("--older-than-hours", type=float, default=None,
-                       help="default: UPLOAD_ABANDON_HOURS (24); the nightly schedule does the same")
+    prune.add_argument(
+        "--older-than-hours",
+        type=float,
+        default=None,
+        help="default: UPLOAD_ABANDON_HOURS (24); the nightly schedule does the same",
+    )
     prune.set_defaults(func=_cmd_prune_uploads)
 
     delete = commands.add_parser("delete", help="delete videos: rows, objects, search documents, runs and partitions")
     delete.add_argument("video_ids", type=int, nargs="+", metavar="VIDEO_ID")
     delete.add_argument("--reason", default="deleted with videoai delete", help="recorded with the deletion")
-    delete.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds to wait for the videos' runs to stop (the daemon finishes after that)")
+    delete.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for the videos' runs to stop (the daemon finishes after that)",
+    )
     delete.set_defaults(func=_cmd_delete)
 
     relay = commands.add_parser("relay", help="publish the outbox to Kafka")
     relay.add_argument("--once", action="store_true", help="publish what is pending, then exit")
-    relay.add_argument("--status", action="store_true",
-                       help="show the outbox backlog and the events the relay keeps failing to publish")
+    relay.add_argument(
+        "--status", action="store_true", help="show the outbox backlog and the events the relay keeps failing to publish"
+    )
     relay.set_defaults(func=_cmd_relay)
 
     reprocess = commands.add_parser(
-        "reprocess", help="find the videos a model or code change made stale and backfill exactly those assets")
-    reprocess.add_argument("--stale", action="store_true", required=True,
-                           help="select by Dagster's staleness (code version or upstream data changed)")
-    reprocess.add_argument("--select", default=None,
-                           help="only these assets: names separated by commas, or Dagster selection syntax "
-                                "(e.g. 'key:transcript+')")
+        "reprocess", help="find the videos a model or code change made stale and backfill exactly those assets"
+    )
+    reprocess.add_argument(
+        "--stale",
+        action="store_true",
+        required=True,
+        help="select by Dagster's staleness (code version or upstream data changed)",
+    )
+    reprocess.add_argument(
+        "--select",
+        default=None,
+        help="only these assets: names separated by commas, or Dagster selection syntax (e.g. 'key:transcript+')",
+    )
     reprocess.add_argument("--dry-run", action="store_true", help="list what is stale and why; launch nothing")
-    reprocess.add_argument("--webserver", default=None,
-                           help="the Dagster webserver of the deployed code location, asked for the code versions "
-                                "(model identities) it runs with (default: DAGSTER_WEBSERVER_URL, http://127.0.0.1:3000)")
+    reprocess.add_argument(
+        "--webserver",
+        default=None,
+        help="the Dagster webserver of the deployed code location, asked for the code versions "
+        "(model identities) it runs with (default: DAGSTER_WEBSERVER_URL, http://127.0.0.1:3000)",
+    )
     reprocess.add_argument("--location", default=None, help="the code location (default: the one with per-video assets)")
-    reprocess.add_argument("--from-shell", action="store_true",
-                           help="judge by this shell's settings instead of asking the deployed code location")
+    reprocess.add_argument(
+        "--from-shell", action="store_true", help="judge by this shell's settings instead of asking the deployed code location"
+    )
     reprocess.add_argument("--no-wait", action="store_true", help="launch the backfill and return")
     reprocess.add_argument("--timeout", type=float, default=None, help="stop following the backfill after this many seconds")
     reprocess.set_defaults(func=_cmd_reprocess)
 
-    daemon = commands.add_parser("daemon", help="run the Dagster daemon (sensors, run queue) with the sensor loop "
-                                                "every SENSOR_LOOP_SECONDS (dagster-daemon run: every 5 s)")
-    daemon.add_argument("-w", "--workspace", type=Path, default=WORKSPACE,
-                        help="the workspace file (default: this project's code location, in process)")
+    daemon = commands.add_parser(
+        "daemon",
+        help="run the Dagster daemon (sensors, run queue) with the sensor loop "
+        "every SENSOR_LOOP_SECONDS (dagster-daemon run: every 5 s)",
+    )
+    daemon.add_argument(
+        "-w",
+        "--workspace",
+        type=Path,
+        default=WORKSPACE,
+        help="the workspace file (default: this project's code location, in process)",
+    )
     daemon.set_defaults(func=_cmd_daemon)
 
-    metrics = commands.add_parser("metrics", help="serve the Dagster side of the pipeline (run queue, step durations) "
-                                                  "for Prometheus")
+    metrics = commands.add_parser(
+        "metrics", help="serve the Dagster side of the pipeline (run queue, step durations) for Prometheus"
+    )
     metrics.add_argument("--host", default=None, help="default: METRICS_HOST (127.0.0.1)")
     metrics.add_argument("--port", type=int, default=None, help="default: METRICS_PORT (9108)")
     metrics.set_defaults(func=_cmd_metrics)

@@ -51,7 +51,8 @@ class DeployedAssets:
             if version:
                 by_version.setdefault(version, []).append(asset)
         return [f"code location {self.location!r} (repository {self.repository}) served by {self.webserver}"] + [
-            f"  {', '.join(assets)}: {version}" for version, assets in by_version.items()]
+            f"  {', '.join(assets)}: {version}" for version, assets in by_version.items()
+        ]
 
 
 def deployed_assets(webserver: str, location: str | None = None, timeout: float = 60.0) -> DeployedAssets:
@@ -71,17 +72,21 @@ def deployed_assets(webserver: str, location: str | None = None, timeout: float 
     if location is not None:
         nodes = [node for node in nodes if node["repository"]["location"]["name"] == location]
     elif len(locations) > 1:
-        raise CodeLocationUnavailable(f"several code locations have per-video assets ({', '.join(locations)}): "
-                                      "name one with --location")
+        raise CodeLocationUnavailable(
+            f"several code locations have per-video assets ({', '.join(locations)}): name one with --location"
+        )
     if not nodes:
-        raise CodeLocationUnavailable(f"no code location served by {webserver} has per-video assets"
-                                      + (f" (asked for {location!r}; it serves {', '.join(locations) or 'none'})"
-                                         if location else ""))
+        raise CodeLocationUnavailable(
+            f"no code location served by {webserver} has per-video assets"
+            + (f" (asked for {location!r}; it serves {', '.join(locations) or 'none'})" if location else "")
+        )
     return DeployedAssets(
-        webserver=webserver, location=nodes[0]["repository"]["location"]["name"],
+        webserver=webserver,
+        location=nodes[0]["repository"]["location"]["name"],
         repository=nodes[0]["repository"]["name"],
         code_versions={_key(node["assetKey"]): node["opVersion"] for node in nodes},
-        parents={_key(node["assetKey"]): frozenset(_key(dep) for dep in node["dependencyKeys"]) for node in nodes})
+        parents={_key(node["assetKey"]): frozenset(_key(dep) for dep in node["dependencyKeys"]) for node in nodes},
+    )
 
 
 def _key(asset_key: dict) -> str:

@@ -57,9 +57,11 @@ def build_resources(settings: Settings, *, from_env: bool = False) -> dict[str, 
         "object_store": ObjectStoreResource(**object_store_config(settings)),
         "search_index": SearchIndexResource(database=database, **search_config(settings)),
         "transcriber": TranscriberResource(**transcriber_config(settings)),
-        "summarizer": SummarizerResource(**{**summarizer_config(settings), **api_key},
-                                         chunk_tokens=settings.summary_chunk_tokens,
-                                         batch_size=settings.summary_batch_size),
+        "summarizer": SummarizerResource(
+            **{**summarizer_config(settings), **api_key},
+            chunk_tokens=settings.summary_chunk_tokens,
+            batch_size=settings.summary_batch_size,
+        ),
         "embedding": EmbeddingResource(**{**embedder_settings(settings), **api_key}),
         "chapter_rules": ChapterRulesResource(min_seconds=settings.chapter_min_seconds),
         "passage_rules": PassageRulesResource(topic_min_seconds=settings.chapter_min_seconds),
@@ -70,11 +72,14 @@ def build_resources(settings: Settings, *, from_env: bool = False) -> dict[str, 
 def resource_kinds(settings: Settings) -> dict[str, str]:
     """What each resource is on this installation, as Dagster shows it: the kinds of the assets that use it."""
     database = "postgres" if settings.database_url.startswith("postgresql") else "sqlite"
-    return {"database": database, "object_store": "s3" if settings.object_store == "s3" else "local-files",
-            "search_index": "opensearch" if settings.search_backend == "opensearch" else database,
-            "transcriber": "whisper",
-            "summarizer": "openai" if settings.summarizer_provider == "openai" else "extractive",
-            "embedding": "openai" if settings.embedding_provider == "openai" else "wordllama"}
+    return {
+        "database": database,
+        "object_store": "s3" if settings.object_store == "s3" else "local-files",
+        "search_index": "opensearch" if settings.search_backend == "opensearch" else database,
+        "transcriber": "whisper",
+        "summarizer": "openai" if settings.summarizer_provider == "openai" else "extractive",
+        "embedding": "openai" if settings.embedding_provider == "openai" else "wordllama",
+    }
 
 
 @runtime_checkable
@@ -89,17 +94,19 @@ def model_versions(resources: dict[str, dg.ConfigurableResource]) -> dict[str, s
     return {key: resource.model_version() for key, resource in resources.items() if isinstance(resource, ModelDriven)}
 
 
-def build_assets(settings: Settings, resources: dict[str, dg.ConfigurableResource],
-                 code_versions: Mapping[str, str | None] | None = None) -> list[dg.AssetsDefinition]:
+def build_assets(
+    settings: Settings, resources: dict[str, dg.ConfigurableResource], code_versions: Mapping[str, str | None] | None = None
+) -> list[dg.AssetsDefinition]:
     """The assets of this installation; with `code_versions` (asset -> code version), those instead of the ones
     this process's settings give: another process's view of the same code (`videoai reprocess` takes the
     deployed code location's, orchestration/code_location.py)."""
-    built = for_installation(dg.load_assets_from_package_module(assets), resource_kinds(settings),
-                             model_versions(resources))
+    built = for_installation(dg.load_assets_from_package_module(assets), resource_kinds(settings), model_versions(resources))
     if code_versions is None:
         return built
-    return [a.map_asset_specs(lambda s: s.replace_attributes(
-        code_version=code_versions.get(s.key.to_user_string(), s.code_version))) for a in built]
+    return [
+        a.map_asset_specs(lambda s: s.replace_attributes(code_version=code_versions.get(s.key.to_user_string(), s.code_version)))
+        for a in built
+    ]
 
 
 def build_definitions(settings: Settings, *, code_versions: Mapping[str, str | None] | None = None) -> dg.Definitions:
@@ -111,8 +118,13 @@ def build_definitions(settings: Settings, *, code_versions: Mapping[str, str | N
         jobs=[video_pipeline_job, prune_uploads_job, reprocess_stale_job(lambda: defs.resolve_asset_graph())],
         schedules=[prune_uploads_schedule],
         # The Kafka trigger exists only where Kafka is configured: no sensor skipping forever elsewhere.
-        sensors=[upload_sensor, *([kafka_upload_sensor] if settings.kafka_bootstrap_servers else []),
-                 video_failure_sensor, stale_videos_sensor, video_requests_sensor],
+        sensors=[
+            upload_sensor,
+            *([kafka_upload_sensor] if settings.kafka_bootstrap_servers else []),
+            video_failure_sensor,
+            stale_videos_sensor,
+            video_requests_sensor,
+        ],
         resources=resources,
         executor=executor_for(settings),
     )

@@ -74,9 +74,12 @@ def _sign_in(api: httpx.Client, home: Path) -> None:
 
 def _upload(api: httpx.Client, sample: Path) -> int:
     with open(sample, "rb") as video:
-        response = api.post("/videos/upload", files={"file": (sample.name, video, "video/mp4")},
-                            data={"title": "The volcano (videoai demo)",
-                                  "description": "A sample talk with known spoken words."}, timeout=120)
+        response = api.post(
+            "/videos/upload",
+            files={"file": (sample.name, video, "video/mp4")},
+            data={"title": "The volcano (videoai demo)", "description": "A sample talk with known spoken words."},
+            timeout=120,
+        )
     response.raise_for_status()
     return int(response.json()["id"])
 
@@ -116,8 +119,7 @@ def run_demo(settings: Settings, *, keep_running: bool = False, ui_port: int | N
         make_speech_video(sample)
 
     ui_port, api_port = _port(ui_port), _port(settings.api_port if api_port is None else api_port)
-    env = {**os.environ, "DAGSTER_HOME": str(ensure_dagster_home(settings)), "VIDEOAI_HOME": str(home),
-           "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "DAGSTER_HOME": str(ensure_dagster_home(settings)), "VIDEOAI_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     # One public address for every link, in both processes: the API's answers and Dagster's metadata
     # (thumbnails, watch pages) point at the port the API really listens on.
     if not settings.public_base_url:
@@ -156,7 +158,7 @@ def run_demo(settings: Settings, *, keep_running: bool = False, ui_port: int | N
                 _say(f"  no hit for {word!r} in video {video_id}")
                 return 1
             first = hit["matches"][0]
-            _say(f"  video {video_id} \"{hit['title']}\": at {_timestamp(first['start'])} \"{first['text']}\"")
+            _say(f'  video {video_id} "{hit["title"]}": at {_timestamp(first["start"])} "{first["text"]}"')
 
         run = _wait_for_run(Path(env["DAGSTER_HOME"]), video_id)
         _say(f"\n==> Dagster run {run.run_id[:8]} of partition {video_id}: {run.status.value}")

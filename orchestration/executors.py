@@ -29,5 +29,6 @@ def executor_for(settings: Settings) -> dg.ExecutorDefinition:
         from dagster_k8s import k8s_job_executor
 
         return k8s_job_executor.configured({"max_concurrent": cap} if cap else {}, name="k8s_job_executor")
-    return dg.multiprocess_executor.configured({"max_concurrent": cap or min(4, os.cpu_count() or 1)},
-                                               name="multiprocess_executor")
+    return dg.multiprocess_executor.configured(
+        {"max_concurrent": cap or min(4, os.cpu_count() or 1)}, name="multiprocess_executor"
+    )

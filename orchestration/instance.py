@@ -80,13 +80,16 @@ schedule_storage:
 def dagster_yaml(home: Path) -> str:
     """The embedded instance's dagster.yaml for a DAGSTER_HOME."""
     return EMBEDDED_DAGSTER_YAML + STORAGE_YAML.format(
-        runs=json.dumps(str(home / "history")), events=json.dumps(str(home / "history" / "events")),
-        schedules=json.dumps(str(home / "schedules")))
+        runs=json.dumps(str(home / "history")),
+        events=json.dumps(str(home / "history" / "events")),
+        schedules=json.dumps(str(home / "schedules")),
+    )
 
 
 # Where the embedded instance's own classes lived before they moved into orchestration/platform/.
-_MOVED_MODULES = {f"module: orchestration.{name}\n": f"module: orchestration.platform.{name}\n"
-                  for name in ("run_queue", "launcher", "storage")}
+_MOVED_MODULES = {
+    f"module: orchestration.{name}\n": f"module: orchestration.platform.{name}\n" for name in ("run_queue", "launcher", "storage")
+}
 
 
 def ensure_dagster_home(settings: Settings) -> Path:

@@ -12,8 +12,12 @@ from resources.pipeline_settings import PipelineSettingsResource
 
 
 @dg.op(description="Remove uploads never completed within UPLOAD_ABANDON_HOURS: their rows and staged bytes.")
-def prune_uploads(context: dg.OpExecutionContext, database: DatabaseResource, object_store: ObjectStoreResource,
-                  pipeline_settings: PipelineSettingsResource) -> None:
+def prune_uploads(
+    context: dg.OpExecutionContext,
+    database: DatabaseResource,
+    object_store: ObjectStoreResource,
+    pipeline_settings: PipelineSettingsResource,
+) -> None:
     older_than = timedelta(hours=pipeline_settings.upload_abandon_hours)
     with database.session() as session:
         removed = prune_abandoned_uploads(session, object_store.get_store(), older_than=older_than)
@@ -28,7 +32,9 @@ def prune_uploads_job() -> None:
 
 
 prune_uploads_schedule = dg.ScheduleDefinition(
-    name="prune_uploads_schedule", job=prune_uploads_job, cron_schedule="17 3 * * *",
+    name="prune_uploads_schedule",
+    job=prune_uploads_job,
+    cron_schedule="17 3 * * *",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every night: remove uploads that were started and never completed.",
 )

@@ -47,15 +47,23 @@ class DagsterCollector(Collector):
     def __init__(self, instance: dg.DagsterInstance) -> None:
         self._instance = instance
         self._lock = threading.Lock()  # concurrent scrapes must not count an event twice
-        self._durations = Histogram("videoai_step_duration_seconds", "Duration of successful pipeline steps.",
-                                    ["step"], buckets=STEP_BUCKETS, registry=None)
+        self._durations = Histogram(
+            "videoai_step_duration_seconds",
+            "Duration of successful pipeline steps.",
+            ["step"],
+            buckets=STEP_BUCKETS,
+            registry=None,
+        )
         self._failures = Counter("videoai_step_failures", "Pipeline steps that failed.", ["step"], registry=None)
-        self._after: dict[DagsterEventType, int | None] = {DagsterEventType.STEP_SUCCESS: None,
-                                                           DagsterEventType.STEP_FAILURE: None}
+        self._after: dict[DagsterEventType, int | None] = {
+            DagsterEventType.STEP_SUCCESS: None,
+            DagsterEventType.STEP_FAILURE: None,
+        }
         self._steps_readable = not instance.event_log_storage.is_run_sharded
         if not self._steps_readable:
-            log.warning("the event log is stored per run: step metrics are off (use PostgreSQL or the "
-                        "consolidated SQLite event log)")
+            log.warning(
+                "the event log is stored per run: step metrics are off (use PostgreSQL or the consolidated SQLite event log)"
+            )
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
@@ -77,16 +85,22 @@ class DagsterCollector(Collector):
         by_status = GaugeMetricFamily("videoai_dagster_runs", "Runs queued or in progress, by status.", labels=["status"])
         for status in IN_FLIGHT:
             by_status.add_metric([status.value], self._instance.get_runs_count(RunsFilter(statuses=[status])))
-        oldest = self._instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.QUEUED]), limit=1,
-                                                order_by="create_timestamp", ascending=True)
+        oldest = self._instance.get_run_records(
+            RunsFilter(statuses=[DagsterRunStatus.QUEUED]), limit=1, order_by="create_timestamp", ascending=True
+        )
         waited = time.time() - oldest[0].create_timestamp.timestamp() if oldest else 0.0
-        return [by_status, GaugeMetricFamily("videoai_dagster_oldest_queued_run_seconds",
-                                             "How long the oldest queued run has waited.", value=max(0.0, waited))]
+        return [
+            by_status,
+            GaugeMetricFamily(
+                "videoai_dagster_oldest_queued_run_seconds", "How long the oldest queued run has waited.", value=max(0.0, waited)
+            ),
+        ]
 
     def _read_step_events(self) -> None:
         for event_type, after in self._after.items():
-            records = self._instance.get_event_records(EventRecordsFilter(event_type=event_type, after_cursor=after),
-                                                       limit=STEP_EVENTS_PER_SCRAPE, ascending=True)
+            records = self._instance.get_event_records(
+                EventRecordsFilter(event_type=event_type, after_cursor=after), limit=STEP_EVENTS_PER_SCRAPE, ascending=True
+            )
             for record in records:
                 event = record.event_log_entry.dagster_event
                 step = (event.step_key if event else None) or "unknown"

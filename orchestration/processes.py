@@ -32,8 +32,15 @@ def stop_process_group(process: subprocess.Popen, timeout: float = 20) -> None:
             process.wait(timeout=timeout)
 
 
-def wait_until_answers(url: str, process: subprocess.Popen, what: str, log: Path, *, timeout: float = 180,
-                       answered: Callable[[int], bool] = lambda status: status < 500) -> None:
+def wait_until_answers(
+    url: str,
+    process: subprocess.Popen,
+    what: str,
+    log: Path,
+    *,
+    timeout: float = 180,
+    answered: Callable[[int], bool] = lambda status: status < 500,
+) -> None:
     """Poll `url` until `process` answers it with a status `answered` accepts; fail with the end of
     its log if it exits or does not answer within `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -85,12 +85,18 @@ def _partition_order(key: str) -> tuple[int, str]:
 def select_assets(asset_graph: AssetGraph, select: str | None) -> list[dg.AssetKey]:
     """The per-video assets named by `select` (Dagster's selection syntax, e.g. `transcript+`,
     or a comma-separated list of asset names), in lineage order; all of them when None."""
-    videos = [k for k in asset_graph.toposorted_asset_keys
-              if asset_graph.get(k).partitions_def == videos_partitions and asset_graph.get(k).is_materializable]
+    videos = [
+        k
+        for k in asset_graph.toposorted_asset_keys
+        if asset_graph.get(k).partitions_def == videos_partitions and asset_graph.get(k).is_materializable
+    ]
     if not select:
         return videos
-    selection = (dg.AssetSelection.assets(*[s.strip() for s in select.split(",") if s.strip()])
-                 if "," in select or select.replace("_", "").isalnum() else dg.AssetSelection.from_string(select))
+    selection = (
+        dg.AssetSelection.assets(*[s.strip() for s in select.split(",") if s.strip()])
+        if "," in select or select.replace("_", "").isalnum()
+        else dg.AssetSelection.from_string(select)
+    )
     chosen = selection.resolve(asset_graph)
     unknown = chosen - set(videos)
     if unknown:
@@ -147,12 +153,12 @@ def _candidates(asset_graph: AssetGraph, key: dg.AssetKey, partitions: Iterable[
         return [p for p in partitions if p in own_ids and any(ids.get(p, 0) > own_ids[p] for ids in parent_ids)]
     # Every materialization of an asset with a code version records a data version.
     own_versions, parents = latest.versions(key), _parent_versions(asset_graph, key, latest)
-    return [p for p in partitions
-            if p in own_versions and own_versions[p] != _expected_version(node.code_version, parents, p)]
+    return [p for p in partitions if p in own_versions and own_versions[p] != _expected_version(node.code_version, parents, p)]
 
 
-def _code_changed_only(instance: dg.DagsterInstance, asset_graph: AssetGraph, key: dg.AssetKey,
-                       candidates: list[str], latest: _Latest) -> set[str]:
+def _code_changed_only(
+    instance: dg.DagsterInstance, asset_graph: AssetGraph, key: dg.AssetKey, candidates: list[str], latest: _Latest
+) -> set[str]:
     """The candidates whose only stale cause is a new code version.
 
     A model change leaves thousands of partitions made by one and the same old code
@@ -180,8 +186,12 @@ def _code_changed_only(instance: dg.DagsterInstance, asset_graph: AssetGraph, ke
     return found
 
 
-def scan_stale(instance: dg.DagsterInstance, asset_graph: AssetGraph, asset_keys: Sequence[dg.AssetKey] | None = None,
-               partitions: Sequence[str] | None = None) -> StaleScan:
+def scan_stale(
+    instance: dg.DagsterInstance,
+    asset_graph: AssetGraph,
+    asset_keys: Sequence[dg.AssetKey] | None = None,
+    partitions: Sequence[str] | None = None,
+) -> StaleScan:
     """Every stale (asset, partition) among `asset_keys` (default: every per-video asset) and `partitions`
     (default: every video), with the reasons Dagster gives."""
     started = time.perf_counter()
@@ -194,8 +204,11 @@ def scan_stale(instance: dg.DagsterInstance, asset_graph: AssetGraph, asset_keys
         candidates = _candidates(asset_graph, key, wanted, latest)
         if not candidates:
             continue
-        code_only = (_code_changed_only(instance, asset_graph, key, candidates, latest)
-                     if asset_graph.get(key).code_version is not None else set())
+        code_only = (
+            _code_changed_only(instance, asset_graph, key, candidates, latest)
+            if asset_graph.get(key).code_version is not None
+            else set()
+        )
         for p in candidates:
             if p in code_only:
                 stale.append(StaleAsset(p, key.to_user_string(), ("has a new code version",)))
@@ -208,8 +221,9 @@ def scan_stale(instance: dg.DagsterInstance, asset_graph: AssetGraph, asset_keys
     return StaleScan(len(wanted), tuple(k.to_user_string() for k in keys), stale, time.perf_counter() - started)
 
 
-def launch_backfill(instance: dg.DagsterInstance, asset_graph: AssetGraph, stale: Sequence[StaleAsset],
-                    *, title: str = "Reprocess stale videos") -> str:
+def launch_backfill(
+    instance: dg.DagsterInstance, asset_graph: AssetGraph, stale: Sequence[StaleAsset], *, title: str = "Reprocess stale videos"
+) -> str:
     """One asset backfill over exactly these (asset, partition) pairs; returns its id.
 
     The backfill daemon turns it into one run per video (in lineage order within
@@ -219,9 +233,13 @@ def launch_backfill(instance: dg.DagsterInstance, asset_graph: AssetGraph, stale
         raise ValueError("nothing is stale: no backfill to launch")
     counts = Counter(s.asset for s in stale)
     return add_asset_backfill(
-        instance, asset_graph, ((s.asset, s.partition) for s in stale),
-        tags={"dagster/priority": BACKFILL_PRIORITY, REPROCESS_TAG: "stale"}, title=title,
-        description="Stale after a model or code change: " + ", ".join(f"{a} x{n}" for a, n in counts.items()))
+        instance,
+        asset_graph,
+        ((s.asset, s.partition) for s in stale),
+        tags={"dagster/priority": BACKFILL_PRIORITY, REPROCESS_TAG: "stale"},
+        title=title,
+        description="Stale after a model or code change: " + ", ".join(f"{a} x{n}" for a, n in counts.items()),
+    )
 
 
 @dataclass(frozen=True)
@@ -243,9 +261,15 @@ def backfill_progress(instance: dg.DagsterInstance, backfill_id: str) -> Backfil
     return BackfillProgress(*backfill_counts(instance, backfill_id))
 
 
-def wait_for_backfill(instance: dg.DagsterInstance, backfill_id: str, report: Callable[[BackfillProgress], None],
-                      *, poll_seconds: float = 2.0, timeout_seconds: float | None = None,
-                      step: Callable[[], None] | None = None) -> BackfillProgress:
+def wait_for_backfill(
+    instance: dg.DagsterInstance,
+    backfill_id: str,
+    report: Callable[[BackfillProgress], None],
+    *,
+    poll_seconds: float = 2.0,
+    timeout_seconds: float | None = None,
+    step: Callable[[], None] | None = None,
+) -> BackfillProgress:
     """Report progress whenever it changes until the backfill ends (or the timeout passes).
 
     `step`, when given, is called each round instead of sleeping (tests drive the daemon with it).

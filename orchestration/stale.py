@@ -9,7 +9,6 @@ that backfills exactly them (the same as `videoai reprocess --stale`).
   is stale and why and links the backfill it launched (Overview > Backfills).
 """
 
-
 from collections.abc import Callable
 from typing import Any
 
@@ -26,15 +25,18 @@ def summary(scan: StaleScan) -> str:
     counts = [f"{asset}: {n:,} stale videos" for asset, n in scan.counts_by_asset().items() if n]
     if not counts:
         return f"nothing stale in {scan.partitions_scanned:,} videos (scanned in {scan.seconds:.1f} s)"
-    return (f"{len(scan.partitions):,} of {scan.partitions_scanned:,} videos stale; " + "; ".join(counts)
-            + ". Reprocess: launch the reprocess_stale job, or run `videoai reprocess --stale`.")
+    return (
+        f"{len(scan.partitions):,} of {scan.partitions_scanned:,} videos stale; "
+        + "; ".join(counts)
+        + ". Reprocess: launch the reprocess_stale job, or run `videoai reprocess --stale`."
+    )
 
 
 @dg.sensor(
     minimum_interval_seconds=SCAN_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Counts the videos each asset is stale for (code version or upstream data changed); "
-                "with AUTO_REPROCESS_STALE=true it also backfills them, at low priority.",
+    "with AUTO_REPROCESS_STALE=true it also backfills them, at low priority.",
 )
 def stale_videos_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     graph = context.repository_def.asset_graph  # type: ignore[union-attr]
@@ -45,15 +47,21 @@ def stale_videos_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult 
         return dg.SkipReason(message)
     if open_backfill_tagged(context.instance, REPROCESS_TAG):
         return dg.SkipReason(message + " A reprocessing backfill is still running.")
-    return dg.SensorResult(run_requests=[backfill_request(graph, ((s.asset, s.partition) for s in scan.stale),
-                                                          tags={"dagster/priority": BACKFILL_PRIORITY, REPROCESS_TAG: "auto"})])
+    return dg.SensorResult(
+        run_requests=[
+            backfill_request(
+                graph,
+                ((s.asset, s.partition) for s in scan.stale),
+                tags={"dagster/priority": BACKFILL_PRIORITY, REPROCESS_TAG: "auto"},
+            )
+        ]
+    )
 
 
 def reprocess_stale_job(asset_graph: Callable[[], Any]) -> dg.JobDefinition:
     """The one-click job; `asset_graph` gives the asset graph of the code location the job belongs to."""
 
-    @dg.op(name="launch_stale_backfill",
-           description="Scan for stale videos and launch one backfill over exactly those assets.")
+    @dg.op(name="launch_stale_backfill", description="Scan for stale videos and launch one backfill over exactly those assets.")
     def launch_stale_backfill(context: dg.OpExecutionContext) -> None:
         graph = asset_graph()
         scan = scan_stale(context.instance, graph)
@@ -64,10 +72,12 @@ def reprocess_stale_job(asset_graph: Callable[[], Any]) -> dg.JobDefinition:
             backfill_id = launch_backfill(context.instance, graph, scan.stale)
             context.log.info(f"launched backfill {backfill_id}: Overview > Backfills > {backfill_id}")
 
-    @dg.job(name="reprocess_stale",
-            description="One click: backfill exactly the videos a model or code change made stale "
-                        "(the same as `videoai reprocess --stale`).",
-            tags={"dagster/priority": "5"})
+    @dg.job(
+        name="reprocess_stale",
+        description="One click: backfill exactly the videos a model or code change made stale "
+        "(the same as `videoai reprocess --stale`).",
+        tags={"dagster/priority": "5"},
+    )
     def reprocess_stale() -> None:
         launch_stale_backfill()
 

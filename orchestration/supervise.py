@@ -47,8 +47,7 @@ def _die_with_parent() -> None:
     _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def run_supervised(command: Sequence[str], what: str, env: dict[str, str] | None = None,
-                   cwd: Path | None = None) -> int:
+def run_supervised(command: Sequence[str], what: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
     """Run `command` until it exits or this process is asked to stop; then stop it and everything it
     started within STOP_SECONDS, and mark the runs that were in flight. Returns the exit code."""
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
@@ -78,9 +77,17 @@ def run_supervised(command: Sequence[str], what: str, env: dict[str, str] | None
     killed = _kill_all(child, family)
     marking = time.monotonic()
     marked = mark_interrupted_runs(instance.get(), f"`{what}` was stopped while this run was in progress")
-    log.info("%s stopped in %.1f s (Dagster's own shutdown %.1f s, %d leftover process(es) killed in %.1f s, "
-             "%d run(s) in flight marked in %.1f s)", what, time.monotonic() - asked, killing - asked, killed,
-             marking - killing, marked, time.monotonic() - marking)
+    log.info(
+        "%s stopped in %.1f s (Dagster's own shutdown %.1f s, %d leftover process(es) killed in %.1f s, "
+        "%d run(s) in flight marked in %.1f s)",
+        what,
+        time.monotonic() - asked,
+        killing - asked,
+        killed,
+        marking - killing,
+        marked,
+        time.monotonic() - marking,
+    )
     return child.returncode if not received else 0
 
 
@@ -185,15 +192,17 @@ def mark_interrupted_runs(instance: Any, reason: str) -> int:
     if instance is None or not isinstance(instance.run_launcher, LocalRunLauncher):
         return 0  # workers elsewhere (a code server, Kubernetes): run monitoring answers for them
     marked = 0
-    for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
-                                                           dg.DagsterRunStatus.CANCELING])):
+    for run in instance.get_runs(
+        dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING])
+    ):
         started = worker_start(instance, run.run_id)
         if started is not None and worker_alive(*started):
             continue
         if run.status == dg.DagsterRunStatus.CANCELING:
             instance.report_run_canceled(run, message=f"{reason}; it was being canceled.")
         else:
-            instance.report_run_failed(run, message=f"{reason}: its worker was stopped. Run retries launch it "
-                                                    "again when the daemon starts.")
+            instance.report_run_failed(
+                run, message=f"{reason}: its worker was stopped. Run retries launch it again when the daemon starts."
+            )
         marked += 1
     return marked

@@ -56,8 +56,13 @@ from sensors.runs import UPLOAD_PRIORITY, video_run_request
 
 PARTITION_TAG = "dagster/partition"
 REQUEST_TAG = "videoai/request"
-IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-               dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+IN_PROGRESS = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 REQUESTS_PER_TICK = 100
 # A run asked to stop this long ago and still CANCELING is asked again; where its worker is gone
 # (it died before it could end the run) the launcher says so and the run is marked canceled.
@@ -71,8 +76,9 @@ class DeletionProgress:
     waiting: dict[int, str]  # request id -> what it waits for
 
 
-def finish_deletions(instance: dg.DagsterInstance, requests: Sequence[VideoRequest],
-                     remove: Callable[[int], object]) -> DeletionProgress:
+def finish_deletions(
+    instance: dg.DagsterInstance, requests: Sequence[VideoRequest], remove: Callable[[int], object]
+) -> DeletionProgress:
     """Do Dagster's side of each `delete` request: stop the video's runs; once none is in progress
     and no open backfill targets its partition, `remove(video_id)` (its leftovers), then its partition."""
     done: dict[int, str] = {}
@@ -111,8 +117,11 @@ def _stop(instance: dg.DagsterInstance, record: dg.RunRecord) -> None:
         instance.report_run_canceled(run, message="Its video was deleted and its worker is gone: marked canceled.")
 
 
-def retry_runs(instance: dg.DagsterInstance, session: Session, requests: Sequence[VideoRequest],
-               ) -> tuple[list[dg.RunRequest], dict[int, str], list[str]]:
+def retry_runs(
+    instance: dg.DagsterInstance,
+    session: Session,
+    requests: Sequence[VideoRequest],
+) -> tuple[list[dg.RunRequest], dict[int, str], list[str]]:
     """Run requests for `retry` requests that have none yet, the requests done, and the partitions to add."""
     titles = video_titles(session, (r.video_id for r in requests))
     runs: list[dg.RunRequest] = []
@@ -127,8 +136,13 @@ def retry_runs(instance: dg.DagsterInstance, session: Session, requests: Sequenc
             done[request.id] = f"run {launched[0].run_id}"
             continue
         base = video_run_request(request.video_id, titles[request.video_id], trigger="retry")
-        runs.append(dg.RunRequest(run_key=f"retry-{request.id}", partition_key=base.partition_key,
-                                  tags={**base.tags, REQUEST_TAG: str(request.id), "dagster/priority": UPLOAD_PRIORITY}))
+        runs.append(
+            dg.RunRequest(
+                run_key=f"retry-{request.id}",
+                partition_key=base.partition_key,
+                tags={**base.tags, REQUEST_TAG: str(request.id), "dagster/priority": UPLOAD_PRIORITY},
+            )
+        )
         if not instance.has_dynamic_partition(VIDEOS_PARTITIONS_NAME, str(request.video_id)):
             missing.append(str(request.video_id))
     return runs, done, missing
@@ -154,11 +168,14 @@ def leftovers_remover(object_store: ObjectStoreResource, search_index: SearchInd
     minimum_interval_seconds=2,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Deleted videos: stops their runs, removes their leftovers and their partitions. Retried videos: "
-                "starts their new run. Partitions whose video is gone are found every 10 minutes.",
+    "starts their new run. Partitions whose video is gone are found every 10 minutes.",
 )
-def video_requests_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource,
-                          object_store: ObjectStoreResource, search_index: SearchIndexResource,
-                          ) -> dg.SensorResult | dg.SkipReason:
+def video_requests_sensor(
+    context: dg.SensorEvaluationContext,
+    database: DatabaseResource,
+    object_store: ObjectStoreResource,
+    search_index: SearchIndexResource,
+) -> dg.SensorResult | dg.SkipReason:
     cursor = json.loads(context.cursor) if context.cursor else {}
     with database.session() as session:
         if time.time() - cursor.get("swept_at", 0.0) >= ORPHAN_SWEEP_SECONDS:
@@ -184,8 +201,11 @@ def video_requests_sensor(context: dg.SensorEvaluationContext, database: Databas
         elif request.id in progress.waiting:
             context.log.info("video %s deleted: waiting, %s", request.video_id, progress.waiting[request.id])
     if runs or missing:
-        return dg.SensorResult(run_requests=runs, cursor=json.dumps(cursor),
-                               dynamic_partitions_requests=[videos_partitions.build_add_request(missing)] if missing else [])
+        return dg.SensorResult(
+            run_requests=runs,
+            cursor=json.dumps(cursor),
+            dynamic_partitions_requests=[videos_partitions.build_add_request(missing)] if missing else [],
+        )
     context.update_cursor(json.dumps(cursor))
     if not deletions and not retries:
         return dg.SkipReason("no video deleted or retried")

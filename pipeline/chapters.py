@@ -66,7 +66,7 @@ def boundary_similarities(segments: Sequence[TimedSegment], embed: Embed, window
         lefts.append(" ".join(left))
         rights.append(" ".join(right))
     vectors = embed(lefts + rights)
-    return np.einsum("ij,ij->i", vectors[: len(lefts)], vectors[len(lefts):])
+    return np.einsum("ij,ij->i", vectors[: len(lefts)], vectors[len(lefts) :])
 
 
 def depth_scores(similarities: np.ndarray) -> np.ndarray:
@@ -87,8 +87,15 @@ def depth_scores(similarities: np.ndarray) -> np.ndarray:
     return depths
 
 
-def segment_chapters(segments: Sequence[TimedSegment], embed: Embed, *, min_seconds: float = DEFAULT_MIN_SECONDS,
-                     window: float | None = None, start: float = 0.0, end: float | None = None) -> list[ChapterSpan]:
+def segment_chapters(
+    segments: Sequence[TimedSegment],
+    embed: Embed,
+    *,
+    min_seconds: float = DEFAULT_MIN_SECONDS,
+    window: float | None = None,
+    start: float = 0.0,
+    end: float | None = None,
+) -> list[ChapterSpan]:
     """Topical chapters covering [start, end] (default: the speech); none without speech.
 
     Speech shorter than two minimum chapters gives one chapter.
@@ -115,7 +122,7 @@ def segment_chapters(segments: Sequence[TimedSegment], embed: Embed, *, min_seco
     cuts.sort()
     bounds = [0, *cuts, len(spoken)]
     times = [start, *(spoken[c].start for c in cuts), end]
-    return [ChapterSpan(times[n], times[n + 1], tuple(spoken[bounds[n]:bounds[n + 1]])) for n in range(len(cuts) + 1)]
+    return [ChapterSpan(times[n], times[n + 1], tuple(spoken[bounds[n] : bounds[n + 1]])) for n in range(len(cuts) + 1)]
 
 
 # --- titles and gists -----------------------------------------------------------------------------
@@ -157,8 +164,10 @@ class ExtractiveChapterWriter:
             return "Untitled"
         vectors = self.embed([text, *words])
         meaning = vectors[1:] @ vectors[0]
-        scores = {w: float(meaning[i]) + 0.1 * math.log(count[w]) + 0.2 * math.log(chapters / document_frequency[w])
-                  for i, w in enumerate(words)}
+        scores = {
+            w: float(meaning[i]) + 0.1 * math.log(count[w]) + 0.2 * math.log(chapters / document_frequency[w])
+            for i, w in enumerate(words)
+        }
         chosen: list[str] = []
         for word in sorted(words, key=lambda w: (-scores[w], w)):
             if not any(word[:5] == other[:5] for other in chosen):  # one form per word (lava / lavas)
@@ -194,8 +203,7 @@ class LlmChapterWriter:
         results = []
         for span, (fallback_title, fallback_gist) in zip(spans, offline, strict=True):
             material = (f"The whole video: {context}\n\n" if context else "") + f"This chapter: {span.text}"
-            fields = {key.lower(): value for key, value in _LINE.findall(self.summarizer.complete(CHAPTER_PROMPT,
-                                                                                                  material))}
+            fields = {key.lower(): value for key, value in _LINE.findall(self.summarizer.complete(CHAPTER_PROMPT, material))}
             title = " ".join(fields.get("title", "").strip("\"'").split()[:TITLE_MAX_WORDS]) or fallback_title
             gist = split_sentences(fields.get("gist", ""))[:1]
             results.append((title, _clip(gist[0], GIST_MAX_CHARS) if gist else fallback_gist))
@@ -216,8 +224,15 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def make_chapters(segments: Sequence[TimedSegment], embed: Embed, writer: ChapterWriter, *, context: str = "",
-                  min_seconds: float = DEFAULT_MIN_SECONDS, duration: float | None = None) -> list[Chapter]:
+def make_chapters(
+    segments: Sequence[TimedSegment],
+    embed: Embed,
+    writer: ChapterWriter,
+    *,
+    context: str = "",
+    min_seconds: float = DEFAULT_MIN_SECONDS,
+    duration: float | None = None,
+) -> list[Chapter]:
     spans = segment_chapters(segments, embed, min_seconds=min_seconds, end=duration)
     named = writer.write(spans, context) if spans else []
     return [Chapter(span.start, span.end, title, gist) for span, (title, gist) in zip(spans, named, strict=True)]
@@ -233,16 +248,23 @@ def chapter_problems(chapters: Sequence[Chapter], segments: Sequence[TimedSegmen
     if not chapters:
         return ["speech without chapters"] if spoken else []
     problems = [f"chapter {i} ends before it starts" for i, c in enumerate(chapters) if c.end <= c.start]
-    problems += [f"chapter {i} overlaps or leaves a gap after chapter {i - 1}" for i in range(1, len(chapters))
-                 if abs(chapters[i].start - chapters[i - 1].end) > 1e-6]
+    problems += [
+        f"chapter {i} overlaps or leaves a gap after chapter {i - 1}"
+        for i in range(1, len(chapters))
+        if abs(chapters[i].start - chapters[i - 1].end) > 1e-6
+    ]
     problems += [f"chapter {i} has no title" for i, c in enumerate(chapters) if not c.title.strip()]
     if len(chapters) > 1:
-        problems += [f"chapter {i} lasts {c.end - c.start:.1f}s, under {min_seconds:g}s"
-                     for i, c in enumerate(chapters) if c.end - c.start < min_seconds]
-    if spoken and (chapters[0].start > spoken[0].start
-                   or chapters[-1].end < spoken[-1].end - COVER_TOLERANCE_SECONDS):
-        problems.append(f"chapters cover {chapters[0].start:.1f}-{chapters[-1].end:.1f}s, "
-                        f"speech is {spoken[0].start:.1f}-{spoken[-1].end:.1f}s")
+        problems += [
+            f"chapter {i} lasts {c.end - c.start:.1f}s, under {min_seconds:g}s"
+            for i, c in enumerate(chapters)
+            if c.end - c.start < min_seconds
+        ]
+    if spoken and (chapters[0].start > spoken[0].start or chapters[-1].end < spoken[-1].end - COVER_TOLERANCE_SECONDS):
+        problems.append(
+            f"chapters cover {chapters[0].start:.1f}-{chapters[-1].end:.1f}s, "
+            f"speech is {spoken[0].start:.1f}-{spoken[-1].end:.1f}s"
+        )
     return problems
 
 
@@ -255,8 +277,9 @@ def _timestamp(seconds: float) -> str:
 
 def to_webvtt_chapters(chapters: Sequence[Chapter]) -> str:
     """A WebVTT chapters track (`<track kind="chapters">`): one cue per chapter, its title as the text."""
-    cues = [f"chapter-{i + 1}\n{_timestamp(c.start)} --> {_timestamp(c.end)}\n{_one_line(c.title)}"
-            for i, c in enumerate(chapters)]
+    cues = [
+        f"chapter-{i + 1}\n{_timestamp(c.start)} --> {_timestamp(c.end)}\n{_one_line(c.title)}" for i, c in enumerate(chapters)
+    ]
     return "WEBVTT\n\n" + "".join(cue + "\n\n" for cue in cues)
 
 

@@ -66,29 +66,50 @@ def parse_video(line: str, number: int = 1) -> SearchDocument:
         created = created.replace(tzinfo=UTC) if created.tzinfo is None else created.astimezone(UTC)
         segments = tuple(TimedSegment(float(s["start"]), float(s["end"]), str(s["text"])) for s in item["segments"])
         return SearchDocument(
-            video_id=int(item["video_id"]), title=str(item["title"]), description=str(item.get("description") or ""),
+            video_id=int(item["video_id"]),
+            title=str(item["title"]),
+            description=str(item.get("description") or ""),
             owner_id=None if item.get("owner_id") is None else int(item["owner_id"]),
-            owner_name=item.get("owner_name"), transcript=" ".join(s.text for s in segments),
-            summary=str(item.get("summary") or ""), status=VideoStatus.READY.value, language=item.get("language"),
-            created_at=created, updated_at=created,
+            owner_name=item.get("owner_name"),
+            transcript=" ".join(s.text for s in segments),
+            summary=str(item.get("summary") or ""),
+            status=VideoStatus.READY.value,
+            language=item.get("language"),
+            created_at=created,
+            updated_at=created,
             duration_seconds=None if item.get("duration_seconds") is None else float(item["duration_seconds"]),
-            segments=segments)
+            segments=segments,
+        )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CorpusError(f"line {number}: not a video ({type(exc).__name__}: {exc})") from exc
 
 
 def video_line(document: SearchDocument) -> str:
     """The JSON line `parse_video` reads back as `document`."""
-    return json.dumps({
-        "video_id": document.video_id, "title": document.title, "description": document.description,
-        "owner_id": document.owner_id, "owner_name": document.owner_name,
-        "created_at": document.created_at.isoformat(), "duration_seconds": document.duration_seconds,
-        "language": document.language, "summary": document.summary,
-        "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in document.segments]})
+    return json.dumps(
+        {
+            "video_id": document.video_id,
+            "title": document.title,
+            "description": document.description,
+            "owner_id": document.owner_id,
+            "owner_name": document.owner_name,
+            "created_at": document.created_at.isoformat(),
+            "duration_seconds": document.duration_seconds,
+            "language": document.language,
+            "summary": document.summary,
+            "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in document.segments],
+        }
+    )
 
 
-def load_videos(documents: Iterable[SearchDocument], engine: Engine, index: SearchIndex,
-                vectors: VectorIndex | None, embedder: Embedder, batch: int = 200) -> Iterator[LoadReport]:
+def load_videos(
+    documents: Iterable[SearchDocument],
+    engine: Engine,
+    index: SearchIndex,
+    vectors: VectorIndex | None,
+    embedder: Embedder,
+    batch: int = 200,
+) -> Iterator[LoadReport]:
     """Load and index `documents`, a batch at a time; yields the running totals after each batch."""
     videos = passages = 0
     pending: list[SearchDocument] = []
@@ -107,35 +128,64 @@ def load_videos(documents: Iterable[SearchDocument], engine: Engine, index: Sear
         # Rows came with their ids: the next video or user the API creates must get a new one.
         with engine.begin() as conn:
             for table in ("users", "videos"):
-                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                  f"(SELECT COALESCE(max(id), 1) FROM {table}))"))
+                conn.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(max(id), 1) FROM {table}))")
+                )
 
 
-def _load_batch(documents: Sequence[SearchDocument], engine: Engine, index: SearchIndex,
-                vectors: VectorIndex | None, embedder: Embedder) -> int:
+def _load_batch(
+    documents: Sequence[SearchDocument], engine: Engine, index: SearchIndex, vectors: VectorIndex | None, embedder: Embedder
+) -> int:
     cut = [cut_passages(d.title, d.summary, d.segments, d.duration_seconds, embedder.embed)[0] for d in documents]
     embedded = embedder.embed([p.text for passages in cut for p in passages])
     with Session(engine) as session, session.begin():
-        _upsert(session, User, [{"id": d.owner_id, "email": f"owner{d.owner_id}@corpus.invalid",
-                                 "full_name": d.owner_name, "hashed_password": UNUSABLE_PASSWORD}
-                                for d in {d.owner_id: d for d in documents if d.owner_id is not None}.values()],
-                update=False)
-        _upsert(session, Video, [{"id": d.video_id, "owner_id": d.owner_id, "title": d.title,
-                                  "description": d.description, "status": VideoStatus.READY.value,
-                                  "duration_seconds": d.duration_seconds, "created_at": d.created_at}
-                                 for d in documents], update=True)
+        _upsert(
+            session,
+            User,
+            [
+                {
+                    "id": d.owner_id,
+                    "email": f"owner{d.owner_id}@corpus.invalid",
+                    "full_name": d.owner_name,
+                    "hashed_password": UNUSABLE_PASSWORD,
+                }
+                for d in {d.owner_id: d for d in documents if d.owner_id is not None}.values()
+            ],
+            update=False,
+        )
+        _upsert(
+            session,
+            Video,
+            [
+                {
+                    "id": d.video_id,
+                    "owner_id": d.owner_id,
+                    "title": d.title,
+                    "description": d.description,
+                    "status": VideoStatus.READY.value,
+                    "duration_seconds": d.duration_seconds,
+                    "created_at": d.created_at,
+                }
+                for d in documents
+            ],
+            update=True,
+        )
         offset = 0
         for document, passages in zip(documents, cut, strict=True):
-            save_passages(session, document.video_id, embedder.model_id, passages,
-                          embedded[offset:offset + len(passages)])
+            save_passages(session, document.video_id, embedder.model_id, passages, embedded[offset : offset + len(passages)])
             offset += len(passages)
     index.bulk_upsert(documents)
     if vectors is not None:
         offset = 0
         for document, passages in zip(documents, cut, strict=True):
-            vectors.upsert(document.video_id, embedder.model_id, [
-                PassageVector(p.kind, p.start, p.end, p.text, vector)
-                for p, vector in zip(passages, embedded[offset:offset + len(passages)], strict=True)])
+            vectors.upsert(
+                document.video_id,
+                embedder.model_id,
+                [
+                    PassageVector(p.kind, p.start, p.end, p.text, vector)
+                    for p, vector in zip(passages, embedded[offset : offset + len(passages)], strict=True)
+                ],
+            )
             offset += len(passages)
     return len(embedded)
 
@@ -146,7 +196,11 @@ def _upsert(session: Session, model: Any, rows: list[dict[str, Any]], *, update:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(model)
-    statement = (statement.on_conflict_do_update(index_elements=["id"], set_={
-        name: statement.excluded[name] for name in rows[0] if name != "id"}) if update
-        else statement.on_conflict_do_nothing(index_elements=["id"]))
+    statement = (
+        statement.on_conflict_do_update(
+            index_elements=["id"], set_={name: statement.excluded[name] for name in rows[0] if name != "id"}
+        )
+        if update
+        else statement.on_conflict_do_nothing(index_elements=["id"])
+    )
     session.execute(statement, rows)

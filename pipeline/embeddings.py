@@ -52,8 +52,7 @@ def _load_wordllama(config: str, trunc_dim: int | None) -> Any:
     from wordllama import WordLlama
 
     # The weights and tokenizer ship inside the wheel; its own lookup would try a model hub.
-    return WordLlama.load(config=config, cache_dir=Path(wordllama.__file__).parent, disable_download=True,
-                          trunc_dim=trunc_dim)
+    return WordLlama.load(config=config, cache_dir=Path(wordllama.__file__).parent, disable_download=True, trunc_dim=trunc_dim)
 
 
 class WordLlamaEmbedder:
@@ -80,11 +79,20 @@ class OpenAIEmbedder:
     timeouts, 408/409/429 and 5xx, honouring `retry-after(-ms)`.
     """
 
-    def __init__(self, *, model: str, api_key: str, base_url: str | None = None, dimensions: int | None = None,
-                 timeout: float = 60.0, max_retries: int = 5) -> None:
+    def __init__(
+        self,
+        *,
+        model: str,
+        api_key: str,
+        base_url: str | None = None,
+        dimensions: int | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+    ) -> None:
         if not api_key:
-            raise EmbeddingConfigError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY (servers that ignore keys "
-                                       "accept any non-empty value)")
+            raise EmbeddingConfigError(
+                "EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY (servers that ignore keys accept any non-empty value)"
+            )
         from openai import OpenAI  # imported here: the offline default never pays for it
 
         self._client = OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
@@ -96,7 +104,7 @@ class OpenAIEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         rows: list[list[float]] = []
         for start in range(0, len(texts), _OPENAI_BATCH):
-            batch = [text or " " for text in texts[start:start + _OPENAI_BATCH]]  # empty input is refused
+            batch = [text or " " for text in texts[start : start + _OPENAI_BATCH]]  # empty input is refused
             from openai import omit
 
             dimensions = self._requested_dimensions or omit
@@ -115,13 +123,27 @@ class OpenAIEmbedder:
         self._client.close()
 
 
-def build_embedder(*, provider: str, model: str, dimensions: int | None = None, base_url: str | None = None,
-                   api_key: str = "", timeout_seconds: float = 60.0, max_retries: int = 5) -> Embedder:
+def build_embedder(
+    *,
+    provider: str,
+    model: str,
+    dimensions: int | None = None,
+    base_url: str | None = None,
+    api_key: str = "",
+    timeout_seconds: float = 60.0,
+    max_retries: int = 5,
+) -> Embedder:
     if provider == "wordllama":
         return WordLlamaEmbedder(model or "l2_supercat", dimensions)
     if provider == "openai":
-        return OpenAIEmbedder(model=model or "text-embedding-3-small", api_key=api_key, base_url=base_url,
-                              dimensions=dimensions, timeout=timeout_seconds, max_retries=max_retries)
+        return OpenAIEmbedder(
+            model=model or "text-embedding-3-small",
+            api_key=api_key,
+            base_url=base_url,
+            dimensions=dimensions,
+            timeout=timeout_seconds,
+            max_retries=max_retries,
+        )
     raise EmbeddingConfigError(f"unknown EMBEDDING_PROVIDER {provider!r}; use 'wordllama' or 'openai'")
 
 

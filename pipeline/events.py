@@ -21,8 +21,7 @@ VIDEO_READY = "video.ready"
 VIDEO_FAILED = "video.failed"
 VIDEO_DELETED = "video.deleted"
 
-TOPICS = (VIDEO_UPLOADED, VIDEO_TRANSCODED, VIDEO_TRANSCRIBED, VIDEO_SUMMARIZED, VIDEO_READY, VIDEO_FAILED,
-          VIDEO_DELETED)
+TOPICS = (VIDEO_UPLOADED, VIDEO_TRANSCODED, VIDEO_TRANSCRIBED, VIDEO_SUMMARIZED, VIDEO_READY, VIDEO_FAILED, VIDEO_DELETED)
 
 
 def record_event(session: Session, topic: str, video_id: int, payload: dict[str, Any] | None = None) -> OutboxEvent:

@@ -69,7 +69,7 @@ def _media_playlist_entries(text: str) -> list[tuple[str, float]]:
     entries, duration = [], None
     for line in text.splitlines():
         if line.startswith("#EXTINF:"):
-            duration = float(line[len("#EXTINF:"):].split(",", 1)[0])
+            duration = float(line[len("#EXTINF:") :].split(",", 1)[0])
         elif line and not line.startswith("#") and duration is not None:
             entries.append((line.strip(), duration))
             duration = None
@@ -86,8 +86,12 @@ def _rendition(variant: EncodedVariant, out_dir: Path) -> HlsRendition:
     total_bits = sum((rendition_dir / name).stat().st_size * 8 for name, _ in segments)
     total_seconds = sum(seconds for _, seconds in segments)
     return HlsRendition(
-        label=variant.label, width=variant.width, height=variant.height, codecs=variant.codecs,
-        bandwidth=math.ceil(max(rates)), average_bandwidth=math.ceil(total_bits / max(total_seconds, 0.001)),
+        label=variant.label,
+        width=variant.width,
+        height=variant.height,
+        codecs=variant.codecs,
+        bandwidth=math.ceil(max(rates)),
+        average_bandwidth=math.ceil(total_bits / max(total_seconds, 0.001)),
         playlist=f"{variant.label}/{MEDIA_PLAYLIST}",
         segments=tuple(f"{variant.label}/{name}" for name, _ in segments),
     )
@@ -96,8 +100,10 @@ def _rendition(variant: EncodedVariant, out_dir: Path) -> HlsRendition:
 def master_playlist(renditions: list[HlsRendition] | tuple[HlsRendition, ...]) -> str:
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for r in sorted(renditions, key=lambda r: r.bandwidth):
-        lines.append(f'#EXT-X-STREAM-INF:BANDWIDTH={r.bandwidth},AVERAGE-BANDWIDTH={r.average_bandwidth},'
-                     f'RESOLUTION={r.width}x{r.height},CODECS="{r.codecs}"')
+        lines.append(
+            f"#EXT-X-STREAM-INF:BANDWIDTH={r.bandwidth},AVERAGE-BANDWIDTH={r.average_bandwidth},"
+            f'RESOLUTION={r.width}x{r.height},CODECS="{r.codecs}"'
+        )
         lines.append(r.playlist)
     return "\n".join(lines) + "\n"
 
@@ -129,8 +135,7 @@ class LivePreview:
     (the video is then playable when the ladder is done, as without a preview).
     """
 
-    def __init__(self, directory: Path, rung: Rung, publish: Callable[[str, bytes], None],
-                 failed: Callable[[str], None]) -> None:
+    def __init__(self, directory: Path, rung: Rung, publish: Callable[[str, bytes], None], failed: Callable[[str], None]) -> None:
         self.directory, self.rung, self._publish, self._failed = Path(directory), rung, publish, failed
         self._sent: list[str] = []
         self._playlist = ""
@@ -151,7 +156,7 @@ class LivePreview:
             return
         try:
             first = not self._sent
-            for name, _ in entries[len(self._sent):]:
+            for name, _ in entries[len(self._sent) :]:
                 self._publish(f"{self.rung.label}/{name}", (self.directory / name).read_bytes())
                 self._sent.append(name)
             header, _, rest = text.partition("\n")
@@ -165,10 +170,16 @@ class LivePreview:
 
     def _master(self, first_segment: str) -> str:
         bandwidth = (self.rung.video_maxrate_kbps + self.rung.audio_bitrate_kbps) * 1000
-        rendition = HlsRendition(label=self.rung.label, width=self.rung.width, height=self.rung.height,
-                                 codecs=codecs_of(self.directory / first_segment), bandwidth=bandwidth,
-                                 average_bandwidth=bandwidth, playlist=f"{self.rung.label}/{MEDIA_PLAYLIST}",
-                                 segments=())
+        rendition = HlsRendition(
+            label=self.rung.label,
+            width=self.rung.width,
+            height=self.rung.height,
+            codecs=codecs_of(self.directory / first_segment),
+            bandwidth=bandwidth,
+            average_bandwidth=bandwidth,
+            playlist=f"{self.rung.label}/{MEDIA_PLAYLIST}",
+            segments=(),
+        )
         return master_playlist([rendition])
 
     @contextmanager

@@ -47,8 +47,15 @@ def set_status(
     return video
 
 
-_PROGRESS = [VideoStatus.UPLOADING, VideoStatus.PENDING, VideoStatus.TRANSCODING, VideoStatus.TRANSCRIBING,
-             VideoStatus.SUMMARIZING, VideoStatus.INDEXING, VideoStatus.READY]
+_PROGRESS = [
+    VideoStatus.UPLOADING,
+    VideoStatus.PENDING,
+    VideoStatus.TRANSCODING,
+    VideoStatus.TRANSCRIBING,
+    VideoStatus.SUMMARIZING,
+    VideoStatus.INDEXING,
+    VideoStatus.READY,
+]
 
 
 def advance_status(
@@ -88,8 +95,7 @@ def mark_failed(session: Session, video_id: int, message: str) -> Video:
     video = get_video(session, video_id)
     if video.status == VideoStatus.READY.value:
         return video
-    return set_status(session, video_id, VideoStatus.FAILED, message=message, event=VIDEO_FAILED,
-                      payload={"message": message})
+    return set_status(session, video_id, VideoStatus.FAILED, message=message, event=VIDEO_FAILED, payload={"message": message})
 
 
 def request_retry(session: Session, video_id: int) -> Video | None:

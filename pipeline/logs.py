@@ -38,8 +38,11 @@ class RequestIdFilter(logging.Filter):
 
 # A credential in a URL's query string (?token=..., &access_token=...) or anywhere as a JWT: an
 # access log line must not hand a reader a working token.
-_SECRET_PARAMETER = re.compile(r"([?&;](?:[A-Za-z_]*token|password|secret|signature|X-Amz-Signature|X-Amz-Credential"
-                               r"|X-Amz-Security-Token)=)[^&;\s\"']+", re.IGNORECASE)
+_SECRET_PARAMETER = re.compile(
+    r"([?&;](?:[A-Za-z_]*token|password|secret|signature|X-Amz-Signature|X-Amz-Credential"
+    r"|X-Amz-Security-Token)=)[^&;\s\"']+",
+    re.IGNORECASE,
+)
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 REDACTED = "[redacted]"
 

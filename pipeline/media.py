@@ -194,8 +194,14 @@ def _ffprobe(source: str | Path) -> dict:
     return info
 
 
-_AVC_PROFILES = {"Baseline": ("42", "00"), "Constrained Baseline": ("42", "40"), "Main": ("4D", "00"),
-                 "Extended": ("58", "00"), "High": ("64", "00"), "High 10": ("6E", "00")}
+_AVC_PROFILES = {
+    "Baseline": ("42", "00"),
+    "Constrained Baseline": ("42", "40"),
+    "Main": ("4D", "00"),
+    "Extended": ("58", "00"),
+    "High": ("64", "00"),
+    "High 10": ("6E", "00"),
+}
 
 
 def rfc6381_codecs(info: dict) -> str:
@@ -267,13 +273,34 @@ def check_complete(source: Path, duration_seconds: float) -> None:
     without decoding, finds the cut cheaply: the demuxer reports it ("partial file",
     "File ended prematurely") and the last packet's time falls short of the duration.
     """
-    command = [_tool("ffmpeg"), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
-               "-i", str(source), "-map", "0:v", "-map", "0:a?", "-c", "copy", "-f", "null",
-               "-progress", "pipe:1", "-"]
+    command = [
+        _tool("ffmpeg"),
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-i",
+        str(source),
+        "-map",
+        "0:v",
+        "-map",
+        "0:a?",
+        "-c",
+        "copy",
+        "-f",
+        "null",
+        "-progress",
+        "pipe:1",
+        "-",
+    ]
     result = subprocess.run(command, capture_output=True, check=False)
     if result.returncode != 0:
-        raise MediaError(f"The file could not be read to its end (it may be corrupt or truncated): "
-                         f"{_summarize_stderr(result.stderr, str(source))}. {_UPLOAD_AGAIN}", "truncated")
+        raise MediaError(
+            f"The file could not be read to its end (it may be corrupt or truncated): "
+            f"{_summarize_stderr(result.stderr, str(source))}. {_UPLOAD_AGAIN}",
+            "truncated",
+        )
     times = re.findall(rb"^out_time_us=(\d+)$", result.stdout, re.M)
     read_seconds = int(times[-1]) / 1e6 if times else 0.0
     seconds, share = _SHORTFALL_TOLERANCE
@@ -284,7 +311,9 @@ def check_complete(source: Path, duration_seconds: float) -> None:
         raise MediaError(
             f"The file is truncated or corrupt: only {read_seconds:.1f} s of its {duration_seconds:.1f} s could be "
             f"read{detail}. It was probably cut off during the upload or the recording. "
-            f"{_UPLOAD_AGAIN}", "truncated")
+            f"{_UPLOAD_AGAIN}",
+            "truncated",
+        )
 
 
 # The standard ladder, by shorter side. CRF keeps quality constant; maxrate and
@@ -325,8 +354,17 @@ def plan_ladder(source_width: int, source_height: int) -> list[Rung]:
     for standard in _STANDARD_RUNGS:
         if short >= standard.height:
             width, height = sized(standard.height)
-            rungs.append(Rung(standard.label, width, height, standard.crf, standard.video_maxrate_kbps,
-                              standard.video_bufsize_kbps, standard.audio_bitrate_kbps))
+            rungs.append(
+                Rung(
+                    standard.label,
+                    width,
+                    height,
+                    standard.crf,
+                    standard.video_maxrate_kbps,
+                    standard.video_bufsize_kbps,
+                    standard.audio_bitrate_kbps,
+                )
+            )
     if rungs:
         return rungs
 
@@ -334,10 +372,20 @@ def plan_ladder(source_width: int, source_height: int) -> list[Rung]:
     width, height = sized(own)
     # Scale the smallest rung's cap by pixel count, with a floor so tiny videos stay watchable.
     reference = _STANDARD_RUNGS[0]
-    maxrate = max(_MIN_SMALL_MAXRATE_KBPS,
-                  round(reference.video_maxrate_kbps * width * height / (reference.width * reference.height)))
-    return [Rung(f"{own}p", width, height, crf=reference.crf, video_maxrate_kbps=maxrate,
-                 video_bufsize_kbps=2 * maxrate, audio_bitrate_kbps=96)]
+    maxrate = max(
+        _MIN_SMALL_MAXRATE_KBPS, round(reference.video_maxrate_kbps * width * height / (reference.width * reference.height))
+    )
+    return [
+        Rung(
+            f"{own}p",
+            width,
+            height,
+            crf=reference.crf,
+            video_maxrate_kbps=maxrate,
+            video_bufsize_kbps=2 * maxrate,
+            audio_bitrate_kbps=96,
+        )
+    ]
 
 
 def variant_path(out_dir: Path, rung: Rung) -> Path:
@@ -367,15 +415,27 @@ def _hls_output(directory: Path, playlist_type: str, flags: str) -> str:
     # max_delay: the 0.7 s ffmpeg gives a file output (-muxdelay) but not a tee's outputs. Without it each
     # audio frame gets its own PES packet (segments ~5 % larger) and timestamps shift by 1.4 s.
     # An option's value is unescaped twice (the output list, then its options); a file name once.
-    options = ["f=hls", f"hls_time={SEGMENT_SECONDS}", f"hls_playlist_type={playlist_type}",
-               "hls_segment_type=mpegts", f"hls_flags={flags}", "max_delay=700000",
-               f"hls_segment_filename={_tee_escaped(_tee_escaped(directory / SEGMENT_PATTERN))}"]
+    options = [
+        "f=hls",
+        f"hls_time={SEGMENT_SECONDS}",
+        f"hls_playlist_type={playlist_type}",
+        "hls_segment_type=mpegts",
+        f"hls_flags={flags}",
+        "max_delay=700000",
+        f"hls_segment_filename={_tee_escaped(_tee_escaped(directory / SEGMENT_PATTERN))}",
+    ]
     return f"[{':'.join(options)}]{_tee_escaped(directory / MEDIA_PLAYLIST)}"
 
 
 def build_ladder_command(
-    source: Path, out_dir: Path, rungs: list[Rung], has_audio: bool, preset: str = "veryfast",
-    preview_dir: Path | None = None, hls_dir: Path | None = None, thumbnail: Path | None = None,
+    source: Path,
+    out_dir: Path,
+    rungs: list[Rung],
+    has_audio: bool,
+    preset: str = "veryfast",
+    preview_dir: Path | None = None,
+    hls_dir: Path | None = None,
+    thumbnail: Path | None = None,
     thumbnail_at: float = 0.0,
 ) -> list[str]:
     """One ffmpeg command line that decodes `source` once and writes every rung.
@@ -425,8 +485,7 @@ def build_ladder_command(
         # The first frame at or after `thumbnail_at` (what an input-side -ss gives); the second trim ends
         # the branch there, so it costs one scaled frame.
         frame = branches[len(rungs)].filter("trim", start=thumbnail_at).filter("trim", end_frame=1)
-        outputs.append(ffmpeg.output(frame.filter("scale", THUMBNAIL_WIDTH, -2), str(thumbnail), vframes=1,
-                                     **{"q:v": 3}))
+        outputs.append(ffmpeg.output(frame.filter("scale", THUMBNAIL_WIDTH, -2), str(thumbnail), vframes=1, **{"q:v": 3}))
     command = (
         ffmpeg.merge_outputs(*outputs)
         .global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
@@ -475,9 +534,17 @@ def _run_with_progress(command: list[str], what: str, progress: Callable[[str], 
 
 
 def transcode_ladder(
-    source: Path, out_dir: Path, rungs: list[Rung], has_audio: bool, preset: str = "veryfast",
-    progress: Callable[[str], None] | None = None, duration_seconds: float = 0.0, preview_dir: Path | None = None,
-    hls_dir: Path | None = None, thumbnail: Path | None = None, thumbnail_at: float = 0.0,
+    source: Path,
+    out_dir: Path,
+    rungs: list[Rung],
+    has_audio: bool,
+    preset: str = "veryfast",
+    progress: Callable[[str], None] | None = None,
+    duration_seconds: float = 0.0,
+    preview_dir: Path | None = None,
+    hls_dir: Path | None = None,
+    thumbnail: Path | None = None,
+    thumbnail_at: float = 0.0,
 ) -> list[EncodedVariant]:
     """Encode every rung in one ffmpeg process; describe each output as probed.
 
@@ -489,8 +556,7 @@ def transcode_ladder(
         folder.mkdir(parents=True, exist_ok=True)
     if thumbnail is not None:
         thumbnail.unlink(missing_ok=True)  # ffmpeg writes none when no frame is found: don't mistake an old one
-    command = build_ladder_command(source, out_dir, rungs, has_audio, preset, preview_dir, hls_dir, thumbnail,
-                                   thumbnail_at)
+    command = build_ladder_command(source, out_dir, rungs, has_audio, preset, preview_dir, hls_dir, thumbnail, thumbnail_at)
     if progress is None:
         _run(command, "Transcoding the video")
     else:

@@ -21,26 +21,43 @@ if TYPE_CHECKING:
     from pipeline.embeddings import Embedder
 
 
-def topic_changes(segments: Sequence[TimedSegment], embed: Callable[[list[str]], np.ndarray], *,
-                  min_seconds: float = DEFAULT_MIN_SECONDS, duration: float | None = None) -> list[float]:
+def topic_changes(
+    segments: Sequence[TimedSegment],
+    embed: Callable[[list[str]], np.ndarray],
+    *,
+    min_seconds: float = DEFAULT_MIN_SECONDS,
+    duration: float | None = None,
+) -> list[float]:
     """When the topic changes: the chapters' starts after the first (as the chapters asset cuts them)."""
     return [chapter.start for chapter in segment_chapters(segments, embed, min_seconds=min_seconds, end=duration)[1:]]
 
 
-def cut_passages(title: str, summary: str, segments: Sequence[TimedSegment], duration: float | None,
-                 embed: Callable[[list[str]], np.ndarray],
-                 topic_min_seconds: float = DEFAULT_MIN_SECONDS) -> tuple[list[Passage], list[float]]:
+def cut_passages(
+    title: str,
+    summary: str,
+    segments: Sequence[TimedSegment],
+    duration: float | None,
+    embed: Callable[[list[str]], np.ndarray],
+    topic_min_seconds: float = DEFAULT_MIN_SECONDS,
+) -> tuple[list[Passage], list[float]]:
     """A video's passages, cut at its topic changes (found as its chapters are), and those changes."""
     changes = topic_changes(segments, embed, min_seconds=topic_min_seconds, duration=duration)
     return video_passages(title, summary, segments, changes), changes
 
 
-def embed_passages(videos: VideoRepository, embedder: Embedder,
-                   topic_min_seconds: float = DEFAULT_MIN_SECONDS) -> tuple[list[Passage], list[float]]:
+def embed_passages(
+    videos: VideoRepository, embedder: Embedder, topic_min_seconds: float = DEFAULT_MIN_SECONDS
+) -> tuple[list[Passage], list[float]]:
     """Cut the video's passages, embed and store them: what the `passage_embeddings` asset does.
     Returns the passages and the topic changes."""
     summary, video = videos.summary(), videos.video()
-    passages, changes = cut_passages(video.title, summary.summary if summary else "", videos.segments(),
-                                     video.duration_seconds, embedder.embed, topic_min_seconds)
+    passages, changes = cut_passages(
+        video.title,
+        summary.summary if summary else "",
+        videos.segments(),
+        video.duration_seconds,
+        embedder.embed,
+        topic_min_seconds,
+    )
     videos.save_passages(embedder.model_id, passages, embedder.embed([p.text for p in passages]))
     return passages, changes

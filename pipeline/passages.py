@@ -38,9 +38,13 @@ class Passage:
     sentences: tuple[TimedSegment, ...] = ()
 
 
-def split_transcript(segments: Sequence[TimedSegment], min_seconds: float = MIN_PASSAGE_SECONDS,
-                     max_seconds: float = MAX_PASSAGE_SECONDS, *,
-                     topic_starts: Sequence[float] = ()) -> list[Passage]:
+def split_transcript(
+    segments: Sequence[TimedSegment],
+    min_seconds: float = MIN_PASSAGE_SECONDS,
+    max_seconds: float = MAX_PASSAGE_SECONDS,
+    *,
+    topic_starts: Sequence[float] = (),
+) -> list[Passage]:
     """The transcript's sentences grouped into passages of `min_seconds`-`max_seconds`, topic by topic.
 
     The next passage of the same topic starts with the last sentence of the one before.
@@ -55,35 +59,37 @@ def split_transcript(segments: Sequence[TimedSegment], min_seconds: float = MIN_
     for segment in segments:
         # Topic changes are segment starts (chapters are cut there).
         topics.setdefault(bisect.bisect_right(changes, segment.start + 1e-6), []).append(segment)
-    return [passage for topic in topics.values()
-            for passage in _pack(timed_sentences(topic), min_seconds, max_seconds)]
+    return [passage for topic in topics.values() for passage in _pack(timed_sentences(topic), min_seconds, max_seconds)]
 
 
 def _pack(sentences: list[TimedSegment], min_seconds: float, max_seconds: float) -> list[Passage]:
     passages, first, new = [], 0, 0  # `new`: the first sentence not carried over from the passage before
     while first < len(sentences):
         last = new
-        while (last + 1 < len(sentences) and sentences[last].end - sentences[new].start < min_seconds
-               and sentences[last + 1].end - sentences[first].start <= max_seconds):
+        while (
+            last + 1 < len(sentences)
+            and sentences[last].end - sentences[new].start < min_seconds
+            and sentences[last + 1].end - sentences[first].start <= max_seconds
+        ):
             last += 1
-        rest = sentences[last + 1:]
-        if rest and (rest[-1].end - rest[0].start < min_seconds / 2
-                     and rest[-1].end - sentences[first].start <= max_seconds):
+        rest = sentences[last + 1 :]
+        if rest and (rest[-1].end - rest[0].start < min_seconds / 2 and rest[-1].end - sentences[first].start <= max_seconds):
             last = len(sentences) - 1  # a short tail joins this passage
-        group = sentences[first:last + 1]
-        passages.append(Passage(TRANSCRIPT, group[0].start, group[-1].end, " ".join(s.text for s in group),
-                                tuple(group)))
+        group = sentences[first : last + 1]
+        passages.append(Passage(TRANSCRIPT, group[0].start, group[-1].end, " ".join(s.text for s in group), tuple(group)))
         if last + 1 >= len(sentences):
             break
         carried, following = sentences[last], sentences[last + 1]
-        overlap = (last > first and carried.end - carried.start <= MAX_OVERLAP_SECONDS
-                   and following.end - carried.start <= max_seconds)
+        overlap = (
+            last > first and carried.end - carried.start <= MAX_OVERLAP_SECONDS and following.end - carried.start <= max_seconds
+        )
         first, new = (last if overlap else last + 1), last + 1
     return passages
 
 
-def video_passages(title: str, summary: str, segments: Sequence[TimedSegment],
-                   topic_starts: Sequence[float] = ()) -> list[Passage]:
+def video_passages(
+    title: str, summary: str, segments: Sequence[TimedSegment], topic_starts: Sequence[float] = ()
+) -> list[Passage]:
     """The title, the summary and the transcript's passages (empty texts left out)."""
     passages = [Passage(TITLE, None, None, title.strip()), Passage(SUMMARY, None, None, summary.strip())]
     return [p for p in passages if p.text] + split_transcript(segments, topic_starts=topic_starts)

@@ -108,8 +108,7 @@ def make_speech_video(
         return video_with_audio(wav, seconds, dest, width, height, fps)
 
 
-def video_with_audio(wav: Path, seconds: float, dest: Path, width: int = 320, height: int = 240,
-                     fps: int = 15) -> Path:
+def video_with_audio(wav: Path, seconds: float, dest: Path, width: int = 320, height: int = 240, fps: int = 15) -> Path:
     """An H.264/AAC MP4 of a test picture, `seconds` long, with `wav` as its sound."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -118,9 +117,7 @@ def video_with_audio(wav: Path, seconds: float, dest: Path, width: int = 320, he
     return dest
 
 
-def make_test_video(
-    dest: Path, width: int, height: int, seconds: float, with_audio: bool = True, fps: int = 25
-) -> Path:
+def make_test_video(dest: Path, width: int, height: int, seconds: float, with_audio: bool = True, fps: int = 25) -> Path:
     """A test picture of the given size; with a 440 Hz tone, or with no audio track at all."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)

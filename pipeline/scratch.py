@@ -60,8 +60,11 @@ def prune_scratch(root: Path, older_than: timedelta) -> list[str]:
     cutoff = time.time() - older_than.total_seconds()
     removed = []
     for entry in root.iterdir():
-        newest = max([entry.stat().st_mtime, *(p.stat().st_mtime for p in entry.rglob("*"))]) \
-            if entry.is_dir() else entry.stat().st_mtime
+        newest = (
+            max([entry.stat().st_mtime, *(p.stat().st_mtime for p in entry.rglob("*"))])
+            if entry.is_dir()
+            else entry.stat().st_mtime
+        )
         if newest < cutoff:
             log.info("removing leftover scratch %s", entry)
             shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)

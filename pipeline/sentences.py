@@ -34,8 +34,10 @@ def _segment_words(segment: TimedSegment) -> list[TimedWord]:
         offsets.append(position)
         position += len(token)
     starts = [segment.start + span * offset / length for offset in offsets]
-    return [TimedWord(round(start, 3), round(end, 3), token)
-            for start, end, token in zip(starts, [*starts[1:], segment.end], tokens, strict=True)]
+    return [
+        TimedWord(round(start, 3), round(end, 3), token)
+        for start, end, token in zip(starts, [*starts[1:], segment.end], tokens, strict=True)
+    ]
 
 
 def timed_words(segments: Sequence[TimedSegment]) -> list[TimedWord]:
@@ -53,14 +55,13 @@ def _spans(words: list[TimedWord]) -> Iterator[list[TimedWord]]:
     position = 0
     for sentence in split_sentences(" ".join(w.text for w in words)):
         count = len(sentence.split())
-        yield words[position:position + count]
+        yield words[position : position + count]
         position += count
     if position < len(words):  # only if the splitter ever dropped a token: keep every word
         yield words[position:]
 
 
-def timed_sentences(segments: Sequence[TimedSegment],
-                    max_seconds: float = MAX_SENTENCE_SECONDS) -> list[TimedSegment]:
+def timed_sentences(segments: Sequence[TimedSegment], max_seconds: float = MAX_SENTENCE_SECONDS) -> list[TimedSegment]:
     """The transcript's sentences, each from its first word's start to its last word's end."""
     sentences = []
     for span in _spans(timed_words(segments)):
@@ -95,8 +96,10 @@ def sentences_to_json(sentences: Sequence[TimedSegment]) -> list[list[float]]:
 def sentences_from_json(stored: Sequence[Sequence[Any]], text: str) -> list[TimedSegment]:
     """The passage's sentences back from `sentences_to_json` and the passage's text."""
     offsets = [int(offset) for _, _, offset in stored] + [len(text)]
-    return [TimedSegment(float(start), float(end), text[offsets[i]:offsets[i + 1]].strip())
-            for i, (start, end, _) in enumerate(stored)]
+    return [
+        TimedSegment(float(start), float(end), text[offsets[i] : offsets[i + 1]].strip())
+        for i, (start, end, _) in enumerate(stored)
+    ]
 
 
 def estimated_sentences(text: str, start: float, end: float) -> list[TimedSegment]:

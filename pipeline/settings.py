@@ -49,13 +49,13 @@ class Settings(BaseSettings):
     api_queue_seconds: float = Field(default=2.0, gt=0, alias="API_QUEUE_SECONDS")
     # Argon2 hashes (login, signup; ~0.15 s of CPU each) one API process computes at once: half
     # its cores, so a burst of logins leaves the other requests CPU to run on.
-    password_hash_concurrency: int = Field(default_factory=lambda: max(1, len(os.sched_getaffinity(0)) // 2),
-                                           ge=1, alias="PASSWORD_HASH_CONCURRENCY")
+    password_hash_concurrency: int = Field(
+        default_factory=lambda: max(1, len(os.sched_getaffinity(0)) // 2), ge=1, alias="PASSWORD_HASH_CONCURRENCY"
+    )
     # Requests one API process lets use the database at once (never more than the pool allows):
     # twice its cores. Each is a thread of one Python process, so past that they only contend
     # for the GIL and throughput under many clients falls (benchmarks/README.md, `api_load`).
-    api_db_concurrency: int = Field(default_factory=lambda: 2 * len(os.sched_getaffinity(0)),
-                                    ge=1, alias="API_DB_CONCURRENCY")
+    api_db_concurrency: int = Field(default_factory=lambda: 2 * len(os.sched_getaffinity(0)), ge=1, alias="API_DB_CONCURRENCY")
 
     # Object store: a local directory, or S3 / MinIO.
     object_store: Literal["local", "s3"] = Field(default="local", alias="OBJECT_STORE")

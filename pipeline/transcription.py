@@ -46,9 +46,13 @@ def _has_audio_stream(source: Path) -> bool:
 
 def transcriber_config(settings: Settings) -> dict[str, Any]:
     """`Transcriber`'s arguments from settings: the one mapping the resource and the CLI share."""
-    return {"model": settings.whisper_model, "model_name": settings.whisper_model_name,
-            "device": settings.whisper_device, "compute_type": settings.whisper_compute_type,
-            "beam_size": settings.whisper_beam_size}
+    return {
+        "model": settings.whisper_model,
+        "model_name": settings.whisper_model_name,
+        "device": settings.whisper_device,
+        "compute_type": settings.whisper_compute_type,
+        "beam_size": settings.whisper_beam_size,
+    }
 
 
 class Transcriber:
@@ -106,8 +110,9 @@ class Transcriber:
             "word_timestamps": True,
         }
 
-    def transcribe(self, source: Path, media_seconds: float | None = None,
-                   progress: Callable[[str], None] | None = None) -> TranscriptResult:
+    def transcribe(
+        self, source: Path, media_seconds: float | None = None, progress: Callable[[str], None] | None = None
+    ) -> TranscriptResult:
         """Timed segments of the speech in `source` (any file ffmpeg can decode).
 
         A file without an audio track yields an empty transcript rather than
@@ -121,8 +126,9 @@ class Transcriber:
             return TranscriptResult(None, 0.0, 0.0, 0.0, ())
         # VAD skips silence and music, where Whisper tends to invent text. Word timestamps let a search
         # moment start at the word itself rather than at its segment.
-        raw_segments, info = self.whisper_model.transcribe(str(source), beam_size=self.beam_size, vad_filter=True,
-                                                           word_timestamps=True)
+        raw_segments, info = self.whisper_model.transcribe(
+            str(source), beam_size=self.beam_size, vad_filter=True, word_timestamps=True
+        )
         report = _ProgressReport(progress, info.duration)
         segments = tuple(
             _timed_segment(s)
@@ -144,8 +150,7 @@ class Transcriber:
 
 def _timed_segment(segment: Any) -> TimedSegment:
     """A faster-whisper segment as ours: its text stripped, and its words, with their times, when it has them."""
-    words = tuple(TimedWord(_seconds(w.start), _seconds(w.end), w.word.strip())
-                  for w in segment.words or () if w.word.strip())
+    words = tuple(TimedWord(_seconds(w.start), _seconds(w.end), w.word.strip()) for w in segment.words or () if w.word.strip())
     return TimedSegment(_seconds(segment.start), _seconds(segment.end), segment.text.strip(), words)
 
 
@@ -154,8 +159,7 @@ def _seconds(value: Any) -> float:
     return round(float(value), 3)
 
 
-def clamp_segments(segments: tuple[TimedSegment, ...], media_seconds: float,
-                   what: str = "media") -> tuple[TimedSegment, ...]:
+def clamp_segments(segments: tuple[TimedSegment, ...], media_seconds: float, what: str = "media") -> tuple[TimedSegment, ...]:
     """Segments with no timestamp past the media's end.
 
     Whisper places timestamps on a 30 s window grid, and its last segment can end
@@ -163,15 +167,27 @@ def clamp_segments(segments: tuple[TimedSegment, ...], media_seconds: float,
     end). The words are real; only the timestamp overshoots: clamp it, and log how
     far, rather than failing a good video.
     """
-    clamped = tuple(TimedSegment(min(s.start, media_seconds), min(s.end, media_seconds), s.text,
-                                 tuple(TimedWord(min(w.start, media_seconds), min(w.end, media_seconds), w.text)
-                                       for w in s.words))
-                    if s.end > media_seconds or s.start > media_seconds else s for s in segments)
+    clamped = tuple(
+        TimedSegment(
+            min(s.start, media_seconds),
+            min(s.end, media_seconds),
+            s.text,
+            tuple(TimedWord(min(w.start, media_seconds), min(w.end, media_seconds), w.text) for w in s.words),
+        )
+        if s.end > media_seconds or s.start > media_seconds
+        else s
+        for s in segments
+    )
     overshoot = max((s.end - media_seconds for s in segments), default=0.0)
     if overshoot > 0:
         changed = sum(a != b for a, b in zip(segments, clamped, strict=True))
-        log.warning("clamped %d transcript segment(s) of %s ending up to %.2f s past its end (%.2f s)",
-                    changed, what, overshoot, media_seconds)
+        log.warning(
+            "clamped %d transcript segment(s) of %s ending up to %.2f s past its end (%.2f s)",
+            changed,
+            what,
+            overshoot,
+            media_seconds,
+        )
     return clamped
 
 
@@ -232,7 +248,13 @@ def transcript_to_json(result: TranscriptResult) -> dict:
         "speech_seconds": result.speech_seconds,
         "text": result.text,
         "word_count": word_count(result.text),
-        "segments": [{"start": s.start, "end": s.end, "text": s.text,
-                      "words": [{"start": w.start, "end": w.end, "text": w.text} for w in s.words]}
-                     for s in result.segments],
+        "segments": [
+            {
+                "start": s.start,
+                "end": s.end,
+                "text": s.text,
+                "words": [{"start": w.start, "end": w.end, "text": w.text} for w in s.words],
+            }
+            for s in result.segments
+        ],
     }

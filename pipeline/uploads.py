@@ -75,21 +75,22 @@ def looks_like_video(head: bytes) -> bool:
         return True  # ISO base media (MP4, MOV, 3GP, M4V)
     if head[:4] == b"RIFF":
         return head[8:12] in (b"AVI ", b"AVIX")
-    return head.startswith((
-        b"\x1a\x45\xdf\xa3",  # Matroska / WebM
-        b"FLV",
-        b"OggS",
-        b"\x00\x00\x01\xba",  # MPEG program stream
-        b"\x00\x00\x01\xb3",  # MPEG video elementary stream
-        b"\x30\x26\xb2\x75\x8e\x66\xcf\x11",  # ASF / WMV
-        b"\x47",  # MPEG transport stream sync byte (ffprobe confirms the rest)
-    ))
+    return head.startswith(
+        (
+            b"\x1a\x45\xdf\xa3",  # Matroska / WebM
+            b"FLV",
+            b"OggS",
+            b"\x00\x00\x01\xba",  # MPEG program stream
+            b"\x00\x00\x01\xb3",  # MPEG video elementary stream
+            b"\x30\x26\xb2\x75\x8e\x66\xcf\x11",  # ASF / WMV
+            b"\x47",  # MPEG transport stream sync byte (ffprobe confirms the rest)
+        )
+    )
 
 
 def check_size(size: int, max_bytes: int) -> None:
     if size > max_bytes:
-        raise UploadRejected("too_large", f"The upload exceeds the limit of {max_bytes} bytes.",
-                             {"max_upload_bytes": max_bytes})
+        raise UploadRejected("too_large", f"The upload exceeds the limit of {max_bytes} bytes.", {"max_upload_bytes": max_bytes})
 
 
 def read_head(path: Path) -> bytes:
@@ -155,14 +156,29 @@ def create_video(
     expected_size: int | None = None,
     method: str = "direct",
 ) -> PendingUpload:
-    video = Video(title=title, description=description, owner_id=owner_id, status=VideoStatus.UPLOADING.value,
-                  original_filename=filename, content_type=content_type)
+    video = Video(
+        title=title,
+        description=description,
+        owner_id=owner_id,
+        status=VideoStatus.UPLOADING.value,
+        original_filename=filename,
+        content_type=content_type,
+    )
     session.add(video)
     session.flush()
     upload_id = uuid.uuid4().hex
     staging = keys.staging_key(upload_id)
-    session.add(UploadMetadata(upload_id=upload_id, video_id=video.id, method=method, staging_key=staging,
-                               filename=filename, content_type=content_type, expected_size=expected_size))
+    session.add(
+        UploadMetadata(
+            upload_id=upload_id,
+            video_id=video.id,
+            method=method,
+            staging_key=staging,
+            filename=filename,
+            content_type=content_type,
+            expected_size=expected_size,
+        )
+    )
     session.flush()
     return PendingUpload(video.id, upload_id, staging)
 
@@ -182,8 +198,12 @@ def complete_upload(session: Session, store: ObjectStore, upload_id: str) -> Vid
     upload.state, upload.completed_at, upload.size_bytes = "completed", completed_at, size
     video.source_key, video.size_bytes = final_key, size
     advance_status(session, video.id, VideoStatus.PENDING)
-    record_event(session, VIDEO_UPLOADED, video.id,
-                 {"object_key": final_key, "size_bytes": size, "title": video.title, "owner_id": video.owner_id})
+    record_event(
+        session,
+        VIDEO_UPLOADED,
+        video.id,
+        {"object_key": final_key, "size_bytes": size, "title": video.title, "owner_id": video.owner_id},
+    )
     return video
 
 
@@ -208,8 +228,9 @@ def prune_abandoned_uploads(session: Session, store: ObjectStore, *, older_than:
     forever, with its staged bytes. Returns the ids of the videos removed.
     """
     cutoff = utcnow() - older_than
-    stale = session.scalars(select(UploadMetadata).where(UploadMetadata.state == "pending",
-                                                         UploadMetadata.created_at < cutoff)).all()
+    stale = session.scalars(
+        select(UploadMetadata).where(UploadMetadata.state == "pending", UploadMetadata.created_at < cutoff)
+    ).all()
     for upload in stale:
         abandon_upload(session, store, upload.upload_id, f"not completed within {older_than}")
     session.flush()
@@ -231,8 +252,11 @@ def prune_orphaned_staging(session: Session, store: ObjectStore, cutoff: datetim
         if partial:
             log.info("removed %d unfinished write(s) under %s", partial, prefix)
         removed += partial
-    owned = set(session.scalars(select(UploadMetadata.staging_key).where(UploadMetadata.state == "pending",
-                                                                         UploadMetadata.staging_key.is_not(None))))
+    owned = set(
+        session.scalars(
+            select(UploadMetadata.staging_key).where(UploadMetadata.state == "pending", UploadMetadata.staging_key.is_not(None))
+        )
+    )
     start_after = None
     while batch := store.list(keys.STAGING_PREFIX, start_after=start_after):
         for obj in batch:
@@ -246,8 +270,15 @@ def prune_orphaned_staging(session: Session, store: ObjectStore, cutoff: datetim
 
 def open_uploads(session: Session, owner_id: int) -> int:
     """How many uploads this user has started and not completed (the quota counts these)."""
-    return session.scalar(select(func.count()).select_from(UploadMetadata).join(Video, Video.id == UploadMetadata.video_id)
-                          .where(UploadMetadata.state == "pending", Video.owner_id == owner_id)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(UploadMetadata)
+            .join(Video, Video.id == UploadMetadata.video_id)
+            .where(UploadMetadata.state == "pending", Video.owner_id == owner_id)
+        )
+        or 0
+    )
 
 
 def _check_declared_size(store: ObjectStore, upload: UploadMetadata) -> None:
@@ -257,13 +288,22 @@ def _check_declared_size(store: ObjectStore, upload: UploadMetadata) -> None:
         return
     size = store.stat(upload.staging_key).size
     if size != upload.expected_size:
-        raise UploadRejected("size_mismatch", f"The upload is {size} bytes, not the {upload.expected_size} bytes "
-                             "declared when it was created.",
-                             {"declared_size": upload.expected_size, "uploaded_size": size})
+        raise UploadRejected(
+            "size_mismatch",
+            f"The upload is {size} bytes, not the {upload.expected_size} bytes declared when it was created.",
+            {"declared_size": upload.expected_size, "uploaded_size": size},
+        )
 
 
-def accept_upload(engine: Engine, store: ObjectStore, upload_id: str, rules: UploadRules, *,
-                  title: str | None = None, description: str | None = None) -> Video:
+def accept_upload(
+    engine: Engine,
+    store: ObjectStore,
+    upload_id: str,
+    rules: UploadRules,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+) -> Video:
     """Check a staged upload against the rule, then publish and announce it (see `complete_upload`).
 
     A rejected upload is abandoned (committed) before UploadRejected is raised;
@@ -301,14 +341,30 @@ def accept_file(engine: Engine, store: ObjectStore, upload_id: str, path: Path, 
 
 
 def ingest_file(
-    engine: Engine, store: ObjectStore, path: Path, rules: UploadRules, *, title: str, description: str = "",
-    owner_id: int | None = None, filename: str | None = None, content_type: str | None = None, method: str = "cli",
+    engine: Engine,
+    store: ObjectStore,
+    path: Path,
+    rules: UploadRules,
+    *,
+    title: str,
+    description: str = "",
+    owner_id: int | None = None,
+    filename: str | None = None,
+    content_type: str | None = None,
+    method: str = "cli",
 ) -> Video:
     """Register a local file exactly as an upload would: the same checks, then row, object and outbox event."""
     with session_scope(engine) as session:
-        pending = create_video(session, title=title, description=description, owner_id=owner_id,
-                               filename=filename or path.name, content_type=content_type,
-                               expected_size=path.stat().st_size, method=method)
+        pending = create_video(
+            session,
+            title=title,
+            description=description,
+            owner_id=owner_id,
+            filename=filename or path.name,
+            content_type=content_type,
+            expected_size=path.stat().st_size,
+            method=method,
+        )
     try:
         store.put_file(pending.staging_key, path, content_type=content_type)
     except BaseException:

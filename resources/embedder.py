@@ -31,6 +31,12 @@ class EmbeddingResource(dg.ConfigurableResource):
         return self._embedder
 
     def _build(self) -> Embedder:
-        return build_embedder(provider=self.provider, model=self.model, dimensions=self.dimensions,
-                              base_url=self.base_url, api_key=self.api_key, timeout_seconds=self.timeout_seconds,
-                              max_retries=self.max_retries)
+        return build_embedder(
+            provider=self.provider,
+            model=self.model,
+            dimensions=self.dimensions,
+            base_url=self.base_url,
+            api_key=self.api_key,
+            timeout_seconds=self.timeout_seconds,
+            max_retries=self.max_retries,
+        )

@@ -17,5 +17,11 @@ class ObjectStoreResource(dg.ConfigurableResource):
     public_endpoint_url: str | None = None
 
     def get_store(self) -> ObjectStore:
-        return object_store_for(self.kind, directory=self.directory, bucket=self.bucket, endpoint_url=self.endpoint_url,
-                                region=self.region, public_endpoint_url=self.public_endpoint_url)
+        return object_store_for(
+            self.kind,
+            directory=self.directory,
+            bucket=self.bucket,
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+            public_endpoint_url=self.public_endpoint_url,
+        )

@@ -19,8 +19,11 @@ class PipelineSettingsResource(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineSettingsResource:
-        return cls(sensor_batch_size=settings.sensor_batch_size,
-                   upload_sensor_wait_seconds=settings.upload_sensor_wait_seconds,
-                   kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
-                   kafka_dead_letter_topic=settings.kafka_dead_letter_topic,
-                   kafka_max_attempts=settings.kafka_max_attempts, upload_abandon_hours=settings.upload_abandon_hours)
+        return cls(
+            sensor_batch_size=settings.sensor_batch_size,
+            upload_sensor_wait_seconds=settings.upload_sensor_wait_seconds,
+            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+            kafka_dead_letter_topic=settings.kafka_dead_letter_topic,
+            kafka_max_attempts=settings.kafka_max_attempts,
+            upload_abandon_hours=settings.upload_abandon_hours,
+        )

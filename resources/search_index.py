@@ -21,8 +21,7 @@ class SearchIndexResource(dg.ConfigurableResource):
     def get_index(self) -> SearchIndex:
         from pipeline.search.factory import search_index_for
 
-        index = search_index_for(self.backend, self.database.engine(), self.opensearch_url, self.opensearch_index,
-                                 self.index_dir)
+        index = search_index_for(self.backend, self.database.engine(), self.opensearch_url, self.opensearch_index, self.index_dir)
         index.ensure()
         return index
 

@@ -25,6 +25,12 @@ class SummarizerResource(dg.ConfigurableResource):
         return summarizer_version(self.provider, self.model, self.prompt_version, self.chunk_tokens)
 
     def get_provider(self) -> SummaryProvider:
-        return build_provider(provider=self.provider, model=self.model, prompt_version=self.prompt_version,
-                              base_url=self.base_url, api_key=self.api_key,
-                              timeout_seconds=self.timeout_seconds, max_retries=self.max_retries)
+        return build_provider(
+            provider=self.provider,
+            model=self.model,
+            prompt_version=self.prompt_version,
+            base_url=self.base_url,
+            api_key=self.api_key,
+            timeout_seconds=self.timeout_seconds,
+            max_retries=self.max_retries,
+        )

@@ -23,8 +23,13 @@ class TranscriberResource(dg.ConfigurableResource):
     _transcriber: Transcriber | None = PrivateAttr(default=None)
 
     def _build(self) -> Transcriber:
-        return Transcriber(model=self.model, model_name=self.model_name, device=self.device,
-                           compute_type=self.compute_type, beam_size=self.beam_size)
+        return Transcriber(
+            model=self.model,
+            model_name=self.model_name,
+            device=self.device,
+            compute_type=self.compute_type,
+            beam_size=self.beam_size,
+        )
 
     def model_version(self) -> str:
         return self._build().version

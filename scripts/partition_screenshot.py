@@ -30,8 +30,12 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="videoai-shot-") as tmp:
         api_port, ui_port = free_port(), free_port()
-        env = {**os.environ, "VIDEOAI_HOME": str(Path(tmp) / "home"), "DAGSTER_HOME": str(Path(tmp) / "home" / "dagster"),
-               "API_PORT": str(api_port)}
+        env = {
+            **os.environ,
+            "VIDEOAI_HOME": str(Path(tmp) / "home"),
+            "DAGSTER_HOME": str(Path(tmp) / "home" / "dagster"),
+            "API_PORT": str(api_port),
+        }
         os.environ.update(env)
         import dagster as dg
 
@@ -47,36 +51,56 @@ def main() -> int:
         ensure_dagster_home(settings)
         migrate(settings.database_url)
         clip = samples.make_speech_video(Path(tmp) / "talk.mp4")
-        vid = ingest_file(engine_for(settings.database_url), object_store_from_settings(settings), clip,
-                          UploadRules.from_settings(settings),
-                          title="Volcanoes, whales and the northern lights", description="A short talk").id
+        vid = ingest_file(
+            engine_for(settings.database_url),
+            object_store_from_settings(settings),
+            clip,
+            UploadRules.from_settings(settings),
+            title="Volcanoes, whales and the northern lights",
+            description="A short talk",
+        ).id
         with dg.DagsterInstance.get() as instance:
             instance.add_dynamic_partitions("videos", [str(vid)])
             job = build_definitions(settings).resolve_job_def("video_pipeline")
             assert job.execute_in_process(partition_key=str(vid), instance=instance).success
         bin_dir = Path(sys.executable).parent
         logs = [Path(tmp) / "api.log", Path(tmp) / "dagster-webserver.log"]
-        commands = [[str(bin_dir / "videoai"), "serve", "--port", str(api_port)],
-                    [str(bin_dir / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"),
-                     "-h", "127.0.0.1", "-p", str(ui_port)]]
+        commands = [
+            [str(bin_dir / "videoai"), "serve", "--port", str(api_port)],
+            [str(bin_dir / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(ui_port)],
+        ]
         servers = []
         for command, log in zip(commands, logs, strict=True):
             with open(log, "ab") as out:
-                servers.append(subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                                start_new_session=True))
+                servers.append(
+                    subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                )
         try:
             # Answered means served: the thumbnail exists and the UI is up.
-            wait_until_answers(f"http://127.0.0.1:{api_port}/api/v1/videos/{vid}/thumbnail", servers[0], "the API",
-                               logs[0], answered=lambda status: status == 200)
-            wait_until_answers(f"http://127.0.0.1:{ui_port}/server_info", servers[1], "dagster-webserver", logs[1],
-                               answered=lambda status: status == 200)
+            wait_until_answers(
+                f"http://127.0.0.1:{api_port}/api/v1/videos/{vid}/thumbnail",
+                servers[0],
+                "the API",
+                logs[0],
+                answered=lambda status: status == 200,
+            )
+            wait_until_answers(
+                f"http://127.0.0.1:{ui_port}/server_info",
+                servers[1],
+                "dagster-webserver",
+                logs[1],
+                answered=lambda status: status == 200,
+            )
             from playwright.sync_api import sync_playwright
 
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
                 page = browser.new_page(viewport={"width": 1500, "height": 1150})
-                page.goto(f"http://127.0.0.1:{ui_port}/assets/video_variants?view=partitions&partition={vid}",
-                          wait_until="networkidle", timeout=120_000)
+                page.goto(
+                    f"http://127.0.0.1:{ui_port}/assets/video_variants?view=partitions&partition={vid}",
+                    wait_until="networkidle",
+                    timeout=120_000,
+                )
                 page.wait_for_selector(f"img[src*='/videos/{vid}/thumbnail']", timeout=60_000)
                 page.wait_for_function("[...document.images].every(i => i.complete)", timeout=30_000)
                 skip = page.get_by_role("button", name="Skip")  # Dagster's first-visit community dialog

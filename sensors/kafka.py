@@ -56,8 +56,7 @@ class KafkaCursor:
         if not raw:
             return cls()
         state = json.loads(raw)
-        return cls({int(partition): int(offset) for partition, offset in state["offsets"].items()},
-                   state.get("retrying", []))
+        return cls({int(partition): int(offset) for partition, offset in state["offsets"].items()}, state.get("retrying", []))
 
     def serialize(self) -> str:
         state: dict[str, Any] = {"offsets": {str(p): o for p, o in sorted(self.offsets.items())}}
@@ -72,8 +71,9 @@ class KafkaCursor:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts a run for every `video.uploaded` event on Kafka (KAFKA_BOOTSTRAP_SERVERS).",
 )
-def kafka_upload_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource,
-                        pipeline_settings: PipelineSettingsResource) -> dg.SensorResult | dg.SkipReason:
+def kafka_upload_sensor(
+    context: dg.SensorEvaluationContext, database: DatabaseResource, pipeline_settings: PipelineSettingsResource
+) -> dg.SensorResult | dg.SkipReason:
     bootstrap = pipeline_settings.kafka_bootstrap_servers
     assert bootstrap, "the code location has this sensor only where KAFKA_BOOTSTRAP_SERVERS is set"
     # Kafka's client is imported by a tick, not by every process that loads the code location.
@@ -85,8 +85,8 @@ def kafka_upload_sensor(context: dg.SensorEvaluationContext, database: DatabaseR
     cursor = KafkaCursor.parse(context.cursor)
     try:
         poll = poll_uploaded_events(
-            bootstrap, VIDEO_UPLOADED, cursor.offsets, max_records=pipeline_settings.sensor_batch_size,
-            timeout_ms=READ_TIMEOUT_MS)
+            bootstrap, VIDEO_UPLOADED, cursor.offsets, max_records=pipeline_settings.sensor_batch_size, timeout_ms=READ_TIMEOUT_MS
+        )
     except (KafkaError, KafkaReadTimeout) as error:
         return dg.SkipReason(f"Kafka at {bootstrap} unavailable, will retry: {type(error).__name__}: {error}")
 
@@ -98,11 +98,13 @@ def kafka_upload_sensor(context: dg.SensorEvaluationContext, database: DatabaseR
         publish_dead_letters(bootstrap, dead_letter_topic, dead, CONSUMER_NAME, DEAD_LETTER_TIMEOUT_S)
     except (KafkaError, KafkaReadTimeout) as error:
         # Nothing is recorded and the cursor stays: the next tick reads these records again.
-        return dg.SkipReason(f"could not write {len(dead)} dead letter(s) to {dead_letter_topic}, will retry: "
-                             f"{type(error).__name__}: {error}")
+        return dg.SkipReason(
+            f"could not write {len(dead)} dead letter(s) to {dead_letter_topic}, will retry: {type(error).__name__}: {error}"
+        )
     for letter in dead:
-        context.log.warning("dead-lettered %s[%d]@%d to %s: %s", letter.topic, letter.partition, letter.offset,
-                            dead_letter_topic, letter.reason)
+        context.log.warning(
+            "dead-lettered %s[%d]@%d to %s: %s", letter.topic, letter.partition, letter.offset, dead_letter_topic, letter.reason
+        )
 
     with database.session() as session:
         fresh = [event.video_id for event in ready if record_processed(session, CONSUMER_NAME, event.event_id)]
@@ -113,8 +115,12 @@ def kafka_upload_sensor(context: dg.SensorEvaluationContext, database: DatabaseR
     return new_video_runs(known_videos(context.instance), fresh, titles, trigger="kafka", cursor=advanced)
 
 
-def _triage(retrying: list[dict[str, Any]], new: list[ConsumedEvent], session: Session, max_attempts: int,
-            ) -> tuple[list[ConsumedEvent], list[dict[str, Any]], list[RejectedRecord]]:
+def _triage(
+    retrying: list[dict[str, Any]],
+    new: list[ConsumedEvent],
+    session: Session,
+    max_attempts: int,
+) -> tuple[list[ConsumedEvent], list[dict[str, Any]], list[RejectedRecord]]:
     """The events whose video exists; those to check again next tick (cursor entries); those
     whose video was missing on their last allowed attempt (dead letters)."""
     from pipeline.messaging.consumer import ConsumedEvent, RejectedRecord
@@ -124,10 +130,19 @@ def _triage(retrying: list[dict[str, Any]], new: list[ConsumedEvent], session: S
     ready = [event for event, _ in tries if event.video_id in existing]
     missing = [(event, attempts) for event, attempts in tries if event.video_id not in existing]
     again = [{"event": asdict(event), "attempts": attempts} for event, attempts in missing if attempts < max_attempts]
-    dead = [RejectedRecord(VIDEO_UPLOADED, event.partition, event.offset, key=str(event.video_id).encode(),
-                           value=json.dumps(event.payload, separators=(",", ":")).encode(),
-                           headers=[("event_id", event.event_id.encode())], attempts=attempts,
-                           reason=f"unknown video: video {event.video_id} is not in the app database "
-                                  f"(deleted, or never stored) after {attempts} attempt(s)")
-            for event, attempts in missing if attempts >= max_attempts]
+    dead = [
+        RejectedRecord(
+            VIDEO_UPLOADED,
+            event.partition,
+            event.offset,
+            key=str(event.video_id).encode(),
+            value=json.dumps(event.payload, separators=(",", ":")).encode(),
+            headers=[("event_id", event.event_id.encode())],
+            attempts=attempts,
+            reason=f"unknown video: video {event.video_id} is not in the app database "
+            f"(deleted, or never stored) after {attempts} attempt(s)",
+        )
+        for event, attempts in missing
+        if attempts >= max_attempts
+    ]
     return ready, again, dead

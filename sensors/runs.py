@@ -1,6 +1,5 @@
 """Turning video ids into Dagster partitions and run requests: shared by every trigger sensor."""
 
-
 from collections.abc import Iterable, Mapping
 
 import dagster as dg
@@ -19,8 +18,12 @@ def video_run_request(video_id: int, title: str, trigger: str) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=f"video-{video_id}",
         partition_key=str(video_id),
-        tags={"videoai/video_id": str(video_id), "videoai/trigger": trigger, "dagster/priority": UPLOAD_PRIORITY,
-              **video_run_tags(title)},
+        tags={
+            "videoai/video_id": str(video_id),
+            "videoai/trigger": trigger,
+            "dagster/priority": UPLOAD_PRIORITY,
+            **video_run_tags(title),
+        },
     )
 
 
@@ -29,8 +32,9 @@ def known_videos(instance: dg.DagsterInstance) -> set[str]:
     return set(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
 
 
-def new_video_runs(known: set[str], video_ids: Iterable[int], titles: Mapping[int, str], trigger: str,
-                   cursor: str | None) -> dg.SensorResult:
+def new_video_runs(
+    known: set[str], video_ids: Iterable[int], titles: Mapping[int, str], trigger: str, cursor: str | None
+) -> dg.SensorResult:
     """Partitions + runs for the ids not in `known` (each id at most once) that are videos (in `titles`):
     an upload whose video was deleted, or was never stored, gets none."""
     fresh = list(dict.fromkeys(str(v) for v in video_ids if str(v) not in known and v in titles))

@@ -6,7 +6,6 @@ run retries will launch again leaves its video as it is: the retry re-executes o
 steps that did not succeed, and those move the status forward from where it stopped.
 """
 
-
 import dagster as dg
 
 from assets.jobs import video_pipeline_job
@@ -42,10 +41,14 @@ def failure_message(context: dg.RunFailureSensorContext) -> str:
         while error is not None and error.cause is not None:  # Dagster wraps the user's exception
             error = error.cause
         reason = error.message.strip().splitlines()[0] if error else "unknown error"
-        return (f"Processing failed at step '{step.step_key}': {reason} "
-                "Try again later; if it keeps failing, contact the operators with this video's id.")
-    return (f"Processing failed: {context.failure_event.message or 'the run stopped'}. "
-            "Try again later; if it keeps failing, contact the operators with this video's id.")
+        return (
+            f"Processing failed at step '{step.step_key}': {reason} "
+            "Try again later; if it keeps failing, contact the operators with this video's id."
+        )
+    return (
+        f"Processing failed: {context.failure_event.message or 'the run stopped'}. "
+        "Try again later; if it keeps failing, contact the operators with this video's id."
+    )
 
 
 @dg.run_failure_sensor(

@@ -11,7 +11,6 @@ tell that its listing changed), as the Kafka sensor waits in its poll: an upload
 its run from that tick within ~0.1 s, instead of from the next tick, a second or two later.
 """
 
-
 import json
 import time
 from collections.abc import Callable
@@ -52,7 +51,7 @@ class UploadCursor:
         """Where listing starts: the grace window before the newest key seen."""
         if self.last_key is None:
             return None
-        stamp = self.last_key[len(UPLOADS_PREFIX):].split("-", 1)[0]
+        stamp = self.last_key[len(UPLOADS_PREFIX) :].split("-", 1)[0]
         try:
             seen = datetime.strptime(stamp, _TS_FORMAT).replace(tzinfo=UTC)
         except ValueError:
@@ -82,8 +81,9 @@ def scan_uploads(store: ObjectStore, cursor: UploadCursor, known: set[str], batc
     return found, UploadCursor(last_key)
 
 
-def scan_or_wait(store: ObjectStore, cursor: UploadCursor, known_now: Callable[[], set[str]], batch_size: int,
-                 wait_seconds: float) -> tuple[list[int], UploadCursor, set[str]]:
+def scan_or_wait(
+    store: ObjectStore, cursor: UploadCursor, known_now: Callable[[], set[str]], batch_size: int, wait_seconds: float
+) -> tuple[list[int], UploadCursor, set[str]]:
     """`scan_uploads`; when nothing is new, scan again each time the store's listing changes, for up to
     `wait_seconds` (at once where the store cannot tell). Each scan asks `known_now` for the partitions Dagster
     has (another trigger may add one while this waits); returns the new ids, the cursor and the last answer."""
@@ -107,20 +107,29 @@ def scan_or_wait(store: ObjectStore, cursor: UploadCursor, known_now: Callable[[
     # honours it: dagster-daemon looks for due sensors every 5 s (orchestration/platform/daemon.py).
     minimum_interval_seconds=2,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Starts a run for every new upload in the object store's uploads/ prefix "
-                "(up to SENSOR_BATCH_SIZE per tick).",
+    description="Starts a run for every new upload in the object store's uploads/ prefix (up to SENSOR_BATCH_SIZE per tick).",
 )
-def upload_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStoreResource, database: DatabaseResource,
-                  pipeline_settings: PipelineSettingsResource) -> dg.SensorResult:
+def upload_sensor(
+    context: dg.SensorEvaluationContext,
+    object_store: ObjectStoreResource,
+    database: DatabaseResource,
+    pipeline_settings: PipelineSettingsResource,
+) -> dg.SensorResult:
     video_ids, advanced, known = scan_or_wait(
-        object_store.get_store(), UploadCursor.parse(context.cursor), lambda: known_videos(context.instance),
-        pipeline_settings.sensor_batch_size, pipeline_settings.upload_sensor_wait_seconds)
+        object_store.get_store(),
+        UploadCursor.parse(context.cursor),
+        lambda: known_videos(context.instance),
+        pipeline_settings.sensor_batch_size,
+        pipeline_settings.upload_sensor_wait_seconds,
+    )
     titles: dict[int, str] = {}
     if video_ids:
         context.log.info("new uploads: %s", ", ".join(map(str, video_ids[:20])) + (" ..." if len(video_ids) > 20 else ""))
         with database.session() as session:
             titles = video_titles(session, video_ids)
         if unknown := [v for v in video_ids if v not in titles]:
-            context.log.warning("uploads without a video in the app database (deleted, or never registered), "
-                                "no run: %s", ", ".join(map(str, unknown[:20])))
+            context.log.warning(
+                "uploads without a video in the app database (deleted, or never registered), no run: %s",
+                ", ".join(map(str, unknown[:20])),
+            )
     return new_video_runs(known, video_ids, titles, trigger="object-store", cursor=advanced.serialize())

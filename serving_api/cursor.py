@@ -41,5 +41,4 @@ class VideoCursor(BaseModel):
 
     def after(self) -> ColumnElement[bool]:
         """Rows after this cursor in newest-first order."""
-        return or_(Video.created_at < self.created_at,
-                   and_(Video.created_at == self.created_at, Video.id < self.id))
+        return or_(Video.created_at < self.created_at, and_(Video.created_at == self.created_at, Video.id < self.id))

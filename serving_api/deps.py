@@ -93,8 +93,9 @@ class Credentials:
     from_cookie: bool
 
 
-def get_credentials(request: Request, services: ServicesDep,
-                    token: Annotated[str | None, Depends(oauth2_scheme)]) -> Credentials | None:
+def get_credentials(
+    request: Request, services: ServicesDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Credentials | None:
     """Who signed this request: the Bearer token (401 when it is invalid, expired or revoked), else
     the session cookie (an invalid, expired or revoked cookie is simply signed out), else nobody."""
     if token is None:
@@ -124,10 +125,14 @@ def get_token_claims(request: Request, services: ServicesDep, credentials: Crede
     """The API's view of the credentials: a state-changing request signed by the cookie needs its page's CSRF token."""
     if credentials is None:
         return None
-    if credentials.from_cookie and request.method not in SAFE_METHODS \
-            and not csrf_matches(services.settings, credentials.claims, request.headers.get(CSRF_HEADER)):
-        raise ApiError(403, "csrf_failed", f"A signed-in browser request that changes state needs the "
-                                           f"{CSRF_HEADER} header of its page.")
+    if (
+        credentials.from_cookie
+        and request.method not in SAFE_METHODS
+        and not csrf_matches(services.settings, credentials.claims, request.headers.get(CSRF_HEADER))
+    ):
+        raise ApiError(
+            403, "csrf_failed", f"A signed-in browser request that changes state needs the {CSRF_HEADER} header of its page."
+        )
     return credentials.claims
 
 

@@ -69,8 +69,7 @@ def not_found(what: str) -> ApiError:
 def busy(retry_after_seconds: float, message: str = "The server is busy; try again shortly.") -> ApiError:
     """503 with Retry-After: the request was not served, and the same request may simply be retried."""
     retry = max(1, math.ceil(retry_after_seconds))
-    return ApiError(503, "server_busy", message, details={"retry_after_seconds": retry},
-                    headers={"Retry-After": str(retry)})
+    return ApiError(503, "server_busy", message, details={"retry_after_seconds": retry}, headers={"Retry-After": str(retry)})
 
 
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
@@ -85,8 +84,9 @@ def _code_for_status(status_code: int) -> str:
         return "error"
 
 
-def error_json(status_code: int, code: str, message: str, details: Any = None,
-               headers: Mapping[str, str] | None = None) -> JSONResponse:
+def error_json(
+    status_code: int, code: str, message: str, details: Any = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     body = ErrorResponse(error=ErrorBody(code=code, message=message, details=jsonable_encoder(details)))
     return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
 
@@ -117,8 +117,7 @@ async def _upload_rejected(_request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # Pydantic echoes the rejected input; a rejected password must not come back in the body.
-    details = [{"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
-               for err in exc.errors()]
+    details = [{"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")} for err in exc.errors()]
     return error_json(422, "validation_error", "The request is invalid.", details)
 
 
@@ -136,8 +135,9 @@ async def _dependency_lost(request: Request, exc: Exception) -> JSONResponse:
     if "disk is full" in str(exc):  # SQLite's SQLITE_FULL: the database's disk, not its availability
         return _insufficient_storage(exc)
     logger.error("a dependency is unavailable: %s: %s", type(exc).__name__, exc)
-    return await _http_exception(request, busy(DEPENDENCY_RETRY_SECONDS, "A service the API needs is unavailable; "
-                                                                         "try again shortly."))
+    return await _http_exception(
+        request, busy(DEPENDENCY_RETRY_SECONDS, "A service the API needs is unavailable; try again shortly.")
+    )
 
 
 async def _os_error(request: Request, exc: Exception) -> JSONResponse:
@@ -149,8 +149,9 @@ async def _os_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _insufficient_storage(exc: Exception) -> JSONResponse:
     logger.error("out of storage space: %s", exc)
-    return error_json(507, "insufficient_storage", "The server is out of storage space; try again later.",
-                      headers={"Retry-After": "60"})
+    return error_json(
+        507, "insufficient_storage", "The server is out of storage space; try again later.", headers={"Retry-After": "60"}
+    )
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -38,26 +38,29 @@ def _origin(url: str | None) -> str | None:
 
 
 def content_security_policy(settings: Settings, *, docs: bool = False) -> str:
-    media = " ".join(["'self'", "blob:", *(o for o in {_origin(settings.s3_public_endpoint_url or
-                                                                 settings.s3_endpoint_url)} if o)])
+    media = " ".join(
+        ["'self'", "blob:", *(o for o in {_origin(settings.s3_public_endpoint_url or settings.s3_endpoint_url)} if o)]
+    )
     if settings.object_store == "s3" and not (settings.s3_public_endpoint_url or settings.s3_endpoint_url):
         media += " https://*.amazonaws.com"
     scripts = "'self' 'unsafe-inline'" if docs else "'self'"
     styles = "'self' 'unsafe-inline'" if docs else "'self'"
-    return "; ".join([
-        "default-src 'self'",
-        f"script-src {scripts}",
-        f"style-src {styles}",
-        f"img-src {media} data:",
-        f"media-src {media}",
-        "connect-src 'self'",
-        "worker-src 'self' blob:",
-        "font-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-        "form-action 'self'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src {scripts}",
+            f"style-src {styles}",
+            f"img-src {media} data:",
+            f"media-src {media}",
+            "connect-src 'self'",
+            "worker-src 'self' blob:",
+            "font-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ]
+    )
 
 
 class SecurityHeadersMiddleware:

@@ -63,8 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await run_in_threadpool(build_services, settings)
         app.state.services = services
-        background = [asyncio.create_task(_rebuild_periodically(services.emails, settings.bloom_rebuild_seconds)),
-                      asyncio.create_task(prune_periodically(services))]  # resumable uploads never finished
+        background = [
+            asyncio.create_task(_rebuild_periodically(services.emails, settings.bloom_rebuild_seconds)),
+            asyncio.create_task(prune_periodically(services)),
+        ]  # resumable uploads never finished
         try:
             yield
         finally:
@@ -88,8 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # X-Forwarded-For/-Proto from these peers only: anyone else could claim any address
         # (and so escape the login throttle, or pin it on someone else).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
-    for router in (health.router, auth.router, users.router, uploads.router, videos.router, playback.router,
-                   build_tus_router()):
+    for router in (health.router, auth.router, users.router, uploads.router, videos.router, playback.router, build_tus_router()):
         document_errors(router, API_PREFIX)  # what each route can answer beyond its own errors
         app.include_router(router, prefix=API_PREFIX)
     install_web_app(app)
@@ -99,17 +100,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.cors_origin_list:
         # Other front-ends call the API with Bearer tokens: no credentials (cookies) cross origins.
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origin_list, allow_credentials=False,
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_credentials=False,
             allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "Range", "Tus-Resumable", "Upload-Length",
-                           "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length", "Upload-Concat"],
-            expose_headers=["Location", "Content-Range", "Accept-Ranges", "Tus-Resumable", "Upload-Offset",
-                            "Upload-Length", "Upload-Expires", "Retry-After"],
-            max_age=600)
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Range",
+                "Tus-Resumable",
+                "Upload-Length",
+                "Upload-Offset",
+                "Upload-Metadata",
+                "Upload-Defer-Length",
+                "Upload-Concat",
+            ],
+            expose_headers=[
+                "Location",
+                "Content-Range",
+                "Accept-Ranges",
+                "Tus-Resumable",
+                "Upload-Offset",
+                "Upload-Length",
+                "Upload-Expires",
+                "Retry-After",
+            ],
+            max_age=600,
+        )
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)  # outermost: on every response
     # At most API_MAX_IN_FLIGHT requests at once; the excess waits briefly, then gets 503 + Retry-After.
-    app.add_middleware(AdmissionMiddleware, max_in_flight=settings.api_max_in_flight,
-                       queue_seconds=settings.api_queue_seconds)
+    app.add_middleware(AdmissionMiddleware, max_in_flight=settings.api_max_in_flight, queue_seconds=settings.api_queue_seconds)
     # /metrics, and a request id on every response and log line (outermost of all).
     install_observability(app)
     return app

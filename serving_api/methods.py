@@ -67,6 +67,7 @@ class AllowedMethodsMiddleware:
         if method == "OPTIONS":
             response = Response(status_code=204, headers=allow)
         else:
-            response = error_json(405, "method_not_allowed", f"{method} is not allowed here; allowed: {allow['Allow']}.",
-                                  headers=allow)
+            response = error_json(
+                405, "method_not_allowed", f"{method} is not allowed here; allowed: {allow['Allow']}.", headers=allow
+            )
         await response(scope, receive, send)

@@ -92,8 +92,10 @@ class _StateCollector(Collector):
             size = getattr(pool, "size", None)
             if callable(size):
                 yield GaugeMetricFamily("videoai_db_pool_size", "Connections the pool keeps.", value=size())
-        for name, gate, what in (("db", services.db_gate, "a database slot"),
-                                 ("password", services.password_gate, "a password hash")):
+        for name, gate, what in (
+            ("db", services.db_gate, "a database slot"),
+            ("password", services.password_gate, "a password hash"),
+        ):
             yield GaugeMetricFamily(f"videoai_{name}_gate_in_use", f"Requests holding {what}.", value=gate.in_use)
             yield GaugeMetricFamily(f"videoai_{name}_gate_waiting", f"Requests queued for {what}.", value=gate.waiting)
             yield GaugeMetricFamily(f"videoai_{name}_gate_capacity", f"Slots for {what}.", value=gate.capacity)
@@ -106,8 +108,7 @@ class _StateCollector(Collector):
     def _pipeline(services: Services) -> Iterator[GaugeMetricFamily]:
         with services.sessions() as session:
             by_status = dict(session.execute(select(Video.status, func.count()).group_by(Video.status)).all())
-        videos = GaugeMetricFamily("videoai_videos", "Videos by status (queue depth: pending..indexing).",
-                                   labels=["status"])
+        videos = GaugeMetricFamily("videoai_videos", "Videos by status (queue depth: pending..indexing).", labels=["status"])
         for status, count in sorted(by_status.items()):
             videos.add_metric([status], count)
         yield videos
@@ -121,17 +122,17 @@ class _StateCollector(Collector):
 def _outbox(services: Services) -> Iterator[GaugeMetricFamily]:
     with services.sessions() as session:
         unpublished = select(OutboxEvent).where(OutboxEvent.published_at.is_(None)).subquery()
-        pending, oldest, failing = session.execute(select(
-            func.count(), func.min(unpublished.c.created_at),
-            func.count().filter(unpublished.c.attempts > 0))).one()
+        pending, oldest, failing = session.execute(
+            select(func.count(), func.min(unpublished.c.created_at), func.count().filter(unpublished.c.attempts > 0))
+        ).one()
     yield GaugeMetricFamily("videoai_outbox_unpublished", "Outbox events not yet relayed.", value=pending)
     if oldest is not None and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=utcnow().tzinfo)
     lag = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
-    yield GaugeMetricFamily("videoai_outbox_oldest_unpublished_seconds",
-                            "Age of the oldest unrelayed outbox event (relay lag).", value=max(0.0, lag))
-    yield GaugeMetricFamily("videoai_outbox_failing", "Unrelayed outbox events whose relay failed at least once.",
-                            value=failing)
+    yield GaugeMetricFamily(
+        "videoai_outbox_oldest_unpublished_seconds", "Age of the oldest unrelayed outbox event (relay lag).", value=max(0.0, lag)
+    )
+    yield GaugeMetricFamily("videoai_outbox_failing", "Unrelayed outbox events whose relay failed at least once.", value=failing)
 
 
 class ApiMetrics:

@@ -111,9 +111,14 @@ OPENAPI_TAGS = [
     {"name": "auth", "description": "Sign up, log in (OAuth2 password flow: a Bearer token), log out (revokes it)."},
     {"name": "users", "description": "The signed-in user; whether an email is registered."},
     {"name": "uploads", "description": TUS_UPLOADS},
-    {"name": "videos", "description": "List, search, read, change, delete and retry videos; transcripts, "
-                                      "chapters and summaries."},
-    {"name": "playback", "description": "What players fetch: renditions, HLS, thumbnails, captions and chapters "
-                                        "tracks (Range honoured; HEAD like GET)."},
+    {
+        "name": "videos",
+        "description": "List, search, read, change, delete and retry videos; transcripts, chapters and summaries.",
+    },
+    {
+        "name": "playback",
+        "description": "What players fetch: renditions, HLS, thumbnails, captions and chapters "
+        "tracks (Range honoured; HEAD like GET).",
+    },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]

@@ -27,8 +27,10 @@ def state_settings_limits(app: FastAPI, settings: Settings) -> None:
         size["maximum"] = limit
         size["description"] = f"{size.get('description', '')} At most MAX_UPLOAD_BYTES ({limit} bytes).".strip()
         upload = schema["paths"]["/api/v1/videos/upload"]["post"]
-        upload["description"] = f"{upload.get('description', '')}\n\nThe file may be at most MAX_UPLOAD_BYTES " \
-                                f"({limit} bytes); a larger one is refused (413) as soon as it passes the limit."
+        upload["description"] = (
+            f"{upload.get('description', '')}\n\nThe file may be at most MAX_UPLOAD_BYTES "
+            f"({limit} bytes); a larger one is refused (413) as soon as it passes the limit."
+        )
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

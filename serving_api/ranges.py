@@ -44,8 +44,12 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def _unsatisfiable(size: int) -> ApiError:
-    return ApiError(416, "range_not_satisfiable", f"The requested range is outside the object ({size} bytes).",
-                    headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
+    return ApiError(
+        416,
+        "range_not_satisfiable",
+        f"The requested range is outside the object ({size} bytes).",
+        headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
+    )
 
 
 class ObjectResponse(StreamingResponse):
@@ -64,8 +68,14 @@ class ObjectResponse(StreamingResponse):
         await super().__call__(scope, receive, send)
 
 
-def object_response(store: ObjectStore, key: str, content_type: str, range_header: str | None,
-                    what: str, cache_control: str = "public, max-age=3600") -> StreamingResponse:
+def object_response(
+    store: ObjectStore,
+    key: str,
+    content_type: str,
+    range_header: str | None,
+    what: str,
+    cache_control: str = "public, max-age=3600",
+) -> StreamingResponse:
     try:
         size = store.stat(key).size
     except ObjectNotFound:
@@ -79,5 +89,4 @@ def object_response(store: ObjectStore, key: str, content_type: str, range_heade
     start, end = byte_range
     headers["Content-Length"] = str(end - start + 1)
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    return ObjectResponse(store.iter_range(key, start, end), status_code=206, media_type=content_type,
-                             headers=headers)
+    return ObjectResponse(store.iter_range(key, start, end), status_code=206, media_type=content_type, headers=headers)

@@ -60,12 +60,17 @@ class UploadFields(BaseModel):
 
 def check_file_fields(filename: str | None, content_type: str | None, loc: list[str]) -> None:
     """The file's name and type are stored with the upload: they must fit their columns."""
-    for name, value, limit in (("filename", filename, FILENAME_MAX_LENGTH),
-                               ("content_type", content_type, CONTENT_TYPE_MAX_LENGTH)):
+    for name, value, limit in (
+        ("filename", filename, FILENAME_MAX_LENGTH),
+        ("content_type", content_type, CONTENT_TYPE_MAX_LENGTH),
+    ):
         if value is not None and (len(value) > limit or has_nul(value)):
-            raise ApiError(422, "validation_error", f"The file's {name} is invalid.",
-                           [{"loc": [*loc, name], "type": "value_error",
-                             "msg": f"at most {limit} characters, without NUL characters"}])
+            raise ApiError(
+                422,
+                "validation_error",
+                f"The file's {name} is invalid.",
+                [{"loc": [*loc, name], "type": "value_error", "msg": f"at most {limit} characters, without NUL characters"}],
+            )
 
 
 def validated_fields(raw: dict[str, str], loc: list[str]) -> UploadFields:
@@ -126,11 +131,13 @@ class _PartEvents:
         _, disposition = parse_options_header(self._headers.get(b"content-disposition", b""))
         filename = disposition.get(b"filename")
         content_type = self._headers.get(b"content-type")
-        self.events.append(PartStart(
-            name=disposition.get(b"name", b"").decode("utf-8", "replace"),
-            filename=filename.decode("utf-8", "replace") if filename is not None else None,
-            content_type=content_type.decode("latin-1") if content_type else None,
-        ))
+        self.events.append(
+            PartStart(
+                name=disposition.get(b"name", b"").decode("utf-8", "replace"),
+                filename=filename.decode("utf-8", "replace") if filename is not None else None,
+                content_type=content_type.decode("latin-1") if content_type else None,
+            )
+        )
 
 
 async def multipart_events(request: Request) -> AsyncIterator[PartStart | bytes | None]:
@@ -159,17 +166,26 @@ def check_open_uploads(session: Session, services: Services, owner_id: int) -> N
     """The per-user quota of uploads started and not completed (MAX_OPEN_UPLOADS_PER_USER): 429 past it."""
     limit = services.settings.max_open_uploads_per_user
     if open_uploads(session, owner_id) >= limit:
-        raise ApiError(429, "too_many_open_uploads",
-                       f"You have {limit} uploads in progress; complete or abandon some before starting another.",
-                       details={"max_open_uploads": limit})
+        raise ApiError(
+            429,
+            "too_many_open_uploads",
+            f"You have {limit} uploads in progress; complete or abandon some before starting another.",
+            details={"max_open_uploads": limit},
+        )
 
 
 def _create_pending(services: Services, owner_id: int, fields: UploadFields, part: PartStart) -> PendingUpload:
     with session_scope(services.engine) as session:
         check_open_uploads(session, services, owner_id)
-        return create_video(session, title=upload_title(fields, part.filename), description=fields.description,
-                            owner_id=owner_id, filename=part.filename, content_type=part.content_type,
-                            method="direct")
+        return create_video(
+            session,
+            title=upload_title(fields, part.filename),
+            description=fields.description,
+            owner_id=owner_id,
+            filename=part.filename,
+            content_type=part.content_type,
+            method="direct",
+        )
 
 
 def _abandon(services: Services, upload_id: str, reason: str) -> None:
@@ -199,10 +215,10 @@ async def receive_multipart_upload(request: Request, services: Services, owner_i
                     raise ApiError(422, "validation_error", f"Send exactly one file, in the field '{FILE_FIELD}'.")
                 check_file_fields(event.filename, event.content_type, ["body", FILE_FIELD])
                 file_part = event
-                pending = await run_in_threadpool(_create_pending, services, owner_id,
-                                                  validated_fields(raw_fields, ["body"]), event)
-                sink = UploadSink(services.store, pending.staging_key, services.settings.max_upload_bytes,
-                                  event.content_type)
+                pending = await run_in_threadpool(
+                    _create_pending, services, owner_id, validated_fields(raw_fields, ["body"]), event
+                )
+                sink = UploadSink(services.store, pending.staging_key, services.settings.max_upload_bytes, event.content_type)
                 await sink.start()
             elif isinstance(event, bytes):
                 if sink is not None:
@@ -231,12 +247,19 @@ async def receive_multipart_upload(request: Request, services: Services, owner_i
         raise
     assert file_part is not None
     # Fields sent after the file were not known when the row was created: apply them now.
-    return await run_in_threadpool(accept_staged_upload, services, pending.upload_id,
-                                   upload_title(fields, file_part.filename), fields.description)
+    return await run_in_threadpool(
+        accept_staged_upload, services, pending.upload_id, upload_title(fields, file_part.filename), fields.description
+    )
 
 
-async def receive_raw_upload(request: Request, services: Services, upload_id: str, staging_key: str,
-                             content_type: str | None, declared_size: int | None = None) -> int:
+async def receive_raw_upload(
+    request: Request,
+    services: Services,
+    upload_id: str,
+    staging_key: str,
+    content_type: str | None,
+    declared_size: int | None = None,
+) -> int:
     """Stream a raw PUT body to a pending upload's staging key; returns its size.
 
     The same rules as the multipart upload apply while bytes pass, and the body may not be
@@ -262,11 +285,16 @@ async def receive_raw_upload(request: Request, services: Services, upload_id: st
 # --- Accepting a staged upload -----------------------------------------------------------------
 
 
-def accept_staged_upload(services: Services, upload_id: str, title: str | None = None,
-                         description: str | None = None) -> Video:
+def accept_staged_upload(services: Services, upload_id: str, title: str | None = None, description: str | None = None) -> Video:
     """The upload rule on the staged bytes, then publish and announce them (`pipeline.uploads.accept_upload`)."""
     try:
-        return accept_upload(services.engine, services.store, upload_id, UploadRules.from_settings(services.settings),
-                             title=title, description=description)
+        return accept_upload(
+            services.engine,
+            services.store,
+            upload_id,
+            UploadRules.from_settings(services.settings),
+            title=title,
+            description=description,
+        )
     except ObjectNotFound:
         raise ApiError(409, "upload_incomplete", "No bytes have been uploaded for this upload yet.") from None

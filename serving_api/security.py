@@ -106,8 +106,13 @@ def _decode(settings: Settings, token: str, audience: str) -> TokenClaims:
         expires_at = datetime.fromtimestamp(claims["exp"], UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         raise jwt.InvalidTokenError("the token's times are out of range") from None
-    return TokenClaims(subject=subject, jti=jti, issued_at=issued_at, expires_at=expires_at,
-                       extra={k: v for k, v in claims.items() if k not in known})
+    return TokenClaims(
+        subject=subject,
+        jti=jti,
+        issued_at=issued_at,
+        expires_at=expires_at,
+        extra={k: v for k, v in claims.items() if k not in known},
+    )
 
 
 def create_access_token(settings: Settings, user_id: int) -> IssuedToken:
@@ -119,8 +124,7 @@ def decode_access_token(settings: Settings, token: str) -> TokenClaims:
 
 
 def create_upload_token(settings: Settings, user_id: int, upload_id: str) -> IssuedToken:
-    return _issue(settings, str(user_id), UPLOAD_AUDIENCE, timedelta(seconds=settings.s3_presign_seconds),
-                  upload_id=upload_id)
+    return _issue(settings, str(user_id), UPLOAD_AUDIENCE, timedelta(seconds=settings.s3_presign_seconds), upload_id=upload_id)
 
 
 def decode_upload_token(settings: Settings, token: str) -> TokenClaims:

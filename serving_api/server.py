@@ -42,12 +42,19 @@ def serve(settings: Settings) -> None:
     # (serving_api/main.py); uvicorn's own handling would trust 127.0.0.1 by default.
     # No limit_concurrency: uvicorn answers its excess a bare 503 without Retry-After, counting
     # connections, not requests; the app bounds requests itself (serving_api/db_gate.py).
-    uvicorn.run(app, factory=settings.api_workers > 1, workers=settings.api_workers,
-                host=settings.api_host, port=settings.api_port,
-                proxy_headers=False, log_config=None, log_level=settings.log_level.lower(),
-                # Longer than uvicorn's 5 s: an overloaded server must not drop idle keep-alive
-                # connections that clients are about to reuse.
-                timeout_keep_alive=30,
-                # uvicorn restarts a worker that misses its health check (5 s by default); a worker
-                # loading a large vector snapshot in the background can be slow to answer one.
-                timeout_worker_healthcheck=60)
+    uvicorn.run(
+        app,
+        factory=settings.api_workers > 1,
+        workers=settings.api_workers,
+        host=settings.api_host,
+        port=settings.api_port,
+        proxy_headers=False,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        # Longer than uvicorn's 5 s: an overloaded server must not drop idle keep-alive
+        # connections that clients are about to reuse.
+        timeout_keep_alive=30,
+        # uvicorn restarts a worker that misses its health check (5 s by default); a worker
+        # loading a large vector snapshot in the background can be slow to answer one.
+        timeout_worker_healthcheck=60,
+    )

@@ -115,9 +115,11 @@ class LoginThrottle:
 
     def _keys(self, email: str, client: str) -> list[tuple[str, int]]:
         email = email.lower()
-        return [(f"login:pair:{client}:{email}", self.limits.per_pair),
-                (f"login:account:{email}", self.limits.per_account),
-                (f"login:address:{client}", self.limits.per_address)]
+        return [
+            (f"login:pair:{client}:{email}", self.limits.per_pair),
+            (f"login:account:{email}", self.limits.per_account),
+            (f"login:address:{client}", self.limits.per_address),
+        ]
 
     def retry_after(self, email: str, client: str) -> int:
         return max(self.counter.locked_for(key, limit) for key, limit in self._keys(email, client))

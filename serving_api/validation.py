@@ -27,10 +27,15 @@ Text = Annotated[str, Field(pattern=NO_NUL_PATTERN)]
 VideoIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A video's id.")]
 # Cursors are opaque tokens this API issues: URL-safe base64 without padding.
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
-CursorQuery = Annotated[str | None, Query(
-    max_length=2048, pattern=CURSOR_PATTERN,
-    description="The `next_cursor` of the previous page, unchanged (URL-safe base64 without padding, issued by this "
-                "API for the same query and filters); any other value is 400 `invalid_cursor`.")]
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        max_length=2048,
+        pattern=CURSOR_PATTERN,
+        description="The `next_cursor` of the previous page, unchanged (URL-safe base64 without padding, issued by this "
+        "API for the same query and filters); any other value is 400 `invalid_cursor`.",
+    ),
+]
 OwnerIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this user's videos.")]
 
 
@@ -46,8 +51,7 @@ def _to_utc(value: datetime | None) -> datetime | None:
         raise ValueError("the date is out of range once converted to UTC") from None
 
 
-UtcDateTimeQuery = Annotated[datetime | None, Query(description="Inclusive; UTC when no zone is given."),
-                             AfterValidator(_to_utc)]
+UtcDateTimeQuery = Annotated[datetime | None, Query(description="Inclusive; UTC when no zone is given."), AfterValidator(_to_utc)]
 
 
 def _account_email(value: str) -> str:
@@ -59,10 +63,18 @@ def _account_email(value: str) -> str:
         raise ValueError(f"value is not a valid email address: {exc}") from None
 
 
-AccountEmail = Annotated[str, AfterValidator(_account_email), WithJsonSchema({
-    "type": "string", "format": "email",
-    "description": "An email address (RFC 5322 addr-spec). Special-use domains (.arpa, .invalid, .local, "
-                   ".localhost, .onion) are refused; .test is accepted."})]
+AccountEmail = Annotated[
+    str,
+    AfterValidator(_account_email),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "email",
+            "description": "An email address (RFC 5322 addr-spec). Special-use domains (.arpa, .invalid, .local, "
+            ".localhost, .onion) are refused; .test is accepted.",
+        }
+    ),
+]
 
 
 def has_nul(*values: str | None) -> bool:

@@ -33,8 +33,10 @@ from importlinter.domain.contract import Contract, ContractCheck
 def private_import(line: str, package: str) -> bool:
     """Whether a source line imports a private module or name of `package`."""
     name = re.escape(package)
-    return bool(re.match(rf"\s*(from|import)\s+{name}\._", line)
-                or re.match(rf"\s*from\s+{name}\s+import\s+(\(\s*)?(\w+(\s+as\s+\w+)?\s*,\s*)*_", line))
+    return bool(
+        re.match(rf"\s*(from|import)\s+{name}\._", line)
+        or re.match(rf"\s*from\s+{name}\s+import\s+(\(\s*)?(\w+(\s+as\s+\w+)?\s*,\s*)*_", line)
+    )
 
 
 class NoPrivateImportsContract(Contract):
@@ -57,16 +59,19 @@ class NoPrivateImportsContract(Contract):
             for importer in graph.find_modules_that_directly_import(external)
             if within(importer, packages) and not within(importer, exempt)
             for detail in graph.get_import_details(importer=importer, imported=external)
-            if private_import(detail["line_contents"], external))
+            if private_import(detail["line_contents"], external)
+        )
         return ContractCheck(kept=not found, metadata={"found": found})
 
     def render_broken_contract(self, check: ContractCheck) -> None:
         for importer, line_number, line in check.metadata["found"]:
             output.print_error(f"{importer}:{line_number}: {line}", bold=False)
         output.new_line()
-        output.print(f"Only {', '.join(sorted(m.name for m in self.exempt or ()))} may use {self.external}'s "  # type: ignore[attr-defined]
-                     "internals: use its public API, or move the piece there with a note (why, the public "
-                     "API that would replace it, the upstream issue).")
+        output.print(
+            f"Only {', '.join(sorted(m.name for m in self.exempt or ()))} may use {self.external}'s "  # type: ignore[attr-defined]
+            "internals: use its public API, or move the piece there with a note (why, the public "
+            "API that would replace it, the upstream issue)."
+        )
 
 
 def import_cycles(graph: grimp.ImportGraph, modules: set[str]) -> list[list[str]]:

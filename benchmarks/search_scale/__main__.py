@@ -125,12 +125,14 @@ def write_corpus(path: Path, videos: int, vocab: Vocabulary, seed: int) -> None:
     with path.open("w", encoding="utf-8") as out:
         for document in documents(videos, vocab, seed):
             out.write(video_line(document) + "\n")
-    print(f"corpus     : {videos:,} videos written to {path.name} ({path.stat().st_size / 2**20:,.0f} MiB) "
-          f"in {time.monotonic() - started:.1f} s", flush=True)
+    print(
+        f"corpus     : {videos:,} videos written to {path.name} ({path.stat().st_size / 2**20:,.0f} MiB) "
+        f"in {time.monotonic() - started:.1f} s",
+        flush=True,
+    )
 
 
-def load(backend: str, url: str, workdir: Path, corpus: Path | None, embedder: WordLlamaEmbedder,
-         batch: int) -> Loaded:
+def load(backend: str, url: str, workdir: Path, corpus: Path | None, embedder: WordLlamaEmbedder, batch: int) -> Loaded:
     """The corpus loaded through load_corpus's functions; None: already loaded by a kept run."""
     migrate(url)
     engine = make_engine(url)
@@ -155,9 +157,12 @@ def load(backend: str, url: str, workdir: Path, corpus: Path | None, embedder: W
             print(f"  loaded {videos:>8,} videos, {passages:>10,} passages in {elapsed:7.1f} s", flush=True)
             next_report = elapsed + 60
     elapsed = time.monotonic() - started
-    print(f"loading    : {videos:,} videos, {passages:,} passages ({passages / max(videos, 1):.1f} per video) in "
-          f"{elapsed:,.0f} s = {elapsed / videos * 1000:,.0f} s per 1,000 videos (load_corpus: cut, embed, "
-          "index)", flush=True)
+    print(
+        f"loading    : {videos:,} videos, {passages:,} passages ({passages / max(videos, 1):.1f} per video) in "
+        f"{elapsed:,.0f} s = {elapsed / videos * 1000:,.0f} s per 1,000 videos (load_corpus: cut, embed, "
+        "index)",
+        flush=True,
+    )
     return Loaded(backend, url, engine, index, index_dir, vectors, embedder, search, videos)
 
 
@@ -190,8 +195,12 @@ def text_in_process(loaded: Loaded, mix: list[BenchQuery], goals: Goals) -> None
             ranking.append((time.perf_counter() - started) * 1000)
     print(f"  of which Tantivy's ranking alone (top {PAGE + 1}, no count, no snippets): {latencies(ranking)}")
     p99, frequent_p99 = percentile(every, 99), percentile(frequent, 99)
-    goals.check(loaded.backend, "text in-process p99 <= 20 ms (frequent words p99)",
-                f"{p99:.1f} ms ({frequent_p99:.1f} ms)", p99 <= 20 and frequent_p99 <= 20)
+    goals.check(
+        loaded.backend,
+        "text in-process p99 <= 20 ms (frequent words p99)",
+        f"{p99:.1f} ms ({frequent_p99:.1f} ms)",
+        p99 <= 20 and frequent_p99 <= 20,
+    )
 
 
 def exhaustive_page(index: TantivySearchIndex, query: SearchQuery) -> list[tuple[float, int]]:
@@ -207,8 +216,9 @@ def exhaustive_page(index: TantivySearchIndex, query: SearchQuery) -> list[tuple
         return []
     hits = searcher.search(full, limit=count, count=False).hits
     ids = searcher.fast_field_values("video_id", [address for _, address in hits])
-    return sorted(((float(score), int(v or 0)) for (score, _), v in zip(hits, ids, strict=True)),
-                  key=lambda row: (-row[0], row[1]))[:plan.limit]
+    return sorted(
+        ((float(score), int(v or 0)) for (score, _), v in zip(hits, ids, strict=True)), key=lambda row: (-row[0], row[1])
+    )[: plan.limit]
 
 
 def check_order(loaded: Loaded, mix: list[BenchQuery], sample: int, goals: Goals) -> None:
@@ -218,8 +228,9 @@ def check_order(loaded: Loaded, mix: list[BenchQuery], sample: int, goals: Goals
         want = exhaustive_page(loaded.index, bench.query)
         # Equal scores may come in any order, and a tie at the page's edge may be cut either way.
         edge = want[-1][0] if want else 0.0
-        same += ([round(s, 4) for s, _ in got] == [round(s, 4) for s, _ in want]
-                 and {v for s, v in got if s > edge + 1e-4} == {v for s, v in want if s > edge + 1e-4})
+        same += [round(s, 4) for s, _ in got] == [round(s, 4) for s, _ in want] and {v for s, v in got if s > edge + 1e-4} == {
+            v for s, v in want if s > edge + 1e-4
+        }
     checked = min(sample, len(mix))
     print(f"text page 1 = exhaustive ranking (up to ties): {same} of {checked} queries")
     goals.check(loaded.backend, "text page 1 = exhaustive ranking", f"{same} of {checked}", same == checked)
@@ -242,17 +253,24 @@ class Passages:
     @classmethod
     def read(cls, engine: Engine, model: str) -> Passages:
         with engine.connect() as conn:
-            rows = conn.execute(select(search_passages.c.video_id, search_passages.c.start_seconds,
-                                       search_passages.c.text, search_passages.c.vector)
-                                .where(search_passages.c.model == model)
-                                .order_by(search_passages.c.video_id, search_passages.c.position)).all()
-            documents = conn.execute(select(search_documents.c.video_id, search_documents.c.owner_id,
-                                            search_documents.c.created_at)).all()
-        return cls(np.array([r.video_id for r in rows], dtype=np.int64), [r.start_seconds for r in rows],
-                   [r.text for r in rows], np.vstack([vector_from_bytes(r.vector) for r in rows]),
-                   {d.video_id: d.owner_id for d in documents},
-                   {d.video_id: d.created_at.replace(tzinfo=UTC) if d.created_at.tzinfo is None else d.created_at
-                    for d in documents})
+            rows = conn.execute(
+                select(
+                    search_passages.c.video_id, search_passages.c.start_seconds, search_passages.c.text, search_passages.c.vector
+                )
+                .where(search_passages.c.model == model)
+                .order_by(search_passages.c.video_id, search_passages.c.position)
+            ).all()
+            documents = conn.execute(
+                select(search_documents.c.video_id, search_documents.c.owner_id, search_documents.c.created_at)
+            ).all()
+        return cls(
+            np.array([r.video_id for r in rows], dtype=np.int64),
+            [r.start_seconds for r in rows],
+            [r.text for r in rows],
+            np.vstack([vector_from_bytes(r.vector) for r in rows]),
+            {d.video_id: d.owner_id for d in documents},
+            {d.video_id: d.created_at.replace(tzinfo=UTC) if d.created_at.tzinfo is None else d.created_at for d in documents},
+        )
 
     def key(self, row: int) -> tuple[int, float | None, str]:
         """What tells a passage apart: its video, start and text."""
@@ -282,17 +300,21 @@ class Passages:
 
     def _passes(self, video_id: int, query: SearchQuery) -> bool:
         created = self.created[video_id]
-        return ((query.owner_id is None or self.owners[video_id] == query.owner_id)
-                and (query.created_from is None or created >= query.created_from)
-                and (query.created_to is None or created <= query.created_to))
+        return (
+            (query.owner_id is None or self.owners[video_id] == query.owner_id)
+            and (query.created_from is None or created >= query.created_from)
+            and (query.created_to is None or created <= query.created_to)
+        )
 
 
 def vectors_in_process(loaded: Loaded, samples: int, seed: int, goals: Goals) -> None:
     model = loaded.embedder.model_id
     started = time.monotonic()
     view = loaded.vectors.view(model)
-    print(f"vector index built in-process in {time.monotonic() - started:.1f} s "
-          f"({'HNSW graph' if view.base.graph is not None else 'exact scan'} over {view.size:,} passages)")
+    print(
+        f"vector index built in-process in {time.monotonic() - started:.1f} s "
+        f"({'HNSW graph' if view.base.graph is not None else 'exact scan'} over {view.size:,} passages)"
+    )
     passages = Passages.read(loaded.engine, model)
     rng = np.random.default_rng([seed, 4])
     on_page = on_exact_page = 0
@@ -302,17 +324,19 @@ def vectors_in_process(loaded: Loaded, samples: int, seed: int, goals: Goals) ->
         page = loaded.search.search(SearchQuery(text=words, limit=PAGE), mode="semantic")
         on_page += video_id in [hit.video_id for hit in page.hits]
         vector = loaded.embedder.embed([words])[0]
-        on_exact_page += video_id in passages.exact_videos(vector, SearchQuery(text=words), PAGE,
-                                                           loaded.search.min_similarity)
+        on_exact_page += video_id in passages.exact_videos(vector, SearchQuery(text=words), PAGE, loaded.search.min_similarity)
         approximate = {(video_id, meta[1], meta[3]) for _, video_id, meta in view.candidates(vector, 10)[:10]}
         exact = {passages.key(row) for row in np.argsort(-(passages.matrix @ vector), kind="stable")[:10].tolist()}
         recalls.append(len(approximate & exact) / 10)
     recall = float(np.mean(recalls))
-    print(f"k-NN: video on page 1 for the first {KNN_QUERY_WORDS} words of its own passage: {on_page} of {samples} "
-          f"({on_exact_page} of {samples} on an exact scan's page 1: the rest the words themselves miss)")
+    print(
+        f"k-NN: video on page 1 for the first {KNN_QUERY_WORDS} words of its own passage: {on_page} of {samples} "
+        f"({on_exact_page} of {samples} on an exact scan's page 1: the rest the words themselves miss)"
+    )
     print(f"k-NN: passage recall@10 of the vector index against an exact scan: {recall:.3f}")
-    goals.check(loaded.backend, "k-NN: own passage's video on page 1 >= 98 of 100",
-                f"{on_page} of {samples}", on_page >= 0.98 * samples)
+    goals.check(
+        loaded.backend, "k-NN: own passage's video on page 1 >= 98 of 100", f"{on_page} of {samples}", on_page >= 0.98 * samples
+    )
     goals.check(loaded.backend, "k-NN: passage recall@10 >= 0.98", f"{recall:.3f}", recall >= 0.98)
 
     empty = with_matches = 0
@@ -325,8 +349,9 @@ def vectors_in_process(loaded: Loaded, samples: int, seed: int, goals: Goals) ->
             query = SearchQuery(text=words, owner_id=passages.owners[other], limit=10)
         else:
             start = passages.created[other] - timedelta(days=float(rng.uniform(0, 30)))
-            query = SearchQuery(text=words, created_from=start, created_to=start + timedelta(days=float(
-                rng.uniform(7, 60))), limit=10)
+            query = SearchQuery(
+                text=words, created_from=start, created_to=start + timedelta(days=float(rng.uniform(7, 60))), limit=10
+            )
         got = [hit.video_id for hit in loaded.search.search(query, mode="semantic").hits]
         expected = passages.exact_videos(loaded.embedder.embed([words])[0], query, 10, loaded.search.min_similarity)
         if expected:
@@ -334,10 +359,16 @@ def vectors_in_process(loaded: Loaded, samples: int, seed: int, goals: Goals) ->
             empty += not got
             filtered_recalls.append(len(set(got) & set(expected)) / len(expected))
     filtered_recall = float(np.mean(filtered_recalls)) if filtered_recalls else float("nan")
-    print(f"filtered semantic (owner or date window): empty although matches exist: {empty} of {with_matches}; "
-          f"recall@10 against an exact filtered scan {filtered_recall:.3f}")
-    goals.check(loaded.backend, "filtered semantic: empty although matches exist = 0",
-                f"{empty} of {with_matches} (recall {filtered_recall:.3f})", empty == 0 and with_matches > 0)
+    print(
+        f"filtered semantic (owner or date window): empty although matches exist: {empty} of {with_matches}; "
+        f"recall@10 against an exact filtered scan {filtered_recall:.3f}"
+    )
+    goals.check(
+        loaded.backend,
+        "filtered semantic: empty although matches exist = 0",
+        f"{empty} of {with_matches} (recall {filtered_recall:.3f})",
+        empty == 0 and with_matches > 0,
+    )
 
 
 # --- through the API -----------------------------------------------------------------------------
@@ -423,8 +454,9 @@ def check(client: httpx.Client, appended: Appended) -> None:
         appended.by_meaning = time.monotonic() - appended.indexed_at
 
 
-def append_while_serving(loaded: Loaded, base: str, pid: int, seconds: int, wait: float, seed: int,
-                         vocab: Vocabulary, goals: Goals) -> float:
+def append_while_serving(
+    loaded: Loaded, base: str, pid: int, seconds: int, wait: float, seed: int, vocab: Vocabulary, goals: Goals
+) -> float:
     """Append one new video a second while the API serves; seconds until each is found. Returns peak RSS."""
     newcomers = []
     with loaded.engine.connect() as conn:  # after every video, those a kept run appended included
@@ -432,8 +464,7 @@ def append_while_serving(loaded: Loaded, base: str, pid: int, seconds: int, wait
     for offset, document in enumerate(documents(seconds, vocab, seed + 1, first=first)):
         marker = f"freshmarker{offset}q"
         document = replace(document, title=f"{document.title} {marker}")
-        newcomers.append((document, Appended(document.video_id, marker,
-                                             " ".join(document.transcript.split()[:KNN_QUERY_WORDS]))))
+        newcomers.append((document, Appended(document.video_id, marker, " ".join(document.transcript.split()[:KNN_QUERY_WORDS]))))
     pending: list[Appended] = []
     lock = threading.Lock()
     done = threading.Event()
@@ -471,26 +502,52 @@ def append_while_serving(loaded: Loaded, base: str, pid: int, seconds: int, wait
     for side in ("by_text", "by_meaning"):
         delays = [getattr(a, side) for a in appended_all if getattr(a, side) is not None]
         missing = len(appended_all) - len(delays)
-        summary = (f"p50 {percentile(delays, 50):.1f} s, max {max(delays):.1f} s" if delays else "never")
-        print(f"freshness {side.replace('_', ' '):10}: {summary}; {missing} of {len(appended_all)} not found within "
-              f"{wait:.0f} s of the last append")
+        summary = f"p50 {percentile(delays, 50):.1f} s, max {max(delays):.1f} s" if delays else "never"
+        print(
+            f"freshness {side.replace('_', ' '):10}: {summary}; {missing} of {len(appended_all)} not found within "
+            f"{wait:.0f} s of the last append"
+        )
         worst = max(delays) if delays and not missing else float("inf")
-        goals.check(loaded.backend, f"a new video findable {side.replace('_', ' ')} within 5 s (max)",
-                    f"{worst:.1f} s" if missing == 0 else f"{missing} never found", worst <= 5)
+        goals.check(
+            loaded.backend,
+            f"a new video findable {side.replace('_', ' ')} within 5 s (max)",
+            f"{worst:.1f} s" if missing == 0 else f"{missing} never found",
+            worst <= 5,
+        )
     return peak_rss
 
 
-def through_api(loaded: Loaded, mix: list[BenchQuery], clients: int, seconds: float, append_seconds: int,
-                wait: float, seed: int, vocab: Vocabulary, workdir: Path, workers: int | None, goals: Goals) -> None:
+def through_api(
+    loaded: Loaded,
+    mix: list[BenchQuery],
+    clients: int,
+    seconds: float,
+    append_seconds: int,
+    wait: float,
+    seed: int,
+    vocab: Vocabulary,
+    workdir: Path,
+    workers: int | None,
+    goals: Goals,
+) -> None:
     home = workdir / "api-home"
     home.mkdir(exist_ok=True)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "VIDEOAI_HOME": str(home),
-           "DATABASE_URL": loaded.url, "SEARCH_BACKEND": "tantivy", "SEARCH_INDEX_DIR": str(loaded.index_dir),
-           "JWT_SECRET": "search-scale-" + "s" * 32, "LOG_FORMAT": "text",
-           **({"API_WORKERS": str(workers)} if workers else {})}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "VIDEOAI_HOME": str(home),
+        "DATABASE_URL": loaded.url,
+        "SEARCH_BACKEND": "tantivy",
+        "SEARCH_INDEX_DIR": str(loaded.index_dir),
+        "JWT_SECRET": "search-scale-" + "s" * 32,
+        "LOG_FORMAT": "text",
+        **({"API_WORKERS": str(workers)} if workers else {}),
+    }
     started = time.monotonic()
-    with api_server(env, free_port(), workdir / "api.log", start_timeout=300) as server, \
-            httpx.Client(base_url=server.base, timeout=600) as client:
+    with (
+        api_server(env, free_port(), workdir / "api.log", start_timeout=300) as server,
+        httpx.Client(base_url=server.base, timeout=600) as client,
+    ):
         live = time.monotonic() - started
         # As many first queries at once as there are connections to spread over the workers: each worker's
         # first semantic answer counts, not only the first worker's.
@@ -503,8 +560,9 @@ def through_api(loaded: Loaded, mix: list[BenchQuery], clients: int, seconds: fl
             asked = time.monotonic()
             while time.monotonic() - asked < FIRST_ANSWER_PATIENCE:
                 try:
-                    response = httpx.get(f"{server.base}{API}/videos/search", timeout=600,
-                                         params=params_of(mix[n % len(mix)].query, "semantic"))
+                    response = httpx.get(
+                        f"{server.base}{API}/videos/search", timeout=600, params=params_of(mix[n % len(mix)].query, "semantic")
+                    )
                 except httpx.TransportError as exc:
                     refused[type(exc).__name__] = refused.get(type(exc).__name__, 0) + 1
                     time.sleep(1)
@@ -518,14 +576,22 @@ def through_api(loaded: Loaded, mix: list[BenchQuery], clients: int, seconds: fl
 
         with ThreadPoolExecutor(first_queries) as pool:
             firsts = list(pool.map(first_answer, range(first_queries)))
-        print(f"API start: answers /health/live after {live:.1f} s; {first_queries} first semantic queries at once "
-              f"(new connections) answered in {min(firsts):.1f}-{max(firsts):.1f} s ({live + max(firsts):.1f} s "
-              f"from start); asked again after: {refused or 'nothing'}")
-        goals.check(loaded.backend, "first semantic queries wait for no build (<= 1 s)",
-                    f"{max(firsts):.1f} s ({live + max(firsts):.1f} s from start)", max(firsts) <= 1.0)
+        print(
+            f"API start: answers /health/live after {live:.1f} s; {first_queries} first semantic queries at once "
+            f"(new connections) answered in {min(firsts):.1f}-{max(firsts):.1f} s ({live + max(firsts):.1f} s "
+            f"from start); asked again after: {refused or 'nothing'}"
+        )
+        goals.check(
+            loaded.backend,
+            "first semantic queries wait for no build (<= 1 s)",
+            f"{max(firsts):.1f} s ({live + max(firsts):.1f} s from start)",
+            max(firsts) <= 1.0,
+        )
         rss, pss = memory(server.pid)
-        print(f"API memory after its first semantic answer: RSS {rss:,.0f} MiB, PSS {pss:,.0f} MiB "
-              f"({api_processes(server.pid)} processes)")
+        print(
+            f"API memory after its first semantic answer: RSS {rss:,.0f} MiB, PSS {pss:,.0f} MiB "
+            f"({api_processes(server.pid)} processes)"
+        )
 
         one_client: dict[str, float] = {}
         for mode in MODES:
@@ -538,27 +604,43 @@ def through_api(loaded: Loaded, mix: list[BenchQuery], clients: int, seconds: fl
                 times.append((time.perf_counter() - tick) * 1000)
             one_client[mode] = percentile(times, 99)
             print(f"API {mode:8}, 1 client : {latencies(times)}")
-        goals.check(loaded.backend, "hybrid through the API, 1 client, p99 <= 50 ms",
-                    f"{one_client['hybrid']:.1f} ms", one_client["hybrid"] <= 50)
+        goals.check(
+            loaded.backend,
+            "hybrid through the API, 1 client, p99 <= 50 ms",
+            f"{one_client['hybrid']:.1f} ms",
+            one_client["hybrid"] <= 50,
+        )
 
         rates: dict[str, float] = {}
         for mode in MODES:
             requests = [params_of(bench.query, mode) for bench in mix]
             driven = asyncio.run(_drive(server.base, clients, seconds, requests))
             rates[mode] = driven.answered / seconds
-            print(f"API {mode:8}, {clients} clients: {rates[mode]:7.1f} req/s ({driven.answered} answered, failed: "
-                  f"{driven.failed or 'none'}; slowest {driven.slowest:.1f} s; {seconds:.0f} s)")
-        goals.check(loaded.backend, f"throughput, {clients} clients, >= 400 req/s (text / hybrid)",
-                    f"{rates['text']:.0f} / {rates['hybrid']:.0f} req/s", min(rates["text"], rates["hybrid"]) >= 400)
+            print(
+                f"API {mode:8}, {clients} clients: {rates[mode]:7.1f} req/s ({driven.answered} answered, failed: "
+                f"{driven.failed or 'none'}; slowest {driven.slowest:.1f} s; {seconds:.0f} s)"
+            )
+        goals.check(
+            loaded.backend,
+            f"throughput, {clients} clients, >= 400 req/s (text / hybrid)",
+            f"{rates['text']:.0f} / {rates['hybrid']:.0f} req/s",
+            min(rates["text"], rates["hybrid"]) >= 400,
+        )
 
         steady_rss, _ = memory(server.pid)
         peak_rss = append_while_serving(loaded, server.base, server.pid, append_seconds, wait, seed, vocab, goals)
         rss, pss = memory(server.pid)
-        print(f"API memory after the runs: RSS {rss:,.0f} MiB, PSS {pss:,.0f} MiB ({api_processes(server.pid)} "
-              f"processes: the supervisor and its workers); peak RSS while "
-              f"videos were appended {peak_rss:,.0f} MiB")
-        goals.check(loaded.backend, "API memory bounded (peak RSS while appending <= 1.25x before)",
-                    f"{steady_rss:,.0f} -> peak {peak_rss:,.0f} MiB", peak_rss <= 1.25 * steady_rss)
+        print(
+            f"API memory after the runs: RSS {rss:,.0f} MiB, PSS {pss:,.0f} MiB ({api_processes(server.pid)} "
+            f"processes: the supervisor and its workers); peak RSS while "
+            f"videos were appended {peak_rss:,.0f} MiB"
+        )
+        goals.check(
+            loaded.backend,
+            "API memory bounded (peak RSS while appending <= 1.25x before)",
+            f"{steady_rss:,.0f} -> peak {peak_rss:,.0f} MiB",
+            peak_rss <= 1.25 * steady_rss,
+        )
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -592,8 +674,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--dir", type=Path, default=None, help="where the corpus and databases go (a temp dir)")
     parser.add_argument("--keep", action="store_true", help="leave the corpus, database and index in place")
-    parser.add_argument("--reuse", type=Path, default=None,
-                        help="a directory a --keep run left: its SQLite corpus is measured again, not reloaded")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="a directory a --keep run left: its SQLite corpus is measured again, not reloaded",
+    )
     parser.add_argument("--steps", default="text,vectors,api", help="which measurements, comma-separated")
     args = parser.parse_args(argv)
     steps = set(args.steps.split(","))
@@ -604,8 +690,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.videos < 20:
         parser.error("--videos must be at least 20")
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"{load_average()} at start", flush=True)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; {load_average()} at start",
+        flush=True,
+    )
     for noisy in ("httpx", "alembic"):  # a line per request or migration would bury the figures
         logging.getLogger(noisy).setLevel(logging.WARNING)
     embedder = WordLlamaEmbedder()
@@ -618,12 +706,17 @@ def main(argv: list[str] | None = None) -> int:
             write_corpus(corpus, args.videos, vocab, args.seed)
         shares = document_frequencies(list(documents(min(args.videos, 1000), vocab, args.seed)))
         content = sorted(shares.items(), key=lambda item: -item[1])
-        print(f"vocabulary : {len(vocab.words):,} English words (wordfreq), {len(vocab.topics)} topics; "
-              f"{sum(s >= 0.4 for s in shares.values())} content words in >= 40 % of videos, e.g. "
-              + ", ".join(f"{w} {s:.0%}" for w, s in content[:8]))
+        print(
+            f"vocabulary : {len(vocab.words):,} English words (wordfreq), {len(vocab.topics)} topics; "
+            f"{sum(s >= 0.4 for s in shares.values())} content words in >= 40 % of videos, e.g. "
+            + ", ".join(f"{w} {s:.0%}" for w, s in content[:8])
+        )
         mix = query_mix(args.queries, vocab, shares, args.seed)
-        print("query mix  : " + ", ".join(f"{c} ({len([b for b in mix if b.kind.startswith(c)])})"
-                                          for c in WORD_CLASSES) + "; a third each unfiltered, by owner, by dates")
+        print(
+            "query mix  : "
+            + ", ".join(f"{c} ({len([b for b in mix if b.kind.startswith(c)])})" for c in WORD_CLASSES)
+            + "; a third each unfiltered, by owner, by dates"
+        )
         for backend in args.backends.split(","):
             backend_dir = workdir / backend
             backend_dir.mkdir(exist_ok=args.reuse is not None)
@@ -642,8 +735,19 @@ def main(argv: list[str] | None = None) -> int:
                             vectors_in_process(loaded, args.knn_queries, args.seed, goals)
                     if "api" in steps:
                         with timed("through the API"):
-                            through_api(loaded, mix, args.clients, args.seconds, args.append_seconds,
-                                        args.fresh_wait, args.seed, vocab, backend_dir, args.api_workers, goals)
+                            through_api(
+                                loaded,
+                                mix,
+                                args.clients,
+                                args.seconds,
+                                args.append_seconds,
+                                args.fresh_wait,
+                                args.seed,
+                                vocab,
+                                backend_dir,
+                                args.api_workers,
+                                goals,
+                            )
                 finally:
                     loaded.engine.dispose()
     finally:

@@ -80,8 +80,9 @@ class Vocabulary:
     def _build(cls, embedder: Embedder, seed: int) -> Vocabulary:
         from wordfreq import top_n_list, word_frequency
 
-        words = [w for w in top_n_list("en", VOCABULARY * 2) if w.isascii() and w.isalpha()
-                 and (len(w) > 1 or w in ("a", "i"))][:VOCABULARY]
+        words = [w for w in top_n_list("en", VOCABULARY * 2) if w.isascii() and w.isalpha() and (len(w) > 1 or w in ("a", "i"))][
+            :VOCABULARY
+        ]
         frequency = np.array([word_frequency(w, "en") for w in words])
         content = [i for i, w in enumerate(words) if w not in STOP_WORDS and len(w) > 2]
         topical = np.array(content[EVERYDAY_CONTENT_WORDS:])
@@ -156,10 +157,20 @@ def video(video_id: int, vocab: Vocabulary, seed: int = 12, owner_cdf: np.ndarra
     created = EPOCH + timedelta(seconds=float(rng.uniform(0, SPAN_DAYS * 86_400)))
     owner = int(_draw(rng, owner_cdf, 1)[0]) + 1
     return SearchDocument(
-        video_id=video_id, title=title, description=_sentence(rng, vocab, topics[0]), owner_id=owner,
-        owner_name=f"user{owner}", transcript=" ".join(s.text for s in segments), summary=" ".join(firsts),
-        status="ready", language="en", created_at=created, updated_at=created, duration_seconds=round(t, 3),
-        segments=tuple(segments))
+        video_id=video_id,
+        title=title,
+        description=_sentence(rng, vocab, topics[0]),
+        owner_id=owner,
+        owner_name=f"user{owner}",
+        transcript=" ".join(s.text for s in segments),
+        summary=" ".join(firsts),
+        status="ready",
+        language="en",
+        created_at=created,
+        updated_at=created,
+        duration_seconds=round(t, 3),
+        segments=tuple(segments),
+    )
 
 
 def documents(n: int, vocab: Vocabulary, seed: int = 12, first: int = 1) -> Iterator[SearchDocument]:
@@ -223,8 +234,7 @@ def query_mix(count: int, vocab: Vocabulary, shares: dict[str, float], seed: int
             words = pick(word_class)
         owner = random_owner(rng) if kind.endswith("owner") else None
         dates = date_window(rng) if kind.endswith("dates") else (None, None)
-        out.append(BenchQuery(kind, SearchQuery(text=words, owner_id=owner, created_from=dates[0],
-                                                created_to=dates[1])))
+        out.append(BenchQuery(kind, SearchQuery(text=words, owner_id=owner, created_from=dates[0], created_to=dates[1])))
     return out
 
 

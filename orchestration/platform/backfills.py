@@ -24,12 +24,11 @@ from dagster._core.definitions.events import AssetKeyPartitionKey
 from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 
 
-def backfill_request(graph: dg.AssetGraph, asset_partitions: Iterable[tuple[str, str]],
-                     tags: dict[str, str]) -> dg.RunRequest:
+def backfill_request(graph: dg.AssetGraph, asset_partitions: Iterable[tuple[str, str]], tags: dict[str, str]) -> dg.RunRequest:
     """A sensor's request for one backfill over these (asset, partition) pairs."""
     subset = AssetGraphSubset.from_asset_partition_set(
-        {AssetKeyPartitionKey(dg.AssetKey.from_user_string(asset), partition) for asset, partition in asset_partitions},
-        graph)
+        {AssetKeyPartitionKey(dg.AssetKey.from_user_string(asset), partition) for asset, partition in asset_partitions}, graph
+    )
     return dg.RunRequest.for_asset_graph_subset(subset, tags=tags)
 
 

@@ -22,8 +22,10 @@ def set_sensor_loop_seconds(seconds: int) -> None:
     import dagster._daemon.sensor as sensor_daemon
 
     if not hasattr(sensor_daemon, "MIN_INTERVAL_LOOP_TIME"):  # a Dagster upgrade moved it: say so, don't guess
-        raise RuntimeError("dagster._daemon.sensor.MIN_INTERVAL_LOOP_TIME is gone in this Dagster version; "
-                           "run `dagster-daemon run` instead (sensors then tick every 5 s at most)")
+        raise RuntimeError(
+            "dagster._daemon.sensor.MIN_INTERVAL_LOOP_TIME is gone in this Dagster version; "
+            "run `dagster-daemon run` instead (sensors then tick every 5 s at most)"
+        )
     sensor_daemon.MIN_INTERVAL_LOOP_TIME = seconds
 
 
@@ -32,6 +34,5 @@ def run_dagster_daemon(workspace: Path, log_format: str = "text") -> None:
     else Dagster's colored text); does not return (click exits)."""
     from dagster._daemon.cli import main as dagster_daemon
 
-    sys.argv = ["dagster-daemon", "run", "-w", str(workspace), "--log-format",
-                "json" if log_format == "json" else "colored"]
+    sys.argv = ["dagster-daemon", "run", "-w", str(workspace), "--log-format", "json" if log_format == "json" else "colored"]
     dagster_daemon()

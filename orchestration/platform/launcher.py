@@ -50,8 +50,13 @@ class LocalRunLauncher(DefaultRunLauncher):
         if origin is None or not _this_interpreter(origin.repository_origin.executable_path):
             super().launch_run(context)
             return
-        fork_server.fork_worker(serialize_value(ExecuteRunArgs(
-            job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref(), set_exit_code_on_failure=True)))
+        fork_server.fork_worker(
+            serialize_value(
+                ExecuteRunArgs(
+                    job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref(), set_exit_code_on_failure=True
+                )
+            )
+        )
 
     def terminate(self, run_id: str) -> bool:
         """Interrupt a forked worker with SIGTERM, as the container launchers stop theirs (a worker started by a
@@ -64,8 +69,11 @@ class LocalRunLauncher(DefaultRunLauncher):
         self._instance.report_run_canceling(run)
         started = worker_start(self._instance, run_id)
         if started is None or not worker_alive(*started):
-            self._instance.report_engine_event("The run worker could not be found to terminate it (it has not logged "
-                                               "its pid yet, or it has exited).", run, cls=self.__class__)
+            self._instance.report_engine_event(
+                "The run worker could not be found to terminate it (it has not logged its pid yet, or it has exited).",
+                run,
+                cls=self.__class__,
+            )
             return False
         os.kill(started[0], signal.SIGTERM)
         return True
@@ -81,8 +89,11 @@ class LocalRunLauncher(DefaultRunLauncher):
         pid, logged_at = started
         if worker_alive(pid, logged_at):
             return CheckRunHealthResult(WorkerStatus.RUNNING, run_worker_id=str(pid))
-        return CheckRunHealthResult(WorkerStatus.FAILED, f"The run worker process (pid {pid}) died without finishing "
-                                                         "the run (killed or out of memory).", run_worker_id=str(pid))
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED,
+            f"The run worker process (pid {pid}) died without finishing the run (killed or out of memory).",
+            run_worker_id=str(pid),
+        )
 
 
 def worker_start(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:

@@ -33,8 +33,11 @@ class LocalRunCoordinator(TitledRunCoordinator):
     def config_type(cls) -> Any:
         schema = dict(super().config_type())  # type: ignore[arg-type]
         schema["dequeue_interval_seconds"] = Field(
-            float, is_required=False, description=f"Seconds between reads of the run queue, fractions allowed "
-                                                  f"(default {DEFAULT_DEQUEUE_SECONDS}; the daemon sleeps in 0.5 s steps).")
+            float,
+            is_required=False,
+            description=f"Seconds between reads of the run queue, fractions allowed "
+            f"(default {DEFAULT_DEQUEUE_SECONDS}; the daemon sleeps in 0.5 s steps).",
+        )
         return schema
 
     @property

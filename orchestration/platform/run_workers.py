@@ -33,9 +33,22 @@ from typing import TextIO
 
 # What a run of the embedded default imports besides this project: Dagster's run worker, the database
 # layer, and the libraries its steps load (ffmpeg-python, faster-whisper, the tokenizer, the embedder).
-PRELOADED = ("dagster", "dagster._cli.api", "dagster._core.execution.backfill", "sqlite3", "sqlalchemy.orm",
-             "alembic.runtime.migration", "alembic.context", "pydantic_settings", "psutil", "numpy", "ffmpeg",
-             "faster_whisper", "bpe_openai", "wordllama")
+PRELOADED = (
+    "dagster",
+    "dagster._cli.api",
+    "dagster._core.execution.backfill",
+    "sqlite3",
+    "sqlalchemy.orm",
+    "alembic.runtime.migration",
+    "alembic.context",
+    "pydantic_settings",
+    "psutil",
+    "numpy",
+    "ffmpeg",
+    "faster_whisper",
+    "bpe_openai",
+    "wordllama",
+)
 
 
 class ForkServerError(RuntimeError):
@@ -51,8 +64,9 @@ def serve(requests_fd: int, replies_fd: int) -> None:
             continue
     # fork() copies only the calling thread: a lock held by another thread would stay locked in every worker.
     if threading.active_count() != 1:
-        raise ForkServerError(f"importing {PRELOADED} started threads ({threading.enumerate()}); "
-                              "the fork server cannot fork safely")
+        raise ForkServerError(
+            f"importing {PRELOADED} started threads ({threading.enumerate()}); the fork server cannot fork safely"
+        )
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished workers: no zombies
     with os.fdopen(requests_fd, "r") as requests, os.fdopen(replies_fd, "w", buffering=1) as replies:
         for line in requests:
@@ -109,7 +123,9 @@ class ForkServer:
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "orchestration.platform.run_workers", str(requests_read), str(replies_write)],
-                pass_fds=(requests_read, replies_write), stdin=subprocess.DEVNULL)
+                pass_fds=(requests_read, replies_write),
+                stdin=subprocess.DEVNULL,
+            )
         finally:
             os.close(requests_read)
             os.close(replies_write)
@@ -151,8 +167,10 @@ class ForkServer:
                     return int(answer)
                 if attempt == 1 and self._process is not None:
                     self._process.wait(timeout=10)  # it exited (killed?): start a new one
-            raise ForkServerError(f"the run-worker fork server exited (code {self._process and self._process.returncode}) "
-                                  "without starting the worker; see the daemon's log")
+            raise ForkServerError(
+                f"the run-worker fork server exited (code {self._process and self._process.returncode}) "
+                "without starting the worker; see the daemon's log"
+            )
 
 
 # One per process: the daemon prestarts it (orchestration/daemon.py) and its run launcher uses the same one.

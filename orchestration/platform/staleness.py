@@ -39,8 +39,7 @@ from dagster._time import get_current_timestamp
 AssetGraph = BaseAssetGraph
 _MATERIALIZATION = dg.DagsterEventType.ASSET_MATERIALIZATION
 # A backfill in these states may still launch runs.
-OPEN_BACKFILL_STATUSES = (BulkActionStatus.REQUESTED.value, BulkActionStatus.CANCELING.value,
-                          BulkActionStatus.FAILING.value)
+OPEN_BACKFILL_STATUSES = (BulkActionStatus.REQUESTED.value, BulkActionStatus.CANCELING.value, BulkActionStatus.FAILING.value)
 
 
 def latest_data_versions(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict[str, str]:
@@ -89,16 +88,32 @@ def _describe(cause) -> str:  # a dagster StaleCause
     return cause.reason
 
 
-def add_asset_backfill(instance: dg.DagsterInstance, asset_graph: AssetGraph, pairs: Iterable[tuple[str, str]], *,
-                       tags: Mapping[str, str], title: str, description: str) -> str:
+def add_asset_backfill(
+    instance: dg.DagsterInstance,
+    asset_graph: AssetGraph,
+    pairs: Iterable[tuple[str, str]],
+    *,
+    tags: Mapping[str, str],
+    title: str,
+    description: str,
+) -> str:
     """Store one asset backfill over exactly these (asset, partition) pairs (the daemon runs it); its id."""
     subset = AssetGraphSubset.from_asset_partition_set(
-        {AssetKeyPartitionKey(dg.AssetKey.from_user_string(asset), partition) for asset, partition in pairs}, asset_graph)
+        {AssetKeyPartitionKey(dg.AssetKey.from_user_string(asset), partition) for asset, partition in pairs}, asset_graph
+    )
     backfill_id = make_new_backfill_id()
-    instance.add_backfill(PartitionBackfill.from_asset_graph_subset(
-        backfill_id=backfill_id, backfill_timestamp=get_current_timestamp(), tags=dict(tags),
-        dynamic_partitions_store=instance, asset_graph_subset=subset, title=title, description=description,
-        run_config=None))
+    instance.add_backfill(
+        PartitionBackfill.from_asset_graph_subset(
+            backfill_id=backfill_id,
+            backfill_timestamp=get_current_timestamp(),
+            tags=dict(tags),
+            dynamic_partitions_store=instance,
+            asset_graph_subset=subset,
+            title=title,
+            description=description,
+            run_config=None,
+        )
+    )
     return backfill_id
 
 
@@ -110,6 +125,9 @@ def backfill_counts(instance: dg.DagsterInstance, backfill_id: str) -> tuple[str
     data = backfill.asset_backfill_data
     if data is None:
         return backfill.status.value, 0, 0, 0
-    return (backfill.status.value, data.target_subset.num_partitions_and_non_partitioned_assets,
-            data.materialized_subset.num_partitions_and_non_partitioned_assets,
-            data.failed_and_downstream_subset.num_partitions_and_non_partitioned_assets)
+    return (
+        backfill.status.value,
+        data.target_subset.num_partitions_and_non_partitioned_assets,
+        data.materialized_subset.num_partitions_and_non_partitioned_assets,
+        data.failed_and_downstream_subset.num_partitions_and_non_partitioned_assets,
+    )

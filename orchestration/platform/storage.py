@@ -43,8 +43,12 @@ def pooled_engine(conn_string: str) -> sa.Engine:
         if engine is None:
             # The busy timeout Dagster gives its event log: writers from the daemon, the run
             # workers and the webserver wait for each other instead of failing "database is locked".
-            engine = sa.create_engine(conn_string, pool_size=4, max_overflow=16,
-                                      connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False})
+            engine = sa.create_engine(
+                conn_string,
+                pool_size=4,
+                max_overflow=16,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+            )
             sa.event.listen(engine, "connect", _set_pragmas)
             _engines[key] = engine
         return engine

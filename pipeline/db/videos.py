@@ -84,24 +84,22 @@ def one_per_video(session: Session, model: type[OnePerVideo], video_id: int) -> 
 
 
 def segment_rows(session: Session, video_id: int) -> Sequence[TranscriptSegment]:
-    return session.scalars(select(TranscriptSegment).where(TranscriptSegment.video_id == video_id)
-                           .order_by(TranscriptSegment.position)).all()
+    return session.scalars(
+        select(TranscriptSegment).where(TranscriptSegment.video_id == video_id).order_by(TranscriptSegment.position)
+    ).all()
 
 
 def load_chapters(session: Session, video_id: int) -> list[Chapter]:
     """The chapters `chapters` stored for the video, in order."""
-    rows = session.scalars(select(VideoChapter).where(VideoChapter.video_id == video_id)
-                           .order_by(VideoChapter.position)).all()
+    rows = session.scalars(select(VideoChapter).where(VideoChapter.video_id == video_id).order_by(VideoChapter.position)).all()
     return [Chapter(r.start_seconds, r.end_seconds, r.title, r.gist) for r in rows]
 
 
 def load_passage_vectors(session: Session, video_id: int) -> tuple[str | None, list[PassageVector]]:
     """The model and the passages with vectors that `passage_embeddings` stored for the video."""
-    rows = session.scalars(select(VideoPassage).where(VideoPassage.video_id == video_id)
-                           .order_by(VideoPassage.position)).all()
+    rows = session.scalars(select(VideoPassage).where(VideoPassage.video_id == video_id).order_by(VideoPassage.position)).all()
     model = rows[0].model if rows else None
-    return model, [PassageVector(r.kind, r.start_seconds, r.end_seconds, r.text, vector_from_bytes(r.vector))
-                   for r in rows]
+    return model, [PassageVector(r.kind, r.start_seconds, r.end_seconds, r.text, vector_from_bytes(r.vector)) for r in rows]
 
 
 # --- Changes the API makes ----------------------------------------------------------------------
@@ -114,13 +112,23 @@ def update_video(session: Session, search: SearchIndex, video: Video, changes: d
     session.commit()
     document = search.get(video.id) if changes else None
     if document is not None:
-        search.upsert(SearchDocument(**{**document.__dict__, "title": video.title,
-                                        "description": video.description, "updated_at": utcnow()}))
+        search.upsert(
+            SearchDocument(
+                **{**document.__dict__, "title": video.title, "description": video.description, "updated_at": utcnow()}
+            )
+        )
     return video
 
 
-def delete_video(session: Session, store: ObjectStore, video_id: int, *, reason: str,
-                 search: SearchIndex | None = None, vectors: VectorIndex | None = None) -> bool:
+def delete_video(
+    session: Session,
+    store: ObjectStore,
+    video_id: int,
+    *,
+    reason: str,
+    search: SearchIndex | None = None,
+    vectors: VectorIndex | None = None,
+) -> bool:
     """Delete a video: the one function every path that deletes one goes through (the API's DELETE, which
     the web app uses; `videoai delete`; abandoned and rejected uploads, pipeline/uploads.py).
 
@@ -135,9 +143,11 @@ def delete_video(session: Session, store: ObjectStore, video_id: int, *, reason:
     if video is None:
         return False
     source_key = video.source_key
-    staging_keys = list(session.scalars(
-        select(UploadMetadata.staging_key).where(UploadMetadata.video_id == video_id,
-                                                 UploadMetadata.staging_key.is_not(None))))
+    staging_keys = list(
+        session.scalars(
+            select(UploadMetadata.staging_key).where(UploadMetadata.video_id == video_id, UploadMetadata.staging_key.is_not(None))
+        )
+    )
     if source_key is not None:  # published: the pipeline may hold a partition and a run of it
         session.add(VideoRequest(video_id=video_id, kind=DELETE, reason=reason))
         record_event(session, VIDEO_DELETED, video_id, {"reason": reason})
@@ -145,14 +155,19 @@ def delete_video(session: Session, store: ObjectStore, video_id: int, *, reason:
     session.commit()
     # The row is gone first, so a failure below leaves unreachable objects (which the pipeline's side
     # removes again), never a broken video.
-    remove_leftovers(store, video_id, [key for key in [source_key, *staging_keys] if key], search=search,
-                     vectors=vectors)
+    remove_leftovers(store, video_id, [key for key in [source_key, *staging_keys] if key], search=search, vectors=vectors)
     return True
 
 
-def remove_leftovers(store: ObjectStore, video_id: int, extra_keys: Iterable[str] = (), *,
-                     search: SearchIndex | None = None, vectors: VectorIndex | None = None,
-                     scratch_root: Path | None = None) -> int:
+def remove_leftovers(
+    store: ObjectStore,
+    video_id: int,
+    extra_keys: Iterable[str] = (),
+    *,
+    search: SearchIndex | None = None,
+    vectors: VectorIndex | None = None,
+    scratch_root: Path | None = None,
+) -> int:
     """Remove what is stored for a video that no longer exists (idempotent): its objects under videos/<id>/ and
     `extra_keys`, its search documents and, with `scratch_root`, its scratch directories. Returns how many
     objects were removed."""
@@ -178,8 +193,14 @@ RETRY = "retry"
 
 def open_requests(session: Session, kind: str, limit: int = 100) -> list[VideoRequest]:
     """The oldest requests of `kind` the pipeline has not done yet (detached)."""
-    rows = list(session.scalars(select(VideoRequest).where(VideoRequest.done_at.is_(None), VideoRequest.kind == kind)
-                                .order_by(VideoRequest.id).limit(limit)))
+    rows = list(
+        session.scalars(
+            select(VideoRequest)
+            .where(VideoRequest.done_at.is_(None), VideoRequest.kind == kind)
+            .order_by(VideoRequest.id)
+            .limit(limit)
+        )
+    )
     for row in rows:
         session.expunge(row)
     return rows
@@ -189,8 +210,11 @@ def finish_requests(session: Session, outcomes: Mapping[int, str]) -> None:
     """Mark requests done, each with its outcome (the caller commits)."""
     now = utcnow()
     for request_id, outcome in outcomes.items():
-        session.execute(update(VideoRequest).where(VideoRequest.id == request_id, VideoRequest.done_at.is_(None))
-                        .values(done_at=now, outcome=outcome))
+        session.execute(
+            update(VideoRequest)
+            .where(VideoRequest.id == request_id, VideoRequest.done_at.is_(None))
+            .values(done_at=now, outcome=outcome)
+        )
 
 
 def request_deletion(session: Session, video_id: int, reason: str) -> None:
@@ -206,8 +230,9 @@ def deleted_video_ids(session: Session, candidates: Iterable[int]) -> list[int]:
     if not wanted:
         return []
     existing = set(session.scalars(select(Video.id)))
-    covered = set(session.scalars(select(VideoRequest.video_id).where(VideoRequest.kind == DELETE,
-                                                                      VideoRequest.done_at.is_(None))))
+    covered = set(
+        session.scalars(select(VideoRequest.video_id).where(VideoRequest.kind == DELETE, VideoRequest.done_at.is_(None)))
+    )
     return sorted(wanted - existing - covered)
 
 
@@ -217,18 +242,29 @@ def deleted_video_ids(session: Session, candidates: Iterable[int]) -> list[int]:
 def save_chapters(session: Session, video_id: int, chapters: Sequence[Chapter]) -> None:
     """Replace the video's chapters (idempotent per video)."""
     session.execute(delete(VideoChapter).where(VideoChapter.video_id == video_id))
-    session.add_all(VideoChapter(video_id=video_id, position=i, start_seconds=c.start, end_seconds=c.end,
-                                 title=c.title[:200], gist=c.gist) for i, c in enumerate(chapters))
+    session.add_all(
+        VideoChapter(video_id=video_id, position=i, start_seconds=c.start, end_seconds=c.end, title=c.title[:200], gist=c.gist)
+        for i, c in enumerate(chapters)
+    )
 
 
-def save_passages(session: Session, video_id: int, model: str, passages: Sequence[Passage],
-                  vectors: np.ndarray) -> None:
+def save_passages(session: Session, video_id: int, model: str, passages: Sequence[Passage], vectors: np.ndarray) -> None:
     """Replace the video's passages and their vectors (idempotent per video)."""
     session.execute(delete(VideoPassage).where(VideoPassage.video_id == video_id))
-    session.add_all(VideoPassage(video_id=video_id, position=i, kind=p.kind, start_seconds=p.start,
-                                 end_seconds=p.end, text=p.text, model=model, vector=vector_bytes(vector),
-                                 sentences=sentences_to_json(p.sentences) if p.sentences else None)
-                    for i, (p, vector) in enumerate(zip(passages, vectors, strict=True)))
+    session.add_all(
+        VideoPassage(
+            video_id=video_id,
+            position=i,
+            kind=p.kind,
+            start_seconds=p.start,
+            end_seconds=p.end,
+            text=p.text,
+            model=model,
+            vector=vector_bytes(vector),
+            sentences=sentences_to_json(p.sentences) if p.sentences else None,
+        )
+        for i, (p, vector) in enumerate(zip(passages, vectors, strict=True))
+    )
 
 
 def _stage_done(session: Session, video_id: int, event: str, payload: dict[str, Any]) -> None:
@@ -279,13 +315,18 @@ class VideoRepository:
 
     def segments(self) -> list[TimedSegment]:
         with self._unit() as session:
-            return [TimedSegment(r.start_seconds, r.end_seconds, r.text, words_from_json(r.words))
-                    for r in segment_rows(session, self.video_id)]
+            return [
+                TimedSegment(r.start_seconds, r.end_seconds, r.text, words_from_json(r.words))
+                for r in segment_rows(session, self.video_id)
+            ]
 
     def chunk_summaries(self) -> list[str]:
         with self._unit() as session:
-            return list(session.scalars(select(ChunkSummary.summary).where(ChunkSummary.video_id == self.video_id)
-                                        .order_by(ChunkSummary.position)))
+            return list(
+                session.scalars(
+                    select(ChunkSummary.summary).where(ChunkSummary.video_id == self.video_id).order_by(ChunkSummary.position)
+                )
+            )
 
     def passage_vectors(self) -> tuple[str | None, list[PassageVector]]:
         with self._unit() as session:
@@ -301,11 +342,18 @@ class VideoRepository:
             segments = [TimedSegment(r.start_seconds, r.end_seconds, r.text) for r in segment_rows(session, self.video_id)]
             status = VideoStatus.FAILED if video.status == VideoStatus.FAILED.value else VideoStatus.READY
             return SearchDocument(
-                video_id=self.video_id, title=video.title, description=video.description or "",
-                owner_id=video.owner_id, owner_name=(owner.full_name or owner.email) if owner else None,
-                transcript=transcript.text if transcript else "", summary=summary.summary if summary else "",
-                status=status.value, language=transcript.language if transcript else None,
-                created_at=video.created_at, updated_at=video.updated_at, duration_seconds=video.duration_seconds,
+                video_id=self.video_id,
+                title=video.title,
+                description=video.description or "",
+                owner_id=video.owner_id,
+                owner_name=(owner.full_name or owner.email) if owner else None,
+                transcript=transcript.text if transcript else "",
+                summary=summary.summary if summary else "",
+                status=status.value,
+                language=transcript.language if transcript else None,
+                created_at=video.created_at,
+                updated_at=video.updated_at,
+                duration_seconds=video.duration_seconds,
                 segments=tuple(segments),
             )
 
@@ -335,20 +383,36 @@ class VideoRepository:
         """The variants and thumbnail, `video.transcoded`; returns the object keys of variants no longer made."""
         vid = self.video_id
         with self._unit() as session:
-            stale = session.scalars(delete(VideoVariant).where(VideoVariant.video_id == vid)
-                                    .returning(VideoVariant.object_key)).all()
-            session.add_all(VideoVariant(
-                video_id=vid, label=v.label, width=v.width, height=v.height, video_codec=v.video_codec,
-                audio_codec=v.audio_codec, bitrate=v.bitrate, size_bytes=v.size_bytes,
-                object_key=keys.variant_key(vid, v.label)) for v in encoded)
+            stale = session.scalars(
+                delete(VideoVariant).where(VideoVariant.video_id == vid).returning(VideoVariant.object_key)
+            ).all()
+            session.add_all(
+                VideoVariant(
+                    video_id=vid,
+                    label=v.label,
+                    width=v.width,
+                    height=v.height,
+                    video_codec=v.video_codec,
+                    audio_codec=v.audio_codec,
+                    bitrate=v.bitrate,
+                    size_bytes=v.size_bytes,
+                    object_key=keys.variant_key(vid, v.label),
+                )
+                for v in encoded
+            )
             get_video(session, vid).thumbnail_key = keys.thumbnail_key(vid)
-            _stage_done(session, vid, VIDEO_TRANSCODED, {
-                "variants": sorted(v.label for v in encoded), "thumbnail_key": keys.thumbnail_key(vid)})
+            _stage_done(
+                session,
+                vid,
+                VIDEO_TRANSCODED,
+                {"variants": sorted(v.label for v in encoded), "thumbnail_key": keys.thumbnail_key(vid)},
+            )
         kept = {keys.variant_key(vid, v.label) for v in encoded}
         return [key for key in stale if key not in kept]
 
-    def save_transcript(self, result: TranscriptResult, model_info: dict[str, Any], json_key: str,
-                        vtt_key: str) -> VideoTranscript:
+    def save_transcript(
+        self, result: TranscriptResult, model_info: dict[str, Any], json_key: str, vtt_key: str
+    ) -> VideoTranscript:
         """The transcript row and its segments (replaced), `video.transcribed`."""
         vid = self.video_id
         with self._unit() as session:
@@ -358,11 +422,18 @@ class VideoRepository:
             row.audio_seconds, row.speech_seconds = result.duration_seconds, result.speech_seconds
             row.json_key, row.vtt_key, row.model_info = json_key, vtt_key, model_info
             session.execute(delete(TranscriptSegment).where(TranscriptSegment.video_id == vid))
-            session.add_all(TranscriptSegment(video_id=vid, position=i, start_seconds=s.start, end_seconds=s.end,
-                                              text=s.text, words=words_to_json(s.words))
-                            for i, s in enumerate(result.segments))
-            _stage_done(session, vid, VIDEO_TRANSCRIBED, {
-                "language": row.language, "word_count": row.word_count, "segment_count": row.segment_count})
+            session.add_all(
+                TranscriptSegment(
+                    video_id=vid, position=i, start_seconds=s.start, end_seconds=s.end, text=s.text, words=words_to_json(s.words)
+                )
+                for i, s in enumerate(result.segments)
+            )
+            _stage_done(
+                session,
+                vid,
+                VIDEO_TRANSCRIBED,
+                {"language": row.language, "word_count": row.word_count, "segment_count": row.segment_count},
+            )
             session.flush()
             session.expunge(row)
             return row
@@ -371,11 +442,19 @@ class VideoRepository:
         vid = self.video_id
         with self._unit() as session:
             session.execute(delete(ChunkSummary).where(ChunkSummary.video_id == vid))
-            session.add_all(ChunkSummary(video_id=vid, position=r.position, token_count=r.token_count,
-                                         start_seconds=r.start, end_seconds=r.end, summary=r.text) for r in results)
+            session.add_all(
+                ChunkSummary(
+                    video_id=vid,
+                    position=r.position,
+                    token_count=r.token_count,
+                    start_seconds=r.start,
+                    end_seconds=r.end,
+                    summary=r.text,
+                )
+                for r in results
+            )
 
-    def save_summary(self, reduced: ReducedSummary, chunk_count: int, object_key: str,
-                     model_info: dict[str, Any]) -> None:
+    def save_summary(self, reduced: ReducedSummary, chunk_count: int, object_key: str, model_info: dict[str, Any]) -> None:
         """The summary row, `video.summarized`."""
         with self._unit() as session:
             row = _one_for_update(session, VideoSummary, self.video_id)
@@ -383,8 +462,12 @@ class VideoRepository:
             row.chunk_count, row.reduce_rounds = chunk_count, reduced.reduce_rounds
             row.quality_score, row.quality = reduced.quality_score, reduced.quality
             row.object_key, row.model_info = object_key, model_info
-            _stage_done(session, self.video_id, VIDEO_SUMMARIZED, {
-                "sentence_count": len(reduced.sentences), "quality_score": reduced.quality_score})
+            _stage_done(
+                session,
+                self.video_id,
+                VIDEO_SUMMARIZED,
+                {"sentence_count": len(reduced.sentences), "quality_score": reduced.quality_score},
+            )
 
     def save_passages(self, model: str, passages: Sequence[Passage], vectors: np.ndarray) -> None:
         with self._unit() as session:

@@ -153,8 +153,7 @@ def _read(bootstrap: str, topic: str, offsets: dict[int, int], max_records: int,
             if all(consumer.position(tp) >= ends[tp] for tp in partitions):
                 break
             remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
-            batches = consumer.poll(timeout_ms=min(remaining_ms, 1000),
-                                    max_records=max_records - len(events) - len(rejected))
+            batches = consumer.poll(timeout_ms=min(remaining_ms, 1000), max_records=max_records - len(events) - len(rejected))
             for tp, records in sorted(batches.items(), key=lambda item: item[0].partition):
                 for record in records:
                     offsets[tp.partition] = record.offset + 1
@@ -186,5 +185,6 @@ def _decode(record: Any) -> ConsumedEvent | RejectedRecord:
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
         reason = f"undecodable: {type(error).__name__}: {error}"
         log.warning("malformed message at %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
-        return RejectedRecord(record.topic, record.partition, record.offset, record.key, record.value,
-                              list(record.headers or []), reason)
+        return RejectedRecord(
+            record.topic, record.partition, record.offset, record.key, record.value, list(record.headers or []), reason
+        )

@@ -29,8 +29,9 @@ def dead_letter_headers(letter: RejectedRecord, consumer: str) -> list[tuple[str
     return own + [(name, value.encode()) for name, value in context.items()]
 
 
-def publish_dead_letters(bootstrap: str, topic: str, letters: list[RejectedRecord], consumer: str,
-                         timeout_s: float = 10.0) -> None:
+def publish_dead_letters(
+    bootstrap: str, topic: str, letters: list[RejectedRecord], consumer: str, timeout_s: float = 10.0
+) -> None:
     """Send `letters` to the dead-letter `topic` (created if missing) and wait for every
     acknowledgement; raises KafkaError or KafkaReadTimeout (within about `timeout_s`) if
     any is not acknowledged, so the caller keeps the records until they are."""
@@ -43,8 +44,10 @@ def _publish(bootstrap: str, topic: str, letters: list[RejectedRecord], consumer
     ensure_topics(bootstrap, [topic], timeout_ms=int(timeout_s * 1000))
     producer = make_producer(bootstrap, send_timeout=timeout_s)
     try:
-        futures = [producer.send(topic, key=letter.key, value=letter.value,
-                                 headers=dead_letter_headers(letter, consumer)) for letter in letters]
+        futures = [
+            producer.send(topic, key=letter.key, value=letter.value, headers=dead_letter_headers(letter, consumer))
+            for letter in letters
+        ]
         for future in futures:
             future.get(timeout=timeout_s)
     finally:

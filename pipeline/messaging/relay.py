@@ -77,11 +77,11 @@ def make_producer(bootstrap: str, send_timeout: float = SEND_TIMEOUT_SECONDS) ->
     )
 
 
-def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: int = 3, replication_factor: int = 1,
-                  timeout_ms: int = 10_000) -> list[str]:
+def ensure_topics(
+    bootstrap: str, topics: Iterable[str], *, partitions: int = 3, replication_factor: int = 1, timeout_ms: int = 10_000
+) -> list[str]:
     """Create the topics that do not exist yet; returns the names created."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms,
-                             api_version_auto_timeout_ms=timeout_ms)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, api_version_auto_timeout_ms=timeout_ms)
     created = []
     try:
         # One request per topic, no listing first: "already exists" then concerns just that
@@ -97,8 +97,9 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: int = 3,
         admin.close()
 
 
-def relay_outbox(engine: Engine, producer: KafkaProducer, *, batch_size: int = 500,
-                 send_timeout: float = SEND_TIMEOUT_SECONDS) -> RelayStats:
+def relay_outbox(
+    engine: Engine, producer: KafkaProducer, *, batch_size: int = 500, send_timeout: float = SEND_TIMEOUT_SECONDS
+) -> RelayStats:
     """One pass over up to `batch_size` unpublished outbox rows."""
     with _exclusive_relay(engine) as acquired:
         if not acquired:
@@ -147,8 +148,9 @@ def _claim(engine: Engine, batch_size: int) -> list[_Claimed]:
         ).all()
         claimed = [_Claimed(r.id, r.event_id, r.topic, r.key, r.payload) for r in rows]
         if claimed:
-            session.execute(update(OutboxEvent).where(OutboxEvent.id.in_([c.id for c in claimed]))
-                            .values(attempts=OutboxEvent.attempts + 1))
+            session.execute(
+                update(OutboxEvent).where(OutboxEvent.id.in_([c.id for c in claimed])).values(attempts=OutboxEvent.attempts + 1)
+            )
     return claimed
 
 
@@ -180,8 +182,14 @@ def _record_errors(engine: Engine, errors: dict[int, str]) -> None:
             session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id).values(last_error=message[:2000]))
 
 
-def run_relay(settings: Settings, once: bool = False, *, poll_seconds: float = 1.0, batch_size: int = 500,
-              stop: threading.Event | None = None) -> RelayStats:
+def run_relay(
+    settings: Settings,
+    once: bool = False,
+    *,
+    poll_seconds: float = 1.0,
+    batch_size: int = 500,
+    stop: threading.Event | None = None,
+) -> RelayStats:
     """`videoai relay`: publish the outbox continuously (or, with `once`, drain it and return).
 
     The loop survives broker and database outages (it logs and retries);
@@ -231,10 +239,14 @@ class OutboxStatus:
     failing_rows: list[tuple[int, str, str, int, str]]  # id, topic, key, attempts, last error
 
     def render(self) -> str:
-        lines = [f"unpublished {self.unpublished}, failing {self.failing}, "
-                 f"oldest unpublished {self.oldest_unpublished_seconds:.0f} s ago"]
-        lines += [f"  #{row_id} {topic} key={key} attempts={attempts}: {error}"
-                  for row_id, topic, key, attempts, error in self.failing_rows]
+        lines = [
+            f"unpublished {self.unpublished}, failing {self.failing}, "
+            f"oldest unpublished {self.oldest_unpublished_seconds:.0f} s ago"
+        ]
+        lines += [
+            f"  #{row_id} {topic} key={key} attempts={attempts}: {error}"
+            for row_id, topic, key, attempts, error in self.failing_rows
+        ]
         return "\n".join(lines)
 
 
@@ -247,11 +259,18 @@ def outbox_status(engine: Engine, failing_limit: int = 20) -> OutboxStatus:
         pending = OutboxEvent.published_at.is_(None)
         unpublished, oldest = conn.execute(select(func.count(), func.min(OutboxEvent.created_at)).where(pending)).one()
         failing = conn.execute(select(func.count()).where(pending, OutboxEvent.attempts > 0)).scalar() or 0
-        rows = conn.execute(select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.key, OutboxEvent.attempts,
-                                   OutboxEvent.last_error).where(pending, OutboxEvent.attempts > 0)
-                            .order_by(OutboxEvent.id).limit(failing_limit)).all()
+        rows = conn.execute(
+            select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.key, OutboxEvent.attempts, OutboxEvent.last_error)
+            .where(pending, OutboxEvent.attempts > 0)
+            .order_by(OutboxEvent.id)
+            .limit(failing_limit)
+        ).all()
     if oldest is not None and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=UTC)
     age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
-    return OutboxStatus(unpublished, failing, max(0.0, age),
-                        [(r.id, r.topic, r.key, r.attempts, (r.last_error or "").splitlines()[0][:200]) for r in rows])
+    return OutboxStatus(
+        unpublished,
+        failing,
+        max(0.0, age),
+        [(r.id, r.topic, r.key, r.attempts, (r.last_error or "").splitlines()[0][:200]) for r in rows],
+    )

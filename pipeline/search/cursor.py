@@ -49,8 +49,15 @@ def decode_cursor(cursor: str, fingerprint: str) -> CursorPosition:
         score, video_id, ties, issued_for = payload["s"], payload["id"], payload["t"], payload["q"]
     except (ValueError, KeyError, TypeError) as exc:  # bad base64, bad JSON, not an object, missing keys
         raise InvalidCursor("malformed search cursor") from exc
-    if (not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score)
-            or not _is_int(video_id) or not 0 <= video_id <= MAX_ID or not _is_int(ties) or not 0 <= ties <= MAX_ID):
+    if (
+        not isinstance(score, (int, float))
+        or isinstance(score, bool)
+        or not math.isfinite(score)
+        or not _is_int(video_id)
+        or not 0 <= video_id <= MAX_ID
+        or not _is_int(ties)
+        or not 0 <= ties <= MAX_ID
+    ):
         raise InvalidCursor("malformed search cursor")
     if issued_for != fingerprint:
         raise InvalidCursor("this cursor belongs to a different search")

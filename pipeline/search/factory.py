@@ -24,8 +24,13 @@ class SearchConfigurationError(ValueError):
     """The search settings cannot work together (say which variable to set)."""
 
 
-def search_index_for(backend: str, engine: Engine | None, opensearch_url: str | None = None,
-                     opensearch_index: str = "videoai-videos", index_dir: Path | str | None = None) -> SearchIndex:
+def search_index_for(
+    backend: str,
+    engine: Engine | None,
+    opensearch_url: str | None = None,
+    opensearch_index: str = "videoai-videos",
+    index_dir: Path | str | None = None,
+) -> SearchIndex:
     if backend == "tantivy":
         if index_dir is None:
             raise SearchConfigurationError("SEARCH_BACKEND=tantivy needs SEARCH_INDEX_DIR (a local directory)")
@@ -56,13 +61,18 @@ def _database_index(backend: str, engine: Engine | None) -> SqlSearchIndex:
         return PostgresFtsIndex(engine)
     raise SearchConfigurationError(
         f"SEARCH_BACKEND={backend} supports SQLite and PostgreSQL app databases, not {engine.dialect.name}; "
-        "set SEARCH_BACKEND=opensearch and OPENSEARCH_URL")
+        "set SEARCH_BACKEND=opensearch and OPENSEARCH_URL"
+    )
 
 
 def search_config(settings: Settings) -> dict[str, Any]:
     """`search_index_for`'s arguments from settings (but the engine): the resource and the API share them."""
-    return {"backend": settings.search_backend, "opensearch_url": settings.opensearch_url,
-            "opensearch_index": settings.opensearch_index, "index_dir": str(settings.search_index_dir)}
+    return {
+        "backend": settings.search_backend,
+        "opensearch_url": settings.opensearch_url,
+        "opensearch_index": settings.opensearch_index,
+        "index_dir": str(settings.search_index_dir),
+    }
 
 
 def search_index_from_settings(settings: Settings, engine: Engine | None) -> SearchIndex:

@@ -68,8 +68,12 @@ class HybridSearch:
     def _search(self, query: SearchQuery, mode: SearchMode) -> SearchPage:
         if mode == "text" or not self.semantic_available:
             page = self.text_index.search(query)
-            return replace(page, extra={**page.extra, "mode": "text"} if mode == "text" else
-                           {**page.extra, "mode": "text", "fallback": self.unavailable_reason or "no vectors"})
+            return replace(
+                page,
+                extra={**page.extra, "mode": "text"}
+                if mode == "text"
+                else {**page.extra, "mode": "text", "fallback": self.unavailable_reason or "no vectors"},
+            )
         offset = None
         if query.cursor is not None:
             offset = _decode_offset(query.cursor, _fingerprint(query, mode))
@@ -123,9 +127,15 @@ def _passage_snippet(text: str) -> str:
 
 def _vector_only_hit(hit: VectorHit, score: float | None = None) -> SearchHit:
     # No `matches`: those say where the query's words are spoken, and none of them is.
-    return SearchHit(video_id=hit.video_id, title=hit.title, score=hit.score if score is None else score,
-                     snippet=_passage_snippet(hit.text), status=hit.status, created_at=hit.created_at,
-                     moment=_moment(hit))
+    return SearchHit(
+        video_id=hit.video_id,
+        title=hit.title,
+        score=hit.score if score is None else score,
+        snippet=_passage_snippet(hit.text),
+        status=hit.status,
+        created_at=hit.created_at,
+        moment=_moment(hit),
+    )
 
 
 def _fused_hit(text_hit: SearchHit | None, vector_hit: VectorHit | None, score: float) -> SearchHit:
@@ -136,17 +146,21 @@ def _fused_hit(text_hit: SearchHit | None, vector_hit: VectorHit | None, score: 
     return replace(text_hit, score=score, moment=moment)
 
 
-def _page(hits: list[SearchHit], start: int, limit: int, total: int, query: SearchQuery,
-          mode: SearchMode) -> SearchPage:
-    window = hits[start:start + limit]
+def _page(hits: list[SearchHit], start: int, limit: int, total: int, query: SearchQuery, mode: SearchMode) -> SearchPage:
+    window = hits[start : start + limit]
     more = len(hits) > start + limit and start + limit < MAX_DEPTH
     cursor = _encode_offset(start + limit, _fingerprint(query, mode)) if more else None
     return SearchPage(hits=window, total=max(total, len(hits)), next_cursor=cursor, extra={"mode": mode})
 
 
 def _fingerprint(query: SearchQuery, mode: str) -> str:
-    identity = [mode, query.text, query.status, query.owner_id,
-                *(value.isoformat() if value else None for value in (query.created_from, query.created_to))]
+    identity = [
+        mode,
+        query.text,
+        query.status,
+        query.owner_id,
+        *(value.isoformat() if value else None for value in (query.created_from, query.created_to)),
+    ]
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 
 

@@ -82,13 +82,15 @@ def word_match(segment: TimedSegment, words: Sequence[TimedWord], terms: Sequenc
         found = lowered.find(word.text.lower(), position)
         position = found + len(word.text) if found >= 0 else position
         if found >= 0 and says(word.text, terms):
-            return TimedSegment(round(max(0.0, word.start - WORD_LEAD_SECONDS), 3), max(segment.end, word.end),
-                                segment.text[found:])
+            return TimedSegment(
+                round(max(0.0, word.start - WORD_LEAD_SECONDS), 3), max(segment.end, word.end), segment.text[found:]
+            )
     return segment
 
 
-def best_sentences(query_vector: np.ndarray, passages: Sequence[Sequence[TimedSegment]],
-                   embed: Embed) -> list[TimedSegment | None]:
+def best_sentences(
+    query_vector: np.ndarray, passages: Sequence[Sequence[TimedSegment]], embed: Embed
+) -> list[TimedSegment | None]:
     """For each passage (its timed sentences), the sentence closest in meaning to the query, whose vector
     comes from the same `embed`; None for a passage without sentences. One `embed` call for them all."""
     vectors = embed([s.text for sentences in passages for s in sentences])
@@ -96,7 +98,7 @@ def best_sentences(query_vector: np.ndarray, passages: Sequence[Sequence[TimedSe
     best: list[TimedSegment | None] = []
     offset = 0
     for sentences in passages:
-        chosen = scores[offset:offset + len(sentences)]
+        chosen = scores[offset : offset + len(sentences)]
         best.append(sentences[int(np.argmax(chosen))] if len(sentences) else None)
         offset += len(sentences)
     return best
@@ -126,15 +128,16 @@ class MomentFinder:
         if not page.hits or not terms:
             return page
         words = self._words({(hit.video_id, m.start) for hit in page.hits for m in hit.matches})
-        hits = [replace(hit, matches=tuple(word_match(m, _at(words, hit.video_id, m.start) or (), terms)
-                                           for m in hit.matches)) for hit in page.hits]
+        hits = [
+            replace(hit, matches=tuple(word_match(m, _at(words, hit.video_id, m.start) or (), terms) for m in hit.matches))
+            for hit in page.hits
+        ]
         hits = [self._with_word_moment(hit, terms) for hit in hits]
         passages = [hit for hit in hits if not hit.matches and _is_passage(hit.moment)]
         if passages:
             sentences = self._sentences(passages)
             embedder = self.sentence_embedder()
-            chosen = best_sentences(embedder.embed([query])[0], [sentences[hit.video_id] for hit in passages],
-                                    embedder.embed)
+            chosen = best_sentences(embedder.embed([query])[0], [sentences[hit.video_id] for hit in passages], embedder.embed)
             best = {hit.video_id: sentence for hit, sentence in zip(passages, chosen, strict=True)}
             hits = [replace(hit, moment=best.get(hit.video_id) or hit.moment) for hit in hits]
         return replace(page, hits=hits)
@@ -155,7 +158,9 @@ class MomentFinder:
         table = TranscriptSegment
         statement = select(table.video_id, table.start_seconds, table.words).where(
             table.video_id.in_({video_id for video_id, _ in keys}),
-            _milliseconds(table.start_seconds).in_({round(at * 1000) for _, at in keys}), table.words.is_not(None))
+            _milliseconds(table.start_seconds).in_({round(at * 1000) for _, at in keys}),
+            table.words.is_not(None),
+        )
         found: _ByTime[Sequence[TimedWord]] = {}
         with self.engine.connect() as conn:
             for row in conn.execute(statement):
@@ -167,20 +172,21 @@ class MomentFinder:
         table = VideoPassage
         statement = select(table.video_id, table.start_seconds, table.text, table.sentences).where(
             table.video_id.in_({hit.video_id for hit in hits}),
-            _milliseconds(table.start_seconds).in_({round(hit.moment.start * 1000) for hit in hits
-                                                    if hit.moment is not None}),
-            table.kind == TRANSCRIPT, table.sentences.is_not(None))
+            _milliseconds(table.start_seconds).in_({round(hit.moment.start * 1000) for hit in hits if hit.moment is not None}),
+            table.kind == TRANSCRIPT,
+            table.sentences.is_not(None),
+        )
         stored: _ByTime[list[TimedSegment]] = {}
         with self.engine.connect() as conn:
             for row in conn.execute(statement):
-                stored.setdefault(row.video_id, []).append((row.start_seconds,
-                                                            sentences_from_json(row.sentences, row.text)))
+                stored.setdefault(row.video_id, []).append((row.start_seconds, sentences_from_json(row.sentences, row.text)))
         found = {}
         for hit in hits:
             assert hit.moment is not None
             moment = hit.moment
-            found[hit.video_id] = (_at(stored, hit.video_id, moment.start)
-                                   or estimated_sentences(moment.text, moment.start, moment.end))
+            found[hit.video_id] = _at(stored, hit.video_id, moment.start) or estimated_sentences(
+                moment.text, moment.start, moment.end
+            )
         return found
 
 

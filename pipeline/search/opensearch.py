@@ -132,25 +132,33 @@ def search_body(plan: SearchPlan) -> dict[str, Any]:
         "_source": ["title", "status", "created_at"],
         "query": {
             "bool": {
-                "must": [{"multi_match": {
-                    "query": words,
-                    "type": "cross_fields",
-                    "operator": "and",
-                    "fields": [f"{field}^{weight:g}" for field, weight in FIELD_WEIGHTS.items()],
-                }}],
+                "must": [
+                    {
+                        "multi_match": {
+                            "query": words,
+                            "type": "cross_fields",
+                            "operator": "and",
+                            "fields": [f"{field}^{weight:g}" for field, weight in FIELD_WEIGHTS.items()],
+                        }
+                    }
+                ],
                 "filter": filters,
                 # Scores nothing (score_mode none); there only to collect the segments that
                 # say any of the words, in time order, as inner hits.
-                "should": [{"nested": {
-                    "path": "segments",
-                    "score_mode": "none",
-                    "query": {"match": {"segments.text": {"query": words, "operator": "or"}}},
-                    "inner_hits": {
-                        "name": "segments",
-                        "size": MAX_SEGMENT_MATCHES,
-                        "sort": [{"segments.start": "asc"}],
-                    },
-                }}],
+                "should": [
+                    {
+                        "nested": {
+                            "path": "segments",
+                            "score_mode": "none",
+                            "query": {"match": {"segments.text": {"query": words, "operator": "or"}}},
+                            "inner_hits": {
+                                "name": "segments",
+                                "size": MAX_SEGMENT_MATCHES,
+                                "sort": [{"segments.start": "asc"}],
+                            },
+                        }
+                    }
+                ],
             },
         },
         # video_id breaks score ties so search_after pages are deterministic.
@@ -192,13 +200,16 @@ class OpenSearchIndex:
             raise SearchIndexUnavailable(f"OpenSearch unreachable for index {self.index_name!r}")
 
     def upsert(self, document: SearchDocument) -> None:
-        self.client.index(index=self.index_name, id=str(document.video_id), body=document_source(document),
-                          refresh=self.refresh_policy)
+        self.client.index(
+            index=self.index_name, id=str(document.video_id), body=document_source(document), refresh=self.refresh_policy
+        )
 
     def bulk_upsert(self, documents: Iterable[SearchDocument]) -> int:
         """Index many documents in bulk requests; returns how many were indexed (errors raise)."""
-        actions = ({"_op_type": "index", "_index": self.index_name, "_id": str(d.video_id),
-                    "_source": document_source(d)} for d in documents)
+        actions = (
+            {"_op_type": "index", "_index": self.index_name, "_id": str(d.video_id), "_source": document_source(d)}
+            for d in documents
+        )
         indexed, _errors = helpers.bulk(self.client, actions, refresh=self.refresh_policy)
         return indexed
 
@@ -230,16 +241,22 @@ class OpenSearchIndex:
             segments = hit.get("inner_hits", {}).get("segments", {}).get("hits", {}).get("hits", [])
             video_id = int(hit["_id"])
             matches = group_segment_matches(
-                (video_id, s["_source"]["start"], s["_source"]["end"], s["_source"]["text"]) for s in segments)
-            hits.append(SearchHit(
-                video_id=video_id, title=source["title"], score=hit["_score"], status=source["status"],
-                created_at=datetime.fromisoformat(source["created_at"]),
-                snippet=best_snippet((highlight.get(field) or [None])[0] for field in SNIPPET_FIELDS),
-                matches=matches.get(video_id, ())))
+                (video_id, s["_source"]["start"], s["_source"]["end"], s["_source"]["text"]) for s in segments
+            )
+            hits.append(
+                SearchHit(
+                    video_id=video_id,
+                    title=source["title"],
+                    score=hit["_score"],
+                    status=source["status"],
+                    created_at=datetime.fromisoformat(source["created_at"]),
+                    snippet=best_snippet((highlight.get(field) or [None])[0] for field in SNIPPET_FIELDS),
+                    matches=matches.get(video_id, ()),
+                )
+            )
         total = response["hits"]["total"]
         exact = total.get("relation", "eq") == "eq" and total["value"] <= TOTAL_CAP
-        return SearchPage(hits=hits, total=min(total["value"], TOTAL_CAP), next_cursor=next_cursor,
-                          total_exact=exact)
+        return SearchPage(hits=hits, total=min(total["value"], TOTAL_CAP), next_cursor=next_cursor, total_exact=exact)
 
 
 def _ranks_after(sort: list[Any], position: CursorPosition) -> bool:

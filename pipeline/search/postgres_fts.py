@@ -24,13 +24,17 @@ from pipeline.search.segments import decode_segments, first_matches
 from pipeline.search.sql_store import PageDetail, SqlSearchIndex
 
 # ts_rank_cd takes weights in {D, C, B, A} order, relative to 1.0.
-_RANK_WEIGHTS = "{" + ",".join(
-    str(FIELD_WEIGHTS[field] / FIELD_WEIGHTS["title"]) for field in ("transcript", "description", "summary", "title")
-) + "}"
+_RANK_WEIGHTS = (
+    "{"
+    + ",".join(str(FIELD_WEIGHTS[field] / FIELD_WEIGHTS["title"]) for field in ("transcript", "description", "summary", "title"))
+    + "}"
+)
 
 # Fragment-based headlines: on a long transcript, show the passage with the words, not its opening.
-_HEADLINE_OPTIONS = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxFragments=1, '
-                     f"MaxWords={SNIPPET_WORDS}, MinWords={SNIPPET_WORDS // 2}, FragmentDelimiter=\" … \"")
+_HEADLINE_OPTIONS = (
+    f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxFragments=1, '
+    f'MaxWords={SNIPPET_WORDS}, MinWords={SNIPPET_WORDS // 2}, FragmentDelimiter=" … "'
+)
 
 
 class PostgresFtsIndex(SqlSearchIndex):
@@ -47,37 +51,46 @@ class PostgresFtsIndex(SqlSearchIndex):
     def matching_sql(self, filters: str) -> tuple[str, str]:
         # float8: the cursor carries the score back as a double, and keyset
         # comparisons must see exactly the value that was ranked.
-        return (f"ts_rank_cd('{_RANK_WEIGHTS}'::float4[], t.search_vector, q.query)::float8",
-                f"""FROM search_texts AS t JOIN search_documents AS d ON d.video_id = t.video_id,
+        return (
+            f"ts_rank_cd('{_RANK_WEIGHTS}'::float4[], t.search_vector, q.query)::float8",
+            f"""FROM search_texts AS t JOIN search_documents AS d ON d.video_id = t.video_id,
                          websearch_to_tsquery('english', :all_terms) AS q(query)
-                    WHERE t.search_vector @@ q.query {filters}""")
+                    WHERE t.search_vector @@ q.query {filters}""",
+        )
 
     def page_details(self, conn: Connection, plan: SearchPlan, rows: Sequence[Any]) -> dict[int, PageDetail]:
         # ts_headline re-parses the text, so it runs for the page's documents only.
-        columns = ", ".join(f"ts_headline('english', t.{field}, q.query, :options) AS {field}_snippet"
-                            for field in SNIPPET_FIELDS)
+        columns = ", ".join(
+            f"ts_headline('english', t.{field}, q.query, :options) AS {field}_snippet" for field in SNIPPET_FIELDS
+        )
         statement = text(f"""
             SELECT t.video_id, t.title, t.transcript, t.segments, {columns}
             FROM search_texts AS t, websearch_to_tsquery('english', :all_terms) AS q(query)
             WHERE t.video_id IN :ids
         """).bindparams(bindparam("ids", expanding=True))
         ids = [row.video_id for row in rows]
-        found = conn.execute(statement, {"all_terms": self.all_terms(plan.terms), "ids": ids,
-                                         "options": _HEADLINE_OPTIONS}).all()
+        found = conn.execute(statement, {"all_terms": self.all_terms(plan.terms), "ids": ids, "options": _HEADLINE_OPTIONS}).all()
         stored = {row.video_id: decode_segments(row.transcript, row.segments) for row in found}
         # One statement tells which of the page's segments say any of the words.
         owners = [(video_id, i) for video_id, s in stored.items() for i in range(len(s.segments))]
         texts = [stored[video_id].segments[i].text for video_id, i in owners]
         said: dict[int, list[int]] = {}
         if texts:
-            said_rows = conn.execute(text("""
+            said_rows = conn.execute(
+                text("""
                 SELECT s.n - 1 FROM unnest(CAST(:texts AS text[])) WITH ORDINALITY AS s(body, n)
                 WHERE to_tsvector('english', s.body) @@ websearch_to_tsquery('english', :any_term)
-            """), {"texts": texts, "any_term": self.any_term(plan.terms)}).scalars()
+            """),
+                {"texts": texts, "any_term": self.any_term(plan.terms)},
+            ).scalars()
             for index in said_rows:
                 video_id, position = owners[index]
                 said.setdefault(video_id, []).append(position)
-        return {row.video_id: PageDetail(
-                    title=row.title, matches=first_matches(stored[row.video_id].segments, said.get(row.video_id, [])),
-                    snippets={field: getattr(row, f"{field}_snippet") for field in SNIPPET_FIELDS})
-                for row in found}
+        return {
+            row.video_id: PageDetail(
+                title=row.title,
+                matches=first_matches(stored[row.video_id].segments, said.get(row.video_id, [])),
+                snippets={field: getattr(row, f"{field}_snippet") for field in SNIPPET_FIELDS},
+            )
+            for row in found
+        }

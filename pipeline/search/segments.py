@@ -87,7 +87,7 @@ def _layout(blob: bytes) -> _Layout:
 
 def _segment(transcript: str, layout: _Layout, i: int) -> TimedSegment:
     starts, ends, offsets, lengths = layout
-    return TimedSegment(starts[i] / 1000, ends[i] / 1000, transcript[offsets[i]:offsets[i] + lengths[i]])
+    return TimedSegment(starts[i] / 1000, ends[i] / 1000, transcript[offsets[i] : offsets[i] + lengths[i]])
 
 
 def sliced_segments_at(transcript: str, blob: bytes, offsets: Iterable[int]) -> tuple[TimedSegment, ...]:
@@ -96,8 +96,7 @@ def sliced_segments_at(transcript: str, blob: bytes, offsets: Iterable[int]) -> 
     Only the segments returned are built: a page's hits have ~100 segments each.
     """
     layout = _layout(blob)
-    hit = sorted({bisect.bisect_right(layout[2], offset) - 1 for offset in offsets} - {-1},
-                 key=lambda i: (layout[0][i], i))
+    hit = sorted({bisect.bisect_right(layout[2], offset) - 1 for offset in offsets} - {-1}, key=lambda i: (layout[0][i], i))
     return tuple(_segment(transcript, layout, i) for i in hit[:MAX_SEGMENT_MATCHES])
 
 
@@ -134,7 +133,7 @@ def snippet_from_highlight(highlighted: str, words: int, lead: int = 3, candidat
             begin = max(0, highlighted.rfind(" ", 0, max(0, begin - 1)) + 1)
             if begin == 0:
                 break
-        tokens = highlighted[begin:begin + words * 64].split(None, words)[:words]
+        tokens = highlighted[begin : begin + words * 64].split(None, words)[:words]
         marked = [_MARKS.sub("", t).lower() for t in tokens if MARK_START in t]
         score = (len(set(marked)) * 1000 + len(marked), -begin)
         if best is None or score > best[:2]:

@@ -92,19 +92,25 @@ class SqlSearchIndex:
         """
         raise NotImplementedError
 
-    def ranked_rows(self, conn: Connection, plan: SearchPlan, filters: str, params: dict[str, Any],
-                    typed: list[BindParameter]) -> tuple[Sequence[Any], int | None]:
+    def ranked_rows(
+        self, conn: Connection, plan: SearchPlan, filters: str, params: dict[str, Any], typed: list[BindParameter]
+    ) -> tuple[Sequence[Any], int | None]:
         """The first `plan.limit + 1` matches after the cursor, best first (video_id, score, status,
         created_at, and whatever page_details needs), and the total where the plan counted it."""
         score, source = self.matching_sql(filters)
         keyset = ""
         if plan.after is not None:
             keyset = "WHERE m.score < :after_score OR (m.score = :after_score AND m.video_id > :after_id)"
-        ranked = (text(f"SELECT m.video_id, m.score, m.status, m.created_at FROM ("
-                       f"SELECT d.video_id AS video_id, {score} AS score, d.status AS status, "
-                       f"d.created_at AS created_at {source}) AS m {keyset} "
-                       f"ORDER BY m.score DESC, m.video_id LIMIT :n")
-                  .bindparams(*typed).columns(created_at=UTCDateTime))
+        ranked = (
+            text(
+                f"SELECT m.video_id, m.score, m.status, m.created_at FROM ("
+                f"SELECT d.video_id AS video_id, {score} AS score, d.status AS status, "
+                f"d.created_at AS created_at {source}) AS m {keyset} "
+                f"ORDER BY m.score DESC, m.video_id LIMIT :n"
+            )
+            .bindparams(*typed)
+            .columns(created_at=UTCDateTime)
+        )
         return conn.execute(ranked, params | {"n": plan.limit + 1}).all(), None
 
     def page_details(self, conn: Connection, plan: SearchPlan, rows: Sequence[Any]) -> dict[int, PageDetail]:
@@ -123,8 +129,10 @@ class SqlSearchIndex:
         required = {search_documents.name, search_texts.name, *self.extra_tables}
         missing = required - set(inspect(self.engine).get_table_names())
         if missing:
-            raise RuntimeError(f"search tables missing ({', '.join(sorted(missing))}): "
-                               "run the database migrations (`alembic upgrade head` / pipeline.db.session.migrate)")
+            raise RuntimeError(
+                f"search tables missing ({', '.join(sorted(missing))}): "
+                "run the database migrations (`alembic upgrade head` / pipeline.db.session.migrate)"
+            )
 
     def ping(self) -> None:
         try:
@@ -140,22 +148,27 @@ class SqlSearchIndex:
         """Index many documents in one transaction; returns how many were written."""
         filter_rows, text_rows = [], []
         for document in documents:
-            filter_rows.append({"video_id": document.video_id,
-                                **{name: getattr(document, name) for name in _FILTER_FIELDS}})
-            text_rows.append({"video_id": document.video_id, "title": document.title,
-                              "description": document.description, "summary": document.summary,
-                              "transcript": self.stored_transcript(document.transcript),
-                              "segments": encode_segments(document.transcript, document.segments)})
+            filter_rows.append({"video_id": document.video_id, **{name: getattr(document, name) for name in _FILTER_FIELDS}})
+            text_rows.append(
+                {
+                    "video_id": document.video_id,
+                    "title": document.title,
+                    "description": document.description,
+                    "summary": document.summary,
+                    "transcript": self.stored_transcript(document.transcript),
+                    "segments": encode_segments(document.transcript, document.segments),
+                }
+            )
         if not filter_rows:
             return 0
         with self.engine.begin() as conn:
             # ON CONFLICT rather than delete-then-insert: concurrent reindexes of one video
             # serialize on the row instead of failing on the primary key.
-            for table, rows, fields in ((search_documents, filter_rows, _FILTER_FIELDS),
-                                        (search_texts, text_rows, _TEXT_FIELDS)):
+            for table, rows, fields in ((search_documents, filter_rows, _FILTER_FIELDS), (search_texts, text_rows, _TEXT_FIELDS)):
                 statement = self.dialect_insert(table)
                 statement = statement.on_conflict_do_update(
-                    index_elements=["video_id"], set_={name: statement.excluded[name] for name in fields})
+                    index_elements=["video_id"], set_={name: statement.excluded[name] for name in fields}
+                )
                 conn.execute(statement, rows)
         return len(filter_rows)
 
@@ -165,9 +178,11 @@ class SqlSearchIndex:
             conn.execute(delete(search_documents).where(search_documents.c.video_id == video_id))
 
     def get(self, video_id: int) -> SearchDocument | None:
-        statement = (select(search_documents, *(search_texts.c[name] for name in _TEXT_FIELDS))
-                     .join(search_texts, search_texts.c.video_id == search_documents.c.video_id)
-                     .where(search_documents.c.video_id == video_id))
+        statement = (
+            select(search_documents, *(search_texts.c[name] for name in _TEXT_FIELDS))
+            .join(search_texts, search_texts.c.video_id == search_documents.c.video_id)
+            .where(search_documents.c.video_id == video_id)
+        )
         with self.engine.connect() as conn:
             row = conn.execute(statement).one_or_none()
         if row is None:
@@ -198,12 +213,18 @@ class SqlSearchIndex:
         hits = []
         for row in rows[: len(page)]:
             detail = details[row.video_id]
-            hits.append(SearchHit(
-                video_id=row.video_id, title=detail.title, score=row.score, status=row.status,
-                created_at=row.created_at, snippet=best_snippet(detail.snippets.get(f) for f in SNIPPET_FIELDS),
-                matches=detail.matches))
-        return SearchPage(hits=hits, total=min(counted, TOTAL_CAP), next_cursor=next_cursor,
-                          total_exact=counted <= TOTAL_CAP)
+            hits.append(
+                SearchHit(
+                    video_id=row.video_id,
+                    title=detail.title,
+                    score=row.score,
+                    status=row.status,
+                    created_at=row.created_at,
+                    snippet=best_snippet(detail.snippets.get(f) for f in SNIPPET_FIELDS),
+                    matches=detail.matches,
+                )
+            )
+        return SearchPage(hits=hits, total=min(counted, TOTAL_CAP), next_cursor=next_cursor, total_exact=counted <= TOTAL_CAP)
 
 
 def _filters(plan: SearchPlan) -> tuple[str, dict[str, Any], list[BindParameter]]:
@@ -214,10 +235,12 @@ def _filters(plan: SearchPlan) -> tuple[str, dict[str, Any], list[BindParameter]
     """
     conditions: list[str] = []
     params: dict[str, Any] = {}
-    for name, value, condition in (("status", plan.status, "d.status = :status"),
-                                   ("owner_id", plan.owner_id, "d.owner_id = :owner_id"),
-                                   ("created_from", plan.created_from, "d.created_at >= :created_from"),
-                                   ("created_to", plan.created_to, "d.created_at <= :created_to")):
+    for name, value, condition in (
+        ("status", plan.status, "d.status = :status"),
+        ("owner_id", plan.owner_id, "d.owner_id = :owner_id"),
+        ("created_from", plan.created_from, "d.created_at >= :created_from"),
+        ("created_to", plan.created_to, "d.created_at <= :created_to"),
+    ):
         if value is not None:
             conditions.append(f"AND {condition}")
             params[name] = value

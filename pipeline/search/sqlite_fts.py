@@ -50,15 +50,16 @@ _RANK = f"bm25({_WEIGHTS})"
 
 
 def _snippet(field: str) -> str:
-    return (f"snippet({_FTS}, {_FTS_COLUMNS.index(field)}, :mark_start, :mark_end, '…', "
-            f"{SNIPPET_WORDS}) AS {field}_snippet")
+    return f"snippet({_FTS}, {_FTS_COLUMNS.index(field)}, :mark_start, :mark_end, '…', {SNIPPET_WORDS}) AS {field}_snippet"
 
 
 # What a hit shows. The transcript is marked whole once (highlight): its snippet
 # and the timed segments that say the words both come from those marks.
-_DETAIL_COLUMNS = (f"d.status, d.created_at, t.title, {_FTS}.transcript, t.segments, {_snippet('summary')}, "
-                   f"{_snippet('description')}, {_snippet('title')}, "
-                   f"highlight({_FTS}, 3, :mark_start, :mark_end) AS marked")
+_DETAIL_COLUMNS = (
+    f"d.status, d.created_at, t.title, {_FTS}.transcript, t.segments, {_snippet('summary')}, "
+    f"{_snippet('description')}, {_snippet('title')}, "
+    f"highlight({_FTS}, 3, :mark_start, :mark_end) AS marked"
+)
 _MARKS = {"mark_start": MARK_START, "mark_end": MARK_END}
 
 
@@ -102,12 +103,15 @@ class SqliteFtsIndex(SqlSearchIndex):
 
     def matching_sql(self, filters: str) -> tuple[str, str]:
         # bm25() is lower-is-better; negated so every backend's score is higher-is-better.
-        return (f"-bm25({_FTS}, {_WEIGHTS})",
-                f"""FROM {_FTS} CROSS JOIN search_documents AS d ON d.video_id = {_FTS}.rowid
-                    WHERE {_FTS} MATCH :all_terms {filters}""")
+        return (
+            f"-bm25({_FTS}, {_WEIGHTS})",
+            f"""FROM {_FTS} CROSS JOIN search_documents AS d ON d.video_id = {_FTS}.rowid
+                    WHERE {_FTS} MATCH :all_terms {filters}""",
+        )
 
-    def ranked_rows(self, conn: Connection, plan: SearchPlan, filters: str, params: dict[str, Any],
-                    typed: list[BindParameter]) -> tuple[list[_Hit], int | None]:
+    def ranked_rows(
+        self, conn: Connection, plan: SearchPlan, filters: str, params: dict[str, Any], typed: list[BindParameter]
+    ) -> tuple[list[_Hit], int | None]:
         """The page's rows with their details, by one of two plans (benchmarks/README.md, `search_scale`):
 
         - no owner or date filter (most rows pass): FTS5 sorts every match by `rank`
@@ -125,35 +129,41 @@ class SqliteFtsIndex(SqlSearchIndex):
         total = len(matches)
         if plan.after is not None:
             after = plan.after
-            matches = [m for m in matches if m.score < after.score
-                       or (m.score == after.score and m.video_id > after.video_id)]
+            matches = [m for m in matches if m.score < after.score or (m.score == after.score and m.video_id > after.video_id)]
         top = heapq.nsmallest(plan.limit + 1, matches, key=lambda m: (-m.score, m.video_id))
         details = {}
         if top:
-            page = text(f"""
+            page = (
+                text(f"""
                 SELECT {_FTS}.rowid AS video_id, NULL AS score, {_DETAIL_COLUMNS}
                 FROM {_FTS} CROSS JOIN search_documents AS d ON d.video_id = {_FTS}.rowid
                      CROSS JOIN search_texts AS t ON t.video_id = {_FTS}.rowid
                 WHERE {_FTS} MATCH :all_terms AND +{_FTS}.rowid IN :ids
-            """).bindparams(bindparam("ids", expanding=True)).columns(created_at=UTCDateTime)
+            """)
+                .bindparams(bindparam("ids", expanding=True))
+                .columns(created_at=UTCDateTime)
+            )
             # `+rowid`: one walk of the doclist, not a fresh full-text lookup per id.
-            details = {row.video_id: row for row in conn.execute(page, params | _MARKS | {
-                "ids": [m.video_id for m in top]})}
+            details = {row.video_id: row for row in conn.execute(page, params | _MARKS | {"ids": [m.video_id for m in top]})}
         return [_Hit(*details[m.video_id])._replace(score=m.score) for m in top], total
 
-    def _ranked_by_fts5(self, conn: Connection, plan: SearchPlan, filters: str, params: dict[str, Any],
-                        typed: list[BindParameter]) -> list[_Hit]:
+    def _ranked_by_fts5(
+        self, conn: Connection, plan: SearchPlan, filters: str, params: dict[str, Any], typed: list[BindParameter]
+    ) -> list[_Hit]:
         keyset = ""
         if plan.after is not None:
-            keyset = (f"AND (-{_FTS}.rank < :after_score "
-                      f"OR (-{_FTS}.rank = :after_score AND {_FTS}.rowid > :after_id))")
-        statement = text(f"""
+            keyset = f"AND (-{_FTS}.rank < :after_score OR (-{_FTS}.rank = :after_score AND {_FTS}.rowid > :after_id))"
+        statement = (
+            text(f"""
             SELECT {_FTS}.rowid AS video_id, -{_FTS}.rank AS score, {_DETAIL_COLUMNS}
             FROM {_FTS} CROSS JOIN search_documents AS d ON d.video_id = {_FTS}.rowid
                  CROSS JOIN search_texts AS t ON t.video_id = {_FTS}.rowid
             WHERE {_FTS} MATCH :all_terms AND {_FTS}.rank MATCH :rank {filters} {keyset}
             ORDER BY {_FTS}.rank
-        """).bindparams(*typed).columns(created_at=UTCDateTime)
+        """)
+            .bindparams(*typed)
+            .columns(created_at=UTCDateTime)
+        )
         result = conn.execute(statement, params | _MARKS | {"rank": _RANK})
         # FTS5 orders ties arbitrarily; read on through the tie at the page's edge, then order by id too.
         rows: list[_Hit] = []
@@ -173,27 +183,33 @@ class SqliteFtsIndex(SqlSearchIndex):
                 matches = sliced_segments_at(row.transcript, row.segments, mark_offsets(marked))
             else:
                 matches = self._probe_segments(conn, plan, decode_segments(row.transcript, row.segments))
-            snippets = {"summary": row.summary_snippet, "description": row.description_snippet,
-                        "title": row.title_snippet}
+            snippets = {"summary": row.summary_snippet, "description": row.description_snippet, "title": row.title_snippet}
             # The transcript's snippet is made only where it can be the one shown (see best_snippet).
-            if not any(MARK_START in (snippets[f] or "") for f in SNIPPET_FIELDS[:SNIPPET_FIELDS.index("transcript")]):
+            if not any(MARK_START in (snippets[f] or "") for f in SNIPPET_FIELDS[: SNIPPET_FIELDS.index("transcript")]):
                 snippets["transcript"] = snippet_from_highlight(marked, SNIPPET_WORDS)
             details[row.video_id] = PageDetail(title=row.title, matches=matches, snippets=snippets)
         return details
 
-    def _probe_segments(self, conn: Connection, plan: SearchPlan,
-                        stored: StoredSegments) -> tuple[SegmentMatch, ...]:
+    def _probe_segments(self, conn: Connection, plan: SearchPlan, stored: StoredSegments) -> tuple[SegmentMatch, ...]:
         """Segments kept with their own text (not slices of the transcript): matched in a scratch FTS5 table.
 
         The scratch table lives in this connection's temp schema and inside the
         read transaction, which rolls back when the connection is returned.
         """
-        conn.execute(text("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_segment_probe "
-                          "USING fts5(text, tokenize='porter unicode61')"))
+        conn.execute(
+            text("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_segment_probe USING fts5(text, tokenize='porter unicode61')")
+        )
         conn.execute(text("DELETE FROM temp.search_segment_probe"))
-        conn.execute(text("INSERT INTO temp.search_segment_probe(rowid, text) VALUES (:i, :text)"),
-                     [{"i": i, "text": segment.text} for i, segment in enumerate(stored.segments)])
-        positions = conn.execute(text("SELECT rowid FROM temp.search_segment_probe "
-                                      "WHERE search_segment_probe MATCH :any_term"),
-                                 {"any_term": self.any_term(plan.terms)}).scalars().all()
+        conn.execute(
+            text("INSERT INTO temp.search_segment_probe(rowid, text) VALUES (:i, :text)"),
+            [{"i": i, "text": segment.text} for i, segment in enumerate(stored.segments)],
+        )
+        positions = (
+            conn.execute(
+                text("SELECT rowid FROM temp.search_segment_probe WHERE search_segment_probe MATCH :any_term"),
+                {"any_term": self.any_term(plan.terms)},
+            )
+            .scalars()
+            .all()
+        )
         return first_matches(stored.segments, positions)

@@ -22,7 +22,8 @@ from pipeline.db.models import UTCDateTime
 search_metadata = MetaData()
 
 search_documents = Table(
-    "search_documents", search_metadata,
+    "search_documents",
+    search_metadata,
     Column("video_id", Integer, primary_key=True, autoincrement=False),
     Column("status", String(20), nullable=False),
     Column("owner_id", Integer),
@@ -34,7 +35,8 @@ search_documents = Table(
 )
 
 search_texts = Table(
-    "search_texts", search_metadata,
+    "search_texts",
+    search_metadata,
     Column("video_id", Integer, primary_key=True, autoincrement=False),
     Column("title", Text, nullable=False),
     Column("description", Text, nullable=False),
@@ -44,7 +46,8 @@ search_texts = Table(
 )
 
 search_passages = Table(
-    "search_passages", search_metadata,
+    "search_passages",
+    search_metadata,
     Column("id", Integer, primary_key=True),
     Column("video_id", Integer, nullable=False),
     Column("position", Integer, nullable=False),
@@ -57,7 +60,8 @@ search_passages = Table(
 )
 
 search_vector_state = Table(
-    "search_vector_state", search_metadata,
+    "search_vector_state",
+    search_metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("generation", BigInteger, nullable=False),
 )

@@ -72,8 +72,13 @@ def _schema() -> tantivy.Schema:
 
 SCHEMA = _schema()
 # The same analysis as the index's, for the query's words.
-_ANALYZER = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.remove_long(40))
-             .filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.stemmer("english")).build())
+_ANALYZER = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    .filter(tantivy.Filter.remove_long(40))
+    .filter(tantivy.Filter.lowercase())
+    .filter(tantivy.Filter.stemmer("english"))
+    .build()
+)
 # Owner ids are optional; the index needs a value to filter on.
 NO_OWNER = -1
 
@@ -187,32 +192,35 @@ class TantivySearchIndex:
             counted = int(getattr(searcher.search(full_query, limit=1, count=True), "count", 0) or 0)
         page, next_cursor = plan.page_of(rows)
         details = self._details(searcher, text_query, plan.terms, [p.video_id for p in page])
-        hits = [SearchHit(video_id=p.video_id, score=p.score, **details[p.video_id]) for p in page
-                if p.video_id in details]
-        return SearchPage(hits=hits, total=min(counted, TOTAL_CAP), next_cursor=next_cursor,
-                          total_exact=counted <= TOTAL_CAP)
+        hits = [SearchHit(video_id=p.video_id, score=p.score, **details[p.video_id]) for p in page if p.video_id in details]
+        return SearchPage(hits=hits, total=min(counted, TOTAL_CAP), next_cursor=next_cursor, total_exact=counted <= TOTAL_CAP)
 
-    def _details(self, searcher: tantivy.Searcher, text_query: tantivy.Query, terms: Sequence[str],
-                 ids: list[int]) -> dict[int, dict[str, Any]]:
+    def _details(
+        self, searcher: tantivy.Searcher, text_query: tantivy.Query, terms: Sequence[str], ids: list[int]
+    ) -> dict[int, dict[str, Any]]:
         """Title, status, snippet and spoken matches of the page's videos, from the app database."""
         if not ids:
             return {}
-        statement = (select(search_texts, search_documents.c.status, search_documents.c.created_at)
-                     .join(search_documents, search_documents.c.video_id == search_texts.c.video_id)
-                     .where(search_texts.c.video_id.in_(bindparam("ids", expanding=True))))
+        statement = (
+            select(search_texts, search_documents.c.status, search_documents.c.created_at)
+            .join(search_documents, search_documents.c.video_id == search_texts.c.video_id)
+            .where(search_texts.c.video_id.in_(bindparam("ids", expanding=True)))
+        )
         with self.store.engine.connect() as conn:
             found = conn.execute(statement, {"ids": ids}).all()
-        generators = {field: tantivy.SnippetGenerator.create(searcher, text_query, SCHEMA, field)
-                      for field in SNIPPET_FIELDS}
+        generators = {field: tantivy.SnippetGenerator.create(searcher, text_query, SCHEMA, field) for field in SNIPPET_FIELDS}
         details = {}
         for row in found:
             texts = {field: getattr(row, field) or "" for field in TEXT_FIELDS}
             texts["transcript"] = self.store.read_transcript(row.transcript) if row.transcript else ""
             marked = {field: _marked(generators[field], field, texts[field]) for field in SNIPPET_FIELDS}
             details[row.video_id] = {
-                "title": texts["title"], "status": row.status, "created_at": _utc(row.created_at),
-                "snippet": best_snippet(snippet_from_highlight(marked[f], SNIPPET_WORDS) if marked[f] else None
-                                        for f in SNIPPET_FIELDS),
+                "title": texts["title"],
+                "status": row.status,
+                "created_at": _utc(row.created_at),
+                "snippet": best_snippet(
+                    snippet_from_highlight(marked[f], SNIPPET_WORDS) if marked[f] else None for f in SNIPPET_FIELDS
+                ),
                 "matches": _spoken(texts["transcript"], row.segments, marked["transcript"], terms),
             }
         return details
@@ -229,9 +237,14 @@ def _text_query(terms: Sequence[str]) -> tantivy.Query | None:
         tokens = _ANALYZER.analyze(term)
         if not tokens:
             continue
-        per_field = [(tantivy.Occur.Should,
-                      tantivy.Query.boost_query(tantivy.Query.term_query(SCHEMA, field, token), FIELD_WEIGHTS[field]))
-                     for field in TEXT_FIELDS for token in tokens]
+        per_field = [
+            (
+                tantivy.Occur.Should,
+                tantivy.Query.boost_query(tantivy.Query.term_query(SCHEMA, field, token), FIELD_WEIGHTS[field]),
+            )
+            for field in TEXT_FIELDS
+            for token in tokens
+        ]
         musts.append((tantivy.Occur.Must, tantivy.Query.boolean_query(per_field)))
     return tantivy.Query.boolean_query(musts) if musts else None
 
@@ -243,15 +256,21 @@ def _with_filters(text_query: tantivy.Query, plan: SearchPlan) -> tantivy.Query:
     if plan.owner_id is not None:
         filters.append(tantivy.Query.term_query(SCHEMA, "owner_id", plan.owner_id))
     if plan.created_from is not None or plan.created_to is not None:
-        filters.append(tantivy.Query.range_query(
-            SCHEMA, "created_us", tantivy.FieldType.Integer,
-            _micros(plan.created_from) if plan.created_from else None,
-            _micros(plan.created_to) if plan.created_to else None))
+        filters.append(
+            tantivy.Query.range_query(
+                SCHEMA,
+                "created_us",
+                tantivy.FieldType.Integer,
+                _micros(plan.created_from) if plan.created_from else None,
+                _micros(plan.created_to) if plan.created_to else None,
+            )
+        )
     if not filters:
         return text_query
     # Filters match or not: they add nothing to the score.
-    return tantivy.Query.boolean_query([(tantivy.Occur.Must, text_query)] + [
-        (tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0)) for f in filters])
+    return tantivy.Query.boolean_query(
+        [(tantivy.Occur.Must, text_query)] + [(tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0)) for f in filters]
+    )
 
 
 def _ranked(searcher: tantivy.Searcher, query: tantivy.Query, plan: SearchPlan) -> list[CursorPosition]:
@@ -266,8 +285,10 @@ def _ranked(searcher: tantivy.Searcher, query: tantivy.Query, plan: SearchPlan) 
         result = searcher.search(query, limit=window, count=False)
         hits = result.hits
         video_ids = searcher.fast_field_values("video_id", [address for _, address in hits]) if hits else []
-        rows = sorted((CursorPosition(float(score), int(video_id or 0)) for (score, _), video_id
-                       in zip(hits, video_ids, strict=True)), key=lambda p: (-p.score, p.video_id))
+        rows = sorted(
+            (CursorPosition(float(score), int(video_id or 0)) for (score, _), video_id in zip(hits, video_ids, strict=True)),
+            key=lambda p: (-p.score, p.video_id),
+        )
         exhausted = len(hits) < window
         if not exhausted and rows:
             edge = rows[-1].score
@@ -299,13 +320,11 @@ def _marked(generator: tantivy.SnippetGenerator, field: str, text: str) -> str:
     return "".join(out)
 
 
-def _spoken(transcript: str, blob: bytes | None, marked_transcript: str,
-            terms: Sequence[str]) -> tuple[SegmentMatch, ...]:
+def _spoken(transcript: str, blob: bytes | None, marked_transcript: str, terms: Sequence[str]) -> tuple[SegmentMatch, ...]:
     """The timed segments that say the query's words (at most MAX_SEGMENT_MATCHES, by start)."""
     if is_sliced(blob):  # only the segments holding a mark are built, not the ~100 of a transcript
         return sliced_segments_at(transcript, blob, mark_offsets(marked_transcript))
     # Segments kept with their own text: each is analyzed as the index would.
     segments = decode_segments(transcript, blob).segments
     tokens = {token for term in terms for token in _ANALYZER.analyze(term)}
-    return first_matches(segments, [i for i, segment in enumerate(segments)
-                                    if tokens & set(_ANALYZER.analyze(segment.text))])
+    return first_matches(segments, [i for i, segment in enumerate(segments) if tokens & set(_ANALYZER.analyze(segment.text))])

@@ -77,6 +77,7 @@ SAVED_SNAPSHOTS_KEPT = 2
 _Meta = tuple[str, float | None, float | None, str]  # kind, start, end, text
 _Candidate = tuple[float, int, _Meta]  # similarity, video id, passage
 
+
 @dataclass(frozen=True)
 class PassageVector:
     kind: str
@@ -109,8 +110,7 @@ class VectorIndex(Protocol):
 
     def delete(self, video_id: int) -> None: ...
 
-    def search(self, vector: np.ndarray, model: str, query: SearchQuery, limit: int,
-               min_similarity: float) -> list[VectorHit]:
+    def search(self, vector: np.ndarray, model: str, query: SearchQuery, limit: int, min_similarity: float) -> list[VectorHit]:
         """The best `limit` videos (best passage each) that pass the query's filters, most similar first."""
         ...
 
@@ -140,15 +140,18 @@ class _StoredPassages:
         self.kinds = np.load(directory / "kinds.npy")
         self.starts, self.ends = (np.load(directory / f"{name}.npy", mmap_mode="r") for name in ("starts", "ends"))
         self.offsets = np.load(directory / "text_offsets.npy", mmap_mode="r")
-        self.texts = np.memmap(directory / "texts.bin", dtype=np.uint8, mode="r") \
-            if (directory / "texts.bin").stat().st_size else np.zeros(0, dtype=np.uint8)
+        self.texts = (
+            np.memmap(directory / "texts.bin", dtype=np.uint8, mode="r")
+            if (directory / "texts.bin").stat().st_size
+            else np.zeros(0, dtype=np.uint8)
+        )
 
     def __len__(self) -> int:
         return len(self.kinds)
 
     def __getitem__(self, row: int) -> _Meta:
         start, end = float(self.starts[row]), float(self.ends[row])
-        text = bytes(self.texts[int(self.offsets[row]):int(self.offsets[row + 1])]).decode()
+        text = bytes(self.texts[int(self.offsets[row]) : int(self.offsets[row + 1])]).decode()
         return (str(self.kinds[row]), None if np.isnan(start) else start, None if np.isnan(end) else end, text)
 
 
@@ -162,14 +165,14 @@ class _Snapshot:
         rows = [r for r in rows if r.kind != REMOVED]
         self.video_ids = np.fromiter((r.video_id for r in rows), dtype=np.int64, count=len(rows))
         self.meta = [(r.kind, r.start_seconds, r.end_seconds, r.text) for r in rows]
-        self.matrix = (np.vstack([vector_from_bytes(r.vector) for r in rows]) if rows
-                       else np.zeros((0, 1), dtype=np.float32))
+        self.matrix = np.vstack([vector_from_bytes(r.vector) for r in rows]) if rows else np.zeros((0, 1), dtype=np.float32)
         self.graph: Any = None
         if len(rows) > EXACT_SCAN_MAX_ROWS and not exact:
             from usearch.index import Index
 
-            self.graph = Index(ndim=self.matrix.shape[1], metric="ip", dtype="f16", connectivity=16,
-                               expansion_add=128, expansion_search=128)
+            self.graph = Index(
+                ndim=self.matrix.shape[1], metric="ip", dtype="f16", connectivity=16, expansion_add=128, expansion_search=128
+            )
             self.graph.add(np.arange(len(rows), dtype=np.uint64), self.matrix)
 
     def save(self, directory: Path) -> None:
@@ -179,11 +182,14 @@ class _Snapshot:
         partial.mkdir(parents=True)
         passages = [self.meta[row] for row in range(len(self.meta))]
         texts = [meta[3].encode() for meta in passages]
-        arrays = {"video_ids": self.video_ids, "matrix": self.matrix,
-                  "kinds": np.array([meta[0] for meta in passages], dtype=np.str_),
-                  "starts": np.array([np.nan if m[1] is None else m[1] for m in passages], dtype=np.float64),
-                  "ends": np.array([np.nan if m[2] is None else m[2] for m in passages], dtype=np.float64),
-                  "text_offsets": np.concatenate([[0], np.cumsum([len(t) for t in texts], dtype=np.int64)])}
+        arrays = {
+            "video_ids": self.video_ids,
+            "matrix": self.matrix,
+            "kinds": np.array([meta[0] for meta in passages], dtype=np.str_),
+            "starts": np.array([np.nan if m[1] is None else m[1] for m in passages], dtype=np.float64),
+            "ends": np.array([np.nan if m[2] is None else m[2] for m in passages], dtype=np.float64),
+            "text_offsets": np.concatenate([[0], np.cumsum([len(t) for t in texts], dtype=np.int64)]),
+        }
         for name, array in arrays.items():
             np.save(partial / f"{name}.npy", array)
         (partial / "texts.bin").write_bytes(b"".join(texts))
@@ -251,25 +257,31 @@ class _View:
         found = []
         for snapshot, skip in ((self.base, self.replaced), (self.delta, frozenset[int]())):
             starts, ends = _ranges(snapshot, video_ids)
-            rows = np.concatenate([np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
-                                   if b > a] or [np.zeros(0, dtype=np.int64)])
+            rows = np.concatenate(
+                [np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True) if b > a]
+                or [np.zeros(0, dtype=np.int64)]
+            )
             found.append(_candidates(snapshot, *snapshot.nearest_among(vector, rows), skip=skip))
         return _merged(*found)
 
     def rows_of(self, video_ids: np.ndarray) -> int:
         """How many passages these videos (sorted ids) have; a replaced video's old rows count too."""
-        return sum(int((ends - starts).sum()) for starts, ends in
-                   (_ranges(snapshot, video_ids) for snapshot in (self.base, self.delta)))
+        return sum(
+            int((ends - starts).sum()) for starts, ends in (_ranges(snapshot, video_ids) for snapshot in (self.base, self.delta))
+        )
 
 
 def _ranges(snapshot: _Snapshot, video_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each video's first row and the row after its last (the snapshot's rows are in video id order)."""
-    return (np.searchsorted(snapshot.video_ids, video_ids, side="left"),
-            np.searchsorted(snapshot.video_ids, video_ids, side="right"))
+    return (
+        np.searchsorted(snapshot.video_ids, video_ids, side="left"),
+        np.searchsorted(snapshot.video_ids, video_ids, side="right"),
+    )
 
 
-def _candidates(snapshot: _Snapshot, rows: np.ndarray, scores: np.ndarray,
-                skip: frozenset[int] = frozenset()) -> list[_Candidate]:
+def _candidates(
+    snapshot: _Snapshot, rows: np.ndarray, scores: np.ndarray, skip: frozenset[int] = frozenset()
+) -> list[_Candidate]:
     out = []
     for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
         video_id = int(snapshot.video_ids[row])
@@ -319,24 +331,49 @@ class SqlVectorIndex:
         with self.engine.begin() as conn:
             conn.execute(delete(search_passages).where(search_passages.c.video_id == video_id))
             if passages:
-                conn.execute(insert(search_passages), [
-                    {"video_id": video_id, "position": i, "kind": p.kind, "start_seconds": p.start,
-                     "end_seconds": p.end, "text": p.text, "model": model, "vector": vector_bytes(p.vector)}
-                    for i, p in enumerate(passages)])
+                conn.execute(
+                    insert(search_passages),
+                    [
+                        {
+                            "video_id": video_id,
+                            "position": i,
+                            "kind": p.kind,
+                            "start_seconds": p.start,
+                            "end_seconds": p.end,
+                            "text": p.text,
+                            "model": model,
+                            "vector": vector_bytes(p.vector),
+                        }
+                        for i, p in enumerate(passages)
+                    ],
+                )
             self._bump(conn)
 
     def delete(self, video_id: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(search_passages).where(search_passages.c.video_id == video_id))
-            conn.execute(insert(search_passages), {"video_id": video_id, "position": 0, "kind": REMOVED,
-                                                   "start_seconds": None, "end_seconds": None, "text": "",
-                                                   "model": "", "vector": b""})
+            conn.execute(
+                insert(search_passages),
+                {
+                    "video_id": video_id,
+                    "position": 0,
+                    "kind": REMOVED,
+                    "start_seconds": None,
+                    "end_seconds": None,
+                    "text": "",
+                    "model": "",
+                    "vector": b"",
+                },
+            )
             self._bump(conn)
 
     @staticmethod
     def _bump(conn: Any) -> None:
-        conn.execute(update(search_vector_state).where(search_vector_state.c.id == 1)
-                     .values(generation=search_vector_state.c.generation + 1))
+        conn.execute(
+            update(search_vector_state)
+            .where(search_vector_state.c.id == 1)
+            .values(generation=search_vector_state.c.generation + 1)
+        )
 
     # --- reading ----------------------------------------------------------------------------
     def view(self, model: str) -> _View:
@@ -358,8 +395,9 @@ class SqlVectorIndex:
             if cached is None:
                 cached = self._open_saved(model)
             if cached is None:
-                passages = conn.execute(select(func.count()).select_from(search_passages)
-                                        .where(search_passages.c.model == model)).scalar_one()
+                passages = conn.execute(
+                    select(func.count()).select_from(search_passages).where(search_passages.c.model == model)
+                ).scalar_one()
                 if passages > EXACT_SCAN_MAX_ROWS:
                     self._rebuild_in_background(model)
                     raise VectorsLoading(f"{passages:,} passage vectors are loading into this process")
@@ -398,8 +436,7 @@ class SqlVectorIndex:
         saved = sorted(home.glob("upto-*[0-9]")) if home is not None and home.is_dir() else []
         if not saved or int(saved[-1].name.removeprefix("upto-")) <= newer_than:
             return None
-        view = _View(-1, _Snapshot.open(saved[-1], int(saved[-1].name.removeprefix("upto-"))), _Snapshot([]),
-                     frozenset())
+        view = _View(-1, _Snapshot.open(saved[-1], int(saved[-1].name.removeprefix("upto-"))), _Snapshot([]), frozenset())
         with self._lock:
             self._views[model] = view
         return view
@@ -422,8 +459,7 @@ class SqlVectorIndex:
             if model in self._rebuilding:
                 return
             self._rebuilding.add(model)
-        threading.Thread(target=self._rebuild_unless_elsewhere, args=(model,), daemon=True,
-                         name=f"vectors-{model}").start()
+        threading.Thread(target=self._rebuild_unless_elsewhere, args=(model,), daemon=True, name=f"vectors-{model}").start()
 
     def _rebuild_unless_elsewhere(self, model: str) -> None:
         with contextlib.suppress(VectorsLoading):  # another process builds it; the next search opens it
@@ -431,11 +467,19 @@ class SqlVectorIndex:
 
     @staticmethod
     def _rows(model: str) -> Any:
-        return (select(search_passages.c.id, search_passages.c.video_id, search_passages.c.kind,
-                       search_passages.c.start_seconds, search_passages.c.end_seconds, search_passages.c.text,
-                       search_passages.c.vector)
-                .where(or_(search_passages.c.model == model, search_passages.c.kind == REMOVED))
-                .order_by(search_passages.c.video_id, search_passages.c.position))
+        return (
+            select(
+                search_passages.c.id,
+                search_passages.c.video_id,
+                search_passages.c.kind,
+                search_passages.c.start_seconds,
+                search_passages.c.end_seconds,
+                search_passages.c.text,
+                search_passages.c.vector,
+            )
+            .where(or_(search_passages.c.model == model, search_passages.c.kind == REMOVED))
+            .order_by(search_passages.c.video_id, search_passages.c.position)
+        )
 
     def _rebuild(self, model: str) -> _View:
         try:
@@ -477,8 +521,7 @@ class SqlVectorIndex:
                 return
             yield True
 
-    def search(self, vector: np.ndarray, model: str, query: SearchQuery, limit: int,
-               min_similarity: float) -> list[VectorHit]:
+    def search(self, vector: np.ndarray, model: str, query: SearchQuery, limit: int, min_similarity: float) -> list[VectorHit]:
         view = self.view(model)
         vector = np.asarray(vector, dtype=np.float32).ravel()
         plan = plan_search(query)
@@ -505,9 +548,19 @@ class SqlVectorIndex:
         hits = []
         for video_id, document in kept:
             score, (kind, start, end, passage) = best[video_id]
-            hits.append(VectorHit(video_id=video_id, score=score, kind=kind, start=start, end=end, text=passage,
-                                  title=titles.get(video_id, ""), status=document.status,
-                                  created_at=document.created_at))
+            hits.append(
+                VectorHit(
+                    video_id=video_id,
+                    score=score,
+                    kind=kind,
+                    start=start,
+                    end=end,
+                    text=passage,
+                    title=titles.get(video_id, ""),
+                    status=document.status,
+                    created_at=document.created_at,
+                )
+            )
         return hits
 
     def _kept(self, conn: Any, ordered: list[int], query: SearchQuery, limit: int) -> list[tuple[int, Any]]:
@@ -518,7 +571,7 @@ class SqlVectorIndex:
         kept: list[tuple[int, Any]] = []
         batch = limit + 8
         for offset in range(0, len(ordered), batch):
-            chunk = ordered[offset:offset + batch]
+            chunk = ordered[offset : offset + batch]
             visible = self._visible(conn, chunk, query)
             kept += [(video_id, visible[video_id]) for video_id in chunk if video_id in visible]
             if len(kept) >= limit:
@@ -552,30 +605,38 @@ class SqlVectorIndex:
         the status index and walk every ready video instead of looking up these few.
         """
         plan = plan_search(query)
-        statement = (select(search_documents.c.video_id, search_documents.c.status, search_documents.c.owner_id,
-                            search_documents.c.created_at)
-                     .where(search_documents.c.video_id.in_(ids)))
-        return {row.video_id: row for row in conn.execute(statement)
-                if (plan.status is None or row.status == plan.status)
-                and (plan.owner_id is None or row.owner_id == plan.owner_id)
-                and (plan.created_from is None or row.created_at >= plan.created_from)
-                and (plan.created_to is None or row.created_at <= plan.created_to)}
+        statement = select(
+            search_documents.c.video_id, search_documents.c.status, search_documents.c.owner_id, search_documents.c.created_at
+        ).where(search_documents.c.video_id.in_(ids))
+        return {
+            row.video_id: row
+            for row in conn.execute(statement)
+            if (plan.status is None or row.status == plan.status)
+            and (plan.owner_id is None or row.owner_id == plan.owner_id)
+            and (plan.created_from is None or row.created_at >= plan.created_from)
+            and (plan.created_to is None or row.created_at <= plan.created_to)
+        }
 
     @staticmethod
     def _titles(conn: Any, ids: list[int]) -> dict[int, str]:
         if not ids:
             return {}
         statement = text("SELECT video_id, title FROM search_texts WHERE video_id IN :ids").bindparams(
-            bindparam("ids", expanding=True))
+            bindparam("ids", expanding=True)
+        )
         return {row.video_id: row.title for row in conn.execute(statement, {"ids": ids})}
 
     def describe(self) -> str:
-        detail = f"in-process search over {self.engine.dialect.name} passages (exact scan, HNSW above " \
-                 f"{EXACT_SCAN_MAX_ROWS} passages)"
+        detail = (
+            f"in-process search over {self.engine.dialect.name} passages (exact scan, HNSW above {EXACT_SCAN_MAX_ROWS} passages)"
+        )
         if self.engine.dialect.name == "postgresql":
             available = pgvector_available(self.engine)
-            detail += "; pgvector extension available but not used" if available else \
-                "; pgvector extension not installed on this server"
+            detail += (
+                "; pgvector extension available but not used"
+                if available
+                else "; pgvector extension not installed on this server"
+            )
         return detail
 
     def ping(self) -> None:
@@ -603,5 +664,7 @@ def vector_index_for(backend: str, engine: Engine | None, directory: Path | None
 
 
 def vector_search_unavailable_reason(backend: str) -> str:
-    return (f"SEARCH_BACKEND={backend}: passage vectors are not indexed in this backend yet, so semantic and "
-            "hybrid search answer with text search")
+    return (
+        f"SEARCH_BACKEND={backend}: passage vectors are not indexed in this backend yet, so semantic and "
+        "hybrid search answer with text search"
+    )

@@ -9,14 +9,19 @@ from pipeline.settings import Settings
 from pipeline.storage.base import ObjectStore, ObjectStoreError
 
 
-def object_store_for(kind: str, *, directory: Path | str | None = None, bucket: str = "videoai",
-                     endpoint_url: str | None = None, region: str = "us-east-1",
-                     public_endpoint_url: str | None = None) -> ObjectStore:
+def object_store_for(
+    kind: str,
+    *,
+    directory: Path | str | None = None,
+    bucket: str = "videoai",
+    endpoint_url: str | None = None,
+    region: str = "us-east-1",
+    public_endpoint_url: str | None = None,
+) -> ObjectStore:
     if kind == "s3":
         from pipeline.storage.s3 import S3ObjectStore
 
-        return S3ObjectStore(bucket=bucket, endpoint_url=endpoint_url, region=region,
-                             public_endpoint_url=public_endpoint_url)
+        return S3ObjectStore(bucket=bucket, endpoint_url=endpoint_url, region=region, public_endpoint_url=public_endpoint_url)
     if kind == "local":
         if not directory:
             raise ObjectStoreError("the local object store needs a directory (OBJECT_STORE_DIR)")
@@ -28,9 +33,14 @@ def object_store_for(kind: str, *, directory: Path | str | None = None, bucket: 
 
 def object_store_config(settings: Settings) -> dict[str, Any]:
     """`object_store_for`'s arguments from settings: the one mapping the resource, the API and the CLI share."""
-    return {"kind": settings.object_store, "directory": str(settings.object_store_dir), "bucket": settings.s3_bucket,
-            "endpoint_url": settings.s3_endpoint_url, "region": settings.s3_region,
-            "public_endpoint_url": settings.s3_public_endpoint_url}
+    return {
+        "kind": settings.object_store,
+        "directory": str(settings.object_store_dir),
+        "bucket": settings.s3_bucket,
+        "endpoint_url": settings.s3_endpoint_url,
+        "region": settings.s3_region,
+        "public_endpoint_url": settings.s3_public_endpoint_url,
+    }
 
 
 def object_store_from_settings(settings: Settings) -> ObjectStore:

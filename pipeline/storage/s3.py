@@ -126,21 +126,28 @@ class S3ObjectStore:
 
     def put_file(self, key: str, path: Path, content_type: str | None = None) -> int:
         validate_key(key)
-        self._call(key, lambda: self._client.upload_file(
-            str(path), self.bucket, key, ExtraArgs=self._extra_args(content_type), Config=_TRANSFER))
+        self._call(
+            key,
+            lambda: self._client.upload_file(
+                str(path), self.bucket, key, ExtraArgs=self._extra_args(content_type), Config=_TRANSFER
+            ),
+        )
         return Path(path).stat().st_size
 
     def put_stream(self, key: str, stream: BinaryIO, content_type: str | None = None) -> int:
         validate_key(key)
         reader = _CountingReader(stream)
-        self._call(key, lambda: self._client.upload_fileobj(
-            reader, self.bucket, key, ExtraArgs=self._extra_args(content_type), Config=_TRANSFER))
+        self._call(
+            key,
+            lambda: self._client.upload_fileobj(
+                reader, self.bucket, key, ExtraArgs=self._extra_args(content_type), Config=_TRANSFER
+            ),
+        )
         return reader.count
 
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
         validate_key(key)
-        self._call(key, lambda: self._client.put_object(
-            Bucket=self.bucket, Key=key, Body=data, **self._extra_args(content_type)))
+        self._call(key, lambda: self._client.put_object(Bucket=self.bucket, Key=key, Body=data, **self._extra_args(content_type)))
 
     def get_bytes(self, key: str) -> bytes:
         validate_key(key)
@@ -197,8 +204,7 @@ class S3ObjectStore:
         validate_key(dst)
         self.stat(src)  # ObjectNotFound before any copy is attempted.
         # Managed copy: multipart UploadPartCopy above the threshold, so objects over 5 GB move too.
-        self._call(dst, lambda: self._client.copy(
-            {"Bucket": self.bucket, "Key": src}, self.bucket, dst, Config=_TRANSFER))
+        self._call(dst, lambda: self._client.copy({"Bucket": self.bucket, "Key": src}, self.bucket, dst, Config=_TRANSFER))
         self.delete(src)
 
     def list(self, prefix: str, start_after: str | None = None, limit: int = 1000) -> list[StoredObject]:
@@ -225,8 +231,15 @@ class S3ObjectStore:
             page = self._call(prefix, lambda: self._client.list_multipart_uploads(**request))
             for upload in page.get("Uploads", []):
                 if upload["Initiated"] < started_before:
-                    self._call(upload["Key"], partial(self._client.abort_multipart_upload, Bucket=self.bucket,
-                                                      Key=upload["Key"], UploadId=upload["UploadId"]))
+                    self._call(
+                        upload["Key"],
+                        partial(
+                            self._client.abort_multipart_upload,
+                            Bucket=self.bucket,
+                            Key=upload["Key"],
+                            UploadId=upload["UploadId"],
+                        ),
+                    )
                     removed += 1
             if not page.get("IsTruncated"):
                 return removed
@@ -237,8 +250,9 @@ class S3ObjectStore:
         params = {"Bucket": self.bucket, "Key": key}
         if filename:
             params["ResponseContentDisposition"] = _attachment(filename)
-        return self._call(key, lambda: self._presigner.generate_presigned_url(
-            "get_object", Params=params, ExpiresIn=expires_seconds))
+        return self._call(
+            key, lambda: self._presigner.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_seconds)
+        )
 
     def presigned_put_url(self, key: str, content_type: str, expires_seconds: int, size: int | None = None) -> str | None:
         """The Content-Type (and the Content-Length, given `size`) is signed: the client must send exactly these."""
@@ -246,8 +260,9 @@ class S3ObjectStore:
         params: dict[str, object] = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
         if size is not None:
             params["ContentLength"] = size
-        return self._call(key, lambda: self._presigner.generate_presigned_url(
-            "put_object", Params=params, ExpiresIn=expires_seconds))
+        return self._call(
+            key, lambda: self._presigner.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_seconds)
+        )
 
     def ping(self) -> None:
         try:

@@ -62,10 +62,7 @@ def map_chunks(
     texts = [chunk.text for chunk in chunks]
     with ThreadPoolExecutor(batch_size, thread_name_prefix="summarize") as pool:
         summaries = _in_batches(pool, provider.summarize_chunk, texts, batch_size, report, "map chunks")
-    return [
-        replace(chunk, text=text)
-        for chunk, text in zip(chunks, summaries, strict=True)
-    ]
+    return [replace(chunk, text=text) for chunk, text in zip(chunks, summaries, strict=True)]
 
 
 def reduce_summaries(

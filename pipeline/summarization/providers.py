@@ -57,8 +57,7 @@ def textrank_scores(sentences: Sequence[str], *, damping: float = 0.85, max_iter
     scores = [1.0 / count] * count
     for _ in range(max_iterations):
         updated = [
-            (1 - damping) / count
-            + damping * sum(weight * scores[j] / out_weight[j] for j, weight in edges[i].items())
+            (1 - damping) / count + damping * sum(weight * scores[j] / out_weight[j] for j, weight in edges[i].items())
             for i in range(count)
         ]
         converged = max(abs(a - b) for a, b in zip(updated, scores, strict=True)) < 1e-6
@@ -232,17 +231,28 @@ def build_provider(
     if provider == "extractive":
         return ExtractiveSummarizer()
     if provider == "openai":
-        return OpenAIChatSummarizer(model=model, api_key=api_key, base_url=base_url, prompt_version=prompt_version,
-                                    timeout=timeout_seconds, max_retries=max_retries)
+        return OpenAIChatSummarizer(
+            model=model,
+            api_key=api_key,
+            base_url=base_url,
+            prompt_version=prompt_version,
+            timeout=timeout_seconds,
+            max_retries=max_retries,
+        )
     raise SummarizerConfigError(f"unknown SUMMARIZER_PROVIDER {provider!r}; use 'extractive' or 'openai'")
 
 
 def summarizer_config(settings: Settings) -> dict[str, Any]:
     """`build_provider`'s arguments from settings: the one mapping the resource and the CLI share."""
-    return {"provider": settings.summarizer_provider, "model": settings.summarizer_model,
-            "api_key": settings.openai_api_key.get_secret_value(), "base_url": settings.openai_base_url,
-            "prompt_version": settings.summary_prompt_version, "timeout_seconds": settings.llm_timeout_seconds,
-            "max_retries": settings.llm_max_retries}
+    return {
+        "provider": settings.summarizer_provider,
+        "model": settings.summarizer_model,
+        "api_key": settings.openai_api_key.get_secret_value(),
+        "base_url": settings.openai_base_url,
+        "prompt_version": settings.summary_prompt_version,
+        "timeout_seconds": settings.llm_timeout_seconds,
+        "max_retries": settings.llm_max_retries,
+    }
 
 
 def summarizer_from_settings(settings: Settings) -> SummaryProvider:

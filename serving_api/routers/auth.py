@@ -16,16 +16,22 @@ from serving_api.services import accounts
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/signup", response_model=UserOut, status_code=status.HTTP_201_CREATED,
-             responses=error_responses(409, 422), openapi_extra=PUBLIC)
+@router.post(
+    "/signup",
+    response_model=UserOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409, 422),
+    openapi_extra=PUBLIC,
+)
 async def signup(body: SignupIn, services: ServicesDep, deadline: DeadlineDep) -> UserOut:
     """Create an account (409 if the email is registered); then log in for a token."""
     return UserOut.model_validate(await accounts.sign_up(services, deadline, body))
 
 
 @router.post("/login", response_model=TokenOut, responses=error_responses(401, 422, 429), openapi_extra=PUBLIC)
-async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request,
-                services: ServicesDep, deadline: DeadlineDep) -> TokenOut:
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, services: ServicesDep, deadline: DeadlineDep
+) -> TokenOut:
     """OAuth2 password flow: form fields `username` (the email) and `password`."""
     issued = await accounts.log_in(services, deadline, form.username, form.password, client_address(request))
     return TokenOut(access_token=issued.token, expires_in=services.settings.access_token_minutes * 60)

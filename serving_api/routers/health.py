@@ -95,6 +95,10 @@ def ready(services: ServicesDep) -> ReadinessOut:
     except Exception as exc:  # the description is informative only; its failure must not fail readiness
         results.append(CheckOut(name="semantic_search", ok=True, detail=f"unknown: {type(exc).__name__}"))
     if not all(result.ok for result in results):
-        raise ApiError(503, "not_ready", "A dependency is unavailable.",
-                       details=ReadinessOut(status="not_ready", checks=results).model_dump())
+        raise ApiError(
+            503,
+            "not_ready",
+            "A dependency is unavailable.",
+            details=ReadinessOut(status="not_ready", checks=results).model_dump(),
+        )
     return ReadinessOut(status="ready", checks=results)

@@ -29,6 +29,7 @@ from serving_api.urls import ObjectLinks
 
 router = APIRouter(prefix="/videos", tags=["playback"])
 
+
 # A stored object's route answers HEAD too: players and CDNs probe sizes and range support.
 def _object_route(path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
@@ -37,6 +38,7 @@ def _object_route(path: str, **options: Any) -> Callable[[Callable[..., Any]], C
         return endpoint
 
     return register
+
 
 _NOT_READY = error_responses(404, 409)
 
@@ -54,44 +56,46 @@ RangeHeader = Annotated[str | None, Header(alias="Range", description="e.g. byte
 
 def _binary(media_type: str) -> dict:
     content = {"content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}
-    return {200: {"description": "The whole object.", **content},
-            206: {"description": "The requested byte range.", **content},
-            **error_responses(404, 409, 416)}
+    return {
+        200: {"description": "The whole object.", **content},
+        206: {"description": "The requested byte range.", **content},
+        **error_responses(404, 409, 416),
+    }
 
 
-@_object_route("/{video_id}/stream/{label}", response_class=StreamingResponse, responses=_binary("video/mp4"),
-            openapi_extra=PUBLIC)
-def stream_variant(video: ReadyVideo, label: VariantLabel, session: SessionDep, services: ServicesDep,
-                   range_header: RangeHeader = None) -> StreamingResponse:
+@_object_route(
+    "/{video_id}/stream/{label}", response_class=StreamingResponse, responses=_binary("video/mp4"), openapi_extra=PUBLIC
+)
+def stream_variant(
+    video: ReadyVideo, label: VariantLabel, session: SessionDep, services: ServicesDep, range_header: RangeHeader = None
+) -> StreamingResponse:
     """One variant's bytes, honouring Range (206) so players can seek."""
     variant = session.scalar(select(VideoVariant).where(VideoVariant.video_id == video.id, VideoVariant.label == label))
     if variant is None:
         raise not_found(f"Variant {label!r} of video {video.id}")
-    return object_response(services.store, variant.object_key, variant.content_type, range_header,
-                           f"Variant {label!r} of video {video.id}")
+    return object_response(
+        services.store, variant.object_key, variant.content_type, range_header, f"Variant {label!r} of video {video.id}"
+    )
 
 
-@_object_route("/{video_id}/thumbnail", response_class=StreamingResponse, responses=_binary("image/jpeg"),
-            openapi_extra=PUBLIC)
+@_object_route("/{video_id}/thumbnail", response_class=StreamingResponse, responses=_binary("image/jpeg"), openapi_extra=PUBLIC)
 def thumbnail(video: ReadyVideo, services: ServicesDep, range_header: RangeHeader = None) -> StreamingResponse:
     """The video's thumbnail (JPEG), honouring Range."""
     if not video.thumbnail_key:
         raise not_found(f"The thumbnail of video {video.id}")
-    return object_response(services.store, video.thumbnail_key, "image/jpeg", range_header,
-                           f"The thumbnail of video {video.id}")
+    return object_response(services.store, video.thumbnail_key, "image/jpeg", range_header, f"The thumbnail of video {video.id}")
 
 
-@_object_route("/{video_id}/captions.vtt", response_class=StreamingResponse, responses=_binary("text/vtt"),
-            openapi_extra=PUBLIC)
-def captions(video: ReadyVideo, session: SessionDep, services: ServicesDep,
-             range_header: RangeHeader = None) -> StreamingResponse:
+@_object_route("/{video_id}/captions.vtt", response_class=StreamingResponse, responses=_binary("text/vtt"), openapi_extra=PUBLIC)
+def captions(
+    video: ReadyVideo, session: SessionDep, services: ServicesDep, range_header: RangeHeader = None
+) -> StreamingResponse:
     """The transcript as WebVTT captions (a <track> element's src)."""
     transcript = video_rows.one_per_video(session, VideoTranscript, video.id)
     vtt_key = transcript.vtt_key if transcript is not None else None
     if not vtt_key:
         raise not_found(f"Captions of video {video.id}")
-    return object_response(services.store, vtt_key, "text/vtt; charset=utf-8", range_header,
-                           f"Captions of video {video.id}")
+    return object_response(services.store, vtt_key, "text/vtt; charset=utf-8", range_header, f"Captions of video {video.id}")
 
 
 _HLS_FILE = re.compile(r"^(index\.m3u8|seg_\d{5}\.ts)$")
@@ -99,31 +103,44 @@ _LABEL = re.compile(r"^\d{1,5}p$")  # media.plan_ladder's labels
 _PLAYLIST_CACHE = "public, max-age=60"
 
 
-@_object_route("/{video_id}/hls/master.m3u8", response_class=StreamingResponse,
-            responses=_binary("application/vnd.apple.mpegurl"), openapi_extra=PUBLIC)
+@_object_route(
+    "/{video_id}/hls/master.m3u8",
+    response_class=StreamingResponse,
+    responses=_binary("application/vnd.apple.mpegurl"),
+    openapi_extra=PUBLIC,
+)
 def hls_master(video: PlayableVideo, services: ServicesDep, range_header: RangeHeader = None) -> StreamingResponse:
     """The HLS master playlist over every rung (adaptive streaming)."""
-    return object_response(services.store, keys.hls_key(video.id, hls.MASTER_PLAYLIST), hls.content_type(hls.MASTER_PLAYLIST),
-                           range_header, f"The HLS playlist of video {video.id}", cache_control=_PLAYLIST_CACHE)
+    return object_response(
+        services.store,
+        keys.hls_key(video.id, hls.MASTER_PLAYLIST),
+        hls.content_type(hls.MASTER_PLAYLIST),
+        range_header,
+        f"The HLS playlist of video {video.id}",
+        cache_control=_PLAYLIST_CACHE,
+    )
 
 
-@_object_route("/{video_id}/hls/{label}/{name}", response_class=StreamingResponse,
-            responses=_binary("video/mp2t"), openapi_extra=PUBLIC)
-def hls_media(video: PlayableVideo, label: str, name: str, services: ServicesDep,
-              range_header: RangeHeader = None) -> StreamingResponse:
+@_object_route(
+    "/{video_id}/hls/{label}/{name}", response_class=StreamingResponse, responses=_binary("video/mp2t"), openapi_extra=PUBLIC
+)
+def hls_media(
+    video: PlayableVideo, label: str, name: str, services: ServicesDep, range_header: RangeHeader = None
+) -> StreamingResponse:
     """A rung's media playlist (`index.m3u8`) or one of its segments (`seg_NNNNN.ts`)."""
     what = f"HLS file {label}/{name} of video {video.id}"
     # Only a package's own names are reachable (a rung may be streaming before its variant row exists).
     if not _LABEL.match(label) or not _HLS_FILE.match(name):
         raise not_found(what)
     cache = _PLAYLIST_CACHE if name.endswith(".m3u8") else "public, max-age=86400"
-    return object_response(services.store, keys.hls_key(video.id, f"{label}/{name}"), hls.content_type(name),
-                           range_header, what, cache_control=cache)
+    return object_response(
+        services.store, keys.hls_key(video.id, f"{label}/{name}"), hls.content_type(name), range_header, what, cache_control=cache
+    )
 
 
-@_object_route("/{video_id}/chapters.vtt", response_class=StreamingResponse, responses=_binary("text/vtt"),
-            openapi_extra=PUBLIC)
+@_object_route("/{video_id}/chapters.vtt", response_class=StreamingResponse, responses=_binary("text/vtt"), openapi_extra=PUBLIC)
 def chapters_track(video: ReadyVideo, services: ServicesDep, range_header: RangeHeader = None) -> StreamingResponse:
     """The chapters as a WebVTT chapters track (a `<track kind="chapters">` element's src)."""
-    return object_response(services.store, keys.chapters_vtt_key(video.id), "text/vtt; charset=utf-8", range_header,
-                           f"Chapters of video {video.id}")
+    return object_response(
+        services.store, keys.chapters_vtt_key(video.id), "text/vtt; charset=utf-8", range_header, f"Chapters of video {video.id}"
+    )

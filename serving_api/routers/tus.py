@@ -101,8 +101,13 @@ def part_path(settings: Settings, user_id: int, upload_id: str) -> Path:
 
 def _error(status: int, code: str, message: str, details: object = None, **headers: str) -> ApiError:
     """An error with the tus headers; `headers` are named with `_` for `-` (Upload_Offset=...)."""
-    return ApiError(status, code, message, details,
-                    headers={"Tus-Resumable": TUS_VERSION, **{k.replace("_", "-"): v for k, v in headers.items()}})
+    return ApiError(
+        status,
+        code,
+        message,
+        details,
+        headers={"Tus-Resumable": TUS_VERSION, **{k.replace("_", "-"): v for k, v in headers.items()}},
+    )
 
 
 def _number_header(request: Request, name: str) -> int | None:
@@ -135,13 +140,13 @@ def parse_metadata(header: str | None) -> dict[str, str]:
     for pair in filter(None, (pair.strip() for pair in (header or "").split(","))):
         key, _, encoded = pair.partition(" ")
         if not _METADATA_KEY.match(key) or key in metadata or " " in encoded.strip():
-            raise _error(400, "invalid_upload_metadata",
-                         "Upload-Metadata is comma-separated pairs of a unique key and its base64 value.")
+            raise _error(
+                400, "invalid_upload_metadata", "Upload-Metadata is comma-separated pairs of a unique key and its base64 value."
+            )
         try:
             metadata[key] = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            raise _error(400, "invalid_upload_metadata",
-                         f"Upload-Metadata's {key!r} is not base64 of UTF-8 text.") from None
+            raise _error(400, "invalid_upload_metadata", f"Upload-Metadata's {key!r} is not base64 of UTF-8 text.") from None
     return metadata
 
 
@@ -158,8 +163,12 @@ def _validated_metadata(metadata: dict[str, str]) -> _NewUpload:
     loc = ["header", "Upload-Metadata"]
     missing = [key for key in ("filename", "filetype") if not metadata.get(key)]
     if missing:
-        raise _error(422, "validation_error", "Upload-Metadata needs filename and filetype.",
-                     [{"loc": [*loc, key], "msg": "required", "type": "missing"} for key in missing])
+        raise _error(
+            422,
+            "validation_error",
+            "Upload-Metadata needs filename and filetype.",
+            [{"loc": [*loc, key], "msg": "required", "type": "missing"} for key in missing],
+        )
     filename, filetype = metadata["filename"], metadata["filetype"]
     check_file_fields(filename, filetype, loc)
     fields = validated_fields({k: metadata[k] for k in ("title", "description") if metadata.get(k, "").strip()}, loc)
@@ -190,8 +199,9 @@ class PartFile:
                     time.sleep(0.05)
                     continue
                 os.close(self.fd)
-                raise _error(423, "upload_locked", "Another request is writing this upload; try again shortly.",
-                             Retry_After="1") from None
+                raise _error(
+                    423, "upload_locked", "Another request is writing this upload; try again shortly.", Retry_After="1"
+                ) from None
         if created:  # the new name itself must survive a crash
             _fsync_directory(path.parent)
         self.durable = self.size
@@ -203,7 +213,7 @@ class PartFile:
     def write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            view = view[os.write(self.fd, view):]
+            view = view[os.write(self.fd, view) :]
 
     def sync(self) -> int:
         """Make what was written durable; on failure cut the file back to what was durable before,
@@ -243,15 +253,20 @@ async def _append_body(request: Request, part: PartFile, room: int) -> None:
     that goes away keeps what arrived. Ends with the file synced."""
     declared = _number_header(request, "content-length")
     if declared is not None and declared > room:
-        raise _error(413, "upload_too_large", f"The body is longer than the {room} bytes this upload has left.",
-                     {"room_bytes": room})
+        raise _error(
+            413, "upload_too_large", f"The body is longer than the {room} bytes this upload has left.", {"room_bytes": room}
+        )
     buffer = bytearray()
     received = 0
     try:
         async for chunk in _body(request):
             if received + len(chunk) > room:
-                raise _error(413, "upload_too_large",
-                             f"The body is longer than the {room} bytes this upload has left.", {"room_bytes": room})
+                raise _error(
+                    413,
+                    "upload_too_large",
+                    f"The body is longer than the {room} bytes this upload has left.",
+                    {"room_bytes": room},
+                )
             received += len(chunk)
             buffer += chunk
             if len(buffer) >= _WRITE_BYTES:
@@ -289,9 +304,15 @@ class _Upload:
 
 def _find(session: Session, settings: Settings, upload_id: str, owner_id: int) -> _Upload:
     """The caller's own tus upload, still within its time; 404 for anyone else's or one abandoned."""
-    found = session.execute(select(UploadMetadata, Video).join(Video, Video.id == UploadMetadata.video_id).where(
-        UploadMetadata.upload_id == upload_id, UploadMetadata.method == "tus", Video.owner_id == owner_id)).first() \
-        if _UPLOAD_ID.match(upload_id) else None
+    found = (
+        session.execute(
+            select(UploadMetadata, Video)
+            .join(Video, Video.id == UploadMetadata.video_id)
+            .where(UploadMetadata.upload_id == upload_id, UploadMetadata.method == "tus", Video.owner_id == owner_id)
+        ).first()
+        if _UPLOAD_ID.match(upload_id)
+        else None
+    )
     if found is None:
         raise _error(404, "not_found", "This upload does not exist (or was abandoned).")
     upload, video = found
@@ -299,8 +320,12 @@ def _find(session: Session, settings: Settings, upload_id: str, owner_id: int) -
     completed = upload.state == "completed"
     if not completed and expires_at <= datetime.now(UTC):
         raise _error(410, "upload_expired", "This upload was not completed in time; start a new one.")
-    metadata = {"filename": upload.filename or "", "filetype": upload.content_type or "",
-                "title": video.title, "description": video.description}
+    metadata = {
+        "filename": upload.filename or "",
+        "filetype": upload.content_type or "",
+        "title": video.title,
+        "description": video.description,
+    }
     return _Upload(upload.upload_id, video.id, upload.expected_size, completed, upload.size_bytes, expires_at, metadata)
 
 
@@ -339,8 +364,12 @@ async def _context(request: Request, services: Services, claims: TokenClaims | N
     _check_version(request)
     user = await in_session(services, queue_deadline(request), lambda session: user_for_claims(session, claims))
     if user is None:
-        raise _error(401, "not_authenticated", "Resumable uploads need a Bearer access token (or a web session).",
-                     WWW_Authenticate="Bearer")
+        raise _error(
+            401,
+            "not_authenticated",
+            "Resumable uploads need a Bearer access token (or a web session).",
+            WWW_Authenticate="Bearer",
+        )
     return _Context(request, services, user.id)
 
 
@@ -352,8 +381,14 @@ async def _finish(context: _Context, upload: _Upload, part: PartFile) -> int:
     once the upload is accepted or rejected; any other failure keeps it for the next try."""
     services = context.services
     try:
-        video = await run_in_threadpool(accept_file, services.engine, services.store, upload.upload_id, part.path,
-                                        UploadRules.from_settings(services.settings))
+        video = await run_in_threadpool(
+            accept_file,
+            services.engine,
+            services.store,
+            upload.upload_id,
+            part.path,
+            UploadRules.from_settings(services.settings),
+        )
     except UploadRejected:
         part.path.unlink(missing_ok=True)
         raise
@@ -427,8 +462,13 @@ def prune_orphaned_parts(services: Services) -> int:
         return 0
     cutoff = datetime.now(UTC) - timedelta(hours=services.settings.upload_abandon_hours)
     with session_scope(services.engine) as session:
-        live = set(session.scalars(select(UploadMetadata.upload_id).where(
-            UploadMetadata.method == "tus", UploadMetadata.state == "pending", UploadMetadata.created_at >= cutoff)))
+        live = set(
+            session.scalars(
+                select(UploadMetadata.upload_id).where(
+                    UploadMetadata.method == "tus", UploadMetadata.state == "pending", UploadMetadata.created_at >= cutoff
+                )
+            )
+        )
     removed = 0
     for path in root.glob("*/*"):
         if path.name in live or not path.is_file():
@@ -467,14 +507,23 @@ def build_tus_router() -> APIRouter:
     @router.options("")
     def tus_options(services: ServicesDep) -> Response:
         """What this server speaks (public: it says nothing about anyone's uploads)."""
-        return Response(status_code=204, headers={
-            "Tus-Resumable": TUS_VERSION, "Tus-Version": TUS_VERSION, "Tus-Extension": TUS_EXTENSIONS,
-            "Tus-Max-Size": str(services.settings.max_upload_bytes), "Allow": "OPTIONS, POST"})
+        return Response(
+            status_code=204,
+            headers={
+                "Tus-Resumable": TUS_VERSION,
+                "Tus-Version": TUS_VERSION,
+                "Tus-Extension": TUS_EXTENSIONS,
+                "Tus-Max-Size": str(services.settings.max_upload_bytes),
+                "Allow": "OPTIONS, POST",
+            },
+        )
 
     @router.options("/{upload_id}")
     def tus_upload_options() -> Response:
-        return Response(status_code=204, headers={"Tus-Resumable": TUS_VERSION, "Tus-Version": TUS_VERSION,
-                                                  "Allow": "OPTIONS, HEAD, PATCH, DELETE"})
+        return Response(
+            status_code=204,
+            headers={"Tus-Resumable": TUS_VERSION, "Tus-Version": TUS_VERSION, "Allow": "OPTIONS, HEAD, PATCH, DELETE"},
+        )
 
     @router.post("")
     async def tus_create(request: Request, services: ServicesDep, claims: ClaimsDep) -> Response:
@@ -496,15 +545,21 @@ def build_tus_router() -> APIRouter:
             raise _error(415, "unsupported_media_type", f"A creation with upload sends {OFFSET_CONTENT_TYPE}.")
         room = length if length is not None else settings.max_upload_bytes
         if body_length is not None and body_length > room:
-            raise _error(413, "upload_too_large", f"The body is longer than the upload's {room} bytes.",
-                         {"room_bytes": room})
+            raise _error(413, "upload_too_large", f"The body is longer than the upload's {room} bytes.", {"room_bytes": room})
         new = _validated_metadata(parse_metadata(request.headers.get("upload-metadata")))
 
         def create(session: Session) -> _Upload:
             check_open_uploads(session, services, context.user_id)
-            pending = create_video(session, title=new.title, description=new.description, owner_id=context.user_id,
-                                   filename=new.filename, content_type=new.filetype, expected_size=length,
-                                   method="tus")
+            pending = create_video(
+                session,
+                title=new.title,
+                description=new.description,
+                owner_id=context.user_id,
+                filename=new.filename,
+                content_type=new.filetype,
+                expected_size=length,
+                method="tus",
+            )
             session.commit()
             return _find(session, settings, pending.upload_id, context.user_id)
 
@@ -546,7 +601,8 @@ def build_tus_router() -> APIRouter:
                     part.close()
         headers = _progress_headers(upload, offset, video_id)
         headers["Upload-Metadata"] = ",".join(
-            f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in upload.metadata.items())
+            f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in upload.metadata.items()
+        )
         return Response(status_code=200, headers=headers)
 
     @router.patch("/{upload_id}")
@@ -562,14 +618,18 @@ def build_tus_router() -> APIRouter:
         if upload.completed:
             if offset == upload.size_bytes:
                 return Response(status_code=204, headers=_progress_headers(upload, offset, upload.video_id))
-            raise _error(409, "upload_completed", "This upload is already complete.",
-                         Upload_Offset=str(upload.size_bytes or 0))
+            raise _error(409, "upload_completed", "This upload is already complete.", Upload_Offset=str(upload.size_bytes or 0))
         part = await _open_part(context.part(upload_id))
         try:
             current = part.size
             if offset != current:
-                raise _error(409, "offset_mismatch", f"The upload holds {current} bytes: send from there.",
-                             {"upload_offset": current}, Upload_Offset=str(current))
+                raise _error(
+                    409,
+                    "offset_mismatch",
+                    f"The upload holds {current} bytes: send from there.",
+                    {"upload_offset": current},
+                    Upload_Offset=str(current),
+                )
             if length is not None:
                 if upload.length is None:
                     check_size(length, context.settings.max_upload_bytes)
@@ -598,4 +658,3 @@ def build_tus_router() -> APIRouter:
         return Response(status_code=204, headers={"Tus-Resumable": TUS_VERSION})
 
     return router
-

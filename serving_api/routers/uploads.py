@@ -46,26 +46,36 @@ UploadIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$", description="The
 _MULTIPART_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"multipart/form-data": {"schema": {
-            "type": "object",
-            "required": [FILE_FIELD],
-            "properties": {
-                "title": {"type": "string", "maxLength": TITLE_MAX_LENGTH,
-                          "description": "Defaults to the file's name."},
-                "description": {"type": "string", "maxLength": DESCRIPTION_MAX_LENGTH},
-                FILE_FIELD: {"type": "string", "format": "binary"},
-            },
-        }}},
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [FILE_FIELD],
+                    "properties": {
+                        "title": {"type": "string", "maxLength": TITLE_MAX_LENGTH, "description": "Defaults to the file's name."},
+                        "description": {"type": "string", "maxLength": DESCRIPTION_MAX_LENGTH},
+                        FILE_FIELD: {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        },
     },
 }
 _RAW_BODY = {
-    "requestBody": {"required": True, "content": {"application/octet-stream": {
-        "schema": {"type": "string", "format": "binary"}}}},
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    },
 }
 
 
-@router.post("/upload", response_model=VideoOut, status_code=status.HTTP_201_CREATED,
-             responses=error_responses(400, 401, 413, 415, 422, 429, 503), openapi_extra=_MULTIPART_BODY)
+@router.post(
+    "/upload",
+    response_model=VideoOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(400, 401, 413, 415, 422, 429, 503),
+    openapi_extra=_MULTIPART_BODY,
+)
 async def upload_video(request: Request, user: CurrentUser, session: SessionDep, services: ServicesDep) -> Video:
     """Stream a video to the object store in constant memory (any size up to MAX_UPLOAD_BYTES).
 
@@ -86,29 +96,43 @@ def _pending_upload(session: Session, upload_id: str, owner_id: int) -> UploadMe
     return upload
 
 
-@router.post("/uploads", response_model=PresignedUploadOut, status_code=status.HTTP_201_CREATED,
-             responses=error_responses(401, 413, 422, 429))
-def create_presigned_upload(body: PresignedUploadIn, request: Request, user: CurrentUser, session: SessionDep,
-                            services: ServicesDep) -> PresignedUploadOut:
+@router.post(
+    "/uploads",
+    response_model=PresignedUploadOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 413, 422, 429),
+)
+def create_presigned_upload(
+    body: PresignedUploadIn, request: Request, user: CurrentUser, session: SessionDep, services: ServicesDep
+) -> PresignedUploadOut:
     """Start a presigned upload: where to PUT the bytes (a presigned S3 URL, or this API with an upload
     token), then `complete_url` to check and publish them."""
     settings = services.settings
     check_size(body.size_bytes, settings.max_upload_bytes)
     check_open_uploads(session, services, user.id)
-    pending = create_video(session, title=body.title, description=body.description, owner_id=user.id,
-                           filename=body.filename, content_type=body.content_type, expected_size=body.size_bytes,
-                           method="presigned")
+    pending = create_video(
+        session,
+        title=body.title,
+        description=body.description,
+        owner_id=user.id,
+        filename=body.filename,
+        content_type=body.content_type,
+        expected_size=body.size_bytes,
+        method="presigned",
+    )
     session.commit()
-    url = services.store.presigned_put_url(pending.staging_key, body.content_type, settings.s3_presign_seconds,
-                                           body.size_bytes)
+    url = services.store.presigned_put_url(pending.staging_key, body.content_type, settings.s3_presign_seconds, body.size_bytes)
     token = create_upload_token(settings, user.id, pending.upload_id)
     if url is None:
-        url = api_url(request, services, "put_upload_content", query=f"token={token.token}",
-                      upload_id=pending.upload_id)
+        url = api_url(request, services, "put_upload_content", query=f"token={token.token}", upload_id=pending.upload_id)
     return PresignedUploadOut(
-        video_id=pending.video_id, upload_id=pending.upload_id, upload_url=url,
-        headers={"Content-Type": body.content_type}, expires_at=token.expires_at,
-        complete_url=api_url(request, services, "complete_upload", upload_id=pending.upload_id))
+        video_id=pending.video_id,
+        upload_id=pending.upload_id,
+        upload_url=url,
+        headers={"Content-Type": body.content_type},
+        expires_at=token.expires_at,
+        complete_url=api_url(request, services, "complete_upload", upload_id=pending.upload_id),
+    )
 
 
 def _put_target(services: Services, upload_id: str, owner_id: int) -> tuple[str, str | None, int | None]:
@@ -120,10 +144,18 @@ def _put_target(services: Services, upload_id: str, owner_id: int) -> tuple[str,
         return upload.staging_key, upload.content_type, upload.expected_size
 
 
-@router.put("/uploads/{upload_id}/content", response_model=UploadContentOut,
-            responses=error_responses(401, 404, 409, 413, 415), openapi_extra={**_RAW_BODY, **PUBLIC})
-async def put_upload_content(upload_id: UploadIdPath, request: Request, services: ServicesDep,
-                             token: str = Query(description="The upload token from upload_url.")) -> UploadContentOut:
+@router.put(
+    "/uploads/{upload_id}/content",
+    response_model=UploadContentOut,
+    responses=error_responses(401, 404, 409, 413, 415),
+    openapi_extra={**_RAW_BODY, **PUBLIC},
+)
+async def put_upload_content(
+    upload_id: UploadIdPath,
+    request: Request,
+    services: ServicesDep,
+    token: str = Query(description="The upload token from upload_url."),
+) -> UploadContentOut:
     """Receive the bytes of a presigned upload where the object store cannot take them directly.
 
     Public on purpose, like an S3 presigned URL: the token in the URL is the
@@ -140,8 +172,7 @@ async def put_upload_content(upload_id: UploadIdPath, request: Request, services
     return UploadContentOut(upload_id=upload_id, size_bytes=size)
 
 
-@router.post("/uploads/{upload_id}/complete", response_model=VideoOut,
-             responses=error_responses(401, 404, 409, 413, 415, 503))
+@router.post("/uploads/{upload_id}/complete", response_model=VideoOut, responses=error_responses(401, 404, 409, 413, 415, 503))
 def complete_upload(upload_id: UploadIdPath, user: CurrentUser, session: SessionDep, services: ServicesDep) -> Video:
     """Check the uploaded bytes are a video, then publish them (the video becomes `pending`)."""
     _pending_upload(session, upload_id, user.id)

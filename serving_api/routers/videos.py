@@ -47,41 +47,60 @@ def list_videos(
     mine: Annotated[bool, Query(description="Only the caller's videos (needs a token).")] = False,
 ) -> VideoPage:
     """Newest first, with an opaque cursor that stays stable while new videos arrive."""
-    return video_service.list_videos(session, user, cursor=cursor, limit=limit, status=status, owner_id=owner_id,
-                                     mine=mine).page(user)
+    return video_service.list_videos(session, user, cursor=cursor, limit=limit, status=status, owner_id=owner_id, mine=mine).page(
+        user
+    )
 
 
-@router.get("/search", response_model=SearchPageOut, responses=error_responses(400, 401, 403, 422),
-            openapi_extra=PUBLIC)
+@router.get("/search", response_model=SearchPageOut, responses=error_responses(400, 401, 403, 422), openapi_extra=PUBLIC)
 def search_videos(
     services: ServicesDep,
     user: OptionalUser,
     q: Annotated[str, Query(min_length=1, max_length=500, pattern=NO_NUL_PATTERN, description="Words to find.")],
-    status: Annotated[VideoStatus, Query(description="Not `ready`: the caller's own videos only.")] = (
-        VideoStatus.READY),
+    status: Annotated[VideoStatus, Query(description="Not `ready`: the caller's own videos only.")] = (VideoStatus.READY),
     owner_id: OwnerIdQuery = None,
     created_from: UtcDateTimeQuery = None,
     created_to: UtcDateTimeQuery = None,
     limit: Limit = 20,
     cursor: CursorQuery = None,
-    mode: Annotated[SearchMode, Query(description=(
-        "`hybrid` (default): words and meaning, fused by reciprocal rank; `text`: full-text only; "
-        "`semantic`: by meaning only (passage embeddings)."))] = "hybrid",
+    mode: Annotated[
+        SearchMode,
+        Query(
+            description=(
+                "`hybrid` (default): words and meaning, fused by reciprocal rank; `text`: full-text only; "
+                "`semantic`: by meaning only (passage embeddings)."
+            )
+        ),
+    ] = "hybrid",
 ) -> SearchPageOut:
     """Search title, description, transcript and summary by their words and by meaning, best first, with
     highlighted snippets, the transcript segments where the words are spoken and, for hits found by
     meaning, the moment of the best-matching passage."""
-    return video_service.search_videos(services, user, q, status=status, owner_id=owner_id,
-                                       created_from=created_from, created_to=created_to, limit=limit, cursor=cursor,
-                                       mode=mode)
+    return video_service.search_videos(
+        services,
+        user,
+        q,
+        status=status,
+        owner_id=owner_id,
+        created_from=created_from,
+        created_to=created_to,
+        limit=limit,
+        cursor=cursor,
+        mode=mode,
+    )
 
 
 @router.get("/{video_id}", response_model=VideoDetailOut, responses=error_responses(404), openapi_extra=PUBLIC)
 def get_video(video: VisibleVideo, user: OptionalUser, services: ServicesDep) -> VideoDetailOut:
     """One video: ready ones for anyone, any status for its owner (404 otherwise), with its renditions."""
     return VideoDetailOut.model_validate(
-        {**video_service.video_out(video, user).model_dump(), "variants": video.variants,
-         "has_thumbnail": video.thumbnail_key is not None, "playable": video_service.is_playable(services, video)})
+        {
+            **video_service.video_out(video, user).model_dump(),
+            "variants": video.variants,
+            "has_thumbnail": video.thumbnail_key is not None,
+            "playable": video_service.is_playable(services, video),
+        }
+    )
 
 
 @router.patch("/{video_id}", response_model=VideoOut, responses=error_responses(401, 403, 404, 422))
@@ -102,22 +121,19 @@ def retry_video(video: OwnedVideo, session: SessionDep, user: OptionalUser) -> V
     return video_service.video_out(video_service.retry_video(session, video), user)
 
 
-@router.get("/{video_id}/transcript", response_model=TranscriptOut, responses=error_responses(404, 409),
-            openapi_extra=PUBLIC)
+@router.get("/{video_id}/transcript", response_model=TranscriptOut, responses=error_responses(404, 409), openapi_extra=PUBLIC)
 def get_transcript(video: ReadyVideo, request: Request, session: SessionDep, services: ServicesDep) -> TranscriptOut:
     """The ready video's transcript: its text, timed segments and WebVTT captions."""
     return playback.transcript(session, ObjectLinks(request, services), video)
 
 
-@router.get("/{video_id}/chapters", response_model=ChaptersOut, responses=error_responses(404, 409),
-            openapi_extra=PUBLIC)
+@router.get("/{video_id}/chapters", response_model=ChaptersOut, responses=error_responses(404, 409), openapi_extra=PUBLIC)
 def get_chapters(video: ReadyVideo, request: Request, session: SessionDep, services: ServicesDep) -> ChaptersOut:
     """The video's topical chapters (start, end, title, one-sentence gist) and their WebVTT track."""
     return playback.chapters_out(session, services, ObjectLinks(request, services), video)
 
 
-@router.get("/{video_id}/summary", response_model=SummaryOut, responses=error_responses(404, 409),
-            openapi_extra=PUBLIC)
+@router.get("/{video_id}/summary", response_model=SummaryOut, responses=error_responses(404, 409), openapi_extra=PUBLIC)
 def get_summary(video: ReadyVideo, session: SessionDep) -> SummaryOut:
     """The ready video's summary of what is said, and the model that wrote it."""
     return playback.summary(session, video)

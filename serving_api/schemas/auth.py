@@ -18,11 +18,14 @@ PASSWORD_PATTERN = r"^[\s\S]*([A-Za-z][\s\S]*[0-9]|[0-9][\s\S]*[A-Za-z])[\s\S]*$
 
 class SignupIn(BaseModel):
     email: AccountEmail
-    password: str = Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH,
-                          json_schema_extra={"pattern": PASSWORD_PATTERN},
-                          description="10 to 128 characters, with at least one letter and one digit; "
-                                      "must not contain the email's name (the part before @, when it has "
-                                      "4 characters or more).")
+    password: str = Field(
+        min_length=PASSWORD_MIN_LENGTH,
+        max_length=PASSWORD_MAX_LENGTH,
+        json_schema_extra={"pattern": PASSWORD_PATTERN},
+        description="10 to 128 characters, with at least one letter and one digit; "
+        "must not contain the email's name (the part before @, when it has "
+        "4 characters or more).",
+    )
     full_name: str | None = Field(default=None, max_length=200, pattern=NO_NUL_PATTERN)
 
     @model_validator(mode="after")

@@ -16,12 +16,28 @@ CONTENT_TYPE_MAX_LENGTH = 200
 
 class VideoOut(BaseModel):
     # Examples without nulls: the OpenAPI document leaves null values out.
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": 42, "owner_id": 7, "title": "Volcano talk", "description": "Spoken words about a volcano.",
-        "status": "failed", "original_filename": "volcano.mp4",
-        "status_message": "Processing failed at step 'transcript': the speech model could not be loaded. Retry it.",
-        "size_bytes": 3145728, "duration_seconds": 23.1, "width": 1280, "height": 720,
-        "created_at": "2026-12-06T17:12:03Z", "updated_at": "2026-12-06T17:12:31Z"}]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 42,
+                    "owner_id": 7,
+                    "title": "Volcano talk",
+                    "description": "Spoken words about a volcano.",
+                    "status": "failed",
+                    "original_filename": "volcano.mp4",
+                    "status_message": "Processing failed at step 'transcript': the speech model could not be loaded. Retry it.",
+                    "size_bytes": 3145728,
+                    "duration_seconds": 23.1,
+                    "width": 1280,
+                    "height": 720,
+                    "created_at": "2026-12-06T17:12:03Z",
+                    "updated_at": "2026-12-06T17:12:31Z",
+                }
+            ]
+        },
+    )
 
     id: int
     owner_id: int | None
@@ -29,8 +45,9 @@ class VideoOut(BaseModel):
     description: str
     status: VideoStatus
     status_message: str | None
-    original_filename: str | None = Field(description="The uploaded file's name: shown to the video's owner only "
-                                                     "(null for everyone else).")
+    original_filename: str | None = Field(
+        description="The uploaded file's name: shown to the video's owner only (null for everyone else)."
+    )
     size_bytes: int | None
     duration_seconds: float | None
     width: int | None
@@ -55,8 +72,10 @@ class VariantOut(BaseModel):
 class VideoDetailOut(VideoOut):
     variants: list[VariantOut]
     has_thumbnail: bool
-    playable: bool = Field(description="Whether `/watch` has something to play: the video is ready, or its first "
-                                       "rendition already streams over HLS while the rest is processed.")
+    playable: bool = Field(
+        description="Whether `/watch` has something to play: the video is ready, or its first "
+        "rendition already streams over HLS while the rest is processed."
+    )
 
 
 class VideoPage(BaseModel):
@@ -73,8 +92,7 @@ class PresignedUploadIn(BaseModel):
     title: str = Field(min_length=1, max_length=TITLE_MAX_LENGTH, pattern=NO_NUL_PATTERN)
     description: str = Field(default="", max_length=DESCRIPTION_MAX_LENGTH, pattern=NO_NUL_PATTERN)
     filename: str = Field(min_length=1, max_length=FILENAME_MAX_LENGTH, pattern=NO_NUL_PATTERN)
-    content_type: str = Field(max_length=CONTENT_TYPE_MAX_LENGTH, pattern=r"^video/[A-Za-z0-9.+-]+$",
-                              examples=["video/mp4"])
+    content_type: str = Field(max_length=CONTENT_TYPE_MAX_LENGTH, pattern=r"^video/[A-Za-z0-9.+-]+$", examples=["video/mp4"])
     size_bytes: int = Field(gt=0, description="The size the client will PUT; checked again on completion.")
 
 
@@ -106,32 +124,58 @@ class SearchHitOut(BaseModel):
     snippet: str = Field(description="Matched text with the query's words in <mark>...</mark>.")
     status: VideoStatus
     created_at: datetime
-    matches: list[SegmentMatchOut] = Field(description="Transcript segments where the words are spoken; where the "
-                                                       "transcript has word times, each starts at the first "
-                                                       "searched word it says (and its text there).")
+    matches: list[SegmentMatchOut] = Field(
+        description="Transcript segments where the words are spoken; where the "
+        "transcript has word times, each starts at the first "
+        "searched word it says (and its text there)."
+    )
     moment: SegmentMatchOut | None = Field(
-        default=None, description="Where to open the video: the match saying the most searched words (the first "
-                                  "such), or, for a hit found by meaning only, the sentence of its best passage "
-                                  "closest to the query.")
+        default=None,
+        description="Where to open the video: the match saying the most searched words (the first "
+        "such), or, for a hit found by meaning only, the sentence of its best passage "
+        "closest to the query.",
+    )
 
 
 class SearchPageOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "hits": [{"video_id": 42, "title": "Volcano talk", "score": 3.2,
-                  "snippet": "Hot <mark>lava</mark> flowed down the mountain toward the sea.", "status": "ready",
-                  "created_at": "2026-12-06T17:12:03Z",
-                  "matches": [{"start": 4.14, "end": 7.34, "text": "Hot lava flowed down the mountain toward the sea."}],
-                  "moment": {"start": 4.14, "end": 7.34, "text": "Hot lava flowed down the mountain toward the sea."}}],
-        "total": 31, "total_exact": True, "next_cursor": "eyJzY29yZSI6IDMuMiwgImlkIjogNDJ9", "mode": "hybrid"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "hits": [
+                        {
+                            "video_id": 42,
+                            "title": "Volcano talk",
+                            "score": 3.2,
+                            "snippet": "Hot <mark>lava</mark> flowed down the mountain toward the sea.",
+                            "status": "ready",
+                            "created_at": "2026-12-06T17:12:03Z",
+                            "matches": [
+                                {"start": 4.14, "end": 7.34, "text": "Hot lava flowed down the mountain toward the sea."}
+                            ],
+                            "moment": {"start": 4.14, "end": 7.34, "text": "Hot lava flowed down the mountain toward the sea."},
+                        }
+                    ],
+                    "total": 31,
+                    "total_exact": True,
+                    "next_cursor": "eyJzY29yZSI6IDMuMiwgImlkIjogNDJ9",
+                    "mode": "hybrid",
+                }
+            ]
+        }
+    )
 
     hits: list[SearchHitOut]
-    total: int = Field(description="Matching videos, counted up to 1,000. When `total_exact` is false there are "
-                                   "at least this many (show \"1,000+\"): an exact count of a common word's "
-                                   "matches would cost more than the page.")
+    total: int = Field(
+        description="Matching videos, counted up to 1,000. When `total_exact` is false there are "
+        'at least this many (show "1,000+"): an exact count of a common word\'s '
+        "matches would cost more than the page."
+    )
     total_exact: bool = Field(True, description="False when counting stopped at the cap: `total` is a lower bound.")
     next_cursor: str | None
-    mode: str = Field(default="text", description="The mode that answered: a hybrid search with nothing found by "
-                                                   "meaning answers as `text`.")
+    mode: str = Field(
+        default="text", description="The mode that answered: a hybrid search with nothing found by meaning answers as `text`."
+    )
 
 
 class PlayableVariantOut(BaseModel):
@@ -157,10 +201,14 @@ class WatchOut(BaseModel):
     variants: list[PlayableVariantOut]
     thumbnail_url: str | None
     captions: list[CaptionTrackOut]
-    hls_url: str | None = Field(default=None, description="HLS master playlist over every rung (adaptive "
-                                "streaming); null when the video has no HLS package. Never presigned.")
-    chapters_url: str | None = Field(default=None, description="WebVTT chapters track (`<track kind=\"chapters\">`); "
-                                     "null when the video has none.")
+    hls_url: str | None = Field(
+        default=None,
+        description="HLS master playlist over every rung (adaptive "
+        "streaming); null when the video has no HLS package. Never presigned.",
+    )
+    chapters_url: str | None = Field(
+        default=None, description='WebVTT chapters track (`<track kind="chapters">`); null when the video has none.'
+    )
     urls_expire_at: datetime | None = Field(description="When presigned URLs stop working; null for API URLs.")
 
 

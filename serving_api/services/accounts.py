@@ -68,15 +68,23 @@ async def log_in(services: Services, deadline: float, email: str, password: str,
     """An access token for a correct email and password (401 otherwise; 429 once `client` or the
     account has failed too often)."""
     if has_nul(email, password):
-        raise ApiError(422, "validation_error", "The request is invalid.",
-                       details=[{"loc": ["body", "username"], "msg": "must not contain NUL characters",
-                                 "type": "value_error"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            "The request is invalid.",
+            details=[{"loc": ["body", "username"], "msg": "must not contain NUL characters", "type": "value_error"}],
+        )
     email = normalize_email(email)
     throttle = services.login_throttle
     retry_after = await run_in_threadpool(throttle.retry_after, email, client)  # Redis, where configured
     if retry_after:
-        raise ApiError(429, "too_many_attempts", "Too many failed logins; try again later.",
-                       details={"retry_after_seconds": retry_after}, headers={"Retry-After": str(retry_after)})
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            "Too many failed logins; try again later.",
+            details={"retry_after_seconds": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
 
     def find(session: Session) -> _Account | None:
         user = session.scalar(select(User).where(User.email == email))
@@ -85,12 +93,10 @@ async def log_in(services: Services, deadline: float, email: str, password: str,
     account = await in_session(services, deadline, find)
     # The hash (~0.15 s of CPU) runs with the connection given back and under the password gate:
     # logins neither hold database slots nor take every core from the other requests.
-    valid = await password_work(services, deadline, verify_password, password,
-                                account.hashed_password if account else None)
+    valid = await password_work(services, deadline, verify_password, password, account.hashed_password if account else None)
     if not valid or account is None or not account.is_active:
         await run_in_threadpool(throttle.failed, email, client)
-        raise ApiError(401, "invalid_credentials", "Incorrect email or password.",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, "invalid_credentials", "Incorrect email or password.", headers={"WWW-Authenticate": "Bearer"})
     await run_in_threadpool(throttle.succeeded, email, client)
     return create_access_token(services.settings, account.id)
 
@@ -106,8 +112,13 @@ def email_registered(session: Session, services: Services, email: str, client: s
     emails without a query; a "maybe taken" is confirmed against the database."""
     wait = services.email_checks.hit(client)
     if wait:
-        raise ApiError(429, "too_many_requests", "Too many email checks; try again later.",
-                       details={"retry_after_seconds": wait}, headers={"Retry-After": str(wait)})
+        raise ApiError(
+            429,
+            "too_many_requests",
+            "Too many email checks; try again later.",
+            details={"retry_after_seconds": wait},
+            headers={"Retry-After": str(wait)},
+        )
     email = normalize_email(email)
     if not services.emails.might_contain(email):
         return email, False

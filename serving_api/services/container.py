@@ -58,14 +58,18 @@ def build_services(settings: Settings) -> Services:
     # Migrating on start-up lets a fresh embedded install (SQLite) serve at once;
     # on PostgreSQL it is a no-op once the schema is at head.
     migrate(settings.database_url)
-    engine = engine_for(settings.database_url, settings.db_pool_size, settings.db_max_overflow,
-                        settings.db_pool_timeout)
+    engine = engine_for(settings.database_url, settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout)
     search = search_index_from_settings(settings, engine)
     search.ensure()
     vectors = vector_index_for(settings.search_backend, engine, settings.vector_snapshot_dir)
-    hybrid = HybridSearch(search, vectors, _lazy_embedder(settings), settings.semantic_min_similarity,
-                          None if vectors is not None else vector_search_unavailable_reason(settings.search_backend),
-                          MomentFinder(engine))
+    hybrid = HybridSearch(
+        search,
+        vectors,
+        _lazy_embedder(settings),
+        settings.semantic_min_similarity,
+        None if vectors is not None else vector_search_unavailable_reason(settings.search_backend),
+        MomentFinder(engine),
+    )
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     counter: EventCounter
     if redis is not None:
@@ -85,9 +89,15 @@ def build_services(settings: Settings) -> Services:
         vectors=vectors,
         hybrid=hybrid,
         revocations=revocations,
-        login_throttle=LoginThrottle(counter, LoginLimits(
-            per_pair=settings.login_max_failures, per_account=settings.login_max_failures_per_account,
-            per_address=settings.login_max_failures_per_address, window_seconds=settings.login_window_seconds)),
+        login_throttle=LoginThrottle(
+            counter,
+            LoginLimits(
+                per_pair=settings.login_max_failures,
+                per_account=settings.login_max_failures_per_account,
+                per_address=settings.login_max_failures_per_address,
+                window_seconds=settings.login_window_seconds,
+            ),
+        ),
         email_checks=RateLimit(counter, "check-email", settings.check_email_max_per_minute, 60),
         emails=emails,
         redis=redis,

@@ -27,6 +27,7 @@ async def in_session(services: Services, deadline: float, work: Callable[[Sessio
     For work that also does slow things without the database (password hashing): the
     connection is held for the queries only, not through the rest.
     """
+
     def run() -> T:
         with services.sessions() as session:
             return work(session)
@@ -35,8 +36,7 @@ async def in_session(services: Services, deadline: float, work: Callable[[Sessio
         return await run_in_threadpool(run)
 
 
-async def password_work(services: Services, deadline: float, hashing: Callable[P, T],
-                        *args: P.args, **kwargs: P.kwargs) -> T:
+async def password_work(services: Services, deadline: float, hashing: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """An Argon2 hash or check, once the password gate admits it (PASSWORD_HASH_CONCURRENCY at once).
 
     It runs on a thread of its own, outside the shared threadpool's limit: the gate is its bound.

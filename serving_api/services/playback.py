@@ -31,23 +31,40 @@ def watch(session: Session, services: Services, links: ObjectLinks, video: Video
     """Every way to play the video: its MP4 variants, HLS (playlists name their media by relative
     URIs, so HLS is always served through the API's routes), thumbnail, captions and chapters."""
     variants = [
-        PlayableVariantOut(label=v.label, width=v.width, height=v.height, content_type=v.content_type,
-                           size_bytes=v.size_bytes,
-                           url=links.url(v.object_key, "stream_variant", video_id=video.id, label=v.label))
+        PlayableVariantOut(
+            label=v.label,
+            width=v.width,
+            height=v.height,
+            content_type=v.content_type,
+            size_bytes=v.size_bytes,
+            url=links.url(v.object_key, "stream_variant", video_id=video.id, label=v.label),
+        )
         for v in video.variants
     ]
     thumbnail = links.url(video.thumbnail_key, "thumbnail", video_id=video.id) if video.thumbnail_key else None
     transcript = video_rows.one_per_video(session, VideoTranscript, video.id)
     captions = []
     if transcript is not None and transcript.vtt_key:
-        captions.append(CaptionTrackOut(language=transcript.language,
-                                        url=links.url(transcript.vtt_key, "captions", video_id=video.id)))
-    hls_url = links.api_url("hls_master", video_id=video.id) \
-        if services.store.exists(keys.hls_key(video.id, hls.MASTER_PLAYLIST)) else None
-    return WatchOut(video_id=video.id, title=video.title, status=video.status,
-                    duration_seconds=video.duration_seconds, variants=variants, thumbnail_url=thumbnail,
-                    captions=captions, hls_url=hls_url, chapters_url=chapters_track_url(links, services, video.id),
-                    urls_expire_at=links.expires_at())
+        captions.append(
+            CaptionTrackOut(language=transcript.language, url=links.url(transcript.vtt_key, "captions", video_id=video.id))
+        )
+    hls_url = (
+        links.api_url("hls_master", video_id=video.id)
+        if services.store.exists(keys.hls_key(video.id, hls.MASTER_PLAYLIST))
+        else None
+    )
+    return WatchOut(
+        video_id=video.id,
+        title=video.title,
+        status=video.status,
+        duration_seconds=video.duration_seconds,
+        variants=variants,
+        thumbnail_url=thumbnail,
+        captions=captions,
+        hls_url=hls_url,
+        chapters_url=chapters_track_url(links, services, video.id),
+        urls_expire_at=links.expires_at(),
+    )
 
 
 def transcript(session: Session, links: ObjectLinks, video: Video) -> TranscriptOut:
@@ -55,9 +72,16 @@ def transcript(session: Session, links: ObjectLinks, video: Video) -> Transcript
     if row is None:
         raise not_found(f"The transcript of video {video.id}")
     vtt_url = links.url(row.vtt_key, "captions", video_id=video.id) if row.vtt_key else None
-    return TranscriptOut.model_validate({
-        "video_id": video.id, "language": row.language, "text": row.text, "word_count": row.word_count,
-        "segments": list(segment_rows(session, video)), "vtt_url": vtt_url})
+    return TranscriptOut.model_validate(
+        {
+            "video_id": video.id,
+            "language": row.language,
+            "text": row.text,
+            "word_count": row.word_count,
+            "segments": list(segment_rows(session, video)),
+            "vtt_url": vtt_url,
+        }
+    )
 
 
 def segment_rows(session: Session, video: Video) -> list[TranscriptSegment]:
@@ -69,9 +93,14 @@ def chapters(session: Session, video: Video) -> list[Chapter]:
 
 
 def chapters_out(session: Session, services: Services, links: ObjectLinks, video: Video) -> ChaptersOut:
-    return ChaptersOut(video_id=video.id, vtt_url=chapters_track_url(links, services, video.id),
-                       chapters=[ChapterOut(position=i, start=c.start, end=c.end, title=c.title, gist=c.gist)
-                                 for i, c in enumerate(chapters(session, video))])
+    return ChaptersOut(
+        video_id=video.id,
+        vtt_url=chapters_track_url(links, services, video.id),
+        chapters=[
+            ChapterOut(position=i, start=c.start, end=c.end, title=c.title, gist=c.gist)
+            for i, c in enumerate(chapters(session, video))
+        ],
+    )
 
 
 def summary_row(session: Session, video: Video) -> VideoSummary | None:
@@ -82,6 +111,12 @@ def summary(session: Session, video: Video) -> SummaryOut:
     row = summary_row(session, video)
     if row is None:
         raise not_found(f"The summary of video {video.id}")
-    return SummaryOut(video_id=video.id, summary=row.summary, sentence_count=row.sentence_count,
-                      chunk_count=row.chunk_count, quality_score=row.quality_score, model_info=row.model_info,
-                      updated_at=row.updated_at)
+    return SummaryOut(
+        video_id=video.id,
+        summary=row.summary,
+        sentence_count=row.sentence_count,
+        chunk_count=row.chunk_count,
+        quality_score=row.quality_score,
+        model_info=row.model_info,
+        updated_at=row.updated_at,
+    )

@@ -62,15 +62,20 @@ def owned_video(session: Session, video_id: int, viewer: User) -> Video:
 def require_ready(video: Video) -> None:
     """A video still being processed answers with its status, not a broken URL."""
     if video.status != VideoStatus.READY.value:
-        raise ApiError(409, "video_not_ready", f"Video {video.id} is not ready yet (status: {video.status}).",
-                       details={"status": video.status, "status_message": video.status_message})
+        raise ApiError(
+            409,
+            "video_not_ready",
+            f"Video {video.id} is not ready yet (status: {video.status}).",
+            details={"status": video.status, "status_message": video.status_message},
+        )
 
 
 def streams_live(services: Services, video: Video) -> bool:
     """Whether a video still being processed already streams its lowest rung: the pipeline
     publishes that rung's HLS while it encodes the ladder (`hls.LivePreview`), master playlist last."""
-    return video.status not in (VideoStatus.READY.value, VideoStatus.FAILED.value) \
-        and services.store.exists(keys.hls_key(video.id, hls.MASTER_PLAYLIST))
+    return video.status not in (VideoStatus.READY.value, VideoStatus.FAILED.value) and services.store.exists(
+        keys.hls_key(video.id, hls.MASTER_PLAYLIST)
+    )
 
 
 def is_playable(services: Services, video: Video) -> bool:
@@ -100,8 +105,16 @@ class VideoRows:
         return VideoPage(items=[video_out(v, viewer) for v in self.items], next_cursor=self.next_cursor)
 
 
-def list_videos(session: Session, viewer: User | None, *, cursor: str | None = None, limit: int = 20,
-                status: VideoStatus | None = None, owner_id: int | None = None, mine: bool = False) -> VideoRows:
+def list_videos(
+    session: Session,
+    viewer: User | None,
+    *,
+    cursor: str | None = None,
+    limit: int = 20,
+    status: VideoStatus | None = None,
+    owner_id: int | None = None,
+    mine: bool = False,
+) -> VideoRows:
     """Newest first, with an opaque cursor that stays stable while new videos arrive."""
     query = select(Video)
     if viewer is None:
@@ -129,9 +142,14 @@ def list_videos(session: Session, viewer: User | None, *, cursor: str | None = N
 
 def in_progress(session: Session, owner: User, limit: int) -> list[Video]:
     """The owner's videos that are not ready (processing or failed), newest first."""
-    return list(session.scalars(
-        select(Video).where(Video.owner_id == owner.id, Video.status != VideoStatus.READY.value)
-        .order_by(Video.created_at.desc(), Video.id.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(Video)
+            .where(Video.owner_id == owner.id, Video.status != VideoStatus.READY.value)
+            .order_by(Video.created_at.desc(), Video.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def owner_names(session: Session, owner_ids: Iterable[int | None]) -> dict[int, str]:
@@ -160,24 +178,37 @@ def update_video(session: Session, services: Services, video: Video, changes: di
 def delete_video(session: Session, services: Services, video: Video) -> None:
     """Remove the video, everything materialized from it, its upload and its search document; its run, if one is
     still processing it, is stopped and its pipeline partition removed within seconds."""
-    video_rows.delete_video(session, services.store, video.id, reason="deleted by its owner", search=services.search,
-                            vectors=services.vectors)
+    video_rows.delete_video(
+        session, services.store, video.id, reason="deleted by its owner", search=services.search, vectors=services.vectors
+    )
 
 
 def retry_video(session: Session, video: Video) -> Video:
     """Process a failed video again from its upload (409 for a video that has not failed)."""
     if request_retry(session, video.id) is None:
-        raise ApiError(409, "video_not_failed", f"Video {video.id} has not failed (status: {video.status}): "
-                                                "only a failed video can be retried.",
-                       details={"status": video.status})
+        raise ApiError(
+            409,
+            "video_not_failed",
+            f"Video {video.id} has not failed (status: {video.status}): only a failed video can be retried.",
+            details={"status": video.status},
+        )
     session.commit()
     return video
 
 
-def search_videos(services: Services, viewer: User | None, text: str, *, status: VideoStatus = VideoStatus.READY,
-                  owner_id: int | None = None, created_from: datetime | None = None,
-                  created_to: datetime | None = None, limit: int = 20, cursor: str | None = None,
-                  mode: SearchMode = "hybrid") -> SearchPageOut:
+def search_videos(
+    services: Services,
+    viewer: User | None,
+    text: str,
+    *,
+    status: VideoStatus = VideoStatus.READY,
+    owner_id: int | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+    mode: SearchMode = "hybrid",
+) -> SearchPageOut:
     """Title, description, transcript and summary by their words and by meaning, best first.
 
     Videos that are not ready are searched among the viewer's own only (401 signed out,
@@ -188,12 +219,25 @@ def search_videos(services: Services, viewer: User | None, text: str, *, status:
         if owner_id not in (None, viewer.id):
             raise ApiError(403, "forbidden", "Only your own videos can be searched at a status other than ready.")
         owner_id = viewer.id
-    query = SearchQuery(text=text, status=status.value, owner_id=owner_id, created_from=created_from,
-                        created_to=created_to, limit=limit, cursor=cursor)
+    query = SearchQuery(
+        text=text,
+        status=status.value,
+        owner_id=owner_id,
+        created_from=created_from,
+        created_to=created_to,
+        limit=limit,
+        cursor=cursor,
+    )
     try:
         page = services.hybrid.search(query, mode)
     except InvalidSearchCursor as exc:
         raise _bad_cursor(exc) from None
     return SearchPageOut.model_validate(
-        {"hits": [dataclasses.asdict(hit) for hit in page.hits], "total": page.total, "total_exact": page.total_exact,
-         "next_cursor": page.next_cursor, "mode": page.extra.get("mode", mode)})
+        {
+            "hits": [dataclasses.asdict(hit) for hit in page.hits],
+            "total": page.total,
+            "total_exact": page.total_exact,
+            "next_cursor": page.next_cursor,
+            "mode": page.extra.get("mode", mode),
+        }
+    )

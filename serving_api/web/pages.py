@@ -43,8 +43,7 @@ HOME_PAGE_SIZE = 12
 PROCESSING_SHOWN = 50
 MY_PAGE_SIZE = 24
 # The steps a video goes through before it is ready (pipeline/lifecycle.py), for progress bars.
-STAGES = [VideoStatus.TRANSCODING, VideoStatus.TRANSCRIBING, VideoStatus.SUMMARIZING, VideoStatus.INDEXING,
-          VideoStatus.READY]
+STAGES = [VideoStatus.TRANSCODING, VideoStatus.TRANSCRIBING, VideoStatus.SUMMARIZING, VideoStatus.INDEXING, VideoStatus.READY]
 
 
 def clock(seconds: float | None) -> str:
@@ -59,8 +58,7 @@ templates.env.filters["clock"] = clock
 templates.env.filters["date"] = lambda value: value.strftime("%Y-%m-%d") if isinstance(value, datetime) else ""
 templates.env.filters["highlighted"] = highlighted
 templates.env.globals["stages"] = " ".join(stage.value for stage in STAGES)
-templates.env.globals["step"] = lambda status: next(
-    (i + 1 for i, stage in enumerate(STAGES) if stage.value == status), 0)
+templates.env.globals["step"] = lambda status: next((i + 1 for i, stage in enumerate(STAGES) if stage.value == status), 0)
 
 
 @dataclass(frozen=True)
@@ -91,8 +89,13 @@ async def web_session_briefly(services: Services, deadline: float, credentials: 
 
 
 def render(request: Request, web: WebSession, template: str, status_code: int = 200, **context: object) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, {"user": web.user, "csrf": web.csrf, **context},
-                                      status_code=status_code, headers={"Cache-Control": "no-store"})
+    return templates.TemplateResponse(
+        request,
+        template,
+        {"user": web.user, "csrf": web.csrf, **context},
+        status_code=status_code,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _same_origin(request: Request) -> bool:
@@ -111,8 +114,15 @@ def _safe_next(target: str | None) -> str:
 
 def _signed_in(request: Request, services: Services, token: str, target: str) -> RedirectResponse:
     response = RedirectResponse(_safe_next(target), status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, max_age=services.settings.access_token_minutes * 60, path="/",
-                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=services.settings.access_token_minutes * 60,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -120,14 +130,25 @@ def _signed_in(request: Request, services: Services, token: str, target: str) ->
 
 
 @router.get("/", response_class=HTMLResponse, name="web_home")
-def home(request: Request, web: WebSessionDep, session: SessionDep, services: ServicesDep,
-         cursor: str | None = None) -> HTMLResponse:
+def home(
+    request: Request, web: WebSessionDep, session: SessionDep, services: ServicesDep, cursor: str | None = None
+) -> HTMLResponse:
     page = _page_of(cursor, lambda after: video_service.list_videos(session, None, cursor=after, limit=HOME_PAGE_SIZE))
     owners = video_service.owner_names(session, (v.owner_id for v in page.items))
     processing = video_service.in_progress(session, web.user, PROCESSING_SHOWN) if web.user is not None else []
     live = {v.id for v in processing if video_service.streams_live(services, v)}
-    return render(request, web, "home.html", videos=page.items, owners=owners, next_cursor=page.next_cursor,
-                  processing=processing, live=live, first_page=not cursor, videos_limit=HOME_PAGE_SIZE)
+    return render(
+        request,
+        web,
+        "home.html",
+        videos=page.items,
+        owners=owners,
+        next_cursor=page.next_cursor,
+        processing=processing,
+        live=live,
+        first_page=not cursor,
+        videos_limit=HOME_PAGE_SIZE,
+    )
 
 
 def _page_of(cursor: str | None, fetch: Callable[[str | None], video_service.VideoRows]) -> video_service.VideoRows:
@@ -139,34 +160,43 @@ def _page_of(cursor: str | None, fetch: Callable[[str | None], video_service.Vid
 
 
 @router.get("/my-videos", response_class=HTMLResponse, name="web_my_videos")
-def my_videos_page(request: Request, web: WebSessionDep, session: SessionDep, services: ServicesDep,
-                   cursor: str | None = None) -> Response:
+def my_videos_page(
+    request: Request, web: WebSessionDep, session: SessionDep, services: ServicesDep, cursor: str | None = None
+) -> Response:
     if web.user is None:
         return RedirectResponse("/login?next=/my-videos", status_code=303)
     user = web.user
-    page = _page_of(cursor, lambda after: video_service.list_videos(session, user, cursor=after, limit=MY_PAGE_SIZE,
-                                                                    mine=True))
+    page = _page_of(cursor, lambda after: video_service.list_videos(session, user, cursor=after, limit=MY_PAGE_SIZE, mine=True))
     live = {v.id for v in page.items if video_service.streams_live(services, v)}
     return render(request, web, "my_videos.html", videos=page.items, next_cursor=page.next_cursor, live=live)
 
 
 @router.get("/channel/{owner_id}", response_class=HTMLResponse, name="web_channel")
-def channel_page(owner_id: int, request: Request, web: WebSessionDep, session: SessionDep,
-                 cursor: str | None = None) -> HTMLResponse:
+def channel_page(
+    owner_id: int, request: Request, web: WebSessionDep, session: SessionDep, cursor: str | None = None
+) -> HTMLResponse:
     owner = accounts.public_user(session, owner_id)
     if owner is None:
-        return render(request, web, "error.html", status_code=404, title="Channel not found",
-                      message="There is no such channel.")
-    page = _page_of(cursor, lambda after: video_service.list_videos(session, None, cursor=after, limit=HOME_PAGE_SIZE,
-                                                                    owner_id=owner.id))
-    return render(request, web, "channel.html", owner=owner, owner_name=accounts.display_name(owner),
-                  videos=page.items, next_cursor=page.next_cursor)
+        return render(request, web, "error.html", status_code=404, title="Channel not found", message="There is no such channel.")
+    page = _page_of(
+        cursor, lambda after: video_service.list_videos(session, None, cursor=after, limit=HOME_PAGE_SIZE, owner_id=owner.id)
+    )
+    return render(
+        request,
+        web,
+        "channel.html",
+        owner=owner,
+        owner_name=accounts.display_name(owner),
+        videos=page.items,
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get("/favicon.ico", name="web_favicon")
 def favicon() -> FileResponse:
-    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
-                        headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(
+        STATIC_DIR / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+    )
 
 
 # --- sign up, log in, log out ------------------------------------------------------------------
@@ -178,12 +208,25 @@ def signup_page(request: Request, web: WebSessionDep) -> HTMLResponse:
 
 
 @router.post("/signup", response_class=HTMLResponse)
-async def signup_submit(request: Request, services: ServicesDep, deadline: DeadlineDep, credentials: CredentialsDep,
-                        email: Annotated[str, Form()], password: Annotated[str, Form()],
-                        full_name: Annotated[str, Form()] = "") -> Response:
+async def signup_submit(
+    request: Request,
+    services: ServicesDep,
+    deadline: DeadlineDep,
+    credentials: CredentialsDep,
+    email: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    full_name: Annotated[str, Form()] = "",
+) -> Response:
     async def again(message: str, status_code: int) -> HTMLResponse:
-        return render(request, await web_session_briefly(services, deadline, credentials), "signup.html",
-                      status_code=status_code, error=message, email=email, full_name=full_name)
+        return render(
+            request,
+            await web_session_briefly(services, deadline, credentials),
+            "signup.html",
+            status_code=status_code,
+            error=message,
+            email=email,
+            full_name=full_name,
+        )
 
     if not _same_origin(request):
         return await again("This form must be sent from this site.", 403)
@@ -205,12 +248,25 @@ def login_page(request: Request, web: WebSessionDep, next: str = "/") -> HTMLRes
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login_submit(request: Request, services: ServicesDep, deadline: DeadlineDep, credentials: CredentialsDep,
-                       email: Annotated[str, Form()], password: Annotated[str, Form()],
-                       next: Annotated[str, Form()] = "/") -> Response:
+async def login_submit(
+    request: Request,
+    services: ServicesDep,
+    deadline: DeadlineDep,
+    credentials: CredentialsDep,
+    email: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
     async def again(message: str, status_code: int) -> HTMLResponse:
-        return render(request, await web_session_briefly(services, deadline, credentials), "login.html",
-                      status_code=status_code, error=message, email=email, next=_safe_next(next))
+        return render(
+            request,
+            await web_session_briefly(services, deadline, credentials),
+            "login.html",
+            status_code=status_code,
+            error=message,
+            email=email,
+            next=_safe_next(next),
+        )
 
     if not _same_origin(request):
         return await again("This form must be sent from this site.", 403)
@@ -222,12 +278,19 @@ async def login_submit(request: Request, services: ServicesDep, deadline: Deadli
 
 
 @router.post("/logout")
-def logout_submit(request: Request, web: WebSessionDep, services: ServicesDep,
-                  csrf_token: Annotated[str, Form()] = "") -> Response:
+def logout_submit(
+    request: Request, web: WebSessionDep, services: ServicesDep, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
     if web.claims is not None:
         if not csrf_matches(services.settings, web.claims, csrf_token):
-            return render(request, web, "error.html", status_code=403, title="Not signed out",
-                          message="The sign-out form was not sent from this site's page.")
+            return render(
+                request,
+                web,
+                "error.html",
+                status_code=403,
+                title="Not signed out",
+                message="The sign-out form was not sent from this site's page.",
+            )
         accounts.log_out(services, web.claims)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
@@ -248,13 +311,25 @@ def upload_page(request: Request, web: WebSessionDep, services: ServicesDep) -> 
 
 
 def _not_found(request: Request, web: WebSession) -> HTMLResponse:
-    return render(request, web, "error.html", status_code=404, title="Video not found",
-                  message="There is no such video, or it is not yours to see.")
+    return render(
+        request,
+        web,
+        "error.html",
+        status_code=404,
+        title="Video not found",
+        message="There is no such video, or it is not yours to see.",
+    )
 
 
 @router.get("/watch/{video_id}", response_class=HTMLResponse, name="web_watch")
-def watch_page(video_id: int, request: Request, web: WebSessionDep, session: SessionDep, services: ServicesDep,
-               t: Annotated[float | None, Query(ge=0)] = None) -> HTMLResponse:
+def watch_page(
+    video_id: int,
+    request: Request,
+    web: WebSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    t: Annotated[float | None, Query(ge=0)] = None,
+) -> HTMLResponse:
     try:
         video = video_service.visible_video(session, video_id, web.user)
     except ApiError:
@@ -264,22 +339,41 @@ def watch_page(video_id: int, request: Request, web: WebSessionDep, session: Ses
     watch = playback.watch(session, services, ObjectLinks(request, services), video)
     summary_row = playback.summary_row(session, video)
     # MP4 fallback: the largest rung up to 720p plays almost anywhere.
-    mp4 = max((v for v in watch.variants if v.height <= 720 or v.width <= 720), key=lambda v: v.height,
-              default=watch.variants[0] if watch.variants else None)
+    mp4 = max(
+        (v for v in watch.variants if v.height <= 720 or v.width <= 720),
+        key=lambda v: v.height,
+        default=watch.variants[0] if watch.variants else None,
+    )
     owner = session.get(User, video.owner_id) if video.owner_id else None
     start = t if t is not None and (video.duration_seconds is None or t < video.duration_seconds) else 0.0
-    return render(request, web, "watch.html", video=video, watch=watch, mp4=mp4,
-                  summary=summary_row.summary if summary_row is not None else "",
-                  segments=playback.segment_rows(session, video), chapters=playback.chapters(session, video),
-                  start=start, owner=owner, owner_name=accounts.display_name(owner) if owner else None)
+    return render(
+        request,
+        web,
+        "watch.html",
+        video=video,
+        watch=watch,
+        mp4=mp4,
+        summary=summary_row.summary if summary_row is not None else "",
+        segments=playback.segment_rows(session, video),
+        chapters=playback.chapters(session, video),
+        start=start,
+        owner=owner,
+        owner_name=accounts.display_name(owner) if owner else None,
+    )
 
 
 # --- search -----------------------------------------------------------------------------------
 
 
 @router.get("/search", response_class=HTMLResponse, name="web_search")
-def search_page(request: Request, web: WebSessionDep, services: ServicesDep, session: SessionDep,
-                q: Annotated[str, Query(max_length=500)] = "", cursor: str | None = None) -> HTMLResponse:
+def search_page(
+    request: Request,
+    web: WebSessionDep,
+    services: ServicesDep,
+    session: SessionDep,
+    q: Annotated[str, Query(max_length=500)] = "",
+    cursor: str | None = None,
+) -> HTMLResponse:
     hits, total, next_cursor, error = [], 0, None, None
     if q.strip():
         try:
@@ -288,9 +382,21 @@ def search_page(request: Request, web: WebSessionDep, services: ServicesDep, ses
             hits, total, next_cursor = page.hits, page.total, page.next_cursor
         except ApiError:  # only a cursor can be refused here
             error = "That page of results is no longer available; search again."
-    moments = {hit.video_id: [(math.floor(spoken_moment(m.start, m.end, m.text, q) * 10) / 10, m) for m in hit.matches]
-               or ([(math.floor(hit.moment.start * 10) / 10, hit.moment)] if hit.moment is not None else [])
-               for hit in hits}
+    moments = {
+        hit.video_id: [(math.floor(spoken_moment(m.start, m.end, m.text, q) * 10) / 10, m) for m in hit.matches]
+        or ([(math.floor(hit.moment.start * 10) / 10, hit.moment)] if hit.moment is not None else [])
+        for hit in hits
+    }
     suggestions = video_service.search_suggestions(session) if not hits and not error else []
-    return render(request, web, "search.html", q=q, hits=hits, total=total, next_cursor=next_cursor,
-                  moments=moments, error=error, suggestions=suggestions)
+    return render(
+        request,
+        web,
+        "search.html",
+        q=q,
+        hits=hits,
+        total=total,
+        next_cursor=next_cursor,
+        moments=moments,
+        error=error,
+        suggestions=suggestions,
+    )

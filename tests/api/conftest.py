@@ -108,9 +108,17 @@ def make_user(client: TestClient) -> Callable[..., ApiUser]:
 _clock = itertools.count()
 
 
-def seed_video(client: TestClient, owner: ApiUser | None, *, status: VideoStatus = VideoStatus.READY,
-               title: str = "A video", created_at: datetime | None = None, materialize: bool = False,
-               variant_bytes: bytes = b"", index_text: str | None = None) -> int:
+def seed_video(
+    client: TestClient,
+    owner: ApiUser | None,
+    *,
+    status: VideoStatus = VideoStatus.READY,
+    title: str = "A video",
+    created_at: datetime | None = None,
+    materialize: bool = False,
+    variant_bytes: bytes = b"",
+    index_text: str | None = None,
+) -> int:
     """A video row as the pipeline leaves it; `materialize` adds a 360p variant, thumbnail,
     transcript (with segments and VTT), summary and their objects; `index_text` a search document."""
     services = services_of(client)
@@ -118,8 +126,15 @@ def seed_video(client: TestClient, owner: ApiUser | None, *, status: VideoStatus
     # Distinct, increasing timestamps unless given: list order is then known.
     created = created_at or datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(_clock))
     with session_scope(services.engine) as session:
-        video = Video(title=title, description=f"About {title}", owner_id=owner.id if owner else None,
-                      status=status.value, created_at=created, updated_at=created, duration_seconds=4.0)
+        video = Video(
+            title=title,
+            description=f"About {title}",
+            owner_id=owner.id if owner else None,
+            status=status.value,
+            created_at=created,
+            updated_at=created,
+            duration_seconds=4.0,
+        )
         session.add(video)
         session.flush()
         vid = video.id
@@ -129,22 +144,61 @@ def seed_video(client: TestClient, owner: ApiUser | None, *, status: VideoStatus
             vtt = "WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.000\nhello world\n\n"
             store.put_bytes(keys.transcript_vtt_key(vid), vtt.encode(), "text/vtt")
             video.thumbnail_key = keys.thumbnail_key(vid)
-            session.add(VideoVariant(video_id=vid, label="360p", width=640, height=360, video_codec="h264",
-                                     audio_codec="aac", bitrate=500_000, size_bytes=len(variant_bytes),
-                                     object_key=keys.variant_key(vid, "360p")))
-            session.add(VideoTranscript(video_id=vid, language="en", text="hello world. the river flows.",
-                                        word_count=5, segment_count=2, vtt_key=keys.transcript_vtt_key(vid)))
-            session.add_all([
-                TranscriptSegment(video_id=vid, position=0, start_seconds=0.0, end_seconds=2.0, text="hello world."),
-                TranscriptSegment(video_id=vid, position=1, start_seconds=2.0, end_seconds=4.0,
-                                  text="the river flows."),
-            ])
-            session.add(VideoSummary(video_id=vid, summary="A greeting and a river.", sentence_count=1, chunk_count=1,
-                                     quality_score=0.9, model_info={"provider": "extractive"}))
+            session.add(
+                VideoVariant(
+                    video_id=vid,
+                    label="360p",
+                    width=640,
+                    height=360,
+                    video_codec="h264",
+                    audio_codec="aac",
+                    bitrate=500_000,
+                    size_bytes=len(variant_bytes),
+                    object_key=keys.variant_key(vid, "360p"),
+                )
+            )
+            session.add(
+                VideoTranscript(
+                    video_id=vid,
+                    language="en",
+                    text="hello world. the river flows.",
+                    word_count=5,
+                    segment_count=2,
+                    vtt_key=keys.transcript_vtt_key(vid),
+                )
+            )
+            session.add_all(
+                [
+                    TranscriptSegment(video_id=vid, position=0, start_seconds=0.0, end_seconds=2.0, text="hello world."),
+                    TranscriptSegment(video_id=vid, position=1, start_seconds=2.0, end_seconds=4.0, text="the river flows."),
+                ]
+            )
+            session.add(
+                VideoSummary(
+                    video_id=vid,
+                    summary="A greeting and a river.",
+                    sentence_count=1,
+                    chunk_count=1,
+                    quality_score=0.9,
+                    model_info={"provider": "extractive"},
+                )
+            )
     if index_text is not None:
-        services.search.upsert(SearchDocument(
-            video_id=vid, title=title, description=f"About {title}", owner_id=owner.id if owner else None,
-            owner_name=None, transcript=index_text, summary="", status=status.value, language="en",
-            created_at=created, updated_at=created, duration_seconds=4.0,
-            segments=(TimedSegment(0.0, 2.0, "introduction"), TimedSegment(2.0, 4.0, index_text))))
+        services.search.upsert(
+            SearchDocument(
+                video_id=vid,
+                title=title,
+                description=f"About {title}",
+                owner_id=owner.id if owner else None,
+                owner_name=None,
+                transcript=index_text,
+                summary="",
+                status=status.value,
+                language="en",
+                created_at=created,
+                updated_at=created,
+                duration_seconds=4.0,
+                segments=(TimedSegment(0.0, 2.0, "introduction"), TimedSegment(2.0, 4.0, index_text)),
+            )
+        )
     return vid

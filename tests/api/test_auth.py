@@ -82,14 +82,14 @@ def test_expired_tampered_wrong_algorithm_and_foreign_tokens_are_rejected(sqlite
     settings = services_of(sqlite_client).settings
     key = settings.jwt_signing_key()
     now = datetime.now(UTC)
-    claims = {"sub": str(user.id), "aud": ACCESS_AUDIENCE, "iat": now, "exp": now + timedelta(minutes=5),
-              "jti": uuid.uuid4().hex}
+    claims = {"sub": str(user.id), "aud": ACCESS_AUDIENCE, "iat": now, "exp": now + timedelta(minutes=5), "jti": uuid.uuid4().hex}
     assert _me(sqlite_client, jwt.encode(claims, key, algorithm="HS256")) == 200  # the control
 
     expired = jwt.encode({**claims, "iat": now - timedelta(hours=2), "exp": now - timedelta(hours=1)}, key, "HS256")
     header, payload, signature = user.token.split(".")
     tampered_payload = jwt.utils.base64url_encode(
-        jwt.utils.base64url_decode(payload).replace(str(user.id).encode(), str(user.id + 1).encode())).decode()
+        jwt.utils.base64url_decode(payload).replace(str(user.id).encode(), str(user.id + 1).encode())
+    ).decode()
     tampered = ".".join([header, tampered_payload, signature])
     resigned_elsewhere = jwt.encode(claims, "another-secret-" + "y" * 32, algorithm="HS256")
     wrong_algorithm = jwt.encode(claims, key, algorithm="HS512")
@@ -97,8 +97,17 @@ def test_expired_tampered_wrong_algorithm_and_foreign_tokens_are_rejected(sqlite
     missing_jti = jwt.encode({k: v for k, v in claims.items() if k != "jti"}, key, algorithm="HS256")
     upload_token = create_upload_token(settings, user.id, "some-upload").token  # another audience
     unknown_user = jwt.encode({**claims, "sub": "999999"}, key, algorithm="HS256")
-    for token in (expired, tampered, resigned_elsewhere, wrong_algorithm, alg_none, missing_jti, upload_token,
-                  unknown_user, "not.a.jwt"):
+    for token in (
+        expired,
+        tampered,
+        resigned_elsewhere,
+        wrong_algorithm,
+        alg_none,
+        missing_jti,
+        upload_token,
+        unknown_user,
+        "not.a.jwt",
+    ):
         response = sqlite_client.get(f"{API}/users/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, token
         assert response.headers["www-authenticate"] == "Bearer"
@@ -108,8 +117,7 @@ def test_expired_tampered_wrong_algorithm_and_foreign_tokens_are_rejected(sqlite
 
 
 @pytest.mark.parametrize("revocation", ["database", "redis"])
-def test_logout_revokes_in_the_configured_store(make_client, make_settings, tmp_path, redis_url: str,
-                                                revocation: str) -> None:
+def test_logout_revokes_in_the_configured_store(make_client, make_settings, tmp_path, redis_url: str, revocation: str) -> None:
     overrides = {"REDIS_URL": redis_url} if revocation == "redis" else {}
     settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", **overrides)
     client = make_client(settings)
@@ -127,8 +135,7 @@ def test_logout_revokes_in_the_configured_store(make_client, make_settings, tmp_
 
 
 @pytest.mark.parametrize("counter", ["memory", "redis"])
-def test_failed_logins_are_throttled_per_account(make_client, make_settings, tmp_path, redis_url: str,
-                                                 counter: str) -> None:
+def test_failed_logins_are_throttled_per_account(make_client, make_settings, tmp_path, redis_url: str, counter: str) -> None:
     overrides = {"REDIS_URL": redis_url} if counter == "redis" else {}
     settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", LOGIN_MAX_FAILURES="3", **overrides)
     # A client address of its own, so counters in a shared Redis never meet another test's.
@@ -146,8 +153,7 @@ def _sqlite(make_settings, tmp_path, **overrides: str):
     return make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", **overrides)
 
 
-def test_failures_on_one_account_never_block_another_accounts_correct_password(make_client, make_settings,
-                                                                              tmp_path) -> None:
+def test_failures_on_one_account_never_block_another_accounts_correct_password(make_client, make_settings, tmp_path) -> None:
     """Issue 13: five failures for one account locked every account behind the same address."""
     client = make_client(_sqlite(make_settings, tmp_path, LOGIN_MAX_FAILURES="3"), client=("203.0.113.7", 5000))
     victim, colleague = make_user_in(client), make_user_in(client)
@@ -160,8 +166,7 @@ def test_failures_on_one_account_never_block_another_accounts_correct_password(m
     assert _login(elsewhere, victim.email).status_code == 200
 
 
-def test_guessing_one_account_from_many_addresses_hits_the_account_limit(make_client, make_settings,
-                                                                         tmp_path) -> None:
+def test_guessing_one_account_from_many_addresses_hits_the_account_limit(make_client, make_settings, tmp_path) -> None:
     settings = _sqlite(make_settings, tmp_path, LOGIN_MAX_FAILURES="3", LOGIN_MAX_FAILURES_PER_ACCOUNT="4")
     first = make_client(settings, client=("203.0.113.1", 5000))
     user = make_user_in(first)
@@ -173,8 +178,7 @@ def test_guessing_one_account_from_many_addresses_hits_the_account_limit(make_cl
     assert _login(third, make_user_in(first).email).status_code == 200  # other accounts are untouched
 
 
-def test_one_address_spraying_many_accounts_hits_the_higher_address_ceiling(make_client, make_settings,
-                                                                            tmp_path) -> None:
+def test_one_address_spraying_many_accounts_hits_the_higher_address_ceiling(make_client, make_settings, tmp_path) -> None:
     settings = _sqlite(make_settings, tmp_path, LOGIN_MAX_FAILURES="3", LOGIN_MAX_FAILURES_PER_ADDRESS="6")
     attacker = make_client(settings, client=("203.0.113.7", 5000))
     for _ in range(6):  # one guess each at six accounts: never three at the same one
@@ -194,8 +198,9 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(make_client, make_s
     assert _login_from(direct, email, "192.0.2.99").status_code == 429
 
     # Behind a configured proxy, each forwarded client has its own counters.
-    settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'proxied.db'}", LOGIN_MAX_FAILURES="2",
-                             TRUSTED_PROXIES="10.0.0.5")
+    settings = make_settings(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'proxied.db'}", LOGIN_MAX_FAILURES="2", TRUSTED_PROXIES="10.0.0.5"
+    )
     proxied = make_client(settings, client=("10.0.0.5", 5000))
     for _ in range(2):
         assert _login_from(proxied, email, "192.0.2.1").status_code == 401
@@ -204,13 +209,13 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(make_client, make_s
 
 
 def _login_from(client, email: str, forwarded_for: str):
-    return client.post(f"{API}/auth/login", data={"username": email, "password": "guess-123456"},
-                       headers={"X-Forwarded-For": forwarded_for})
+    return client.post(
+        f"{API}/auth/login", data={"username": email, "password": "guess-123456"}, headers={"X-Forwarded-For": forwarded_for}
+    )
 
 
 def test_check_email_is_rate_limited_per_address(make_client, make_settings, tmp_path) -> None:
-    client = make_client(_sqlite(make_settings, tmp_path, CHECK_EMAIL_MAX_PER_MINUTE="3"),
-                         client=("203.0.113.7", 5000))
+    client = make_client(_sqlite(make_settings, tmp_path, CHECK_EMAIL_MAX_PER_MINUTE="3"), client=("203.0.113.7", 5000))
     for _ in range(3):
         assert client.post(f"{API}/users/check-email", json={"email": _email()}).status_code == 200
     limited = client.post(f"{API}/users/check-email", json={"email": _email()})

@@ -30,12 +30,17 @@ from tests.fixtures.database import isolate_environment
 
 
 @pytest.mark.integration
-def test_sixty_concurrent_readers_never_stall(database_url: str, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sixty_concurrent_readers_never_stall(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     isolate_environment(monkeypatch, tmp_path)
-    env = {"VIDEOAI_HOME": str(tmp_path / "home"), "DATABASE_URL": database_url,
-           "JWT_SECRET": "test-secret-" + "x" * 32, "DB_POOL_SIZE": "2", "DB_MAX_OVERFLOW": "1",
-           "DB_POOL_TIMEOUT": "20", "API_QUEUE_SECONDS": "5"}
+    env = {
+        "VIDEOAI_HOME": str(tmp_path / "home"),
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": "test-secret-" + "x" * 32,
+        "DB_POOL_SIZE": "2",
+        "DB_MAX_OVERFLOW": "1",
+        "DB_POOL_TIMEOUT": "20",
+        "API_QUEUE_SECONDS": "5",
+    }
     seeded = seed(env, videos=20, users=5)
     with api_server({**os.environ, **env}, free_port(), tmp_path / "api.log") as server:
         result = drive(server.base, clients=60, seconds=3, seeded=seeded, mix={"detail": 3, "watch": 1}, timeout=15)
@@ -47,13 +52,16 @@ def test_sixty_concurrent_readers_never_stall(database_url: str, tmp_path: Path,
 
 
 @pytest.mark.integration
-def test_overload_is_shed_with_503_and_retry_after_not_queued_forever(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_overload_is_shed_with_503_and_retry_after_not_queued_forever(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """More clients than the process admits: the excess is answered 503 + Retry-After within
     API_QUEUE_SECONDS, the rest are served; no answer is slow, none is a 500."""
     isolate_environment(monkeypatch, tmp_path)
-    env = {"VIDEOAI_HOME": str(tmp_path / "home"), "JWT_SECRET": "test-secret-" + "x" * 32,
-           "API_MAX_IN_FLIGHT": "3", "API_QUEUE_SECONDS": "0.3"}
+    env = {
+        "VIDEOAI_HOME": str(tmp_path / "home"),
+        "JWT_SECRET": "test-secret-" + "x" * 32,
+        "API_MAX_IN_FLIGHT": "3",
+        "API_QUEUE_SECONDS": "0.3",
+    }
     seeded = seed(env, videos=20, users=5)
     with api_server({**os.environ, **env}, free_port(), tmp_path / "api.log") as server:
         base = server.base
@@ -65,11 +73,19 @@ def test_overload_is_shed_with_503_and_retry_after_not_queued_forever(tmp_path: 
 
 # --- In one process: the gates, driven through the real app ------------------------------------
 
+
 def _gated_client(make_client, make_settings, tmp_path: Path, **overrides: str) -> TestClient:
     """One database slot (pool 1 + 2, less the reserve of 2) and one password hash at a time."""
-    return make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}",
-                                     JWT_SECRET="test-secret-" + "x" * 32, DB_POOL_SIZE="1", DB_MAX_OVERFLOW="2",
-                                     PASSWORD_HASH_CONCURRENCY="1", **overrides))
+    return make_client(
+        make_settings(
+            DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}",
+            JWT_SECRET="test-secret-" + "x" * 32,
+            DB_POOL_SIZE="1",
+            DB_MAX_OVERFLOW="2",
+            PASSWORD_HASH_CONCURRENCY="1",
+            **overrides,
+        )
+    )
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
@@ -80,7 +96,8 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
 
 
 def test_a_login_hashing_holds_no_database_slot_and_hashes_are_capped(
-        make_client, make_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_client, make_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A login's Argon2 check (~0.15 s of CPU) runs after its connection is given back, under its
     own gate: reads go on while logins hash (before, each login held a database slot through its
     hash, so a burst of logins starved every read), and hashes beyond PASSWORD_HASH_CONCURRENCY
@@ -97,8 +114,11 @@ def test_a_login_hashing_holds_no_database_slot_and_hashes_are_capped(
 
     monkeypatch.setattr(accounts, "verify_password", held_verify)
     first: dict[str, int] = {}
-    login = threading.Thread(target=lambda: first.update(status=client.post(
-        f"{API}/auth/login", data={"username": user.email, "password": PASSWORD}).status_code))
+    login = threading.Thread(
+        target=lambda: first.update(
+            status=client.post(f"{API}/auth/login", data={"username": user.email, "password": PASSWORD}).status_code
+        )
+    )
     login.start()
     try:
         services = services_of(client)
@@ -115,8 +135,7 @@ def test_a_login_hashing_holds_no_database_slot_and_hashes_are_capped(
     assert first["status"] == 200
 
 
-def test_a_request_waits_one_queue_budget_in_all_not_one_per_gate(make_client, make_settings,
-                                                                  tmp_path: Path) -> None:
+def test_a_request_waits_one_queue_budget_in_all_not_one_per_gate(make_client, make_settings, tmp_path: Path) -> None:
     """API_QUEUE_SECONDS bounds a request's waits together: time spent waiting for admission is
     not waited again at the database gate (before, 2 s + 3 s of separate budgets)."""
     client = _gated_client(make_client, make_settings, tmp_path, API_MAX_IN_FLIGHT="1", API_QUEUE_SECONDS="2")
@@ -147,8 +166,7 @@ def test_a_request_waits_one_queue_budget_in_all_not_one_per_gate(make_client, m
     assert waited < 2.7, waited  # one budget (2 s) and some slack; per-gate budgets took ~3 s
 
 
-def test_database_concurrency_is_bounded_by_the_setting_and_by_the_pool(make_client, make_settings,
-                                                                         tmp_path: Path) -> None:
+def test_database_concurrency_is_bounded_by_the_setting_and_by_the_pool(make_client, make_settings, tmp_path: Path) -> None:
     """API_DB_CONCURRENCY bounds the requests in the database (threads past a few per core only
     contend for the GIL: 75 % of peak throughput at 200 clients with 18 at once, 94 % with 4),
     and never admits more than the pool can serve."""
@@ -156,6 +174,7 @@ def test_database_concurrency_is_bounded_by_the_setting_and_by_the_pool(make_cli
     secret = "test-secret-" + "x" * 32
     bounded = make_client(make_settings(DATABASE_URL=database, JWT_SECRET=secret, API_DB_CONCURRENCY="4"))
     assert services_of(bounded).db_gate.capacity == 4
-    small_pool = make_client(make_settings(DATABASE_URL=database, JWT_SECRET=secret, API_DB_CONCURRENCY="8",
-                                           DB_POOL_SIZE="2", DB_MAX_OVERFLOW="1"))
+    small_pool = make_client(
+        make_settings(DATABASE_URL=database, JWT_SECRET=secret, API_DB_CONCURRENCY="8", DB_POOL_SIZE="2", DB_MAX_OVERFLOW="1")
+    )
     assert services_of(small_pool).db_gate.capacity == 1  # 2 + 1 connections, less the reserve of 2

@@ -41,8 +41,14 @@ def _fuzz(operation, mode: GenerationMode, headers: dict[str, str], failures: li
     calls = 0
 
     @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
-    @hypothesis.settings(max_examples=EXAMPLES_PER_MODE, derandomize=True, deadline=None, database=None,
-                         phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @hypothesis.settings(
+        max_examples=EXAMPLES_PER_MODE,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     def exercise(case: schemathesis.Case) -> None:
         nonlocal calls
         calls += 1
@@ -50,8 +56,9 @@ def _fuzz(operation, mode: GenerationMode, headers: dict[str, str], failures: li
         try:
             case.validate_response(response, checks=ALL_CHECKS)
         except (AssertionError, FailureGroup) as exc:  # collect every operation's failures, report them all
-            failures.append(f"{operation.label} [{mode.value}] {response.status_code}: "
-                            f"{case.as_curl_command()}\n  {str(exc)[:300]}")
+            failures.append(
+                f"{operation.label} [{mode.value}] {response.status_code}: {case.as_curl_command()}\n  {str(exc)[:300]}"
+            )
 
     try:
         exercise()
@@ -92,9 +99,13 @@ def _is_error(response, status: int) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("video_id", [2**31, 2**63, 10**30])
 def test_huge_ids_are_422(client: TestClient, make_user, video_id: int) -> None:
     user = make_user()
-    for method, path in (("GET", f"/videos/{video_id}"), ("GET", f"/videos/{video_id}/watch"),
-                         ("GET", f"/videos/{video_id}/transcript"), ("DELETE", f"/videos/{video_id}"),
-                         ("GET", f"/videos/{video_id}/stream/360p")):
+    for method, path in (
+        ("GET", f"/videos/{video_id}"),
+        ("GET", f"/videos/{video_id}/watch"),
+        ("GET", f"/videos/{video_id}/transcript"),
+        ("DELETE", f"/videos/{video_id}"),
+        ("GET", f"/videos/{video_id}/stream/360p"),
+    ):
         _is_error(client.request(method, API + path, headers=user.headers), 422)
     _is_error(client.get(f"{API}/videos/list", params={"owner_id": video_id}), 422)
     _is_error(client.get(f"{API}/videos/search", params={"q": "x", "owner_id": video_id}), 422)
@@ -105,14 +116,19 @@ def test_nul_bytes_and_over_long_strings_are_422(client: TestClient, make_user) 
     user = make_user()
     vid = seed_video(client, user)
     _is_error(client.patch(f"{API}/videos/{vid}", json={"title": "a\x00b"}, headers=user.headers), 422)
-    _is_error(client.post(f"{API}/auth/signup", json={"email": "nul@example.com", "password": "abcdefgh12",
-                                                      "full_name": "x\x00"}), 422)
+    _is_error(
+        client.post(f"{API}/auth/signup", json={"email": "nul@example.com", "password": "abcdefgh12", "full_name": "x\x00"}), 422
+    )
     _is_error(client.post(f"{API}/auth/login", data={"username": "a\x00@example.com", "password": "p"}), 422)
     _is_error(client.get(f"{API}/videos/search", params={"q": "river\x00"}), 422)
     _is_error(client.get(f"{API}/videos/{vid}/stream/a%00b"), 422)
     presigned = {"title": "t", "filename": "f.mp4", "content_type": "video/mp4", "size_bytes": 10}
-    for field, value in (("filename", "x" * 600), ("filename", "a\x00.mp4"), ("title", "t\x00"),
-                         ("content_type", "video/" + "x" * 300)):
+    for field, value in (
+        ("filename", "x" * 600),
+        ("filename", "a\x00.mp4"),
+        ("title", "t\x00"),
+        ("content_type", "video/" + "x" * 300),
+    ):
         _is_error(client.post(f"{API}/videos/uploads", json={**presigned, field: value}, headers=user.headers), 422)
 
 
@@ -120,14 +136,26 @@ def test_nul_bytes_and_over_long_strings_are_422(client: TestClient, make_user) 
 def test_multipart_file_name_and_type_are_checked(client: TestClient, make_user, small_video_path) -> None:
     user = make_user()
     video = small_video_path.read_bytes()
-    for filename, content_type in (("x" * 600 + ".mp4", "video/mp4"), ("a\x00.mp4", "video/mp4"),
-                                   ("ok.mp4", "video/" + "x" * 300)):
+    for filename, content_type in (
+        ("x" * 600 + ".mp4", "video/mp4"),
+        ("a\x00.mp4", "video/mp4"),
+        ("ok.mp4", "video/" + "x" * 300),
+    ):
         # Built by hand: HTTP clients percent-encode a NUL in a filename, a hostile client need not.
-        body = (b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
-                + filename.encode() + b"\"\r\nContent-Type: " + content_type.encode() + b"\r\n\r\n"
-                + video + b"\r\n--b0undary--\r\n")
-        response = client.post(f"{API}/videos/upload", content=body, headers={
-            **user.headers, "Content-Type": "multipart/form-data; boundary=b0undary"})
+        body = (
+            b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="'
+            + filename.encode()
+            + b'"\r\nContent-Type: '
+            + content_type.encode()
+            + b"\r\n\r\n"
+            + video
+            + b"\r\n--b0undary--\r\n"
+        )
+        response = client.post(
+            f"{API}/videos/upload",
+            content=body,
+            headers={**user.headers, "Content-Type": "multipart/form-data; boundary=b0undary"},
+        )
         _is_error(response, 422)
 
 
@@ -149,8 +177,9 @@ def test_extreme_dates_and_giant_range_numbers_are_not_500(client: TestClient, m
 def test_malformed_json_is_a_documented_4xx(client: TestClient, make_user) -> None:
     user = make_user()
     vid = seed_video(client, user)
-    response = client.patch(f"{API}/videos/{vid}", content=b"{not json", headers={
-        **user.headers, "Content-Type": "application/json"})
+    response = client.patch(
+        f"{API}/videos/{vid}", content=b"{not json", headers={**user.headers, "Content-Type": "application/json"}
+    )
     assert response.status_code in (400, 422)
     documented = client.get("/openapi.json").json()["paths"]["/api/v1/videos/{video_id}"]["patch"]["responses"]
     assert str(response.status_code) in documented

@@ -42,22 +42,33 @@ def _signed(client, **claims: object) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.mark.parametrize("claims", [
-    {"sub": "1" * 40}, {"sub": "2147483648"}, {"sub": "0"}, {"sub": 7}, {"sub": "-1"}, {"sub": "１"},
-    {"sub": "1", "jti": "j" * 65}, {"sub": "1", "jti": ["list"]},
-    {"sub": "1", "iat": 10**20}, {"sub": "1", "iat": "yesterday"},
-])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "1" * 40},
+        {"sub": "2147483648"},
+        {"sub": "0"},
+        {"sub": 7},
+        {"sub": "-1"},
+        {"sub": "１"},
+        {"sub": "1", "jti": "j" * 65},
+        {"sub": "1", "jti": ["list"]},
+        {"sub": "1", "iat": 10**20},
+        {"sub": "1", "iat": "yesterday"},
+    ],
+)
 def test_a_validly_signed_token_whose_claims_do_not_parse_is_401(client, claims: dict) -> None:
     make_user_in(client)
     for path in (f"{API}/users/me", f"{API}/videos/list?owner_id=1"):
         response = client.get(path, headers=_signed(client, **claims))
         assert response.status_code == 401, (path, response.text)
-    assert client.get("/", headers={"Cookie": "videoai_session=" + _signed(client, **claims)["Authorization"][7:]}
-                      ).status_code == 200  # a page just treats it as signed out
+    assert (
+        client.get("/", headers={"Cookie": "videoai_session=" + _signed(client, **claims)["Authorization"][7:]}).status_code
+        == 200
+    )  # a page just treats it as signed out
 
 
-def test_a_lost_database_is_503_with_retry_after_then_served_again(make_client, make_settings,
-                                                                   make_postgres_database) -> None:
+def test_a_lost_database_is_503_with_retry_after_then_served_again(make_client, make_settings, make_postgres_database) -> None:
     url = make_postgres_database()
     client = make_client(make_settings(DATABASE_URL=url), raise_server_exceptions=False)
     user = make_user_in(client)
@@ -67,8 +78,7 @@ def test_a_lost_database_is_503_with_retry_after_then_served_again(make_client, 
     try:
         with admin.connect() as conn:  # the database goes away: refuses connections, and drops those it had
             conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
-                         {"name": name})
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": name})
         for path in (f"{API}/users/me", f"{API}/videos/list", f"{API}/videos/1"):
             lost = client.get(path, headers=user.headers)
             assert lost.status_code == 503, (path, lost.text)
@@ -82,8 +92,9 @@ def test_a_lost_database_is_503_with_retry_after_then_served_again(make_client, 
 
 
 def test_public_readiness_names_no_path_host_or_port(make_client, make_settings, tmp_path) -> None:
-    settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", REDIS_URL="redis://127.0.0.1:9/0",
-                             MIN_FREE_DISK_MB=str(10**12))
+    settings = make_settings(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", REDIS_URL="redis://127.0.0.1:9/0", MIN_FREE_DISK_MB=str(10**12)
+    )
     client = make_client(settings)
     response = client.get(f"{API}/health/ready")
     assert response.status_code == 503

@@ -10,21 +10,35 @@ from openapi_spec_validator import validate
 from tests.api.conftest import API
 
 EXPECTED_PUBLIC = {
-    ("GET", "/api/v1/health"), ("GET", "/api/v1/health/live"), ("GET", "/api/v1/health/ready"),
-    ("POST", "/api/v1/auth/signup"), ("POST", "/api/v1/auth/login"), ("POST", "/api/v1/users/check-email"),
-    ("GET", "/api/v1/videos/list"), ("GET", "/api/v1/videos/search"), ("GET", "/api/v1/videos/{video_id}"),
-    ("GET", "/api/v1/videos/{video_id}/watch"), ("GET", "/api/v1/videos/{video_id}/stream/{label}"),
-    ("GET", "/api/v1/videos/{video_id}/thumbnail"), ("GET", "/api/v1/videos/{video_id}/captions.vtt"),
-    ("GET", "/api/v1/videos/{video_id}/chapters"), ("GET", "/api/v1/videos/{video_id}/chapters.vtt"),
-    ("GET", "/api/v1/videos/{video_id}/hls/master.m3u8"), ("GET", "/api/v1/videos/{video_id}/hls/{label}/{name}"),
-    ("GET", "/api/v1/videos/{video_id}/transcript"), ("GET", "/api/v1/videos/{video_id}/summary"),
-    ("GET", "/api/v1/videos/{video_id}/hls/master.m3u8"), ("GET", "/api/v1/videos/{video_id}/hls/{label}/{name}"),
+    ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/health/live"),
+    ("GET", "/api/v1/health/ready"),
+    ("POST", "/api/v1/auth/signup"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/users/check-email"),
+    ("GET", "/api/v1/videos/list"),
+    ("GET", "/api/v1/videos/search"),
+    ("GET", "/api/v1/videos/{video_id}"),
+    ("GET", "/api/v1/videos/{video_id}/watch"),
+    ("GET", "/api/v1/videos/{video_id}/stream/{label}"),
+    ("GET", "/api/v1/videos/{video_id}/thumbnail"),
+    ("GET", "/api/v1/videos/{video_id}/captions.vtt"),
+    ("GET", "/api/v1/videos/{video_id}/chapters"),
+    ("GET", "/api/v1/videos/{video_id}/chapters.vtt"),
+    ("GET", "/api/v1/videos/{video_id}/hls/master.m3u8"),
+    ("GET", "/api/v1/videos/{video_id}/hls/{label}/{name}"),
+    ("GET", "/api/v1/videos/{video_id}/transcript"),
+    ("GET", "/api/v1/videos/{video_id}/summary"),
+    ("GET", "/api/v1/videos/{video_id}/hls/master.m3u8"),
+    ("GET", "/api/v1/videos/{video_id}/hls/{label}/{name}"),
     ("PUT", "/api/v1/videos/uploads/{upload_id}/content"),  # the token in its URL is the credential
 }
 # Every stored-object route answers HEAD as it answers GET (issue 13).
-EXPECTED_PUBLIC |= {("HEAD", path) for method, path in EXPECTED_PUBLIC
-                    if path.endswith(("/stream/{label}", "/thumbnail", "/captions.vtt", "/chapters.vtt",
-                                      "/master.m3u8", "/{label}/{name}"))}
+EXPECTED_PUBLIC |= {
+    ("HEAD", path)
+    for method, path in EXPECTED_PUBLIC
+    if path.endswith(("/stream/{label}", "/thumbnail", "/captions.vtt", "/chapters.vtt", "/master.m3u8", "/{label}/{name}"))
+}
 
 
 def _operations(client: TestClient):
@@ -108,12 +122,40 @@ def test_the_document_states_the_rules_the_api_enforces(make_client, make_settin
 
 # Stable names for client generators: renaming one is a visible change of the API.
 EXPECTED_OPERATION_IDS = {
-    "health", "live", "ready", "signup", "login", "logout", "me", "checkEmail",
-    "uploadVideo", "createPresignedUpload", "putUploadContent", "completeUpload",
-    "listVideos", "searchVideos", "getVideo", "updateVideo", "deleteVideo", "retryVideo",
-    "getTranscript", "getChapters", "getSummary", "watch",
-    "streamVariant", "thumbnail", "captions", "hlsMaster", "hlsMedia", "chaptersTrack",
-    "streamVariantHead", "thumbnailHead", "captionsHead", "hlsMasterHead", "hlsMediaHead", "chaptersTrackHead",
+    "health",
+    "live",
+    "ready",
+    "signup",
+    "login",
+    "logout",
+    "me",
+    "checkEmail",
+    "uploadVideo",
+    "createPresignedUpload",
+    "putUploadContent",
+    "completeUpload",
+    "listVideos",
+    "searchVideos",
+    "getVideo",
+    "updateVideo",
+    "deleteVideo",
+    "retryVideo",
+    "getTranscript",
+    "getChapters",
+    "getSummary",
+    "watch",
+    "streamVariant",
+    "thumbnail",
+    "captions",
+    "hlsMaster",
+    "hlsMedia",
+    "chaptersTrack",
+    "streamVariantHead",
+    "thumbnailHead",
+    "captionsHead",
+    "hlsMasterHead",
+    "hlsMediaHead",
+    "chaptersTrackHead",
 }
 
 
@@ -139,8 +181,13 @@ def test_every_operation_has_its_chosen_id_a_description_and_only_the_errors_it_
 
 def test_the_tus_endpoints_are_described_for_client_authors(sqlite_client) -> None:
     uploads = next(tag for tag in sqlite_client.get("/openapi.json").json()["tags"] if tag["name"] == "uploads")
-    for request in ("OPTIONS /api/v1/uploads/tus", "POST /api/v1/uploads/tus", "HEAD /api/v1/uploads/tus/{id}",
-                    "PATCH /api/v1/uploads/tus/{id}", "DELETE /api/v1/uploads/tus/{id}"):
+    for request in (
+        "OPTIONS /api/v1/uploads/tus",
+        "POST /api/v1/uploads/tus",
+        "HEAD /api/v1/uploads/tus/{id}",
+        "PATCH /api/v1/uploads/tus/{id}",
+        "DELETE /api/v1/uploads/tus/{id}",
+    ):
         assert f"`{request}" in uploads["description"], request
     for header in ("Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length"):
         assert header in uploads["description"], header

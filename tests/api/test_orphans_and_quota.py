@@ -27,35 +27,40 @@ from tests.fixtures.database import isolate_environment
 
 
 def _presigned(client: TestClient, headers: dict[str, str]):  # type: ignore[no-untyped-def]
-    return client.post(f"{API}/videos/uploads", headers=headers, json={
-        "title": "t", "filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 1000})
+    return client.post(
+        f"{API}/videos/uploads",
+        headers=headers,
+        json={"title": "t", "filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 1000},
+    )
 
 
 def test_open_uploads_are_capped_per_user(make_client, make_settings, tmp_path, small_video_path) -> None:
-    client = make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}",
-                                       MAX_OPEN_UPLOADS_PER_USER="2"))
+    client = make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", MAX_OPEN_UPLOADS_PER_USER="2"))
     user, other = make_user_in(client), make_user_in(client)
     assert [_presigned(client, user.headers).status_code for _ in range(2)] == [201, 201]
     refused = _presigned(client, user.headers)
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_open_uploads"
-    direct = client.post(f"{API}/videos/upload", headers=user.headers,
-                         files={"file": ("clip.mp4", small_video_path.read_bytes(), "video/mp4")})
+    direct = client.post(
+        f"{API}/videos/upload", headers=user.headers, files={"file": ("clip.mp4", small_video_path.read_bytes(), "video/mp4")}
+    )
     assert direct.status_code == 429
     assert _presigned(client, other.headers).status_code == 201  # a quota per user
 
 
 def _slow_body(head: bytes, stop: threading.Event) -> Iterator[bytes]:
     """A multipart upload that sends its start, then trickles until the server dies."""
-    yield (b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.mp4\"\r\n"
-           b"Content-Type: video/mp4\r\n\r\n" + head)
+    yield (
+        b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\nContent-Type: video/mp4\r\n\r\n' + head
+    )
     while not stop.is_set():
         yield b"\0" * 65536
         time.sleep(0.05)
 
 
 @pytest.mark.integration
-def test_an_api_killed_mid_upload_leaves_nothing_after_prune_uploads(tmp_path: Path, small_video_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_api_killed_mid_upload_leaves_nothing_after_prune_uploads(
+    tmp_path: Path, small_video_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     isolate_environment(monkeypatch, tmp_path)
     home = tmp_path / "home"
     env = {"VIDEOAI_HOME": str(home), "JWT_SECRET": "test-secret-" + "x" * 32, "LOG_FORMAT": "json"}
@@ -69,13 +74,17 @@ def test_an_api_killed_mid_upload_leaves_nothing_after_prune_uploads(tmp_path: P
             session.flush()
             user_id = user.id
         from pipeline.settings import Settings
+
         token = create_access_token(Settings(**env), user_id).token  # type: ignore[arg-type]
 
         def upload() -> None:
             with contextlib.suppress(httpx.HTTPError):  # the server is killed under it
-                httpx.post(f"{base}{API}/videos/upload", headers={
-                    "Authorization": f"Bearer {token}", "Content-Type": "multipart/form-data; boundary=b0undary"},
-                    content=_slow_body(small_video_path.read_bytes(), stop), timeout=60)
+                httpx.post(
+                    f"{base}{API}/videos/upload",
+                    headers={"Authorization": f"Bearer {token}", "Content-Type": "multipart/form-data; boundary=b0undary"},
+                    content=_slow_body(small_video_path.read_bytes(), stop),
+                    timeout=60,
+                )
 
         sender = threading.Thread(target=upload, daemon=True)
         sender.start()
@@ -96,8 +105,13 @@ def test_an_api_killed_mid_upload_leaves_nothing_after_prune_uploads(tmp_path: P
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(UploadMetadata)) == 1
 
-    subprocess.run([sys.executable, "-m", "orchestration.cli", "prune-uploads", "--older-than-hours", "0"],
-                   env={**os.environ, **env}, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "prune-uploads", "--older-than-hours", "0"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert list(staging.iterdir()) == []
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(UploadMetadata)) == 0

@@ -22,8 +22,9 @@ def test_watch_gives_playable_urls_for_a_ready_video(client, make_user) -> None:
     (variant,) = body["variants"]
     assert variant["url"] == f"http://testserver{API}/videos/{vid}/stream/360p"
     assert body["thumbnail_url"] == f"http://testserver{API}/videos/{vid}/thumbnail"
-    assert body["captions"] == [{"language": "en", "format": "text/vtt",
-                                 "url": f"http://testserver{API}/videos/{vid}/captions.vtt"}]
+    assert body["captions"] == [
+        {"language": "en", "format": "text/vtt", "url": f"http://testserver{API}/videos/{vid}/captions.vtt"}
+    ]
     whole = client.get(variant["url"])
     assert whole.status_code == 200 and whole.content == VARIANT
     assert whole.headers["accept-ranges"] == "bytes" and whole.headers["content-type"] == "video/mp4"
@@ -36,8 +37,12 @@ def test_ranged_get_answers_206_with_the_right_bytes(client, make_user) -> None:
     vid = seed_video(client, make_user(), materialize=True, variant_bytes=VARIANT)
     url = f"{API}/videos/{vid}/stream/360p"
     size = len(VARIANT)
-    for header, start, end in (("bytes=100-199", 100, 199), ("bytes=10000-", 10000, size - 1),
-                               ("bytes=-24", size - 24, size - 1), ("bytes=10200-99999", 10200, size - 1)):
+    for header, start, end in (
+        ("bytes=100-199", 100, 199),
+        ("bytes=10000-", 10000, size - 1),
+        ("bytes=-24", size - 24, size - 1),
+        ("bytes=10200-99999", 10200, size - 1),
+    ):
         response = client.get(url, headers={"Range": header})
         assert response.status_code == 206, header
         assert response.content == VARIANT[start : end + 1]
@@ -58,8 +63,16 @@ def test_a_video_that_is_not_ready_answers_with_its_status(sqlite_client) -> Non
     vid = seed_video(sqlite_client, owner, status=VideoStatus.TRANSCODING)
     store = services_of(sqlite_client).store
     store.put_bytes(keys.hls_key(vid, "360p/seg_00000.ts"), b"G" * 188)  # no master playlist: nothing streams yet
-    for path in ("watch", "stream/360p", "thumbnail", "captions.vtt", "transcript", "summary",
-                 "hls/master.m3u8", "hls/360p/seg_00000.ts"):
+    for path in (
+        "watch",
+        "stream/360p",
+        "thumbnail",
+        "captions.vtt",
+        "transcript",
+        "summary",
+        "hls/master.m3u8",
+        "hls/360p/seg_00000.ts",
+    ):
         response = sqlite_client.get(f"{API}/videos/{vid}/{path}", headers=owner.headers)
         assert response.status_code == 409, path
         assert response.json()["error"]["code"] == "video_not_ready"
@@ -101,7 +114,9 @@ def test_transcript_and_summary(client, make_user) -> None:
     body = transcript.json()
     assert body["text"] == "hello world. the river flows." and body["language"] == "en"
     assert [(s["start_seconds"], s["end_seconds"], s["text"]) for s in body["segments"]] == [
-        (0.0, 2.0, "hello world."), (2.0, 4.0, "the river flows.")]
+        (0.0, 2.0, "hello world."),
+        (2.0, 4.0, "the river flows."),
+    ]
     assert client.get(body["vtt_url"]).text.startswith("WEBVTT")
     summary = client.get(f"{API}/videos/{vid}/summary")
     assert summary.status_code == 200
@@ -112,8 +127,11 @@ def test_transcript_and_summary(client, make_user) -> None:
 
 
 def test_watch_presigns_on_s3(make_client, make_settings, tmp_path, s3_endpoint, s3_bucket) -> None:
-    client = make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", OBJECT_STORE="s3",
-                                       S3_BUCKET=s3_bucket, S3_ENDPOINT_URL=s3_endpoint))
+    client = make_client(
+        make_settings(
+            DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", OBJECT_STORE="s3", S3_BUCKET=s3_bucket, S3_ENDPOINT_URL=s3_endpoint
+        )
+    )
     vid = seed_video(client, make_user_in(client), materialize=True, variant_bytes=VARIANT)
     body = client.get(f"{API}/videos/{vid}/watch").json()
     url = body["variants"][0]["url"]

@@ -14,11 +14,15 @@ def _search(client, headers=None, **params):
 
 def test_search_ranks_highlights_and_locates_spoken_words(client, make_user) -> None:
     alice, bob = make_user(), make_user()
-    river = seed_video(client, alice, title="Kayaking", index_text="the river otters play near the weir",
-                       created_at=datetime(2026, 2, 1, tzinfo=UTC))
+    river = seed_video(
+        client,
+        alice,
+        title="Kayaking",
+        index_text="the river otters play near the weir",
+        created_at=datetime(2026, 2, 1, tzinfo=UTC),
+    )
     seed_video(client, bob, title="Cooking", index_text="bread and butter recipes")
-    hidden = seed_video(client, alice, title="Otters draft", status=VideoStatus.SUMMARIZING,
-                        index_text="otters everywhere")
+    hidden = seed_video(client, alice, title="Otters draft", status=VideoStatus.SUMMARIZING, index_text="otters everywhere")
     response = _search(client, q="otters")
     assert response.status_code == 200, response.text
     body = response.json()
@@ -38,8 +42,7 @@ def test_search_ranks_highlights_and_locates_spoken_words(client, make_user) -> 
 
 
 def test_search_paginates_with_a_cursor(sqlite_client) -> None:
-    ids = {seed_video(sqlite_client, None, title=f"Lecture {i}", index_text="photosynthesis in leaves")
-           for i in range(3)}
+    ids = {seed_video(sqlite_client, None, title=f"Lecture {i}", index_text="photosynthesis in leaves") for i in range(3)}
     first = _search(sqlite_client, q="photosynthesis", limit=2).json()
     assert len(first["hits"]) == 2 and first["total"] == 3 and first["next_cursor"]
     second = _search(sqlite_client, q="photosynthesis", limit=2, cursor=first["next_cursor"]).json()

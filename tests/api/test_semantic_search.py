@@ -15,18 +15,28 @@ def _index_passages(client, vid: int, passages: list[tuple[float, float, str]]) 
     services = services_of(client)
     embedder = embedder_from_settings(services.settings)
     vectors = embedder.embed([text for _, _, text in passages])
-    services.vectors.upsert(vid, embedder.model_id, [  # type: ignore[union-attr]
-        PassageVector("transcript", start, end, text, vector)
-        for (start, end, text), vector in zip(passages, vectors, strict=True)])
+    services.vectors.upsert(
+        vid,
+        embedder.model_id,
+        [  # type: ignore[union-attr]
+            PassageVector("transcript", start, end, text, vector)
+            for (start, end, text), vector in zip(passages, vectors, strict=True)
+        ],
+    )
 
 
 def test_search_modes_find_a_paraphrase_by_meaning_and_words_by_text(sqlite_client) -> None:
     owner = make_user_in(sqlite_client)
     whales = seed_video(sqlite_client, owner, title="Field notes", index_text="whales and their songs")
     bread = seed_video(sqlite_client, owner, title="Baking day", index_text="bread and butter")
-    _index_passages(sqlite_client, whales, [(0.0, 31.0, "Welcome, and thanks to our sponsor for this episode."),
-                                           (31.0, 70.0, "The humpback whales swim thousands of kilometres "
-                                                        "south each winter to calve in warm lagoons.")])
+    _index_passages(
+        sqlite_client,
+        whales,
+        [
+            (0.0, 31.0, "Welcome, and thanks to our sponsor for this episode."),
+            (31.0, 70.0, "The humpback whales swim thousands of kilometres south each winter to calve in warm lagoons."),
+        ],
+    )
     _index_passages(sqlite_client, bread, [(0.0, 40.0, "Knead the dough and let it rise before baking the loaf.")])
 
     paraphrase = "marine mammals migrating to tropical waters"
@@ -40,8 +50,11 @@ def test_search_modes_find_a_paraphrase_by_meaning_and_words_by_text(sqlite_clie
 
     # Exact words: hybrid ranks as text does.
     words = _search(sqlite_client, q="bread", mode="text").json()
-    assert [h["video_id"] for h in _search(sqlite_client, q="bread").json()["hits"]][:1] == \
-        [h["video_id"] for h in words["hits"]] == [bread]
+    assert (
+        [h["video_id"] for h in _search(sqlite_client, q="bread").json()["hits"]][:1]
+        == [h["video_id"] for h in words["hits"]]
+        == [bread]
+    )
     assert _search(sqlite_client, q="whales", mode="fuzzy").status_code == 422
 
     # Deleting the video removes its vectors too.

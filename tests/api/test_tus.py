@@ -39,18 +39,26 @@ def _metadata(**values: str) -> str:
 
 
 def _create(api: httpx.Client, auth: dict, path: Path, title: str) -> str:
-    created = api.post(TUS, headers={**HEADERS, **auth, "Upload-Length": str(path.stat().st_size),
-                                     "Upload-Metadata": _metadata(filename=path.name, filetype="video/mp4",
-                                                                  title=title, description="resumed")})
+    created = api.post(
+        TUS,
+        headers={
+            **HEADERS,
+            **auth,
+            "Upload-Length": str(path.stat().st_size),
+            "Upload-Metadata": _metadata(filename=path.name, filetype="video/mp4", title=title, description="resumed"),
+        },
+    )
     assert created.status_code == 201, created.text
     return created.headers["location"]
 
 
 def _patch_then_drop(port: int, path_and_query: str, auth: dict, body: bytes, declared: int) -> None:
     """A PATCH whose connection drops after `body`, short of the `declared` Content-Length."""
-    head = (f"PATCH {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nTus-Resumable: 1.0.0\r\n"
-            f"Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n"
-            f"Content-Length: {declared}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in auth.items()) + "\r\n")
+    head = (
+        f"PATCH {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nTus-Resumable: 1.0.0\r\n"
+        f"Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n"
+        f"Content-Length: {declared}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in auth.items()) + "\r\n"
+    )
     with socket.create_connection(("127.0.0.1", port)) as conn:
         conn.sendall(head.encode() + body)
         time.sleep(0.3)  # the server reads what arrived, then sees the connection go
@@ -67,12 +75,14 @@ def store_settings(request, make_settings, tmp_path):
     if request.param == "local":
         return make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}")
     endpoint, bucket = request.getfixturevalue("s3_endpoint"), request.getfixturevalue("s3_bucket")
-    return make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", OBJECT_STORE="s3", S3_BUCKET=bucket,
-                         S3_ENDPOINT_URL=endpoint)
+    return make_settings(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", OBJECT_STORE="s3", S3_BUCKET=bucket, S3_ENDPOINT_URL=endpoint
+    )
 
 
-def test_a_dropped_upload_resumes_from_the_stored_offset_and_is_accepted(make_client, store_settings,
-                                                                         small_video_path: Path) -> None:
+def test_a_dropped_upload_resumes_from_the_stored_offset_and_is_accepted(
+    make_client, store_settings, small_video_path: Path
+) -> None:
     client = make_client(store_settings)  # migrates and seeds like the other API tests
     owner, other = make_user_in(client), make_user_in(client)
     data = small_video_path.read_bytes()
@@ -87,9 +97,11 @@ def test_a_dropped_upload_resumes_from_the_stored_offset_and_is_accepted(make_cl
         assert api.head(location, headers={**HEADERS, **other.headers}).status_code == 404
         assert api.head(location, headers=HEADERS).status_code == 401
         rest = data[stored:]
-        resumed = api.patch(location, content=rest, headers={
-            **HEADERS, **owner.headers, "Upload-Offset": str(stored),
-            "Content-Type": "application/offset+octet-stream"})
+        resumed = api.patch(
+            location,
+            content=rest,
+            headers={**HEADERS, **owner.headers, "Upload-Offset": str(stored), "Content-Type": "application/offset+octet-stream"},
+        )
         assert resumed.status_code == 204, resumed.text
         assert int(resumed.headers["upload-offset"]) == len(data)
         assert first + len(rest) == len(data)  # bytes sent in all: the file, once
@@ -98,8 +110,7 @@ def test_a_dropped_upload_resumes_from_the_stored_offset_and_is_accepted(make_cl
         video = session.scalars(select(Video).where(Video.owner_id == owner.id)).one()
         upload = session.scalars(select(UploadMetadata).where(UploadMetadata.video_id == video.id)).one()
         topics = list(session.scalars(select(OutboxEvent.topic).where(OutboxEvent.key == str(video.id))))
-        assert (video.status, video.title, video.size_bytes) == (VideoStatus.PENDING.value, "Resumed <b>talk</b>",
-                                                                 len(data))
+        assert (video.status, video.title, video.size_bytes) == (VideoStatus.PENDING.value, "Resumed <b>talk</b>", len(data))
         assert (upload.method, upload.state) == ("tus", "completed")
         assert topics == ["video.uploaded"]
         store = client.app.state.services.store  # type: ignore[attr-defined]
@@ -109,27 +120,41 @@ def test_a_dropped_upload_resumes_from_the_stored_offset_and_is_accepted(make_cl
     assert leftovers == []  # the parts are removed once the upload is accepted
 
 
-def test_a_tus_upload_that_is_not_a_video_is_refused_and_leaves_nothing(make_client, make_settings, tmp_path,
-                                                                        non_video_path: Path) -> None:
+def test_a_tus_upload_that_is_not_a_video_is_refused_and_leaves_nothing(
+    make_client, make_settings, tmp_path, non_video_path: Path
+) -> None:
     settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}")
     client = make_client(settings)
     owner = make_user_in(client)
     with serve(create_app(settings)) as live, httpx.Client(base_url=live.url, timeout=30) as api:
         location = _create(api, owner.headers, non_video_path, "Not a video")
-        done = api.patch(location, content=non_video_path.read_bytes(), headers={
-            **HEADERS, **owner.headers, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+        done = api.patch(
+            location,
+            content=non_video_path.read_bytes(),
+            headers={**HEADERS, **owner.headers, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+        )
         assert done.status_code == 415, done.text
         assert "not a video" in done.json()["error"]["message"].lower()
-        too_big = api.post(TUS, headers={**HEADERS, **owner.headers, "Upload-Length": str(10**15),
-                                         "Upload-Metadata": _metadata(filename="big.mp4", filetype="video/mp4")})
+        too_big = api.post(
+            TUS,
+            headers={
+                **HEADERS,
+                **owner.headers,
+                "Upload-Length": str(10**15),
+                "Upload-Metadata": _metadata(filename="big.mp4", filetype="video/mp4"),
+            },
+        )
         assert too_big.status_code == 413
     with session_scope(client.app.state.services.engine) as session:  # type: ignore[attr-defined]
         assert session.scalars(select(Video)).all() == []
 
 
 def _patch(api, location: str, auth: dict, body: bytes, offset: int, **headers: str) -> httpx.Response:
-    return api.patch(location, content=body, headers={**HEADERS, **auth, "Upload-Offset": str(offset),
-                                                      "Content-Type": "application/offset+octet-stream", **headers})
+    return api.patch(
+        location,
+        content=body,
+        headers={**HEADERS, **auth, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream", **headers},
+    )
 
 
 def _videos(client) -> list[Video]:
@@ -155,10 +180,15 @@ def test_every_length_rule_holds_before_a_byte_is_stored(make_client, make_setti
     assert create(**{"Upload-Length": "10", "Upload-Concat": "partial"}).status_code == 400
     assert client.post(TUS, headers={**user.headers, "Upload-Length": "10"}).status_code == 412  # no Tus-Resumable
     # Creation with upload: a body longer than the declared length is refused before it is read.
-    assert create(**{"Upload-Length": "100", "Content-Type": "application/offset+octet-stream"},
-                  ).status_code == 201  # an empty body is a plain creation
-    longer = client.post(TUS, content=b"x" * 500, headers={
-        **auth, "Upload-Length": "100", "Content-Type": "application/offset+octet-stream"})
+    assert (
+        create(
+            **{"Upload-Length": "100", "Content-Type": "application/offset+octet-stream"},
+        ).status_code
+        == 201
+    )  # an empty body is a plain creation
+    longer = client.post(
+        TUS, content=b"x" * 500, headers={**auth, "Upload-Length": "100", "Content-Type": "application/offset+octet-stream"}
+    )
     assert longer.status_code == 413, longer.text
     assert len(_videos(client)) == 1  # only the plain creation
 
@@ -181,29 +211,40 @@ def test_every_length_rule_holds_before_a_byte_is_stored(make_client, make_setti
     head = client.head(deferred, headers={**HEADERS, **user.headers})
     assert (head.headers["upload-length"], head.headers["upload-offset"]) == ("20", "10")
     assert _patch(client, deferred, user.headers, b"x" * 11, 10).status_code == 413
-    assert [p.stat().st_size for p in sorted((tus_root(settings) / str(user.id)).iterdir(),
-                                             key=lambda p: p.stat().st_size)] == [10, 40]
+    assert [p.stat().st_size for p in sorted((tus_root(settings) / str(user.id)).iterdir(), key=lambda p: p.stat().st_size)] == [
+        10,
+        40,
+    ]
 
 
-@pytest.mark.parametrize(("key", "value"), [("filename", "clip\x00.mp4"), ("filename", "f" * 5000 + ".mp4"),
-                                            ("title", "a\x00b"), ("title", "t" * 301),
-                                            ("description", "d" * 5001), ("filetype", "video/" + "x" * 300)])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("filename", "clip\x00.mp4"),
+        ("filename", "f" * 5000 + ".mp4"),
+        ("title", "a\x00b"),
+        ("title", "t" * 301),
+        ("description", "d" * 5001),
+        ("filetype", "video/" + "x" * 300),
+    ],
+)
 def test_metadata_the_database_cannot_hold_is_refused_at_creation(sqlite_client, key: str, value: str) -> None:
     user = make_user_in(sqlite_client)
     fields = {"filename": "clip.mp4", "filetype": "video/mp4", key: value}
-    refused = sqlite_client.post(TUS, headers={**HEADERS, **user.headers, "Upload-Length": "10",
-                                               "Upload-Metadata": _metadata(**fields)})
+    refused = sqlite_client.post(
+        TUS, headers={**HEADERS, **user.headers, "Upload-Length": "10", "Upload-Metadata": _metadata(**fields)}
+    )
     assert refused.status_code == 422, refused.text
     assert refused.json()["error"]["details"][0]["loc"][:2] == ["header", "Upload-Metadata"]
     assert _videos(sqlite_client) == []
 
 
-@pytest.mark.parametrize("header", ["filename", "filename !!!", "filename YQ==,filename Yg==", "a b c",
-                                    "filename /w==", "filetype dmlkZW8vbXA0"])
+@pytest.mark.parametrize(
+    "header", ["filename", "filename !!!", "filename YQ==,filename Yg==", "a b c", "filename /w==", "filetype dmlkZW8vbXA0"]
+)
 def test_malformed_or_incomplete_metadata_is_refused(sqlite_client, header: str) -> None:
     user = make_user_in(sqlite_client)
-    refused = sqlite_client.post(TUS, headers={**HEADERS, **user.headers, "Upload-Length": "10",
-                                               "Upload-Metadata": header})
+    refused = sqlite_client.post(TUS, headers={**HEADERS, **user.headers, "Upload-Length": "10", "Upload-Metadata": header})
     assert refused.status_code in (400, 422), refused.text
     assert _videos(sqlite_client) == []
 
@@ -213,21 +254,29 @@ def test_open_uploads_are_counted_across_every_path(make_client, make_settings, 
     user = make_user_in(client)
     limit = client.app.state.services.settings.max_open_uploads_per_user  # type: ignore[attr-defined]
     assert limit == 20
-    tus = {**HEADERS, **user.headers, "Upload-Length": "10",
-           "Upload-Metadata": _metadata(filename="a.mp4", filetype="video/mp4")}
+    tus = {**HEADERS, **user.headers, "Upload-Length": "10", "Upload-Metadata": _metadata(filename="a.mp4", filetype="video/mp4")}
     locations = []
     for n in range(limit):
         if n % 2:
-            made = client.post(f"{API}/videos/uploads", headers=user.headers, json={
-                "filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 10, "title": "presigned"})
+            made = client.post(
+                f"{API}/videos/uploads",
+                headers=user.headers,
+                json={"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 10, "title": "presigned"},
+            )
         else:
             made = client.post(TUS, headers=tus)
             locations.append(made.headers.get("location"))
         assert made.status_code == 201, made.text
     refused = client.post(TUS, headers=tus)
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_open_uploads"
-    assert client.post(f"{API}/videos/uploads", headers=user.headers, json={
-        "filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 10, "title": "x"}).status_code == 429
+    assert (
+        client.post(
+            f"{API}/videos/uploads",
+            headers=user.headers,
+            json={"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 10, "title": "x"},
+        ).status_code
+        == 429
+    )
     # Terminating one frees its place.
     assert client.delete(locations[0], headers={**HEADERS, **user.headers}).status_code == 204
     assert client.post(TUS, headers=tus).status_code == 201
@@ -238,8 +287,12 @@ def test_termination_and_expiry_use_the_upload_rules(make_client, make_settings,
     settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", UPLOAD_ABANDON_HOURS="1")
     client = make_client(settings)
     user = make_user_in(client)
-    tus = {**HEADERS, **user.headers, "Upload-Length": "100",
-           "Upload-Metadata": _metadata(filename="a.mp4", filetype="video/mp4")}
+    tus = {
+        **HEADERS,
+        **user.headers,
+        "Upload-Length": "100",
+        "Upload-Metadata": _metadata(filename="a.mp4", filetype="video/mp4"),
+    }
     kept, ended, expired = (client.post(TUS, headers=tus).headers["location"] for _ in range(3))
     for location in (kept, ended, expired):
         assert _patch(client, location, user.headers, b"x" * 10, 0).status_code == 204
@@ -266,8 +319,15 @@ def test_termination_and_expiry_use_the_upload_rules(make_client, make_settings,
 
 def test_an_empty_title_falls_back_to_the_file_name(sqlite_client) -> None:
     user = make_user_in(sqlite_client)
-    created = sqlite_client.post(TUS, headers={**HEADERS, **user.headers, "Upload-Length": "10", "Upload-Metadata":
-                                               _metadata(filename="Holiday talk.mp4", filetype="video/mp4", title=" ")})
+    created = sqlite_client.post(
+        TUS,
+        headers={
+            **HEADERS,
+            **user.headers,
+            "Upload-Length": "10",
+            "Upload-Metadata": _metadata(filename="Holiday talk.mp4", filetype="video/mp4", title=" "),
+        },
+    )
     assert created.status_code == 201, created.text
     assert [video.title for video in _videos(sqlite_client)] == ["Holiday talk"]
     head = sqlite_client.head(created.headers["location"], headers={**HEADERS, **user.headers})
@@ -275,23 +335,42 @@ def test_an_empty_title_falls_back_to_the_file_name(sqlite_client) -> None:
     assert base64.b64decode(metadata["filename"]).decode() == "Holiday talk.mp4"
 
 
-_HEADER_VALUES = st.one_of(st.sampled_from(["", "-1", "0", "1", "10", "1e3", " 7 ", "9" * 19, "9" * 40, "0x10"]),
-                           st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40))
+_HEADER_VALUES = st.one_of(
+    st.sampled_from(["", "-1", "0", "1", "10", "1e3", " 7 ", "9" * 19, "9" * 40, "0x10"]),
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+)
 
 
-@hypothesis.settings(max_examples=150, derandomize=True, deadline=None, database=None,
-                     suppress_health_check=list(hypothesis.HealthCheck))
-@hypothesis.given(method=st.sampled_from(["POST", "HEAD", "PATCH", "DELETE", "OPTIONS", "PUT", "GET"]),
-                  upload_id=st.sampled_from(["", "/" + "a" * 32, "/xyz", "/" + "9" * 40, "/%00"]),
-                  headers=st.dictionaries(st.sampled_from(["Upload-Length", "Upload-Offset", "Upload-Defer-Length",
-                                                           "Upload-Metadata", "Upload-Concat", "Content-Type",
-                                                           "Tus-Resumable"]), _HEADER_VALUES, max_size=5),
-                  body=st.binary(max_size=64))
-def test_generated_tus_requests_never_get_a_5xx(tus_fuzz_client, method: str, upload_id: str,
-                                                headers: dict[str, str], body: bytes) -> None:
+@hypothesis.settings(
+    max_examples=150, derandomize=True, deadline=None, database=None, suppress_health_check=list(hypothesis.HealthCheck)
+)
+@hypothesis.given(
+    method=st.sampled_from(["POST", "HEAD", "PATCH", "DELETE", "OPTIONS", "PUT", "GET"]),
+    upload_id=st.sampled_from(["", "/" + "a" * 32, "/xyz", "/" + "9" * 40, "/%00"]),
+    headers=st.dictionaries(
+        st.sampled_from(
+            [
+                "Upload-Length",
+                "Upload-Offset",
+                "Upload-Defer-Length",
+                "Upload-Metadata",
+                "Upload-Concat",
+                "Content-Type",
+                "Tus-Resumable",
+            ]
+        ),
+        _HEADER_VALUES,
+        max_size=5,
+    ),
+    body=st.binary(max_size=64),
+)
+def test_generated_tus_requests_never_get_a_5xx(
+    tus_fuzz_client, method: str, upload_id: str, headers: dict[str, str], body: bytes
+) -> None:
     client, auth = tus_fuzz_client
-    response = client.request(method, TUS + upload_id, headers={**HEADERS, **auth, **headers},
-                              content=body if method in ("POST", "PATCH") else None)
+    response = client.request(
+        method, TUS + upload_id, headers={**HEADERS, **auth, **headers}, content=body if method in ("POST", "PATCH") else None
+    )
     assert response.status_code < 500, (method, upload_id, headers, response.text)
 
 

@@ -41,11 +41,21 @@ def _upload(client, headers, path: Path, *, title: str | None = "My clip", after
     request = httpx.Request("POST", "http://x", files=files)
     body = request.read()
     boundary = request.headers["content-type"].split("boundary=")[1].encode()
-    trailer = (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="title"\r\n\r\n' + title.encode()
-               + b"\r\n--" + boundary + b"--\r\n")
+    trailer = (
+        b"--"
+        + boundary
+        + b'\r\nContent-Disposition: form-data; name="title"\r\n\r\n'
+        + title.encode()
+        + b"\r\n--"
+        + boundary
+        + b"--\r\n"
+    )
     body = body[: body.rindex(b"--" + boundary + b"--")] + trailer
-    return client.post(f"{API}/videos/upload", content=body, headers={
-        **headers, "Content-Type": f"multipart/form-data; boundary={boundary.decode()}"})
+    return client.post(
+        f"{API}/videos/upload",
+        content=body,
+        headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary.decode()}"},
+    )
 
 
 def test_upload_registers_row_object_and_event(client, make_user, small_video_path: Path) -> None:
@@ -75,20 +85,21 @@ def test_title_may_follow_the_file_and_defaults_to_the_filename(sqlite_client, s
     assert untitled.json()["title"] == small_video_path.stem
 
 
-def test_oversized_upload_is_413_and_leaves_nothing(make_client, make_settings, database_url,
-                                                    small_video_path: Path) -> None:
+def test_oversized_upload_is_413_and_leaves_nothing(make_client, make_settings, database_url, small_video_path: Path) -> None:
     limit = small_video_path.stat().st_size // 2
     client = make_client(make_settings(DATABASE_URL=database_url, MAX_UPLOAD_BYTES=str(limit)))
     user = make_user_in(client)
     response = _upload(client, user.headers, small_video_path)
     assert response.status_code == 413, response.text
-    assert response.json()["error"] == {"code": "upload_too_large", "details": {"max_upload_bytes": limit},
-                                        "message": f"The upload exceeds the limit of {limit} bytes."}
+    assert response.json()["error"] == {
+        "code": "upload_too_large",
+        "details": {"max_upload_bytes": limit},
+        "message": f"The upload exceeds the limit of {limit} bytes.",
+    }
     assert_nothing_left(client)
 
 
-def test_oversized_upload_is_refused_while_streaming(make_client, make_settings, tmp_path,
-                                                     small_video_path: Path) -> None:
+def test_oversized_upload_is_refused_while_streaming(make_client, make_settings, tmp_path, small_video_path: Path) -> None:
     """413 comes once the limit is passed, without reading the rest of the body.
 
     Driven at the ASGI level so the test sees how much of the body the app pulled.
@@ -96,8 +107,10 @@ def test_oversized_upload_is_refused_while_streaming(make_client, make_settings,
     limit, chunk = 1 << 20, 64 * 1024
     client = make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", MAX_UPLOAD_BYTES=str(limit)))
     user = make_user_in(client)
-    head = (b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n'
-            b"Content-Type: video/mp4\r\n\r\n" + small_video_path.read_bytes())
+    head = (
+        b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n'
+        b"Content-Type: video/mp4\r\n\r\n" + small_video_path.read_bytes()
+    )
     body = [head] + [bytes(chunk)] * 1024  # 64 MiB offered
     pulled, sent = 0, []
 
@@ -109,11 +122,23 @@ def test_oversized_upload_is_refused_while_streaming(make_client, make_settings,
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": f"{API}/videos/upload", "raw_path": f"{API}/videos/upload".encode(), "query_string": b"",
-             "root_path": "", "server": ("testserver", 80), "client": ("127.0.0.1", 1234),
-             "headers": [(b"authorization", f"Bearer {user.token}".encode()),
-                         (b"content-type", b"multipart/form-data; boundary=b0undary")]}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": f"{API}/videos/upload",
+        "raw_path": f"{API}/videos/upload".encode(),
+        "query_string": b"",
+        "root_path": "",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1234),
+        "headers": [
+            (b"authorization", f"Bearer {user.token}".encode()),
+            (b"content-type", b"multipart/form-data; boundary=b0undary"),
+        ],
+    }
     asyncio.run(client.app(scope, receive, send))
     assert sent[0]["status"] == 413
     assert pulled * chunk < limit + 4 * chunk  # stopped right after the limit, not at the end
@@ -134,20 +159,28 @@ def test_non_video_upload_is_415_and_leaves_nothing(sqlite_client, request, fixt
 def test_upload_needs_a_token_a_file_and_multipart(sqlite_client, small_video_path: Path) -> None:
     user = make_user_in(sqlite_client)
     assert _upload(sqlite_client, {}, small_video_path).status_code == 401
-    no_file = sqlite_client.post(f"{API}/videos/upload", data={"title": "x"}, files={"other": ("a.txt", b"hi")},
-                                 headers=user.headers)
+    no_file = sqlite_client.post(
+        f"{API}/videos/upload", data={"title": "x"}, files={"other": ("a.txt", b"hi")}, headers=user.headers
+    )
     assert no_file.status_code == 422
     as_json = sqlite_client.post(f"{API}/videos/upload", json={"title": "x"}, headers=user.headers)
     assert as_json.status_code == 415
-    too_long = sqlite_client.post(f"{API}/videos/upload", data={"title": "t" * 301},
-                                  files={"file": ("a.mp4", small_video_path.read_bytes())}, headers=user.headers)
+    too_long = sqlite_client.post(
+        f"{API}/videos/upload",
+        data={"title": "t" * 301},
+        files={"file": ("a.mp4", small_video_path.read_bytes())},
+        headers=user.headers,
+    )
     assert too_long.status_code == 422
     assert_nothing_left(sqlite_client)
 
 
 def _create_presigned(client, user, size: int, content_type: str = "video/mp4"):
-    return client.post(f"{API}/videos/uploads", headers=user.headers, json={
-        "title": "Presigned", "filename": "clip.mp4", "content_type": content_type, "size_bytes": size})
+    return client.post(
+        f"{API}/videos/uploads",
+        headers=user.headers,
+        json={"title": "Presigned", "filename": "clip.mp4", "content_type": content_type, "size_bytes": size},
+    )
 
 
 def test_presigned_flow_on_the_local_store(client, make_user, small_video_path: Path) -> None:
@@ -197,8 +230,7 @@ def test_presigned_upload_must_be_the_size_it_declared(sqlite_client, small_vide
     assert longer.status_code == 413 and longer.json()["error"]["code"] == "upload_too_large"
     assert_nothing_left(sqlite_client)
     chunked = _create_presigned(sqlite_client, user, len(data) - 100).json()  # no Content-Length to go by
-    assert sqlite_client.put(chunked["upload_url"], content=iter([data]), headers=chunked["headers"]
-                             ).status_code == 413
+    assert sqlite_client.put(chunked["upload_url"], content=iter([data]), headers=chunked["headers"]).status_code == 413
     assert_nothing_left(sqlite_client)
     plan = _create_presigned(sqlite_client, user, len(data) + 100).json()
     assert sqlite_client.put(plan["upload_url"], content=data, headers=plan["headers"]).status_code == 200
@@ -208,11 +240,13 @@ def test_presigned_upload_must_be_the_size_it_declared(sqlite_client, small_vide
     assert_nothing_left(sqlite_client)
 
 
-def test_presigned_flow_on_s3(make_client, make_settings, tmp_path, s3_endpoint, s3_bucket,
-                              small_video_path: Path) -> None:
+def test_presigned_flow_on_s3(make_client, make_settings, tmp_path, s3_endpoint, s3_bucket, small_video_path: Path) -> None:
     """The client PUTs straight to S3; completion probes the object through a presigned GET."""
-    client = make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", OBJECT_STORE="s3",
-                                       S3_BUCKET=s3_bucket, S3_ENDPOINT_URL=s3_endpoint))
+    client = make_client(
+        make_settings(
+            DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", OBJECT_STORE="s3", S3_BUCKET=s3_bucket, S3_ENDPOINT_URL=s3_endpoint
+        )
+    )
     user = make_user_in(client)
     data = small_video_path.read_bytes()
     plan = _create_presigned(client, user, len(data)).json()
@@ -239,8 +273,9 @@ def test_a_host_without_ffprobe_answers_503_not_415(sqlite_client, small_video_p
 
 
 @pytest.mark.parametrize("sample", ["non_video_path", "corrupt_video_path"])
-def test_videoai_ingest_rejects_a_file_with_the_reason_the_api_gives(sqlite_client, tmp_path: Path, sample: str,
-                                                                     request: pytest.FixtureRequest) -> None:
+def test_videoai_ingest_rejects_a_file_with_the_reason_the_api_gives(
+    sqlite_client, tmp_path: Path, sample: str, request: pytest.FixtureRequest
+) -> None:
     """One upload rule: the real CLI (real ffprobe) refuses the file the API refuses, saying the same thing."""
     path: Path = request.getfixturevalue(sample)
     response = _upload(sqlite_client, make_user_in(sqlite_client).headers, path)

@@ -59,8 +59,13 @@ def test_list_filters_and_visibility(client, make_user) -> None:
 
 
 def test_list_rejects_bad_cursors_and_limits(sqlite_client) -> None:
-    for params, status in (({"cursor": "garbage!"}, 422), ({"cursor": "eyJ4IjoxfQ"}, 400),
-                           ({"limit": 0}, 422), ({"limit": 101}, 422), ({"status": "nope"}, 422)):
+    for params, status in (
+        ({"cursor": "garbage!"}, 422),
+        ({"cursor": "eyJ4IjoxfQ"}, 400),
+        ({"limit": 0}, 422),
+        ({"limit": 101}, 422),
+        ({"status": "nope"}, 422),
+    ):
         response = sqlite_client.get(f"{API}/videos/list", params=params)
         assert response.status_code == status, params
         assert set(response.json()["error"]) == {"code", "message", "details"}

@@ -35,7 +35,10 @@ def test_web_search_finds_a_paraphrase_and_links_to_its_moment(sqlite_client: Te
     services = services_of(sqlite_client)
     embedder = embedder_from_settings(services.settings)
     text = "The humpback whales swim thousands of kilometres south each winter to calve in warm lagoons."
-    services.vectors.upsert(vid, embedder.model_id,  # type: ignore[union-attr]
-                            [PassageVector("transcript", 31.0, 70.0, text, embedder.embed([text])[0])])
+    services.vectors.upsert(
+        vid,
+        embedder.model_id,  # type: ignore[union-attr]
+        [PassageVector("transcript", 31.0, 70.0, text, embedder.embed([text])[0])],
+    )
     page = sqlite_client.get("/search", params={"q": "marine mammals migrating to tropical waters"}).text
     assert f'href="/watch/{vid}?t=31.0"' in page

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pipeline.db.models import VideoStatus
 from tests.api.conftest import API, PASSWORD, ApiUser, make_user_in, seed_video
 
-HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)>River talk'
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>River talk"
 
 
 def _csrf(html: str) -> str:
@@ -52,13 +52,21 @@ def test_security_headers_and_a_strict_csp_on_pages(sqlite_client: TestClient) -
 
 
 def test_cors_is_off_by_default_and_follows_CORS_ORIGINS(sqlite_client, make_client, make_settings, tmp_path) -> None:
-    preflight = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET",
-                 "Access-Control-Request-Headers": "authorization"}
+    preflight = {
+        "Origin": "https://app.example.com",
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization",
+    }
     assert "access-control-allow-origin" not in sqlite_client.options(f"{API}/videos/list", headers=preflight).headers
-    assert "access-control-allow-origin" not in sqlite_client.get(f"{API}/videos/list",
-                                                                  headers={"Origin": "https://app.example.com"}).headers
-    allowed = make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'cors.db'}",
-                                        CORS_ORIGINS="https://app.example.com, https://other.example"))
+    assert (
+        "access-control-allow-origin"
+        not in sqlite_client.get(f"{API}/videos/list", headers={"Origin": "https://app.example.com"}).headers
+    )
+    allowed = make_client(
+        make_settings(
+            DATABASE_URL=f"sqlite:///{tmp_path / 'cors.db'}", CORS_ORIGINS="https://app.example.com, https://other.example"
+        )
+    )
     answer = allowed.options(f"{API}/videos/list", headers=preflight)
     assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "https://app.example.com"
     assert "access-control-allow-credentials" not in answer.headers  # Bearer tokens, never cookies, cross origins
@@ -77,8 +85,9 @@ def test_docs_and_redoc_load_their_assets_from_this_server(sqlite_client: TestCl
 
 
 def test_session_cookie_is_httponly_strict_and_state_changes_need_the_csrf_token(sqlite_client: TestClient) -> None:
-    signup = sqlite_client.post("/signup", data={"email": "web@example.com", "password": PASSWORD,
-                                                 "full_name": "Web User"}, follow_redirects=False)
+    signup = sqlite_client.post(
+        "/signup", data={"email": "web@example.com", "password": PASSWORD, "full_name": "Web User"}, follow_redirects=False
+    )
     assert signup.status_code == 303 and signup.headers["location"] == "/"
     cookie = signup.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "videoai_session=" in cookie
@@ -91,8 +100,9 @@ def test_session_cookie_is_httponly_strict_and_state_changes_need_the_csrf_token
     vid = seed_video(sqlite_client, ApiUser(me["id"], me["email"], token), title="Mine")
     forged = sqlite_client.patch(f"{API}/videos/{vid}", json={"title": "Forged"})
     assert forged.status_code == 403 and forged.json()["error"]["code"] == "csrf_failed"
-    assert sqlite_client.patch(f"{API}/videos/{vid}", json={"title": "Renamed"},
-                               headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert (
+        sqlite_client.patch(f"{API}/videos/{vid}", json={"title": "Renamed"}, headers={"X-CSRF-Token": csrf}).status_code == 200
+    )
 
     assert sqlite_client.post("/logout", data={"csrf_token": "0" * 64}, follow_redirects=False).status_code == 403
     logout = sqlite_client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)

@@ -28,13 +28,22 @@ def test_an_upload_that_lands_while_the_sensor_tick_waits_gets_its_run_from_that
     the upload that lands meanwhile is requested by the tick that was already running."""
     home = ensure_dagster_home(settings)
     migrate(settings.database_url)
-    env = {**os.environ, "VIDEOAI_HOME": str(settings.videoai_home), "DAGSTER_HOME": str(home),
-           "UPLOAD_SENSOR_WAIT_SECONDS": "20"}
+    env = {
+        **os.environ,
+        "VIDEOAI_HOME": str(settings.videoai_home),
+        "DAGSTER_HOME": str(home),
+        "UPLOAD_SENSOR_WAIT_SECONDS": "20",
+    }
     store = LocalObjectStore(settings.object_store_dir)
     log = tmp_path / "daemon.log"
     with open(log, "wb") as out:
-        daemon = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "daemon", "-w", str(WORKSPACE)],
-                                  env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "orchestration.cli", "daemon", "-w", str(WORKSPACE)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             deadline = time.monotonic() + 120

@@ -11,7 +11,8 @@ def test_embedded_dagster_yaml_loads_into_a_real_instance(settings, monkeypatch)
     with dg.DagsterInstance.get() as instance:
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 2
         assert instance.get_concurrency_config().run_queue_config.tag_concurrency_limits == [
-            {"key": "dagster/backfill", "limit": 1}]
+            {"key": "dagster/backfill", "limit": 1}
+        ]
         # The run queue daemon Dagster makes for this instance reads the queue every 0.5 s.
         from dagster._daemon.controller import create_daemon_of_type
         from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon

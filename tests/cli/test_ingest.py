@@ -20,8 +20,7 @@ VIDEOAI = Path(sys.executable).parent / "videoai"
 
 
 def run_videoai(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OBJECT_STORE")},
-           "VIDEOAI_HOME": str(home)}
+    env = {**{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OBJECT_STORE")}, "VIDEOAI_HOME": str(home)}
     return subprocess.run([str(VIDEOAI), *args], env=env, cwd=home.parent, capture_output=True, text=True, timeout=120)
 
 

@@ -21,14 +21,22 @@ def test_relay_status_shows_the_backlog_and_the_failing_rows(tmp_path) -> None:
         failing = record_event(session, VIDEO_UPLOADED, 7)
         record_event(session, VIDEO_READY, 8)
         session.flush()
-        session.execute(update(OutboxEvent).where(OutboxEvent.id == failing.id).values(
-            attempts=3, last_error="KafkaTimeoutError: Failed to update metadata after 2.0 secs.\nTraceback ..."))
+        session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id == failing.id)
+            .values(attempts=3, last_error="KafkaTimeoutError: Failed to update metadata after 2.0 secs.\nTraceback ...")
+        )
     engine.dispose()
     env = {**os.environ, "DATABASE_URL": url, "VIDEOAI_HOME": str(tmp_path / "home"), "LOG_FORMAT": "json"}
-    done = subprocess.run([sys.executable, "-m", "orchestration.cli", "relay", "--status"], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "relay", "--status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert lines[0].startswith("unpublished 2, failing 1, oldest unpublished")
-    assert lines[1] == ("  #1 video.uploaded key=7 attempts=3: "
-                        "KafkaTimeoutError: Failed to update metadata after 2.0 secs.")
+    assert lines[1] == ("  #1 video.uploaded key=7 attempts=3: KafkaTimeoutError: Failed to update metadata after 2.0 secs.")

@@ -75,8 +75,11 @@ def _write_job(path: Path, version: int) -> ReconstructableJob:
 
 
 def _launch(instance: dg.DagsterInstance, job: ReconstructableJob, out: Path, seconds: float = 0.0) -> str:
-    run = instance.create_run_for_job(job_def=job.get_definition(), job_code_origin=job.get_python_origin(),
-                                      run_config={"ops": {"record": {"config": {"out": str(out), "seconds": seconds}}}})
+    run = instance.create_run_for_job(
+        job_def=job.get_definition(),
+        job_code_origin=job.get_python_origin(),
+        run_config={"ops": {"record": {"config": {"out": str(out), "seconds": seconds}}}},
+    )
     instance.launch_run(run.run_id, workspace=None)  # type: ignore[arg-type]  # the forked path needs none
     return run.run_id
 
@@ -113,8 +116,9 @@ def test_a_run_executes_in_a_forked_worker_and_a_code_change_reaches_the_next_ru
 def test_terminating_a_run_interrupts_its_forked_worker(instance, tmp_path: Path) -> None:
     run_id = _launch(instance, _write_job(tmp_path / "recorder_job.py", version=1), tmp_path / "out.json", seconds=120)
     deadline = time.monotonic() + 60
-    while (started := worker_start(instance, run_id)) is None or \
-            instance.get_run_by_id(run_id).status != dg.DagsterRunStatus.STARTED:
+    while (started := worker_start(instance, run_id)) is None or instance.get_run_by_id(
+        run_id
+    ).status != dg.DagsterRunStatus.STARTED:
         assert time.monotonic() < deadline, "the run did not start"
         time.sleep(0.1)
     assert instance.run_launcher.terminate(run_id) is True

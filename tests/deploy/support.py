@@ -10,12 +10,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Read by code other than Settings: boto3 (S3 endpoint/credentials), the production dagster.yaml, and Dagster itself.
 EXTRA_ENV_NAMES = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_ENDPOINT_URL_S3",
     "DAGSTER_HOME",
-    "DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB",
+    "DAGSTER_PG_HOST",
+    "DAGSTER_PG_PORT",
+    "DAGSTER_PG_USER",
+    "DAGSTER_PG_PASSWORD",
+    "DAGSTER_PG_DB",
     "DAGSTER_COMPUTE_LOG_BUCKET",
     # Read by the test fixtures (tests/fixtures/servers.py).
-    "VIDEOAI_TEST_POSTGRES_URL", "VIDEOAI_TEST_REUSE_SERVERS",
+    "VIDEOAI_TEST_POSTGRES_URL",
+    "VIDEOAI_TEST_REUSE_SERVERS",
     # Read by the browser tests (tests/web/conftest.py): where their screenshots are kept.
     "WEB_SCREENSHOTS_DIR",
 }

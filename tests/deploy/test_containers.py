@@ -28,8 +28,20 @@ def ours(service: dict) -> bool:
 
 
 def test_the_whole_stack_is_there() -> None:
-    assert set(SERVICES) == {"postgres", "redpanda", "minio", "minio-init", "opensearch", "migrate", "code",
-                             "dagster-webserver", "dagster-daemon", "api", "relay", "metrics"}
+    assert set(SERVICES) == {
+        "postgres",
+        "redpanda",
+        "minio",
+        "minio-init",
+        "opensearch",
+        "migrate",
+        "code",
+        "dagster-webserver",
+        "dagster-daemon",
+        "api",
+        "relay",
+        "metrics",
+    }
 
 
 def test_every_image_is_pinned() -> None:
@@ -103,8 +115,9 @@ def dockerfile_cmd(path: Path) -> list[str]:
 @pytest.mark.parametrize("dockerfile", DOCKERFILES)
 def test_dockerfile_copies_existing_files_from_pinned_bases(dockerfile: str) -> None:
     text = (ROOT / dockerfile).read_text()
-    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")]
+    ignored = [
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")
+    ]
     stages = set(re.findall(r"^FROM \S+ AS (\S+)", text, re.M))  # this file's own build stages
     for source in re.findall(r"^FROM (\S+)", text, re.M) + re.findall(r"--from=(\S+)", text):
         assert source in stages or is_pinned(source), source

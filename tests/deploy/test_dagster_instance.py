@@ -32,9 +32,14 @@ def production_env(monkeypatch: pytest.MonkeyPatch, postgres_url: str, s3_endpoi
     """The environment deploy/dagster.yaml reads, pointing at this test's PostgreSQL and S3."""
     url = make_url(postgres_url)
     for name, value in {
-        "DAGSTER_PG_HOST": url.host, "DAGSTER_PG_PORT": str(url.port or 5432), "DAGSTER_PG_USER": url.username,
-        "DAGSTER_PG_PASSWORD": url.password or "unused-with-trust-auth", "DAGSTER_PG_DB": url.database,
-        "DAGSTER_COMPUTE_LOG_BUCKET": s3_bucket, "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_S3": s3_endpoint,
+        "DAGSTER_PG_HOST": url.host,
+        "DAGSTER_PG_PORT": str(url.port or 5432),
+        "DAGSTER_PG_USER": url.username,
+        "DAGSTER_PG_PASSWORD": url.password or "unused-with-trust-auth",
+        "DAGSTER_PG_DB": url.database,
+        "DAGSTER_COMPUTE_LOG_BUCKET": s3_bucket,
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_S3": s3_endpoint,
     }.items():
         monkeypatch.setenv(name, value)
     return postgres_url
@@ -52,8 +57,9 @@ def test_a_missing_setting_is_reported(dagster_home: Path, production_env: str, 
         dg.DagsterInstance.from_config(str(dagster_home))
 
 
-def test_instance_state_lives_on_postgres_and_logs_in_s3(dagster_home: Path, production_env: str, s3_endpoint: str,
-                                                          s3_bucket: str) -> None:
+def test_instance_state_lives_on_postgres_and_logs_in_s3(
+    dagster_home: Path, production_env: str, s3_endpoint: str, s3_bucket: str
+) -> None:
     @dg.asset(partitions_def=dg.DynamicPartitionsDefinition(name="videos"))
     def greeting(context) -> None:  # (a string annotation would not be recognised by Dagster)
         print(f"hello from partition {context.partition_key}")
@@ -74,8 +80,13 @@ def test_instance_state_lives_on_postgres_and_logs_in_s3(dagster_home: Path, pro
     with engine.connect() as connection:
         assert connection.scalar(text("SELECT partition FROM dynamic_partitions WHERE partitions_def_name = 'videos'")) == "42"
         assert connection.scalar(text("SELECT status FROM runs WHERE run_id = :id"), {"id": result.run_id}) == "SUCCESS"
-        assert connection.scalar(text("SELECT count(*) FROM event_logs WHERE run_id = :id AND dagster_event_type = "
-                                      "'ASSET_MATERIALIZATION'"), {"id": result.run_id}) == 1
+        assert (
+            connection.scalar(
+                text("SELECT count(*) FROM event_logs WHERE run_id = :id AND dagster_event_type = 'ASSET_MATERIALIZATION'"),
+                {"id": result.run_id},
+            )
+            == 1
+        )
         tables = set(connection.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")))
     engine.dispose()
     assert {"runs", "event_logs", "dynamic_partitions", "instigators", "job_ticks", "concurrency_limits"} <= tables

@@ -39,8 +39,9 @@ def test_k8s_job_executor_caps_pods_only_when_asked(make_settings) -> None:
     assert resolved_config(capped)["max_concurrent"] == 5
 
 
-@pytest.mark.parametrize("env", [{"DAGSTER_EXECUTOR": "celery"}, {"DAGSTER_MAX_CONCURRENT": "0"},
-                                 {"DAGSTER_MAX_CONCURRENT": "many"}])
+@pytest.mark.parametrize(
+    "env", [{"DAGSTER_EXECUTOR": "celery"}, {"DAGSTER_MAX_CONCURRENT": "0"}, {"DAGSTER_MAX_CONCURRENT": "many"}]
+)
 def test_bad_values_are_refused(make_settings, env: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="DAGSTER_"):
         executor_for(make_settings(**env))

@@ -33,8 +33,13 @@ def test_runs_launch_as_kubernetes_jobs_with_env_from_config_and_secret() -> Non
     config = launcher["config"]["k8sRunLauncher"]
     assert {"name": "videoai-env"} in config["envSecrets"]
     assert {"name": "videoai-config"} in config["envConfigMaps"]
-    assert set(config["runK8sConfig"]) <= {"containerConfig", "podSpecConfig", "podTemplateSpecMetadata",
-                                           "jobSpecConfig", "jobMetadata"}
+    assert set(config["runK8sConfig"]) <= {
+        "containerConfig",
+        "podSpecConfig",
+        "podTemplateSpecMetadata",
+        "jobSpecConfig",
+        "jobMetadata",
+    }
 
 
 def test_dagster_storage_is_an_external_postgres_with_a_password_from_a_secret() -> None:
@@ -55,8 +60,7 @@ def test_compute_logs_go_to_s3() -> None:
 def test_concurrency_is_set_in_one_place_only() -> None:
     # The chart fails if both concurrency.runs and the queued coordinator set maxConcurrentRuns.
     assert VALUES["concurrency"]["runs"]["maxConcurrentRuns"] > 0
-    assert "maxConcurrentRuns" not in VALUES["dagsterDaemon"]["runCoordinator"].get("config", {}).get(
-        "queuedRunCoordinator", {})
+    assert "maxConcurrentRuns" not in VALUES["dagsterDaemon"]["runCoordinator"].get("config", {}).get("queuedRunCoordinator", {})
     assert VALUES["concurrency"]["pools"]["granularity"] in {"op", "run"}
 
 

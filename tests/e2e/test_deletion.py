@@ -38,8 +38,13 @@ pytestmark = pytest.mark.e2e
 
 T = TypeVar("T")
 PARTITION_TAG = "dagster/partition"
-IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-               dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+IN_PROGRESS = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 @dataclass
@@ -55,16 +60,18 @@ class Stack:
         deadline = time.monotonic() + timeout
         while (found := probe()) is None:
             if time.monotonic() > deadline:
-                tails = "\n".join(f"--- {log.name}:\n{log.read_text(errors='replace')[-4000:]}"
-                                  for log in self.logs if log.exists())
+                tails = "\n".join(
+                    f"--- {log.name}:\n{log.read_text(errors='replace')[-4000:]}" for log in self.logs if log.exists()
+                )
                 raise AssertionError(f"timed out waiting for {what}\n{tails}")
             time.sleep(0.2)
         return found
 
     def upload(self, path: Path, title: str) -> int:
         with open(path, "rb") as video_file:
-            answer = self.client.post("/videos/upload", files={"file": (path.name, video_file, "video/mp4")},
-                                      data={"title": title})
+            answer = self.client.post(
+                "/videos/upload", files={"file": (path.name, video_file, "video/mp4")}, data={"title": title}
+            )
         return answer.raise_for_status().json()["id"]
 
     def status(self, video_id: int) -> str:
@@ -84,15 +91,23 @@ class Stack:
         with session_scope(engine_for(self.settings.database_url)) as session:
             from sqlalchemy import text
 
-            found += [f"search document {row[0]}" for row in session.execute(
-                text("SELECT video_id FROM search_documents WHERE video_id = :v"), {"v": video_id})]
+            found += [
+                f"search document {row[0]}"
+                for row in session.execute(text("SELECT video_id FROM search_documents WHERE video_id = :v"), {"v": video_id})
+            ]
         return found
 
     def stale_listing(self) -> str:
         # The daemon runs with this same environment and no webserver runs: the shell's settings are the code
         # location's here (tests/e2e/test_reprocess_code_location.py asks a webserver).
-        result = subprocess.run([sys.executable, "-m", "orchestration.cli", "reprocess", "--stale", "--dry-run",
-                                 "--from-shell"], env=self.env, cwd=REPO, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "orchestration.cli", "reprocess", "--stale", "--dry-run", "--from-shell"],
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
@@ -110,8 +125,11 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         env = {**os.environ, "VIDEOAI_HOME": str(home), "DAGSTER_HOME": str(dagster_home), "PYTHONUNBUFFERED": "1"}
         logs = [workdir / "daemon.log", workdir / "api.log"]
         daemons: list[subprocess.Popen] = []
-        with api_server(env, free_port(), logs[1]) as api, dg.DagsterInstance.from_config(str(dagster_home)) as instance, \
-                httpx.Client(base_url=api.base + API, timeout=60) as client:
+        with (
+            api_server(env, free_port(), logs[1]) as api,
+            dg.DagsterInstance.from_config(str(dagster_home)) as instance,
+            httpx.Client(base_url=api.base + API, timeout=60) as client,
+        ):
             user = {"email": "deleter@example.com", "password": "Correct-Horse-9", "full_name": "Dee Leter"}
             client.post("/auth/signup", json=user).raise_for_status()
             token = client.post("/auth/login", data={"username": user["email"], "password": user["password"]})
@@ -162,11 +180,14 @@ def test_a_failed_upload_is_shown_failed_with_its_reason_and_a_retry_from_the_ap
     stored.write_bytes(b"not a video any more: the stored copy was damaged")  # before the daemon's first look
     stack.start_daemon()
 
-    failed = stack.wait("the video to fail", lambda: stack.client.get(f"/videos/{video_id}").json()
-                        if stack.status(video_id) == "failed" else None)
+    failed = stack.wait(
+        "the video to fail",
+        lambda: stack.client.get(f"/videos/{video_id}").json() if stack.status(video_id) == "failed" else None,
+    )
     assert failed["status_message"], failed  # a reason a person can act on
-    first = stack.wait("the failed run to end", lambda: next(
-        (r for r in stack.runs(video_id) if r.status == dg.DagsterRunStatus.FAILURE), None))
+    first = stack.wait(
+        "the failed run to end", lambda: next((r for r in stack.runs(video_id) if r.status == dg.DagsterRunStatus.FAILURE), None)
+    )
     assert first.tags["videoai/title"] == "damaged, then repaired"  # a failed run has its title too
     time.sleep(3)  # run retries would have launched a retry by now: bad input is not retried
     assert len(stack.runs(video_id)) == 1
@@ -197,8 +218,10 @@ def test_a_video_deleted_mid_encode_stops_its_run_and_leaves_nothing_within_a_mi
     assert scratch is not None
     stack.wait("the ladder encode", lambda: next(scratch.glob(f"videoai-ladder-v{video_id}-*/*"), None))
     pid, _ = stack.wait("the run worker's pid", lambda: worker_start(stack.instance, run.run_id))
-    encoders = stack.wait("ffmpeg encoding the ladder", lambda: [
-        p for p in psutil.Process(pid).children(recursive=True) if p.name() == "ffmpeg"] or None)
+    encoders = stack.wait(
+        "ffmpeg encoding the ladder",
+        lambda: [p for p in psutil.Process(pid).children(recursive=True) if p.name() == "ffmpeg"] or None,
+    )
     time.sleep(1.0)  # a second into the encode
     assert stack.status(video_id) == "transcoding"
 

@@ -16,12 +16,22 @@ pytestmark = pytest.mark.e2e
 
 def test_demo_takes_the_sample_to_ready_and_prints_summary_and_a_timed_hit(tmp_path):
     assert DEMO_SEARCH_WORD in DEFAULT_KEYWORDS  # a word tiny.en reliably hears in the sample
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OBJECT_STORE", "SEARCH_BACKEND",
-                                                            "KAFKA_BOOTSTRAP_SERVERS", "DAGSTER_HOME")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "OBJECT_STORE", "SEARCH_BACKEND", "KAFKA_BOOTSTRAP_SERVERS", "DAGSTER_HOME")
+    }
     env["VIDEOAI_HOME"] = str(tmp_path / "home")
     videoai = Path(sys.executable).parent / "videoai"
-    done = subprocess.run([str(videoai), "demo", "--exit", "--ui-port", "0", "--api-port", "0"], env=env,
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [str(videoai), "demo", "--exit", "--ui-port", "0", "--api-port", "0"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     statuses = re.findall(r"\]\s+(\w+)$", output, flags=re.MULTILINE)

@@ -61,17 +61,21 @@ def test_a_run_killed_mid_transcode_is_failed_retried_and_its_video_reaches_read
     ladders_in_tmp_before = set(system_tmp.glob(LADDER_PREFIX + "*"))
     logs = [tmp_path / "daemon.log", tmp_path / "api.log"]
 
-    with api_server(env, free_port(), logs[1]) as api, ExitStack() as daemons, \
-            dg.DagsterInstance.from_config(str(home)) as instance, \
-            httpx.Client(base_url=api.base + API, timeout=30) as client:
+    with (
+        api_server(env, free_port(), logs[1]) as api,
+        ExitStack() as daemons,
+        dg.DagsterInstance.from_config(str(home)) as instance,
+        httpx.Client(base_url=api.base + API, timeout=30) as client,
+    ):
         daemon = daemons.enter_context(dagster_daemon(env, logs[0]))
         user = {"email": "killer@example.com", "password": "Correct-Horse-9", "full_name": "Kill Nine"}
         client.post("/auth/signup", json=user).raise_for_status()
         token = client.post("/auth/login", data={"username": user["email"], "password": user["password"]})
         client.headers["Authorization"] = f"Bearer {token.raise_for_status().json()['access_token']}"
         with open(clip, "rb") as video_file:
-            uploaded = client.post("/videos/upload", files={"file": ("clip.mp4", video_file, "video/mp4")},
-                                   data={"title": "killed mid-transcode"})
+            uploaded = client.post(
+                "/videos/upload", files={"file": ("clip.mp4", video_file, "video/mp4")}, data={"title": "killed mid-transcode"}
+            )
         video_id = uploaded.raise_for_status().json()["id"]
 
         def runs() -> list[dg.DagsterRun]:
@@ -106,9 +110,13 @@ def test_a_run_killed_mid_transcode_is_failed_retried_and_its_video_reaches_read
         # Run monitoring failed it, from the launcher's health check (in both cases: no code server watches the worker).
         failure = instance.all_logs(first.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[-1]
         assert f"pid {pid}) died" in (failure.message or ""), failure.message
-        retry = _wait("the retry run to succeed", lambda: next(
-            (r for r in runs() if r.parent_run_id == first.run_id and r.status == dg.DagsterRunStatus.SUCCESS), None),
-            logs)
+        retry = _wait(
+            "the retry run to succeed",
+            lambda: next(
+                (r for r in runs() if r.parent_run_id == first.run_id and r.status == dg.DagsterRunStatus.SUCCESS), None
+            ),
+            logs,
+        )
         assert retry.tags.get(RETRY_NUMBER_TAG) == "1"  # launched by run retries, not by hand
         assert len(runs()) == 2
         step_starts = instance.all_logs(first.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)
@@ -118,4 +126,3 @@ def test_a_run_killed_mid_transcode_is_failed_retried_and_its_video_reaches_read
     # The killed run's temp work is under SCRATCH_DIR (pruned there), none in the system temp dir.
     assert ladder.parent.parent == scratch
     assert set(system_tmp.glob(LADDER_PREFIX + "*")) == ladders_in_tmp_before
-

@@ -31,21 +31,30 @@ PASSWORD = "production-mode-42"
 
 
 @pytest.fixture
-def production(monkeypatch, tmp_path, make_postgres_database, s3_endpoint, s3_bucket, kafka_bootstrap,
-               opensearch_url, opensearch_index_name):
+def production(
+    monkeypatch, tmp_path, make_postgres_database, s3_endpoint, s3_bucket, kafka_bootstrap, opensearch_url, opensearch_index_name
+):
     """The platform configured for production through the environment only, as an operator would."""
     app_db, dagster_db = make_postgres_database(), make_url(make_postgres_database())
     environment = {
         "VIDEOAI_HOME": str(tmp_path / "home"),
         "DATABASE_URL": app_db,
-        "OBJECT_STORE": "s3", "S3_BUCKET": s3_bucket, "S3_ENDPOINT_URL": s3_endpoint, "AWS_REGION": "us-east-1",
-        "SEARCH_BACKEND": "opensearch", "OPENSEARCH_URL": opensearch_url, "OPENSEARCH_INDEX": opensearch_index_name,
+        "OBJECT_STORE": "s3",
+        "S3_BUCKET": s3_bucket,
+        "S3_ENDPOINT_URL": s3_endpoint,
+        "AWS_REGION": "us-east-1",
+        "SEARCH_BACKEND": "opensearch",
+        "OPENSEARCH_URL": opensearch_url,
+        "OPENSEARCH_INDEX": opensearch_index_name,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "JWT_SECRET": "production-test-secret-" + "y" * 40,
         # deploy/dagster.yaml: Dagster's runs, event logs and sensor state on PostgreSQL, logs in S3.
-        "DAGSTER_PG_HOST": dagster_db.host, "DAGSTER_PG_PORT": str(dagster_db.port or 5432),
-        "DAGSTER_PG_USER": dagster_db.username, "DAGSTER_PG_PASSWORD": dagster_db.password or "trust",
-        "DAGSTER_PG_DB": dagster_db.database, "DAGSTER_COMPUTE_LOG_BUCKET": s3_bucket,
+        "DAGSTER_PG_HOST": dagster_db.host,
+        "DAGSTER_PG_PORT": str(dagster_db.port or 5432),
+        "DAGSTER_PG_USER": dagster_db.username,
+        "DAGSTER_PG_PASSWORD": dagster_db.password or "trust",
+        "DAGSTER_PG_DB": dagster_db.database,
+        "DAGSTER_COMPUTE_LOG_BUCKET": s3_bucket,
         "AWS_ENDPOINT_URL_S3": s3_endpoint,
     }
     for name, value in environment.items():
@@ -72,8 +81,12 @@ def test_upload_through_api_kafka_sensor_assets_and_search_to_ready(production, 
         token = api.post("/api/v1/auth/login", data={"username": "ops@example.com", "password": PASSWORD}).json()
         auth = {"Authorization": f"Bearer {token['access_token']}"}
         with open(speech_video_path, "rb") as video:
-            created = api.post("/api/v1/videos/upload", headers=auth, data={"title": "Volcano talk"},
-                               files={"file": ("volcano.mp4", video, "video/mp4")})
+            created = api.post(
+                "/api/v1/videos/upload",
+                headers=auth,
+                data={"title": "Volcano talk"},
+                files={"file": ("volcano.mp4", video, "video/mp4")},
+            )
         assert created.status_code == 201, created.text
         video_id = created.json()["id"]
 
@@ -102,8 +115,12 @@ def test_upload_through_api_kafka_sensor_assets_and_search_to_ready(production, 
 
         # The run it requested materializes every asset.
         job = defs.resolve_job_def("video_pipeline")
-        run = job.execute_in_process(partition_key=tick.run_requests[0].partition_key, tags=tick.run_requests[0].tags,
-                                     instance=instance, resources=resources)
+        run = job.execute_in_process(
+            partition_key=tick.run_requests[0].partition_key,
+            tags=tick.run_requests[0].tags,
+            instance=instance,
+            resources=resources,
+        )
         assert run.success
 
         # A second tick requests nothing: the event was processed once.
@@ -137,6 +154,5 @@ def test_upload_through_api_kafka_sensor_assets_and_search_to_ready(production, 
     dagster_db = create_engine(dagster_db_url)
     with dagster_db.connect() as connection:
         assert connection.scalar(text("SELECT status FROM runs WHERE run_id = :id"), {"id": run.run_id}) == "SUCCESS"
-        assert connection.scalar(text("SELECT count(*) FROM dynamic_partitions WHERE partition = :p"),
-                                 {"p": str(video_id)}) == 1
+        assert connection.scalar(text("SELECT count(*) FROM dynamic_partitions WHERE partition = :p"), {"p": str(video_id)}) == 1
     dagster_db.dispose()

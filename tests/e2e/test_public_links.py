@@ -42,8 +42,14 @@ def test_links_in_dagster_metadata_and_api_answers_use_the_public_url(tmp_path, 
         env.pop("API_PORT", None)
         log = tmp_path / "api.log"
         with open(log, "wb") as out:
-            api = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "serve", "--port", str(port)], cwd=REPO,
-                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            api = subprocess.Popen(
+                [sys.executable, "-m", "orchestration.cli", "serve", "--port", str(port)],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             wait_until_answers(f"{public}{API}/health/live", api, "the API", log, answered=lambda status: status == 200)
             image = httpx.get(thumbnail, timeout=30)

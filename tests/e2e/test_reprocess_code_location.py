@@ -27,8 +27,14 @@ pytestmark = pytest.mark.e2e
 
 
 def _reprocess(env: dict[str, str], *extra: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "orchestration.cli", "reprocess", "--stale", "--dry-run", *extra],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "reprocess", "--stale", "--dry-run", *extra],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -37,8 +43,16 @@ def test_reprocess_reports_what_the_code_location_would_rematerialize(make_setti
     settings = make_settings()
     home = ensure_dagster_home(settings)
     migrate(settings.database_url)
-    videos = [ingest_file(engine_for(settings.database_url), object_store_from_settings(settings), small_video_path,
-                          UploadRules.from_settings(settings), title=f"beam one {i}").id for i in range(2)]
+    videos = [
+        ingest_file(
+            engine_for(settings.database_url),
+            object_store_from_settings(settings),
+            small_video_path,
+            UploadRules.from_settings(settings),
+            title=f"beam one {i}",
+        ).id
+        for i in range(2)
+    ]
     job = build_definitions(settings).resolve_job_def("video_pipeline")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions("videos", [str(v) for v in videos])
@@ -50,19 +64,31 @@ def test_reprocess_reports_what_the_code_location_would_rematerialize(make_setti
     port = free_port()
     log = tmp_path / "dagster.log"
     with open(log, "wb") as out:  # the deployed code location runs with a wider beam
-        dagster = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "dagster", "--port", str(port)],
-                                   cwd=REPO, env={**shell, "WHISPER_BEAM_SIZE": "2"}, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        dagster = subprocess.Popen(
+            [sys.executable, "-m", "orchestration.cli", "dagster", "--port", str(port)],
+            cwd=REPO,
+            env={**shell, "WHISPER_BEAM_SIZE": "2"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        wait_until_answers(f"http://127.0.0.1:{port}/server_info", dagster, "videoai dagster", log, timeout=300,
-                           answered=lambda status: status == 200)
+        wait_until_answers(
+            f"http://127.0.0.1:{port}/server_info",
+            dagster,
+            "videoai dagster",
+            log,
+            timeout=300,
+            answered=lambda status: status == 200,
+        )
         deployed = _reprocess(shell, "--webserver", f"http://127.0.0.1:{port}")
         from_shell = _reprocess(shell, "--from-shell")
     finally:
         stop_process_group(dagster)
 
-    assert f"compared against code location 'videoai' (repository __repository__) served by http://127.0.0.1:{port}" \
-        in deployed, deployed
+    assert (
+        f"compared against code location 'videoai' (repository __repository__) served by http://127.0.0.1:{port}" in deployed
+    ), deployed
     assert "transcript: faster-whisper:tiny.en:int8:beam2" in deployed, deployed  # the model identities it used
     assert "2 of 2 videos have stale assets" in deployed, deployed
     for video_id in videos:

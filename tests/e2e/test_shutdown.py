@@ -50,8 +50,14 @@ def _wait(what: str, probe: Callable[[], T | None], logs: list[Path], timeout: f
 
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "orchestration.cli", *command], cwd=REPO, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "orchestration.cli", *command],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _stop_and_time(process: subprocess.Popen, how: str) -> tuple[float, list[str]]:
@@ -88,8 +94,11 @@ def test_the_daemon_stops_within_10_s_with_a_run_in_flight_which_is_marked_and_r
     _settings, env = platform
     clip = samples.make_test_video(tmp_path / "long.mp4", 1920, 1080, 8.0)
     logs = [tmp_path / "daemon.log", tmp_path / "api.log"]
-    with api_server(env, free_port(), logs[1]) as api, httpx.Client(base_url=api.base + API, timeout=60) as client, \
-            dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+    with (
+        api_server(env, free_port(), logs[1]) as api,
+        httpx.Client(base_url=api.base + API, timeout=60) as client,
+        dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance,
+    ):
         user = {"email": "stopper@example.com", "password": "Correct-Horse-9", "full_name": "Stop Per"}
         client.post("/auth/signup", json=user).raise_for_status()
         token = client.post("/auth/login", data={"username": user["email"], "password": user["password"]})
@@ -97,13 +106,24 @@ def test_the_daemon_stops_within_10_s_with_a_run_in_flight_which_is_marked_and_r
         daemon = _start(["daemon"], env, logs[0])
         try:
             with open(clip, "rb") as video_file:
-                video_id = client.post("/videos/upload", files={"file": ("long.mp4", video_file, "video/mp4")},
-                                       data={"title": "in flight at shutdown"}).raise_for_status().json()["id"]
-            run = _wait("the run", lambda: next(iter(instance.get_runs(dg.RunsFilter(
-                tags={"dagster/partition": str(video_id)}))), None), logs)
+                video_id = (
+                    client.post(
+                        "/videos/upload",
+                        files={"file": ("long.mp4", video_file, "video/mp4")},
+                        data={"title": "in flight at shutdown"},
+                    )
+                    .raise_for_status()
+                    .json()["id"]
+                )
+            run = _wait(
+                "the run",
+                lambda: next(iter(instance.get_runs(dg.RunsFilter(tags={"dagster/partition": str(video_id)}))), None),
+                logs,
+            )
             pid, _ = _wait("the run worker", lambda: worker_start(instance, run.run_id), logs)
-            _wait("ffmpeg", lambda: [p for p in psutil.Process(pid).children(recursive=True) if p.name() == "ffmpeg"] or None,
-                  logs)
+            _wait(
+                "ffmpeg", lambda: [p for p in psutil.Process(pid).children(recursive=True) if p.name() == "ffmpeg"] or None, logs
+            )
             elapsed, left = _stop_and_time(daemon, "sigterm")
         finally:
             if daemon.poll() is None:
@@ -119,10 +139,17 @@ def test_the_daemon_stops_within_10_s_with_a_run_in_flight_which_is_marked_and_r
 
         daemon = _start(["daemon"], env, logs[0])  # the daemon again: the run is retried, the video gets ready
         try:
-            _wait("the video to be ready after the restart",
-                  lambda: True if client.get(f"/videos/{video_id}").json()["status"] == "ready" else None, logs, 240)
-            retries = [r for r in instance.get_runs(dg.RunsFilter(tags={"dagster/partition": str(video_id)}))
-                       if r.parent_run_id == run.run_id]
+            _wait(
+                "the video to be ready after the restart",
+                lambda: True if client.get(f"/videos/{video_id}").json()["status"] == "ready" else None,
+                logs,
+                240,
+            )
+            retries = [
+                r
+                for r in instance.get_runs(dg.RunsFilter(tags={"dagster/partition": str(video_id)}))
+                if r.parent_run_id == run.run_id
+            ]
             assert [r.tags.get(RETRY_NUMBER_TAG) for r in retries] == ["1"]
             elapsed, left = _stop_and_time(daemon, "ctrl-c")
             assert not left and elapsed <= STOP_SECONDS, (elapsed, left)
@@ -136,13 +163,28 @@ def test_videoai_dagster_stops_within_10_s_after_a_backfill(platform, tmp_path, 
     port = free_port()
     logs = [tmp_path / "dagster.log"]
     migrate(settings.database_url)
-    videos = [ingest_file(engine_for(settings.database_url), object_store_from_settings(settings), small_video_path,
-                          UploadRules.from_settings(settings), title=f"backfilled {i}").id for i in range(3)]
+    videos = [
+        ingest_file(
+            engine_for(settings.database_url),
+            object_store_from_settings(settings),
+            small_video_path,
+            UploadRules.from_settings(settings),
+            title=f"backfilled {i}",
+        ).id
+        for i in range(3)
+    ]
     dagster = _start(["dagster", "--port", str(port)], env, logs[0])
     try:
-        wait_until_answers(f"http://127.0.0.1:{port}/server_info", dagster, "videoai dagster", logs[0], timeout=240,
-                           answered=lambda status: status == 200)
+        wait_until_answers(
+            f"http://127.0.0.1:{port}/server_info",
+            dagster,
+            "videoai dagster",
+            logs[0],
+            timeout=240,
+            answered=lambda status: status == 200,
+        )
         with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+
             def all_done() -> bool | None:
                 runs = instance.get_runs(dg.RunsFilter(tags={"videoai/trigger": "object-store"}))
                 return True if len(runs) == len(videos) and all(r.is_finished for r in runs) else None
@@ -150,12 +192,29 @@ def test_videoai_dagster_stops_within_10_s_after_a_backfill(platform, tmp_path, 
             _wait("the uploads' runs", all_done, logs, 300)
             graph = build_definitions(settings).resolve_asset_graph()
             first = launch_backfill(instance, graph, [StaleAsset(str(v), "transcript", ("test",)) for v in videos])
-            _wait("the first backfill to end", lambda: True if instance.get_backfill(first).status.value.startswith(
-                "COMPLETED") else None, logs, 300)
-            second = launch_backfill(instance, graph, [StaleAsset(str(v), a, ("test",)) for v in videos
-                                                       for a in ("transcript", "chunk_summaries", "video_summary")])
-            _wait("a run of the second backfill", lambda: next(iter(instance.get_runs(dg.RunsFilter(
-                tags={"dagster/backfill": second}, statuses=[dg.DagsterRunStatus.STARTED]))), None), logs)
+            _wait(
+                "the first backfill to end",
+                lambda: True if instance.get_backfill(first).status.value.startswith("COMPLETED") else None,
+                logs,
+                300,
+            )
+            second = launch_backfill(
+                instance,
+                graph,
+                [StaleAsset(str(v), a, ("test",)) for v in videos for a in ("transcript", "chunk_summaries", "video_summary")],
+            )
+            _wait(
+                "a run of the second backfill",
+                lambda: next(
+                    iter(
+                        instance.get_runs(
+                            dg.RunsFilter(tags={"dagster/backfill": second}, statuses=[dg.DagsterRunStatus.STARTED])
+                        )
+                    ),
+                    None,
+                ),
+                logs,
+            )
         elapsed, left = _stop_and_time(dagster, "ctrl-c")
     finally:
         if dagster.poll() is None:

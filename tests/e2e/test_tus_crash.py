@@ -72,9 +72,15 @@ def _sign_in(client: httpx.Client) -> dict[str, str]:
 
 
 def _create(client: httpx.Client, auth: dict[str, str], size: int) -> str:
-    created = client.post(TUS, headers={**TUS_HEADERS, **auth, "Upload-Length": str(size),
-                                        "Upload-Metadata": _metadata(filename="long.mp4", filetype="video/mp4",
-                                                                     title="Resumed after a crash")})
+    created = client.post(
+        TUS,
+        headers={
+            **TUS_HEADERS,
+            **auth,
+            "Upload-Length": str(size),
+            "Upload-Metadata": _metadata(filename="long.mp4", filetype="video/mp4", title="Resumed after a crash"),
+        },
+    )
     assert created.status_code == 201, created.text
     return httpx.URL(created.headers["location"]).path
 
@@ -86,13 +92,16 @@ def _raw_request(port: int, head: str) -> socket.socket:
 
 
 def _patch_head(port: int, path: str, auth: dict[str, str], offset: int, length: int) -> str:
-    return (f"PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nTus-Resumable: 1.0.0\r\n"
-            f"Upload-Offset: {offset}\r\nContent-Type: application/offset+octet-stream\r\n"
-            f"Content-Length: {length}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in auth.items()) + "\r\n")
+    return (
+        f"PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nTus-Resumable: 1.0.0\r\n"
+        f"Upload-Offset: {offset}\r\nContent-Type: application/offset+octet-stream\r\n"
+        f"Content-Length: {length}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in auth.items()) + "\r\n"
+    )
 
 
 def _send_and_read_status(conn: socket.socket, body: Iterator[bytes]) -> int:
     """Send `body` while reading the answer (a server may answer before the body ends); its status."""
+
     def send() -> None:
         try:
             for chunk in body:
@@ -111,7 +120,7 @@ def _send_and_read_status(conn: socket.socket, body: Iterator[bytes]) -> int:
 
 def _chunks(data: bytes, size: int = 1 << 20) -> Iterator[bytes]:
     for start in range(0, len(data), size):
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
 def _wait(what: str, probe: Callable[[], object], timeout: float = 60) -> object:
@@ -131,8 +140,11 @@ def _offset(client: httpx.Client, path: str, auth: dict[str, str]) -> int:
 
 def _resume(client: httpx.Client, path: str, auth: dict[str, str], data: bytes, offset: int) -> int:
     """Send the rest from `offset`; returns the video id the finished upload became."""
-    done = client.patch(path, content=data[offset:], headers={
-        **TUS_HEADERS, **auth, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"})
+    done = client.patch(
+        path,
+        content=data[offset:],
+        headers={**TUS_HEADERS, **auth, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
+    )
     assert done.status_code == 204, done.text
     assert int(done.headers["upload-offset"]) == len(data)
     return int(done.headers["content-location"].rsplit("/", 1)[1])
@@ -153,11 +165,21 @@ def platform(request, make_settings, tmp_path) -> tuple[Settings, dict[str, str]
     """Settings and the environment the API and the daemon run with, on the local store or on S3."""
     store: dict[str, str] = {}
     if request.param == "s3":
-        store = {"OBJECT_STORE": "s3", "S3_BUCKET": request.getfixturevalue("s3_bucket"),
-                 "S3_ENDPOINT_URL": request.getfixturevalue("s3_endpoint"), "AWS_REGION": "us-east-1"}
+        store = {
+            "OBJECT_STORE": "s3",
+            "S3_BUCKET": request.getfixturevalue("s3_bucket"),
+            "S3_ENDPOINT_URL": request.getfixturevalue("s3_endpoint"),
+            "AWS_REGION": "us-east-1",
+        }
     settings = make_settings(**store)
-    env = {**os.environ, **store, "VIDEOAI_HOME": str(settings.videoai_home), "PYTHONUNBUFFERED": "1",
-           "DAGSTER_HOME": str(ensure_dagster_home(settings)), "LOG_FORMAT": "text"}
+    env = {
+        **os.environ,
+        **store,
+        "VIDEOAI_HOME": str(settings.videoai_home),
+        "PYTHONUNBUFFERED": "1",
+        "DAGSTER_HOME": str(ensure_dagster_home(settings)),
+        "LOG_FORMAT": "text",
+    }
     return settings, env
 
 
@@ -186,8 +208,10 @@ def test_kill_9_mid_patch_then_resume_is_byte_identical_and_ready(platform, smal
         assert not part.exists()  # the parts go once the upload is accepted
         if settings.object_store == "local":
             with dagster_daemon(env, logs[1]):
+
                 def status() -> str:
                     return client.get(f"{API}/videos/{video_id}", headers=auth).raise_for_status().json()["status"]
+
                 _wait("the video to be ready", lambda: status() in ("ready", "failed"), timeout=240)
             assert status() == "ready"
     found = {log.name: JWT.findall(log.read_text(errors="replace")) for log in logs if log.exists()}
@@ -205,9 +229,11 @@ def test_a_full_disk_mid_patch_is_507_then_the_upload_resumes(platform, small_vi
     settings, env = platform
     data = _padded_video(small_video_path, tmp_path / "long.mp4", 12 << 20).read_bytes()
     port = free_port()
-    with small_filesystem(settings.videoai_home / "tus", "4m") as parts, \
-            api_server(env, port, tmp_path / "api.log") as api, \
-            httpx.Client(base_url=api.base, timeout=60) as client:
+    with (
+        small_filesystem(settings.videoai_home / "tus", "4m") as parts,
+        api_server(env, port, tmp_path / "api.log") as api,
+        httpx.Client(base_url=api.base, timeout=60) as client,
+    ):
         auth = _sign_in(client)
         path = _create(client, auth, len(data))
         conn = _raw_request(port, _patch_head(port, path, auth, 0, len(data)))
@@ -217,8 +243,11 @@ def test_a_full_disk_mid_patch_is_507_then_the_upload_resumes(platform, small_vi
         part = part_path(settings, _user_id(settings), path.rsplit("/", 1)[1])
         assert 0 < held == part.stat().st_size <= 4 << 20
         assert _sha256(part.read_bytes()) == _sha256(data[:held])
-        full = client.patch(path, content=data[held:], headers={
-            **TUS_HEADERS, **auth, "Upload-Offset": str(held), "Content-Type": "application/offset+octet-stream"})
+        full = client.patch(
+            path,
+            content=data[held:],
+            headers={**TUS_HEADERS, **auth, "Upload-Offset": str(held), "Content-Type": "application/offset+octet-stream"},
+        )
         assert full.status_code == 507 and full.headers["retry-after"] == "60"
         subprocess.run(["mount", "-o", "remount,size=64m", str(parts)], check=True)  # space is freed
         held = _offset(client, path, auth)
@@ -239,10 +268,11 @@ def test_a_512_mib_body_for_100_declared_bytes_is_refused_in_constant_memory(mak
     block = os.urandom(1 << 20)
     with api_server(env, port, tmp_path / "api.log") as api, httpx.Client(base_url=api.base, timeout=60) as client:
         auth = _sign_in(client)
-        creation = (f"POST {TUS} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 100\r\n"
-                    f"Upload-Metadata: {_metadata(filename='a.mp4', filetype='video/mp4')}\r\n"
-                    "Content-Type: application/offset+octet-stream\r\n"
-                    + "".join(f"{k}: {v}\r\n" for k, v in auth.items()))
+        creation = (
+            f"POST {TUS} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 100\r\n"
+            f"Upload-Metadata: {_metadata(filename='a.mp4', filetype='video/mp4')}\r\n"
+            "Content-Type: application/offset+octet-stream\r\n" + "".join(f"{k}: {v}\r\n" for k, v in auth.items())
+        )
         baseline = _rss_of_tree(api.pid)
         peak = [baseline]
         sampling = threading.Event()
@@ -271,8 +301,11 @@ def test_a_512_mib_body_for_100_declared_bytes_is_refused_in_constant_memory(mak
         assert peak[0] - baseline < 64 << 20, (baseline, peak[0])
         assert _offset(client, path, auth) == 0
         # A presigned upload's token rides in its URL's query string: the access log must not keep it.
-        plan = client.post(f"{API}/videos/uploads", headers=auth, json={
-            "title": "t", "filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 100}).json()
+        plan = client.post(
+            f"{API}/videos/uploads",
+            headers=auth,
+            json={"title": "t", "filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 100},
+        ).json()
         assert "token=eyJ" in plan["upload_url"]
         assert client.put(plan["upload_url"], content=b"\x00" * 101, headers=plan["headers"]).status_code == 413
     log = (tmp_path / "api.log").read_text()

@@ -32,8 +32,10 @@ def _timed(sentences: list[str], start: float = 0.0, seconds: float = 3.5) -> li
 def test_boundaries_fall_where_the_topic_changes(embed):
     sentences = [s for script in TOPIC_SCRIPTS for s in split_sentences(script)]
     segments = _timed(sentences)
-    changes = [len(split_sentences(TOPIC_SCRIPTS[0])) * 3.5,
-               (len(split_sentences(TOPIC_SCRIPTS[0])) + len(split_sentences(TOPIC_SCRIPTS[1]))) * 3.5]
+    changes = [
+        len(split_sentences(TOPIC_SCRIPTS[0])) * 3.5,
+        (len(split_sentences(TOPIC_SCRIPTS[0])) + len(split_sentences(TOPIC_SCRIPTS[1]))) * 3.5,
+    ]
     chapters = make_chapters(segments, embed, ExtractiveChapterWriter(embed), min_seconds=15)
     assert [c.start for c in chapters[1:]] == changes
     assert "volcano" in chapters[0].title.lower() and "football" in chapters[2].title.lower()
@@ -67,5 +69,7 @@ def test_webvtt_chapters_track_parses_with_one_cue_per_chapter():
     track = to_webvtt_chapters(chapters)
     cues = webvtt.from_buffer(io.StringIO(track))
     assert [(c.start, c.end, c.text) for c in cues] == [
-        ("00:00:00.000", "00:01:01.500", "Intro → start"), ("00:01:01.500", "01:02:05.250", "Two lines")]
+        ("00:00:00.000", "00:01:01.500", "Intro → start"),
+        ("00:01:01.500", "01:02:05.250", "Two lines"),
+    ]
     assert to_webvtt_chapters([]) == "WEBVTT\n\n"

@@ -20,14 +20,15 @@ from tests.fixtures.llm import EMBEDDING_DIMENSIONS
 
 def test_wordllama_embeds_offline_normalized_and_ranks_a_paraphrase_first():
     embedder = WordLlamaEmbedder()
-    documents = ["The whales migrate south every winter across the ocean.",
-                 "The volcano erupted and lava flowed toward the sea.",
-                 "Today we bake a chocolate cake for the party."]
+    documents = [
+        "The whales migrate south every winter across the ocean.",
+        "The volcano erupted and lava flowed toward the sea.",
+        "Today we bake a chocolate cake for the party.",
+    ]
     vectors = embedder.embed(documents)
     assert vectors.shape == (3, 256) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    for query, expected in [("marine mammals travelling", 0), ("molten rock from a mountain", 1),
-                            ("sweet dessert recipe", 2)]:
+    for query, expected in [("marine mammals travelling", 0), ("molten rock from a mountain", 1), ("sweet dessert recipe", 2)]:
         scores = vectors @ embedder.embed([query])[0]
         assert int(np.argmax(scores)) == expected, (query, scores)
     assert embedder.model_id == "wordllama:l2_supercat:256"
@@ -51,8 +52,9 @@ def test_unknown_provider_and_missing_key_are_configuration_errors():
 
 def test_openai_embedder_calls_the_endpoint_in_batches_and_retries_a_429(fake_openai):
     fake_openai.fail_next(429, 1, {"retry-after-ms": "10"})
-    resource = EmbeddingResource(provider="openai", model="fake-embed", base_url=fake_openai.base_url,
-                                 api_key=fake_openai.api_key, max_retries=2)
+    resource = EmbeddingResource(
+        provider="openai", model="fake-embed", base_url=fake_openai.base_url, api_key=fake_openai.api_key, max_retries=2
+    )
     embedder = resource.get_embedder()
     assert isinstance(embedder, OpenAIEmbedder)
     texts = [f"passage number {i} about lava" for i in range(300)] + ["whales and oceans"]
@@ -75,8 +77,9 @@ def test_openai_embedder_gives_up_after_its_retries(fake_openai):
     import openai
 
     fake_openai.fail_next(429, 5, {"retry-after-ms": "1"})
-    embedder = build_embedder(provider="openai", model="m", base_url=fake_openai.base_url,
-                              api_key=fake_openai.api_key, max_retries=1)
+    embedder = build_embedder(
+        provider="openai", model="m", base_url=fake_openai.base_url, api_key=fake_openai.api_key, max_retries=1
+    )
     with pytest.raises(openai.RateLimitError):
         embedder.embed(["anything"])
     assert len(fake_openai.requests) == 2

@@ -42,8 +42,7 @@ def test_no_passage_spans_a_topic_change():
 
 
 def test_a_long_sentence_is_a_passage_of_its_own_and_a_short_tail_joins_the_last_passage():
-    long_one = [TimedSegment(0, 10, "A."), TimedSegment(10, 24, "B."), TimedSegment(24, 84, "C."),
-                TimedSegment(84, 88, "D.")]
+    long_one = [TimedSegment(0, 10, "A."), TimedSegment(10, 24, "B."), TimedSegment(24, 84, "C."), TimedSegment(84, 88, "D.")]
     passages = split_transcript(long_one)
     # The 60 s sentence would take the first passage past 60 s; joining D to C would make 64 s.
     assert [(p.start, p.end) for p in passages] == [(0, 24), (24, 84), (84, 88)]
@@ -52,8 +51,12 @@ def test_a_long_sentence_is_a_passage_of_its_own_and_a_short_tail_joins_the_last
 
 
 def test_sentences_take_their_times_from_the_words_and_else_from_their_place_in_the_segment():
-    words = (TimedWord(1.0, 1.4, "Lava"), TimedWord(1.4, 2.0, "flows."), TimedWord(5.0, 5.5, "Ash"),
-             TimedWord(5.5, 6.0, "falls."))
+    words = (
+        TimedWord(1.0, 1.4, "Lava"),
+        TimedWord(1.4, 2.0, "flows."),
+        TimedWord(5.0, 5.5, "Ash"),
+        TimedWord(5.5, 6.0, "falls."),
+    )
     timed = timed_sentences([TimedSegment(1.0, 6.0, "Lava flows. Ash falls.", words)])
     assert [(s.start, s.end, s.text) for s in timed] == [(1.0, 2.0, "Lava flows."), (5.0, 6.0, "Ash falls.")]
     # Without word times: the segment's 10 s shared out by characters (the second sentence starts at char 12).
@@ -77,8 +80,10 @@ def test_video_passages_add_title_and_summary_and_skip_empty_text():
 def test_word_times_and_the_way_passages_are_cut_are_in_the_code_versions(settings):
     """So Dagster shows transcripts made without word times, and passages cut the old way, stale."""
     graph = build_definitions(settings).resolve_asset_graph()
-    versions = {key: graph.get(dg.AssetKey(key)).code_version for key in
-                ("transcript", "passage_embeddings", "search_document", "chapters")}
+    versions = {
+        key: graph.get(dg.AssetKey(key)).code_version
+        for key in ("transcript", "passage_embeddings", "search_document", "chapters")
+    }
     assert versions["transcript"].endswith(":words")
     assert all(versions[key].startswith(versions["transcript"]) for key in versions)
     assert PASSAGES_VERSION in versions["passage_embeddings"] and PASSAGES_VERSION in versions["search_document"]

@@ -25,8 +25,14 @@ def packaged(tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("hls")
     source = samples.make_test_video(workdir / "source.mp4", 1280, 720, 9.0)
     info = probe(source)
-    variants = transcode_ladder(source, workdir / "ladder", plan_ladder(info.width, info.height),
-                                has_audio=True, preset="ultrafast", hls_dir=workdir / "hls")
+    variants = transcode_ladder(
+        source,
+        workdir / "ladder",
+        plan_ladder(info.width, info.height),
+        has_audio=True,
+        preset="ultrafast",
+        hls_dir=workdir / "hls",
+    )
     package, commands = commands_during(lambda: hls.package_hls(variants, workdir / "hls"))
     return info, variants, package, commands
 
@@ -35,7 +41,10 @@ def test_a_720p_source_gets_360p_480p_and_720p_and_nothing_larger(packaged) -> N
     source, variants, package, _ = packaged
     assert [v.label for v in variants] == ["360p", "480p", "720p"]
     assert [(r.label, r.width, r.height) for r in package.renditions] == [
-        ("360p", 640, 360), ("480p", 852, 480), ("720p", 1280, 720)]
+        ("360p", 640, 360),
+        ("480p", 852, 480),
+        ("720p", 1280, 720),
+    ]
     for rendition in package.renditions:
         assert rendition.width <= source.width and rendition.height <= source.height
 
@@ -69,8 +78,11 @@ def test_ffprobe_reads_every_media_playlist_and_every_segment_decodes(packaged) 
         assert (video["width"], video["height"]) == (rendition.width, rendition.height)
         assert len(rendition.segments) >= 2
         for segment in rendition.segments:
-            decoded = subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(package.root / segment),
-                                      "-f", "null", "-"], capture_output=True, text=True)
+            decoded = subprocess.run(
+                ["ffmpeg", "-v", "error", "-xerror", "-i", str(package.root / segment), "-f", "null", "-"],
+                capture_output=True,
+                text=True,
+            )
             assert decoded.returncode == 0 and not decoded.stderr.strip(), (segment, decoded.stderr)
 
 
@@ -81,8 +93,14 @@ def test_segments_hold_each_rungs_own_bitstream_and_line_up_across_rungs(package
         segment_bytes = sum((package.root / s).stat().st_size for s in rendition.segments)
         assert 0.9 * variant.size_bytes < segment_bytes < 1.4 * variant.size_bytes  # + MPEG-TS overhead
     durations = [
-        [round(d, 2) for d in (float(line.split(":")[1].rstrip(",")) for line in
-                               (package.root / r.playlist).read_text().splitlines() if line.startswith("#EXTINF"))]
+        [
+            round(d, 2)
+            for d in (
+                float(line.split(":")[1].rstrip(","))
+                for line in (package.root / r.playlist).read_text().splitlines()
+                if line.startswith("#EXTINF")
+            )
+        ]
         for r in package.renditions
     ]
     assert durations[0] == durations[1] == durations[2]
@@ -97,11 +115,31 @@ def test_the_ladder_cuts_what_stream_copying_each_mp4_would(packaged, tmp_path: 
     for variant, rendition in zip(variants, package.renditions, strict=True):
         copy_dir = tmp_path / variant.label
         copy_dir.mkdir()
-        subprocess.run(["ffmpeg", "-v", "error", "-i", str(variant.path), "-c", "copy", "-f", "hls",
-                        "-hls_time", str(media.SEGMENT_SECONDS), "-hls_playlist_type", "vod",
-                        "-hls_segment_type", "mpegts", "-hls_flags", "independent_segments",
-                        "-hls_segment_filename", str(copy_dir / media.SEGMENT_PATTERN),
-                        str(copy_dir / media.MEDIA_PLAYLIST)], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-i",
+                str(variant.path),
+                "-c",
+                "copy",
+                "-f",
+                "hls",
+                "-hls_time",
+                str(media.SEGMENT_SECONDS),
+                "-hls_playlist_type",
+                "vod",
+                "-hls_segment_type",
+                "mpegts",
+                "-hls_flags",
+                "independent_segments",
+                "-hls_segment_filename",
+                str(copy_dir / media.SEGMENT_PATTERN),
+                str(copy_dir / media.MEDIA_PLAYLIST),
+            ],
+            check=True,
+        )
         assert (package.root / rendition.playlist).read_text() == (copy_dir / media.MEDIA_PLAYLIST).read_text()
         for segment in rendition.segments:
             cut = (package.root / segment).stat().st_size
@@ -138,8 +176,9 @@ def test_the_lowest_rung_streams_while_the_ladder_is_still_encoding(tmp_path: Pa
     problems: list[str] = []
     preview = hls.LivePreview(tmp_path / "preview", rungs[0], publish, problems.append)
     with preview.running() as preview_dir:
-        variants = transcode_ladder(source, tmp_path / "ladder", rungs, has_audio=True, preview_dir=preview_dir,
-                                    hls_dir=tmp_path / "hls")
+        variants = transcode_ladder(
+            source, tmp_path / "ladder", rungs, has_audio=True, preview_dir=preview_dir, hls_dir=tmp_path / "hls"
+        )
     package = hls.package_hls(variants, tmp_path / "hls")
 
     assert problems == []
@@ -161,8 +200,7 @@ def test_the_lowest_rung_streams_while_the_ladder_is_still_encoding(tmp_path: Pa
     for name in segments:
         assert published[name] == (package.root / name).read_bytes()
     # The tee costs the rung nothing: its MP4 variant is whole.
-    assert [(v.label, v.width, v.height) for v in variants] == [("360p", 640, 360), ("480p", 852, 480),
-                                                                 ("720p", 1280, 720)]
+    assert [(v.label, v.width, v.height) for v in variants] == [("360p", 640, 360), ("480p", 852, 480), ("720p", 1280, 720)]
     assert abs(variants[0].duration_seconds - 16.0) < 0.2
 
 
@@ -171,11 +209,19 @@ def test_the_ladder_cuts_the_package_in_a_directory_whose_name_the_tee_muxer_wou
     outputs and ffmpeg still exited 0."""
     workdir = tmp_path / "scratch: it's [odd]|dir"
     source = samples.make_test_video(tmp_path / "source.mp4", 640, 360, 5.0)
-    variants = transcode_ladder(source, workdir / "ladder", plan_ladder(640, 360), has_audio=True,
-                                preset="ultrafast", hls_dir=workdir / "hls", preview_dir=workdir / "preview")
+    variants = transcode_ladder(
+        source,
+        workdir / "ladder",
+        plan_ladder(640, 360),
+        has_audio=True,
+        preset="ultrafast",
+        hls_dir=workdir / "hls",
+        preview_dir=workdir / "preview",
+    )
     package = hls.package_hls(variants, workdir / "hls")
     assert variants[0].path == workdir / "ladder" / "360p.mp4" and probe(variants[0].path).duration_seconds > 4
     assert [r.label for r in package.renditions] == ["360p"] and len(package.renditions[0].segments) >= 2
     assert all((package.root / name).stat().st_size > 0 for name in package.files())
-    assert sorted(p.name for p in (workdir / "preview").glob("seg_*.ts")) == \
-        sorted(Path(name).name for name in package.renditions[0].segments)
+    assert sorted(p.name for p in (workdir / "preview").glob("seg_*.ts")) == sorted(
+        Path(name).name for name in package.renditions[0].segments
+    )

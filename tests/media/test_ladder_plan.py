@@ -45,7 +45,7 @@ def test_never_upscales_and_always_even(source: tuple[int, int]) -> None:
 
 
 def test_rate_control_grows_with_size() -> None:
-    tiny, = plan_ladder(320, 240)
+    (tiny,) = plan_ladder(320, 240)
     ladder = plan_ladder(1920, 1080)
     rates = [rung.video_maxrate_kbps for rung in [tiny, *ladder]]
     assert rates == sorted(rates) and len(set(rates)) == len(rates)

@@ -90,16 +90,29 @@ def hd_ladder(hd_video_path: Path, tmp_path_factory: pytest.TempPathFactory):
     rungs = plan_ladder(source.width, source.height)
     out_dir = tmp_path_factory.mktemp("hd-ladder")
     thumbnail = out_dir / "thumbnail.jpg"
-    (variants, commands), ffmpeg_pids = ffmpeg_children_during(lambda: commands_during(
-        lambda: transcode_ladder(hd_video_path, out_dir, rungs, has_audio=source.has_audio, thumbnail=thumbnail,
-                                 thumbnail_at=thumbnail_time(source.duration_seconds))))
+    (variants, commands), ffmpeg_pids = ffmpeg_children_during(
+        lambda: commands_during(
+            lambda: transcode_ladder(
+                hd_video_path,
+                out_dir,
+                rungs,
+                has_audio=source.has_audio,
+                thumbnail=thumbnail,
+                thumbnail_at=thumbnail_time(source.duration_seconds),
+            )
+        )
+    )
     return source, rungs, variants, ffmpeg_pids, commands
 
 
 def test_1080p_source_yields_the_whole_ladder(hd_ladder) -> None:
     source, _, variants, _, _ = hd_ladder
     assert [(v.label, v.width, v.height) for v in variants] == [
-        ("360p", 640, 360), ("480p", 852, 480), ("720p", 1280, 720), ("1080p", 1920, 1080)]
+        ("360p", 640, 360),
+        ("480p", 852, 480),
+        ("720p", 1280, 720),
+        ("1080p", 1920, 1080),
+    ]
     for variant in variants:
         assert variant.width <= source.width and variant.height <= source.height
         assert variant.video_codec == "h264" and variant.audio_codec == "aac"
@@ -157,8 +170,15 @@ def test_command_decodes_once_and_writes_every_rung(tmp_path: Path) -> None:
 
 def test_with_hls_dir_every_rung_goes_to_its_mp4_and_its_vod_playlist(tmp_path: Path) -> None:
     rungs = plan_ladder(1280, 720)
-    command = build_ladder_command(Path("in.mp4"), tmp_path, rungs, has_audio=True, preset="ultrafast",
-                                   preview_dir=tmp_path / "preview", hls_dir=tmp_path / "hls")
+    command = build_ladder_command(
+        Path("in.mp4"),
+        tmp_path,
+        rungs,
+        has_audio=True,
+        preset="ultrafast",
+        preview_dir=tmp_path / "preview",
+        hls_dir=tmp_path / "hls",
+    )
     tees = [arg.split("|") for arg in command if arg.startswith("[f=mp4")]
     assert len(tees) == command.count("tee") == len(rungs) == 3
     for rung, outputs in zip(rungs, tees, strict=True):
@@ -180,7 +200,10 @@ def test_small_source_gets_one_rung_at_its_size(small_video_path: Path, tmp_path
 def test_source_without_audio_gives_video_only_variants(silent_video_path: Path, tmp_path: Path) -> None:
     source = probe(silent_video_path)
     variants = transcode_ladder(
-        silent_video_path, tmp_path, plan_ladder(source.width, source.height), has_audio=source.has_audio,
+        silent_video_path,
+        tmp_path,
+        plan_ladder(source.width, source.height),
+        has_audio=source.has_audio,
         preset="ultrafast",
     )
     assert len(variants) == 1
@@ -206,15 +229,23 @@ def test_thumbnail_is_a_jpeg_of_the_frame_at_its_moment(hd_ladder, hd_video_path
     assert (stream["codec_name"], stream["width"], stream["height"]) == ("mjpeg", THUMBNAIL_WIDTH, 360)
     # The same picture as seeking to that moment on its own: the ladder's decode gives the same frame.
     alone = tmp_path / "alone.jpg"
-    ffmpeg.input(str(hd_video_path), ss=thumbnail_time(source.duration_seconds)).filter("scale", THUMBNAIL_WIDTH, -2) \
-        .output(str(alone), vframes=1, **{"q:v": 3}).run(quiet=True, overwrite_output=True)
+    ffmpeg.input(str(hd_video_path), ss=thumbnail_time(source.duration_seconds)).filter("scale", THUMBNAIL_WIDTH, -2).output(
+        str(alone), vframes=1, **{"q:v": 3}
+    ).run(quiet=True, overwrite_output=True)
     assert dest.read_bytes() == alone.read_bytes()
 
 
 def test_thumbnail_past_the_end_fails_clearly(small_video_path: Path, tmp_path: Path) -> None:
     with pytest.raises(MediaError, match=r"No frame could be read at 60\.0 s") as caught:
-        transcode_ladder(small_video_path, tmp_path, plan_ladder(640, 360), has_audio=True, preset="ultrafast",
-                         thumbnail=tmp_path / "thumb.jpg", thumbnail_at=60.0)
+        transcode_ladder(
+            small_video_path,
+            tmp_path,
+            plan_ladder(640, 360),
+            has_audio=True,
+            preset="ultrafast",
+            thumbnail=tmp_path / "thumb.jpg",
+            thumbnail_at=60.0,
+        )
     assert caught.value.kind == "encode_failed"
 
 
@@ -233,5 +264,5 @@ def test_phone_video_with_rotation_is_treated_as_portrait(small_video_path: Path
     assert (source.width, source.height) == (360, 640)
     rungs = plan_ladder(source.width, source.height)
     assert [(r.label, r.width, r.height) for r in rungs] == [("360p", 360, 640)]
-    variant, = transcode_ladder(rotated, tmp_path / "out", rungs, has_audio=True, preset="ultrafast")
+    (variant,) = transcode_ladder(rotated, tmp_path / "out", rungs, has_audio=True, preset="ultrafast")
     assert (variant.width, variant.height) == (360, 640)

@@ -35,8 +35,7 @@ def add_videos(engine: Engine, *video_ids: int) -> None:
 def add_events(engine: Engine, *events: tuple[str, int]) -> list[str]:
     """Outbox rows for (topic, video_id) pairs, committed; returns their event ids in order."""
     with Session(engine) as session, session.begin():
-        return [record_event(session, topic, video_id, {"note": f"{topic} {video_id}"}).event_id
-                for topic, video_id in events]
+        return [record_event(session, topic, video_id, {"note": f"{topic} {video_id}"}).event_id for topic, video_id in events]
 
 
 def outbox_rows(engine: Engine) -> list[OutboxEvent]:
@@ -46,8 +45,13 @@ def outbox_rows(engine: Engine) -> list[OutboxEvent]:
 
 def read_topic(bootstrap: str, topic: str, timeout_ms: int = 3000) -> list[Message]:
     """Every message on `topic`, in (partition, offset) order."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             request_timeout_ms=timeout_ms, api_version_auto_timeout_ms=timeout_ms)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        request_timeout_ms=timeout_ms,
+        api_version_auto_timeout_ms=timeout_ms,
+    )
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
         consumer.assign(partitions)
@@ -58,17 +62,23 @@ def read_topic(bootstrap: str, topic: str, timeout_ms: int = 3000) -> list[Messa
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
             assert time.monotonic() < deadline, f"could not read {topic} to its end"
             for records in consumer.poll(timeout_ms=500).values():
-                messages.extend(Message(r.partition, r.offset, r.key.decode(), r.value,
-                                        {k: v.decode() for k, v in r.headers}) for r in records)
+                messages.extend(
+                    Message(r.partition, r.offset, r.key.decode(), r.value, {k: v.decode() for k, v in r.headers})
+                    for r in records
+                )
         return sorted(messages, key=lambda m: (m.partition, m.offset))
     finally:
         consumer.close(autocommit=False)
 
 
-def evaluate_sensor(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, engine: Engine,
-                    cursor: str | None) -> dg.SensorResult | dg.SkipReason:
+def evaluate_sensor(
+    sensor: dg.SensorDefinition, instance: dg.DagsterInstance, engine: Engine, cursor: str | None
+) -> dg.SensorResult | dg.SkipReason:
     """One sensor tick, with the app database of `engine` as its `database` resource."""
     database = DatabaseResource(url=engine.url.render_as_string(hide_password=False))
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
-        "database": database, "pipeline_settings": PipelineSettingsResource.from_settings(get_settings())})
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={"database": database, "pipeline_settings": PipelineSettingsResource.from_settings(get_settings())},
+    )
     return sensor(context)

@@ -41,7 +41,8 @@ def _poison_then_good(engine: Engine, bootstrap: str) -> tuple[str, str]:
 
 
 def test_poison_goes_to_the_dead_letter_topic_with_its_reason_and_good_events_still_run(
-        sqlite_engine: Engine, kafka_sensor_settings: str, sensor_instance: dg.DagsterInstance) -> None:
+    sqlite_engine: Engine, kafka_sensor_settings: str, sensor_instance: dg.DagsterInstance
+) -> None:
     bootstrap = kafka_sensor_settings
     deleted_event, good_event = _poison_then_good(sqlite_engine, bootstrap)
 
@@ -55,10 +56,16 @@ def test_poison_goes_to_the_dead_letter_topic_with_its_reason_and_good_events_st
     assert undecodable.value == b"\x00\x01 not json" and undecodable.key == "7"
     assert undecodable.headers["event_id"] == "garbage-1"
     assert undecodable.headers["dlq.reason"].startswith("undecodable: ")
-    assert {k: undecodable.headers[k] for k in ("dlq.attempts", "dlq.source.topic", "dlq.source.partition",
-                                                "dlq.source.offset", "dlq.consumer")} == {
-        "dlq.attempts": "1", "dlq.source.topic": VIDEO_UPLOADED, "dlq.source.partition": "0",
-        "dlq.source.offset": "0", "dlq.consumer": "dagster-kafka-sensor"}
+    assert {
+        k: undecodable.headers[k]
+        for k in ("dlq.attempts", "dlq.source.topic", "dlq.source.partition", "dlq.source.offset", "dlq.consumer")
+    } == {
+        "dlq.attempts": "1",
+        "dlq.source.topic": VIDEO_UPLOADED,
+        "dlq.source.partition": "0",
+        "dlq.source.offset": "0",
+        "dlq.consumer": "dagster-kafka-sensor",
+    }
     sensor_instance.add_dynamic_partitions("videos", ["8"])  # what the daemon does with the result
 
     # The unknown video is checked again on the next ticks, then dead-lettered (KAFKA_MAX_ATTEMPTS = 3).
@@ -72,13 +79,15 @@ def test_poison_goes_to_the_dead_letter_topic_with_its_reason_and_good_events_st
     _, unknown = read_topic(bootstrap, DEAD_LETTERS)
     assert json.loads(unknown.value)["event_id"] == unknown.headers["event_id"] == deleted_event
     assert unknown.key == "7" and unknown.headers["dlq.source.offset"] == "1" and unknown.headers["dlq.attempts"] == "3"
-    assert unknown.headers["dlq.reason"] == ("unknown video: video 7 is not in the app database "
-                                             "(deleted, or never stored) after 3 attempt(s)")
+    assert unknown.headers["dlq.reason"] == (
+        "unknown video: video 7 is not in the app database (deleted, or never stored) after 3 attempt(s)"
+    )
     assert good_event not in {m.headers.get("event_id") for m in read_topic(bootstrap, DEAD_LETTERS)}
 
 
-def test_a_video_stored_late_runs_on_a_later_attempt(sqlite_engine: Engine, kafka_sensor_settings: str,
-                                                     sensor_instance: dg.DagsterInstance) -> None:
+def test_a_video_stored_late_runs_on_a_later_attempt(
+    sqlite_engine: Engine, kafka_sensor_settings: str, sensor_instance: dg.DagsterInstance
+) -> None:
     ensure_topics(kafka_sensor_settings, TOPICS)
     add_events(sqlite_engine, (VIDEO_UPLOADED, 31))  # published before its video row is visible here
     producer = make_producer(kafka_sensor_settings, send_timeout=3)
@@ -93,8 +102,8 @@ def test_a_video_stored_late_runs_on_a_later_attempt(sqlite_engine: Engine, kafk
 
 
 def test_dead_letters_not_written_keep_the_cursor_and_lose_nothing(
-        sqlite_engine: Engine, kafka_sensor_settings: str, sensor_instance: dg.DagsterInstance,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    sqlite_engine: Engine, kafka_sensor_settings: str, sensor_instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _poison_then_good(sqlite_engine, kafka_sensor_settings)
     budget = kafka_sensor_module.DEAD_LETTER_TIMEOUT_S
     monkeypatch.setattr(kafka_sensor_module, "DEAD_LETTER_TIMEOUT_S", 0.001)  # the dead-letter write times out

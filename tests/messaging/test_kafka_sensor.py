@@ -31,8 +31,9 @@ def publish(engine: Engine, bootstrap: str, *video_ids: int) -> list[str]:
     return ids
 
 
-def test_events_become_partitions_runs_and_a_cursor(sqlite_engine: Engine, kafka_sensor_settings: str,
-                                                    sensor_instance: dg.DagsterInstance) -> None:
+def test_events_become_partitions_runs_and_a_cursor(
+    sqlite_engine: Engine, kafka_sensor_settings: str, sensor_instance: dg.DagsterInstance
+) -> None:
     publish(sqlite_engine, kafka_sensor_settings, 11, 12, 13)
 
     result = evaluate_sensor(kafka_upload_sensor, sensor_instance, sqlite_engine, cursor=None)
@@ -53,8 +54,9 @@ def test_events_become_partitions_runs_and_a_cursor(sqlite_engine: Engine, kafka
     assert [r.partition_key for r in later.run_requests] == ["14"]
 
 
-def test_already_processed_events_start_nothing(sqlite_engine: Engine, kafka_sensor_settings: str,
-                                                sensor_instance: dg.DagsterInstance) -> None:
+def test_already_processed_events_start_nothing(
+    sqlite_engine: Engine, kafka_sensor_settings: str, sensor_instance: dg.DagsterInstance
+) -> None:
     first, _second = publish(sqlite_engine, kafka_sensor_settings, 21, 22)
     with session_scope(sqlite_engine) as session:
         assert record_processed(session, CONSUMER_NAME, first)
@@ -70,8 +72,13 @@ def test_cursor_round_trips_partition_offsets() -> None:
     assert KafkaCursor.parse(None) == KafkaCursor()
 
 
-def test_broker_down_is_a_prompt_skip_not_a_hang(sqlite_engine: Engine, kafka_sensor_settings: str, kafka_broker,
-                                                 sensor_instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_broker_down_is_a_prompt_skip_not_a_hang(
+    sqlite_engine: Engine,
+    kafka_sensor_settings: str,
+    kafka_broker,
+    sensor_instance: dg.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(kafka_sensor_module, "READ_TIMEOUT_MS", 3000)
     kafka_broker.stop()
     started = time.monotonic()

@@ -26,8 +26,14 @@ def producer(kafka_bootstrap: str):
 
 
 def test_relay_publishes_keyed_json_in_order_and_marks_published(migrated_engine: Engine, producer, kafka_bootstrap: str) -> None:
-    ids = add_events(migrated_engine, (VIDEO_UPLOADED, 7), (VIDEO_UPLOADED, 8), (VIDEO_TRANSCODED, 7),
-                     (VIDEO_UPLOADED, 9), (VIDEO_TRANSCRIBED, 7))
+    ids = add_events(
+        migrated_engine,
+        (VIDEO_UPLOADED, 7),
+        (VIDEO_UPLOADED, 8),
+        (VIDEO_TRANSCODED, 7),
+        (VIDEO_UPLOADED, 9),
+        (VIDEO_TRANSCRIBED, 7),
+    )
 
     assert relay_outbox(migrated_engine, producer) == RelayStats(claimed=5, published=5, failed=0)
 
@@ -110,8 +116,16 @@ def test_relay_killed_after_ack_before_mark_redelivers_and_consumer_acts_once(
     add_videos(migrated_engine, 42)
     [event_id] = add_events(migrated_engine, (VIDEO_UPLOADED, 42))
     crashed = subprocess.run(
-        [sys.executable, "-m", "tests.messaging.crashing_relay", str(migrated_engine.url.render_as_string(False)),
-         kafka_bootstrap], capture_output=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "tests.messaging.crashing_relay",
+            str(migrated_engine.url.render_as_string(False)),
+            kafka_bootstrap,
+        ],
+        capture_output=True,
+        timeout=60,
+    )
     assert crashed.returncode == -9, crashed.stderr.decode()[-2000:]
     [row] = outbox_rows(migrated_engine)
     assert (row.attempts, row.published_at) == (1, None)  # sent and acknowledged, never marked
@@ -127,7 +141,8 @@ def test_relay_killed_after_ack_before_mark_redelivers_and_consumer_acts_once(
     assert [r.partition_key for r in result.run_requests] == ["42"]
     with migrated_engine.connect() as connection:
         assert connection.execute(text("SELECT consumer, event_id FROM processed_messages")).all() == [
-            ("dagster-kafka-sensor", event_id)]
+            ("dagster-kafka-sensor", event_id)
+        ]
 
 
 def test_ensure_topics_creates_only_missing_ones(kafka_bootstrap: str) -> None:

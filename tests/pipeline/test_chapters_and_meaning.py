@@ -25,8 +25,7 @@ from serving_api.main import create_app
 pytestmark = pytest.mark.e2e
 
 API = "/api/v1"
-ASSETS = ["source_video", "transcript", "chunk_summaries", "video_summary", "passage_embeddings", "search_document",
-          "chapters"]
+ASSETS = ["source_video", "transcript", "chunk_summaries", "video_summary", "passage_embeddings", "search_document", "chapters"]
 
 
 @pytest.fixture(scope="module")
@@ -73,15 +72,15 @@ def test_the_api_serves_chapters_and_the_track(module_harness, topics_clip):
         assert hits["mode"] == "hybrid" and hits["hits"][0]["video_id"] == vid
 
 
-@pytest.mark.parametrize(("query", "topic"), [("soccer athletes celebrating a victory", 2),
-                                              ("molten rock erupting from a peak", 0)])
+@pytest.mark.parametrize(
+    ("query", "topic"), [("soccer athletes celebrating a victory", 2), ("molten rock erupting from a peak", 0)]
+)
 def test_a_paraphrase_finds_the_video_at_the_right_passage(module_harness, topics_clip, query, topic):
     vid, changes, _ = topics_clip
     settings = module_harness.settings
     text_index = search_index_from_settings(settings, module_harness.engine)
     embedder = embedder_from_settings(settings)
-    search = HybridSearch(text_index, SqlVectorIndex(module_harness.engine), lambda: embedder,
-                          settings.semantic_min_similarity)
+    search = HybridSearch(text_index, SqlVectorIndex(module_harness.engine), lambda: embedder, settings.semantic_min_similarity)
     spoken = " ".join(s.text for s in text_index.get(vid).segments)
     words = lambda text: set(re.findall(r"[a-z0-9]+", text.lower())) - STOP_WORDS  # noqa: E731
     assert len(words(spoken)) > 50 and not words(query) & words(spoken)  # no content word in common
@@ -96,9 +95,14 @@ def test_a_paraphrase_finds_the_video_at_the_right_passage(module_harness, topic
 
 def test_chapter_titles_come_from_the_llm_with_the_openai_provider(module_harness, topics_clip, fake_openai):
     vid, _, _ = topics_clip
-    settings = module_harness.settings.model_copy(update={
-        "summarizer_provider": "openai", "openai_base_url": fake_openai.base_url,
-        "openai_api_key": SecretStr(fake_openai.api_key), "summarizer_model": "fake-model"})
+    settings = module_harness.settings.model_copy(
+        update={
+            "summarizer_provider": "openai",
+            "openai_base_url": fake_openai.base_url,
+            "openai_api_key": SecretStr(fake_openai.api_key),
+            "summarizer_model": "fake-model",
+        }
+    )
     fake_openai.responder = lambda body: "Title: A chapter named by the model\nGist: It says what happens here."
     fake_openai.fail_next(429, 1, {"retry-after-ms": "10"})
 

@@ -14,9 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_dagster_definitions_validate_passes_on_the_workspace(tmp_path):
     dagster = Path(sys.executable).parent / "dagster"
-    done = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=ROOT,
-                          env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path), "VIDEOAI_HOME": str(tmp_path / "home")},
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path), "VIDEOAI_HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Validation successful for code location videoai" in done.stderr + done.stdout
 
@@ -42,12 +47,21 @@ def test_the_job_and_sensors_are_registered(settings):
     defs = build_definitions(settings)
     job = defs.resolve_job_def("video_pipeline")
     assert {node.name for node in job.graph.node_defs} >= set(video_asset_keys(defs.resolve_asset_graph()))
-    assert {s.name for s in defs.sensors} == {"upload_sensor", "video_failure_sensor", "stale_videos_sensor",
-                                              "video_requests_sensor"}  # no Kafka
+    assert {s.name for s in defs.sensors} == {
+        "upload_sensor",
+        "video_failure_sensor",
+        "stale_videos_sensor",
+        "video_requests_sensor",
+    }  # no Kafka
     assert defs.resolve_sensor_def("upload_sensor").job_name == "video_pipeline"
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
-    assert checks == {"transcript_segments_are_timed", "transcript_coverage", "summary_shape", "search_document_present",
-                      "chapters_are_well_formed"}
+    assert checks == {
+        "transcript_segments_are_timed",
+        "transcript_coverage",
+        "summary_shape",
+        "search_document_present",
+        "chapters_are_well_formed",
+    }
 
 
 def test_the_kafka_sensor_exists_only_when_kafka_is_configured(make_settings):
@@ -58,14 +72,22 @@ def test_the_kafka_sensor_exists_only_when_kafka_is_configured(make_settings):
 
 def test_loading_the_code_location_prints_no_dagster_preview_or_supersession_warning(tmp_path):
     # A fresh interpreter: the module's definitions are built on import, as the webserver and daemon load them.
-    code = ("import warnings, dagster as dg\n"
-            "warnings.simplefilter('error', dg.PreviewWarning)\n"
-            "warnings.simplefilter('error', dg.BetaWarning)\n"
-            "warnings.simplefilter('error', dg.SupersessionWarning)\n"
-            "import orchestration.definitions as d\n"
-            "d.defs.resolve_asset_graph(); d.defs.resolve_job_def('video_pipeline')\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
-                          env={"PATH": "/usr/bin:/bin", "VIDEOAI_HOME": str(tmp_path / "home")})
+    code = (
+        "import warnings, dagster as dg\n"
+        "warnings.simplefilter('error', dg.PreviewWarning)\n"
+        "warnings.simplefilter('error', dg.BetaWarning)\n"
+        "warnings.simplefilter('error', dg.SupersessionWarning)\n"
+        "import orchestration.definitions as d\n"
+        "d.defs.resolve_asset_graph(); d.defs.resolve_job_def('video_pipeline')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "VIDEOAI_HOME": str(tmp_path / "home")},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Warning" not in done.stderr, done.stderr[-2000:]
 
@@ -79,8 +101,14 @@ def test_kinds_say_what_really_runs_and_assets_have_owners(make_settings):
     assert not any("openai" in k or "llm" in k for k in embedded.values())
     assert embedded["transcript"] == {"whisper", "local-files", "sqlite"}
     assert embedded["chunk_summaries"] == {"extractive", "sqlite"}
-    production = kinds(make_settings(SUMMARIZER_PROVIDER="openai", OBJECT_STORE="s3", SEARCH_BACKEND="opensearch",
-                                     DATABASE_URL="postgresql+psycopg://u@h/db"))
+    production = kinds(
+        make_settings(
+            SUMMARIZER_PROVIDER="openai",
+            OBJECT_STORE="s3",
+            SEARCH_BACKEND="opensearch",
+            DATABASE_URL="postgresql+psycopg://u@h/db",
+        )
+    )
     assert production["video_summary"] == {"openai", "s3", "postgres"}
     assert production["search_document"] == {"opensearch", "postgres"}
     assert all(len(k) <= 3 for k in production.values())

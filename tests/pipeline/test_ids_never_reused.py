@@ -57,8 +57,9 @@ def test_upgrading_keeps_every_row_and_starts_above_every_announced_id(tmp_path)
             for n in (1, 2, 3):
                 session.add(Video(id=n, title=f"v{n}", status="ready"))
             session.flush()
-            session.add(VideoVariant(video_id=3, label="360p", width=640, height=360, video_codec="h264",
-                                     size_bytes=1, object_key="k"))
+            session.add(
+                VideoVariant(video_id=3, label="360p", width=640, height=360, video_codec="h264", size_bytes=1, object_key="k")
+            )
             record_event(session, VIDEO_UPLOADED, 7)  # video 7 existed once, and was deleted
         engine.dispose()
         command.upgrade(config, "head")
@@ -80,9 +81,11 @@ def test_delete_then_upload_reaches_ready(harness, small_video_path) -> None:
 
     second = harness.register(small_video_path, "second")
     assert second != first
-    resources = {"object_store": ObjectStoreResource(kind="local", directory=str(harness.settings.object_store_dir)),
-                 "database": DatabaseResource(url=harness.settings.database_url),
-                 "pipeline_settings": PipelineSettingsResource.from_settings(harness.settings)}
+    resources = {
+        "object_store": ObjectStoreResource(kind="local", directory=str(harness.settings.object_store_dir)),
+        "database": DatabaseResource(url=harness.settings.database_url),
+        "pipeline_settings": PipelineSettingsResource.from_settings(harness.settings),
+    }
     tick = upload_sensor(dg.build_sensor_context(instance=harness.instance, resources=resources))
     assert [r.partition_key for r in tick.run_requests] == [str(second)]
 

@@ -33,8 +33,11 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def _parse(text: str) -> Samples:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 @contextmanager
@@ -42,9 +45,13 @@ def _exporter(instance: dg.DagsterInstance, log: Path) -> Iterator[str]:
     """`videoai metrics` in its own process on this instance's DAGSTER_HOME; yields its URL."""
     port = free_port()
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "metrics", "--port", str(port)],
-                                   env={**os.environ, "DAGSTER_HOME": instance.root_directory}, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration.cli", "metrics", "--port", str(port)],
+            env={**os.environ, "DAGSTER_HOME": instance.root_directory},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}/metrics"
     try:
         wait_until_answers(url, process, "videoai metrics", log, timeout=60)
@@ -69,7 +76,8 @@ def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeli
 
 
 def test_a_processed_video_shows_in_the_status_gauge_the_run_queue_and_step_durations(
-        platform: PipelineHarness, small_video_path: Path, truncated_video_path: Path, tmp_path: Path) -> None:
+    platform: PipelineHarness, small_video_path: Path, truncated_video_path: Path, tmp_path: Path
+) -> None:
     instance = platform.instance
     good = platform.register(small_video_path, title="good")
     started = time.monotonic()
@@ -107,6 +115,9 @@ def test_a_processed_video_shows_in_the_status_gauge_the_run_queue_and_step_dura
 
     # The app database's side, on the API's /metrics: videos by status.
     with TestClient(create_app(platform.settings)) as api:
-        statuses = {dict(labels)["status"]: value for (name, labels), value in _parse(api.get("/metrics").text).items()
-                    if name == "videoai_videos"}
+        statuses = {
+            dict(labels)["status"]: value
+            for (name, labels), value in _parse(api.get("/metrics").text).items()
+            if name == "videoai_videos"
+        }
     assert statuses == {"ready": 1, "failed": 1, "pending": 1}  # pending: the upload waiting in the queue

@@ -51,8 +51,9 @@ def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform,
 
     # Dagster's resolver says: the assets whose output depends on the transcriber, for the other videos only.
     old, new = (build_definitions(s).resolve_asset_graph() for s in (platform.settings, changed))
-    model_driven = {a for a in video_asset_keys(new)
-                    if old.get(dg.AssetKey(a)).code_version != new.get(dg.AssetKey(a)).code_version}
+    model_driven = {
+        a for a in video_asset_keys(new) if old.get(dg.AssetKey(a)).code_version != new.get(dg.AssetKey(a)).code_version
+    }
     assert {"transcript", "chunk_summaries", "video_summary", "search_document"} <= model_driven
     assert not {"source_video", "video_variants"} & model_driven
     statuses = _resolver_statuses(platform.instance, changed, videos)
@@ -90,16 +91,19 @@ def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform,
     get_settings.cache_clear()
     with dg.build_sensor_context(instance=platform.instance, repository_def=changed_defs.get_repository_def()) as context:
         (request,) = sensor(context).run_requests
-    assert {(k.partition_key, k.asset_key.to_user_string())
-            for k in request.asset_graph_subset.iterate_asset_partitions()} == expected_stale
+    assert {
+        (k.partition_key, k.asset_key.to_user_string()) for k in request.asset_graph_subset.iterate_asset_partitions()
+    } == expected_stale
     assert request.tags["dagster/priority"] == "-1"
     monkeypatch.delenv("AUTO_REPROCESS_STALE")
     get_settings.cache_clear()
     # ... and the reprocess_stale job is the one-click path: it launches the same backfill.
     assert changed_defs.resolve_job_def("reprocess_stale").execute_in_process(instance=platform.instance).success
     (from_ui,) = platform.instance.get_backfills()
-    assert {(k.partition_key, k.asset_key.to_user_string())
-            for k in from_ui.asset_backfill_data.target_subset.iterate_asset_partitions()} == expected_stale
+    assert {
+        (k.partition_key, k.asset_key.to_user_string())
+        for k in from_ui.asset_backfill_data.target_subset.iterate_asset_partitions()
+    } == expected_stale
     platform.instance.update_backfill(from_ui.with_status(BulkActionStatus.CANCELED))  # the CLI's goes on below
 
     # The real run: one backfill over exactly those partitions and assets, then Dagster's backfill daemon.
@@ -107,15 +111,21 @@ def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform,
     out = capsys.readouterr().out
     (backfill,) = platform.instance.get_backfills(filters=BulkActionsFilter(statuses=[BulkActionStatus.REQUESTED]))
     assert backfill.backfill_id in out
-    assert {(k.partition_key, k.asset_key.to_user_string())
-            for k in backfill.asset_backfill_data.target_subset.iterate_asset_partitions()} == expected_stale
+    assert {
+        (k.partition_key, k.asset_key.to_user_string())
+        for k in backfill.asset_backfill_data.target_subset.iterate_asset_partitions()
+    } == expected_stale
     assert backfill_progress(platform.instance, backfill.backfill_id).targeted == len(expected_stale)
 
     lines: list[str] = []
     with daemon_workspace(platform.instance) as workspace:
-        final = wait_for_backfill(platform.instance, backfill.backfill_id, lambda p: lines.append(p.line()),
-                                  step=lambda: (backfill_daemon_iteration(workspace), run_queue_iteration(workspace)),
-                                  timeout_seconds=120)
+        final = wait_for_backfill(
+            platform.instance,
+            backfill.backfill_id,
+            lambda p: lines.append(p.line()),
+            step=lambda: (backfill_daemon_iteration(workspace), run_queue_iteration(workspace)),
+            timeout_seconds=120,
+        )
     assert final.status == "COMPLETED_SUCCESS", lines
     assert final.materialized == len(expected_stale) and lines[0].startswith(f"requested: 0/{len(expected_stale)}")
 
@@ -137,7 +147,8 @@ def test_the_scan_computes_data_versions_exactly_as_dagster_does():
 
     parents = {dg.AssetKey("video_variants"): {"7": "b" * 64}, dg.AssetKey("source_video"): {"7": "a" * 64}}
     ordered = sorted(parents.items(), key=lambda item: str(item[0]))
-    expected = compute_logical_data_version("faster-whisper:tiny.en:int8:beam1",
-                                            {k: DataVersion(v["7"]) for k, v in parents.items()})
+    expected = compute_logical_data_version(
+        "faster-whisper:tiny.en:int8:beam1", {k: DataVersion(v["7"]) for k, v in parents.items()}
+    )
     assert _expected_version("faster-whisper:tiny.en:int8:beam1", ordered, "7") == expected.value
     assert _expected_version("faster-whisper:tiny.en:int8:beam1", ordered, "8") is None

@@ -54,8 +54,9 @@ def processed_speech_video(module_harness, speech_video_path):
     return vid, module_harness.run(vid)
 
 
-def test_speech_video_reaches_ready_with_transcript_variants_summary_and_search(module_harness, processed_speech_video,
-                                                                                speech_video_path):
+def test_speech_video_reaches_ready_with_transcript_variants_summary_and_search(
+    module_harness, processed_speech_video, speech_video_path
+):
     vid, result = processed_speech_video
     assert result.success
     video = _video(module_harness, vid)
@@ -113,8 +114,13 @@ def test_speech_video_reaches_ready_with_transcript_variants_summary_and_search(
 
     # Asset checks ran and passed.
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
-    assert checks == {"transcript_segments_are_timed": True, "transcript_coverage": True,
-                      "summary_shape": True, "search_document_present": True, "chapters_are_well_formed": True}
+    assert checks == {
+        "transcript_segments_are_timed": True,
+        "transcript_coverage": True,
+        "summary_shape": True,
+        "search_document_present": True,
+        "chapters_are_well_formed": True,
+    }
 
 
 def test_rerunning_a_partition_leaves_one_of_everything(module_harness, processed_speech_video):
@@ -124,8 +130,11 @@ def test_rerunning_a_partition_leaves_one_of_everything(module_harness, processe
         with session_scope(module_harness.engine) as session:
             count = lambda model: session.scalar(select(func.count()).select_from(model).where(model.video_id == vid))  # noqa: E731
             return {
-                "variants": count(VideoVariant), "transcripts": count(VideoTranscript), "segments": count(TranscriptSegment),
-                "chunks": count(ChunkSummary), "summaries": count(VideoSummary),
+                "variants": count(VideoVariant),
+                "transcripts": count(VideoTranscript),
+                "segments": count(TranscriptSegment),
+                "chunks": count(ChunkSummary),
+                "summaries": count(VideoSummary),
                 "objects": sorted(o.key for o in module_harness.store.list(keys.video_prefix(vid))),
             }
 
@@ -141,7 +150,12 @@ def test_rerunning_a_partition_leaves_one_of_everything(module_harness, processe
 
 
 def test_bad_inputs_fail_clearly_and_a_good_video_still_reaches_ready(
-    harness, corrupt_video_path, truncated_video_path, non_video_path, silent_video_path, hd_video_path,
+    harness,
+    corrupt_video_path,
+    truncated_video_path,
+    non_video_path,
+    silent_video_path,
+    hd_video_path,
 ):
     corrupt = harness.register(corrupt_video_path, title="corrupt")  # cut off before its index (moov at the end)
     truncated = harness.register(truncated_video_path, title="truncated")  # index first, last 40 % cut off
@@ -180,8 +194,7 @@ def test_bad_inputs_fail_clearly_and_a_good_video_still_reaches_ready(
     # A 1080p source gets the whole ladder; each rung probed from its stored file, none larger than the source.
     source = probe(hd_video_path)
     with session_scope(harness.engine) as session:
-        variants = session.scalars(select(VideoVariant).where(VideoVariant.video_id == good)
-                                   .order_by(VideoVariant.height)).all()
+        variants = session.scalars(select(VideoVariant).where(VideoVariant.video_id == good).order_by(VideoVariant.height)).all()
     assert [v.label for v in variants] == ["360p", "480p", "720p", "1080p"]
     for variant, expected in zip(variants, [(640, 360), (852, 480), (1280, 720), (1920, 1080)], strict=True):
         encoded = probe(harness.store.local_path(variant.object_key))
@@ -212,9 +225,15 @@ def test_a_model_change_makes_its_asset_and_everything_downstream_stale(module_h
 
     new_whisper = settings.model_copy(update={"whisper_model_name": "small.en"})
     assert _stale_statuses(module_harness, new_whisper, vid) == {
-        "source_video": "FRESH", "video_variants": "FRESH", "transcript": "STALE",
-        "chunk_summaries": "STALE", "video_summary": "STALE", "passage_embeddings": "STALE",
-        "search_document": "STALE", "chapters": "STALE"}
+        "source_video": "FRESH",
+        "video_variants": "FRESH",
+        "transcript": "STALE",
+        "chunk_summaries": "STALE",
+        "video_summary": "STALE",
+        "passage_embeddings": "STALE",
+        "search_document": "STALE",
+        "chapters": "STALE",
+    }
 
     new_prompt = settings.model_copy(update={"summary_prompt_version": "v2"})
     statuses = _stale_statuses(module_harness, new_prompt, vid)
@@ -225,22 +244,35 @@ def test_a_model_change_makes_its_asset_and_everything_downstream_stale(module_h
     # A new embedding model: the passages and the search document that indexes them, nothing else.
     new_embedder = settings.model_copy(update={"embedding_model": "another-model"})
     assert _stale_statuses(module_harness, new_embedder, vid) == {
-        "source_video": "FRESH", "video_variants": "FRESH", "transcript": "FRESH", "chunk_summaries": "FRESH",
-        "video_summary": "FRESH", "passage_embeddings": "STALE", "search_document": "STALE", "chapters": "STALE"}
+        "source_video": "FRESH",
+        "video_variants": "FRESH",
+        "transcript": "FRESH",
+        "chunk_summaries": "FRESH",
+        "video_summary": "FRESH",
+        "passage_embeddings": "STALE",
+        "search_document": "STALE",
+        "chapters": "STALE",
+    }
 
 
-def test_summary_assets_map_and_reduce_through_an_openai_compatible_api(module_harness, processed_speech_video,
-                                                                         fake_openai):
+def test_summary_assets_map_and_reduce_through_an_openai_compatible_api(module_harness, processed_speech_video, fake_openai):
     """Runs last in this module: it replaces the video's summaries with the fake model's."""
     vid, _ = processed_speech_video
-    settings = module_harness.settings.model_copy(update={
-        "summarizer_provider": "openai", "openai_base_url": fake_openai.base_url,
-        "openai_api_key": SecretStr(fake_openai.api_key), "summarizer_model": "fake-model", "summary_chunk_tokens": 12})
+    settings = module_harness.settings.model_copy(
+        update={
+            "summarizer_provider": "openai",
+            "openai_base_url": fake_openai.base_url,
+            "openai_api_key": SecretStr(fake_openai.api_key),
+            "summarizer_model": "fake-model",
+            "summary_chunk_tokens": 12,
+        }
+    )
     fake_openai.fail_next(429, 1, {"retry-after-ms": "10"})
     fake_openai.echo_sentences = 5  # a model that follows the 4-6 sentence instruction
 
-    result = module_harness.run(vid, settings=settings, assets=["chunk_summaries", "video_summary",
-                                                                "passage_embeddings", "search_document"])
+    result = module_harness.run(
+        vid, settings=settings, assets=["chunk_summaries", "video_summary", "passage_embeddings", "search_document"]
+    )
 
     assert result.success
     with session_scope(module_harness.engine) as session:
@@ -259,16 +291,21 @@ def test_summary_assets_map_and_reduce_through_an_openai_compatible_api(module_h
 
 def test_materializations_carry_the_title_an_inline_thumbnail_and_progress(module_harness, processed_speech_video):
     vid, result = processed_speech_video
-    metadata = {m.asset_key.to_user_string(): m.metadata for m in result.get_asset_materialization_events()
-                for m in [m.event_specific_data.materialization]}
+    metadata = {
+        m.asset_key.to_user_string(): m.metadata
+        for m in result.get_asset_materialization_events()
+        for m in [m.event_specific_data.materialization]
+    }
     assert metadata["source_video"]["title"].value == "Sample talk"
     # A short URL image: the UI renders Markdown under 1,000 characters inline.
     thumbnail = metadata["video_variants"]["thumbnail"].value
     assert thumbnail.endswith(f"/api/v1/videos/{vid}/thumbnail)") and len(thumbnail) < 1000
     run = module_harness.instance.get_run_by_id(result.run_id)
     assert run.tags["videoai/title"] == "Sample talk"
-    logs = {step: [e.message for e in module_harness.instance.all_logs(result.run_id) if e.step_key == step]
-            for step in ("transcript", "video_variants")}
+    logs = {
+        step: [e.message for e in module_harness.instance.all_logs(result.run_id) if e.step_key == step]
+        for step in ("transcript", "video_variants")
+    }
     assert any("transcribed" in message and "done" in message for message in logs["transcript"])
     assert any("encoded: done" in message for message in logs["video_variants"])  # ffmpeg's own progress
 
@@ -296,8 +333,7 @@ def test_status_says_transcoding_while_ffmpeg_transcodes_and_the_lowest_rung_pla
             encoding = ladder_running()
             with session_scope(harness.engine) as session:
                 status = session.get(Video, vid).status
-                variants = session.scalar(select(func.count()).select_from(VideoVariant)
-                                          .where(VideoVariant.video_id == vid))
+                variants = session.scalar(select(func.count()).select_from(VideoVariant).where(VideoVariant.video_id == vid))
             samples.append((encoding, status, harness.store.exists(keys.hls_key(vid, "master.m3u8")), variants))
             done.wait(0.02)
 
@@ -323,5 +359,8 @@ def test_status_says_transcoding_while_ffmpeg_transcodes_and_the_lowest_rung_pla
     seen = [status for _, status, _, _ in samples]
     order = [s for i, s in enumerate(seen) if i == 0 or s != seen[i - 1]]
     assert order[-1] == VideoStatus.READY.value
-    assert order.index(VideoStatus.TRANSCODING.value) < order.index(VideoStatus.TRANSCRIBING.value) \
-        < order.index(VideoStatus.READY.value), order
+    assert (
+        order.index(VideoStatus.TRANSCODING.value)
+        < order.index(VideoStatus.TRANSCRIBING.value)
+        < order.index(VideoStatus.READY.value)
+    ), order

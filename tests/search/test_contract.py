@@ -38,41 +38,67 @@ from pipeline.search.opensearch import OpenSearchIndex
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def video(video_id: int, title: str, segments: list[str], *, description: str = "", summary: str = "",
-          owner_id: int | None = 10, status: str = "ready", created_at: datetime = T0) -> SearchDocument:
+def video(
+    video_id: int,
+    title: str,
+    segments: list[str],
+    *,
+    description: str = "",
+    summary: str = "",
+    owner_id: int | None = 10,
+    status: str = "ready",
+    created_at: datetime = T0,
+) -> SearchDocument:
     """A document whose transcript is its segments, each 4 s long."""
     timed = tuple(TimedSegment(start=4.0 * i, end=4.0 * i + 3.5, text=text) for i, text in enumerate(segments))
     return SearchDocument(
-        video_id=video_id, title=title, description=description, owner_id=owner_id,
-        owner_name=f"user{owner_id}" if owner_id else None, transcript=" ".join(segments), summary=summary,
-        status=status, language="en", created_at=created_at, updated_at=created_at + timedelta(minutes=5),
-        duration_seconds=4.0 * len(segments), segments=timed,
+        video_id=video_id,
+        title=title,
+        description=description,
+        owner_id=owner_id,
+        owner_name=f"user{owner_id}" if owner_id else None,
+        transcript=" ".join(segments),
+        summary=summary,
+        status=status,
+        language="en",
+        created_at=created_at,
+        updated_at=created_at + timedelta(minutes=5),
+        duration_seconds=4.0 * len(segments),
+        segments=timed,
     )
 
 
 ICELAND = video(
-    1, "Volcanoes of Iceland",
-    ["Welcome to the Reykjanes peninsula.",
-     "Behind me the volcano has been erupting for three weeks.",
-     "The lava flows north towards the sea.",
-     "Scientists measure the gas every morning."],
+    1,
+    "Volcanoes of Iceland",
+    [
+        "Welcome to the Reykjanes peninsula.",
+        "Behind me the volcano has been erupting for three weeks.",
+        "The lava flows north towards the sea.",
+        "Scientists measure the gas every morning.",
+    ],
     description="A field trip with two geologists.",
     summary="Geologists explain how the eruptions started and why the lava fields keep growing.",
 )
 CAKE = video(
-    2, "Chocolate cake for beginners",
-    ["Today we bake a cake shaped like a mountain.",
-     "It looks like a volcano when the chocolate sauce runs down.",
-     "Let it cool for an hour before slicing."],
-    description="A simple recipe for a party.", summary="A baker shows a moist chocolate cake.",
-    owner_id=11, created_at=T0 + timedelta(days=1),
+    2,
+    "Chocolate cake for beginners",
+    [
+        "Today we bake a cake shaped like a mountain.",
+        "It looks like a volcano when the chocolate sauce runs down.",
+        "Let it cool for an hour before slicing.",
+    ],
+    description="A simple recipe for a party.",
+    summary="A baker shows a moist chocolate cake.",
+    owner_id=11,
+    created_at=T0 + timedelta(days=1),
 )
 GARDEN = video(
-    3, "Composting in a small garden",
-    ["Compost needs greens and browns.",
-     "Turn the pile with a fork every week.",
-     "Keep meat and dairy out of the bin."],
-    description="Pallet bins and worms.", summary="How to turn kitchen scraps into soil.",
+    3,
+    "Composting in a small garden",
+    ["Compost needs greens and browns.", "Turn the pile with a fork every week.", "Keep meat and dairy out of the bin."],
+    description="Pallet bins and worms.",
+    summary="How to turn kitchen scraps into soil.",
     created_at=T0 + timedelta(days=2),
 )
 CORPUS = (ICELAND, CAKE, GARDEN)
@@ -140,8 +166,9 @@ class TestSearchIndexContract:
         assert corpus.get(GARDEN.video_id) == GARDEN
 
     # --- matching -------------------------------------------------------------------------
-    @pytest.mark.parametrize(("words", "field"), [
-        ("composting", "title"), ("pallet", "description"), ("scraps", "summary"), ("dairy", "transcript")])
+    @pytest.mark.parametrize(
+        ("words", "field"), [("composting", "title"), ("pallet", "description"), ("scraps", "summary"), ("dairy", "transcript")]
+    )
     def test_every_text_field_is_searched(self, corpus: SearchIndex, words: str, field: str) -> None:
         assert ids(search(corpus, words)) == [GARDEN.video_id], field
 
@@ -167,11 +194,45 @@ class TestSearchIndexContract:
 
     def test_query_syntax_in_user_input_is_plain_text(self, corpus: SearchIndex) -> None:
         # Operators are words like any other: these all mean "lava" (or/and/not are stop words).
-        for text in ['"lava', 'lava"', "lava*", "-lava", "lava:", "lava OR", "OR lava", "(lava", "lava)", "lava AND",
-                     "NOT lava", "lava & | !", "lava'", "{lava}", "[lava]", "lava\\", "lava/", "+lava", "<lava>"]:
+        for text in [
+            '"lava',
+            'lava"',
+            "lava*",
+            "-lava",
+            "lava:",
+            "lava OR",
+            "OR lava",
+            "(lava",
+            "lava)",
+            "lava AND",
+            "NOT lava",
+            "lava & | !",
+            "lava'",
+            "{lava}",
+            "[lava]",
+            "lava\\",
+            "lava/",
+            "+lava",
+            "<lava>",
+        ]:
             assert ids(search(corpus, text)) == [ICELAND.video_id], text
-        for text in ["title:lava", "NEAR(lava sea)", "lava^2 ~3", "'; DROP TABLE search_documents; --", "*", '"',
-                     "()", "::", '"unbalanced', "a OR (b", "-", "AND OR NOT NEAR", "\x00", "ü", "é*" * 50]:
+        for text in [
+            "title:lava",
+            "NEAR(lava sea)",
+            "lava^2 ~3",
+            "'; DROP TABLE search_documents; --",
+            "*",
+            '"',
+            "()",
+            "::",
+            '"unbalanced',
+            "a OR (b",
+            "-",
+            "AND OR NOT NEAR",
+            "\x00",
+            "ü",
+            "é*" * 50,
+        ]:
             assert isinstance(search(corpus, text), SearchPage), text
         assert corpus.get(ICELAND.video_id) == ICELAND
 
@@ -240,8 +301,9 @@ class TestSearchIndexContract:
         last = search(corpus, "volcano", limit=1, created_from=since, cursor=page.next_cursor)
         assert (ids(page), ids(last), last.total, last.next_cursor) == ([ICELAND.video_id], [CAKE.video_id], 2, None)
 
-    def test_totals_are_counted_up_to_a_cap_then_said_to_be_at_least(self, index: SearchIndex,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_totals_are_counted_up_to_a_cap_then_said_to_be_at_least(
+        self, index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         for module in (sql_store, opensearch, tantivy_index):
             monkeypatch.setattr(module, "TOTAL_CAP", 3)
         for i in range(5):
@@ -251,10 +313,16 @@ class TestSearchIndexContract:
         page = search(index, "glacier", owner_id=20)
         assert (ids(page), page.total, page.total_exact) == ([300, 302, 304], 3, True)
 
-    @pytest.mark.parametrize("cursor", [
-        "garbage!", "", "bm90IGpzb24", base64.urlsafe_b64encode(b"[1, 2]").decode(),
-        base64.urlsafe_b64encode(json.dumps({"s": "high", "id": 1, "q": "x"}).encode()).decode(),
-    ])
+    @pytest.mark.parametrize(
+        "cursor",
+        [
+            "garbage!",
+            "",
+            "bm90IGpzb24",
+            base64.urlsafe_b64encode(b"[1, 2]").decode(),
+            base64.urlsafe_b64encode(json.dumps({"s": "high", "id": 1, "q": "x"}).encode()).decode(),
+        ],
+    )
     def test_a_garbled_cursor_raises_invalid_cursor(self, corpus: SearchIndex, cursor: str) -> None:
         with pytest.raises(InvalidCursor):
             search(corpus, "volcano", cursor=cursor)
@@ -286,7 +354,8 @@ class TestSearchIndexContract:
         hit = search(corpus, "erupting lava").hits[0]
         assert [m.start for m in hit.matches] == [4.0, 8.0]
         assert search(corpus, "chocolate").hits[0].matches == (
-            SegmentMatch(4.0, 7.5, "It looks like a volcano when the chocolate sauce runs down."),)
+            SegmentMatch(4.0, 7.5, "It looks like a volcano when the chocolate sauce runs down."),
+        )
 
     def test_matches_are_capped_and_ordered_by_start(self, index: SearchIndex) -> None:
         index.upsert(video(6, "Lecture", [f"Point {i}: the magma chamber." for i in range(8)]))

@@ -37,20 +37,44 @@ from pipeline.search.vectors import SqlVectorIndex
 from pipeline.text import TimedSegment
 
 TOPICS = {
-    "volcano": ["The volcano erupted and lava flowed down the slope.", "Ash clouds rose above the crater.",
-                "Geologists measured the gas coming out of the vents.", "Magma pushes up from deep underground."],
-    "bread": ["Knead the dough for ten minutes.", "Let the loaf rise in a warm place.",
-              "Bake the bread until the crust turns golden.", "Flour, water, salt and yeast are all you need."],
-    "space": ["The rocket launched at dawn towards the space station.", "Astronauts float inside the capsule.",
-              "The telescope photographed a distant galaxy.", "Mars has the tallest mountain in the solar system."],
-    "football": ["The striker scored in the final minute.", "The goalkeeper saved a penalty kick.",
-                 "Fans sang in the stadium all night.", "The coach changed the team's formation at half time."],
-    "garden": ["Compost turns kitchen scraps into soil.", "Water the tomatoes early in the morning.",
-               "Prune the roses in late winter.", "Worms keep the garden beds healthy."],
+    "volcano": [
+        "The volcano erupted and lava flowed down the slope.",
+        "Ash clouds rose above the crater.",
+        "Geologists measured the gas coming out of the vents.",
+        "Magma pushes up from deep underground.",
+    ],
+    "bread": [
+        "Knead the dough for ten minutes.",
+        "Let the loaf rise in a warm place.",
+        "Bake the bread until the crust turns golden.",
+        "Flour, water, salt and yeast are all you need.",
+    ],
+    "space": [
+        "The rocket launched at dawn towards the space station.",
+        "Astronauts float inside the capsule.",
+        "The telescope photographed a distant galaxy.",
+        "Mars has the tallest mountain in the solar system.",
+    ],
+    "football": [
+        "The striker scored in the final minute.",
+        "The goalkeeper saved a penalty kick.",
+        "Fans sang in the stadium all night.",
+        "The coach changed the team's formation at half time.",
+    ],
+    "garden": [
+        "Compost turns kitchen scraps into soil.",
+        "Water the tomatoes early in the morning.",
+        "Prune the roses in late winter.",
+        "Worms keep the garden beds healthy.",
+    ],
 }
-PARAPHRASES = {"volcano": "molten rock pouring from a mountain", "bread": "making a homemade loaf",
-               "space": "astronauts travelling to orbit", "football": "a goal in the last seconds of the match",
-               "garden": "growing vegetables in the backyard"}
+PARAPHRASES = {
+    "volcano": "molten rock pouring from a mountain",
+    "bread": "making a homemade loaf",
+    "space": "astronauts travelling to orbit",
+    "football": "a goal in the last seconds of the match",
+    "garden": "growing vegetables in the backyard",
+}
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 VIDEOS = 60
 
@@ -63,10 +87,21 @@ def corpus_video(video_id: int) -> SearchDocument:
     segments = tuple(TimedSegment(round(6.0 * i, 3), round(6.0 * i + 5.0, 3), text) for i, text in enumerate(sentences))
     created = T0 + timedelta(days=int(rng.integers(0, 30)), seconds=int(rng.integers(0, 86_400)))
     owner = 1 + video_id % 3
-    return SearchDocument(video_id=video_id, title=f"Notes {video_id}", description="", owner_id=owner,
-                          owner_name=f"owner{owner}", transcript=" ".join(sentences), summary=sentences[0],
-                          status="ready", language="en", created_at=created, updated_at=created,
-                          duration_seconds=segments[-1].end, segments=segments)
+    return SearchDocument(
+        video_id=video_id,
+        title=f"Notes {video_id}",
+        description="",
+        owner_id=owner,
+        owner_name=f"owner{owner}",
+        transcript=" ".join(sentences),
+        summary=sentences[0],
+        status="ready",
+        language="en",
+        created_at=created,
+        updated_at=created,
+        duration_seconds=segments[-1].end,
+        segments=segments,
+    )
 
 
 @dataclass
@@ -111,20 +146,29 @@ def exact_semantic(loaded: Loaded, text: str, query: SearchQuery, limit: int) ->
         score = float(np.frombuffer(blob, dtype="<f4") @ vector)
         best[video_id] = max(best.get(video_id, -2.0), score)
     created = {v: d.created_at.replace(tzinfo=UTC) for v, d in documents.items()}
-    passing = [v for v, score in best.items() if score >= 0.25
-               and (query.owner_id is None or documents[v].owner_id == query.owner_id)
-               and (query.created_from is None or created[v] >= query.created_from)
-               and (query.created_to is None or created[v] <= query.created_to)]
+    passing = [
+        v
+        for v, score in best.items()
+        if score >= 0.25
+        and (query.owner_id is None or documents[v].owner_id == query.owner_id)
+        and (query.created_from is None or created[v] >= query.created_from)
+        and (query.created_to is None or created[v] <= query.created_to)
+    ]
     return sorted(passing, key=lambda v: (-best[v], v))[:limit], best
 
 
-FILTERS = [{}, {"owner_id": 2}, {"created_from": T0 + timedelta(days=5), "created_to": T0 + timedelta(days=12)},
-           {"owner_id": 3, "created_from": T0 + timedelta(days=20)}]
+FILTERS = [
+    {},
+    {"owner_id": 2},
+    {"created_from": T0 + timedelta(days=5), "created_to": T0 + timedelta(days=12)},
+    {"owner_id": 3, "created_from": T0 + timedelta(days=20)},
+]
 
 
 @pytest.mark.parametrize("graph", [False, True], ids=["exact-scan", "hnsw"])
 def test_filtered_semantic_search_returns_what_an_exact_filtered_scan_returns(
-        loaded: Loaded, graph: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded: Loaded, graph: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if graph:  # the same answers when the passages are searched through the HNSW graph
         monkeypatch.setattr(vectors_module, "EXACT_SCAN_MAX_ROWS", 0)
         monkeypatch.setattr(vectors_module, "FILTERED_EXACT_MAX_ROWS", 0)
@@ -162,27 +206,50 @@ def test_a_deleted_video_disappears_from_both_sides(loaded: Loaded) -> None:
 
 
 def test_a_video_appended_while_the_api_serves_is_found_by_meaning_and_by_words_within_5_s(
-        loaded: Loaded, tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VIDEOAI_HOME": str(tmp_path / "home"),
-           "DATABASE_URL": loaded.url, "SEARCH_INDEX_DIR": str(loaded.index_dir), "SEARCH_BACKEND": "tantivy",
-           "JWT_SECRET": "corpus-test-" + "s" * 32, "LOG_FORMAT": "text"}
+    loaded: Loaded, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "VIDEOAI_HOME": str(tmp_path / "home"),
+        "DATABASE_URL": loaded.url,
+        "SEARCH_INDEX_DIR": str(loaded.index_dir),
+        "SEARCH_BACKEND": "tantivy",
+        "JWT_SECRET": "corpus-test-" + "s" * 32,
+        "LOG_FORMAT": "text",
+    }
     newcomer = SearchDocument(
-        video_id=VIDEOS + 1, title="Harbour diary", description="", owner_id=1, owner_name="owner1",
+        video_id=VIDEOS + 1,
+        title="Harbour diary",
+        description="",
+        owner_id=1,
+        owner_name="owner1",
         transcript="The lighthouse keeper polished the lamp every evening before the ships came home.",
-        summary="", status="ready", language="en", created_at=T0, updated_at=T0, duration_seconds=8.0,
-        segments=(TimedSegment(0.0, 8.0, "The lighthouse keeper polished the lamp every evening before the "
-                                         "ships came home."),))
+        summary="",
+        status="ready",
+        language="en",
+        created_at=T0,
+        updated_at=T0,
+        duration_seconds=8.0,
+        segments=(TimedSegment(0.0, 8.0, "The lighthouse keeper polished the lamp every evening before the ships came home."),),
+    )
     corpus = tmp_path / "append.jsonl"
     corpus.write_text(video_line(newcomer) + "\n")
     with api_server(env, free_port(), tmp_path / "api.log") as api, httpx.Client(base_url=api.base) as client:
+
         def found(q: str, mode: str) -> bool:
             body = client.get("/api/v1/videos/search", params={"q": q, "mode": mode}).json()
             return newcomer.video_id in [hit["video_id"] for hit in body["hits"]]
 
         assert not found("lighthouse", "text")
         assert not found("keepers of lighthouses and their ships", "semantic")  # the API holds its vectors now
-        subprocess.run([sys.executable, "-m", "benchmarks", "load_corpus", str(corpus)], env=env, check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks", "load_corpus", str(corpus)],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         appended = time.monotonic()
         seen: dict[str, float] = {}
         while len(seen) < 2 and time.monotonic() - appended < 5.0:
@@ -194,13 +261,18 @@ def test_a_video_appended_while_the_api_serves_is_found_by_meaning_and_by_words_
 
 
 def test_two_api_workers_answer_the_same(loaded: Loaded, tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VIDEOAI_HOME": str(tmp_path / "home"),
-           "DATABASE_URL": loaded.url, "SEARCH_INDEX_DIR": str(loaded.index_dir), "API_WORKERS": "2",
-           "LOG_FORMAT": "text"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "VIDEOAI_HOME": str(tmp_path / "home"),
+        "DATABASE_URL": loaded.url,
+        "SEARCH_INDEX_DIR": str(loaded.index_dir),
+        "API_WORKERS": "2",
+        "LOG_FORMAT": "text",
+    }
     with api_server(env, free_port(), tmp_path / "api.log") as api:
         # uvicorn's supervisor spawns the workers (and multiprocessing's resource tracker).
-        workers = [child for child in psutil.Process(api.pid).children()
-                   if "resource_tracker" not in " ".join(child.cmdline())]
+        workers = [child for child in psutil.Process(api.pid).children() if "resource_tracker" not in " ".join(child.cmdline())]
         assert len(workers) == 2, [child.cmdline() for child in workers]
         answers = set()
         for _ in range(12):  # a new connection each time: the kernel spreads them over the workers

@@ -22,8 +22,7 @@ SEARCH_TABLES = {"search_documents", "search_texts"}
 
 def test_database_backend_follows_the_engine_dialect(make_settings, tmp_path: Path) -> None:
     settings = make_settings(SEARCH_BACKEND="database")
-    assert isinstance(search_index_from_settings(settings, make_engine(f"sqlite:///{tmp_path / 'a.db'}")),
-                      SqliteFtsIndex)
+    assert isinstance(search_index_from_settings(settings, make_engine(f"sqlite:///{tmp_path / 'a.db'}")), SqliteFtsIndex)
     # Choosing needs only the dialect: no connection is made.
     postgres = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert isinstance(search_index_from_settings(settings, postgres), PostgresFtsIndex)
@@ -41,8 +40,8 @@ def test_tantivy_is_the_default_and_keeps_its_documents_in_the_app_database(make
 
 def test_opensearch_backend_uses_url_and_index_from_settings(make_settings) -> None:
     index = search_index_from_settings(
-        make_settings(SEARCH_BACKEND="opensearch", OPENSEARCH_URL="http://127.0.0.1:9200", OPENSEARCH_INDEX="vids"),
-        None)
+        make_settings(SEARCH_BACKEND="opensearch", OPENSEARCH_URL="http://127.0.0.1:9200", OPENSEARCH_INDEX="vids"), None
+    )
     assert isinstance(index, OpenSearchIndex)
     assert index.index_name == "vids"
 
@@ -97,19 +96,41 @@ def test_search_scale_migration_carries_documents_over_and_back(database_url: st
     engine = make_engine(database_url)
     with engine.begin() as conn:
         for document in (ICELAND, CAKE):
-            conn.execute(text(
-                "INSERT INTO search_documents (video_id, title, description, summary, transcript, owner_id, owner_name,"
-                " status, language, created_at, updated_at, duration_seconds) VALUES (:video_id, :title, :description,"
-                " :summary, :transcript, :owner_id, :owner_name, :status, :language, :created_at, :updated_at,"
-                " :duration_seconds)").bindparams(bindparam("created_at", type_=UTCDateTime()),
-                                                  bindparam("updated_at", type_=UTCDateTime())),
-                {name: getattr(document, name) for name in (
-                    "video_id", "title", "description", "summary", "transcript", "owner_id", "owner_name", "status",
-                    "language", "created_at", "updated_at", "duration_seconds")})
-            conn.execute(text("INSERT INTO search_segments (video_id, position, start_seconds, end_seconds, text) "
-                              "VALUES (:v, :p, :s, :e, :t)"),
-                         [{"v": document.video_id, "p": p, "s": seg.start, "e": seg.end, "t": seg.text}
-                          for p, seg in enumerate(document.segments)])
+            conn.execute(
+                text(
+                    "INSERT INTO search_documents (video_id, title, description, summary, transcript, owner_id, owner_name,"
+                    " status, language, created_at, updated_at, duration_seconds) VALUES (:video_id, :title, :description,"
+                    " :summary, :transcript, :owner_id, :owner_name, :status, :language, :created_at, :updated_at,"
+                    " :duration_seconds)"
+                ).bindparams(bindparam("created_at", type_=UTCDateTime()), bindparam("updated_at", type_=UTCDateTime())),
+                {
+                    name: getattr(document, name)
+                    for name in (
+                        "video_id",
+                        "title",
+                        "description",
+                        "summary",
+                        "transcript",
+                        "owner_id",
+                        "owner_name",
+                        "status",
+                        "language",
+                        "created_at",
+                        "updated_at",
+                        "duration_seconds",
+                    )
+                },
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO search_segments (video_id, position, start_seconds, end_seconds, text) "
+                    "VALUES (:v, :p, :s, :e, :t)"
+                ),
+                [
+                    {"v": document.video_id, "p": p, "s": seg.start, "e": seg.end, "t": seg.text}
+                    for p, seg in enumerate(document.segments)
+                ],
+            )
     migrate(database_url)
     index = search_index_for("database", engine)
     assert index.get(ICELAND.video_id) == ICELAND

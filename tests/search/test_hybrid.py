@@ -19,23 +19,41 @@ from pipeline.search.hybrid import HybridSearch, reciprocal_rank_fusion
 from pipeline.search.vectors import PassageVector, SqlVectorIndex
 from tests.search.test_contract import video
 
-OCEAN = video(21, "Field notes", [
-    "Welcome back to the channel.",
-    "First a word about our sponsor.",
-    "The humpback whales swim thousands of kilometres south each winter.",
-    "Their songs carry across the open ocean for days.",
-    "Calves are born in the warm lagoons near the equator.",
-] * 3, summary="A season on a research boat.")
-KITCHEN = video(22, "Sunday kitchen", [
-    "Preheat the oven before anything else.",
-    "Whisk the eggs with sugar until pale.",
-    "Fold in the flour and the melted chocolate.",
-] * 3, summary="A recipe for a dense brownie.")
-GARAGE = video(23, "Garage hour", [
-    "Loosen the bolts on the wheel before lifting the car.",
-    "Raise the car with the jack on the frame.",
-    "Swap the flat tyre for the spare.",
-] * 3, summary="Changing a wheel by the road.")
+OCEAN = video(
+    21,
+    "Field notes",
+    [
+        "Welcome back to the channel.",
+        "First a word about our sponsor.",
+        "The humpback whales swim thousands of kilometres south each winter.",
+        "Their songs carry across the open ocean for days.",
+        "Calves are born in the warm lagoons near the equator.",
+    ]
+    * 3,
+    summary="A season on a research boat.",
+)
+KITCHEN = video(
+    22,
+    "Sunday kitchen",
+    [
+        "Preheat the oven before anything else.",
+        "Whisk the eggs with sugar until pale.",
+        "Fold in the flour and the melted chocolate.",
+    ]
+    * 3,
+    summary="A recipe for a dense brownie.",
+)
+GARAGE = video(
+    23,
+    "Garage hour",
+    [
+        "Loosen the bolts on the wheel before lifting the car.",
+        "Raise the car with the jack on the frame.",
+        "Swap the flat tyre for the spare.",
+    ]
+    * 3,
+    summary="Changing a wheel by the road.",
+)
 CORPUS = (OCEAN, KITCHEN, GARAGE)
 
 
@@ -49,8 +67,11 @@ def index_vectors(vectors: SqlVectorIndex, embedder: WordLlamaEmbedder, document
     passages = video_passages(document.title, document.summary, [])
     passages += split_transcript(document.segments, 10, 20)
     matrix = embedder.embed([p.text for p in passages])
-    vectors.upsert(document.video_id, embedder.model_id,
-                   [PassageVector(p.kind, p.start, p.end, p.text, row) for p, row in zip(passages, matrix, strict=True)])
+    vectors.upsert(
+        document.video_id,
+        embedder.model_id,
+        [PassageVector(p.kind, p.start, p.end, p.text, row) for p, row in zip(passages, matrix, strict=True)],
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -140,7 +161,13 @@ def test_exact_scan_and_hnsw_agree(monkeypatch):
     class Row:
         def __init__(self, i: int) -> None:
             self.id, self.video_id, self.kind, self.start_seconds, self.end_seconds, self.text = (
-                i + 1, i, "transcript", 0.0, 1.0, "")
+                i + 1,
+                i,
+                "transcript",
+                0.0,
+                1.0,
+                "",
+            )
             self.vector = matrix[i].astype("<f4").tobytes()
 
     rows = [Row(i) for i in range(len(matrix))]
@@ -180,8 +207,13 @@ def test_a_large_snapshot_is_built_in_the_background_and_changes_are_searched_at
     other_process = SqlVectorIndex(engine, saved)
     assert other_process.view(embedder.model_id).base.graph is not None
     assert other_process.view(embedder.model_id).base.video_ids.filename is not None  # a memory map
-    passages = [[(h.video_id, h.kind, h.start, h.end, h.text, round(h.score, 5))
-                 for h in index.search(vector, embedder.model_id, query, 5, 0.25)] for index in (other_process, vectors)]
+    passages = [
+        [
+            (h.video_id, h.kind, h.start, h.end, h.text, round(h.score, 5))
+            for h in index.search(vector, embedder.model_id, query, 5, 0.25)
+        ]
+        for index in (other_process, vectors)
+    ]
     assert passages[0] == passages[1] and passages[0][0][0] == OCEAN.video_id
     assert graph.graph is not None
 

@@ -20,8 +20,9 @@ from pipeline.transcription import TranscriptResult
 
 
 def _words(start: float, text: str, seconds_per_word: float = 0.5) -> tuple[TimedWord, ...]:
-    return tuple(TimedWord(start + i * seconds_per_word, start + (i + 1) * seconds_per_word, word)
-                 for i, word in enumerate(text.split()))
+    return tuple(
+        TimedWord(start + i * seconds_per_word, start + (i + 1) * seconds_per_word, word) for i, word in enumerate(text.split())
+    )
 
 
 def _segment(start: float, text: str, seconds_per_word: float = 0.5) -> TimedSegment:
@@ -33,8 +34,7 @@ def test_a_searched_word_in_any_of_its_forms_moves_the_match_to_when_it_is_said(
     segment = _segment(10.0, "Then the old Volcanoes, smoking quietly, woke up.")
     moved = word_match(segment, segment.words, ("volcano",))
     # From just before the word is said, so it is heard from its first sound.
-    assert (moved.start, moved.end, moved.text) == (11.5 - WORD_LEAD_SECONDS, segment.end,
-                                                    "Volcanoes, smoking quietly, woke up.")
+    assert (moved.start, moved.end, moved.text) == (11.5 - WORD_LEAD_SECONDS, segment.end, "Volcanoes, smoking quietly, woke up.")
     assert word_match(segment, segment.words, ("smoke", "woke")).start == 12.0 - WORD_LEAD_SECONDS  # the first said
     assert word_match(segment, segment.words, ("lava",)) == segment  # not said: the segment as it was
     assert word_match(segment, (), ("volcano",)) == segment  # no word times: the segment as it was
@@ -44,9 +44,11 @@ def test_a_searched_word_in_any_of_its_forms_moves_the_match_to_when_it_is_said(
 
 def test_the_best_sentence_is_the_one_closest_in_meaning():
     embedder = WordLlamaEmbedder()
-    sentences = [TimedSegment(0, 3, "Welcome back to the channel."),
-                 TimedSegment(3, 7, "The humpback whales swim south each winter."),
-                 TimedSegment(7, 9, "Preheat the oven before anything else.")]
+    sentences = [
+        TimedSegment(0, 3, "Welcome back to the channel."),
+        TimedSegment(3, 7, "The humpback whales swim south each winter."),
+        TimedSegment(7, 9, "Preheat the oven before anything else."),
+    ]
     query = embedder.embed(["marine mammals migrating"])[0]
     assert best_sentence(query, sentences, embedder.embed) == sentences[1]
     assert best_sentence(query, [], embedder.embed) is None
@@ -64,15 +66,25 @@ def _transcribed_video(engine, segments: list[TimedSegment]) -> VideoRepository:
 
 
 def _hit(video_id: int, matches: tuple[TimedSegment, ...] = (), moment: TimedSegment | None = None) -> SearchHit:
-    return SearchHit(video_id=video_id, title="Field notes", score=1.0, snippet="", status="ready",
-                     created_at=datetime(2026, 1, 1, tzinfo=UTC), matches=matches, moment=moment)
+    return SearchHit(
+        video_id=video_id,
+        title="Field notes",
+        score=1.0,
+        snippet="",
+        status="ready",
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        matches=matches,
+        moment=moment,
+    )
 
 
 def test_a_page_of_hits_gets_word_moments_and_best_sentences_from_the_database(migrated_engine):
-    segments = [_segment(0.0, "Welcome back to the channel."),
-                _segment(4.13, "The humpback whales swim thousands of kilometres south."),
-                _segment(9.07, "Their songs carry across the open ocean."),
-                _segment(14.0, "Now a word about our sponsor today.")]
+    segments = [
+        _segment(0.0, "Welcome back to the channel."),
+        _segment(4.13, "The humpback whales swim thousands of kilometres south."),
+        _segment(9.07, "Their songs carry across the open ocean."),
+        _segment(14.0, "Now a word about our sponsor today."),
+    ]
     repository = _transcribed_video(migrated_engine, segments)
     # A transcript without word times (made before they were kept) in the same page.
     older = _transcribed_video(migrated_engine, [TimedSegment(0.0, 6.0, "The whales of the north sing.")])
@@ -89,19 +101,20 @@ def test_a_page_of_hits_gets_word_moments_and_best_sentences_from_the_database(m
     # as an engine keeping float32 gives them back.
     as_indexed = tuple(TimedSegment(float(np.float32(s.start)), s.end, s.text) for s in segments[1:3])
     older_match = TimedSegment(0.0, 6.0, "The whales of the north sing.")
-    page = finder.place(SearchPage([_hit(repository.video_id, as_indexed), _hit(older.video_id, (older_match,))],
-                                   total=2), "whales songs")
+    page = finder.place(
+        SearchPage([_hit(repository.video_id, as_indexed), _hit(older.video_id, (older_match,))], total=2), "whales songs"
+    )
     first, second = page.hits
     assert [(m.start + WORD_LEAD_SECONDS, m.text) for m in first.matches] == [
         (pytest.approx(5.13), "whales swim thousands of kilometres south."),
-        (pytest.approx(9.57), "songs carry across the open ocean.")]
+        (pytest.approx(9.57), "songs carry across the open ocean."),
+    ]
     assert first.moment == first.matches[0]
     assert second.matches == (older_match,) and second.moment == older_match  # no word times: its segment
 
     # Found by meaning: the passage's sentence closest to the query, with its stored times.
     passage_moment = TimedSegment(float(np.float32(passage.start)), passage.end, passage.text)
-    page = finder.place(SearchPage([_hit(repository.video_id, moment=passage_moment)], total=1),
-                        "marine mammals migrating")
+    page = finder.place(SearchPage([_hit(repository.video_id, moment=passage_moment)], total=1), "marine mammals migrating")
     moment = page.hits[0].moment
     assert moment is not None and (moment.start, moment.text) == (4.13, segments[1].text)
 

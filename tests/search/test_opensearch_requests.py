@@ -39,10 +39,16 @@ def test_mapping_is_explicit_with_english_text_keyword_filters_dates_and_nested_
 
 def test_full_text_is_an_and_multi_match_across_boosted_fields() -> None:
     must = body_for()["query"]["bool"]["must"]
-    assert must == [{"multi_match": {
-        "query": "volcanoes erupting", "type": "cross_fields", "operator": "and",
-        "fields": ["title^10", "summary^4", "description^2", "transcript^1"],
-    }}]
+    assert must == [
+        {
+            "multi_match": {
+                "query": "volcanoes erupting",
+                "type": "cross_fields",
+                "operator": "and",
+                "fields": ["title^10", "summary^4", "description^2", "transcript^1"],
+            }
+        }
+    ]
 
 
 def test_user_syntax_reaches_opensearch_as_plain_words() -> None:
@@ -57,8 +63,9 @@ def test_filters_default_to_ready_status_only() -> None:
 
 def test_owner_and_inclusive_date_range_filters_in_utc() -> None:
     cet = timezone(timedelta(hours=1))
-    filters = body_for(status="failed", owner_id=7, created_from=T0.astimezone(cet),
-                       created_to=T0 + timedelta(days=1))["query"]["bool"]["filter"]
+    filters = body_for(status="failed", owner_id=7, created_from=T0.astimezone(cet), created_to=T0 + timedelta(days=1))["query"][
+        "bool"
+    ]["filter"]
     assert filters == [
         {"term": {"status": "failed"}},
         {"term": {"owner_id": 7}},
@@ -94,8 +101,9 @@ def test_first_page_sorts_deterministically_and_counts_every_match() -> None:
 
 
 def test_search_after_continues_from_the_cursor_and_over_fetches_ties() -> None:
-    plan = replace(plan_search(SearchQuery(text="volcano", limit=10)),
-                   after=CursorPosition(score=0.39837256, video_id=42, ties=3))
+    plan = replace(
+        plan_search(SearchQuery(text="volcano", limit=10)), after=CursorPosition(score=0.39837256, video_id=42, ties=3)
+    )
     body = search_body(plan)
     widened, video_id = body["search_after"]
     assert video_id == 42
@@ -107,9 +115,20 @@ def test_search_after_continues_from_the_cursor_and_over_fetches_ties() -> None:
 
 def test_document_source_round_trips() -> None:
     document = SearchDocument(
-        video_id=3, title="T", description="D", owner_id=None, owner_name=None, transcript="a b", summary="S",
-        status="ready", language=None, created_at=T0, updated_at=T0 + timedelta(seconds=1), duration_seconds=None,
-        segments=(TimedSegment(0.0, 1.25, "a"), TimedSegment(1.25, 2.5, "b")))
+        video_id=3,
+        title="T",
+        description="D",
+        owner_id=None,
+        owner_name=None,
+        transcript="a b",
+        summary="S",
+        status="ready",
+        language=None,
+        created_at=T0,
+        updated_at=T0 + timedelta(seconds=1),
+        duration_seconds=None,
+        segments=(TimedSegment(0.0, 1.25, "a"), TimedSegment(1.25, 2.5, "b")),
+    )
     source = document_source(document)
     assert source["created_at"] == "2024-03-01T12:00:00+00:00"
     assert source["segments"] == [{"start": 0.0, "end": 1.25, "text": "a"}, {"start": 1.25, "end": 2.5, "text": "b"}]

@@ -11,16 +11,19 @@ from pipeline.search.plan import plan_search
 from pipeline.search.terms import MAX_TERMS, query_terms
 
 
-@pytest.mark.parametrize(("text", "terms"), [
-    ("Volcanoes of Iceland", ("volcanoes", "iceland")),
-    ('title:"lava* OR (sea) -x', ("title", "lava", "sea", "x")),
-    ("NEAR(a b) AND NOT c", ("near", "b", "c")),
-    ("lava lava LAVA", ("lava",)),
-    ("snake_case don't", ("snake", "case")),
-    ("Reykjavík 2024", ("reykjavík", "2024")),
-    ("the of and or", ()),
-    ("", ()),
-])
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("Volcanoes of Iceland", ("volcanoes", "iceland")),
+        ('title:"lava* OR (sea) -x', ("title", "lava", "sea", "x")),
+        ("NEAR(a b) AND NOT c", ("near", "b", "c")),
+        ("lava lava LAVA", ("lava",)),
+        ("snake_case don't", ("snake", "case")),
+        ("Reykjavík 2024", ("reykjavík", "2024")),
+        ("the of and or", ()),
+        ("", ()),
+    ],
+)
 def test_query_terms_are_plain_lower_case_words_without_stop_words(text: str, terms: tuple[str, ...]) -> None:
     assert query_terms(text) == terms
 
@@ -36,11 +39,18 @@ def test_cursor_round_trips_exact_float_scores() -> None:
     assert decode_cursor(cursor, "abc") == position
 
 
-@pytest.mark.parametrize("payload", [
-    '{"s": 1.0, "id": 1, "t": 0}', '{"s": true, "id": 1, "t": 0, "q": "abc"}',
-    '{"s": 1.0, "id": "1", "t": 0, "q": "abc"}', '{"s": 1.0, "id": 1, "t": -1, "q": "abc"}',
-    '{"s": NaN, "id": 1, "t": 0, "q": "abc"}', '"text"', "null",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"s": 1.0, "id": 1, "t": 0}',
+        '{"s": true, "id": 1, "t": 0, "q": "abc"}',
+        '{"s": 1.0, "id": "1", "t": 0, "q": "abc"}',
+        '{"s": 1.0, "id": 1, "t": -1, "q": "abc"}',
+        '{"s": NaN, "id": 1, "t": 0, "q": "abc"}',
+        '"text"',
+        "null",
+    ],
+)
 def test_cursor_with_wrong_fields_is_invalid(payload: str) -> None:
     import base64
 
@@ -63,8 +73,7 @@ def test_limit_is_clamped() -> None:
 
 def test_snippets_escape_html_and_keep_only_balanced_marks() -> None:
     raw = f"<script>alert('x')</script> & {MARK_START}lava{MARK_END} {MARK_END}{MARK_START}{MARK_START}flow"
-    assert render_snippet(raw) == ("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; "
-                                   "<mark>lava</mark> <mark>flow</mark>")
+    assert render_snippet(raw) == ("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; <mark>lava</mark> <mark>flow</mark>")
 
 
 def test_best_snippet_prefers_a_highlighted_candidate() -> None:

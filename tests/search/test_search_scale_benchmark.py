@@ -43,8 +43,9 @@ def sample(vocab: Vocabulary) -> list[SearchDocument]:
     return list(documents(120, vocab))
 
 
-def test_the_corpus_is_real_speech_shaped_and_reproducible(vocab: Vocabulary, sample: list[SearchDocument],
-                                                          embedder: WordLlamaEmbedder) -> None:
+def test_the_corpus_is_real_speech_shaped_and_reproducible(
+    vocab: Vocabulary, sample: list[SearchDocument], embedder: WordLlamaEmbedder
+) -> None:
     assert sample[:20] == list(documents(20, vocab))  # same seed, same videos
     assert sample[5] != next(documents(1, vocab, seed=13, first=6))
     for video in sample:
@@ -57,8 +58,7 @@ def test_the_corpus_is_real_speech_shaped_and_reproducible(vocab: Vocabulary, sa
     assert len(frequent) >= 40 and {"people", "time"} <= set(frequent)  # real English: the top words are real
     owners = [video.owner_id for video in sample]
     assert len(set(owners)) > 60 and max(map(owners.count, owners)) >= 3  # a long tail and some prolific owners
-    passages = [len(cut_passages(v.title, v.summary, v.segments, v.duration_seconds, embedder.embed)[0])
-                for v in sample[:10]]
+    passages = [len(cut_passages(v.title, v.summary, v.segments, v.duration_seconds, embedder.embed)[0]) for v in sample[:10]]
     assert 15 <= sum(passages) / len(passages) <= 30  # ~20 passages a video, as load_corpus cuts them
 
 
@@ -71,14 +71,33 @@ def test_the_query_mix_includes_frequent_words_and_filters(vocab: Vocabulary, sa
 
 
 def test_a_tiny_run_drives_every_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert search_scale.main(["--videos", "40", "--append-seconds", "3", "--queries", "30", "--seconds", "2",
-                              "--fresh-wait", "10", "--knn-queries", "10", "--order-sample", "10",
-                              "--dir", str(tmp_path)]) == 0
+    assert (
+        search_scale.main(
+            [
+                "--videos",
+                "40",
+                "--append-seconds",
+                "3",
+                "--queries",
+                "30",
+                "--seconds",
+                "2",
+                "--fresh-wait",
+                "10",
+                "--knn-queries",
+                "10",
+                "--order-sample",
+                "10",
+                "--dir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert re.search(r"text page 1 = exhaustive ranking \(up to ties\): 10 of 10 queries", out), out
     assert re.search(r"passage recall@10 of the vector index against an exact scan: 1\.000", out), out
-    assert re.search(r"empty although matches exist: 0 of [1-9]\d*; recall@10 against an exact filtered scan 1\.000",
-                     out), out
+    assert re.search(r"empty although matches exist: 0 of [1-9]\d*; recall@10 against an exact filtered scan 1\.000", out), out
     assert re.search(r"freshness by text\s*: .*; 0 of 3 not found", out), out
     assert re.search(r"freshness by meaning\s*: .*; 0 of 3 not found", out), out
     assert re.search(r"API hybrid  , 2 clients", out) is None and "API hybrid  , 32 clients" in out

@@ -14,8 +14,11 @@ from pipeline.search.segments import (
 )
 from pipeline.text import TimedSegment
 
-SEGMENTS = (TimedSegment(0.0, 2.5, "Hello there."), TimedSegment(2.61, 5.0, "The river flows."),
-            TimedSegment(60.123, 100.5, "Ünïcode wörds, too."))
+SEGMENTS = (
+    TimedSegment(0.0, 2.5, "Hello there."),
+    TimedSegment(2.61, 5.0, "The river flows."),
+    TimedSegment(60.123, 100.5, "Ünïcode wörds, too."),
+)
 TRANSCRIPT = " ".join(s.text for s in SEGMENTS)
 
 
@@ -24,15 +27,18 @@ def test_segments_of_a_joined_transcript_are_stored_as_numbers_and_come_back_exa
     assert blob is not None and len(blob) == 1 + 2 * 3 * len(SEGMENTS) and "river" not in blob.decode("latin-1")
     stored = decode_segments(TRANSCRIPT, blob)
     assert stored.sliced and stored.segments == SEGMENTS
-    assert [TRANSCRIPT[o:o + len(s.text)] for o, s in zip(stored.offsets, SEGMENTS, strict=True)] == [s.text for s in SEGMENTS]
+    assert [TRANSCRIPT[o : o + len(s.text)] for o, s in zip(stored.offsets, SEGMENTS, strict=True)] == [s.text for s in SEGMENTS]
 
 
-@pytest.mark.parametrize(("transcript", "segments"), [
-    ("something else entirely", SEGMENTS),  # transcript is not the joined segments
-    (TRANSCRIPT, (TimedSegment(0.0001, 2.5, "Hello there."), *SEGMENTS[1:])),  # not whole milliseconds
-    (TRANSCRIPT, (TimedSegment(3.0, 2.5, "Hello there."), *SEGMENTS[1:])),  # ends before it starts
-    (TRANSCRIPT, (SEGMENTS[1], SEGMENTS[0], SEGMENTS[2])),  # out of order
-])
+@pytest.mark.parametrize(
+    ("transcript", "segments"),
+    [
+        ("something else entirely", SEGMENTS),  # transcript is not the joined segments
+        (TRANSCRIPT, (TimedSegment(0.0001, 2.5, "Hello there."), *SEGMENTS[1:])),  # not whole milliseconds
+        (TRANSCRIPT, (TimedSegment(3.0, 2.5, "Hello there."), *SEGMENTS[1:])),  # ends before it starts
+        (TRANSCRIPT, (SEGMENTS[1], SEGMENTS[0], SEGMENTS[2])),  # out of order
+    ],
+)
 def test_other_segments_keep_their_text(transcript: str, segments: tuple[TimedSegment, ...]) -> None:
     stored = decode_segments(transcript, encode_segments(transcript, segments))
     assert not stored.sliced and stored.segments == segments
@@ -47,7 +53,7 @@ def test_long_gaps_and_no_segments() -> None:
 def test_marks_map_to_the_segments_that_hold_them() -> None:
     marked = TRANSCRIPT.replace("river", f"{MARK_START}river{MARK_END}").replace("wörds", f"{MARK_START}wörds{MARK_END}")
     offsets = mark_offsets(marked)
-    assert [TRANSCRIPT[o:o + 5] for o in offsets] == ["river", "wörds"]
+    assert [TRANSCRIPT[o : o + 5] for o in offsets] == ["river", "wörds"]
     blob = encode_segments(TRANSCRIPT, SEGMENTS)
     assert blob is not None and sliced_segments_at(TRANSCRIPT, blob, offsets) == SEGMENTS[1:]
     many = tuple(TimedSegment(float(i), i + 0.5, f"magma {i}") for i in range(8))

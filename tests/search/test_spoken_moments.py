@@ -39,26 +39,41 @@ pytestmark = pytest.mark.e2e
 
 # Each topic is a list of sentences spoken one after the other.
 DESIGNED = (
-    ("Tonight we look at the night sky through a telescope.", "The planet Jupiter is the largest world in our solar "
-     "system.", "Its moons were discovered four hundred years ago.", "Saturn has beautiful rings made of ice and rock.",
-     "Astronomers use huge mirrors to collect faint starlight.",
-     "A comet with a bright tail passed close to the earth last spring."),
-    ("Next, let us talk about growing tomatoes in your garden.", "Plant the seedlings in rich soil after the last "
-     "frost.", "Water them early in the morning, never at night.", "Pick the fruit when it turns deep red.",
-     "Birds love to eat the ripe berries, so cover the plants with a net.",
-     "Compost keeps the ground healthy every year."),
-    ("Our last story is about the old railway station.", "The steam train left the platform at exactly noon.",
-     "Passengers waved from the windows as the whistle blew.", "The engine crossed a long bridge over the river.",
-     "The conductor checked every ticket before the next stop.", "Today the line carries freight and tourists."),
+    (
+        "Tonight we look at the night sky through a telescope.",
+        "The planet Jupiter is the largest world in our solar system.",
+        "Its moons were discovered four hundred years ago.",
+        "Saturn has beautiful rings made of ice and rock.",
+        "Astronomers use huge mirrors to collect faint starlight.",
+        "A comet with a bright tail passed close to the earth last spring.",
+    ),
+    (
+        "Next, let us talk about growing tomatoes in your garden.",
+        "Plant the seedlings in rich soil after the last frost.",
+        "Water them early in the morning, never at night.",
+        "Pick the fruit when it turns deep red.",
+        "Birds love to eat the ripe berries, so cover the plants with a net.",
+        "Compost keeps the ground healthy every year.",
+    ),
+    (
+        "Our last story is about the old railway station.",
+        "The steam train left the platform at exactly noon.",
+        "Passengers waved from the windows as the whistle blew.",
+        "The engine crossed a long bridge over the river.",
+        "The conductor checked every ticket before the next stop.",
+        "Today the line carries freight and tourists.",
+    ),
 )
 # Some of the words said once, at the start of a sentence and inside one, that tiny.en hears there.
 EXACT_WORDS = ("jupiter", "saturn", "tomatoes", "seedlings", "compost", "passengers", "whistle", "bridge")
 # No word in common with the speech; the topic each is about, and the sentences (by their first words)
 # that say what it means.
-PARAPHRASES = (("gas giant orbited by satellites", 0, ("The planet Jupiter", "Its moons", "Saturn has")),
-               ("observing distant celestial bodies", 0, ("Tonight we look", "Astronomers use")),
-               ("cultivating vegetables outdoors", 1, ("Next, let us talk", "Plant the seedlings")),
-               ("locomotives and commuters", 2, ("The steam train", "Passengers waved", "Today the line")))
+PARAPHRASES = (
+    ("gas giant orbited by satellites", 0, ("The planet Jupiter", "Its moons", "Saturn has")),
+    ("observing distant celestial bodies", 0, ("Tonight we look", "Astronomers use")),
+    ("cultivating vegetables outdoors", 1, ("Next, let us talk", "Plant the seedlings")),
+    ("locomotives and commuters", 2, ("The steam train", "Passengers waved", "Today the line")),
+)
 
 
 @dataclass
@@ -70,8 +85,9 @@ class SpokenClip:
     repository: VideoRepository
 
 
-def _spoken_clip(directory: Path, topics: tuple[tuple[str, ...], ...], voice: str, rate_wpm: int,
-                 pause_seconds: float) -> SpokenClip:
+def _spoken_clip(
+    directory: Path, topics: tuple[tuple[str, ...], ...], voice: str, rate_wpm: int, pause_seconds: float
+) -> SpokenClip:
     directory.mkdir(parents=True, exist_ok=True)
     pieces = [piece for topic in topics for piece in topic]
     spoken = speak_pieces(pieces, directory / "clip.wav", voice, rate_wpm, pause_seconds)
@@ -92,8 +108,9 @@ def _spoken_clip(directory: Path, topics: tuple[tuple[str, ...], ...], voice: st
         video_id = video.id
     # What the transcript, passage_embeddings and search_document assets do, in order.
     repository = VideoRepository(engine, video_id)
-    repository.save_transcript(Transcriber.from_settings(Settings()).transcribe(clip, media_seconds=seconds), {},
-                               "transcript.json", "transcript.vtt")
+    repository.save_transcript(
+        Transcriber.from_settings(Settings()).transcribe(clip, media_seconds=seconds), {}, "transcript.json", "transcript.vtt"
+    )
     embedder = WordLlamaEmbedder()
     embed_passages(repository, embedder)
     text_index = search_index_for("database", engine)
@@ -102,9 +119,13 @@ def _spoken_clip(directory: Path, topics: tuple[tuple[str, ...], ...], voice: st
     model, passages = repository.passage_vectors()
     vectors.upsert(video_id, model or "", passages)
     search = HybridSearch(text_index, vectors, lambda: embedder, min_similarity=0.25, moments=MomentFinder(engine))
-    return SpokenClip([word for piece in spoken for word in piece],
-                      {piece: words[0].start for piece, words in zip(pieces, spoken, strict=True)}, spans, search,
-                      repository)
+    return SpokenClip(
+        [word for piece in spoken for word in piece],
+        {piece: words[0].start for piece, words in zip(pieces, spoken, strict=True)},
+        spans,
+        search,
+        repository,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +159,11 @@ def _plain(word: str) -> str:
 
 
 def _neighbours(words: list[str], word: str) -> set[tuple[str, str]]:
-    return {(f"<{words[i - 1] if i else ''}", f">{words[i + 1] if i + 1 < len(words) else ''}")
-            for i, w in enumerate(words) if says(w, [word])}
+    return {
+        (f"<{words[i - 1] if i else ''}", f">{words[i + 1] if i + 1 < len(words) else ''}")
+        for i, w in enumerate(words)
+        if says(w, [word])
+    }
 
 
 def _word_errors(clip: SpokenClip) -> dict[str, float]:
@@ -151,8 +175,12 @@ def _word_errors(clip: SpokenClip) -> dict[str, float]:
     for spoken, word in zip(clip.words, said, strict=True):
         # Counted in all their forms ("minute" finds "minutes"), as the search finds them.
         around, heard_around = _neighbours(said, word), _neighbours(heard, word)
-        if (word not in STOP_WORDS and len(word) > 2 and len(around) == len(heard_around) == 1
-                and set(*around) & set(*heard_around)):
+        if (
+            word not in STOP_WORDS
+            and len(word) > 2
+            and len(around) == len(heard_around) == 1
+            and set(*around) & set(*heard_around)
+        ):
             hit = _moment(clip, word)
             assert hit.matches and hit.moment is not None and hit.moment.start == hit.matches[0].start, (word, hit)
             errors[word] = round(hit.moment.start - spoken.start, 3)
@@ -161,9 +189,11 @@ def _word_errors(clip: SpokenClip) -> dict[str, float]:
 
 def _summary(errors: dict[str, float]) -> str:
     within = sum(abs(error) <= 0.5 for error in errors.values())
-    return (f"{len(errors)} words searched, {within} within 0.5 s; moment minus when said: from "
-            f"{min(errors.values())} to {max(errors.values())} s, mean |error| "
-            f"{sum(map(abs, errors.values())) / len(errors):.3f} s")
+    return (
+        f"{len(errors)} words searched, {within} within 0.5 s; moment minus when said: from "
+        f"{min(errors.values())} to {max(errors.values())} s, mean |error| "
+        f"{sum(map(abs, errors.values())) / len(errors):.3f} s"
+    )
 
 
 def test_an_exact_word_opens_within_half_a_second_of_when_it_is_said(designed: SpokenClip):
@@ -186,8 +216,9 @@ def test_a_paraphrase_opens_inside_the_right_topic(designed: SpokenClip, mode: s
         assert moment is not None and start - 0.5 <= moment.start < moment.end <= end + 0.5, (query, moment, start, end)
         assert moment.end - moment.start < 10.0, moment
         # ...within 3 s of a sentence that says what the query means.
-        off[query] = min((abs(moment.start - at) for sentence, at in designed.sentences.items()
-                          if sentence.startswith(meant)), default=None)
+        off[query] = min(
+            (abs(moment.start - at) for sentence, at in designed.sentences.items() if sentence.startswith(meant)), default=None
+        )
     print(f"\n{mode}: paraphrase moment minus the nearest sentence meant (s): {off}")
     assert all(seconds is not None and seconds <= 3.0 for seconds in off.values()), off
 
@@ -197,8 +228,11 @@ def test_the_held_out_clip(held_out: SpokenClip):
     (transcribed as said) is searched."""
     errors = _word_errors(held_out)
     paraphrases = {}
-    for query, topic in (("molten rock erupting from a peak", 0), ("homemade pastry recipe", 1),
-                         ("soccer athletes celebrating a victory", 2)):  # the chapters test's and one more
+    for query, topic in (
+        ("molten rock erupting from a peak", 0),
+        ("homemade pastry recipe", 1),
+        ("soccer athletes celebrating a victory", 2),
+    ):  # the chapters test's and one more
         moment = _moment(held_out, query).moment
         assert moment is not None
         start, end = held_out.topics[topic]

@@ -26,8 +26,7 @@ def _embedded_instance():
 
 
 def _started_run(instance: dg.DagsterInstance, pid: int) -> DagsterRun:
-    run = instance.add_run(DagsterRun(job_name="video_pipeline", run_id=str(uuid.uuid4()),
-                                      status=dg.DagsterRunStatus.STARTED))
+    run = instance.add_run(DagsterRun(job_name="video_pipeline", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED))
     instance.report_engine_event(f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid))
     return run
 
@@ -57,8 +56,9 @@ def test_run_monitoring_fails_a_run_whose_worker_was_killed_and_leaves_a_live_on
 
 def test_a_run_whose_worker_has_not_logged_its_pid_is_not_failed() -> None:
     with _embedded_instance() as instance:
-        run = instance.add_run(DagsterRun(job_name="video_pipeline", run_id=str(uuid.uuid4()),
-                                          status=dg.DagsterRunStatus.STARTED))
+        run = instance.add_run(
+            DagsterRun(job_name="video_pipeline", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED)
+        )
         assert instance.run_launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
 
 

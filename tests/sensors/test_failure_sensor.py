@@ -29,9 +29,13 @@ def _failed_run_context(instance: dg.DagsterInstance, partition: str, resources:
     result = dg.materialize([exploding_source_video], partition_key=partition, instance=instance, raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
-    return dg.build_run_status_sensor_context(sensor_name=video_failure_sensor.name, dagster_event=failure,
-                                              dagster_instance=instance, dagster_run=result.dagster_run,
-                                              resources=resources).for_run_failure()
+    return dg.build_run_status_sensor_context(
+        sensor_name=video_failure_sensor.name,
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources=resources,
+    ).for_run_failure()
 
 
 @pytest.fixture
@@ -69,16 +73,25 @@ def test_a_crashed_run_that_will_be_retried_keeps_its_video_status_until_retries
     config = yaml.safe_load(EMBEDDED_DAGSTER_YAML)
     resources = {"database": build_resources(harness.settings)["database"]}
     with dg.instance_for_test(overrides={"run_retries": config["run_retries"]}) as instance:
-        run = instance.add_run(DagsterRun(job_name=video_pipeline_job.name, run_id=str(uuid.uuid4()),
-                                          status=dg.DagsterRunStatus.STARTED,
-                                          tags={"dagster/partition": str(video_in_progress)}))
+        run = instance.add_run(
+            DagsterRun(
+                job_name=video_pipeline_job.name,
+                run_id=str(uuid.uuid4()),
+                status=dg.DagsterRunStatus.STARTED,
+                tags={"dagster/partition": str(video_in_progress)},
+            )
+        )
         instance.report_run_failed(run, "The run worker process died.")
         failure = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[-1].dagster_event
 
         def evaluate() -> str:
             context = dg.build_run_status_sensor_context(
-                sensor_name=video_failure_sensor.name, dagster_event=failure, dagster_instance=instance,
-                dagster_run=instance.get_run_by_id(run.run_id), resources=resources).for_run_failure()
+                sensor_name=video_failure_sensor.name,
+                dagster_event=failure,
+                dagster_instance=instance,
+                dagster_run=instance.get_run_by_id(run.run_id),
+                resources=resources,
+            ).for_run_failure()
             video_failure_sensor(context)
             with session_scope(harness.engine) as session:
                 return session.get(Video, video_in_progress).status

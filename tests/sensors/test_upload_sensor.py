@@ -50,10 +50,14 @@ def _resource_for(store: ObjectStore) -> ObjectStoreResource:
     return ObjectStoreResource(kind="s3", bucket=store.bucket, endpoint_url=store.endpoint_url)
 
 
-def _evaluate(instance: dg.DagsterInstance, store: ObjectStore, cursor: str | None,
-              settings: PipelineSettingsResource | None = None) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
-        "object_store": _resource_for(store), "database": _app_database[0], "pipeline_settings": settings or NO_WAIT})
+def _evaluate(
+    instance: dg.DagsterInstance, store: ObjectStore, cursor: str | None, settings: PipelineSettingsResource | None = None
+) -> dg.SensorResult:
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={"object_store": _resource_for(store), "database": _app_database[0], "pipeline_settings": settings or NO_WAIT},
+    )
     return upload_sensor(context)
 
 
@@ -73,13 +77,15 @@ def test_a_thousand_waiting_uploads_are_taken_tick_by_tick_each_exactly_once(sto
     with dg.instance_for_test() as instance:
         for _tick in range(1000 // batch + 2):
             began = time.perf_counter()
-            result = _evaluate(instance, store, cursor,
-                               PipelineSettingsResource(sensor_batch_size=batch, upload_sensor_wait_seconds=0))
+            result = _evaluate(
+                instance, store, cursor, PipelineSettingsResource(sensor_batch_size=batch, upload_sensor_wait_seconds=0)
+            )
             elapsed = time.perf_counter() - began
             assert elapsed < 30, f"a tick took {elapsed:.1f}s; the sensor limit is 60s"
             assert len(result.run_requests) <= batch
-            assert [r.partition_key for r in result.run_requests] == \
-                list(result.dynamic_partitions_requests[0].partition_keys if result.run_requests else [])
+            assert [r.partition_key for r in result.run_requests] == list(
+                result.dynamic_partitions_requests[0].partition_keys if result.run_requests else []
+            )
             requested += [r.partition_key for r in result.run_requests]
             _apply(instance, result)
             cursor = result.cursor
@@ -148,6 +154,7 @@ def test_scanning_pages_past_known_uploads_to_fill_a_batch(store):
 
 def _land_later(store: ObjectStore, video_id: int, after_seconds: float) -> threading.Thread:
     """An upload that lands `after_seconds` from now, as the API's finished upload does (a rename into uploads/)."""
+
     def land() -> None:
         time.sleep(after_seconds)
         store.put_bytes(keys.upload_key(video_id, "late.mp4", utcnow()), b"x")

@@ -51,8 +51,9 @@ def instance() -> Iterator[dg.DagsterInstance]:
 
 def _tick(instance: dg.DagsterInstance, settings: Settings, cursor: str | None = None) -> dg.SensorResult | dg.SkipReason:
     resources = build_resources(settings)
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={
-            key: resources[key] for key in ("database", "object_store", "search_index")}) as context:
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={key: resources[key] for key in ("database", "object_store", "search_index")}
+    ) as context:
         return video_requests_sensor(context)
 
 
@@ -98,7 +99,8 @@ def test_a_deleted_videos_queued_run_leaves_the_queue_then_its_partition_goes(tm
         [request] = _requests(platform.settings, video_id)
         assert request.kind == "delete" and request.done_at is not None and "partition removed" in (request.outcome or "")
         assert platform.instance.get_runs(dg.RunsFilter(tags={"dagster/partition": str(video_id)})) == [
-            platform.instance.get_run_by_id(run.run_id)]  # and no other run
+            platform.instance.get_run_by_id(run.run_id)
+        ]  # and no other run
 
 
 def test_a_partition_an_open_backfill_targets_stays_until_the_backfill_ends(settings, instance):
@@ -130,7 +132,8 @@ def test_a_partition_whose_video_is_gone_without_a_request_is_found_and_removed(
         cursor = result.cursor if isinstance(result, dg.SensorResult) else None
     assert instance.get_dynamic_partitions("videos") == [str(alive)]
     assert [(r.kind, r.reason, r.done_at is not None) for r in _requests(settings, 9999)] == [
-        ("delete", "its video no longer exists", True)]
+        ("delete", "its video no longer exists", True)
+    ]
 
 
 def test_a_retried_video_gets_one_titled_run(settings, instance):

@@ -50,15 +50,14 @@ def settings(**environment: str) -> Settings:
 
 def openai_settings(fake_openai, **environment: str) -> Settings:
     """Settings for the OpenAI-compatible summarizer against the test's fake server."""
-    return settings(SUMMARIZER_PROVIDER="openai", OPENAI_BASE_URL=fake_openai.base_url,
-                    OPENAI_API_KEY=fake_openai.api_key, **environment)
+    return settings(
+        SUMMARIZER_PROVIDER="openai", OPENAI_BASE_URL=fake_openai.base_url, OPENAI_API_KEY=fake_openai.api_key, **environment
+    )
 
 
 @pytest.fixture
 def summarizer(fake_openai):
-    provider = OpenAIChatSummarizer(
-        model="test-model", api_key=fake_openai.api_key, base_url=fake_openai.base_url, max_retries=3
-    )
+    provider = OpenAIChatSummarizer(model="test-model", api_key=fake_openai.api_key, base_url=fake_openai.base_url, max_retries=3)
     yield provider
     provider.close()
 
@@ -196,9 +195,7 @@ def test_missing_api_key_is_a_clear_configuration_error():
 
 def test_unknown_prompt_version_is_a_clear_configuration_error():
     with pytest.raises(SummarizerConfigError, match=r"SUMMARY_PROMPT_VERSION 'v9'.*v1"):
-        summarizer_from_settings(
-            settings(SUMMARIZER_PROVIDER="openai", OPENAI_API_KEY="k", SUMMARY_PROMPT_VERSION="v9")
-        )
+        summarizer_from_settings(settings(SUMMARIZER_PROVIDER="openai", OPENAI_API_KEY="k", SUMMARY_PROMPT_VERSION="v9"))
 
 
 def test_an_unknown_provider_is_a_clear_configuration_error():

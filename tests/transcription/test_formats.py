@@ -22,7 +22,7 @@ CUE_TIMING = re.compile(r"^\d{2}:\d{2}:\d{2}\.\d{3} --> \d{2}:\d{2}:\d{2}\.\d{3}
 def test_webvtt_structure() -> None:
     vtt = to_webvtt(SEGMENTS)
     assert vtt.startswith("WEBVTT\n\n")
-    blocks = vtt[len("WEBVTT\n\n"):].strip("\n").split("\n\n")
+    blocks = vtt[len("WEBVTT\n\n") :].strip("\n").split("\n\n")
     assert len(blocks) == 3
     for number, block in enumerate(blocks, start=1):
         identifier, timing, _text = block.split("\n")

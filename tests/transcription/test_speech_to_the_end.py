@@ -21,8 +21,11 @@ from pipeline.transcription import clamp_segments
 
 
 def test_timestamps_past_the_end_are_clamped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    segments = (TimedSegment(0.0, 30.0, "the start"), TimedSegment(30.0, 58.2, "the middle"),
-                TimedSegment(58.2, 61.92, "to the very end"))
+    segments = (
+        TimedSegment(0.0, 30.0, "the start"),
+        TimedSegment(30.0, 58.2, "the middle"),
+        TimedSegment(58.2, 61.92, "to the very end"),
+    )
     with caplog.at_level(logging.WARNING, logger="pipeline.transcription"):
         clamped = clamp_segments(segments, 60.53, "clip.mp4")
     assert clamped[:2] == segments[:2]
@@ -39,8 +42,26 @@ def cut_mid_speech(media_dir: Path) -> Path:
     full = make_speech_video(media_dir / "speech-full.mp4", width=320, height=180)
     cut = media_dir / "speech-cut.mp4"
     seconds = probe(full).duration_seconds - 0.6
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(full), "-t", f"{seconds:.2f}", "-c:v", "libx264",
-                    "-preset", "ultrafast", "-c:a", "aac", str(cut)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(full),
+            "-t",
+            f"{seconds:.2f}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            str(cut),
+        ],
+        check=True,
+    )
     return cut
 
 

@@ -40,9 +40,7 @@ def test_language_is_english(speech_transcript: TranscriptResult) -> None:
     assert speech_transcript.language_probability > 0.5
 
 
-def test_segments_are_timed_and_ordered_within_the_audio(
-    speech_transcript: TranscriptResult, speech_video_path: Path
-) -> None:
+def test_segments_are_timed_and_ordered_within_the_audio(speech_transcript: TranscriptResult, speech_video_path: Path) -> None:
     segments = speech_transcript.segments
     assert len(segments) >= 3
     assert speech_transcript.duration_seconds == pytest.approx(probe(speech_video_path).duration_seconds, abs=0.5)
@@ -67,9 +65,11 @@ def test_every_segment_has_its_words_timed_in_order_inside_it(speech_transcript:
             assert before.start <= before.end <= after.start + 0.01 and after.start <= after.end
     # The JSON transcript in the object store carries them.
     stored = transcript_to_json(speech_transcript)["segments"][0]
-    assert stored["words"][0] == {"start": speech_transcript.segments[0].words[0].start,
-                                  "end": speech_transcript.segments[0].words[0].end,
-                                  "text": speech_transcript.segments[0].words[0].text}
+    assert stored["words"][0] == {
+        "start": speech_transcript.segments[0].words[0].start,
+        "end": speech_transcript.segments[0].words[0].end,
+        "text": speech_transcript.segments[0].words[0].text,
+    }
 
 
 def test_video_without_audio_gives_an_empty_transcript(transcriber: Transcriber, silent_video_path: Path) -> None:
@@ -93,13 +93,11 @@ def test_the_resource_loads_the_model_once_per_run_when_a_step_first_uses_it(tra
 
     @dg.asset(deps=[needs_no_model])
     def uses_the_model(transcriber: TranscriberResource) -> None:
-        seen.append(("second", transcriber.get_transcriber()._whisper is not None,
-                     transcriber.get_transcriber().whisper_model))
+        seen.append(("second", transcriber.get_transcriber()._whisper is not None, transcriber.get_transcriber().whisper_model))
 
     @dg.asset(deps=[uses_the_model])
     def uses_it_again(transcriber: TranscriberResource) -> None:
-        seen.append(("third", transcriber.get_transcriber()._whisper is not None,
-                     transcriber.get_transcriber().whisper_model))
+        seen.append(("third", transcriber.get_transcriber()._whisper is not None, transcriber.get_transcriber().whisper_model))
 
     resource = TranscriberResource(model=transcriber.model, model_name="tiny.en")
     assert dg.materialize([needs_no_model, uses_the_model, uses_it_again], resources={"transcriber": resource}).success

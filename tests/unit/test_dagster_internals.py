@@ -94,22 +94,34 @@ def private_names(source: str) -> list[str]:
 
 
 def _shipped_files() -> list[str]:
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", *SHIPPED],
-                            cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", *SHIPPED],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return sorted(path for path in listed if path.endswith(".py") and (ROOT / path).exists())
 
 
 def test_the_private_dagster_names_in_use_are_exactly_the_listed_ones():
-    used = {path: private_names((ROOT / path).read_text()) for path in _shipped_files()
-            if path.startswith(PLATFORM) or path in NOT_YET_THROUGH_THE_DOOR}
+    used = {
+        path: private_names((ROOT / path).read_text())
+        for path in _shipped_files()
+        if path.startswith(PLATFORM) or path in NOT_YET_THROUGH_THE_DOOR
+    }
     assert {path: names for path, names in used.items() if names or path in PRIVATE_NAMES} == PRIVATE_NAMES
 
 
 def test_no_shipped_module_outside_the_platform_package_names_dagster_internals():
     """Not in an import, not in a string (a module path for importlib or a dagster.yaml): nowhere."""
-    outside = [f"{path}:{number}: {line.strip()}" for path in _shipped_files()
-               if not path.startswith(PLATFORM) and path not in NOT_YET_THROUGH_THE_DOOR
-               for number, line in enumerate((ROOT / path).read_text().splitlines(), 1) if "dagster._" in line]
+    outside = [
+        f"{path}:{number}: {line.strip()}"
+        for path in _shipped_files()
+        if not path.startswith(PLATFORM) and path not in NOT_YET_THROUGH_THE_DOOR
+        for number, line in enumerate((ROOT / path).read_text().splitlines(), 1)
+        if "dagster._" in line
+    ]
     assert outside == []
 
 

@@ -17,8 +17,17 @@ def _graph(imports: list[tuple[str, str]]) -> grimp.ImportGraph:
 
 
 def test_a_cycle_through_several_modules_is_one_group_and_a_chain_is_none():
-    graph = _graph([("p.media", "p.hls"), ("p.hls", "p.keys"), ("p.keys", "p.media"), ("p.api", "p.media"),
-                    ("p.db", "p.text"), ("p.chapters", "p.db"), ("p.chapters", "p.text")])
+    graph = _graph(
+        [
+            ("p.media", "p.hls"),
+            ("p.hls", "p.keys"),
+            ("p.keys", "p.media"),
+            ("p.api", "p.media"),
+            ("p.db", "p.text"),
+            ("p.chapters", "p.db"),
+            ("p.chapters", "p.text"),
+        ]
+    )
     assert import_cycles(graph, set(graph.modules)) == [["p.hls", "p.keys", "p.media"]]
 
 

@@ -49,8 +49,8 @@ def test_the_sqlite_database_and_its_wal_are_0600(tmp_path: Path, open_umask) ->
     with engine.begin() as conn:
         conn.execute(text("SELECT count(*) FROM users"))
     assert {p.name: oct(_mode(p)) for p in database.parent.iterdir()} == {
-        name: "0o600" for name in ("videoai.db", "videoai.db-wal", "videoai.db-shm")
-        if (database.parent / name).exists()}
+        name: "0o600" for name in ("videoai.db", "videoai.db-wal", "videoai.db-shm") if (database.parent / name).exists()
+    }
     engine.dispose()
     database.chmod(0o644)  # one made before: tightened when opened again
     make_engine(url).dispose()

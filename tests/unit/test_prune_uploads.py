@@ -28,8 +28,9 @@ def engine(settings):
 def _started_upload(engine, store, title: str, hours_ago: float) -> tuple[int, str]:
     with session_scope(engine) as session:
         pending = create_video(session, title=title, method="presigned")
-        session.scalars(select(UploadMetadata).where(UploadMetadata.upload_id == pending.upload_id)).one() \
-            .created_at = utcnow() - timedelta(hours=hours_ago)
+        session.scalars(select(UploadMetadata).where(UploadMetadata.upload_id == pending.upload_id)).one().created_at = (
+            utcnow() - timedelta(hours=hours_ago)
+        )
     store.put_bytes(pending.staging_key, b"half a video")
     return pending.video_id, pending.staging_key
 
@@ -40,8 +41,11 @@ def uploads(settings, engine, store, small_video_path):
     in_progress = _started_upload(engine, store, "in progress", hours_ago=1)
     completed = ingest_file(engine, store, small_video_path, UploadRules.from_settings(settings), title="completed").id
     with session_scope(engine) as session:
-        session.execute(UploadMetadata.__table__.update().where(UploadMetadata.video_id == completed)
-                        .values(created_at=utcnow() - timedelta(days=3)))
+        session.execute(
+            UploadMetadata.__table__.update()
+            .where(UploadMetadata.video_id == completed)
+            .values(created_at=utcnow() - timedelta(days=3))
+        )
     return abandoned, in_progress, completed
 
 

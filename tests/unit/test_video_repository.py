@@ -13,8 +13,9 @@ from pipeline.db.videos import VideoRepository
 from pipeline.text import TimedSegment
 from pipeline.transcription import TranscriptResult
 
-RESULT = TranscriptResult("en", 0.99, 4.0, 3.5, (TimedSegment(0.0, 2.0, "Hello there."),
-                                                  TimedSegment(2.0, 3.5, "The lava flows.")))
+RESULT = TranscriptResult(
+    "en", 0.99, 4.0, 3.5, (TimedSegment(0.0, 2.0, "Hello there."), TimedSegment(2.0, 3.5, "The lava flows."))
+)
 
 
 @pytest.fixture
@@ -57,8 +58,9 @@ def test_saving_a_transcript_writes_rows_and_event_together(repository: VideoRep
         assert video_rows.one_per_video(session, VideoTranscript, repository.video_id).json_key == "t.json"
 
 
-def test_when_the_event_cannot_be_recorded_no_row_or_status_is_kept(repository: VideoRepository,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_when_the_event_cannot_be_recorded_no_row_or_status_is_kept(
+    repository: VideoRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("outbox unavailable")
 

@@ -64,10 +64,18 @@ def browser() -> Iterator[object]:
         pytest.skip("Chromium is not installed (scripts/setup --test installs it)")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--no-first-run"])
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--autoplay-policy=no-user-gesture-required",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         try:
             yield chromium
         finally:
@@ -78,7 +86,10 @@ def browser() -> Iterator[object]:
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the tests save a screenshot of each page they visit: WEB_SCREENSHOTS_DIR when set (to keep
     them, e.g. for docs/), else the run's temporary directory."""
-    path = Path(os.environ["WEB_SCREENSHOTS_DIR"]) if os.environ.get("WEB_SCREENSHOTS_DIR") \
+    path = (
+        Path(os.environ["WEB_SCREENSHOTS_DIR"])
+        if os.environ.get("WEB_SCREENSHOTS_DIR")
         else tmp_path_factory.getbasetemp() / "screenshots"
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -52,8 +52,9 @@ def _not_pwned(page) -> None:
     assert page.locator("script:not([src])").count() == 0  # no inline script made it into the page
 
 
-def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, browser, screenshots,
-                                                               speech_video_path, module_harness):
+def test_sign_up_upload_watch_and_search_to_the_spoken_moment(
+    live_platform, browser, screenshots, speech_video_path, module_harness
+):
     live, worker = live_platform
     base = live.url
     # bypass_csp: Playwright's waits evaluate strings, which the pages' CSP forbids. It also means
@@ -105,8 +106,9 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
         page.wait_for_function("document.getElementById('player').currentTime > 1.5", timeout=30_000)
         assert page.evaluate("document.getElementById('player').error") is None
         assert page.evaluate("window.__mediaErrors") == []
-        page.wait_for_function("(() => { const t = document.getElementById('player').textTracks[0];"
-                               " return t && t.cues && t.cues.length > 0; })()")
+        page.wait_for_function(
+            "(() => { const t = document.getElementById('player').textTracks[0]; return t && t.cues && t.cues.length > 0; })()"
+        )
         cues = page.evaluate("Array.from(document.getElementById('player').textTracks[0].cues).map(c => c.text)")
         assert any(word in " ".join(cues).lower() for word in DEFAULT_KEYWORDS), cues
         assert page.locator("#summary").inner_text().count(".") >= 4
@@ -119,15 +121,19 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
         keyed.focus()
         page.keyboard.press("Enter")
         keyed_at = float(keyed.get_attribute("data-start"))
-        page.wait_for_function(f"(() => {{ const v = document.getElementById('player');"
-                               f" return !v.seeking && v.currentTime >= {keyed_at} && v.currentTime < {keyed_at} + 2; }})()")
+        page.wait_for_function(
+            f"(() => {{ const v = document.getElementById('player');"
+            f" return !v.seeking && v.currentTime >= {keyed_at} && v.currentTime < {keyed_at} + 2; }})()"
+        )
 
         # A click on a transcript line seeks there, and the line becomes the current one.
         line = page.locator("#transcript button").nth(3)
         target = float(line.get_attribute("data-start"))
         line.click()
-        page.wait_for_function(f"(() => {{ const v = document.getElementById('player');"
-                               f" return !v.seeking && v.currentTime >= {target} && v.currentTime < {target} + 2; }})()")
+        page.wait_for_function(
+            f"(() => {{ const v = document.getElementById('player');"
+            f" return !v.seeking && v.currentTime >= {target} && v.currentTime < {target} + 2; }})()"
+        )
         page.wait_for_function("document.querySelectorAll('#transcript button.active').length === 1")
         assert float(page.locator("#transcript button.active").get_attribute("data-start")) == target
 
@@ -182,18 +188,15 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(live_platform, bro
         page.click("main form button[type=submit]")
         page.wait_for_url(f"{base}/")
         assert page.locator("header .who").inner_text() == "Vera Viewer"
-        print(f"\nscreenshots in {screenshots}; moment {href}: playback from {started_at:.2f} s, "
-              f"word spoken at {truth:.2f} s")
+        print(f"\nscreenshots in {screenshots}; moment {href}: playback from {started_at:.2f} s, word spoken at {truth:.2f} s")
     finally:
         context.close()
 
 
-def test_an_interrupted_upload_resumes_without_resending_stored_bytes(live_platform, browser, screenshots,
-                                                                      media_dir):
+def test_an_interrupted_upload_resumes_without_resending_stored_bytes(live_platform, browser, screenshots, media_dir):
     live, worker = live_platform
     base = live.url
-    clip = samples.make_speech_video(media_dir / "resume.mp4", "The volcano woke up. Hot lava flowed.",
-                                     width=640, height=360)
+    clip = samples.make_speech_video(media_dir / "resume.mp4", "The volcano woke up. Hot lava flowed.", width=640, height=360)
     size = clip.stat().st_size
     chunk = max(16 * 1024, size // 6)
     context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)  # a phone's width
@@ -230,8 +233,9 @@ def test_an_interrupted_upload_resumes_without_resending_stored_bytes(live_platf
         page.set_input_files("#file", str(clip))
         page.fill("#title", "Resumed upload")
         page.click("#upload-button")
-        page.wait_for_function("document.getElementById('upload-status').textContent.includes('The upload stopped')",
-                               timeout=30_000)
+        page.wait_for_function(
+            "document.getElementById('upload-status').textContent.includes('The upload stopped')", timeout=30_000
+        )
         settle(page, lambda: len(patched) >= 2)  # Playwright delivers response events asynchronously
         stored_before = sum(end - start for phase, start, end in patched if phase == "first")
         assert stored_before == 2 * chunk, patched

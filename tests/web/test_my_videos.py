@@ -47,9 +47,9 @@ def owner_page(live_platform, browser):
     context.close()
 
 
-def test_my_videos_follow_a_video_to_ready_live_then_edit_and_delete_it(live_platform, owner_page, browser,
-                                                                         module_harness, speech_video_path,
-                                                                         screenshots):
+def test_my_videos_follow_a_video_to_ready_live_then_edit_and_delete_it(
+    live_platform, owner_page, browser, module_harness, speech_video_path, screenshots
+):
     live, worker = live_platform
     base, page, harness = live.url, owner_page, module_harness
     visitor = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True).new_page()
@@ -59,9 +59,18 @@ def test_my_videos_follow_a_video_to_ready_live_then_edit_and_delete_it(live_pla
         visitor.evaluate(SAME_DOCUMENT)
 
         # Uploaded exactly as the upload routes do (the upload rule, then the pipeline's run).
-        video = ingest_file(harness.engine, harness.store, speech_video_path, UploadRules.from_settings(harness.settings),
-                            title="Volcano talk", description="First cut.", owner_id=my_id(page),
-                            filename="volcano-final-v2.mp4", content_type="video/mp4", method="tus")
+        video = ingest_file(
+            harness.engine,
+            harness.store,
+            speech_video_path,
+            UploadRules.from_settings(harness.settings),
+            title="Volcano talk",
+            description="First cut.",
+            owner_id=my_id(page),
+            filename="volcano-final-v2.mp4",
+            content_type="video/mp4",
+            method="tus",
+        )
         page.goto(f"{base}/my-videos")
         page.evaluate(SAME_DOCUMENT)
         item = page.locator(f"#my-videos li[data-video-id='{video.id}']")
@@ -114,8 +123,9 @@ def test_my_videos_follow_a_video_to_ready_live_then_edit_and_delete_it(live_pla
         item.locator("textarea[name=description]").fill("The final cut, about lava.")
         shot(page, screenshots, "my-videos-edit")
         item.locator("form button[type=submit]").click()
-        page.wait_for_function(f"document.querySelector(\"li[data-video-id='{video.id}'] [data-role=title]\")"
-                               ".textContent === 'Lava and ash'")
+        page.wait_for_function(
+            f"document.querySelector(\"li[data-video-id='{video.id}'] [data-role=title]\").textContent === 'Lava and ash'"
+        )
         assert item.locator("[data-role=description]").inner_text() == "The final cut, about lava."
         page.goto(f"{base}/watch/{video.id}")
         assert page.locator("h1").inner_text() == "Lava and ash"
@@ -148,8 +158,9 @@ def test_my_videos_follow_a_video_to_ready_live_then_edit_and_delete_it(live_pla
         visitor.context.close()
 
 
-def test_a_failed_video_shows_its_reason_and_a_retry_reaches_ready(live_platform, owner_page, module_harness,
-                                                                    media_dir, small_video_path, screenshots):
+def test_a_failed_video_shows_its_reason_and_a_retry_reaches_ready(
+    live_platform, owner_page, module_harness, media_dir, small_video_path, screenshots
+):
     live, worker = live_platform
     base, page, harness = live.url, owner_page, module_harness
     # Half an MP4 (an interrupted copy) reached the store: the pipeline fails the video and says why.
@@ -176,8 +187,9 @@ def test_a_failed_video_shows_its_reason_and_a_retry_reaches_ready(live_platform
     _wait_for_status(item, "ready", worker, timeout=180)
     assert item.locator("[data-role=message]").inner_text() == ""
     assert retry.is_hidden() and item.locator("[data-role=watch]").is_visible()
-    page.wait_for_function(f"document.querySelector(\"li[data-video-id='{video_id}'] [data-role=thumbnail]\")"
-                           ".src.endsWith('/thumbnail')")
+    page.wait_for_function(
+        f"document.querySelector(\"li[data-video-id='{video_id}'] [data-role=thumbnail]\").src.endsWith('/thumbnail')"
+    )
     assert page.evaluate("window.__sameDocument") is True
     # A video that has not failed is not retried.
     again = page.evaluate(f"""fetch('/api/v1/videos/{video_id}/retry', {{method: 'POST', headers: {{

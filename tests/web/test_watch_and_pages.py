@@ -45,9 +45,18 @@ def ready_video(live_platform, module_harness, signed_in, speech_video_path) -> 
     """The speech clip, uploaded by the signed-in user and processed to ready by the real pipeline."""
     _, worker = live_platform
     harness = module_harness
-    video = ingest_file(harness.engine, harness.store, speech_video_path, UploadRules.from_settings(harness.settings),
-                        title="Volcano talk", description="Spoken words about a volcano.", owner_id=signed_in[1],
-                        filename="volcano.mp4", content_type="video/mp4", method="tus")
+    video = ingest_file(
+        harness.engine,
+        harness.store,
+        speech_video_path,
+        UploadRules.from_settings(harness.settings),
+        title="Volcano talk",
+        description="Spoken words about a volcano.",
+        owner_id=signed_in[1],
+        filename="volcano.mp4",
+        content_type="video/mp4",
+        method="tus",
+    )
     deadline = time.monotonic() + 300
     while True:
         with session_scope(harness.engine) as session:
@@ -61,15 +70,17 @@ def ready_video(live_platform, module_harness, signed_in, speech_video_path) -> 
 
 
 def _page(browser, viewport: dict, state=None, csp: bool = True):
-    context = browser.new_context(viewport=viewport, storage_state=state, bypass_csp=True,
-                                  has_touch=viewport == PHONE, is_mobile=viewport == PHONE)
+    context = browser.new_context(
+        viewport=viewport, storage_state=state, bypass_csp=True, has_touch=viewport == PHONE, is_mobile=viewport == PHONE
+    )
     page = context.new_page()
     page.set_default_timeout(20_000)
     return page
 
 
 def test_on_a_phone_playback_keeps_the_page_still_and_the_transcript_follows_in_its_panel(
-        live_platform, browser, ready_video, screenshots: Path):
+    live_platform, browser, ready_video, screenshots: Path
+):
     live, _ = live_platform
     page = _page(browser, PHONE)
     try:
@@ -104,34 +115,37 @@ def _captions_key(harness, video_id: int) -> str:
 
 def _active_cues_after_seek(page, at: float) -> list[list]:
     page.evaluate(f"document.getElementById('player').currentTime = {at}")
-    page.wait_for_function(f"(() => {{ const v = document.getElementById('player');"
-                           f" return !v.seeking && Math.abs(v.currentTime - {at}) < 0.001; }})()")
+    page.wait_for_function(
+        f"(() => {{ const v = document.getElementById('player');"
+        f" return !v.seeking && Math.abs(v.currentTime - {at}) < 0.001; }})()"
+    )
     page.wait_for_timeout(250)  # cuechange follows the seek
-    return page.evaluate("Array.from(document.getElementById('player').textTracks[0].activeCues)"
-                         ".map(c => [c.startTime, c.text])")
+    return page.evaluate("Array.from(document.getElementById('player').textTracks[0].activeCues).map(c => [c.startTime, c.text])")
 
 
-def test_one_caption_at_a_time_after_a_seek_exactly_onto_a_cue_boundary(live_platform, browser, ready_video,
-                                                                        module_harness):
+def test_one_caption_at_a_time_after_a_seek_exactly_onto_a_cue_boundary(live_platform, browser, ready_video, module_harness):
     live, _ = live_platform
     store, key = module_harness.store, _captions_key(module_harness, ready_video)
     spoken = store.get_bytes(key)
-    cues = [TimedSegment(_seconds(start), _seconds(end), text.strip())
-            for start, end, text in re.findall(r"(\S+) --> (\S+)\n(.+?)(?:\n\n|$)", spoken.decode(), re.S)]
+    cues = [
+        TimedSegment(_seconds(start), _seconds(end), text.strip())
+        for start, end, text in re.findall(r"(\S+) --> (\S+)\n(.+?)(?:\n\n|$)", spoken.decode(), re.S)
+    ]
     assert len(cues) >= 3, spoken
     # Captions whose cues touch (each ends where the next begins), as transcripts made before word
     # timestamps are: every boundary is then the end of one cue and the start of the next.
-    touching = [TimedSegment(c.start, cues[i + 1].start if i + 1 < len(cues) else c.end, c.text)
-                for i, c in enumerate(cues)]
+    touching = [TimedSegment(c.start, cues[i + 1].start if i + 1 < len(cues) else c.end, c.text) for i, c in enumerate(cues)]
     try:
         for captions in (cues, touching):
             store.put_bytes(key, to_webvtt(captions).encode(), "text/vtt")
             page = _page(browser, DESKTOP)  # a fresh browser cache: the captions just changed
             try:
                 page.goto(f"{live.url}/watch/{ready_video}")
-                page.wait_for_function("(() => { const v = document.getElementById('player');"
-                                       " const t = v.textTracks[0]; return v.readyState >= 1 && t.cues"
-                                       " && t.cues.length > 1; })()")
+                page.wait_for_function(
+                    "(() => { const v = document.getElementById('player');"
+                    " const t = v.textTracks[0]; return v.readyState >= 1 && t.cues"
+                    " && t.cues.length > 1; })()"
+                )
                 for i, cue in enumerate(captions[1:], start=1):
                     # The start of one cue (maybe the end of another): at most that cue, never the one that
                     # ended. (Chromium keeps media time in whole microseconds, truncated: a seek to 4.14 lands
@@ -157,16 +171,20 @@ def _seconds(stamp: str) -> float:
 
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-FOCUSABLE = ("a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), textarea:not([disabled]),"
-             " select:not([disabled]), video[controls], [tabindex]:not([tabindex='-1'])")
+FOCUSABLE = (
+    "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), textarea:not([disabled]),"
+    " select:not([disabled]), video[controls], [tabindex]:not([tabindex='-1'])"
+)
 
 
 def _axe_violations(page) -> list[dict]:
     """axe-core's serious and critical violations on the page as it is now."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
-    found = page.evaluate("axe.run(document).then(r => r.violations.map(v => ({id: v.id, impact: v.impact,"
-                          " help: v.help, targets: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})))")
+    found = page.evaluate(
+        "axe.run(document).then(r => r.violations.map(v => ({id: v.id, impact: v.impact,"
+        " help: v.help, targets: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})))"
+    )
     return [v for v in found if v["impact"] in ("serious", "critical")]
 
 
@@ -192,15 +210,22 @@ def _unreachable_by_tab(page) -> list[str]:
 
 
 def test_every_page_passes_axe_and_every_control_is_reachable_by_keyboard_at_both_sizes(
-        live_platform, browser, signed_in, ready_video, screenshots: Path):
+    live_platform, browser, signed_in, ready_video, screenshots: Path
+):
     live, _ = live_platform
     state, user_id = signed_in
     pages = [  # (name, path, signed in)
-        ("home", "/", False), ("signup", "/signup", False), ("login", "/login", False),
-        ("watch", f"/watch/{ready_video}", False), ("search", "/search?q=volcano", False),
-        ("search-empty", "/search", False), ("search-nothing", "/search?q=zeppelin", False),
+        ("home", "/", False),
+        ("signup", "/signup", False),
+        ("login", "/login", False),
+        ("watch", f"/watch/{ready_video}", False),
+        ("search", "/search?q=volcano", False),
+        ("search-empty", "/search", False),
+        ("search-nothing", "/search?q=zeppelin", False),
         ("channel", f"/channel/{user_id}", False),
-        ("home-signed-in", "/", True), ("upload", "/upload", True), ("my-videos", "/my-videos", True),
+        ("home-signed-in", "/", True),
+        ("upload", "/upload", True),
+        ("my-videos", "/my-videos", True),
     ]
     problems: dict[str, object] = {}
     for viewport_name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
@@ -226,8 +251,9 @@ def test_every_page_passes_axe_and_every_control_is_reachable_by_keyboard_at_bot
     assert not problems, problems
 
 
-def test_a_non_video_is_refused_after_its_first_chunk_and_the_page_resets(live_platform, browser, signed_in,
-                                                                          media_dir, module_harness, screenshots):
+def test_a_non_video_is_refused_after_its_first_chunk_and_the_page_resets(
+    live_platform, browser, signed_in, media_dir, module_harness, screenshots
+):
     live, _ = live_platform
     # A document three chunks long, named like a video.
     fake = media_dir / "holiday.mp4"
@@ -235,8 +261,10 @@ def test_a_non_video_is_refused_after_its_first_chunk_and_the_page_resets(live_p
     chunk = 64 * 1024
     page = _page(browser, DESKTOP, signed_in[0])
     patches: list[tuple[int, int]] = []  # (Upload-Offset sent, the status answered)
-    page.on("response", lambda r: patches.append((int(r.request.headers["upload-offset"]), r.status))
-            if r.request.method == "PATCH" else None)
+    page.on(
+        "response",
+        lambda r: patches.append((int(r.request.headers["upload-offset"]), r.status)) if r.request.method == "PATCH" else None,
+    )
     try:
         page.goto(f"{live.url}/upload")
         page.evaluate(f"document.getElementById('upload-form').setAttribute('data-chunk-bytes', '{chunk}')")

@@ -16,8 +16,13 @@ def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                      literal_binds=True, render_as_batch=True, include_object=include_object)
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        include_object=include_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -33,8 +38,9 @@ def run_migrations_online() -> None:
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()  # SQLAlchemy autobegan: end it, so that alembic opens its own
         # render_as_batch: SQLite needs table rebuilds for most ALTERs.
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                          include_object=include_object)
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True, include_object=include_object
+        )
         with context.begin_transaction():
             context.run_migrations()
         if connection.dialect.name == "sqlite":
