@@ -87,11 +87,11 @@ def seed(env: dict[str, str], videos: int = 200, users: int = 20) -> Seeded:
     from pipeline.text import TimedSegment
     from serving_api.security import create_access_token, hash_password
 
-    settings = Settings(**env)  # type: ignore[arg-type]
-    migrate(settings.database_url)
-    engine = make_engine(settings.database_url)
-    store = object_store_from_settings(settings)
-    search = search_index_from_settings(settings, engine)
+    settings = Settings(**env)
+    migrate(settings.database.url)
+    engine = make_engine(settings.database.url)
+    store = object_store_from_settings(settings.storage)
+    search = search_index_from_settings(settings.search, engine)
     search.ensure()
     rng = random.Random(13)
     hashed = hash_password(PASSWORD)

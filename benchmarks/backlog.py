@@ -147,7 +147,7 @@ def main() -> int:
     args = parser.parse_args()
     from pipeline.settings import Settings
 
-    batch = args.batch or Settings().sensor_batch_size
+    batch = args.batch or Settings().dagster.sensor_batch_size
     print(
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (shared with other work); "
         f"SENSOR_BATCH_SIZE={batch}, storage: {args.storage}"

@@ -73,8 +73,8 @@ def _ingest(settings: Settings, video: Path, title: str) -> str:
 
     return str(
         ingest_file(
-            engine_for(settings.database_url),
-            object_store_from_settings(settings),
+            engine_for(settings.database.url),
+            object_store_from_settings(settings.storage),
             video,
             UploadRules.from_settings(settings),
             title=title,
@@ -138,7 +138,7 @@ def main() -> int:
         # Set before any Settings() is read here or in a step process.
         os.environ["VIDEOAI_HOME"] = str(Path(tmp) / "home")
         settings = Settings()
-        migrate(settings.database_url)
+        migrate(settings.database.url)
         os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(settings))
         video = samples.make_test_video(Path(tmp) / "sample.mp4", 640, 360, args.seconds)
 

@@ -28,10 +28,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--batch", type=int, default=200, help="videos embedded and written together")
     args = parser.parse_args(argv)
     settings = Settings()
-    assert settings.database_url is not None
-    migrate(settings.database_url)
-    engine = make_engine(settings.database_url)
-    index = search_index_from_settings(settings, engine)
+    assert settings.database.url is not None
+    migrate(settings.database.url)
+    engine = make_engine(settings.database.url)
+    index = search_index_from_settings(settings.search, engine)
     index.ensure()
     started = time.monotonic()
     try:
@@ -39,8 +39,8 @@ def main(argv: list[str]) -> int:
             read_corpus(args.corpus),
             engine,
             index,
-            vector_index_for(settings.search_backend, engine),
-            embedder_from_settings(settings),
+            vector_index_for(settings.search.backend, engine),
+            embedder_from_settings(settings.embeddings, settings.openai),
             args.batch,
         ):
             elapsed = time.monotonic() - started

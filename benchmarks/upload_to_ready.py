@@ -109,8 +109,10 @@ def raw_tools(source: Path, workdir: Path, database_url: str) -> dict[str, float
     from pipeline.settings import Settings
 
     settings = Settings()
-    model = WhisperModel(settings.whisper_model, device=settings.whisper_device, compute_type=settings.whisper_compute_type)
-    segments, _ = model.transcribe(str(source), beam_size=settings.whisper_beam_size, vad_filter=True)
+    model = WhisperModel(
+        settings.transcription.model, device=settings.transcription.device, compute_type=settings.transcription.compute_type
+    )
+    segments, _ = model.transcribe(str(source), beam_size=settings.transcription.beam_size, vad_filter=True)
     spoken = [(s.start, s.end, s.text.strip()) for s in segments]
     mark = lap("faster-whisper", mark)
 
@@ -119,7 +121,7 @@ def raw_tools(source: Path, workdir: Path, database_url: str) -> dict[str, float
     from pipeline.text import TimedSegment
 
     timed = [TimedSegment(start, end, text) for start, end, text in spoken if text]
-    summary = summarize_transcript(timed, summarizer_from_settings(settings))
+    summary = summarize_transcript(timed, summarizer_from_settings(settings.summarization, settings.openai))
     mark = lap("summarizer", mark)
 
     from datetime import UTC, datetime
@@ -351,7 +353,7 @@ def stack(home: Path) -> Iterator[tuple[httpx.Client, dict[str, str], Any, psuti
     env = {k: v for k, v in os.environ.items() if k not in _PLATFORM_ENV}
     env.update({"VIDEOAI_HOME": str(home), "JWT_SECRET": "benchmark-" + "s" * 32, "PYTHONUNBUFFERED": "1"})
     settings = Settings(VIDEOAI_HOME=home)
-    migrate(settings.database_url)
+    migrate(settings.database.url)
     env["DAGSTER_HOME"] = str(ensure_dagster_home(settings))
     port = free_port()
     with (

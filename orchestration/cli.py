@@ -19,7 +19,7 @@ def _cmd_migrate(_args: argparse.Namespace) -> int:
     from pipeline.db.session import migrate
 
     settings = get_settings()
-    migrate(settings.database_url)
+    migrate(settings.database.url)
     print("database is at the newest schema")
     return 0
 
@@ -37,8 +37,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"error: no such file: {path}", file=sys.stderr)
         return 2
-    migrate(settings.database_url)
-    engine = engine_for(settings.database_url)
+    migrate(settings.database.url)
+    engine = engine_for(settings.database.url)
     owner_id = None
     if args.owner_email:
         with session_scope(engine) as session:
@@ -49,7 +49,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     try:
         video = ingest_file(
             engine,
-            object_store_from_settings(settings),
+            object_store_from_settings(settings.storage),
             path,
             UploadRules.from_settings(settings),
             title=args.title,
@@ -75,7 +75,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from serving_api.server import serve
 
     settings = get_settings()
-    if args.port and args.port != settings.api_port and not settings.public_base_url:
+    if args.port and args.port != settings.api.port and not settings.api.public_base_url:
         # The pipeline builds its links (thumbnails and watch pages in Dagster's metadata) from the same
         # setting in its own processes: without PUBLIC_BASE_URL they point at API_PORT.
         print(
@@ -84,9 +84,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.port:
-        settings.api_port = args.port
+        settings.api.port = args.port
     if args.workers:
-        settings.api_workers = args.workers
+        settings.api.workers = args.workers
     serve(settings)
     return 0
 
@@ -100,12 +100,14 @@ def _cmd_prune_uploads(args: argparse.Namespace) -> int:
     from pipeline.uploads import prune_abandoned_uploads
 
     settings = get_settings()
-    migrate(settings.database_url)
-    hours = args.older_than_hours if args.older_than_hours is not None else settings.upload_abandon_hours
-    with session_scope(engine_for(settings.database_url)) as session:
-        removed = prune_abandoned_uploads(session, object_store_from_settings(settings), older_than=timedelta(hours=hours))
-    assert settings.scratch_dir is not None
-    scratch = prune_scratch(settings.scratch_dir, timedelta(hours=hours))
+    migrate(settings.database.url)
+    hours = args.older_than_hours if args.older_than_hours is not None else settings.uploads.abandon_hours
+    with session_scope(engine_for(settings.database.url)) as session:
+        removed = prune_abandoned_uploads(
+            session, object_store_from_settings(settings.storage), older_than=timedelta(hours=hours)
+        )
+    assert settings.storage.scratch_dir is not None
+    scratch = prune_scratch(settings.storage.scratch_dir, timedelta(hours=hours))
     print(f"removed {len(removed)} upload(s) not completed within {hours:g} hours and {len(scratch)} leftover scratch dir(s)")
     return 0
 
@@ -128,7 +130,7 @@ def _cmd_delete(args: argparse.Namespace) -> int:
     from resources.search_index import SearchIndexResource
 
     settings = get_settings()
-    migrate(settings.database_url)
+    migrate(settings.database.url)
     resources = build_resources(settings)
     database, store_resource, index_resource = resources["database"], resources["object_store"], resources["search_index"]
     assert isinstance(database, DatabaseResource) and isinstance(store_resource, ObjectStoreResource)
@@ -175,8 +177,8 @@ def _cmd_relay(args: argparse.Namespace) -> int:
         from pipeline.db.session import engine_for, migrate
 
         settings = get_settings()
-        migrate(settings.database_url)
-        print(outbox_status(engine_for(settings.database_url)).render())
+        migrate(settings.database.url)
+        print(outbox_status(engine_for(settings.database.url)).render())
         return 0
     stats = run_relay(get_settings(), once=args.once)
     if args.once:
@@ -196,7 +198,9 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     settings = get_settings()
     os.environ.setdefault("DAGSTER_HOME", str(ensure_dagster_home(settings)))
     with dg.DagsterInstance.get() as instance:
-        serve_metrics(instance, args.host or settings.metrics_host, args.port or settings.metrics_port, stop_on_signals())
+        serve_metrics(
+            instance, args.host or settings.dagster.metrics_host, args.port or settings.dagster.metrics_port, stop_on_signals()
+        )
     return 0
 
 
@@ -232,7 +236,7 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
                 "-m",
                 "orchestration.daemon",
                 str(args.workspace),
-                str(settings.sensor_loop_seconds),
+                str(settings.dagster.sensor_loop_seconds),
                 resolved_format(settings),
             ],
             "videoai daemon",
@@ -259,7 +263,7 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
         graph = build_definitions(settings).resolve_asset_graph()
         print("compared against this shell's settings (--from-shell), not the deployed code location")
     else:
-        webserver = args.webserver or settings.dagster_webserver_url
+        webserver = args.webserver or settings.dagster.webserver_url
         try:
             deployed = deployed_assets(webserver, args.location)
         except CodeLocationUnavailable as error:
@@ -283,8 +287,8 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
     except (ValueError, dg.DagsterInvalidSubsetError) as error:
         print(f"error: --select {args.select}: {error}", file=sys.stderr)
         return 2
-    migrate(settings.database_url)
-    with session_scope(engine_for(settings.database_url)) as session:  # deleted videos whose partition still waits
+    migrate(settings.database.url)
+    with session_scope(engine_for(settings.database.url)) as session:  # deleted videos whose partition still waits
         leaving = {str(r.video_id) for r in open_requests(session, DELETE, limit=1_000_000)}
     with dg.DagsterInstance.get() as instance:
         partitions = [p for p in instance.get_dynamic_partitions("videos") if p not in leaving]

@@ -22,12 +22,7 @@ from orchestration.executors import executor_for
 from orchestration.maintenance import prune_uploads_job, prune_uploads_schedule
 from orchestration.stale import reprocess_stale_job, stale_videos_sensor
 from orchestration.video_requests import video_requests_sensor
-from pipeline.embeddings import embedder_settings
-from pipeline.search.factory import search_config
 from pipeline.settings import Settings, get_settings
-from pipeline.storage.factory import object_store_config
-from pipeline.summarization.providers import summarizer_config
-from pipeline.transcription import transcriber_config
 from resources.chapters import ChapterRulesResource
 from resources.database import DatabaseResource
 from resources.embedder import EmbeddingResource
@@ -48,37 +43,33 @@ def _secret(env_name: str, value: str) -> str:
 
 
 def build_resources(settings: Settings, *, from_env: bool = False) -> dict[str, dg.ConfigurableResource]:
-    """Every resource from settings, through the same mappings (`*_config`) the API and the CLI use."""
+    """Every resource from its settings group."""
     secret = _secret if from_env else (lambda _name, value: value)
-    database = DatabaseResource(url=secret("DATABASE_URL", settings.database_url))
-    api_key = {"api_key": secret("OPENAI_API_KEY", settings.openai_api_key.get_secret_value())}
+    database = DatabaseResource(url=secret("DATABASE_URL", settings.database.url))
+    api_key = secret("OPENAI_API_KEY", settings.openai.api_key.get_secret_value())
     return {
         "database": database,
-        "object_store": ObjectStoreResource(**object_store_config(settings)),
-        "search_index": SearchIndexResource(database=database, **search_config(settings)),
-        "transcriber": TranscriberResource(**transcriber_config(settings)),
-        "summarizer": SummarizerResource(
-            **{**summarizer_config(settings), **api_key},
-            chunk_tokens=settings.summary_chunk_tokens,
-            batch_size=settings.summary_batch_size,
-        ),
-        "embedding": EmbeddingResource(**{**embedder_settings(settings), **api_key}),
-        "chapter_rules": ChapterRulesResource(min_seconds=settings.chapter_min_seconds),
-        "passage_rules": PassageRulesResource(topic_min_seconds=settings.chapter_min_seconds),
+        "object_store": ObjectStoreResource.from_settings(settings.storage),
+        "search_index": SearchIndexResource.from_settings(settings.search, database),
+        "transcriber": TranscriberResource.from_settings(settings.transcription),
+        "summarizer": SummarizerResource.from_settings(settings.summarization, settings.openai, api_key=api_key),
+        "embedding": EmbeddingResource.from_settings(settings.embeddings, settings.openai, api_key=api_key),
+        "chapter_rules": ChapterRulesResource(min_seconds=settings.embeddings.chapter_min_seconds),
+        "passage_rules": PassageRulesResource(topic_min_seconds=settings.embeddings.chapter_min_seconds),
         "pipeline_settings": PipelineSettingsResource.from_settings(settings),
     }
 
 
 def resource_kinds(settings: Settings) -> dict[str, str]:
     """What each resource is on this installation, as Dagster shows it: the kinds of the assets that use it."""
-    database = "postgres" if settings.database_url.startswith("postgresql") else "sqlite"
+    database = "postgres" if settings.database.url.startswith("postgresql") else "sqlite"
     return {
         "database": database,
-        "object_store": "s3" if settings.object_store == "s3" else "local-files",
-        "search_index": "opensearch" if settings.search_backend == "opensearch" else database,
+        "object_store": "s3" if settings.storage.kind == "s3" else "local-files",
+        "search_index": "opensearch" if settings.search.backend == "opensearch" else database,
         "transcriber": "whisper",
-        "summarizer": "openai" if settings.summarizer_provider == "openai" else "extractive",
-        "embedding": "openai" if settings.embedding_provider == "openai" else "wordllama",
+        "summarizer": "openai" if settings.summarization.provider == "openai" else "extractive",
+        "embedding": "openai" if settings.embeddings.provider == "openai" else "wordllama",
     }
 
 
@@ -120,7 +111,7 @@ def build_definitions(settings: Settings, *, code_versions: Mapping[str, str | N
         # The Kafka trigger exists only where Kafka is configured: no sensor skipping forever elsewhere.
         sensors=[
             upload_sensor,
-            *([kafka_upload_sensor] if settings.kafka_bootstrap_servers else []),
+            *([kafka_upload_sensor] if settings.events.kafka_bootstrap_servers else []),
             video_failure_sensor,
             stale_videos_sensor,
             video_requests_sensor,

@@ -118,11 +118,11 @@ def run_demo(settings: Settings, *, keep_running: bool = False, ui_port: int | N
         _say("==> making the sample video (espeak-ng speech over a test picture)")
         make_speech_video(sample)
 
-    ui_port, api_port = _port(ui_port), _port(settings.api_port if api_port is None else api_port)
+    ui_port, api_port = _port(ui_port), _port(settings.api.port if api_port is None else api_port)
     env = {**os.environ, "DAGSTER_HOME": str(ensure_dagster_home(settings)), "VIDEOAI_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     # One public address for every link, in both processes: the API's answers and Dagster's metadata
     # (thumbnails, watch pages) point at the port the API really listens on.
-    if not settings.public_base_url:
+    if not settings.api.public_base_url:
         env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{api_port}"
     bin_dir = Path(sys.executable).parent
     with ExitStack() as running:

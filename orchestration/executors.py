@@ -22,10 +22,10 @@ from pipeline.settings import Settings
 
 
 def executor_for(settings: Settings) -> dg.ExecutorDefinition:
-    cap = settings.dagster_max_concurrent
-    if settings.dagster_executor == "in_process":
+    cap = settings.dagster.max_concurrent
+    if settings.dagster.executor == "in_process":
         return dg.in_process_executor
-    if settings.dagster_executor == "k8s":
+    if settings.dagster.executor == "k8s":
         from dagster_k8s import k8s_job_executor
 
         return k8s_job_executor.configured({"max_concurrent": cap} if cap else {}, name="k8s_job_executor")

@@ -93,7 +93,7 @@ _MOVED_MODULES = {
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
-    home = settings.dagster_home
+    home = settings.videoai_home / "dagster"
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():

@@ -31,7 +31,7 @@ def title_tags(run: dg.DagsterRun) -> dict[str, str]:
     if TITLE_TAG in run.tags or not key.isdigit():
         return {}
     try:
-        with session_scope(engine_for(get_settings().database_url)) as session:
+        with session_scope(engine_for(get_settings().database.url)) as session:
             title = video_titles(session, [int(key)]).get(int(key))
     except Exception:
         log.warning("could not read the title of video %s for run %s", key, run.run_id, exc_info=True)

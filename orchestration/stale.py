@@ -43,7 +43,7 @@ def stale_videos_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult 
     scan = scan_stale(context.instance, graph)
     message = summary(scan)
     context.log.info(message)
-    if not scan.stale or not get_settings().auto_reprocess_stale:
+    if not scan.stale or not get_settings().dagster.auto_reprocess_stale:
         return dg.SkipReason(message)
     if open_backfill_tagged(context.instance, REPROCESS_TAG):
         return dg.SkipReason(message + " A reprocessing backfill is still running.")

@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from pipeline.settings import Settings
+from pipeline.settings import EmbeddingSettings, OpenAISettings
 
 # The OpenAI API takes at most 2048 inputs per request; smaller batches keep requests modest.
 _OPENAI_BATCH = 256
@@ -152,18 +152,13 @@ def embedder_version(provider: str, model: str, dimensions: int | None = None) -
     return f"{provider}:{model}" + (f":{dimensions}" if dimensions else "")
 
 
-def embedder_settings(settings: Settings) -> dict[str, Any]:
-    """`build_embedder`'s arguments from settings (the resource and the API share them)."""
-    return {
-        "provider": settings.embedding_provider,
-        "model": settings.embedding_model_name(),
-        "dimensions": settings.embedding_dimensions,
-        "base_url": settings.embedding_base_url or settings.openai_base_url,
-        "api_key": settings.openai_api_key.get_secret_value(),
-        "timeout_seconds": settings.llm_timeout_seconds,
-        "max_retries": settings.llm_max_retries,
-    }
-
-
-def embedder_from_settings(settings: Settings) -> Embedder:
-    return build_embedder(**embedder_settings(settings))
+def embedder_from_settings(settings: EmbeddingSettings, openai: OpenAISettings) -> Embedder:
+    return build_embedder(
+        provider=settings.provider,
+        model=settings.model_name(),
+        dimensions=settings.dimensions,
+        base_url=settings.api_base_url(openai),
+        api_key=openai.api_key.get_secret_value(),
+        timeout_seconds=openai.timeout_seconds,
+        max_retries=openai.max_retries,
+    )

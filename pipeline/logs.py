@@ -106,7 +106,7 @@ class PrintedElsewhereFilter(logging.Filter):
 
 def resolved_format(settings: Settings | None, stream: IO[str] | None = None) -> str:
     """`json` or `text`: LOG_FORMAT, with `auto` resolved for `stream` (stderr by default)."""
-    log_format = settings.log_format if settings is not None else "auto"
+    log_format = settings.logging.format if settings is not None else "auto"
     if log_format == "auto":
         return "text" if getattr(stream or sys.stderr, "isatty", lambda: False)() else "json"
     return log_format
@@ -114,7 +114,7 @@ def resolved_format(settings: Settings | None, stream: IO[str] | None = None) ->
 
 def configure_logging(settings: Settings | None = None, *, stream: IO[str] | None = None) -> None:
     """Route every logger (uvicorn's, Dagster's libraries', ours) to one handler on stderr."""
-    level = settings.log_level.upper() if settings is not None else "INFO"
+    level = settings.logging.level.upper() if settings is not None else "INFO"
     stream = stream or sys.stderr
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if resolved_format(settings, stream) == "json" else TextFormatter())

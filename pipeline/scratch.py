@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def scratch_root() -> Path:
     from pipeline.settings import get_settings
 
-    root = get_settings().scratch_dir
+    root = get_settings().storage.scratch_dir
     assert root is not None  # resolved by Settings
     root.mkdir(parents=True, exist_ok=True)
     return root

@@ -18,7 +18,7 @@ from pipeline.text import TimedSegment, TimedWord, word_count
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
-    from pipeline.settings import Settings
+    from pipeline.settings import TranscriptionSettings
 
 
 log = logging.getLogger(__name__)
@@ -44,17 +44,6 @@ def _has_audio_stream(source: Path) -> bool:
         return bool(container.streams.audio)
 
 
-def transcriber_config(settings: Settings) -> dict[str, Any]:
-    """`Transcriber`'s arguments from settings: the one mapping the resource and the CLI share."""
-    return {
-        "model": settings.whisper_model,
-        "model_name": settings.whisper_model_name,
-        "device": settings.whisper_device,
-        "compute_type": settings.whisper_compute_type,
-        "beam_size": settings.whisper_beam_size,
-    }
-
-
 class Transcriber:
     """A faster-whisper model with the options used for every transcript."""
 
@@ -74,8 +63,14 @@ class Transcriber:
         self._whisper: WhisperModel | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Transcriber:
-        return cls(**transcriber_config(settings))
+    def from_settings(cls, settings: TranscriptionSettings) -> Transcriber:
+        return cls(
+            model=settings.model,
+            model_name=settings.model_name,
+            device=settings.device,
+            compute_type=settings.compute_type,
+            beam_size=settings.beam_size,
+        )
 
     @property
     def version(self) -> str:

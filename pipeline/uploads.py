@@ -66,7 +66,7 @@ class UploadRules:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UploadRules:
-        return cls(max_bytes=settings.max_upload_bytes, presign_seconds=settings.s3_presign_seconds)
+        return cls(max_bytes=settings.uploads.max_bytes, presign_seconds=settings.storage.presign_seconds)
 
 
 def looks_like_video(head: bytes) -> bool:

@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from pipeline.embeddings import Embedder, build_embedder, embedder_version
+from pipeline.settings import EmbeddingSettings, OpenAISettings
 
 
 class EmbeddingResource(dg.ConfigurableResource):
@@ -19,6 +20,21 @@ class EmbeddingResource(dg.ConfigurableResource):
     timeout_seconds: float = 60.0
     max_retries: int = 5
     _embedder: Embedder | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_settings(
+        cls, settings: EmbeddingSettings, openai: OpenAISettings, *, api_key: str | None = None
+    ) -> EmbeddingResource:
+        """`api_key`: in place of OPENAI_API_KEY's value (a Dagster EnvVar: read at launch)."""
+        return cls(
+            provider=settings.provider,
+            model=settings.model_name(),
+            dimensions=settings.dimensions,
+            base_url=settings.api_base_url(openai),
+            api_key=openai.api_key.get_secret_value() if api_key is None else api_key,
+            timeout_seconds=openai.timeout_seconds,
+            max_retries=openai.max_retries,
+        )
 
     def model_version(self) -> str:
         return embedder_version(self.provider, self.model, self.dimensions)

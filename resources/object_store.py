@@ -1,9 +1,12 @@
 """The object store (local directory or S3) as a Dagster resource."""
 
+from __future__ import annotations
+
 from typing import Literal
 
 import dagster as dg
 
+from pipeline.settings import StorageSettings
 from pipeline.storage import ObjectStore
 from pipeline.storage.factory import object_store_for
 
@@ -15,6 +18,17 @@ class ObjectStoreResource(dg.ConfigurableResource):
     endpoint_url: str | None = None
     region: str = "us-east-1"
     public_endpoint_url: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: StorageSettings) -> ObjectStoreResource:
+        return cls(
+            kind=settings.kind,
+            directory=str(settings.directory),
+            bucket=settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            public_endpoint_url=settings.s3_public_endpoint_url,
+        )
 
     def get_store(self) -> ObjectStore:
         return object_store_for(

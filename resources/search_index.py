@@ -8,6 +8,7 @@ import dagster as dg
 
 from pipeline.search import SearchIndex
 from pipeline.search.vectors import VectorIndex
+from pipeline.settings import SearchSettings
 from resources.database import DatabaseResource
 
 
@@ -17,6 +18,16 @@ class SearchIndexResource(dg.ConfigurableResource):
     opensearch_url: str | None = None
     opensearch_index: str = "videoai-videos"
     index_dir: str | None = None  # the tantivy backend's directory
+
+    @classmethod
+    def from_settings(cls, settings: SearchSettings, database: DatabaseResource) -> SearchIndexResource:
+        return cls(
+            database=database,
+            backend=settings.backend,
+            opensearch_url=settings.opensearch_url,
+            opensearch_index=settings.opensearch_index,
+            index_dir=str(settings.index_dir),
+        )
 
     def get_index(self) -> SearchIndex:
         from pipeline.search.factory import search_index_for

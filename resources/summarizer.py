@@ -6,6 +6,7 @@ from typing import Literal
 
 import dagster as dg
 
+from pipeline.settings import OpenAISettings, SummarizationSettings
 from pipeline.summarization import SummaryProvider, build_provider
 from pipeline.summarization.providers import summarizer_version
 
@@ -20,6 +21,23 @@ class SummarizerResource(dg.ConfigurableResource):
     max_retries: int = 5
     chunk_tokens: int = 8000
     batch_size: int = 5
+
+    @classmethod
+    def from_settings(
+        cls, settings: SummarizationSettings, openai: OpenAISettings, *, api_key: str | None = None
+    ) -> SummarizerResource:
+        """`api_key`: in place of OPENAI_API_KEY's value (a Dagster EnvVar: read at launch)."""
+        return cls(
+            provider=settings.provider,
+            model=settings.model,
+            prompt_version=settings.prompt_version,
+            base_url=openai.base_url,
+            api_key=openai.api_key.get_secret_value() if api_key is None else api_key,
+            timeout_seconds=openai.timeout_seconds,
+            max_retries=openai.max_retries,
+            chunk_tokens=settings.chunk_tokens,
+            batch_size=settings.batch_size,
+        )
 
     def model_version(self) -> str:
         return summarizer_version(self.provider, self.model, self.prompt_version, self.chunk_tokens)

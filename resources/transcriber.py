@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import PrivateAttr
 
+from pipeline.settings import TranscriptionSettings
 from pipeline.transcription import Transcriber
 
 
@@ -21,6 +22,16 @@ class TranscriberResource(dg.ConfigurableResource):
     compute_type: str = "int8"
     beam_size: int = 1
     _transcriber: Transcriber | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_settings(cls, settings: TranscriptionSettings) -> TranscriberResource:
+        return cls(
+            model=settings.model,
+            model_name=settings.model_name,
+            device=settings.device,
+            compute_type=settings.compute_type,
+            beam_size=settings.beam_size,
+        )
 
     def _build(self) -> Transcriber:
         return Transcriber(

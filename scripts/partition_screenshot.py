@@ -49,11 +49,11 @@ def main() -> int:
 
         settings = get_settings()
         ensure_dagster_home(settings)
-        migrate(settings.database_url)
+        migrate(settings.database.url)
         clip = samples.make_speech_video(Path(tmp) / "talk.mp4")
         vid = ingest_file(
-            engine_for(settings.database_url),
-            object_store_from_settings(settings),
+            engine_for(settings.database.url),
+            object_store_from_settings(settings.storage),
             clip,
             UploadRules.from_settings(settings),
             title="Volcanoes, whales and the northern lights",

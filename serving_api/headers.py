@@ -39,9 +39,13 @@ def _origin(url: str | None) -> str | None:
 
 def content_security_policy(settings: Settings, *, docs: bool = False) -> str:
     media = " ".join(
-        ["'self'", "blob:", *(o for o in {_origin(settings.s3_public_endpoint_url or settings.s3_endpoint_url)} if o)]
+        [
+            "'self'",
+            "blob:",
+            *(o for o in {_origin(settings.storage.s3_public_endpoint_url or settings.storage.s3_endpoint_url)} if o),
+        ]
     )
-    if settings.object_store == "s3" and not (settings.s3_public_endpoint_url or settings.s3_endpoint_url):
+    if settings.storage.kind == "s3" and not (settings.storage.s3_public_endpoint_url or settings.storage.s3_endpoint_url):
         media += " https://*.amazonaws.com"
     scripts = "'self' 'unsafe-inline'" if docs else "'self'"
     styles = "'self' 'unsafe-inline'" if docs else "'self'"

@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = await run_in_threadpool(build_services, settings)
         app.state.services = services
         background = [
-            asyncio.create_task(_rebuild_periodically(services.emails, settings.bloom_rebuild_seconds)),
+            asyncio.create_task(_rebuild_periodically(services.emails, settings.auth.bloom_rebuild_seconds)),
             asyncio.create_task(prune_periodically(services)),
         ]  # resumable uploads never finished
         try:
@@ -86,10 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=OPENAPI_TAGS,
     )
     install_error_handlers(app)
-    if settings.trusted_proxies.strip():
+    if settings.api.trusted_proxies.strip():
         # X-Forwarded-For/-Proto from these peers only: anyone else could claim any address
         # (and so escape the login throttle, or pin it on someone else).
-        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.api.trusted_proxies)
     for router in (health.router, auth.router, users.router, uploads.router, videos.router, playback.router, build_tus_router()):
         document_errors(router, API_PREFIX)  # what each route can answer beyond its own errors
         app.include_router(router, prefix=API_PREFIX)
@@ -97,11 +97,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state_settings_limits(app, settings)
     # OPTIONS and 405 answer every method of a path (inside CORS: a preflight is answered before).
     app.add_middleware(AllowedMethodsMiddleware, routes=app.router.routes)
-    if settings.cors_origin_list:
+    if settings.api.cors_origin_list:
         # Other front-ends call the API with Bearer tokens: no credentials (cookies) cross origins.
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=settings.cors_origin_list,
+            allow_origins=settings.api.cors_origin_list,
             allow_credentials=False,
             allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=[
@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)  # outermost: on every response
     # At most API_MAX_IN_FLIGHT requests at once; the excess waits briefly, then gets 503 + Retry-After.
-    app.add_middleware(AdmissionMiddleware, max_in_flight=settings.api_max_in_flight, queue_seconds=settings.api_queue_seconds)
+    app.add_middleware(AdmissionMiddleware, max_in_flight=settings.api.max_in_flight, queue_seconds=settings.api.queue_seconds)
     # /metrics, and a request id on every response and log line (outermost of all).
     install_observability(app)
     return app

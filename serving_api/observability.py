@@ -115,7 +115,7 @@ class _StateCollector(Collector):
         # The outbox is relayed only where Kafka is configured (KAFKA_BOOTSTRAP_SERVERS, `videoai relay`); without
         # one its rows are never published by design, so a relay-lag gauge would only grow, and the README's
         # "stuck relay" alert would fire on every install without Kafka.
-        if services.settings.kafka_bootstrap_servers:
+        if services.settings.events.kafka_bootstrap_servers:
             yield from _outbox(services)
 
 

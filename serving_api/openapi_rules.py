@@ -22,7 +22,7 @@ def state_settings_limits(app: FastAPI, settings: Settings) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = generate()
-        limit = settings.max_upload_bytes
+        limit = settings.uploads.max_bytes
         size = schema["components"]["schemas"]["PresignedUploadIn"]["properties"]["size_bytes"]
         size["maximum"] = limit
         size["description"] = f"{size.get('description', '')} At most MAX_UPLOAD_BYTES ({limit} bytes).".strip()

@@ -164,7 +164,7 @@ async def multipart_events(request: Request) -> AsyncIterator[PartStart | bytes 
 
 def check_open_uploads(session: Session, services: Services, owner_id: int) -> None:
     """The per-user quota of uploads started and not completed (MAX_OPEN_UPLOADS_PER_USER): 429 past it."""
-    limit = services.settings.max_open_uploads_per_user
+    limit = services.settings.uploads.max_open_per_user
     if open_uploads(session, owner_id) >= limit:
         raise ApiError(
             429,
@@ -218,7 +218,7 @@ async def receive_multipart_upload(request: Request, services: Services, owner_i
                 pending = await run_in_threadpool(
                     _create_pending, services, owner_id, validated_fields(raw_fields, ["body"]), event
                 )
-                sink = UploadSink(services.store, pending.staging_key, services.settings.max_upload_bytes, event.content_type)
+                sink = UploadSink(services.store, pending.staging_key, services.settings.uploads.max_bytes, event.content_type)
                 await sink.start()
             elif isinstance(event, bytes):
                 if sink is not None:
@@ -267,7 +267,7 @@ async def receive_raw_upload(
     Content-Length past it, before any is read); a rejected PUT abandons the upload, as a
     rejected POST does.
     """
-    limit = min(services.settings.max_upload_bytes, declared_size if declared_size is not None else 2**63)
+    limit = min(services.settings.uploads.max_bytes, declared_size if declared_size is not None else 2**63)
     try:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit():

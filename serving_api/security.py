@@ -7,13 +7,18 @@ client PUTs bytes to when the object store cannot presign one).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import os
 import re
+import secrets
+import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 import jwt
 from pwdlib import PasswordHash
@@ -51,6 +56,37 @@ def verify_password(password: str, hashed: str | None) -> bool:
     return password_hash.verify(password, hashed)
 
 
+def signing_key(settings: Settings) -> str:
+    """The configured JWT secret, or one generated once and kept in VIDEOAI_HOME.
+
+    A random per-installation secret is the safe embedded default: nothing
+    guessable ships in code, and tokens survive restarts.
+    """
+    if settings.auth.jwt_secret is not None and settings.auth.jwt_secret.get_secret_value():
+        return settings.auth.jwt_secret.get_secret_value()
+    path = settings.videoai_home / "jwt_secret"
+    if not path.exists():
+        _write_private_once(path, secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _write_private_once(path: Path, text: str) -> None:
+    """Write a secret owner-only (0600) from its first byte, whole or not at all: a temp file is
+    written and linked into place, so a process starting beside this one reads the one secret that
+    won, never a half-written one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")  # mkstemp creates it 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temp, path)
+    finally:
+        os.unlink(temp)
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     subject: str  # a user id: digits, within the id columns (checked when decoded)
@@ -76,7 +112,7 @@ def _issue(settings: Settings, subject: str, audience: str, lifetime: timedelta,
     jti = uuid.uuid4().hex
     expires_at = now + lifetime
     claims = {"sub": subject, "aud": audience, "iat": now, "exp": expires_at, "jti": jti, **extra}
-    token = jwt.encode(claims, settings.jwt_signing_key(), algorithm=settings.jwt_algorithm)
+    token = jwt.encode(claims, signing_key(settings), algorithm=settings.auth.jwt_algorithm)
     return IssuedToken(token, jti, expires_at)
 
 
@@ -88,8 +124,8 @@ def _decode(settings: Settings, token: str, audience: str) -> TokenClaims:
     """
     claims = jwt.decode(
         token,
-        settings.jwt_signing_key(),
-        algorithms=[settings.jwt_algorithm],
+        signing_key(settings),
+        algorithms=[settings.auth.jwt_algorithm],
         audience=audience,
         options={"require": _REQUIRED_CLAIMS},
     )
@@ -116,7 +152,7 @@ def _decode(settings: Settings, token: str, audience: str) -> TokenClaims:
 
 
 def create_access_token(settings: Settings, user_id: int) -> IssuedToken:
-    return _issue(settings, str(user_id), ACCESS_AUDIENCE, timedelta(minutes=settings.access_token_minutes))
+    return _issue(settings, str(user_id), ACCESS_AUDIENCE, timedelta(minutes=settings.auth.access_token_minutes))
 
 
 def decode_access_token(settings: Settings, token: str) -> TokenClaims:
@@ -124,7 +160,9 @@ def decode_access_token(settings: Settings, token: str) -> TokenClaims:
 
 
 def create_upload_token(settings: Settings, user_id: int, upload_id: str) -> IssuedToken:
-    return _issue(settings, str(user_id), UPLOAD_AUDIENCE, timedelta(seconds=settings.s3_presign_seconds), upload_id=upload_id)
+    return _issue(
+        settings, str(user_id), UPLOAD_AUDIENCE, timedelta(seconds=settings.storage.presign_seconds), upload_id=upload_id
+    )
 
 
 def decode_upload_token(settings: Settings, token: str) -> TokenClaims:
@@ -133,7 +171,7 @@ def decode_upload_token(settings: Settings, token: str) -> TokenClaims:
 
 def csrf_token(settings: Settings, claims: TokenClaims) -> str:
     """The CSRF token of a web session: bound to its access token's id, so it dies with the session."""
-    return hmac.new(settings.jwt_signing_key().encode(), f"csrf:{claims.jti}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(signing_key(settings).encode(), f"csrf:{claims.jti}".encode(), hashlib.sha256).hexdigest()
 
 
 def csrf_matches(settings: Settings, claims: TokenClaims, presented: str | None) -> bool:

@@ -10,6 +10,7 @@ from pipeline.logs import configure_logging
 from pipeline.search.factory import search_index_from_settings
 from pipeline.settings import Settings, get_settings
 from serving_api.main import create_app
+from serving_api.security import signing_key
 
 
 def app_from_environment() -> FastAPI:
@@ -22,12 +23,12 @@ def app_from_environment() -> FastAPI:
 def _prepare_shared_state(settings: Settings) -> None:
     """What every worker shares and the first start creates, made once before any worker starts:
     workers racing to create them would each make their own secret, or collide on the migrations."""
-    settings.jwt_signing_key()
-    assert settings.database_url is not None
-    migrate(settings.database_url)
-    engine = make_engine(settings.database_url)
+    signing_key(settings)
+    assert settings.database.url is not None
+    migrate(settings.database.url)
+    engine = make_engine(settings.database.url)
     try:
-        search_index_from_settings(settings, engine).ensure()
+        search_index_from_settings(settings.search, engine).ensure()
     finally:
         engine.dispose()
 
@@ -37,20 +38,20 @@ def serve(settings: Settings) -> None:
     _prepare_shared_state(settings)
     # Several workers are processes that uvicorn starts and supervises; each builds its app from the
     # environment, so only the port and the count go through here.
-    app: FastAPI | str = create_app(settings) if settings.api_workers == 1 else "serving_api.server:app_from_environment"
+    app: FastAPI | str = create_app(settings) if settings.api.workers == 1 else "serving_api.server:app_from_environment"
     # Forwarded headers are handled by the app itself, and only from TRUSTED_PROXIES
     # (serving_api/main.py); uvicorn's own handling would trust 127.0.0.1 by default.
     # No limit_concurrency: uvicorn answers its excess a bare 503 without Retry-After, counting
     # connections, not requests; the app bounds requests itself (serving_api/db_gate.py).
     uvicorn.run(
         app,
-        factory=settings.api_workers > 1,
-        workers=settings.api_workers,
-        host=settings.api_host,
-        port=settings.api_port,
+        factory=settings.api.workers > 1,
+        workers=settings.api.workers,
+        host=settings.api.host,
+        port=settings.api.port,
         proxy_headers=False,
         log_config=None,
-        log_level=settings.log_level.lower(),
+        log_level=settings.logging.level.lower(),
         # Longer than uvicorn's 5 s: an overloaded server must not drop idle keep-alive
         # connections that clients are about to reuse.
         timeout_keep_alive=30,

@@ -23,7 +23,7 @@ class ObjectLinks:
         self.presigned_any = False
 
     def url(self, key: str, route_name: str, **path_params: object) -> str:
-        presigned = self.services.store.presigned_get_url(key, self.services.settings.s3_presign_seconds)
+        presigned = self.services.store.presigned_get_url(key, self.services.settings.storage.presign_seconds)
         if presigned is not None:
             self.presigned_any = True
             return presigned
@@ -36,4 +36,4 @@ class ObjectLinks:
     def expires_at(self) -> datetime | None:
         if not self.presigned_any:
             return None
-        return datetime.now(UTC) + timedelta(seconds=self.services.settings.s3_presign_seconds)
+        return datetime.now(UTC) + timedelta(seconds=self.services.settings.storage.presign_seconds)

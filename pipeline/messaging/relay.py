@@ -195,11 +195,11 @@ def run_relay(
     The loop survives broker and database outages (it logs and retries);
     SIGTERM/SIGINT end it after the current pass.
     """
-    bootstrap = settings.kafka_bootstrap_servers
+    bootstrap = settings.events.kafka_bootstrap_servers
     if not bootstrap:
         raise RuntimeError("KAFKA_BOOTSTRAP_SERVERS is not set: the relay has nowhere to publish")
     stop = stop or stop_on_signals()
-    engine = engine_for(settings.database_url)
+    engine = engine_for(settings.database.url)
     producer: KafkaProducer | None = None
     total = RelayStats()
     try:

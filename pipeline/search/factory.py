@@ -9,7 +9,6 @@ documents in the app database; `database` keeps search inside the app database
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -17,7 +16,7 @@ from pipeline.search.base import SearchIndex
 from pipeline.search.postgres_fts import PostgresFtsIndex
 from pipeline.search.sql_store import SqlSearchIndex
 from pipeline.search.sqlite_fts import SqliteFtsIndex
-from pipeline.settings import Settings
+from pipeline.settings import SearchSettings
 
 
 class SearchConfigurationError(ValueError):
@@ -65,15 +64,5 @@ def _database_index(backend: str, engine: Engine | None) -> SqlSearchIndex:
     )
 
 
-def search_config(settings: Settings) -> dict[str, Any]:
-    """`search_index_for`'s arguments from settings (but the engine): the resource and the API share them."""
-    return {
-        "backend": settings.search_backend,
-        "opensearch_url": settings.opensearch_url,
-        "opensearch_index": settings.opensearch_index,
-        "index_dir": str(settings.search_index_dir),
-    }
-
-
-def search_index_from_settings(settings: Settings, engine: Engine | None) -> SearchIndex:
-    return search_index_for(engine=engine, **search_config(settings))
+def search_index_from_settings(settings: SearchSettings, engine: Engine | None) -> SearchIndex:
+    return search_index_for(settings.backend, engine, settings.opensearch_url, settings.opensearch_index, str(settings.index_dir))

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from pipeline.settings import Settings
+from pipeline.settings import StorageSettings
 from pipeline.storage.base import ObjectStore, ObjectStoreError
 
 
@@ -31,17 +30,12 @@ def object_store_for(
     raise ObjectStoreError(f"unknown OBJECT_STORE {kind!r}: use 'local' or 's3'")
 
 
-def object_store_config(settings: Settings) -> dict[str, Any]:
-    """`object_store_for`'s arguments from settings: the one mapping the resource, the API and the CLI share."""
-    return {
-        "kind": settings.object_store,
-        "directory": str(settings.object_store_dir),
-        "bucket": settings.s3_bucket,
-        "endpoint_url": settings.s3_endpoint_url,
-        "region": settings.s3_region,
-        "public_endpoint_url": settings.s3_public_endpoint_url,
-    }
-
-
-def object_store_from_settings(settings: Settings) -> ObjectStore:
-    return object_store_for(**object_store_config(settings))
+def object_store_from_settings(settings: StorageSettings) -> ObjectStore:
+    return object_store_for(
+        settings.kind,
+        directory=str(settings.directory),
+        bucket=settings.s3_bucket,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        public_endpoint_url=settings.s3_public_endpoint_url,
+    )

@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pipeline.settings import Settings
+from pipeline.settings import SummarizationSettings
 from pipeline.summarization.text import split_sentences
 from pipeline.text import TimedSegment
 
-DEFAULT_CHUNK_TOKENS: int = Settings.model_fields["summary_chunk_tokens"].default
+DEFAULT_CHUNK_TOKENS: int = SummarizationSettings.model_fields["chunk_tokens"].default
 ENCODING_NAME = "cl100k_base"
 
 

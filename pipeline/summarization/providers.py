@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from pipeline.settings import Settings
+from pipeline.settings import OpenAISettings, SummarizationSettings
 from pipeline.summarization.quality import MAX_SUMMARY_SENTENCES, NEAR_DUPLICATE_JACCARD, jaccard
 from pipeline.summarization.text import content_words, split_sentences
 
@@ -242,21 +242,16 @@ def build_provider(
     raise SummarizerConfigError(f"unknown SUMMARIZER_PROVIDER {provider!r}; use 'extractive' or 'openai'")
 
 
-def summarizer_config(settings: Settings) -> dict[str, Any]:
-    """`build_provider`'s arguments from settings: the one mapping the resource and the CLI share."""
-    return {
-        "provider": settings.summarizer_provider,
-        "model": settings.summarizer_model,
-        "api_key": settings.openai_api_key.get_secret_value(),
-        "base_url": settings.openai_base_url,
-        "prompt_version": settings.summary_prompt_version,
-        "timeout_seconds": settings.llm_timeout_seconds,
-        "max_retries": settings.llm_max_retries,
-    }
-
-
-def summarizer_from_settings(settings: Settings) -> SummaryProvider:
-    return build_provider(**summarizer_config(settings))
+def summarizer_from_settings(settings: SummarizationSettings, openai: OpenAISettings) -> SummaryProvider:
+    return build_provider(
+        provider=settings.provider,
+        model=settings.model,
+        api_key=openai.api_key.get_secret_value(),
+        base_url=openai.base_url,
+        prompt_version=settings.prompt_version,
+        timeout_seconds=openai.timeout_seconds,
+        max_retries=openai.max_retries,
+    )
 
 
 def summarizer_version(provider: str, model: str, prompt_version: str, chunk_tokens: int) -> str:

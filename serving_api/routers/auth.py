@@ -34,7 +34,7 @@ async def login(
 ) -> TokenOut:
     """OAuth2 password flow: form fields `username` (the email) and `password`."""
     issued = await accounts.log_in(services, deadline, form.username, form.password, client_address(request))
-    return TokenOut(access_token=issued.token, expires_in=services.settings.access_token_minutes * 60)
+    return TokenOut(access_token=issued.token, expires_in=services.settings.auth.access_token_minutes * 60)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401))

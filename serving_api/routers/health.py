@@ -50,15 +50,15 @@ def _checks(services: Services) -> dict[str, Callable[[], object]]:
 def check_free_disk(settings: Settings) -> None:
     """Raise when a directory this process writes to has less than MIN_FREE_DISK_MB free: a
     full disk fails uploads (507), so the process must not claim to be ready."""
-    needed = settings.min_free_disk_mb * 2**20
-    paths = {settings.videoai_home, settings.scratch_dir}
-    if settings.object_store == "local":
-        paths.add(settings.object_store_dir)
+    needed = settings.api.min_free_disk_mb * 2**20
+    paths = {settings.videoai_home, settings.storage.scratch_dir}
+    if settings.storage.kind == "local":
+        paths.add(settings.storage.directory)
     for path in sorted(p for p in paths if p is not None):
         existing = next((p for p in (path, *path.parents) if p.exists()), path.anchor)
         free = shutil.disk_usage(existing).free
         if free < needed:
-            raise OSError(f"{free // 2**20} MiB free under {path}, below MIN_FREE_DISK_MB ({settings.min_free_disk_mb})")
+            raise OSError(f"{free // 2**20} MiB free under {path}, below MIN_FREE_DISK_MB ({settings.api.min_free_disk_mb})")
 
 
 def _semantic_search(services: Services) -> CheckOut:
@@ -73,7 +73,7 @@ def _public_failure(name: str, exc: Exception, settings: Settings) -> str:
     """What the public answer says of a failed check: its kind, never a path, a host or a port
     (those are in the API's log, for operators)."""
     if name == "disk":
-        return f"less free space than MIN_FREE_DISK_MB ({settings.min_free_disk_mb} MiB)"
+        return f"less free space than MIN_FREE_DISK_MB ({settings.api.min_free_disk_mb} MiB)"
     return f"unavailable ({type(exc).__name__})"
 
 

@@ -126,7 +126,7 @@ def _check_version(request: Request) -> None:
 
 def _expires(settings: Settings, created_at: datetime) -> datetime:
     created = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
-    return created + timedelta(hours=settings.upload_abandon_hours)
+    return created + timedelta(hours=settings.uploads.abandon_hours)
 
 
 def _http_date(moment: datetime) -> str:
@@ -417,7 +417,7 @@ def _progress_headers(upload: _Upload, offset: int, video_id: int | None = None)
 async def _receive(context: _Context, upload: _Upload, part: PartFile) -> tuple[int, int | None]:
     """Append the body (PATCH, or a creation with upload); finish the upload once it is whole.
     Returns the offset and, once accepted, the video id."""
-    limit = context.settings.max_upload_bytes
+    limit = context.settings.uploads.max_bytes
     before = part.size
     room = (upload.length if upload.length is not None else limit) - before
     await _append_body(context.request, part, room)
@@ -460,7 +460,7 @@ def prune_orphaned_parts(services: Services) -> int:
     root = tus_root(services.settings)
     if not root.is_dir():
         return 0
-    cutoff = datetime.now(UTC) - timedelta(hours=services.settings.upload_abandon_hours)
+    cutoff = datetime.now(UTC) - timedelta(hours=services.settings.uploads.abandon_hours)
     with session_scope(services.engine) as session:
         live = set(
             session.scalars(
@@ -513,7 +513,7 @@ def build_tus_router() -> APIRouter:
                 "Tus-Resumable": TUS_VERSION,
                 "Tus-Version": TUS_VERSION,
                 "Tus-Extension": TUS_EXTENSIONS,
-                "Tus-Max-Size": str(services.settings.max_upload_bytes),
+                "Tus-Max-Size": str(services.settings.uploads.max_bytes),
                 "Allow": "OPTIONS, POST",
             },
         )
@@ -538,12 +538,12 @@ def build_tus_router() -> APIRouter:
         if length is None and deferred is None:
             raise _error(400, "upload_length_required", "Send Upload-Length (or Upload-Defer-Length: 1).")
         if length is not None:
-            check_size(length, settings.max_upload_bytes)
+            check_size(length, settings.uploads.max_bytes)
         body_length = _number_header(request, "content-length")
         has_body = body_length not in (None, 0) or "chunked" in request.headers.get("transfer-encoding", "")
         if has_body and request.headers.get("content-type") != OFFSET_CONTENT_TYPE:
             raise _error(415, "unsupported_media_type", f"A creation with upload sends {OFFSET_CONTENT_TYPE}.")
-        room = length if length is not None else settings.max_upload_bytes
+        room = length if length is not None else settings.uploads.max_bytes
         if body_length is not None and body_length > room:
             raise _error(413, "upload_too_large", f"The body is longer than the upload's {room} bytes.", {"room_bytes": room})
         new = _validated_metadata(parse_metadata(request.headers.get("upload-metadata")))
@@ -632,7 +632,7 @@ def build_tus_router() -> APIRouter:
                 )
             if length is not None:
                 if upload.length is None:
-                    check_size(length, context.settings.max_upload_bytes)
+                    check_size(length, context.settings.uploads.max_bytes)
                     if length < current:
                         raise _error(400, "invalid_header", "Upload-Length is less than the bytes already received.")
                     await context.db(lambda session: _set_length(session, upload_id, length))

@@ -108,7 +108,7 @@ def create_presigned_upload(
     """Start a presigned upload: where to PUT the bytes (a presigned S3 URL, or this API with an upload
     token), then `complete_url` to check and publish them."""
     settings = services.settings
-    check_size(body.size_bytes, settings.max_upload_bytes)
+    check_size(body.size_bytes, settings.uploads.max_bytes)
     check_open_uploads(session, services, user.id)
     pending = create_video(
         session,
@@ -121,7 +121,9 @@ def create_presigned_upload(
         method="presigned",
     )
     session.commit()
-    url = services.store.presigned_put_url(pending.staging_key, body.content_type, settings.s3_presign_seconds, body.size_bytes)
+    url = services.store.presigned_put_url(
+        pending.staging_key, body.content_type, settings.storage.presign_seconds, body.size_bytes
+    )
     token = create_upload_token(settings, user.id, pending.upload_id)
     if url is None:
         url = api_url(request, services, "put_upload_content", query=f"token={token.token}", upload_id=pending.upload_id)

@@ -57,20 +57,22 @@ class Services:
 def build_services(settings: Settings) -> Services:
     # Migrating on start-up lets a fresh embedded install (SQLite) serve at once;
     # on PostgreSQL it is a no-op once the schema is at head.
-    migrate(settings.database_url)
-    engine = engine_for(settings.database_url, settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout)
-    search = search_index_from_settings(settings, engine)
+    migrate(settings.database.url)
+    engine = engine_for(
+        settings.database.url, settings.database.pool_size, settings.database.max_overflow, settings.database.pool_timeout
+    )
+    search = search_index_from_settings(settings.search, engine)
     search.ensure()
-    vectors = vector_index_for(settings.search_backend, engine, settings.vector_snapshot_dir)
+    vectors = vector_index_for(settings.search.backend, engine, settings.search.vector_snapshot_dir)
     hybrid = HybridSearch(
         search,
         vectors,
         _lazy_embedder(settings),
-        settings.semantic_min_similarity,
-        None if vectors is not None else vector_search_unavailable_reason(settings.search_backend),
+        settings.search.semantic_min_similarity,
+        None if vectors is not None else vector_search_unavailable_reason(settings.search.backend),
         MomentFinder(engine),
     )
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = Redis.from_url(settings.auth.redis_url) if settings.auth.redis_url else None
     counter: EventCounter
     if redis is not None:
         revocations: RevocationStore = RedisRevocationStore(redis)
@@ -84,7 +86,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         engine=engine,
         sessions=sessionmaker(engine, expire_on_commit=False),
-        store=object_store_from_settings(settings),
+        store=object_store_from_settings(settings.storage),
         search=search,
         vectors=vectors,
         hybrid=hybrid,
@@ -92,17 +94,17 @@ def build_services(settings: Settings) -> Services:
         login_throttle=LoginThrottle(
             counter,
             LoginLimits(
-                per_pair=settings.login_max_failures,
-                per_account=settings.login_max_failures_per_account,
-                per_address=settings.login_max_failures_per_address,
-                window_seconds=settings.login_window_seconds,
+                per_pair=settings.auth.login_max_failures,
+                per_account=settings.auth.login_max_failures_per_account,
+                per_address=settings.auth.login_max_failures_per_address,
+                window_seconds=settings.auth.login_window_seconds,
             ),
         ),
-        email_checks=RateLimit(counter, "check-email", settings.check_email_max_per_minute, 60),
+        email_checks=RateLimit(counter, "check-email", settings.auth.check_email_max_per_minute, 60),
         emails=emails,
         redis=redis,
-        db_gate=Gate(gate_capacity(settings.db_pool_size, settings.db_max_overflow, settings.api_db_concurrency)),
-        password_gate=Gate(settings.password_hash_concurrency),
+        db_gate=Gate(gate_capacity(settings.database.pool_size, settings.database.max_overflow, settings.api.db_concurrency)),
+        password_gate=Gate(settings.api.password_hash_concurrency),
     )
 
 
@@ -116,7 +118,7 @@ def _lazy_embedder(settings: Settings) -> Callable[[], Embedder]:
             if not loaded:
                 from pipeline.embeddings import embedder_from_settings
 
-                loaded.append(embedder_from_settings(settings))
+                loaded.append(embedder_from_settings(settings.embeddings, settings.openai))
             return loaded[0]
 
     return get

@@ -117,7 +117,7 @@ def _signed_in(request: Request, services: Services, token: str, target: str) ->
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=services.settings.access_token_minutes * 60,
+        max_age=services.settings.auth.access_token_minutes * 60,
         path="/",
         httponly=True,
         samesite="strict",
@@ -304,7 +304,7 @@ def logout_submit(
 def upload_page(request: Request, web: WebSessionDep, services: ServicesDep) -> Response:
     if web.user is None:
         return RedirectResponse("/login?next=/upload", status_code=303)
-    return render(request, web, "upload.html", max_bytes=services.settings.max_upload_bytes)
+    return render(request, web, "upload.html", max_bytes=services.settings.uploads.max_bytes)
 
 
 # --- watch ------------------------------------------------------------------------------------

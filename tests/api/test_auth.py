@@ -9,7 +9,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from serving_api.security import ACCESS_AUDIENCE, create_upload_token
+from serving_api.security import ACCESS_AUDIENCE, create_upload_token, signing_key
 from tests.api.conftest import API, PASSWORD, make_user_in, services_of
 
 
@@ -80,7 +80,7 @@ def _me(client, token: str) -> int:
 def test_expired_tampered_wrong_algorithm_and_foreign_tokens_are_rejected(sqlite_client) -> None:
     user = make_user_in(sqlite_client)
     settings = services_of(sqlite_client).settings
-    key = settings.jwt_signing_key()
+    key = signing_key(settings)
     now = datetime.now(UTC)
     claims = {"sub": str(user.id), "aud": ACCESS_AUDIENCE, "iat": now, "exp": now + timedelta(minutes=5), "jti": uuid.uuid4().hex}
     assert _me(sqlite_client, jwt.encode(claims, key, algorithm="HS256")) == 200  # the control

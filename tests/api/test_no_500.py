@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from pipeline.search.cursor import pack_token
-from serving_api.security import ACCESS_AUDIENCE, create_access_token
+from serving_api.security import ACCESS_AUDIENCE, create_access_token, signing_key
 from tests.api.conftest import API, make_user_in, services_of
 
 HUGE_IDS = ["2147483648", "9223372036854775808", "99999999999999999999999999999999999999"]
@@ -38,7 +38,7 @@ def _signed(client, **claims: object) -> dict[str, str]:
     settings = services_of(client).settings
     now = datetime.now(UTC)
     payload = {"aud": ACCESS_AUDIENCE, "iat": now, "exp": now + timedelta(minutes=5), "jti": "a" * 32, **claims}
-    token = jwt.encode(payload, settings.jwt_signing_key(), algorithm=settings.jwt_algorithm)
+    token = jwt.encode(payload, signing_key(settings), algorithm=settings.auth.jwt_algorithm)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -13,7 +13,7 @@ def _search(client, **params):
 
 def _index_passages(client, vid: int, passages: list[tuple[float, float, str]]) -> None:
     services = services_of(client)
-    embedder = embedder_from_settings(services.settings)
+    embedder = embedder_from_settings(services.settings.embeddings, services.settings.openai)
     vectors = embedder.embed([text for _, _, text in passages])
     services.vectors.upsert(
         vid,

@@ -252,7 +252,7 @@ def test_malformed_or_incomplete_metadata_is_refused(sqlite_client, header: str)
 def test_open_uploads_are_counted_across_every_path(make_client, make_settings, tmp_path) -> None:
     client = make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}"))
     user = make_user_in(client)
-    limit = client.app.state.services.settings.max_open_uploads_per_user  # type: ignore[attr-defined]
+    limit = client.app.state.services.settings.uploads.max_open_per_user  # type: ignore[attr-defined]
     assert limit == 20
     tus = {**HEADERS, **user.headers, "Upload-Length": "10", "Upload-Metadata": _metadata(filename="a.mp4", filetype="video/mp4")}
     locations = []

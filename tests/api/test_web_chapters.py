@@ -33,7 +33,7 @@ def test_web_search_finds_a_paraphrase_and_links_to_its_moment(sqlite_client: Te
     owner = make_user_in(sqlite_client)
     vid = seed_video(sqlite_client, owner, title="Field notes", index_text="whales and their songs")
     services = services_of(sqlite_client)
-    embedder = embedder_from_settings(services.settings)
+    embedder = embedder_from_settings(services.settings.embeddings, services.settings.openai)
     text = "The humpback whales swim thousands of kilometres south each winter to calve in warm lagoons."
     services.vectors.upsert(
         vid,

@@ -27,14 +27,14 @@ def test_an_upload_that_lands_while_the_sensor_tick_waits_gets_its_run_from_that
     store an upload sensor tick that finds nothing waits for the next upload (UPLOAD_SENSOR_WAIT_SECONDS):
     the upload that lands meanwhile is requested by the tick that was already running."""
     home = ensure_dagster_home(settings)
-    migrate(settings.database_url)
+    migrate(settings.database.url)
     env = {
         **os.environ,
         "VIDEOAI_HOME": str(settings.videoai_home),
         "DAGSTER_HOME": str(home),
         "UPLOAD_SENSOR_WAIT_SECONDS": "20",
     }
-    store = LocalObjectStore(settings.object_store_dir)
+    store = LocalObjectStore(settings.storage.directory)
     log = tmp_path / "daemon.log"
     with open(log, "wb") as out:
         daemon = subprocess.Popen(
@@ -51,7 +51,7 @@ def test_an_upload_that_lands_while_the_sensor_tick_waits_gets_its_run_from_that
                 assert daemon.poll() is None, log.read_text()[-3000:]
                 assert time.monotonic() < deadline, f"no upload sensor tick in progress:\n{log.read_text()[-3000:]}"
                 time.sleep(0.2)
-            with session_scope(engine_for(settings.database_url)) as session:  # a video, as the API registers it
+            with session_scope(engine_for(settings.database.url)) as session:  # a video, as the API registers it
                 video = Video(title="landing while the tick waits", status="uploading")
                 session.add(video)
                 session.flush()

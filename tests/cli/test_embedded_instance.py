@@ -61,7 +61,7 @@ def test_pooled_storage_is_shared_through_the_files(settings, monkeypatch):
 def test_an_existing_dagster_yaml_follows_the_embedded_classes_into_the_platform_package(settings, monkeypatch):
     """An install made when the run queue, launcher and storages were top-level modules of `orchestration`
     keeps its own edits and loads again."""
-    home = settings.dagster_home
+    home = settings.videoai_home / "dagster"
     home.mkdir(parents=True)
     edited = dagster_yaml(home).replace("max_concurrent_runs: 2", "max_concurrent_runs: 3")
     (home / "dagster.yaml").write_text(edited.replace("orchestration.platform.", "orchestration."))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.settings import Settings
+from pipeline.settings import settings_env_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,10 +26,6 @@ EXTRA_ENV_NAMES = {
     # Read by the browser tests (tests/web/conftest.py): where their screenshots are kept.
     "WEB_SCREENSHOTS_DIR",
 }
-
-
-def settings_env_names() -> set[str]:
-    return {field.alias or name.upper() for name, field in Settings.model_fields.items()}
 
 
 def known_env_names() -> set[str]:

@@ -70,7 +70,7 @@ def test_settings_config_map_uses_real_setting_names_and_holds_no_secrets() -> N
     names = set(config_map["data"])
     assert names <= known_env_names()
     assert not {n for n in names if re.search("PASSWORD|SECRET|API_KEY|ACCESS_KEY|DATABASE_URL", n)}
-    assert Settings(DAGSTER_EXECUTOR=config_map["data"]["DAGSTER_EXECUTOR"]).dagster_executor == "k8s"
+    assert Settings(DAGSTER_EXECUTOR=config_map["data"]["DAGSTER_EXECUTOR"]).dagster.executor == "k8s"
     assert all(isinstance(v, str) for v in config_map["data"].values())
 
 

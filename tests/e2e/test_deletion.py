@@ -82,13 +82,13 @@ class Stack:
 
     def leftovers(self, video_id: int) -> list[str]:
         """Everything still stored for the video: objects, scratch files, search documents."""
-        objects = self.settings.object_store_dir
-        scratch = self.settings.scratch_dir
+        objects = self.settings.storage.directory
+        scratch = self.settings.storage.scratch_dir
         assert objects is not None and scratch is not None
         found = [str(p) for p in (objects / "videos" / str(video_id)).rglob("*")]
         found += [str(p) for p in (objects / "uploads").glob(f"*-{video_id}.*")]
         found += [str(p) for p in scratch.glob(f"videoai-*-v{video_id}-*")]
-        with session_scope(engine_for(self.settings.database_url)) as session:
+        with session_scope(engine_for(self.settings.database.url)) as session:
             from sqlalchemy import text
 
             found += [
@@ -162,7 +162,7 @@ def _assert_forgotten(stack: Stack, video_id: int, within: float = 60) -> None:
 
     stack.wait(f"video {video_id} to be forgotten", gone, timeout=within)
     assert stack.client.get(f"/videos/{video_id}").status_code == 404
-    with session_scope(engine_for(stack.settings.database_url)) as session:
+    with session_scope(engine_for(stack.settings.database.url)) as session:
         from sqlalchemy import select
 
         requests = session.scalars(select(VideoRequest).where(VideoRequest.video_id == video_id)).all()
@@ -173,7 +173,7 @@ def _assert_forgotten(stack: Stack, video_id: int, within: float = 60) -> None:
 def test_a_failed_upload_is_shown_failed_with_its_reason_and_a_retry_from_the_api_reaches_ready(stack, tmp_path):
     clip = samples.make_test_video(tmp_path / "repaired.mp4", 640, 360, 2.0)
     video_id = stack.upload(clip, "damaged, then repaired")
-    objects = stack.settings.object_store_dir
+    objects = stack.settings.storage.directory
     assert objects is not None
     stored = next((objects / "uploads").glob(f"*-{video_id}.mp4"))
     original = stored.read_bytes()
@@ -214,7 +214,7 @@ def test_a_video_deleted_mid_encode_stops_its_run_and_leaves_nothing_within_a_mi
     clip = samples.make_test_video(tmp_path / "doomed.mp4", 1920, 1080, 6.0)
     video_id = stack.upload(clip, "deleted while it encodes")
     run = stack.wait("the video's run", lambda: next(iter(stack.runs(video_id)), None))
-    scratch = stack.settings.scratch_dir
+    scratch = stack.settings.storage.scratch_dir
     assert scratch is not None
     stack.wait("the ladder encode", lambda: next(scratch.glob(f"videoai-ladder-v{video_id}-*/*"), None))
     pid, _ = stack.wait("the run worker's pid", lambda: worker_start(stack.instance, run.run_id))

@@ -55,7 +55,7 @@ def test_a_run_killed_mid_transcode_is_failed_retried_and_its_video_reaches_read
     config["run_monitoring"]["poll_interval_seconds"] = 1  # 5 s in the shipped config
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "VIDEOAI_HOME": str(settings.videoai_home), "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    scratch = settings.scratch_dir
+    scratch = settings.storage.scratch_dir
     assert scratch is not None
     system_tmp = Path(tempfile.gettempdir())
     ladders_in_tmp_before = set(system_tmp.glob(LADDER_PREFIX + "*"))

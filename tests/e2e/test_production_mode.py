@@ -73,7 +73,7 @@ def production(
 
 def test_upload_through_api_kafka_sensor_assets_and_search_to_ready(production, speech_video_path):
     settings, instance, dagster_db_url = production
-    ensure_topics(settings.kafka_bootstrap_servers, TOPICS)
+    ensure_topics(settings.events.kafka_bootstrap_servers, TOPICS)
 
     with TestClient(create_app(settings)) as api:
         # A user signs up and uploads through the API.
@@ -91,8 +91,8 @@ def test_upload_through_api_kafka_sensor_assets_and_search_to_ready(production, 
         video_id = created.json()["id"]
 
         # The relay publishes the outbox to Kafka, then marks it published.
-        engine = engine_for(settings.database_url)
-        producer = make_producer(settings.kafka_bootstrap_servers)
+        engine = engine_for(settings.database.url)
+        producer = make_producer(settings.events.kafka_bootstrap_servers)
         try:
             stats = relay_outbox(engine, producer)
         finally:
@@ -139,7 +139,7 @@ def test_upload_through_api_kafka_sensor_assets_and_search_to_ready(production, 
         assert DEMO_SEARCH_WORD in hits[0]["matches"][0]["text"].lower()
         watch = api.get(f"/api/v1/videos/{video_id}/watch").json()
         variant_url = watch["variants"][0]["url"]
-        assert variant_url.startswith(settings.s3_endpoint_url)  # presigned, straight from the object store
+        assert variant_url.startswith(settings.storage.s3_endpoint_url)  # presigned, straight from the object store
         head = httpx.get(variant_url, headers={"Range": "bytes=0-11"}, timeout=10)
         assert head.status_code == 206 and head.content[4:8] == b"ftyp"
         # HLS comes through the API (its playlists' relative URIs), read from S3.

@@ -42,11 +42,11 @@ def _reprocess(env: dict[str, str], *extra: str) -> str:
 def test_reprocess_reports_what_the_code_location_would_rematerialize(make_settings, tmp_path, small_video_path):
     settings = make_settings()
     home = ensure_dagster_home(settings)
-    migrate(settings.database_url)
+    migrate(settings.database.url)
     videos = [
         ingest_file(
-            engine_for(settings.database_url),
-            object_store_from_settings(settings),
+            engine_for(settings.database.url),
+            object_store_from_settings(settings.storage),
             small_video_path,
             UploadRules.from_settings(settings),
             title=f"beam one {i}",

@@ -162,11 +162,11 @@ def test_videoai_dagster_stops_within_10_s_after_a_backfill(platform, tmp_path, 
     settings, env = platform
     port = free_port()
     logs = [tmp_path / "dagster.log"]
-    migrate(settings.database_url)
+    migrate(settings.database.url)
     videos = [
         ingest_file(
-            engine_for(settings.database_url),
-            object_store_from_settings(settings),
+            engine_for(settings.database.url),
+            object_store_from_settings(settings.storage),
             small_video_path,
             UploadRules.from_settings(settings),
             title=f"backfilled {i}",

@@ -151,13 +151,13 @@ def _resume(client: httpx.Client, path: str, auth: dict[str, str], data: bytes, 
 
 
 def _stored_sha256(settings: Settings, video_id: int) -> str:
-    with session_scope(engine_for(settings.database_url)) as session:
+    with session_scope(engine_for(settings.database.url)) as session:
         video = session.get(Video, video_id)
         assert video is not None and video.source_key is not None
         upload = session.scalars(select(UploadMetadata).where(UploadMetadata.video_id == video_id)).one()
         assert (upload.method, upload.state) == ("tus", "completed")
         key = video.source_key
-    return _sha256(object_store_from_settings(settings).get_bytes(key))
+    return _sha256(object_store_from_settings(settings.storage).get_bytes(key))
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -206,7 +206,7 @@ def test_kill_9_mid_patch_then_resume_is_byte_identical_and_ready(platform, smal
         video_id = _resume(client, path, auth, data, held)
         assert _stored_sha256(settings, video_id) == _sha256(data)
         assert not part.exists()  # the parts go once the upload is accepted
-        if settings.object_store == "local":
+        if settings.storage.kind == "local":
             with dagster_daemon(env, logs[1]):
 
                 def status() -> str:
@@ -216,12 +216,12 @@ def test_kill_9_mid_patch_then_resume_is_byte_identical_and_ready(platform, smal
             assert status() == "ready"
     found = {log.name: JWT.findall(log.read_text(errors="replace")) for log in logs if log.exists()}
     assert found == {log.name: [] for log in logs if log.exists()}  # no token in any log
-    if settings.object_store == "local":  # one line per event (Dagster's lines came out twice)
+    if settings.storage.kind == "local":  # one line per event (Dagster's lines came out twice)
         assert logs[1].read_text().count("Instance is configured with the following daemons") == 1
 
 
 def _user_id(settings: Settings) -> int:
-    with session_scope(engine_for(settings.database_url)) as session:
+    with session_scope(engine_for(settings.database.url)) as session:
         return session.scalars(select(Video.owner_id).limit(1)).one() or 0
 
 
@@ -312,5 +312,5 @@ def test_a_512_mib_body_for_100_declared_bytes_is_refused_in_constant_memory(mak
     assert "content?token=[redacted]" in log and JWT.findall(log) == []
     stored = [p.stat().st_size for p in (settings.videoai_home / "tus").rglob("*") if p.is_file()]
     assert all(size <= 100 for size in stored), stored
-    with session_scope(engine_for(settings.database_url)) as session:
+    with session_scope(engine_for(settings.database.url)) as session:
         assert len(session.scalars(select(Video)).all()) == 1  # the refused creations left nothing

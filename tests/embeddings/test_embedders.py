@@ -36,7 +36,7 @@ def test_wordllama_embeds_offline_normalized_and_ranks_a_paraphrase_first():
 
 
 def test_default_settings_give_the_offline_embedder(settings):
-    embedder = embedder_from_settings(settings)
+    embedder = embedder_from_settings(settings.embeddings, settings.openai)
     assert isinstance(embedder, WordLlamaEmbedder)
     assert build_resources(settings)["embedding"].model_version() == "wordllama:l2_supercat"
 

@@ -155,8 +155,8 @@ def test_run_relay_once_drains_the_outbox(make_settings, tmp_path, kafka_bootstr
     from pipeline.db.session import engine_for, migrate
 
     settings = make_settings(KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, DATABASE_URL=f"sqlite:///{tmp_path / 'relay.db'}")
-    migrate(settings.database_url)
-    add_events(engine_for(settings.database_url), *[(VIDEO_UPLOADED, n) for n in range(7)])
+    migrate(settings.database.url)
+    add_events(engine_for(settings.database.url), *[(VIDEO_UPLOADED, n) for n in range(7)])
 
     assert run_relay(settings, once=True, batch_size=3) == RelayStats(claimed=7, published=7, failed=0)
     assert len(read_topic(kafka_bootstrap, VIDEO_UPLOADED)) == 7

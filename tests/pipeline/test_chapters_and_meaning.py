@@ -9,7 +9,6 @@ import re
 import pytest
 import webvtt
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from pipeline import keys
 from pipeline.chapters import CHAPTER_PROMPT, load_chapters
@@ -78,9 +77,11 @@ def test_the_api_serves_chapters_and_the_track(module_harness, topics_clip):
 def test_a_paraphrase_finds_the_video_at_the_right_passage(module_harness, topics_clip, query, topic):
     vid, changes, _ = topics_clip
     settings = module_harness.settings
-    text_index = search_index_from_settings(settings, module_harness.engine)
-    embedder = embedder_from_settings(settings)
-    search = HybridSearch(text_index, SqlVectorIndex(module_harness.engine), lambda: embedder, settings.semantic_min_similarity)
+    text_index = search_index_from_settings(settings.search, module_harness.engine)
+    embedder = embedder_from_settings(settings.embeddings, settings.openai)
+    search = HybridSearch(
+        text_index, SqlVectorIndex(module_harness.engine), lambda: embedder, settings.search.semantic_min_similarity
+    )
     spoken = " ".join(s.text for s in text_index.get(vid).segments)
     words = lambda text: set(re.findall(r"[a-z0-9]+", text.lower())) - STOP_WORDS  # noqa: E731
     assert len(words(spoken)) > 50 and not words(query) & words(spoken)  # no content word in common
@@ -95,13 +96,11 @@ def test_a_paraphrase_finds_the_video_at_the_right_passage(module_harness, topic
 
 def test_chapter_titles_come_from_the_llm_with_the_openai_provider(module_harness, topics_clip, fake_openai):
     vid, _, _ = topics_clip
-    settings = module_harness.settings.model_copy(
-        update={
-            "summarizer_provider": "openai",
-            "openai_base_url": fake_openai.base_url,
-            "openai_api_key": SecretStr(fake_openai.api_key),
-            "summarizer_model": "fake-model",
-        }
+    settings = module_harness.settings.updated(
+        SUMMARIZER_PROVIDER="openai",
+        OPENAI_BASE_URL=fake_openai.base_url,
+        OPENAI_API_KEY=fake_openai.api_key,
+        SUMMARIZER_MODEL="fake-model",
     )
     fake_openai.responder = lambda body: "Title: A chapter named by the model\nGist: It says what happens here."
     fake_openai.fail_next(429, 1, {"retry-after-ms": "10"})

@@ -82,8 +82,8 @@ def test_delete_then_upload_reaches_ready(harness, small_video_path) -> None:
     second = harness.register(small_video_path, "second")
     assert second != first
     resources = {
-        "object_store": ObjectStoreResource(kind="local", directory=str(harness.settings.object_store_dir)),
-        "database": DatabaseResource(url=harness.settings.database_url),
+        "object_store": ObjectStoreResource(kind="local", directory=str(harness.settings.storage.directory)),
+        "database": DatabaseResource(url=harness.settings.database.url),
         "pipeline_settings": PipelineSettingsResource.from_settings(harness.settings),
     }
     tick = upload_sensor(dg.build_sensor_context(instance=harness.instance, resources=resources))

@@ -11,7 +11,6 @@ import warnings
 
 import dagster as dg
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from pipeline.db.models import ChunkSummary, Video, VideoStatus
@@ -26,14 +25,12 @@ def _steps(result, event_type: str) -> list[str]:
 
 def test_a_transient_llm_failure_is_retried_and_the_video_is_summarized(harness, speech_video_path, fake_openai):
     vid = harness.register(speech_video_path, title="A talk")
-    settings = harness.settings.model_copy(
-        update={
-            "summarizer_provider": "openai",
-            "openai_base_url": fake_openai.base_url,
-            "openai_api_key": SecretStr(fake_openai.api_key),
-            "summarizer_model": "fake-model",
-            "llm_max_retries": 0,
-        }
+    settings = harness.settings.updated(
+        SUMMARIZER_PROVIDER="openai",
+        OPENAI_BASE_URL=fake_openai.base_url,
+        OPENAI_API_KEY=fake_openai.api_key,
+        SUMMARIZER_MODEL="fake-model",
+        LLM_MAX_RETRIES=0,
     )
     fake_openai.fail_next(503, 1)  # the API is briefly down
 

@@ -10,7 +10,6 @@ import psutil
 import pytest
 from dagster._core.definitions.data_version import CachingStaleStatusResolver
 from dagster._core.loader import LoadingContextForTest
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from orchestration.definitions import build_definitions
@@ -73,7 +72,7 @@ def test_speech_video_reaches_ready_with_transcript_variants_summary_and_search(
     recognised = [word for word in DEFAULT_KEYWORDS if word in spoken]
     assert len(recognised) >= len(DEFAULT_KEYWORDS) - 1, (recognised, transcript.text)
     assert transcript.language == "en"
-    assert transcript.model_info["model"] == module_harness.settings.whisper_model_name
+    assert transcript.model_info["model"] == module_harness.settings.transcription.model_name
 
     # Variants: a 1280x720 source gets 360p, 480p and 720p, never upscaled; probed from the real files.
     variants = sorted(variants, key=lambda v: v.height)
@@ -96,7 +95,7 @@ def test_speech_video_reaches_ready_with_transcript_variants_summary_and_search(
     assert 0.0 < summary.quality_score <= 1.0
 
     # Searching a spoken word finds the video, with the time the word is spoken.
-    index = search_index_from_settings(module_harness.settings, module_harness.engine)
+    index = search_index_from_settings(module_harness.settings.search, module_harness.engine)
     word = recognised[0]
     page = index.search(SearchQuery(text=word))
     assert [hit.video_id for hit in page.hits] == [vid]
@@ -143,7 +142,7 @@ def test_rerunning_a_partition_leaves_one_of_everything(module_harness, processe
     after = inventory()
     assert after == before
     assert before["transcripts"] == before["summaries"] == 1 and before["segments"] > 0
-    index = search_index_from_settings(module_harness.settings, module_harness.engine)
+    index = search_index_from_settings(module_harness.settings.search, module_harness.engine)
     page = index.search(SearchQuery(text="volcano", limit=50))
     assert [hit.video_id for hit in page.hits] == [vid]
     assert _video(module_harness, vid).status == VideoStatus.READY.value
@@ -223,7 +222,7 @@ def test_a_model_change_makes_its_asset_and_everything_downstream_stale(module_h
     settings = module_harness.settings
     assert set(_stale_statuses(module_harness, settings, vid).values()) == {"FRESH"}
 
-    new_whisper = settings.model_copy(update={"whisper_model_name": "small.en"})
+    new_whisper = settings.updated(WHISPER_MODEL_NAME="small.en")
     assert _stale_statuses(module_harness, new_whisper, vid) == {
         "source_video": "FRESH",
         "video_variants": "FRESH",
@@ -235,14 +234,14 @@ def test_a_model_change_makes_its_asset_and_everything_downstream_stale(module_h
         "chapters": "STALE",
     }
 
-    new_prompt = settings.model_copy(update={"summary_prompt_version": "v2"})
+    new_prompt = settings.updated(SUMMARY_PROMPT_VERSION="v2")
     statuses = _stale_statuses(module_harness, new_prompt, vid)
     assert statuses["transcript"] == "FRESH"
     assert statuses["chunk_summaries"] == statuses["video_summary"] == statuses["search_document"] == "STALE"
     assert statuses["chapters"] == "STALE"  # titles come from the summarizer
 
     # A new embedding model: the passages and the search document that indexes them, nothing else.
-    new_embedder = settings.model_copy(update={"embedding_model": "another-model"})
+    new_embedder = settings.updated(EMBEDDING_MODEL="another-model")
     assert _stale_statuses(module_harness, new_embedder, vid) == {
         "source_video": "FRESH",
         "video_variants": "FRESH",
@@ -258,14 +257,12 @@ def test_a_model_change_makes_its_asset_and_everything_downstream_stale(module_h
 def test_summary_assets_map_and_reduce_through_an_openai_compatible_api(module_harness, processed_speech_video, fake_openai):
     """Runs last in this module: it replaces the video's summaries with the fake model's."""
     vid, _ = processed_speech_video
-    settings = module_harness.settings.model_copy(
-        update={
-            "summarizer_provider": "openai",
-            "openai_base_url": fake_openai.base_url,
-            "openai_api_key": SecretStr(fake_openai.api_key),
-            "summarizer_model": "fake-model",
-            "summary_chunk_tokens": 12,
-        }
+    settings = module_harness.settings.updated(
+        SUMMARIZER_PROVIDER="openai",
+        OPENAI_BASE_URL=fake_openai.base_url,
+        OPENAI_API_KEY=fake_openai.api_key,
+        SUMMARIZER_MODEL="fake-model",
+        SUMMARY_CHUNK_TOKENS=12,
     )
     fake_openai.fail_next(429, 1, {"retry-after-ms": "10"})
     fake_openai.echo_sentences = 5  # a model that follows the 4-6 sentence instruction
@@ -278,7 +275,7 @@ def test_summary_assets_map_and_reduce_through_an_openai_compatible_api(module_h
     with session_scope(module_harness.engine) as session:
         chunks = session.scalar(select(func.count()).select_from(ChunkSummary).where(ChunkSummary.video_id == vid))
         summary = session.scalars(select(VideoSummary).where(VideoSummary.video_id == vid)).one()
-    prompts = PROMPTS[settings.summary_prompt_version]
+    prompts = PROMPTS[settings.summarization.prompt_version]
     map_calls = [r for r in fake_openai.requests if r.system == prompts["chunk"]]
     assert chunks > 5
     # One map call per chunk, plus the 429 that the client retried.

@@ -22,15 +22,15 @@ SEARCH_TABLES = {"search_documents", "search_texts"}
 
 def test_database_backend_follows_the_engine_dialect(make_settings, tmp_path: Path) -> None:
     settings = make_settings(SEARCH_BACKEND="database")
-    assert isinstance(search_index_from_settings(settings, make_engine(f"sqlite:///{tmp_path / 'a.db'}")), SqliteFtsIndex)
+    assert isinstance(search_index_from_settings(settings.search, make_engine(f"sqlite:///{tmp_path / 'a.db'}")), SqliteFtsIndex)
     # Choosing needs only the dialect: no connection is made.
     postgres = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    assert isinstance(search_index_from_settings(settings, postgres), PostgresFtsIndex)
+    assert isinstance(search_index_from_settings(settings.search, postgres), PostgresFtsIndex)
 
 
 def test_tantivy_is_the_default_and_keeps_its_documents_in_the_app_database(make_settings, tmp_path: Path) -> None:
     settings = make_settings()
-    index = search_index_from_settings(settings, make_engine(f"sqlite:///{tmp_path / 'a.db'}"))
+    index = search_index_from_settings(settings.search, make_engine(f"sqlite:///{tmp_path / 'a.db'}"))
     assert isinstance(index, TantivySearchIndex)
     assert isinstance(index.store, SqliteFtsIndex)
     assert index.directory == settings.videoai_home / "search"
@@ -39,16 +39,15 @@ def test_tantivy_is_the_default_and_keeps_its_documents_in_the_app_database(make
 
 
 def test_opensearch_backend_uses_url_and_index_from_settings(make_settings) -> None:
-    index = search_index_from_settings(
-        make_settings(SEARCH_BACKEND="opensearch", OPENSEARCH_URL="http://127.0.0.1:9200", OPENSEARCH_INDEX="vids"), None
-    )
+    settings = make_settings(SEARCH_BACKEND="opensearch", OPENSEARCH_URL="http://127.0.0.1:9200", OPENSEARCH_INDEX="vids")
+    index = search_index_from_settings(settings.search, None)
     assert isinstance(index, OpenSearchIndex)
     assert index.index_name == "vids"
 
 
 def test_misconfiguration_is_reported_clearly(make_settings) -> None:
     with pytest.raises(SearchConfigurationError, match="OPENSEARCH_URL"):
-        search_index_from_settings(make_settings(SEARCH_BACKEND="opensearch"), None)
+        search_index_from_settings(make_settings(SEARCH_BACKEND="opensearch").search, None)
     with pytest.raises(SearchConfigurationError, match="unknown SEARCH_BACKEND"):
         search_index_for("elastic", None)
     with pytest.raises(SearchConfigurationError, match="engine"):

@@ -109,7 +109,10 @@ def _spoken_clip(
     # What the transcript, passage_embeddings and search_document assets do, in order.
     repository = VideoRepository(engine, video_id)
     repository.save_transcript(
-        Transcriber.from_settings(Settings()).transcribe(clip, media_seconds=seconds), {}, "transcript.json", "transcript.vtt"
+        Transcriber.from_settings(Settings().transcription).transcribe(clip, media_seconds=seconds),
+        {},
+        "transcript.json",
+        "transcript.vtt",
     )
     embedder = WordLlamaEmbedder()
     embed_passages(repository, embedder)

@@ -58,8 +58,8 @@ def _tick(instance: dg.DagsterInstance, settings: Settings, cursor: str | None =
 
 
 def _video(settings: Settings, title: str, status: VideoStatus = VideoStatus.READY) -> int:
-    store = object_store_from_settings(settings)
-    with session_scope(engine_for(settings.database_url)) as session:
+    store = object_store_from_settings(settings.storage)
+    with session_scope(engine_for(settings.database.url)) as session:
         video = Video(title=title, status=status.value, source_key=f"uploads/20260101T000000000000Z-{uuid.uuid4().hex}.mp4")
         session.add(video)
         session.flush()
@@ -68,13 +68,13 @@ def _video(settings: Settings, title: str, status: VideoStatus = VideoStatus.REA
 
 
 def _requests(settings: Settings, video_id: int) -> list[VideoRequest]:
-    with session_scope(engine_for(settings.database_url)) as session:
+    with session_scope(engine_for(settings.database.url)) as session:
         return list(session.scalars(select(VideoRequest).where(VideoRequest.video_id == video_id)))
 
 
 def _delete(settings: Settings, video_id: int) -> None:
-    with session_scope(engine_for(settings.database_url)) as session:
-        assert delete_video(session, object_store_from_settings(settings), video_id, reason="test")
+    with session_scope(engine_for(settings.database.url)) as session:
+        assert delete_video(session, object_store_from_settings(settings.storage), video_id, reason="test")
 
 
 def test_a_deleted_videos_queued_run_leaves_the_queue_then_its_partition_goes(tmp_path, monkeypatch, small_video_path):
@@ -90,7 +90,7 @@ def test_a_deleted_videos_queued_run_leaves_the_queue_then_its_partition_goes(tm
             [run] = platform.instance.get_runs(dg.RunsFilter(tags={"dagster/partition": str(video_id)}))
             assert run.status == dg.DagsterRunStatus.QUEUED and run.tags["videoai/title"] == "queued, then deleted"
             _delete(platform.settings, video_id)
-            assert not (platform.settings.object_store_dir / "videos" / str(video_id)).exists()  # the API's pass
+            assert not (platform.settings.storage.directory / "videos" / str(video_id)).exists()  # the API's pass
 
             _daemon_tick(workspace)
             assert platform.instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
@@ -104,7 +104,7 @@ def test_a_deleted_videos_queued_run_leaves_the_queue_then_its_partition_goes(tm
 
 
 def test_a_partition_an_open_backfill_targets_stays_until_the_backfill_ends(settings, instance):
-    migrate(settings.database_url)
+    migrate(settings.database.url)
     kept, deleted = _video(settings, "kept"), _video(settings, "deleted during a backfill")
     instance.add_dynamic_partitions("videos", [str(kept), str(deleted)])
     graph = build_definitions(settings).resolve_asset_graph()
@@ -123,7 +123,7 @@ def test_a_partition_an_open_backfill_targets_stays_until_the_backfill_ends(sett
 
 
 def test_a_partition_whose_video_is_gone_without_a_request_is_found_and_removed(settings, instance):
-    migrate(settings.database_url)
+    migrate(settings.database.url)
     alive = _video(settings, "alive")
     instance.add_dynamic_partitions("videos", [str(alive), "9999"])  # 9999: deleted before deletions were handed over
     cursor = None
@@ -137,10 +137,10 @@ def test_a_partition_whose_video_is_gone_without_a_request_is_found_and_removed(
 
 
 def test_a_retried_video_gets_one_titled_run(settings, instance):
-    migrate(settings.database_url)
+    migrate(settings.database.url)
     video_id = _video(settings, "failed once", VideoStatus.FAILED)
     instance.add_dynamic_partitions("videos", [str(video_id)])
-    with session_scope(engine_for(settings.database_url)) as session:
+    with session_scope(engine_for(settings.database.url)) as session:
         request_retry(session, video_id)
     result = _tick(instance, settings)
     assert isinstance(result, dg.SensorResult)

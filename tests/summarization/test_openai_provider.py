@@ -11,6 +11,7 @@ from pipeline.summarization import (
     ExtractiveSummarizer,
     OpenAIChatSummarizer,
     SummarizerConfigError,
+    SummaryProvider,
     build_provider,
     chunk_segments,
     count_tokens,
@@ -46,6 +47,10 @@ def one_segment_per_chunk_budget(segments: list[TimedSegment]) -> int:
 
 def settings(**environment: str) -> Settings:
     return Settings(_env_file=None, **environment)
+
+
+def summarizer_for(settings: Settings) -> SummaryProvider:
+    return summarizer_from_settings(settings.summarization, settings.openai)
 
 
 def openai_settings(fake_openai, **environment: str) -> Settings:
@@ -164,7 +169,7 @@ def test_server_errors_are_retried_by_the_client(fake_openai, summarizer):
 
 def test_retries_follow_the_configured_limit_then_fail(fake_openai):
     fake_openai.fail_next(503, 5, FAST_RETRY)
-    provider = summarizer_from_settings(openai_settings(fake_openai, LLM_MAX_RETRIES="2"))
+    provider = summarizer_for(openai_settings(fake_openai, LLM_MAX_RETRIES="2"))
     with pytest.raises(openai.InternalServerError):
         provider.summarize_chunk("Mulch keeps soil moist.")
     assert len(fake_openai.requests) == 3  # the first try and two retries
@@ -173,7 +178,7 @@ def test_retries_follow_the_configured_limit_then_fail(fake_openai):
 
 def test_settings_build_a_working_openai_summarizer(fake_openai):
     fake_openai.echo_sentences = 5
-    provider = summarizer_from_settings(openai_settings(fake_openai, SUMMARIZER_MODEL="llama-3.1-8b"))
+    provider = summarizer_for(openai_settings(fake_openai, SUMMARIZER_MODEL="llama-3.1-8b"))
     result = summarize_transcript(twelve_segments(), provider)
     assert len(result.sentences) == 5
     assert {request.body["model"] for request in fake_openai.requests} == {"llama-3.1-8b"}
@@ -190,12 +195,12 @@ def test_a_wrong_api_key_is_refused_by_the_server(fake_openai):
 
 def test_missing_api_key_is_a_clear_configuration_error():
     with pytest.raises(SummarizerConfigError, match="OPENAI_API_KEY"):
-        summarizer_from_settings(settings(SUMMARIZER_PROVIDER="openai", OPENAI_API_KEY=""))
+        summarizer_for(settings(SUMMARIZER_PROVIDER="openai", OPENAI_API_KEY=""))
 
 
 def test_unknown_prompt_version_is_a_clear_configuration_error():
     with pytest.raises(SummarizerConfigError, match=r"SUMMARY_PROMPT_VERSION 'v9'.*v1"):
-        summarizer_from_settings(settings(SUMMARIZER_PROVIDER="openai", OPENAI_API_KEY="k", SUMMARY_PROMPT_VERSION="v9"))
+        summarizer_for(settings(SUMMARIZER_PROVIDER="openai", OPENAI_API_KEY="k", SUMMARY_PROMPT_VERSION="v9"))
 
 
 def test_an_unknown_provider_is_a_clear_configuration_error():
@@ -204,7 +209,7 @@ def test_an_unknown_provider_is_a_clear_configuration_error():
 
 
 def test_the_default_provider_is_the_offline_extractive_one():
-    assert isinstance(summarizer_from_settings(settings()), ExtractiveSummarizer)
+    assert isinstance(summarizer_from_settings(settings().summarization, settings().openai), ExtractiveSummarizer)
 
 
 @pytest.mark.parametrize("segments", [[], [TimedSegment(0.0, 2.0, "  ")]])

