@@ -24,8 +24,6 @@ from typing import Protocol
 
 import numpy as np
 
-# The API reads a video's chapters by this name; the per-video repository owns the query.
-from pipeline.db.videos import load_chapters as load_chapters
 from pipeline.summarization.providers import OpenAIChatSummarizer, SummaryProvider, select_sentences
 from pipeline.summarization.text import content_words, split_sentences
 from pipeline.text import Chapter, TimedSegment

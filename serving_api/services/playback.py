@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from pipeline import hls, keys
-from pipeline.chapters import Chapter, load_chapters
 from pipeline.db import videos as video_rows
 from pipeline.db.models import TranscriptSegment, Video, VideoSummary, VideoTranscript
+from pipeline.db.videos import load_chapters
+from pipeline.text import Chapter
 from serving_api.errors import not_found
 from serving_api.schemas.videos import (
     CaptionTrackOut,

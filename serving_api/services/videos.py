@@ -17,9 +17,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from pipeline import hls, keys
-from pipeline.chapters import load_chapters
 from pipeline.db import videos as video_rows
 from pipeline.db.models import MAX_ID, User, Video, VideoStatus
+from pipeline.db.videos import load_chapters
 from pipeline.lifecycle import request_retry
 from pipeline.search import InvalidCursor as InvalidSearchCursor
 from pipeline.search import SearchQuery

@@ -11,8 +11,9 @@ import webvtt
 from fastapi.testclient import TestClient
 
 from pipeline import keys
-from pipeline.chapters import CHAPTER_PROMPT, load_chapters
+from pipeline.chapters import CHAPTER_PROMPT
 from pipeline.db.session import session_scope
+from pipeline.db.videos import load_chapters
 from pipeline.embeddings import embedder_from_settings
 from pipeline.search import SearchQuery
 from pipeline.search.factory import search_index_from_settings
