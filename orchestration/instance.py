@@ -52,7 +52,7 @@ run_retries:
 
 # Storage: Dagster's SQLite databases, opened through pooled engines (orchestration/platform/storage.py),
 # and one event-log database instead of Dagster's default SQLite file per run: creating that
-# file was most of what a new run cost, so a backlog of uploads turned into runs slowly
+# file is most of what a new run costs, and a backlog of uploads would turn into runs slowly
 # (benchmarks/README.md, `backlog`). The files stay where Dagster's defaults put them.
 STORAGE_YAML = """\
 sensors:
