@@ -36,6 +36,10 @@ def temporary_database(kind: str, workdir: Path, admin_url: str, prefix: str) ->
         admin.dispose()
 
 
+def benchmark_title(video_id: int) -> str:
+    return f"benchmark video {video_id}"
+
+
 def register_videos(database_url: str, video_ids: range) -> None:
     """Rows for these video ids in the app database (migrated first), as the API registers uploads:
     the upload sensor starts runs only for videos the app database knows."""
@@ -49,7 +53,7 @@ def register_videos(database_url: str, video_ids: range) -> None:
     rows = [
         {
             "id": i,
-            "title": f"benchmark video {i}",
+            "title": benchmark_title(i),
             "description": "",
             "status": VideoStatus.PENDING.value,
             "created_at": now,
