@@ -52,13 +52,12 @@ def instance_yaml(home: Path, storage: str) -> str:
     import yaml
 
     from orchestration.instance import dagster_yaml
+    from orchestration.platform.storage import dagster_consolidated_event_log
 
     config = yaml.safe_load(dagster_yaml(home))
     if storage == "consolidated":  # Dagster's own classes: a new SQLite connection and engine per access
         del config["run_storage"], config["schedule_storage"]
-        config["event_log_storage"].update(
-            module="dagster._core.storage.event_log", **{"class": "ConsolidatedSqliteEventLogStorage"}
-        )
+        config["event_log_storage"].update(dagster_consolidated_event_log())
     elif storage == "per-run":  # Dagster's defaults: one event-log SQLite file per run
         del config["run_storage"], config["schedule_storage"], config["event_log_storage"]
     # Hold the run queue: this measures taking the backlog, not running the videos.
@@ -68,11 +67,10 @@ def instance_yaml(home: Path, storage: str) -> str:
 
 def sensor_ticks(instance: Any) -> list[Any]:
     import dagster as dg
-    from dagster._core.scheduler.instigation import InstigatorType
 
     assert isinstance(instance, dg.DagsterInstance)
-    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
-        if state.instigator_name == SENSOR:
+    for state in instance.all_instigator_state():
+        if state.instigator_name == SENSOR:  # the only instigator of that name
             ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id)
             return sorted(ticks, key=lambda tick: tick.timestamp)
     return []
@@ -80,7 +78,6 @@ def sensor_ticks(instance: Any) -> list[Any]:
 
 def run(uploads: int, batch: int, storage: str, timeout: float, stop_after_first_tick: bool) -> dict[str, Any]:
     import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
 
     from orchestration.instance import initialize_storage
 
@@ -105,7 +102,7 @@ def run(uploads: int, batch: int, storage: str, timeout: float, stop_after_first
             env.pop(name, None)
         with (
             dagster_daemon(env, home / "daemon.log") as daemon,
-            dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance,
+            dg.DagsterInstance.from_config(str(dagster_home)) as instance,
         ):
             launched = time.monotonic()
             ticks: list = []

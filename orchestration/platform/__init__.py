@@ -14,6 +14,8 @@ Each module says why it needs the internals, what public API would replace it, a
   monitoring fail a run whose worker was killed.
 - `backfills`: a backfill requested from a sensor, and whether one is still open (and what it targets).
 - `staleness`: Dagster's staleness read in bulk, its reasons, and one backfill over exactly what is stale.
+- `archive_fixture`: a benchmark's archive of hundreds of thousands of videos written in bulk into Dagster's
+  storages (runs, materializations with their provenance).
 
 Everything else uses Dagster's public API (`import dagster as dg`), and the deployed code location is asked
 through the webserver's GraphQL API (orchestration/code_location.py).

@@ -101,7 +101,8 @@ def write_runs(instance: dg.DagsterInstance, job_name: str, runs: Sequence[tuple
     )
     with instance.run_storage.connect() as conn:  # type: ignore[attr-defined]  # Dagster's SQL run storages
         for start in range(0, len(runs), _BATCH):
-            run_rows, tag_rows = [], []
+            run_rows: list[dict] = []
+            tag_rows: list[dict] = []
             for (partition, tags), run_id in zip(runs[start : start + _BATCH], run_ids[start : start + _BATCH], strict=True):
                 values = {**tags, PARTITION_NAME_TAG: partition}
                 run_rows.append(
@@ -167,11 +168,12 @@ def write_materializations(
         )
         row = storage._event_to_row(template_event)  # type: ignore[attr-defined]
         event_text = _template(row["event"])
-        indexed = storage.get_asset_tags_to_index(set(tags))  # type: ignore[attr-defined]
+        indexed = storage.get_asset_tags_to_index(set(tags))
         versions: list[str] = []
         ids: list[int] = []
         for start in range(0, len(partitions), _BATCH):
-            rows, tag_rows = [], []
+            rows: list[dict] = []
+            tag_rows: list[dict] = []
             with storage.index_transaction() as conn:  # type: ignore[attr-defined]
                 first = _next_id(conn, SqlEventLogStorageTable)
                 for offset, partition in enumerate(partitions[start : start + _BATCH]):

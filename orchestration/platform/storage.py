@@ -5,7 +5,8 @@ compiles every statement afresh and opens a new SQLite connection each time. Cre
 sensor writes an "asset planned" event per asset and check, and that per-connection overhead was most of
 what a run cost the daemon (benchmarks/README.md, `backlog`). The databases, their files and schemas are
 Dagster's own; only how connections are made changes, by subclassing Dagster's SQLite storages and
-replacing how they connect (`connect`, `_connect`, `has_table`).
+replacing how they connect (`connect`, `_connect`, `has_table`). `benchmarks/backlog --storage consolidated`
+names Dagster's own consolidated event log in a dagster.yaml (`dagster_consolidated_event_log`) to compare.
 
 Public replacement: Dagster's own SQLite storages (`storage: sqlite:` in dagster.yaml), slower per run,
 or `dagster-postgres` (deploy/dagster.yaml), which pools. No upstream issue found.
@@ -101,3 +102,9 @@ class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
                 if sa.inspect(connection).has_table(table_name):
                     self._tables.add(table_name)
         return table_name in self._tables
+
+
+def dagster_consolidated_event_log() -> dict[str, str]:
+    """dagster.yaml's `event_log_storage` module and class for Dagster's own consolidated SQLite event log (the
+    storage the pooled one replaces), for benchmarks that compare the two."""
+    return {"module": ConsolidatedSqliteEventLogStorage.__module__, "class": ConsolidatedSqliteEventLogStorage.__name__}
