@@ -42,7 +42,6 @@ from pathlib import Path
 
 import dagster as dg
 import psutil
-import yaml
 
 from assets.support import TITLE_TAG
 from benchmarks.support import benchmark_title, register_videos
@@ -332,7 +331,7 @@ def time_ui_queries(env: dict[str, str], keys_total: int, rounds: int = 3) -> di
 
 
 def run_size(n: int, ui: bool) -> dict[str, float | str]:
-    from orchestration.instance import EMBEDDED_DAGSTER_YAML
+    from orchestration.instance import dagster_yaml
     from orchestration.reprocess import backfill_progress, launch_backfill, scan_stale
     from orchestration.video_requests import request_orphan_deletions
     from pipeline.db.session import engine_for, session_scope
@@ -342,9 +341,7 @@ def run_size(n: int, ui: bool) -> dict[str, float | str]:
         workdir = Path(tmp)
         env = _environment(workdir)
         (workdir / "dagster").mkdir()
-        (workdir / "dagster" / "dagster.yaml").write_text(
-            yaml.safe_dump({**yaml.safe_load(EMBEDDED_DAGSTER_YAML), "telemetry": {"enabled": False}})
-        )
+        (workdir / "dagster" / "dagster.yaml").write_text(dagster_yaml(workdir / "dagster"))  # the embedded install's
         _apply(env)
         graph = _graph()
         keys = [str(i) for i in range(1, n + 1)]
