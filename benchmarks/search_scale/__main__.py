@@ -310,7 +310,7 @@ class Passages:
 def vectors_in_process(loaded: Loaded, samples: int, seed: int, goals: Goals) -> None:
     model = loaded.embedder.model_id
     started = time.monotonic()
-    view = loaded.vectors.view(model)
+    view = loaded.vectors.loaded_view(model)
     print(
         f"vector index built in-process in {time.monotonic() - started:.1f} s "
         f"({'HNSW graph' if view.base.graph is not None else 'exact scan'} over {view.size:,} passages)"

@@ -35,7 +35,13 @@ def render_snippet(raw: str) -> str:
 
 
 def best_snippet(candidates: Iterable[str | None]) -> str:
-    """The first candidate with a highlighted term, else the first non-empty one, rendered."""
-    texts = [c for c in candidates if c]
-    chosen = next((c for c in texts if MARK_START in c), texts[0] if texts else "")
-    return render_snippet(chosen)
+    """The first candidate with a highlighted term, else the first non-empty one, rendered.
+
+    Candidates are taken one at a time: a lazy iterable stops being computed at the first highlighted one.
+    """
+    first = ""
+    for candidate in candidates:
+        if candidate and MARK_START in candidate:
+            return render_snippet(candidate)
+        first = first or candidate or ""
+    return render_snippet(first)

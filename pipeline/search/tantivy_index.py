@@ -37,19 +37,19 @@ from pipeline.search.base import (
     SegmentMatch,
 )
 from pipeline.search.cursor import CursorPosition
-from pipeline.search.highlight import MARK_END, MARK_START, best_snippet
+from pipeline.search.highlight import best_snippet
 from pipeline.search.plan import SearchPlan, plan_search
 from pipeline.search.ranking import FIELD_WEIGHTS, SNIPPET_FIELDS, SNIPPET_WORDS, TOTAL_CAP
 from pipeline.search.segments import (
     decode_segments,
     first_matches,
     is_sliced,
-    mark_offsets,
     sliced_segments_at,
     snippet_from_highlight,
 )
 from pipeline.search.sql_store import SqlSearchIndex
 from pipeline.search.tables import search_documents, search_texts
+from pipeline.search.word_matches import AnalyzedWords, WordMatcher, marked
 
 TEXT_FIELDS = ("title", "description", "summary", "transcript")
 # Tantivy's built-in English analyzer: simple tokenizer, long words dropped, lower case, Snowball stemmer.
@@ -79,6 +79,8 @@ _ANALYZER = (
     .filter(tantivy.Filter.stemmer("english"))
     .build()
 )
+# The index's analysis of every word a page's hits show, kept per process.
+_WORDS = AnalyzedWords(_ANALYZER.analyze)
 # Owner ids are optional; the index needs a value to filter on.
 NO_OWNER = -1
 
@@ -191,13 +193,11 @@ class TantivySearchIndex:
         else:
             counted = int(getattr(searcher.search(full_query, limit=1, count=True), "count", 0) or 0)
         page, next_cursor = plan.page_of(rows)
-        details = self._details(searcher, text_query, plan.terms, [p.video_id for p in page])
+        details = self._details(plan.terms, [p.video_id for p in page])
         hits = [SearchHit(video_id=p.video_id, score=p.score, **details[p.video_id]) for p in page if p.video_id in details]
         return SearchPage(hits=hits, total=min(counted, TOTAL_CAP), next_cursor=next_cursor, total_exact=counted <= TOTAL_CAP)
 
-    def _details(
-        self, searcher: tantivy.Searcher, text_query: tantivy.Query, terms: Sequence[str], ids: list[int]
-    ) -> dict[int, dict[str, Any]]:
+    def _details(self, terms: Sequence[str], ids: list[int]) -> dict[int, dict[str, Any]]:
         """Title, status, snippet and spoken matches of the page's videos, from the app database."""
         if not ids:
             return {}
@@ -208,20 +208,18 @@ class TantivySearchIndex:
         )
         with self.store.engine.connect() as conn:
             found = conn.execute(statement, {"ids": ids}).all()
-        generators = {field: tantivy.SnippetGenerator.create(searcher, text_query, SCHEMA, field) for field in SNIPPET_FIELDS}
+        words = _WORDS.matcher(terms)
         details = {}
         for row in found:
             texts = {field: getattr(row, field) or "" for field in TEXT_FIELDS}
             texts["transcript"] = self.store.read_transcript(row.transcript) if row.transcript else ""
-            marked = {field: _marked(generators[field], field, texts[field]) for field in SNIPPET_FIELDS}
+            spoken = words.spans(texts["transcript"])
             details[row.video_id] = {
                 "title": texts["title"],
                 "status": row.status,
                 "created_at": _utc(row.created_at),
-                "snippet": best_snippet(
-                    snippet_from_highlight(marked[f], SNIPPET_WORDS) if marked[f] else None for f in SNIPPET_FIELDS
-                ),
-                "matches": _spoken(texts["transcript"], row.segments, marked["transcript"], terms),
+                "snippet": _snippet(texts, spoken, words),
+                "matches": _spoken(texts["transcript"], row.segments, spoken, words),
             }
         return details
 
@@ -301,30 +299,25 @@ def _ranked(searcher: tantivy.Searcher, query: tantivy.Query, plan: SearchPlan) 
         window *= 4
 
 
-def _marked(generator: tantivy.SnippetGenerator, field: str, text: str) -> str:
-    """`text` with the query's matches between MARK_START and MARK_END (Tantivy reports byte ranges)."""
-    if not text:
-        return ""
-    generator.set_max_num_chars(len(text.encode()) + 1)
-    document = tantivy.Document()
-    document.add_text(field, text)
-    ranges = [(r.start, r.end) for r in generator.snippet_from_doc(document).highlighted()]
-    if not ranges:
-        return text
-    data = text.encode()
-    out, last = [], 0
-    for start, end in sorted(ranges):
-        out += [data[last:start].decode(), MARK_START, data[start:end].decode(), MARK_END]
-        last = end
-    out.append(data[last:].decode())
-    return "".join(out)
+def _snippet(texts: dict[str, str], transcript_spans: list[tuple[int, int]], words: WordMatcher) -> str:
+    """The page's snippet for one hit: the first field of SNIPPET_FIELDS that says a query word (fields after it
+    are not looked at), else the first that has text."""
+
+    def candidate(field: str) -> str | None:
+        if not texts[field]:
+            return None
+        spans = transcript_spans if field == "transcript" else words.spans(texts[field])
+        return snippet_from_highlight(marked(texts[field], spans), SNIPPET_WORDS)
+
+    return best_snippet(candidate(field) for field in SNIPPET_FIELDS)
 
 
-def _spoken(transcript: str, blob: bytes | None, marked_transcript: str, terms: Sequence[str]) -> tuple[SegmentMatch, ...]:
+def _spoken(
+    transcript: str, blob: bytes | None, spans: Sequence[tuple[int, int]], words: WordMatcher
+) -> tuple[SegmentMatch, ...]:
     """The timed segments that say the query's words (at most MAX_SEGMENT_MATCHES, by start)."""
-    if is_sliced(blob):  # only the segments holding a mark are built, not the ~100 of a transcript
-        return sliced_segments_at(transcript, blob, mark_offsets(marked_transcript))
-    # Segments kept with their own text: each is analyzed as the index would.
+    if is_sliced(blob):  # only the segments holding a match are built, not the ~100 of a transcript
+        return sliced_segments_at(transcript, blob, [start for start, _ in spans])
+    # Segments kept with their own text: each is matched apart.
     segments = decode_segments(transcript, blob).segments
-    tokens = {token for term in terms for token in _ANALYZER.analyze(term)}
-    return first_matches(segments, [i for i, segment in enumerate(segments) if tokens & set(_ANALYZER.analyze(segment.text))])
+    return first_matches(segments, [i for i, segment in enumerate(segments) if words.spans(segment.text)])

@@ -72,7 +72,11 @@ PARAPHRASES = (
     ("gas giant orbited by satellites", 0, ("The planet Jupiter", "Its moons", "Saturn has")),
     ("observing distant celestial bodies", 0, ("Tonight we look", "Astronomers use")),
     ("cultivating vegetables outdoors", 1, ("Next, let us talk", "Plant the seedlings")),
-    ("locomotives and commuters", 2, ("The steam train", "Passengers waved", "Today the line")),
+    (
+        "locomotives and commuters",
+        2,
+        ("Our last story", "The steam train", "Passengers waved", "The engine crossed", "The conductor", "Today the line"),
+    ),
 )
 
 

@@ -1,0 +1,103 @@
+"""Where a query's words occur in a text, matched as the index matches them, for a page's hits only.
+
+The index analyzes words (split at anything not a letter or digit, lower case,
+a stemmer): "planning" matches "plans". Running a hit's whole text through the
+analyzer again (Tantivy's snippet generator does) costs about a millisecond per
+1,500-word transcript, most of a page's time. Instead each whitespace-separated
+chunk of text ("Plans," "time.") is analyzed once per process and remembered
+under the tokens it yields; a text's matches are then its chunks that the
+query's tokens know (set operations and `str.find`, in C).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable
+
+from pipeline.search.highlight import MARK_END, MARK_START
+
+# Letters and digits: the tokens of Tantivy's simple tokenizer (alphanumeric runs).
+_WORD = re.compile(r"[^\W_]+")
+# Chunks remembered per analyzer; beyond this it starts again (a corpus's vocabulary rarely reaches it).
+CAPACITY = 500_000
+
+Analyze = Callable[[str], list[str]]
+_Part = tuple[int, int, frozenset[str]]  # a token's offsets inside its chunk, and what it analyzes to
+
+
+class AnalyzedWords:
+    """One analyzer's tokens for every chunk of text it has seen in this process (bounded)."""
+
+    def __init__(self, analyze: Analyze, capacity: int = CAPACITY) -> None:
+        self.analyze = analyze
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._seen: set[str] = set()
+        self._chunks_by_token: dict[str, set[str]] = {}
+        # Chunks that are not a single token ("time," "don't"): where their tokens lie.
+        self._parts: dict[str, tuple[_Part, ...]] = {}
+
+    def matcher(self, terms: Iterable[str]) -> WordMatcher:
+        return WordMatcher(self, frozenset(token for term in terms for token in self.analyze(term)))
+
+    def chunks_saying(self, chunks: set[str], tokens: frozenset[str]) -> tuple[set[str], dict[str, tuple[_Part, ...]]]:
+        """Those of `chunks` that hold one of `tokens`, and where the token lies in those that are not one token."""
+        with self._lock:
+            unknown = chunks - self._seen
+            if unknown:
+                if len(self._seen) + len(unknown) > self._capacity:
+                    self._seen.clear()
+                    self._chunks_by_token.clear()
+                    self._parts.clear()
+                    unknown = chunks
+                for chunk in unknown:
+                    self._learn(chunk)
+                self._seen |= unknown
+            known = set().union(*(self._chunks_by_token.get(token, ()) for token in tokens))
+            saying = chunks & known
+            return saying, {chunk: self._parts[chunk] for chunk in saying if chunk in self._parts}
+
+    def _learn(self, chunk: str) -> None:
+        parts = tuple((m.start(), m.end(), frozenset(self.analyze(m.group()))) for m in _WORD.finditer(chunk))
+        for _, _, tokens in parts:
+            for token in tokens:
+                self._chunks_by_token.setdefault(token, set()).add(chunk)
+        if not (len(parts) == 1 and parts[0][:2] == (0, len(chunk))):
+            self._parts[chunk] = parts
+
+
+class WordMatcher:
+    """Finds the words of a text whose analyzed tokens are among a query's tokens."""
+
+    def __init__(self, words: AnalyzedWords, tokens: frozenset[str]) -> None:
+        self._words = words
+        self.tokens = tokens
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) character offsets of every matching word in `text`, in order."""
+        if not text or not self.tokens:
+            return []
+        saying, parts = self._words.chunks_saying(set(text.split()), self.tokens)
+        spans: list[tuple[int, int]] = []
+        for chunk in saying:
+            start = text.find(chunk)
+            while start != -1:
+                end = start + len(chunk)
+                if (start == 0 or text[start - 1].isspace()) and (end == len(text) or text[end].isspace()):
+                    if chunk in parts:
+                        spans += [(start + a, start + b) for a, b, tokens in parts[chunk] if tokens & self.tokens]
+                    else:
+                        spans.append((start, end))
+                start = text.find(chunk, end)
+        return sorted(spans)
+
+
+def marked(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """`text` with each span between MARK_START and MARK_END."""
+    out, last = [], 0
+    for start, end in spans:
+        out += [text[last:start], MARK_START, text[start:end], MARK_END]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
