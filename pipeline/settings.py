@@ -117,6 +117,14 @@ class SummarizationSettings(SettingsGroup):
     batch_size: int = Field(default=5, alias="SUMMARY_BATCH_SIZE")
 
 
+class AskSettings(SettingsGroup):
+    # Questions are answered by the embedded default (the best transcript sentences, no model) or by the
+    # summarizer's OpenAI-compatible chat API (OPENAI_*, SUMMARIZER_MODEL); either declines when no evidence
+    # scores ASK_MIN_SCORE (chosen on benchmarks/ask's data).
+    provider: Literal["extractive", "openai"] = Field(default="extractive", alias="ASK_PROVIDER")
+    min_score: float = Field(default=0.55, ge=0.0, le=1.0, alias="ASK_MIN_SCORE")
+
+
 class EmbeddingSettings(SettingsGroup):
     # Passages for semantic search and chapter boundaries: offline WordLlama whose weights ship in
     # its wheel, or any OpenAI-compatible /v1/embeddings API.
@@ -248,6 +256,7 @@ class Settings(BaseModel):
     transcription: TranscriptionSettings
     openai: OpenAISettings
     summarization: SummarizationSettings
+    ask: AskSettings
     embeddings: EmbeddingSettings
     events: EventSettings
     uploads: UploadSettings

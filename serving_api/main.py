@@ -31,7 +31,7 @@ from serving_api.methods import AllowedMethodsMiddleware
 from serving_api.observability import install_observability
 from serving_api.openapi import OPENAPI_TAGS, document_errors, operation_id
 from serving_api.openapi_rules import state_settings_limits
-from serving_api.routers import auth, health, playback, uploads, users, videos
+from serving_api.routers import ask, auth, health, playback, uploads, users, videos
 from serving_api.routers.tus import build_tus_router, prune_periodically
 from serving_api.services import build_services
 from serving_api.web import install_web_app
@@ -90,7 +90,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # X-Forwarded-For/-Proto from these peers only: anyone else could claim any address
         # (and so escape the login throttle, or pin it on someone else).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.api.trusted_proxies)
-    for router in (health.router, auth.router, users.router, uploads.router, videos.router, playback.router, build_tus_router()):
+    for router in (
+        health.router,
+        auth.router,
+        users.router,
+        uploads.router,
+        videos.router,
+        playback.router,
+        ask.router,
+        build_tus_router(),
+    ):
         document_errors(router, API_PREFIX)  # what each route can answer beyond its own errors
         app.include_router(router, prefix=API_PREFIX)
     install_web_app(app)

@@ -120,5 +120,9 @@ OPENAPI_TAGS = [
         "description": "What players fetch: renditions, HLS, thumbnails, captions and chapters "
         "tracks (Range honoured; HEAD like GET).",
     },
+    {
+        "name": "ask",
+        "description": "Questions answered from what was said in the videos, every claim cited to its second.",
+    },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]

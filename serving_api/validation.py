@@ -39,7 +39,7 @@ CursorQuery = Annotated[
 OwnerIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this user's videos.")]
 
 
-def _to_utc(value: datetime | None) -> datetime | None:
+def to_utc(value: datetime | None) -> datetime | None:
     """A zone-less value is UTC; one with an offset is converted (422 when that leaves datetime's range)."""
     if value is None:
         return None
@@ -51,7 +51,9 @@ def _to_utc(value: datetime | None) -> datetime | None:
         raise ValueError("the date is out of range once converted to UTC") from None
 
 
-UtcDateTimeQuery = Annotated[datetime | None, Query(description="Inclusive; UTC when no zone is given."), AfterValidator(_to_utc)]
+UtcDateTimeQuery = Annotated[datetime | None, Query(description="Inclusive; UTC when no zone is given."), AfterValidator(to_utc)]
+# The same rule for a date in a request body.
+UtcDateTime = Annotated[datetime | None, AfterValidator(to_utc)]
 
 
 def _account_email(value: str) -> str:

@@ -73,6 +73,18 @@ def says(word: str, terms: Iterable[str]) -> bool:
     return bool(stem) and (stem in stems or (len(stem) > 3 and stem[:-1] in stems) or stem in shortened)
 
 
+def said_terms(words: Iterable[str], terms: Iterable[str]) -> set[str]:
+    """Which of `terms` the spoken `words` say (by the rule of `says`), each word stemmed once."""
+    stems = {_stem(word) for word in words} - {""}
+    shortened = {stem[:-1] for stem in stems if len(stem) > 3}
+    found = set()
+    for term in terms:
+        stem = _stem(term)
+        if stem in stems or stem in shortened or (len(stem) > 3 and stem[:-1] in stems):
+            found.add(term)
+    return found
+
+
 def word_match(segment: TimedSegment, words: Sequence[TimedWord], terms: Sequence[str]) -> TimedSegment:
     """The matched `segment` from the first of its `words` that says a searched term: just before that word's
     start (WORD_LEAD_SECONDS), to the segment's end, with the text from that word on. The segment itself when
@@ -119,7 +131,7 @@ class MomentFinder:
     """Places the moments of a page's hits (see the module's docstring), reading the app database."""
 
     engine: Engine
-    sentence_embedder: Callable[[], Embedder] = field(default_factory=lambda: _wordllama)
+    sentence_embedder: Callable[[], Embedder] = field(default_factory=lambda: shared_wordllama)
 
     def place(self, page: SearchPage, query: str) -> SearchPage:
         """The page with each hit's matches starting at the searched word where its time is known, and its
@@ -212,7 +224,8 @@ _lock = threading.Lock()
 _loaded: list[Embedder] = []
 
 
-def _wordllama() -> Embedder:
+def shared_wordllama() -> Embedder:
+    """The process's one WordLlama, loaded on first use: moments and answers embed sentences with it."""
     with _lock:
         if not _loaded:
             from pipeline.embeddings import WordLlamaEmbedder

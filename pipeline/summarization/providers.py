@@ -7,7 +7,7 @@ last combine is `final=True` and yields the user-facing 4-6 sentence summary.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from pipeline.settings import OpenAISettings, SummarizationSettings
@@ -203,6 +203,20 @@ class OpenAIChatSummarizer:
     def complete(self, instruction: str, material: str) -> str:
         """One chat completion with this model (used for chapter titles)."""
         return self._complete(instruction, material)
+
+    def stream(self, instruction: str, material: str) -> Iterator[str]:
+        """One chat completion, piece by piece as the model writes it (server-sent events; used to answer
+        questions while the answer is written)."""
+        chunks = self._client.chat.completions.create(
+            model=self.model,
+            messages=[{"role": "system", "content": instruction}, {"role": "user", "content": material}],
+            temperature=0,
+            stream=True,
+        )
+        with chunks:
+            for chunk in chunks:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
 
     def _complete(self, instruction: str, material: str) -> str:
         response = self._client.chat.completions.create(

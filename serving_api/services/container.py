@@ -10,15 +10,17 @@ from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
+from pipeline.ask import Asker, EvidenceFinder
 from pipeline.db.session import engine_for, migrate
 from pipeline.embeddings import Embedder
 from pipeline.search import SearchIndex
 from pipeline.search.factory import search_index_from_settings
 from pipeline.search.hybrid import HybridSearch
-from pipeline.search.moments import MomentFinder
+from pipeline.search.moments import MomentFinder, shared_wordllama
 from pipeline.search.vectors import VectorIndex, vector_index_for, vector_search_unavailable_reason
 from pipeline.settings import Settings
 from pipeline.storage import ObjectStore, object_store_from_settings
+from pipeline.summarization.providers import OpenAIChatSummarizer
 from serving_api.bloom import EmailBloomFilter
 from serving_api.db_gate import Gate, gate_capacity
 from serving_api.revocation import DatabaseRevocationStore, RedisRevocationStore, RevocationStore
@@ -41,6 +43,7 @@ class Services:
     search: SearchIndex
     vectors: VectorIndex | None
     hybrid: HybridSearch
+    asker: Asker
     revocations: RevocationStore
     login_throttle: LoginThrottle
     email_checks: RateLimit
@@ -52,6 +55,8 @@ class Services:
     def close(self) -> None:
         if self.redis is not None:
             self.redis.close()
+        if isinstance(self.asker.model, OpenAIChatSummarizer):
+            self.asker.model.close()
 
 
 def build_services(settings: Settings) -> Services:
@@ -90,6 +95,7 @@ def build_services(settings: Settings) -> Services:
         search=search,
         vectors=vectors,
         hybrid=hybrid,
+        asker=asker_for(settings, engine, hybrid),
         revocations=revocations,
         login_throttle=LoginThrottle(
             counter,
@@ -106,6 +112,20 @@ def build_services(settings: Settings) -> Services:
         db_gate=Gate(gate_capacity(settings.database.pool_size, settings.database.max_overflow, settings.api.db_concurrency)),
         password_gate=Gate(settings.api.password_hash_concurrency),
     )
+
+
+def asker_for(settings: Settings, engine: Engine, hybrid: HybridSearch) -> Asker:
+    """The answerer ASK_PROVIDER names: embedded, or the summarizer's OpenAI-compatible chat API."""
+    model = None
+    if settings.ask.provider == "openai":
+        model = OpenAIChatSummarizer(
+            model=settings.summarization.model,
+            api_key=settings.openai.api_key.get_secret_value(),
+            base_url=settings.openai.base_url,
+            timeout=settings.openai.timeout_seconds,
+            max_retries=settings.openai.max_retries,
+        )
+    return Asker(EvidenceFinder(hybrid, engine, shared_wordllama), settings.ask.min_score, model)
 
 
 def _lazy_embedder(settings: Settings) -> Callable[[], Embedder]:

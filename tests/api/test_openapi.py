@@ -32,6 +32,8 @@ EXPECTED_PUBLIC = {
     ("GET", "/api/v1/videos/{video_id}/hls/master.m3u8"),
     ("GET", "/api/v1/videos/{video_id}/hls/{label}/{name}"),
     ("PUT", "/api/v1/videos/uploads/{upload_id}/content"),  # the token in its URL is the credential
+    ("POST", "/api/v1/ask"),  # answers from ready videos, which anyone may watch
+    ("POST", "/api/v1/ask/stream"),
 }
 # Every stored-object route answers HEAD as it answers GET (issue 13).
 EXPECTED_PUBLIC |= {
@@ -123,6 +125,8 @@ def test_the_document_states_the_rules_the_api_enforces(make_client, make_settin
 # Stable names for client generators: renaming one is a visible change of the API.
 EXPECTED_OPERATION_IDS = {
     "health",
+    "askArchive",
+    "askArchiveStream",
     "live",
     "ready",
     "signup",

@@ -11,29 +11,16 @@ word said there for the first time, and heard, is searched.
 from __future__ import annotations
 
 import re
-import wave
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from pipeline import samples
-from pipeline.db.models import Video, VideoStatus
-from pipeline.db.session import make_engine, migrate, session_scope
-from pipeline.db.videos import VideoRepository
-from pipeline.embeddings import WordLlamaEmbedder
-from pipeline.passage_embedding import embed_passages
 from pipeline.passages import TRANSCRIPT
 from pipeline.search import SearchQuery
-from pipeline.search.factory import search_index_for
-from pipeline.search.hybrid import HybridSearch
-from pipeline.search.moments import MomentFinder, says
+from pipeline.search.moments import says
 from pipeline.search.terms import STOP_WORDS
-from pipeline.search.vectors import SqlVectorIndex
-from pipeline.settings import Settings
 from pipeline.summarization.text import split_sentences
-from pipeline.transcription import Transcriber
-from tests.fixtures.spoken import SpokenWord, speak_pieces
+from tests.fixtures.spoken_clip import SpokenClip, spoken_clip
 
 pytestmark = pytest.mark.e2e
 
@@ -80,70 +67,15 @@ PARAPHRASES = (
 )
 
 
-@dataclass
-class SpokenClip:
-    words: list[SpokenWord]  # every word said, with when it begins
-    sentences: dict[str, float]  # each sentence said, and when it begins
-    topics: list[tuple[float, float]]  # each topic's span
-    search: HybridSearch
-    repository: VideoRepository
-
-
-def _spoken_clip(
-    directory: Path, topics: tuple[tuple[str, ...], ...], voice: str, rate_wpm: int, pause_seconds: float
-) -> SpokenClip:
-    directory.mkdir(parents=True, exist_ok=True)
-    pieces = [piece for topic in topics for piece in topic]
-    spoken = speak_pieces(pieces, directory / "clip.wav", voice, rate_wpm, pause_seconds)
-    with wave.open(str(directory / "clip.wav")) as audio:
-        seconds = audio.getnframes() / audio.getframerate()
-    clip = samples.video_with_audio(directory / "clip.wav", seconds, directory / "clip.mp4")
-    firsts = [sum(len(topic) for topic in topics[:i]) for i in range(len(topics))]
-    starts = [spoken[first][0].start for first in firsts]
-    spans = list(zip(starts, [*starts[1:], seconds], strict=True))
-
-    url = f"sqlite:///{directory / 'app.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    with session_scope(engine) as session:
-        video = Video(title="Evening notes", description="", status=VideoStatus.READY.value, duration_seconds=seconds)
-        session.add(video)
-        session.flush()
-        video_id = video.id
-    # What the transcript, passage_embeddings and search_document assets do, in order.
-    repository = VideoRepository(engine, video_id)
-    repository.save_transcript(
-        Transcriber.from_settings(Settings().transcription).transcribe(clip, media_seconds=seconds),
-        {},
-        "transcript.json",
-        "transcript.vtt",
-    )
-    embedder = WordLlamaEmbedder()
-    embed_passages(repository, embedder)
-    text_index = search_index_for("database", engine)
-    text_index.upsert(repository.search_document())
-    vectors = SqlVectorIndex(engine)
-    model, passages = repository.passage_vectors()
-    vectors.upsert(video_id, model or "", passages)
-    search = HybridSearch(text_index, vectors, lambda: embedder, min_similarity=0.25, moments=MomentFinder(engine))
-    return SpokenClip(
-        [word for piece in spoken for word in piece],
-        {piece: words[0].start for piece, words in zip(pieces, spoken, strict=True)},
-        spans,
-        search,
-        repository,
-    )
-
-
 @pytest.fixture(scope="module")
 def designed(tmp_path_factory: pytest.TempPathFactory) -> SpokenClip:
-    return _spoken_clip(tmp_path_factory.mktemp("designed"), DESIGNED, "en-us", 150, 0.3)
+    return spoken_clip(tmp_path_factory.mktemp("designed"), DESIGNED, "en-us", 150, 0.3)
 
 
 @pytest.fixture(scope="module")
 def held_out(tmp_path_factory: pytest.TempPathFactory) -> SpokenClip:
     topics = tuple(tuple(split_sentences(script)) for script in samples.TOPIC_SCRIPTS)
-    return _spoken_clip(tmp_path_factory.mktemp("held-out"), topics, "en-gb-x-rp", 170, 0.6)
+    return spoken_clip(tmp_path_factory.mktemp("held-out"), topics, "en-gb-x-rp", 170, 0.6)
 
 
 def _moment(clip: SpokenClip, query: str, mode: str = "hybrid"):
