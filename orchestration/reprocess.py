@@ -46,6 +46,7 @@ REPROCESS_TAG = "videoai/reprocess"
 _MATERIALIZATION = dg.DagsterEventType.ASSET_MATERIALIZATION
 # Old code versions to learn from provenance per asset before leaving the rest to the resolver.
 _MAX_OLD_CODE_VERSIONS = 8
+_CODE_CHANGED = ("has a new code version",)
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def _code_changed_only(
     """
     current = asset_graph.get(key).code_version
     parents = _parent_versions(asset_graph, key, latest)
-    own_versions, own_ids = latest.versions(key), latest.ids(key)
+    own_versions = latest.versions(key)
     known: list[str] = []  # old code versions seen so far
     found: set[str] = set()
     for p in candidates:
@@ -178,7 +179,7 @@ def _code_changed_only(
             continue
         if len(known) >= _MAX_OLD_CODE_VERSIONS:
             continue
-        recorded = recorded_code_version(instance, key, own_ids[p])
+        recorded = recorded_code_version(instance, key, p)
         if recorded is not None and recorded != current and recorded not in known:
             known.append(recorded)
             if own_versions.get(p) == _expected_version(recorded, parents, p):
@@ -201,6 +202,7 @@ def scan_stale(
     causes_of = StaleCauses(instance, asset_graph)
     stale: list[StaleAsset] = []
     for key in keys:
+        name = key.to_user_string()
         candidates = _candidates(asset_graph, key, wanted, latest)
         if not candidates:
             continue
@@ -211,11 +213,11 @@ def scan_stale(
         )
         for p in candidates:
             if p in code_only:
-                stale.append(StaleAsset(p, key.to_user_string(), ("has a new code version",)))
+                stale.append(StaleAsset(p, name, _CODE_CHANGED))
                 continue
             causes = causes_of(key, p)
             if causes:
-                stale.append(StaleAsset(p, key.to_user_string(), tuple(causes)))
+                stale.append(StaleAsset(p, name, tuple(causes)))
     order = {k.to_user_string(): i for i, k in enumerate(keys)}
     stale.sort(key=lambda s: (_partition_order(s.partition), order[s.asset]))
     return StaleScan(len(wanted), tuple(k.to_user_string() for k in keys), stale, time.perf_counter() - started)

@@ -7,7 +7,7 @@ partition's latest data-version tag (`DATA_VERSION_TAG`, read with the event log
 `get_latest_tags_by_partition`) and the provenance Dagster stored with a materialization
 (`extract_data_provenance_from_entry`), then asks the resolver (with a `LoadingContext`, as the webserver
 keeps one per request) about the few candidates left. The backfill over exactly those pairs is a
-`PartitionBackfill` built from an `AssetGraphSubset` of `AssetKeyPartitionKey`s, with Dagster's own backfill
+`PartitionBackfill` built from an `AssetGraphSubset` of each asset's partitions subset, with Dagster's own backfill
 id and timestamp, and its progress is read from its `BulkActionStatus` and data. The asset graph's type,
 `BaseAssetGraph`, is private too.
 
@@ -30,7 +30,6 @@ from dagster._core.definitions.data_version import (
     CachingStaleStatusResolver,
     extract_data_provenance_from_entry,
 )
-from dagster._core.definitions.events import AssetKeyPartitionKey
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.loader import DataLoader, LoadingContext
 from dagster._core.utils import make_new_backfill_id
@@ -48,9 +47,10 @@ def latest_data_versions(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict
     return {p: t[DATA_VERSION_TAG] for p, t in tags.items() if DATA_VERSION_TAG in t}
 
 
-def recorded_code_version(instance: dg.DagsterInstance, key: dg.AssetKey, storage_id: int) -> str | None:
-    """The code version a materialization recorded in its provenance, read as the resolver reads it."""
-    result = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, storage_ids=[storage_id]), limit=1)
+def recorded_code_version(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> str | None:
+    """The code version the partition's latest materialization recorded in its provenance, read as the resolver
+    reads it."""
+    result = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1)
     provenance = extract_data_provenance_from_entry(result.records[0].event_log_entry) if result.records else None
     return provenance.code_version if provenance else None
 
@@ -98,9 +98,19 @@ def add_asset_backfill(
     description: str,
 ) -> str:
     """Store one asset backfill over exactly these (asset, partition) pairs (the daemon runs it); its id."""
-    subset = AssetGraphSubset.from_asset_partition_set(
-        {AssetKeyPartitionKey(dg.AssetKey.from_user_string(asset), partition) for asset, partition in pairs}, asset_graph
-    )
+    # One partitions subset per asset, built from its keys at once: Dagster's `from_asset_partition_set` takes an
+    # (asset, partition) object per pair, most of a 250,000-video launch (benchmarks/partitions_scale).
+    by_asset: dict[str, set[str]] = {}
+    for asset, partition in pairs:
+        by_asset.setdefault(asset, set()).add(partition)
+    subsets = {}
+    for asset, partitions in by_asset.items():
+        key = dg.AssetKey.from_user_string(asset)
+        partitions_def = asset_graph.get(key).partitions_def
+        if partitions_def is None:
+            raise ValueError(f"{asset} is not partitioned")
+        subsets[key] = partitions_def.empty_subset().with_partition_keys(partitions)
+    subset = AssetGraphSubset(partitions_subsets_by_asset_key=subsets, non_partitioned_asset_keys=set())
     backfill_id = make_new_backfill_id()
     instance.add_backfill(
         PartitionBackfill.from_asset_graph_subset(

@@ -71,7 +71,6 @@ PRIVATE_NAMES = {
         "dagster._core.definitions.data_version.CachingStaleStatusResolver",
         "dagster._core.definitions.data_version.DATA_VERSION_TAG",
         "dagster._core.definitions.data_version.extract_data_provenance_from_entry",
-        "dagster._core.definitions.events.AssetKeyPartitionKey",
         "dagster._core.execution.backfill.BulkActionStatus",
         "dagster._core.execution.backfill.PartitionBackfill",
         "dagster._core.loader.DataLoader",
