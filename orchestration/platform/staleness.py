@@ -110,7 +110,7 @@ def add_asset_backfill(
         if partitions_def is None:
             raise ValueError(f"{asset} is not partitioned")
         subsets[key] = partitions_def.empty_subset().with_partition_keys(partitions)
-    subset = AssetGraphSubset(partitions_subsets_by_asset_key=subsets, non_partitioned_asset_keys=set())
+    subset = AssetGraphSubset(partitions_subsets_by_asset_key=subsets, non_partitioned_asset_keys=set())  # type: ignore[call-arg]  # the serdes decorator hides its fields from mypy
     backfill_id = make_new_backfill_id()
     instance.add_backfill(
         PartitionBackfill.from_asset_graph_subset(
