@@ -54,14 +54,14 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
 
 
 @pytest.fixture
-def api_settings(make_settings, database_url: str) -> Settings:
-    """Settings on SQLite and on PostgreSQL (the `database_url` parameter)."""
-    return make_settings(DATABASE_URL=database_url, JWT_SECRET="test-secret-" + "x" * 32)
+def api_settings(make_settings, migrated_database_url: str) -> Settings:
+    """Settings on SQLite and on PostgreSQL (the `migrated_database_url` parameter)."""
+    return make_settings(DATABASE_URL=migrated_database_url, JWT_SECRET="test-secret-" + "x" * 32)
 
 
 @pytest.fixture
-def sqlite_settings(make_settings, tmp_path) -> Settings:
-    return make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", JWT_SECRET="test-secret-" + "x" * 32)
+def sqlite_settings(make_settings, sqlite_database_url: str) -> Settings:
+    return make_settings(DATABASE_URL=sqlite_database_url, JWT_SECRET="test-secret-" + "x" * 32)
 
 
 @pytest.fixture

@@ -117,9 +117,11 @@ def test_expired_tampered_wrong_algorithm_and_foreign_tokens_are_rejected(sqlite
 
 
 @pytest.mark.parametrize("revocation", ["database", "redis"])
-def test_logout_revokes_in_the_configured_store(make_client, make_settings, tmp_path, redis_url: str, revocation: str) -> None:
+def test_logout_revokes_in_the_configured_store(
+    make_client, make_settings, sqlite_database_url: str, redis_url: str, revocation: str
+) -> None:
     overrides = {"REDIS_URL": redis_url} if revocation == "redis" else {}
-    settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", **overrides)
+    settings = make_settings(DATABASE_URL=sqlite_database_url, **overrides)
     client = make_client(settings)
     user = make_user_in(client)
     assert client.post(f"{API}/auth/logout", headers=user.headers).status_code == 204
@@ -135,9 +137,11 @@ def test_logout_revokes_in_the_configured_store(make_client, make_settings, tmp_
 
 
 @pytest.mark.parametrize("counter", ["memory", "redis"])
-def test_failed_logins_are_throttled_per_account(make_client, make_settings, tmp_path, redis_url: str, counter: str) -> None:
+def test_failed_logins_are_throttled_per_account(
+    make_client, make_settings, sqlite_database_url: str, redis_url: str, counter: str
+) -> None:
     overrides = {"REDIS_URL": redis_url} if counter == "redis" else {}
-    settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", LOGIN_MAX_FAILURES="3", **overrides)
+    settings = make_settings(DATABASE_URL=sqlite_database_url, LOGIN_MAX_FAILURES="3", **overrides)
     # A client address of its own, so counters in a shared Redis never meet another test's.
     client = make_client(settings, client=(f"10.0.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}", 5000))
     user = make_user_in(client)
@@ -149,13 +153,15 @@ def test_failed_logins_are_throttled_per_account(make_client, make_settings, tmp
     assert 0 < int(locked.headers["retry-after"]) <= 300
 
 
-def _sqlite(make_settings, tmp_path, **overrides: str):
-    return make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", **overrides)
+def _sqlite(make_settings, sqlite_database_url: str, **overrides: str):
+    return make_settings(DATABASE_URL=sqlite_database_url, **overrides)
 
 
-def test_failures_on_one_account_never_block_another_accounts_correct_password(make_client, make_settings, tmp_path) -> None:
+def test_failures_on_one_account_never_block_another_accounts_correct_password(
+    make_client, make_settings, sqlite_database_url: str
+) -> None:
     """Issue 13: five failures for one account locked every account behind the same address."""
-    client = make_client(_sqlite(make_settings, tmp_path, LOGIN_MAX_FAILURES="3"), client=("203.0.113.7", 5000))
+    client = make_client(_sqlite(make_settings, sqlite_database_url, LOGIN_MAX_FAILURES="3"), client=("203.0.113.7", 5000))
     victim, colleague = make_user_in(client), make_user_in(client)
     for _ in range(3):
         assert _login(client, victim.email, "guess-123456").status_code == 401
@@ -166,8 +172,10 @@ def test_failures_on_one_account_never_block_another_accounts_correct_password(m
     assert _login(elsewhere, victim.email).status_code == 200
 
 
-def test_guessing_one_account_from_many_addresses_hits_the_account_limit(make_client, make_settings, tmp_path) -> None:
-    settings = _sqlite(make_settings, tmp_path, LOGIN_MAX_FAILURES="3", LOGIN_MAX_FAILURES_PER_ACCOUNT="4")
+def test_guessing_one_account_from_many_addresses_hits_the_account_limit(
+    make_client, make_settings, sqlite_database_url: str
+) -> None:
+    settings = _sqlite(make_settings, sqlite_database_url, LOGIN_MAX_FAILURES="3", LOGIN_MAX_FAILURES_PER_ACCOUNT="4")
     first = make_client(settings, client=("203.0.113.1", 5000))
     user = make_user_in(first)
     second = TestClient(first.app, client=("203.0.113.2", 5000))
@@ -178,8 +186,10 @@ def test_guessing_one_account_from_many_addresses_hits_the_account_limit(make_cl
     assert _login(third, make_user_in(first).email).status_code == 200  # other accounts are untouched
 
 
-def test_one_address_spraying_many_accounts_hits_the_higher_address_ceiling(make_client, make_settings, tmp_path) -> None:
-    settings = _sqlite(make_settings, tmp_path, LOGIN_MAX_FAILURES="3", LOGIN_MAX_FAILURES_PER_ADDRESS="6")
+def test_one_address_spraying_many_accounts_hits_the_higher_address_ceiling(
+    make_client, make_settings, sqlite_database_url: str
+) -> None:
+    settings = _sqlite(make_settings, sqlite_database_url, LOGIN_MAX_FAILURES="3", LOGIN_MAX_FAILURES_PER_ADDRESS="6")
     attacker = make_client(settings, client=("203.0.113.7", 5000))
     for _ in range(6):  # one guess each at six accounts: never three at the same one
         assert _login(attacker, _email(), "guess-123456").status_code == 401
@@ -189,9 +199,11 @@ def test_one_address_spraying_many_accounts_hits_the_higher_address_ceiling(make
     assert _login(bystander, user.email).status_code == 200
 
 
-def test_forwarded_for_is_believed_only_from_trusted_proxies(make_client, make_settings, tmp_path) -> None:
+def test_forwarded_for_is_believed_only_from_trusted_proxies(
+    make_client, make_settings, tmp_path, sqlite_database_url: str
+) -> None:
     # Untrusted (the default): a client cannot escape its counters by inventing addresses.
-    direct = make_client(_sqlite(make_settings, tmp_path, LOGIN_MAX_FAILURES="2"), client=("127.0.0.1", 5000))
+    direct = make_client(_sqlite(make_settings, sqlite_database_url, LOGIN_MAX_FAILURES="2"), client=("127.0.0.1", 5000))
     email = _email()
     for n in range(2):
         assert _login_from(direct, email, f"192.0.2.{n}").status_code == 401
@@ -214,8 +226,10 @@ def _login_from(client, email: str, forwarded_for: str):
     )
 
 
-def test_check_email_is_rate_limited_per_address(make_client, make_settings, tmp_path) -> None:
-    client = make_client(_sqlite(make_settings, tmp_path, CHECK_EMAIL_MAX_PER_MINUTE="3"), client=("203.0.113.7", 5000))
+def test_check_email_is_rate_limited_per_address(make_client, make_settings, sqlite_database_url: str) -> None:
+    client = make_client(
+        _sqlite(make_settings, sqlite_database_url, CHECK_EMAIL_MAX_PER_MINUTE="3"), client=("203.0.113.7", 5000)
+    )
     for _ in range(3):
         assert client.post(f"{API}/users/check-email", json={"email": _email()}).status_code == 200
     limited = client.post(f"{API}/users/check-email", json={"email": _email()})

@@ -30,11 +30,13 @@ from tests.fixtures.database import isolate_environment
 
 
 @pytest.mark.integration
-def test_sixty_concurrent_readers_never_stall(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sixty_concurrent_readers_never_stall(
+    migrated_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     isolate_environment(monkeypatch, tmp_path)
     env = {
         "VIDEOAI_HOME": str(tmp_path / "home"),
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": migrated_database_url,
         "JWT_SECRET": "test-secret-" + "x" * 32,
         "DB_POOL_SIZE": "2",
         "DB_MAX_OVERFLOW": "1",
@@ -74,11 +76,11 @@ def test_overload_is_shed_with_503_and_retry_after_not_queued_forever(tmp_path: 
 # --- In one process: the gates, driven through the real app ------------------------------------
 
 
-def _gated_client(make_client, make_settings, tmp_path: Path, **overrides: str) -> TestClient:
+def _gated_client(make_client, make_settings, sqlite_database_url: str, **overrides: str) -> TestClient:
     """One database slot (pool 1 + 2, less the reserve of 2) and one password hash at a time."""
     return make_client(
         make_settings(
-            DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}",
+            DATABASE_URL=sqlite_database_url,
             JWT_SECRET="test-secret-" + "x" * 32,
             DB_POOL_SIZE="1",
             DB_MAX_OVERFLOW="2",
@@ -96,13 +98,13 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
 
 
 def test_a_login_hashing_holds_no_database_slot_and_hashes_are_capped(
-    make_client, make_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_client, make_settings, sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A login's Argon2 check (~0.15 s of CPU) runs after its connection is given back, under its
     own gate: reads go on while logins hash (before, each login held a database slot through its
     hash, so a burst of logins starved every read), and hashes beyond PASSWORD_HASH_CONCURRENCY
     wait, then get 503 + Retry-After, instead of taking every core."""
-    client = _gated_client(make_client, make_settings, tmp_path, API_QUEUE_SECONDS="1")
+    client = _gated_client(make_client, make_settings, sqlite_database_url, API_QUEUE_SECONDS="1")
     user = make_user_in(client)
     video = seed_video(client, user)
     release = threading.Event()
@@ -135,10 +137,10 @@ def test_a_login_hashing_holds_no_database_slot_and_hashes_are_capped(
     assert first["status"] == 200
 
 
-def test_a_request_waits_one_queue_budget_in_all_not_one_per_gate(make_client, make_settings, tmp_path: Path) -> None:
+def test_a_request_waits_one_queue_budget_in_all_not_one_per_gate(make_client, make_settings, sqlite_database_url: str) -> None:
     """API_QUEUE_SECONDS bounds a request's waits together: time spent waiting for admission is
     not waited again at the database gate (before, 2 s + 3 s of separate budgets)."""
-    client = _gated_client(make_client, make_settings, tmp_path, API_MAX_IN_FLIGHT="1", API_QUEUE_SECONDS="2")
+    client = _gated_client(make_client, make_settings, sqlite_database_url, API_MAX_IN_FLIGHT="1", API_QUEUE_SECONDS="2")
     gate = services_of(client).db_gate
 
     async def hold_the_database() -> None:
@@ -166,11 +168,13 @@ def test_a_request_waits_one_queue_budget_in_all_not_one_per_gate(make_client, m
     assert waited < 2.7, waited  # one budget (2 s) and some slack; per-gate budgets took ~3 s
 
 
-def test_database_concurrency_is_bounded_by_the_setting_and_by_the_pool(make_client, make_settings, tmp_path: Path) -> None:
+def test_database_concurrency_is_bounded_by_the_setting_and_by_the_pool(
+    make_client, make_settings, sqlite_database_url: str
+) -> None:
     """API_DB_CONCURRENCY bounds the requests in the database (threads past a few per core only
     contend for the GIL: 75 % of peak throughput at 200 clients with 18 at once, 94 % with 4),
     and never admits more than the pool can serve."""
-    database = f"sqlite:///{tmp_path / 'api.db'}"
+    database = sqlite_database_url
     secret = "test-secret-" + "x" * 32
     bounded = make_client(make_settings(DATABASE_URL=database, JWT_SECRET=secret, API_DB_CONCURRENCY="4"))
     assert services_of(bounded).db_gate.capacity == 4

@@ -11,8 +11,8 @@ from tests.api.conftest import API, make_user_in
 from tests.fixtures.disks import small_filesystem
 
 
-def test_ready_says_not_ready_when_the_disk_is_nearly_full(make_client, make_settings, tmp_path) -> None:
-    db = f"sqlite:///{tmp_path / 'api.db'}"
+def test_ready_says_not_ready_when_the_disk_is_nearly_full(make_client, make_settings, sqlite_database_url: str) -> None:
+    db = sqlite_database_url
     assert make_client(make_settings(DATABASE_URL=db, MIN_FREE_DISK_MB="1")).get(f"{API}/health/ready").status_code == 200
     starved = make_client(make_settings(DATABASE_URL=db, MIN_FREE_DISK_MB=str(10**12)))  # more than any disk
     response = starved.get(f"{API}/health/ready")
@@ -29,10 +29,10 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_an_upload_onto_a_full_disk_is_507_not_500(
-    make_client, make_settings, tmp_path, tiny_disk: Path, small_video_path: Path
+    make_client, make_settings, sqlite_database_url: str, tiny_disk: Path, small_video_path: Path
 ) -> None:
     client = make_client(
-        make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", OBJECT_STORE_DIR=str(tiny_disk), MIN_FREE_DISK_MB="0"),
+        make_settings(DATABASE_URL=sqlite_database_url, OBJECT_STORE_DIR=str(tiny_disk), MIN_FREE_DISK_MB="0"),
         raise_server_exceptions=False,
     )
     user = make_user_in(client)

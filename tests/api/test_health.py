@@ -17,9 +17,9 @@ def test_ready_checks_database_store_and_search(client) -> None:
     assert any(name.startswith("search:") for name in checks)
 
 
-def test_ready_is_503_when_a_configured_dependency_is_down(make_client, make_settings, tmp_path) -> None:
+def test_ready_is_503_when_a_configured_dependency_is_down(make_client, make_settings, sqlite_database_url: str) -> None:
     # Redis configured on a port nothing listens on.
-    client = make_client(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", REDIS_URL="redis://127.0.0.1:1/0"))
+    client = make_client(make_settings(DATABASE_URL=sqlite_database_url, REDIS_URL="redis://127.0.0.1:1/0"))
     response = client.get(f"{API}/health/ready")
     assert response.status_code == 503
     error = response.json()["error"]

@@ -91,10 +91,8 @@ def test_a_lost_database_is_503_with_retry_after_then_served_again(make_client, 
     assert client.get(f"{API}/users/me", headers=user.headers).status_code == 200  # back: served again
 
 
-def test_public_readiness_names_no_path_host_or_port(make_client, make_settings, tmp_path) -> None:
-    settings = make_settings(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", REDIS_URL="redis://127.0.0.1:9/0", MIN_FREE_DISK_MB=str(10**12)
-    )
+def test_public_readiness_names_no_path_host_or_port(make_client, make_settings, tmp_path, sqlite_database_url: str) -> None:
+    settings = make_settings(DATABASE_URL=sqlite_database_url, REDIS_URL="redis://127.0.0.1:9/0", MIN_FREE_DISK_MB=str(10**12))
     client = make_client(settings)
     response = client.get(f"{API}/health/ready")
     assert response.status_code == 503
@@ -105,9 +103,9 @@ def test_public_readiness_names_no_path_host_or_port(make_client, make_settings,
         assert secret not in body.replace("/health", ""), secret
 
 
-def test_a_lost_redis_is_503_with_retry_after(make_client, make_settings, tmp_path) -> None:
+def test_a_lost_redis_is_503_with_retry_after(make_client, make_settings, sqlite_database_url: str) -> None:
     """Redis holds revocations and login throttles when configured: unreachable, a signed-in request is 503."""
-    settings = make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'api.db'}", REDIS_URL="redis://127.0.0.1:9/0")
+    settings = make_settings(DATABASE_URL=sqlite_database_url, REDIS_URL="redis://127.0.0.1:9/0")
     client = make_client(settings, raise_server_exceptions=False)
     token = create_access_token(settings, 1).token
     lost = client.get(f"{API}/users/me", headers={"Authorization": f"Bearer {token}"})

@@ -85,9 +85,11 @@ def test_title_may_follow_the_file_and_defaults_to_the_filename(sqlite_client, s
     assert untitled.json()["title"] == small_video_path.stem
 
 
-def test_oversized_upload_is_413_and_leaves_nothing(make_client, make_settings, database_url, small_video_path: Path) -> None:
+def test_oversized_upload_is_413_and_leaves_nothing(
+    make_client, make_settings, migrated_database_url, small_video_path: Path
+) -> None:
     limit = small_video_path.stat().st_size // 2
-    client = make_client(make_settings(DATABASE_URL=database_url, MAX_UPLOAD_BYTES=str(limit)))
+    client = make_client(make_settings(DATABASE_URL=migrated_database_url, MAX_UPLOAD_BYTES=str(limit)))
     user = make_user_in(client)
     response = _upload(client, user.headers, small_video_path)
     assert response.status_code == 413, response.text

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from pipeline.db import videos as video_rows
 from pipeline.db.models import OutboxEvent, TranscriptSegment, Video, VideoStatus, VideoTranscript
-from pipeline.db.session import make_engine, migrate, session_scope
+from pipeline.db.session import make_engine, session_scope
 from pipeline.db.videos import VideoRepository
 from pipeline.text import TimedSegment
 from pipeline.transcription import TranscriptResult
@@ -19,9 +19,8 @@ RESULT = TranscriptResult(
 
 
 @pytest.fixture
-def repository(database_url: str) -> VideoRepository:
-    migrate(database_url)
-    engine = make_engine(database_url)
+def repository(migrated_database_url: str) -> VideoRepository:
+    engine = make_engine(migrated_database_url)
     with session_scope(engine) as session:
         video = Video(title="t", status=VideoStatus.TRANSCODING.value)
         session.add(video)
