@@ -40,14 +40,18 @@ PUBLIC = {"x-public": True}
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=f"{API_PREFIX}/auth/login", auto_error=False)
 
 
-def get_services(request: Request) -> Services:
+# Dependencies that neither block nor wait are `async def`: FastAPI runs a plain `def` dependency in a
+# worker thread, a round trip per dependency and request that a search spends more time on than ranking.
+
+
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_deadline(request: Request) -> float:
+async def get_deadline(request: Request) -> float:
     """Until when this request may wait for a gate (see serving_api/db_gate.py)."""
     return queue_deadline(request)
 
@@ -68,7 +72,10 @@ async def get_session(services: ServicesDep, deadline: DeadlineDep) -> AsyncIter
         try:
             yield session
         finally:
-            await anyio.to_thread.run_sync(session.close, limiter=CapacityLimiter(1))
+            if session.in_transaction():  # it holds a connection: giving it back may wait
+                await anyio.to_thread.run_sync(session.close, limiter=CapacityLimiter(1))
+            else:
+                session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -93,15 +100,21 @@ class Credentials:
     from_cookie: bool
 
 
-def get_credentials(
+async def get_credentials(
     request: Request, services: ServicesDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Credentials | None:
     """Who signed this request: the Bearer token (401 when it is invalid, expired or revoked), else
     the session cookie (an invalid, expired or revoked cookie is simply signed out), else nobody."""
+    cookie = None if token is not None else request.cookies.get(SESSION_COOKIE)
+    if token is None and not cookie:
+        return None
+    # Checking revocation asks the revocation store (the database or Redis): in a worker thread.
+    return await anyio.to_thread.run_sync(_verified_credentials, services, token, cookie)
+
+
+def _verified_credentials(services: Services, token: str | None, cookie: str | None) -> Credentials | None:
     if token is None:
-        cookie = request.cookies.get(SESSION_COOKIE)
-        if not cookie:
-            return None
+        assert cookie is not None
         try:
             claims = decode_access_token(services.settings, cookie)
         except jwt.InvalidTokenError:
@@ -121,7 +134,7 @@ def get_credentials(
 CredentialsDep = Annotated[Credentials | None, Depends(get_credentials)]
 
 
-def get_token_claims(request: Request, services: ServicesDep, credentials: CredentialsDep) -> TokenClaims | None:
+async def get_token_claims(request: Request, services: ServicesDep, credentials: CredentialsDep) -> TokenClaims | None:
     """The API's view of the credentials: a state-changing request signed by the cookie needs its page's CSRF token."""
     if credentials is None:
         return None
@@ -149,8 +162,10 @@ def user_for_claims(session: Session, claims: TokenClaims | None) -> User | None
     return user
 
 
-def get_optional_user(claims: ClaimsDep, session: SessionDep) -> User | None:
-    return user_for_claims(session, claims)
+async def get_optional_user(claims: ClaimsDep, session: SessionDep) -> User | None:
+    if claims is None:
+        return None
+    return await anyio.to_thread.run_sync(user_for_claims, session, claims)
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
