@@ -36,9 +36,6 @@ from pipeline.search.terms import query_terms
 
 NOT_FOUND = "not found in the archive"
 UNSUPPORTED = "the model's claims are not supported by what was said"
-# Chosen on benchmarks/ask's data (benchmarks/README.md, `ask`): the score that best separates sentences that
-# answer a question from the best sentence found for a question the archive cannot answer.
-DEFAULT_MIN_SCORE = 0.55
 MAX_CITATIONS = 3
 # A further sentence is cited only when it scores at least this share of the best one's score.
 NEARLY_AS_GOOD = 0.9
@@ -238,7 +235,7 @@ class Asker:
     """Answers questions from the archive's transcripts: embedded (no model) or with a chat model."""
 
     evidence: EvidenceFinder
-    min_score: float = DEFAULT_MIN_SCORE
+    min_score: float  # ASK_MIN_SCORE
     model: ChatModel | None = None
     info: dict = field(default_factory=dict)
 

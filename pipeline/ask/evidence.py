@@ -48,9 +48,11 @@ from pipeline.text import TimedSegment
 _WORD = re.compile(r"[^\W_]+")
 _Sentence = tuple[float, float, TimedSegment]  # the span of a passage it is in, and the sentence
 
-# Videos taken from the hybrid search of the whole question, and from each of its words searched alone.
+# Videos taken from the hybrid search of the whole question, and from each of its words searched alone: of
+# those, the ones found by the rarest words (their weights summed), at most WORD_FOUND_VIDEOS.
 QUESTION_VIDEOS = 8
 WORD_VIDEOS = 3
+WORD_FOUND_VIDEOS = 8
 # Words of a question searched alone (the first ones: a question states its subject early).
 MAX_WORD_SEARCHES = 8
 
@@ -124,18 +126,20 @@ class EvidenceFinder:
         self, question: str, terms: Sequence[str], scope: Scope
     ) -> tuple[list[int], dict[str, float], dict[int, float]]:
         page = self.search.search(self._query(question, scope, QUESTION_VIDEOS))
-        videos = [hit.video_id for hit in page.hits]
         # Where each video found by meaning alone opens: its passage's sentences are weighed even without a
         # question word.
         by_meaning = {hit.video_id: hit.moment.start for hit in page.hits if hit.moment is not None and not hit.matches}
         weights = {}
+        found_by: dict[int, float] = {}  # each video, and the weight of the question's words that found it
         for term in terms[:MAX_WORD_SEARCHES]:
             found = self.search.text_index.search(self._query(term, scope, WORD_VIDEOS))
             weights[term] = _rarity(found.total)
-            videos += [hit.video_id for hit in found.hits]
+            for hit in found.hits:
+                found_by[hit.video_id] = found_by.get(hit.video_id, 0.0) + weights[term]
         for term in terms[MAX_WORD_SEARCHES:]:
             weights[term] = _rarity(TOTAL_CAP)
-        return list(dict.fromkeys(videos)), weights, by_meaning
+        by_words = sorted(found_by, key=lambda video_id: -found_by[video_id])[:WORD_FOUND_VIDEOS]
+        return list(dict.fromkeys([*(hit.video_id for hit in page.hits), *by_words])), weights, by_meaning
 
     def _weights(self, terms: Sequence[str], scope: Scope) -> dict[str, float]:
         return {term: _rarity(_count(self.search.text_index, self._query(term, scope, 1))) for term in terms}

@@ -30,9 +30,13 @@ def scope_of(session: Session, viewer: User | None, body: AskIn) -> Scope:
     return Scope(body.video_id, body.owner_id, body.created_from, body.created_to, body.language)
 
 
+def opening_second(citation: Citation) -> float:
+    """Where a citation's link opens its video: to the tenth of a second, never after the first word."""
+    return math.floor(citation.start * 10) / 10
+
+
 def citation_out(request: Request, services: Services, citation: Citation) -> CitationOut:
-    # To the tenth of a second, never after the first word.
-    at = math.floor(citation.start * 10) / 10
+    at = opening_second(citation)
     return CitationOut(
         video_id=citation.video_id,
         title=citation.title,

@@ -24,12 +24,15 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from pipeline.db.models import User, VideoStatus
+from pipeline.ask import AnswerError, Scope
+from pipeline.db.models import MAX_ID, User, VideoStatus
 from serving_api.deps import Credentials, CredentialsDep, DeadlineDep, ServicesDep, SessionDep, client_address
 from serving_api.errors import ApiError
+from serving_api.schemas.ask import QUESTION_MAX_LENGTH
 from serving_api.schemas.auth import SignupIn
 from serving_api.security import SESSION_COOKIE, TokenClaims, csrf_matches, csrf_token
 from serving_api.services import Services, accounts, playback
+from serving_api.services import ask as ask_service
 from serving_api.services import videos as video_service
 from serving_api.services.gated import in_session
 from serving_api.urls import ObjectLinks
@@ -329,6 +332,7 @@ def watch_page(
     session: SessionDep,
     services: ServicesDep,
     t: Annotated[float | None, Query(ge=0)] = None,
+    ask: Annotated[str, Query(max_length=QUESTION_MAX_LENGTH)] = "",
 ) -> HTMLResponse:
     try:
         video = video_service.visible_video(session, video_id, web.user)
@@ -346,6 +350,7 @@ def watch_page(
     )
     owner = session.get(User, video.owner_id) if video.owner_id else None
     start = t if t is not None and (video.duration_seconds is None or t < video.duration_seconds) else 0.0
+    answer, ask_error = _answer(services, ask, Scope(video_id=video.id))
     return render(
         request,
         web,
@@ -359,6 +364,9 @@ def watch_page(
         start=start,
         owner=owner,
         owner_name=accounts.display_name(owner) if owner else None,
+        ask=ask.strip(),
+        answer=answer,
+        ask_error=ask_error,
     )
 
 
@@ -400,3 +408,52 @@ def search_page(
         error=error,
         suggestions=suggestions,
     )
+
+
+# --- ask --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShownCitation:
+    video_id: int
+    title: str
+    quote: str
+    at: float  # where its link opens the video
+
+
+@dataclass(frozen=True)
+class ShownAnswer:
+    declined: bool
+    citations: list[ShownCitation]
+
+
+def _answer(services: Services, question: str, scope: Scope) -> tuple[ShownAnswer | None, str | None]:
+    """The answer to show (None when nothing was asked), or why there is none."""
+    if not question.strip():
+        return None, None
+    try:
+        answer = services.asker.answer(question.strip(), scope)
+    except AnswerError:
+        return None, "The question could not be answered just now; try again in a moment."
+    cited = [ShownCitation(c.video_id, c.title, c.quote, ask_service.opening_second(c)) for c in answer.citations]
+    return ShownAnswer(answer.declined, cited), None
+
+
+@router.get("/ask", response_class=HTMLResponse, name="web_ask")
+def ask_page(
+    request: Request,
+    web: WebSessionDep,
+    services: ServicesDep,
+    session: SessionDep,
+    q: Annotated[str, Query(max_length=QUESTION_MAX_LENGTH)] = "",
+    video: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> HTMLResponse:
+    asked = None
+    if video is not None:
+        try:
+            asked = video_service.visible_video(session, video, web.user)
+            video_service.require_ready(asked)
+        except ApiError:
+            return _not_found(request, web)
+    answer, error = _answer(services, q, Scope(video_id=video))
+    return render(request, web, "ask.html", question=q.strip(), video=asked, answer=answer, error=error)

@@ -19,6 +19,7 @@ from pipeline.search.factory import search_index_for
 from pipeline.search.hybrid import HybridSearch
 from pipeline.search.moments import MomentFinder
 from pipeline.search.vectors import SqlVectorIndex
+from pipeline.settings import Settings
 from pipeline.summarization.providers import OpenAIChatSummarizer
 from tests.ask.archive import Said, load, talk
 from tests.fixtures.llm import FakeOpenAI, last_user_message
@@ -62,7 +63,7 @@ def _archive(directory: Path, with_injection: bool) -> Archive:
     load([document for document, _ in videos], engine, index, vectors, embedder, processing=(4,))
     search = HybridSearch(index, vectors, lambda: embedder, moments=MomentFinder(engine))
     said = {s.sentence: s for _, facts in videos for s in facts}
-    return Archive(Asker(EvidenceFinder(search, engine, lambda: embedder)), said, embedder)
+    return Archive(Asker(EvidenceFinder(search, engine, lambda: embedder), Settings().ask.min_score), said, embedder)
 
 
 @pytest.fixture(scope="module")

@@ -222,6 +222,9 @@ def test_every_page_passes_axe_and_every_control_is_reachable_by_keyboard_at_bot
         ("search", "/search?q=volcano", False),
         ("search-empty", "/search", False),
         ("search-nothing", "/search?q=zeppelin", False),
+        ("ask", f"/ask?q={EVACUATED}", False),
+        ("ask-declined", "/ask?q=Who+painted+the+Marbleton+lighthouse", False),
+        ("watch-asked", f"/watch/{ready_video}?ask={EVACUATED}", False),
         ("channel", f"/channel/{user_id}", False),
         ("home-signed-in", "/", True),
         ("upload", "/upload", True),
@@ -249,6 +252,50 @@ def test_every_page_passes_axe_and_every_control_is_reachable_by_keyboard_at_bot
             anonymous.context.close()
             member.context.close()
     assert not problems, problems
+
+
+EVACUATED = "When+was+the+village+evacuated"
+
+
+def test_asking_answers_with_the_second_it_is_said_by_keyboard_on_a_phone_and_a_desktop(
+    live_platform, browser, ready_video, screenshots: Path
+):
+    live, _ = live_platform
+    for viewport_name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        page = _page(browser, viewport)
+        try:
+            # The Ask page: typed and sent from the keyboard; the citation links to the second it is said.
+            page.goto(f"{live.url}/")
+            page.get_by_role("link", name="Ask", exact=True).click()
+            page.locator("#ask-q").fill("When was the village evacuated?")
+            page.keyboard.press("Enter")
+            page.wait_for_url(re.compile(r"/ask\?q="))
+            link = page.locator(".citation a").first
+            assert "village was evacuated" in page.locator(".citation blockquote").first.inner_text()
+            href = link.get_attribute("href") or ""
+            at = float(re.fullmatch(rf"/watch/{ready_video}\?t=([\d.]+)", href).group(1))  # type: ignore[union-attr]
+            assert 5 < at < 20  # the fourth of seven sentences of a ~24 s clip
+            shot(page, screenshots, f"ask-answered-{viewport_name}")
+            link.focus()
+            page.keyboard.press("Enter")
+            page.wait_for_url(re.compile(rf"/watch/{ready_video}\?t="))
+            page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {at}) < 0.5")
+
+            # Ask this video: the answer on the watch page, its citation seeks the player without leaving.
+            page.goto(f"{live.url}/watch/{ready_video}")
+            page.locator("#ask-q").fill("What made the soil of the farmers rich?")
+            page.keyboard.press("Enter")
+            page.wait_for_url(re.compile(r"[?&]ask="))
+            citation = page.locator(".ask-video .citation a").first
+            assert "ash" in page.locator(".ask-video .citation blockquote").first.inner_text().lower()
+            target = float(citation.get_attribute("data-start") or "nan")
+            address = page.url
+            citation.click()
+            page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {target}) < 0.5")
+            assert page.url == address
+            shot(page, screenshots, f"watch-asked-{viewport_name}")
+        finally:
+            page.context.close()
 
 
 def test_a_non_video_is_refused_after_its_first_chunk_and_the_page_resets(

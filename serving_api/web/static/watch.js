@@ -1,4 +1,5 @@
-// The watch page: start at ?t=, a transcript whose lines seek on click and follow playback; chapters seek too.
+// The watch page: start at ?t=, a transcript whose lines seek on click and follow playback; chapters seek too,
+// and so do the answer's citations of this video (their links still open the page there without script).
 (function () {
   "use strict";
   var video = document.getElementById("player");
@@ -20,6 +21,16 @@
       seek(start);
     });
   }
+
+  var videoId = video.getAttribute("data-video-id");
+  Array.prototype.forEach.call(document.querySelectorAll(".citation a[data-start]"), function (link) {
+    if (link.getAttribute("data-video-id") !== videoId) return;
+    link.addEventListener("click", function (event) {
+      event.preventDefault();
+      seek(parseFloat(link.getAttribute("data-start")));
+      video.focus();
+    });
+  });
 
   var chapters = Array.prototype.slice.call(document.querySelectorAll("#chapters button[data-start]"));
   lines.concat(chapters).forEach(function (line) {
