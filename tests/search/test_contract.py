@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.db.session import make_engine, migrate
+from pipeline.db.session import make_engine
 from pipeline.search import opensearch, sql_store, tantivy_index
 from pipeline.search.base import (
     InvalidCursor,
@@ -116,7 +116,7 @@ class TestSearchIndexContract:
     """Subclasses may override `index` to run the contract against another backend."""
 
     @pytest.fixture(params=["tantivy-sqlite", "tantivy-postgresql", "sqlite", "postgresql", "opensearch"])
-    def index(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchIndex]:
+    def index(self, request: pytest.FixtureRequest, tmp_path: Path, make_migrated_database) -> Iterator[SearchIndex]:
         if request.param == "opensearch":
             url = request.getfixturevalue("opensearch_url")
             opensearch = OpenSearchIndex(url, f"videos-{uuid.uuid4().hex[:8]}", refresh="wait_for")
@@ -124,9 +124,7 @@ class TestSearchIndexContract:
             yield opensearch
             return
         backend, _, dialect = request.param.rpartition("-")
-        url = f"sqlite:///{tmp_path / 'app.db'}" if dialect == "sqlite" else request.getfixturevalue("postgres_url")
-        migrate(url)
-        engine = make_engine(url)
+        engine = make_engine(make_migrated_database(dialect))
         database_index = search_index_for(backend or "database", engine, index_dir=tmp_path / "search")
         database_index.ensure()
         yield database_index

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,10 +74,8 @@ def index_vectors(vectors: SqlVectorIndex, embedder: WordLlamaEmbedder, document
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def search(request: pytest.FixtureRequest, tmp_path: Path, embedder: WordLlamaEmbedder) -> Iterator[HybridSearch]:
-    url = f"sqlite:///{tmp_path / 'app.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    migrate(url)
-    engine = make_engine(url)
+def search(request: pytest.FixtureRequest, make_migrated_database, embedder: WordLlamaEmbedder) -> Iterator[HybridSearch]:
+    engine = make_engine(make_migrated_database(request.param))
     text_index = search_index_for("database", engine)
     vectors = SqlVectorIndex(engine)
     for document in CORPUS:
