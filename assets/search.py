@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.catalog import video_asset
 from assets.embeddings import passage_embeddings
+from assets.language import video_language
 from assets.media import video_variants
 from assets.summaries import video_summary
 from assets.support import repository
@@ -14,7 +15,7 @@ from resources.search_index import SearchIndexResource
 
 @video_asset(
     group_name="content",
-    deps=[video_summary, video_variants, passage_embeddings],
+    deps=[video_summary, video_variants, passage_embeddings, video_language],
     description="The video's search document (title, description, owner, transcript, summary, status, dates "
     "and timed segments) and its passage vectors, keyed by video id; indexing it makes the video "
     "ready.",

@@ -5,6 +5,7 @@ import json
 import dagster as dg
 
 from assets.catalog import video_asset
+from assets.language import video_language
 from assets.support import repository
 from assets.transcription import transcript
 from pipeline import keys
@@ -17,7 +18,7 @@ from resources.summarizer import SummarizerResource
 
 @video_asset(
     group_name="content",
-    deps=[transcript],
+    deps=[transcript, video_language],
     description="Map: the transcript cut into chunks of SUMMARY_CHUNK_TOKENS tokens (counted offline), each "
     "summarized; SUMMARY_BATCH_SIZE chunks run concurrently.",
 )
@@ -40,7 +41,7 @@ def chunk_summaries(
 
 @video_asset(
     group_name="content",
-    deps=[chunk_summaries],
+    deps=[chunk_summaries, video_language],
     description="Reduce: chunk summaries combined recursively, SUMMARY_BATCH_SIZE at a time, into a final "
     "summary of 4-6 sentences, with a quality score.",
 )

@@ -107,10 +107,13 @@ def raw_tools(source: Path, workdir: Path, database_url: str) -> dict[str, float
     from faster_whisper import WhisperModel
 
     from pipeline.settings import Settings
+    from pipeline.speech_models import model_path
 
     settings = Settings()
     model = WhisperModel(
-        settings.transcription.model, device=settings.transcription.device, compute_type=settings.transcription.compute_type
+        model_path(settings.transcription.model),
+        device=settings.transcription.device,
+        compute_type=settings.transcription.compute_type,
     )
     segments, _ = model.transcribe(str(source), beam_size=settings.transcription.beam_size, vad_filter=True)
     spoken = [(s.start, s.end, s.text.strip()) for s in segments]

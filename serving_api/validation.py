@@ -5,7 +5,8 @@ anything outside it is a 422 with the usual error body, never a 500 from the dat
 
 - text never carries NUL characters (PostgreSQL's text types cannot store them);
 - ids fit the `videos.id` / `users.id` columns on every backend (PostgreSQL INTEGER);
-- dates with an offset stay inside the years datetime can represent once moved to UTC.
+- dates with an offset stay inside the years datetime can represent once moved to UTC;
+- a language is an ISO 639-1 code Whisper knows (`fr`; `fr-CA` and `FR` are taken as `fr`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import email_validator
 from fastapi import Path, Query
 from pydantic import AfterValidator, Field, WithJsonSchema
 
+from pipeline import languages
 from pipeline.db.models import MAX_ID
 
 NO_NUL_PATTERN = r"^[^\x00]*$"
@@ -81,3 +83,25 @@ AccountEmail = Annotated[
 
 def has_nul(*values: str | None) -> bool:
     return any(value is not None and "\x00" in value for value in values)
+
+
+def _language(value: str | None) -> str | None:
+    try:
+        return languages.normalize(value)
+    except languages.UnknownLanguage as exc:
+        raise ValueError(str(exc)) from None
+
+
+# The language of a video's speech; empty or absent: detected when the video is transcribed.
+Language = Annotated[
+    str | None,
+    Field(
+        default=None,
+        max_length=16,
+        pattern=NO_NUL_PATTERN,
+        description="The language spoken in the video, as an ISO 639-1 code (`fr`, `es`, `de`...): the transcript "
+        "uses it as is. Absent or empty: detected from the speech.",
+        examples=["fr"],
+    ),
+    AfterValidator(_language),
+]

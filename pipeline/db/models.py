@@ -116,6 +116,8 @@ class Video(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
+    # The speech's language as the uploader stated it (ISO 639-1); None: detected by the transcript.
+    language: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(20), default=VideoStatus.PENDING.value, index=True)
     status_message: Mapped[str | None] = mapped_column(Text)
     source_key: Mapped[str | None] = mapped_column(String(512))
@@ -181,6 +183,7 @@ class VideoTranscript(_OnePerVideo, Base):
 
     language: Mapped[str | None] = mapped_column(String(16))
     language_probability: Mapped[float | None] = mapped_column(Float)
+    language_source: Mapped[str | None] = mapped_column(String(16))  # stated | detected | assumed
     text: Mapped[str] = mapped_column(Text, default="")
     word_count: Mapped[int] = mapped_column(Integer, default=0)
     segment_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -106,7 +106,12 @@ def load_passage_vectors(session: Session, video_id: int) -> tuple[str | None, l
 
 
 def update_video(session: Session, search: SearchIndex, video: Video, changes: dict[str, Any]) -> Video:
-    """Change a video's title/description, then keep its search document in step."""
+    """Change a video's title/description/language, then keep its search document in step.
+
+    A new language makes the video's transcript and all that follows from it stale: a `language`
+    request, in the same transaction, tells the pipeline (orchestration/video_requests.py)."""
+    if "language" in changes and changes["language"] != video.language:
+        session.add(VideoRequest(video_id=video.id, kind=LANGUAGE, reason=f"language {video.language} -> {changes['language']}"))
     for name, value in changes.items():
         setattr(video, name, value)
     session.commit()
@@ -189,6 +194,7 @@ def remove_leftovers(
 
 DELETE = "delete"
 RETRY = "retry"
+LANGUAGE = "language"
 
 
 def open_requests(session: Session, kind: str, limit: int = 100) -> list[VideoRequest]:
@@ -418,6 +424,7 @@ class VideoRepository:
         with self._unit() as session:
             row = _one_for_update(session, VideoTranscript, vid)
             row.language, row.language_probability = result.language, result.language_probability
+            row.language_source = result.language_source
             row.text, row.word_count, row.segment_count = result.text, word_count(result.text), len(result.segments)
             row.audio_seconds, row.speech_seconds = result.duration_seconds, result.speech_seconds
             row.json_key, row.vtt_key, row.model_info = json_key, vtt_key, model_info

@@ -41,6 +41,7 @@ class SearchQuery:
     created_to: datetime | None = None
     limit: int = 20
     cursor: str | None = None  # opaque, from a previous page's next_cursor
+    language: str | None = None  # only videos in this language (ISO 639-1), searched with its analysis
 
 
 # Where the query's words are spoken: a transcript segment that matched.

@@ -66,13 +66,13 @@ class HybridSearch:
         return self.moments.place(page, query.text) if self.moments is not None else page
 
     def _search(self, query: SearchQuery, mode: SearchMode) -> SearchPage:
-        if mode == "text" or not self.semantic_available:
+        # The passage vectors know no language: a search in one language is a text search in its analysis.
+        if mode == "text" or not self.semantic_available or query.language is not None:
             page = self.text_index.search(query)
+            fallback = "a language filter searches by words" if query.language else self.unavailable_reason or "no vectors"
             return replace(
                 page,
-                extra={**page.extra, "mode": "text"}
-                if mode == "text"
-                else {**page.extra, "mode": "text", "fallback": self.unavailable_reason or "no vectors"},
+                extra={**page.extra, "mode": "text"} if mode == "text" else {**page.extra, "mode": "text", "fallback": fallback},
             )
         offset = None
         if query.cursor is not None:

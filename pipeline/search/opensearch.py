@@ -123,6 +123,8 @@ def search_body(plan: SearchPlan) -> dict[str, Any]:
         filters.append({"term": {"status": plan.status}})
     if plan.owner_id is not None:
         filters.append({"term": {"owner_id": plan.owner_id}})
+    if plan.language is not None:
+        filters.append({"term": {"language": plan.language}})
     bounds = {op: _iso(value) for op, value in (("gte", plan.created_from), ("lte", plan.created_to)) if value}
     if bounds:
         filters.append({"range": {"created_at": bounds}})

@@ -27,11 +27,12 @@ class SearchPlan:
     created_to: datetime | None  # UTC, inclusive
     limit: int
     after: CursorPosition | None  # keyset: rank strictly after this position
+    language: str | None = None  # only videos in this language
 
     @property
     def fingerprint(self) -> str:
         bounds = [value.isoformat() if value else None for value in (self.created_from, self.created_to)]
-        identity = [self.terms, self.status, self.owner_id, *bounds]
+        identity = [self.terms, self.status, self.owner_id, *bounds, *([self.language] if self.language else [])]
         return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 
     def page_of(self, ranked: Sequence[CursorPosition]) -> tuple[list[CursorPosition], str | None]:
@@ -56,6 +57,7 @@ def plan_search(query: SearchQuery) -> SearchPlan:
         created_to=_utc(query.created_to),
         limit=max(1, min(query.limit, MAX_LIMIT)),
         after=None,
+        language=query.language,
     )
     if query.cursor is None:
         return plan

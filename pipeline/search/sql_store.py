@@ -238,6 +238,7 @@ def _filters(plan: SearchPlan) -> tuple[str, dict[str, Any], list[BindParameter]
     for name, value, condition in (
         ("status", plan.status, "d.status = :status"),
         ("owner_id", plan.owner_id, "d.owner_id = :owner_id"),
+        ("language", plan.language, "d.language = :language"),
         ("created_from", plan.created_from, "d.created_at >= :created_from"),
         ("created_to", plan.created_to, "d.created_at <= :created_to"),
     ):

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import tantivy
 from sqlalchemy import bindparam, select
 
+from pipeline import languages
 from pipeline.search.base import (
     SearchDocument,
     SearchHit,
@@ -52,11 +53,49 @@ from pipeline.search.tables import search_documents, search_texts
 from pipeline.search.word_matches import AnalyzedWords, WordMatcher, marked
 
 TEXT_FIELDS = ("title", "description", "summary", "transcript")
-# Tantivy's built-in English analyzer: simple tokenizer, long words dropped, lower case, Snowball stemmer.
-TOKENIZER = "en_stem"
+# Each video's text is analysed in its language: every language with a Snowball stemmer has its own copy of the
+# text fields (English keeps the plain names), the others share one copy that is not stemmed. Each copy has its
+# own term statistics, so words of one language never weigh in another's ranking.
+UNSTEMMED = "unstemmed"
+ANALYSES = ("en", *sorted(set(languages.STEMMED) - {"en"}), UNSTEMMED)
+# A document whose language is unknown (no speech) is filed under this value of the `language` field.
+NO_LANGUAGE = "und"
 WRITER_HEAP_BYTES = 64 * 1024 * 1024
 # Each index has one writer at a time (a lock file): concurrent pipeline runs wait their turn.
 WRITER_WAIT_SECONDS = 60.0
+
+
+def analysis_of(language: str | None) -> str:
+    """Which copy of the text fields a video in `language` is indexed in (and searched through)."""
+    code = languages.analysis_language(language)
+    return code if code in languages.STEMMED else UNSTEMMED
+
+
+def field_name(field: str, analysis: str) -> str:
+    return field if analysis == "en" else f"{field}_{analysis}"
+
+
+def _tokenizer(analysis: str) -> str:
+    return f"videoai_{analysis}"
+
+
+def _analyzer(analysis: str) -> tantivy.TextAnalyzer:
+    """Simple tokenizer, long words dropped, lower case, the language's Snowball stemmer, then accents folded (after
+    stemming: the stemmers know their language's accents; folded, "volcán" and "volcanes" meet at "volcan")."""
+    builder = (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+    )
+    if analysis in languages.STEMMED:
+        builder = builder.filter(tantivy.Filter.stemmer(languages.STEMMED[analysis]))
+    return builder.filter(tantivy.Filter.ascii_fold()).build()
+
+
+# The same analysis for the index's text and the query's words.
+ANALYZERS = {analysis: _analyzer(analysis) for analysis in ANALYSES}
+# Each analysis of every word a page's hits show, kept per process.
+_WORDS = {analysis: AnalyzedWords(analyzer.analyze) for analysis, analyzer in ANALYZERS.items()}
 
 
 def _schema() -> tantivy.Schema:
@@ -65,22 +104,17 @@ def _schema() -> tantivy.Schema:
     builder.add_integer_field("owner_id", indexed=True, fast=True)
     builder.add_integer_field("created_us", indexed=True, fast=True)  # microseconds since the epoch, UTC
     builder.add_text_field("status", tokenizer_name="raw", fast=True)
-    for field in TEXT_FIELDS:
-        builder.add_text_field(field, tokenizer_name=TOKENIZER)
+    builder.add_text_field("language", tokenizer_name="raw", fast=True)
+    for analysis in ANALYSES:
+        for field in TEXT_FIELDS:
+            builder.add_text_field(field_name(field, analysis), tokenizer_name=_tokenizer(analysis))
     return builder.build()
 
 
 SCHEMA = _schema()
-# The same analysis as the index's, for the query's words.
-_ANALYZER = (
-    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-    .filter(tantivy.Filter.remove_long(40))
-    .filter(tantivy.Filter.lowercase())
-    .filter(tantivy.Filter.stemmer("english"))
-    .build()
-)
-# The index's analysis of every word a page's hits show, kept per process.
-_WORDS = AnalyzedWords(_ANALYZER.analyze)
+# The index's own directory inside SEARCH_INDEX_DIR, named for its schema: an index of an older schema (one
+# English copy of the fields) is left aside, and rematerializing `search_document` fills this one.
+SCHEMA_DIRECTORY = "text-by-language"
 # Owner ids are optional; the index needs a value to filter on.
 NO_OWNER = -1
 
@@ -96,8 +130,10 @@ def _tantivy_document(document: SearchDocument) -> tantivy.Document:
     doc.add_integer("owner_id", NO_OWNER if document.owner_id is None else document.owner_id)
     doc.add_integer("created_us", _micros(document.created_at))
     doc.add_text("status", document.status)
+    doc.add_text("language", document.language or NO_LANGUAGE)
+    analysis = analysis_of(document.language)
     for field in TEXT_FIELDS:
-        doc.add_text(field, getattr(document, field) or "")
+        doc.add_text(field_name(field, analysis), getattr(document, field) or "")
     return doc
 
 
@@ -106,7 +142,7 @@ class TantivySearchIndex:
 
     def __init__(self, store: SqlSearchIndex, directory: Path) -> None:
         self.store = store
-        self.directory = Path(directory)
+        self.directory = Path(directory) / SCHEMA_DIRECTORY
         self._index: tantivy.Index | None = None
         self._loaded_commit: int | None = None
 
@@ -116,6 +152,8 @@ class TantivySearchIndex:
         if self._index is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             index = tantivy.Index(SCHEMA, path=str(self.directory), reuse=True)
+            for analysis, analyzer in ANALYZERS.items():
+                index.register_tokenizer(_tokenizer(analysis), analyzer)
             index.config_reader(reload_policy="Manual")
             self._index = index
         return self._index
@@ -181,7 +219,7 @@ class TantivySearchIndex:
 
     def search(self, query: SearchQuery) -> SearchPage:
         plan = plan_search(query)
-        text_query = _text_query(plan.terms)
+        text_query = _text_query(plan.terms, (analysis_of(plan.language),) if plan.language else ANALYSES)
         if text_query is None:
             return SearchPage(hits=[], total=0)
         searcher = self._searcher()
@@ -202,15 +240,17 @@ class TantivySearchIndex:
         if not ids:
             return {}
         statement = (
-            select(search_texts, search_documents.c.status, search_documents.c.created_at)
+            select(search_texts, search_documents.c.status, search_documents.c.created_at, search_documents.c.language)
             .join(search_documents, search_documents.c.video_id == search_texts.c.video_id)
             .where(search_texts.c.video_id.in_(bindparam("ids", expanding=True)))
         )
         with self.store.engine.connect() as conn:
             found = conn.execute(statement, {"ids": ids}).all()
-        words = _WORDS.matcher(terms)
+        matchers: dict[str, WordMatcher] = {}
         details = {}
         for row in found:
+            analysis = analysis_of(row.language)  # the hit's words matched as its language's were indexed
+            words = matchers.setdefault(analysis, _WORDS[analysis].matcher(terms))
             texts = {field: getattr(row, field) or "" for field in TEXT_FIELDS}
             texts["transcript"] = self.store.read_transcript(row.transcript) if row.transcript else ""
             spoken = words.spans(texts["transcript"])
@@ -228,22 +268,24 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _text_query(terms: Sequence[str]) -> tantivy.Query | None:
-    """Every term must match in some field; a field's matches weigh FIELD_WEIGHTS."""
+def _text_query(terms: Sequence[str], analyses: Sequence[str] = ANALYSES) -> tantivy.Query | None:
+    """Every term must match in some field of the document's language (each language's copy of the fields gets the
+    term analysed its way); a field's matches weigh FIELD_WEIGHTS."""
     musts = []
     for term in terms:
-        tokens = _ANALYZER.analyze(term)
-        if not tokens:
-            continue
         per_field = [
             (
                 tantivy.Occur.Should,
-                tantivy.Query.boost_query(tantivy.Query.term_query(SCHEMA, field, token), FIELD_WEIGHTS[field]),
+                tantivy.Query.boost_query(
+                    tantivy.Query.term_query(SCHEMA, field_name(field, analysis), token), FIELD_WEIGHTS[field]
+                ),
             )
+            for analysis in analyses
+            for token in dict.fromkeys(ANALYZERS[analysis].analyze(term))
             for field in TEXT_FIELDS
-            for token in tokens
         ]
-        musts.append((tantivy.Occur.Must, tantivy.Query.boolean_query(per_field)))
+        if per_field:
+            musts.append((tantivy.Occur.Must, tantivy.Query.boolean_query(per_field)))
     return tantivy.Query.boolean_query(musts) if musts else None
 
 
@@ -253,6 +295,8 @@ def _with_filters(text_query: tantivy.Query, plan: SearchPlan) -> tantivy.Query:
         filters.append(tantivy.Query.term_query(SCHEMA, "status", plan.status))
     if plan.owner_id is not None:
         filters.append(tantivy.Query.term_query(SCHEMA, "owner_id", plan.owner_id))
+    if plan.language is not None:
+        filters.append(tantivy.Query.term_query(SCHEMA, "language", plan.language))
     if plan.created_from is not None or plan.created_to is not None:
         filters.append(
             tantivy.Query.range_query(

@@ -2,7 +2,7 @@
 creation-with-upload, creation-defer-length, termination and expiration.
 
 A client creates an upload (`POST /api/v1/uploads/tus`, with `Upload-Length` and
-`Upload-Metadata`: `filename`, `filetype`, optional `title` and `description`),
+`Upload-Metadata`: `filename`, `filetype`, optional `title`, `description` and `language`),
 then PATCHes bytes at `Upload-Offset`; after a dropped connection, a crash of the
 API or a full disk it asks `HEAD` for the offset the server holds and sends only
 the rest. Every request needs the user (Bearer token, or the web session cookie
@@ -156,6 +156,7 @@ class _NewUpload:
     filetype: str
     title: str
     description: str
+    language: str | None
 
 
 def _validated_metadata(metadata: dict[str, str]) -> _NewUpload:
@@ -171,8 +172,8 @@ def _validated_metadata(metadata: dict[str, str]) -> _NewUpload:
         )
     filename, filetype = metadata["filename"], metadata["filetype"]
     check_file_fields(filename, filetype, loc)
-    fields = validated_fields({k: metadata[k] for k in ("title", "description") if metadata.get(k, "").strip()}, loc)
-    return _NewUpload(filename, filetype, upload_title(fields, filename), fields.description)
+    fields = validated_fields({k: metadata[k] for k in ("title", "description", "language") if metadata.get(k, "").strip()}, loc)
+    return _NewUpload(filename, filetype, upload_title(fields, filename), fields.description, fields.language)
 
 
 # --- The data file -------------------------------------------------------------------------------
@@ -325,6 +326,7 @@ def _find(session: Session, settings: Settings, upload_id: str, owner_id: int) -
         "filetype": upload.content_type or "",
         "title": video.title,
         "description": video.description,
+        "language": video.language or "",
     }
     return _Upload(upload.upload_id, video.id, upload.expected_size, completed, upload.size_bytes, expires_at, metadata)
 
@@ -554,6 +556,7 @@ def build_tus_router() -> APIRouter:
                 session,
                 title=new.title,
                 description=new.description,
+                language=new.language,
                 owner_id=context.user_id,
                 filename=new.filename,
                 content_type=new.filetype,

@@ -54,6 +54,11 @@ _MULTIPART_BODY = {
                     "properties": {
                         "title": {"type": "string", "maxLength": TITLE_MAX_LENGTH, "description": "Defaults to the file's name."},
                         "description": {"type": "string", "maxLength": DESCRIPTION_MAX_LENGTH},
+                        "language": {
+                            "type": "string",
+                            "maxLength": 16,
+                            "description": "The spoken language (ISO 639-1, e.g. fr); absent: detected. Before the file.",
+                        },
                         FILE_FIELD: {"type": "string", "format": "binary"},
                     },
                 }
@@ -114,6 +119,7 @@ def create_presigned_upload(
         session,
         title=body.title,
         description=body.description,
+        language=body.language,
         owner_id=user.id,
         filename=body.filename,
         content_type=body.content_type,

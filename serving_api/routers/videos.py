@@ -63,6 +63,15 @@ def search_videos(
     created_to: UtcDateTimeQuery = None,
     limit: Limit = 20,
     cursor: CursorQuery = None,
+    language: Annotated[
+        str | None,
+        Query(
+            max_length=16,
+            pattern=NO_NUL_PATTERN,
+            description="Only videos in this language (ISO 639-1), the words analysed as that language's (stems); "
+            "answered by words (`mode` text).",
+        ),
+    ] = None,
     mode: Annotated[
         SearchMode,
         Query(
@@ -87,6 +96,7 @@ def search_videos(
         limit=limit,
         cursor=cursor,
         mode=mode,
+        language=language,
     )
 
 
@@ -105,8 +115,11 @@ def get_video(video: VisibleVideo, user: OptionalUser, services: ServicesDep) ->
 
 @router.patch("/{video_id}", response_model=VideoOut, responses=error_responses(401, 403, 404, 422))
 def update_video(video: OwnedVideo, body: VideoUpdateIn, session: SessionDep, services: ServicesDep) -> Video:
-    """Change the title and/or description of one of your videos (search follows)."""
-    return video_service.update_video(session, services, video, body.model_dump(exclude_unset=True, exclude_none=True))
+    """Change the title, description and/or spoken language of one of your videos (search follows; a new
+    language makes its transcript and what follows it stale in the pipeline: `videoai reprocess --stale`)."""
+    # A null title or description changes nothing; a null (or empty) language clears it: detected again.
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k == "language"}
+    return video_service.update_video(session, services, video, changes)
 
 
 @router.delete("/{video_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403, 404))

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.db.models import VideoStatus
-from serving_api.validation import NO_NUL_PATTERN
+from serving_api.validation import NO_NUL_PATTERN, Language
 
 TITLE_MAX_LENGTH = 300
 DESCRIPTION_MAX_LENGTH = 5000
@@ -43,6 +43,9 @@ class VideoOut(BaseModel):
     owner_id: int | None
     title: str
     description: str
+    language: str | None = Field(
+        default=None, description="The language of the speech as stated at upload or edited (ISO 639-1); null: detected."
+    )
     status: VideoStatus
     status_message: str | None
     original_filename: str | None = Field(
@@ -86,11 +89,14 @@ class VideoPage(BaseModel):
 class VideoUpdateIn(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX_LENGTH, pattern=NO_NUL_PATTERN)
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX_LENGTH, pattern=NO_NUL_PATTERN)
+    # A change makes the transcript and all that follows it stale; null or "" clears it (detected again).
+    language: Language = None
 
 
 class PresignedUploadIn(BaseModel):
     title: str = Field(min_length=1, max_length=TITLE_MAX_LENGTH, pattern=NO_NUL_PATTERN)
     description: str = Field(default="", max_length=DESCRIPTION_MAX_LENGTH, pattern=NO_NUL_PATTERN)
+    language: Language = None
     filename: str = Field(min_length=1, max_length=FILENAME_MAX_LENGTH, pattern=NO_NUL_PATTERN)
     content_type: str = Field(max_length=CONTENT_TYPE_MAX_LENGTH, pattern=r"^video/[A-Za-z0-9.+-]+$", examples=["video/mp4"])
     size_bytes: int = Field(gt=0, description="The size the client will PUT; checked again on completion.")

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from pipeline import hls, keys
+from pipeline import hls, keys, languages
 from pipeline.db import videos as video_rows
 from pipeline.db.models import MAX_ID, User, Video, VideoStatus
 from pipeline.db.videos import load_chapters
@@ -171,7 +171,7 @@ def search_suggestions(session: Session, limit: int = 6) -> list[str]:
 
 
 def update_video(session: Session, services: Services, video: Video, changes: dict[str, Any]) -> Video:
-    """Change a video's title and/or description (its search document follows)."""
+    """Change a video's title, description and/or language (its search document follows)."""
     return video_rows.update_video(session, services.search, video, changes)
 
 
@@ -196,6 +196,15 @@ def retry_video(session: Session, video: Video) -> Video:
     return video
 
 
+def _search_language(value: str | None) -> str | None:
+    try:
+        return languages.normalize(value)
+    except languages.UnknownLanguage as exc:
+        raise ApiError(
+            422, "validation_error", str(exc), [{"loc": ["query", "language"], "msg": str(exc), "type": "value_error"}]
+        ) from None
+
+
 def search_videos(
     services: Services,
     viewer: User | None,
@@ -208,6 +217,7 @@ def search_videos(
     limit: int = 20,
     cursor: str | None = None,
     mode: SearchMode = "hybrid",
+    language: str | None = None,
 ) -> SearchPageOut:
     """Title, description, transcript and summary by their words and by meaning, best first.
 
@@ -227,6 +237,7 @@ def search_videos(
         created_to=created_to,
         limit=limit,
         cursor=cursor,
+        language=_search_language(language),
     )
     try:
         page = services.hybrid.search(query, mode)

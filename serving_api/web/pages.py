@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from pipeline import languages
 from pipeline.ask import AnswerError, Scope
 from pipeline.db.models import MAX_ID, User, VideoStatus
 from serving_api.deps import Credentials, CredentialsDep, DeadlineDep, ServicesDep, SessionDep, client_address
@@ -307,7 +308,13 @@ def logout_submit(
 def upload_page(request: Request, web: WebSessionDep, services: ServicesDep) -> Response:
     if web.user is None:
         return RedirectResponse("/login?next=/upload", status_code=303)
-    return render(request, web, "upload.html", max_bytes=services.settings.uploads.max_bytes)
+    return render(
+        request,
+        web,
+        "upload.html",
+        max_bytes=services.settings.uploads.max_bytes,
+        languages=sorted(languages.NAMES.items(), key=lambda item: item[1]),
+    )
 
 
 # --- watch ------------------------------------------------------------------------------------

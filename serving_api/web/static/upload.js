@@ -38,7 +38,8 @@
         filename: file.name,
         filetype: file.type || "application/octet-stream",
         title: title,
-        description: document.getElementById("description").value
+        description: document.getElementById("description").value,
+        language: document.getElementById("language").value
       },
       onProgress: function (sent, total) {
         lastSent = sent;

@@ -1,0 +1,86 @@
+"""Search in each video's language: the embedded engine (Tantivy) analyses a video's words with its language's
+stemmer, so an inflected form in a query finds the word as said; each language's words are ranked among that
+language's; a `language` filter keeps one language (every backend)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.db.session import make_engine, migrate
+from pipeline.search import SearchIndex, SearchQuery
+from pipeline.search.factory import search_index_for
+from tests.search.test_contract import ICELAND, video
+
+FRENCH = dataclasses.replace(
+    video(21, "Au pied du volcan", ["Les montagnes fument depuis des semaines.", "Les scientifiques mesurent les gaz."]),
+    language="fr",
+)
+SPANISH = dataclasses.replace(
+    video(22, "El volcán dormido", ["La montaña está tranquila.", "Los científicos miden los gases cada mañana."]),
+    language="es",
+)
+GERMAN = dataclasses.replace(
+    video(23, "Der schlafende Berg", ["Die Vulkane im Süden sind ruhig.", "Die Häuser stehen am Fluss."]), language="de"
+)
+# A language without a stemmer: its words are matched as said, lower-cased.
+WELSH = dataclasses.replace(video(24, "Mynydd tân", ["Mae'r mynydd yn dawel heddiw."]), language="cy")
+
+
+@pytest.fixture(params=["tantivy", "database"])
+def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchIndex]:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    built = search_index_for(request.param, engine, index_dir=tmp_path / "search")
+    built.ensure()
+    for document in (ICELAND, FRENCH, SPANISH, GERMAN, WELSH):
+        built.upsert(document)
+    yield built
+    engine.dispose()
+
+
+def _ids(index: SearchIndex, text: str, **filters: object) -> list[int]:
+    return [hit.video_id for hit in index.search(SearchQuery(text=text, **filters)).hits]  # type: ignore[arg-type]
+
+
+def test_a_language_filter_keeps_that_languages_videos(index: SearchIndex) -> None:
+    assert _ids(index, "volcano", language="en") == [ICELAND.video_id]
+    assert _ids(index, "volcano", language="fr") == []
+    assert _ids(index, "gaz", language="fr") == [FRENCH.video_id]
+    assert _ids(index, "gaz", language="de") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "language", "expected", "said"),
+    [
+        ("montagne", "fr", FRENCH, "Les montagnes fument depuis des semaines."),  # singular finds the plural
+        ("scientifique", "fr", FRENCH, "Les scientifiques mesurent les gaz."),
+        ("montañas", "es", SPANISH, "La montaña está tranquila."),  # plural finds the singular
+        ("volcanes", "es", SPANISH, None),  # "volcán" in the title, accent and plural aside
+        ("Vulkan", "de", GERMAN, "Die Vulkane im Süden sind ruhig."),
+        ("Haus", "de", GERMAN, "Die Häuser stehen am Fluss."),  # umlaut plural
+        ("mynydd", "cy", WELSH, "Mae'r mynydd yn dawel heddiw."),
+    ],
+)
+def test_an_inflected_form_finds_the_word_as_said_with_its_moment(index, query, language, expected, said) -> None:
+    if index.backend_name != "tantivy":
+        pytest.skip("SQLite FTS5 (SEARCH_BACKEND=database on SQLite) stems English only")
+    for filters in ({}, {"language": language}):
+        page = index.search(SearchQuery(text=query, **filters))  # type: ignore[arg-type]
+        found = [hit.video_id for hit in page.hits]
+        # Unfiltered, the word may also be another language's ("volcanes" stems as French "volcan" too).
+        assert found == [expected.video_id] if filters else found[0] == expected.video_id, (query, filters, found)
+        if said is not None:
+            (segment,) = [s for s in expected.segments if s.text == said]
+            assert page.hits[0].matches[0].start == segment.start, page.hits[0].matches
+            assert "<mark>" in page.hits[0].snippet
+
+
+def test_english_stays_english(index: SearchIndex) -> None:
+    # Stemmed the English way ("erupting" -> "erupt"), never the French one.
+    assert _ids(index, "erupted") == [ICELAND.video_id]
+    assert _ids(index, "scientist") == [ICELAND.video_id]
