@@ -36,7 +36,8 @@ def chapters(
 ) -> dg.MaterializeResult:
     videos = repository(context, database)
     embed = embedding.get_embedder().embed
-    writer = chapter_writer_for(summarizer.get_provider(), embed)
+    language = videos.speech_language()  # titles and gists in the speech's language
+    writer = chapter_writer_for(summarizer.get_provider(language), embed, language)
     found = make_chapters(
         videos.segments(),
         embed,

@@ -12,10 +12,8 @@ import dagster as dg
 
 from assets.catalog import video_asset
 from assets.support import repository
+from pipeline.languages import DETECTED
 from resources.database import DatabaseResource
-
-# The data version of a video whose language nobody stated.
-DETECTED = "detected"
 
 
 @video_asset(
@@ -25,4 +23,6 @@ DETECTED = "detected"
 )
 def video_language(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
     language = repository(context, database).video().language
-    return dg.MaterializeResult(data_version=dg.DataVersion(language or DETECTED), metadata={"language": language or DETECTED})
+    # A video whose language nobody stated has the version `detected`: its transcript detects the language.
+    version = language or DETECTED
+    return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={"language": version})

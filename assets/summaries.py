@@ -28,7 +28,8 @@ def chunk_summaries(
     videos = repository(context, database)
     videos.advance(VideoStatus.SUMMARIZING)
     chunks = chunk_segments(videos.segments(), summarizer.chunk_tokens)
-    results = map_chunks(chunks, summarizer.get_provider(), batch_size=summarizer.batch_size, progress=context.log.info)
+    provider = summarizer.get_provider(videos.speech_language())  # in the speech's language
+    results = map_chunks(chunks, provider, batch_size=summarizer.batch_size, progress=context.log.info)
     videos.replace_chunk_summaries(results)
     return dg.MaterializeResult(
         metadata={
@@ -53,10 +54,15 @@ def video_summary(
 ) -> dg.MaterializeResult:
     videos = repository(context, database)
     vid, chunk_texts, transcript = videos.video_id, videos.chunk_summaries(), videos.transcript()
-    transcript_text = transcript.text if transcript else ""
-    provider = summarizer.get_provider()
+    transcript_text, language = (transcript.text, transcript.language) if transcript else ("", None)
+    provider = summarizer.get_provider(language)
     reduced = reduce_summaries(
-        chunk_texts, provider, batch_size=summarizer.batch_size, source_text=transcript_text, progress=context.log.info
+        chunk_texts,
+        provider,
+        batch_size=summarizer.batch_size,
+        source_text=transcript_text,
+        progress=context.log.info,
+        language=language,
     )
     model_info = provider.model_info()
     store_key = keys.summary_key(vid)

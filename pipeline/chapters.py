@@ -143,16 +143,17 @@ class ExtractiveChapterWriter:
     chapters, and closest in meaning to the chapter as a whole); the gist is its most central sentence
     (TextRank)."""
 
-    def __init__(self, embed: Embed) -> None:
+    def __init__(self, embed: Embed, language: str | None = None) -> None:
         self.embed = embed
+        self.language = language  # whose function words are never title words
 
     def write(self, spans: Sequence[ChapterSpan], context: str) -> list[tuple[str, str]]:
-        counts = [Counter(w for w in content_words(span.text) if w.isalpha() and len(w) >= 4) for span in spans]
+        counts = [Counter(w for w in content_words(span.text, self.language) if w.isalpha() and len(w) >= 4) for span in spans]
         document_frequency = Counter(word for count in counts for word in count)
         results = []
         for span, count in zip(spans, counts, strict=True):
             sentences = split_sentences(span.text)
-            gist = _clip(select_sentences(sentences, 1)[0], GIST_MAX_CHARS) if sentences else ""
+            gist = _clip(select_sentences(sentences, 1, self.language)[0], GIST_MAX_CHARS) if sentences else ""
             results.append((self._title(span.text, count, document_frequency, len(spans)), gist))
         return results
 
@@ -192,9 +193,9 @@ class LlmChapterWriter:
     """Titles and gists from the summarizer's OpenAI-compatible chat model; the offline writer fills in
     whatever the model's answer lacks."""
 
-    def __init__(self, summarizer: OpenAIChatSummarizer, embed: Embed) -> None:
-        self.summarizer = summarizer
-        self.fallback = ExtractiveChapterWriter(embed)
+    def __init__(self, summarizer: OpenAIChatSummarizer, embed: Embed, language: str | None = None) -> None:
+        self.summarizer = summarizer  # writes in the video's language (its prompts say so)
+        self.fallback = ExtractiveChapterWriter(embed, language)
 
     def write(self, spans: Sequence[ChapterSpan], context: str) -> list[tuple[str, str]]:
         offline = self.fallback.write(spans, context)
@@ -211,11 +212,11 @@ class LlmChapterWriter:
         return f"{self.summarizer.model}:{CHAPTER_PROMPT_VERSION}"
 
 
-def chapter_writer_for(provider: SummaryProvider, embed: Embed) -> ChapterWriter:
-    """Titles from the summarizer's LLM when it has one, else offline."""
+def chapter_writer_for(provider: SummaryProvider, embed: Embed, language: str | None = None) -> ChapterWriter:
+    """Titles from the summarizer's LLM when it has one, else offline; in `language` (the speech's)."""
     if isinstance(provider, OpenAIChatSummarizer):
-        return LlmChapterWriter(provider, embed)
-    return ExtractiveChapterWriter(embed)
+        return LlmChapterWriter(provider, embed, language)
+    return ExtractiveChapterWriter(embed, language)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -108,6 +108,37 @@ def master_playlist(renditions: list[HlsRendition] | tuple[HlsRendition, ...]) -
     return "\n".join(lines) + "\n"
 
 
+# The captions as an HLS subtitles rendition: one WebVTT file, one "segment" as long as the video.
+CAPTIONS_PLAYLIST = "captions.m3u8"
+_CAPTIONS_GROUP = "captions"
+
+
+def with_captions(master: str, language: str | None, name: str, automatic: bool = True) -> str:
+    """`master` with the captions as its subtitles group (`EXT-X-MEDIA`, labelled with their language; the
+    `public.accessibility.transcribes-spoken-dialog` characteristic of captions made from the speech), which
+    every variant names."""
+    characteristics = ',CHARACTERISTICS="public.accessibility.transcribes-spoken-dialog"' if automatic else ""
+    media = (
+        f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{_CAPTIONS_GROUP}",NAME="{name.replace(chr(34), "")}",'
+        f'LANGUAGE="{language or "und"}",DEFAULT=YES,AUTOSELECT=YES{characteristics},URI="{CAPTIONS_PLAYLIST}"'
+    )
+    lines = master.splitlines()
+    first_variant = next((i for i, line in enumerate(lines) if line.startswith("#EXT-X-STREAM-INF:")), len(lines))
+    out = [*lines[:first_variant], media]
+    for line in lines[first_variant:]:
+        out.append(f'{line},SUBTITLES="{_CAPTIONS_GROUP}"' if line.startswith("#EXT-X-STREAM-INF:") else line)
+    return "\n".join(out) + "\n"
+
+
+def captions_playlist(vtt_uri: str, duration_seconds: float) -> str:
+    """The subtitles rendition's playlist: the whole WebVTT file as its one segment."""
+    duration = max(duration_seconds, 0.001)
+    return (
+        f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{math.ceil(duration)}\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        f"#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:{duration:.3f},\n{vtt_uri}\n#EXT-X-ENDLIST\n"
+    )
+
+
 def package_hls(variants: list[EncodedVariant], out_dir: Path) -> HlsPackage:
     """Write the master playlist over the rungs' segments and VOD playlists, which the ladder cut into
     `out_dir` while encoding (`media.transcode_ladder`'s `hls_dir`)."""

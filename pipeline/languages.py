@@ -43,6 +43,9 @@ NAMES = {
     "ko": "Korean", "nl": "Dutch", "no": "Norwegian", "pl": "Polish", "pt": "Portuguese", "ro": "Romanian",
     "ru": "Russian", "sv": "Swedish", "ta": "Tamil", "tr": "Turkish", "uk": "Ukrainian", "zh": "Chinese",
 }  # fmt: skip
+# How a transcript's language was chosen: stated with the video, detected by a multilingual model, or
+# assumed (an English-only model transcribes everything as English).
+STATED, DETECTED, ASSUMED = "stated", "detected", "assumed"
 # What a text of no known language (a video without speech) is analysed as: English, as before languages.
 DEFAULT = "en"
 
@@ -75,3 +78,8 @@ def analysis_language(language: str | None) -> str:
 def stemmer_name(language: str | None) -> str | None:
     """The Snowball stemmer's name for `language`, or None when it has none (its words are matched as they are)."""
     return STEMMED.get(analysis_language(language))
+
+
+def describe(language: str) -> str:
+    """The language's English name for people and prompts ("French"), or what its code is."""
+    return NAMES.get(language) or f"the language whose ISO 639-1 code is {language!r}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.languages import ASSUMED, DETECTED, STATED
 from pipeline.text import TimedSegment, TimedWord, word_count
 
 if TYPE_CHECKING:
@@ -22,11 +23,6 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
-
-
-# How a transcript's language was chosen: given with the video, detected by a multilingual model, or
-# assumed (an English-only model transcribes everything as English).
-STATED, DETECTED, ASSUMED = "stated", "detected", "assumed"
 
 
 @dataclass(frozen=True)

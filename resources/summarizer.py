@@ -42,7 +42,8 @@ class SummarizerResource(dg.ConfigurableResource):
     def model_version(self) -> str:
         return summarizer_version(self.provider, self.model, self.prompt_version, self.chunk_tokens)
 
-    def get_provider(self) -> SummaryProvider:
+    def get_provider(self, language: str | None = None) -> SummaryProvider:
+        """The summarizer, writing in `language` (a video's transcript's; English when unknown)."""
         return build_provider(
             provider=self.provider,
             model=self.model,
@@ -51,4 +52,5 @@ class SummarizerResource(dg.ConfigurableResource):
             api_key=self.api_key,
             timeout_seconds=self.timeout_seconds,
             max_retries=self.max_retries,
+            language=language,
         )

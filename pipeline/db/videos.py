@@ -319,6 +319,11 @@ class VideoRepository:
         with self._unit() as session:
             return one_per_video(session, VideoSummary, self.video_id)
 
+    def speech_language(self) -> str | None:
+        """The language of the transcript (stated, detected or assumed); None before one or without speech."""
+        transcript = self.transcript()
+        return transcript.language if transcript else None
+
     def segments(self) -> list[TimedSegment]:
         with self._unit() as session:
             return [

@@ -72,10 +72,11 @@ def reduce_summaries(
     source_text: str,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[str], None] | None = None,
+    language: str | None = None,
 ) -> ReducedSummary:
     """Reduce: combine in groups of `batch_size`, round after round, then a final shaping combine.
 
-    `source_text` is the transcript the summaries came from, for the quality score.
+    `source_text` is the transcript the summaries came from (in `language`), for the quality score.
     No summaries (no speech) make an empty summary without calling the provider.
     """
     _check_batch_size(batch_size)
@@ -93,7 +94,7 @@ def reduce_summaries(
     rounds += 1
     report(f"reduce round {rounds}: final combine of {len(level)} summaries")
     summary = provider.combine(level, final=True)
-    quality = score_summary(source_text, summary)
+    quality = score_summary(source_text, summary, language)
     return ReducedSummary(summary, split_sentences(summary), rounds, quality.score, quality.as_dict())
 
 

@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
+from pipeline import languages
 from pipeline.settings import OpenAISettings, SummarizationSettings
 from pipeline.summarization.quality import MAX_SUMMARY_SENTENCES, NEAR_DUPLICATE_JACCARD, jaccard
 from pipeline.summarization.text import content_words, split_sentences
@@ -35,7 +36,9 @@ class SummaryProvider(Protocol):
 # ---------------------------------------------------------------- extractive (offline)
 
 
-def textrank_scores(sentences: Sequence[str], *, damping: float = 0.85, max_iterations: int = 100) -> list[float]:
+def textrank_scores(
+    sentences: Sequence[str], *, damping: float = 0.85, max_iterations: int = 100, language: str | None = None
+) -> list[float]:
     """TextRank (Mihalcea & Tarau, 2004): PageRank over a sentence-similarity graph.
 
     Edge weight = shared content words / (log(|a| + 1) + log(|b| + 1)); the +1 keeps
@@ -44,7 +47,7 @@ def textrank_scores(sentences: Sequence[str], *, damping: float = 0.85, max_iter
     """
     if not sentences:
         return []
-    words = [set(content_words(sentence)) for sentence in sentences]
+    words = [set(content_words(sentence, language)) for sentence in sentences]
     count = len(sentences)
     edges: list[dict[int, float]] = [{} for _ in range(count)]
     for i in range(count):
@@ -67,14 +70,14 @@ def textrank_scores(sentences: Sequence[str], *, damping: float = 0.85, max_iter
     return scores
 
 
-def select_sentences(sentences: Sequence[str], limit: int) -> list[str]:
+def select_sentences(sentences: Sequence[str], limit: int, language: str | None = None) -> list[str]:
     """The `limit` best TextRank sentences, skipping near-duplicates, in original order.
 
     Near-duplicates come back only when too few distinct sentences exist, so the
     requested count is kept whenever the input has that many sentences.
     """
-    scores = textrank_scores(sentences)
-    words = [set(content_words(sentence)) for sentence in sentences]
+    scores = textrank_scores(sentences, language=language)
+    words = [set(content_words(sentence, language)) for sentence in sentences]
     ranked = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
     chosen: list[int] = []
     near_duplicates: list[int] = []
@@ -90,21 +93,23 @@ def select_sentences(sentences: Sequence[str], limit: int) -> list[str]:
 
 
 class ExtractiveSummarizer:
-    """Offline summarizer: keeps the most central sentences, in their original order."""
+    """Offline summarizer: keeps the most central sentences, in their original order (so a summary is in the
+    transcript's language), judged by the content words of `language`."""
 
-    def __init__(self, *, chunk_sentences: int = 8, final_sentences: int = 5) -> None:
+    def __init__(self, *, chunk_sentences: int = 8, final_sentences: int = 5, language: str | None = None) -> None:
         if not 4 <= final_sentences <= MAX_SUMMARY_SENTENCES:
             raise SummarizerConfigError(f"final_sentences must be 4-{MAX_SUMMARY_SENTENCES}, got {final_sentences}")
         self.chunk_sentences = chunk_sentences
         self.final_sentences = final_sentences
+        self.language = language
 
     def summarize_chunk(self, text: str) -> str:
-        return " ".join(select_sentences(split_sentences(text), self.chunk_sentences))
+        return " ".join(select_sentences(split_sentences(text), self.chunk_sentences, self.language))
 
     def combine(self, summaries: Sequence[str], *, final: bool) -> str:
         sentences = [sentence for summary in summaries for sentence in split_sentences(summary)]
         limit = self.final_sentences if final else self.chunk_sentences
-        return " ".join(select_sentences(sentences, limit))
+        return " ".join(select_sentences(sentences, limit, self.language))
 
     def model_info(self) -> dict:
         return {
@@ -164,6 +169,7 @@ class OpenAIChatSummarizer:
         prompt_version: str = "v1",
         timeout: float = 60.0,
         max_retries: int = 5,
+        language: str | None = None,
     ) -> None:
         if not api_key:
             raise SummarizerConfigError(
@@ -173,6 +179,7 @@ class OpenAIChatSummarizer:
         self.model = model
         self.prompt_version = prompt_version
         self.prompts = prompts_for(prompt_version)
+        self.language = language
         from openai import OpenAI  # imported here: the offline default never pays for it
 
         self._client = OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
@@ -219,6 +226,8 @@ class OpenAIChatSummarizer:
                     yield chunk.choices[0].delta.content
 
     def _complete(self, instruction: str, material: str) -> str:
+        if self.language:  # the video's language, whatever the instruction's
+            instruction += f" Write in {languages.describe(self.language)}, the language of the video."
         response = self._client.chat.completions.create(
             model=self.model,
             messages=[{"role": "system", "content": instruction}, {"role": "user", "content": material}],
@@ -240,10 +249,12 @@ def build_provider(
     prompt_version: str = "v1",
     timeout_seconds: float = 60.0,
     max_retries: int = 5,
+    language: str | None = None,
 ) -> SummaryProvider:
-    """The configured provider: "extractive" (offline) or "openai" (any compatible chat API)."""
+    """The configured provider: "extractive" (offline) or "openai" (any compatible chat API); its summaries in
+    `language` (the transcript's)."""
     if provider == "extractive":
-        return ExtractiveSummarizer()
+        return ExtractiveSummarizer(language=language)
     if provider == "openai":
         return OpenAIChatSummarizer(
             model=model,
@@ -252,6 +263,7 @@ def build_provider(
             prompt_version=prompt_version,
             timeout=timeout_seconds,
             max_retries=max_retries,
+            language=language,
         )
     raise SummarizerConfigError(f"unknown SUMMARIZER_PROVIDER {provider!r}; use 'extractive' or 'openai'")
 

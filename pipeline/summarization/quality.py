@@ -45,16 +45,16 @@ class QualityReport:
         return asdict(self)
 
 
-def score_summary(source: str, summary: str) -> QualityReport:
-    """Score `summary` of `source` (both plain text) with the formula above."""
+def score_summary(source: str, summary: str, language: str | None = None) -> QualityReport:
+    """Score `summary` of `source` (both plain text, in `language`) with the formula above."""
     sentences = split_sentences(summary)
     if not sentences:
         return QualityReport(0.0, 0.0, 0.0, 0.0, 0.0)
     components = {
         "shape": shape_score(len(sentences), len(split_sentences(source))),
-        "coverage": coverage_score(source, summary),
+        "coverage": coverage_score(source, summary, language),
         "compression": max(0.0, 1.0 - word_count(summary) / max(word_count(source), 1)),
-        "non_redundancy": non_redundancy_score(sentences),
+        "non_redundancy": non_redundancy_score(sentences, language),
     }
     score = sum(WEIGHTS[name] * value for name, value in components.items())
     return QualityReport(score=round(score, 4), **{name: round(value, 4) for name, value in components.items()})
@@ -69,16 +69,16 @@ def shape_score(summary_sentences: int, source_sentences: int) -> float:
     return 1.0
 
 
-def top_content_words(text: str, limit: int = TOP_CONTENT_WORDS) -> list[str]:
+def top_content_words(text: str, limit: int = TOP_CONTENT_WORDS, language: str | None = None) -> list[str]:
     # Counter.most_common keeps first-seen order among equal counts.
-    return [word for word, _ in Counter(content_words(text)).most_common(limit)]
+    return [word for word, _ in Counter(content_words(text, language)).most_common(limit)]
 
 
-def coverage_score(source: str, summary: str) -> float:
-    top = top_content_words(source)
+def coverage_score(source: str, summary: str, language: str | None = None) -> float:
+    top = top_content_words(source, language=language)
     if not top:
         return 0.0
-    present = set(content_words(summary))
+    present = set(content_words(summary, language))
     return sum(word in present for word in top) / len(top)
 
 
@@ -86,11 +86,11 @@ def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def non_redundancy_score(sentences: list[str]) -> float:
+def non_redundancy_score(sentences: list[str], language: str | None = None) -> float:
     seen: list[set[str]] = []
     distinct = 0
     for sentence in sentences:
-        words = set(content_words(sentence))
+        words = set(content_words(sentence, language))
         if not any(jaccard(words, earlier) >= NEAR_DUPLICATE_JACCARD for earlier in seen):
             distinct += 1
         seen.append(words)

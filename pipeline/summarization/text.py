@@ -9,9 +9,17 @@ in one sentence.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+from pipeline import languages
+
+# Capitals of the Latin, Greek and Cyrillic alphabets (and digits) start a sentence; Spanish may open it with ¿ or ¡.
+_CAPITAL = "A-Z0-9À-ÖØ-ÞŒŠŽΑ-ΩА-ЯЁ"
+_SENTENCE_BREAK = re.compile(rf"(?<=[.!?…])[\"'”’»)\]]*\s+(?=[\"'“‘«(\[¿¡]?[{_CAPITAL}])")
+# A word: letters and digits of any alphabet; English keeps its contractions ("don't") whole, other languages
+# split at the apostrophe (French "l'éruption" is "l" and "éruption").
+_WORD = re.compile(r"[^\W_]+")
+_ENGLISH_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
 # Function words carry no topic; without removing them every sentence looks alike.
 STOPWORDS = frozenset(
@@ -41,6 +49,20 @@ def split_sentences(text: str) -> list[str]:
     return [piece.strip() for piece in _SENTENCE_BREAK.split(normalized) if piece.strip()]
 
 
-def content_words(text: str) -> list[str]:
-    """Lower-cased words of three or more letters that are not stopwords, in order."""
-    return [word for word in _WORD.findall(text.lower()) if len(word) >= 3 and word not in STOPWORDS]
+@lru_cache
+def stopwords(language: str | None) -> frozenset[str]:
+    """The function words of `language` (English when unknown): STOPWORDS for English, the `stop-words`
+    package's list for the others it has; none for the rest."""
+    code = languages.analysis_language(language)
+    if code == "en":
+        return STOPWORDS
+    from stop_words import LANGUAGE_MAPPING, get_stop_words
+
+    return frozenset(get_stop_words(code)) if code in LANGUAGE_MAPPING else frozenset()
+
+
+def content_words(text: str, language: str | None = None) -> list[str]:
+    """Lower-cased words of three or more letters that are not stopwords of `language`, in order."""
+    stop = stopwords(language)
+    pattern = _ENGLISH_WORD if languages.analysis_language(language) == "en" else _WORD
+    return [word for word in pattern.findall(text.lower()) if len(word) >= 3 and word not in stop]

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 
 from pipeline import hls, keys
 from pipeline.db import videos as video_rows
-from pipeline.db.models import VideoTranscript, VideoVariant
+from pipeline.db.models import VideoStatus, VideoTranscript, VideoVariant
 from serving_api.deps import PUBLIC, PlayableVideo, ReadyVideo, ServicesDep, SessionDep
 from serving_api.errors import error_responses, not_found
 from serving_api.ranges import object_response
@@ -109,8 +109,18 @@ _PLAYLIST_CACHE = "public, max-age=60"
     responses=_binary("application/vnd.apple.mpegurl"),
     openapi_extra=PUBLIC,
 )
-def hls_master(video: PlayableVideo, services: ServicesDep, range_header: RangeHeader = None) -> StreamingResponse:
-    """The HLS master playlist over every rung (adaptive streaming)."""
+def hls_master(video: PlayableVideo, session: SessionDep, services: ServicesDep, range_header: RangeHeader = None) -> Response:
+    """The HLS master playlist over every rung (adaptive streaming), with the captions as its subtitles group
+    (labelled with their language) once the video has them."""
+    transcript = video_rows.one_per_video(session, VideoTranscript, video.id)
+    if video.status == VideoStatus.READY.value and transcript is not None and transcript.vtt_key:
+        label = playback.caption_label(transcript)
+        master = services.store.get_bytes(keys.hls_key(video.id, hls.MASTER_PLAYLIST)).decode()
+        return Response(
+            hls.with_captions(master, label["language"], label["label"], label["automatic"]),
+            media_type=hls.content_type(hls.MASTER_PLAYLIST),
+            headers={"Cache-Control": _PLAYLIST_CACHE},
+        )
     return object_response(
         services.store,
         keys.hls_key(video.id, hls.MASTER_PLAYLIST),
@@ -118,6 +128,24 @@ def hls_master(video: PlayableVideo, services: ServicesDep, range_header: RangeH
         range_header,
         f"The HLS playlist of video {video.id}",
         cache_control=_PLAYLIST_CACHE,
+    )
+
+
+@_object_route(
+    f"/{{video_id}}/hls/{hls.CAPTIONS_PLAYLIST}",
+    response_class=Response,
+    responses=_binary("application/vnd.apple.mpegurl"),
+    openapi_extra=PUBLIC,
+)
+def hls_captions(video: ReadyVideo, session: SessionDep) -> Response:
+    """The captions' HLS subtitles playlist: the WebVTT captions as its one segment."""
+    transcript = video_rows.one_per_video(session, VideoTranscript, video.id)
+    if transcript is None or not transcript.vtt_key:
+        raise not_found(f"Captions of video {video.id}")
+    return Response(
+        hls.captions_playlist("../captions.vtt", video.duration_seconds or 0.0),
+        media_type=hls.content_type(hls.CAPTIONS_PLAYLIST),
+        headers={"Cache-Control": _PLAYLIST_CACHE},
     )
 
 

@@ -194,7 +194,13 @@ class PlayableVariantOut(BaseModel):
 
 
 class CaptionTrackOut(BaseModel):
-    language: str | None
+    language: str | None = Field(description="The captions' language (ISO 639-1): the `srclang` of a `<track>`.")
+    label: str = Field(description='What a player lists, e.g. "French (automatic)".')
+    automatic: bool = Field(description="Made by speech recognition (every track here is, from the transcript).")
+    language_source: str | None = Field(
+        default=None, description="`stated` (by the uploader), `detected` (from the speech) or `assumed` (English-only model)."
+    )
+    language_probability: float | None = Field(default=None, description="The detection's probability, when detected.")
     format: str = "text/vtt"
     url: str
 
@@ -230,6 +236,10 @@ class SegmentOut(BaseModel):
 class TranscriptOut(BaseModel):
     video_id: int
     language: str | None
+    language_source: str | None = Field(
+        default=None, description="`stated` (by the uploader), `detected` (from the speech) or `assumed` (English-only model)."
+    )
+    language_probability: float | None = Field(default=None, description="The detection's probability, when detected.")
     text: str
     word_count: int
     segments: list[SegmentOut]

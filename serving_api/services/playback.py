@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
-from pipeline import hls, keys
+from pipeline import hls, keys, languages
 from pipeline.db import videos as video_rows
 from pipeline.db.models import TranscriptSegment, Video, VideoSummary, VideoTranscript
 from pipeline.db.videos import load_chapters
@@ -28,6 +30,21 @@ def chapters_track_url(links: ObjectLinks, services: Services, video_id: int) ->
     return links.url(key, "chapters_track", video_id=video_id) if services.store.exists(key) else None
 
 
+def caption_label(transcript: VideoTranscript) -> dict[str, Any]:
+    """How the transcript's captions are labelled: language, a name to list, made automatically, and how the
+    language was chosen (with the detection's probability)."""
+    language = transcript.language
+    name = languages.describe(language) if language in languages.NAMES else (language or "Captions")
+    detected = transcript.language_source == languages.DETECTED
+    return {
+        "language": language,
+        "label": f"{name} (automatic)",
+        "automatic": True,
+        "language_source": transcript.language_source,
+        "language_probability": transcript.language_probability if detected else None,
+    }
+
+
 def watch(session: Session, services: Services, links: ObjectLinks, video: Video) -> WatchOut:
     """Every way to play the video: its MP4 variants, HLS (playlists name their media by relative
     URIs, so HLS is always served through the API's routes), thumbnail, captions and chapters."""
@@ -47,7 +64,7 @@ def watch(session: Session, services: Services, links: ObjectLinks, video: Video
     captions = []
     if transcript is not None and transcript.vtt_key:
         captions.append(
-            CaptionTrackOut(language=transcript.language, url=links.url(transcript.vtt_key, "captions", video_id=video.id))
+            CaptionTrackOut(**caption_label(transcript), url=links.url(transcript.vtt_key, "captions", video_id=video.id))
         )
     hls_url = (
         links.api_url("hls_master", video_id=video.id)
@@ -77,6 +94,8 @@ def transcript(session: Session, links: ObjectLinks, video: Video) -> Transcript
         {
             "video_id": video.id,
             "language": row.language,
+            "language_source": row.language_source,
+            "language_probability": row.language_probability if row.language_source == languages.DETECTED else None,
             "text": row.text,
             "word_count": row.word_count,
             "segments": list(segment_rows(session, video)),

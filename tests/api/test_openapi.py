@@ -26,6 +26,7 @@ EXPECTED_PUBLIC = {
     ("GET", "/api/v1/videos/{video_id}/chapters"),
     ("GET", "/api/v1/videos/{video_id}/chapters.vtt"),
     ("GET", "/api/v1/videos/{video_id}/hls/master.m3u8"),
+    ("GET", "/api/v1/videos/{video_id}/hls/captions.m3u8"),
     ("GET", "/api/v1/videos/{video_id}/hls/{label}/{name}"),
     ("GET", "/api/v1/videos/{video_id}/transcript"),
     ("GET", "/api/v1/videos/{video_id}/summary"),
@@ -39,7 +40,9 @@ EXPECTED_PUBLIC = {
 EXPECTED_PUBLIC |= {
     ("HEAD", path)
     for method, path in EXPECTED_PUBLIC
-    if path.endswith(("/stream/{label}", "/thumbnail", "/captions.vtt", "/chapters.vtt", "/master.m3u8", "/{label}/{name}"))
+    if path.endswith(
+        ("/stream/{label}", "/thumbnail", "/captions.vtt", "/chapters.vtt", "/master.m3u8", "/captions.m3u8", "/{label}/{name}")
+    )
 }
 
 
@@ -153,12 +156,14 @@ EXPECTED_OPERATION_IDS = {
     "captions",
     "hlsMaster",
     "hlsMedia",
+    "hlsCaptions",
     "chaptersTrack",
     "streamVariantHead",
     "thumbnailHead",
     "captionsHead",
     "hlsMasterHead",
     "hlsMediaHead",
+    "hlsCaptionsHead",
     "chaptersTrackHead",
 }
 

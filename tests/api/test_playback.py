@@ -23,7 +23,15 @@ def test_watch_gives_playable_urls_for_a_ready_video(client, make_user) -> None:
     assert variant["url"] == f"http://testserver{API}/videos/{vid}/stream/360p"
     assert body["thumbnail_url"] == f"http://testserver{API}/videos/{vid}/thumbnail"
     assert body["captions"] == [
-        {"language": "en", "format": "text/vtt", "url": f"http://testserver{API}/videos/{vid}/captions.vtt"}
+        {
+            "language": "en",
+            "label": "English (automatic)",
+            "automatic": True,
+            "language_source": None,
+            "language_probability": None,
+            "format": "text/vtt",
+            "url": f"http://testserver{API}/videos/{vid}/captions.vtt",
+        }
     ]
     whole = client.get(variant["url"])
     assert whole.status_code == 200 and whole.content == VARIANT
@@ -156,6 +164,13 @@ def test_hls_playlists_and_segments_are_served_for_a_ready_video(sqlite_client) 
     assert hls_url == f"http://testserver{API}/videos/{vid}/hls/master.m3u8"
     master = sqlite_client.get(hls_url)
     assert master.status_code == 200 and master.headers["content-type"] == "application/vnd.apple.mpegurl"
+    # The captions are its subtitles group, labelled with their language, and every variant names it.
+    assert '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="captions",NAME="English (automatic)",LANGUAGE="en"' in master.text
+    assert '#EXT-X-STREAM-INF:BANDWIDTH=1,SUBTITLES="captions"' in master.text
+    subtitles = sqlite_client.get(str(httpx.URL(hls_url).join("captions.m3u8")))
+    assert subtitles.status_code == 200 and "#EXT-X-ENDLIST" in subtitles.text
+    vtt_uri = next(line for line in subtitles.text.splitlines() if line and not line.startswith("#"))
+    assert sqlite_client.get(str(httpx.URL(str(subtitles.url)).join(vtt_uri))).text.startswith("WEBVTT")
     # Relative URIs resolve to the rung's route.
     media = sqlite_client.get(str(httpx.URL(hls_url).join("360p/index.m3u8")))
     assert media.status_code == 200 and b"seg_00000.ts" in media.content
