@@ -54,7 +54,7 @@ def transcript(
             "language": row.language or "none",
             # stated (by the uploader), detected (with its probability) or assumed (an English-only model).
             "language_source": row.language_source or "none",
-            "language_probability": dg.MetadataValue.float(row.language_probability or 0.0),
+            "language_probability": dg.MetadataValue.float(float(row.language_probability or 0.0)),
             "word_count": row.word_count,
             "segment_count": row.segment_count,
             "audio_seconds": dg.MetadataValue.float(row.audio_seconds or 0.0),

@@ -159,7 +159,7 @@ class Transcriber:
             segments = clamp_segments(segments, round(min(ends), 3), source.name)
         return TranscriptResult(
             language=info.language,
-            language_probability=round(info.language_probability, 4) if source_of_language != ASSUMED else 0.0,
+            language_probability=round(float(info.language_probability), 4) if source_of_language != ASSUMED else 0.0,
             duration_seconds=round(info.duration, 3),
             speech_seconds=round(sum(s.end - s.start for s in segments), 3),
             segments=segments,
