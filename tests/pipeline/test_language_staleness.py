@@ -51,10 +51,10 @@ def _stale_by_dagster(platform, partitions) -> set[tuple[str, str]]:
 
 
 def _edit_language(platform, video_id: int, language: str | None) -> None:
-    engine = engine_for(platform.settings.database_url)
+    engine = engine_for(platform.settings.database.url)
     with session_scope(engine) as session:
         video = session.get(Video, video_id)
-        update_video(session, search_index_from_settings(platform.settings, engine), video, {"language": language})
+        update_video(session, search_index_from_settings(platform.settings.search, engine), video, {"language": language})
 
 
 def _sensor_daemon_tick(platform) -> None:
@@ -78,7 +78,7 @@ def test_a_language_edit_makes_exactly_that_videos_transcript_and_what_follows_s
     _edit_language(platform, untouched, None)  # unchanged: no request, nothing stale
     _sensor_daemon_tick(platform)  # requests the run of video_language, which the launcher executes
     _sensor_daemon_tick(platform)  # sees the run: the request is done
-    with session_scope(engine_for(platform.settings.database_url)) as session:
+    with session_scope(engine_for(platform.settings.database.url)) as session:
         requests = list(session.scalars(select(VideoRequest).where(VideoRequest.kind == LANGUAGE)))
     assert [r.video_id for r in requests] == [edited] and requests[0].outcome.startswith("run "), requests
     (run,) = platform.instance.get_runs(dg.RunsFilter(tags={"videoai/trigger": "language"}))

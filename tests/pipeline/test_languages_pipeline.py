@@ -59,7 +59,7 @@ def multilingual(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipelineH
     with pytest.MonkeyPatch.context() as monkeypatch:
         isolate_environment(monkeypatch, workdir)
         settings = Settings(VIDEOAI_HOME=str(workdir / "home"), WHISPER_MODEL="base")  # type: ignore[call-arg]
-        migrate(settings.database_url)
+        migrate(settings.database.url)
         with dg.instance_for_test() as instance:
             yield PipelineHarness(settings, instance)
 
@@ -132,7 +132,7 @@ def test_the_stated_language_wins_over_detection(clips) -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_a_search_in_the_language_finds_an_inflected_form_where_it_is_said(multilingual, videos, language) -> None:
     query, said = INFLECTED[language]
-    index = search_index_from_settings(multilingual.settings, multilingual.engine)
+    index = search_index_from_settings(multilingual.settings.search, multilingual.engine)
     page = index.search(SearchQuery(text=query, language=language))
     assert [hit.video_id for hit in page.hits] == [videos[language]], page
     (hit,) = page.hits

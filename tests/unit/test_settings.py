@@ -41,7 +41,7 @@ def test_updated_changes_only_what_it_names(make_settings) -> None:
     settings = make_settings(SUMMARIZER_PROVIDER="openai", OPENAI_API_KEY="secret-key")
     changed = settings.updated(WHISPER_MODEL_NAME="small.en")
     assert changed.transcription.model_name == "small.en"
-    assert settings.transcription.model_name == "tiny.en"
+    assert settings.transcription.model_name == ""  # the default: the model's own name
     assert changed.openai.api_key.get_secret_value() == "secret-key"
     assert changed.env_values() == {**settings.env_values(), "WHISPER_MODEL_NAME": "small.en"}
 
