@@ -35,9 +35,14 @@ def test_spoken_keywords_are_in_the_transcript(speech_transcript: TranscriptResu
     assert word_count(speech_transcript.text) >= 50
 
 
-def test_language_is_english(speech_transcript: TranscriptResult) -> None:
-    assert speech_transcript.language == "en"
-    assert speech_transcript.language_probability > 0.5
+def test_an_english_only_model_says_it_assumed_english(speech_transcript: TranscriptResult) -> None:
+    assert (speech_transcript.language, speech_transcript.language_source) == ("en", "assumed")
+    assert speech_transcript.language_probability == 0.0  # nothing was detected
+
+
+def test_a_stated_english_is_stated(transcriber: Transcriber, speech_video_path: Path) -> None:
+    stated = transcriber.transcribe(speech_video_path, language="en")
+    assert (stated.language, stated.language_source) == ("en", "stated")
 
 
 def test_segments_are_timed_and_ordered_within_the_audio(speech_transcript: TranscriptResult, speech_video_path: Path) -> None:
