@@ -112,6 +112,15 @@ def _schema() -> tantivy.Schema:
 
 
 SCHEMA = _schema()
+
+
+def register_analyzers(index: tantivy.Index) -> tantivy.Index:
+    """`index` with each language's analyzer under the name its fields use (every process that opens it)."""
+    for analysis, analyzer in ANALYZERS.items():
+        index.register_tokenizer(_tokenizer(analysis), analyzer)
+    return index
+
+
 # The index's own directory inside SEARCH_INDEX_DIR, named for its schema: an index of an older schema (one
 # English copy of the fields) is left aside, and rematerializing `search_document` fills this one.
 SCHEMA_DIRECTORY = "text-by-language"
@@ -151,9 +160,7 @@ class TantivySearchIndex:
     def index(self) -> tantivy.Index:
         if self._index is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            index = tantivy.Index(SCHEMA, path=str(self.directory), reuse=True)
-            for analysis, analyzer in ANALYZERS.items():
-                index.register_tokenizer(_tokenizer(analysis), analyzer)
+            index = register_analyzers(tantivy.Index(SCHEMA, path=str(self.directory), reuse=True))
             index.config_reader(reload_policy="Manual")
             self._index = index
         return self._index

@@ -7,7 +7,7 @@ import json
 import pytest
 import tantivy
 
-from pipeline.search.tantivy_index import _ANALYZER, _WORDS, SCHEMA, _text_query
+from pipeline.search.tantivy_index import _WORDS, ANALYZERS, SCHEMA, _text_query, register_analyzers
 from pipeline.search.terms import query_terms
 from pipeline.search.word_matches import AnalyzedWords, marked
 
@@ -23,7 +23,7 @@ QUERIES = ("plan", "planning times", "email mail", "time", "cafe naive", "owner"
 
 def _tantivy_spans(text: str, query: str) -> list[tuple[int, int]]:
     """What Tantivy's own snippet generator highlights in `text` (its byte ranges as character offsets)."""
-    index = tantivy.Index(SCHEMA)
+    index = register_analyzers(tantivy.Index(SCHEMA))
     writer = index.writer(heap_size=15_000_000, num_threads=1)
     document = tantivy.Document()
     document.add_integer("video_id", 1)
@@ -31,7 +31,7 @@ def _tantivy_spans(text: str, query: str) -> list[tuple[int, int]]:
     writer.add_document(document)
     writer.commit()
     index.reload()
-    text_query = _text_query(query_terms(query))
+    text_query = _text_query(query_terms(query), ["en"])
     assert text_query is not None
     generator = tantivy.SnippetGenerator.create(index.searcher(), text_query, SCHEMA, "transcript")
     generator.set_max_num_chars(len(text.encode()) + 1)
@@ -49,7 +49,7 @@ def _span(text: str, word: str) -> tuple[int, int]:
 @pytest.mark.parametrize("query", QUERIES)
 @pytest.mark.parametrize("text", TEXTS)
 def test_the_words_matched_are_those_tantivy_highlights(text: str, query: str):
-    assert _WORDS.matcher(query_terms(query)).spans(text) == _tantivy_spans(text, query)
+    assert _WORDS["en"].matcher(query_terms(query)).spans(text) == _tantivy_spans(text, query)
 
 
 def test_a_form_never_seen_before_is_analyzed_and_then_remembered():
@@ -57,7 +57,7 @@ def test_a_form_never_seen_before_is_analyzed_and_then_remembered():
 
     def analyze(word: str) -> list[str]:
         seen.append(word)
-        return _ANALYZER.analyze(word)
+        return ANALYZERS["en"].analyze(word)
 
     words = AnalyzedWords(analyze)
     matcher = words.matcher(["walk"])
@@ -74,7 +74,7 @@ def test_a_form_never_seen_before_is_analyzed_and_then_remembered():
 
 
 def test_when_full_it_starts_again_and_still_matches():
-    words = AnalyzedWords(_ANALYZER.analyze, capacity=3)
+    words = AnalyzedWords(ANALYZERS["en"].analyze, capacity=3)
     matcher = words.matcher(["river"])
     for _ in range(2):
         text = "the long river bends and rivers meet the sea"
