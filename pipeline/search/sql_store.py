@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.expression import BindParameter
 
+from pipeline import languages
 from pipeline.db.models import UTCDateTime
 from pipeline.search.base import (
     SearchDocument,
@@ -51,6 +52,18 @@ from pipeline.search.tables import search_documents, search_texts
 
 _FILTER_FIELDS = ("status", "owner_id", "created_at", "updated_at", "language", "duration_seconds", "owner_name")
 _TEXT_FIELDS = ("title", "description", "summary", "transcript", "segments")
+# Written with the texts, not part of a document: how the dialect analyses them.
+_WRITTEN_TEXT_FIELDS = (*_TEXT_FIELDS, "text_config")
+
+
+def text_config(language: str | None) -> str:
+    """PostgreSQL's text search configuration for a video in `language`: its Snowball stemmer's, else `simple`
+    (lower-cased words)."""
+    return languages.stemmer_name(language) or "simple"
+
+
+# Every configuration a video's text may be analysed with: a query is analysed with each.
+TEXT_CONFIGS = tuple(dict.fromkeys(["english", *sorted(languages.STEMMED.values()), "simple"]))
 
 
 @dataclass(frozen=True)
@@ -157,6 +170,7 @@ class SqlSearchIndex:
                     "summary": document.summary,
                     "transcript": self.stored_transcript(document.transcript),
                     "segments": encode_segments(document.transcript, document.segments),
+                    "text_config": text_config(document.language),
                 }
             )
         if not filter_rows:
@@ -164,7 +178,10 @@ class SqlSearchIndex:
         with self.engine.begin() as conn:
             # ON CONFLICT rather than delete-then-insert: concurrent reindexes of one video
             # serialize on the row instead of failing on the primary key.
-            for table, rows, fields in ((search_documents, filter_rows, _FILTER_FIELDS), (search_texts, text_rows, _TEXT_FIELDS)):
+            for table, rows, fields in (
+                (search_documents, filter_rows, _FILTER_FIELDS),
+                (search_texts, text_rows, _WRITTEN_TEXT_FIELDS),
+            ):
                 statement = self.dialect_insert(table)
                 statement = statement.on_conflict_do_update(
                     index_elements=["video_id"], set_={name: statement.excluded[name] for name in fields}

@@ -15,11 +15,23 @@ of the app data, not part of the ORM model:
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Dialect, Float, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from pipeline.db.models import UTCDateTime
 
 search_metadata = MetaData()
+
+
+class TextSearchConfig(TypeDecorator):
+    """A text search configuration's name: PostgreSQL's `regconfig` (bound with a cast to it), text elsewhere."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine:
+        return dialect.type_descriptor(postgresql.REGCONFIG() if dialect.name == "postgresql" else String(32))
 
 search_documents = Table(
     "search_documents",
@@ -43,6 +55,9 @@ search_texts = Table(
     Column("summary", Text, nullable=False),
     Column("transcript", Text, nullable=False),
     Column("segments", LargeBinary),
+    # The PostgreSQL text search configuration of the video's language (a `regconfig` there: its `search_vector`
+    # is analysed with it); unused by SQLite.
+    Column("text_config", TextSearchConfig(), nullable=False, server_default="english"),
 )
 
 search_passages = Table(
