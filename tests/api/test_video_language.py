@@ -103,3 +103,15 @@ def test_the_owner_edits_the_language_and_the_pipeline_is_asked_to_redo_what_fol
     assert bad.status_code == 422 and _language_of(sqlite_client, video_id) is None
     other = make_user_in(sqlite_client)
     assert sqlite_client.patch(f"{API}/videos/{video_id}", json={"language": "fr"}, headers=other.headers).status_code == 403
+
+
+def test_search_takes_a_language_filter(sqlite_client) -> None:
+    owner = make_user_in(sqlite_client)
+    video_id = seed_video(sqlite_client, owner, index_text="the river flows past the mill")
+    english = sqlite_client.get(f"{API}/videos/search", params={"q": "rivers", "language": "EN"})
+    assert english.status_code == 200, english.text
+    assert [hit["video_id"] for hit in english.json()["hits"]] == [video_id] and english.json()["mode"] == "text"
+    french = sqlite_client.get(f"{API}/videos/search", params={"q": "rivers", "language": "fr"})
+    assert french.status_code == 200 and french.json()["hits"] == []
+    refused = sqlite_client.get(f"{API}/videos/search", params={"q": "rivers", "language": "martian"})
+    assert refused.status_code == 422 and "unknown language 'martian'" in refused.text
