@@ -33,6 +33,7 @@ class TextSearchConfig(TypeDecorator):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine:
         return dialect.type_descriptor(postgresql.REGCONFIG() if dialect.name == "postgresql" else String(32))
 
+
 search_documents = Table(
     "search_documents",
     search_metadata,
