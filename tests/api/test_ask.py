@@ -4,6 +4,7 @@ pipeline indexes videos; the OpenAI-compatible answerer against a fake that spea
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -135,3 +136,17 @@ def test_a_model_answer_streams_checked_claims_and_drops_the_unsupported(asked, 
     assert failed.status_code == 502 and failed.json()["error"]["code"] == "answerer_unavailable"
     fake_openai.fail_next(503, count=4)
     assert _events(client.post(f"{API}/ask/stream", json=question).text)[-1][0] == "error"
+
+
+def test_the_ask_pages_never_show_a_video_the_asker_cannot_watch(asked) -> None:
+    client, _, owner, said = asked()
+    page = client.get("/ask", params={"q": "When does the Vorlane festival take place?"})
+    assert page.status_code == 200 and FESTIVAL in page.text
+    at = math.floor(said[FESTIVAL].start * 10) / 10
+    assert f'href="/watch/1?t={at}"' in page.text
+    vault = client.get("/ask", params={"q": "When does the Quillon vault open?"}, headers=owner.headers)
+    assert "Not found in the archive" in vault.text and "midnight" not in vault.text
+    assert client.get("/ask", params={"q": "When does the Quillon vault open?", "video": 2}).status_code == 404
+    assert client.get("/watch/1", params={"ask": "When does the Quillon vault open?"}).text.count("midnight") == 0
+    watched = client.get("/watch/1", params={"ask": "In which month is the Vorlane festival held?"})
+    assert watched.status_code == 200 and f'data-start="{at}"' in watched.text
