@@ -5,8 +5,9 @@ a stemmer): "planning" matches "plans". Running a hit's whole text through the
 analyzer again (Tantivy's snippet generator does) costs about a millisecond per
 1,500-word transcript, most of a page's time. Instead each whitespace-separated
 chunk of text ("Plans," "time.") is analyzed once per process and remembered
-under the tokens it yields; a text's matches are then its chunks that the
-query's tokens know (set operations and `str.find`, in C).
+under the tokens it yields; a text's matches are then found with `str.find`
+for each chunk the query's tokens know (in C; a text already seen is not even
+split again).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class AnalyzedWords:
         self._capacity = capacity
         self._lock = threading.Lock()
         self._seen: set[str] = set()
+        self._texts: set[int] = set()  # hashes of the texts whose every chunk is in _seen
         self._chunks_by_token: dict[str, set[str]] = {}
         # Chunks that are not a single token ("time," "don't"): where their tokens lie.
         self._parts: dict[str, tuple[_Part, ...]] = {}
@@ -41,22 +43,26 @@ class AnalyzedWords:
     def matcher(self, terms: Iterable[str]) -> WordMatcher:
         return WordMatcher(self, frozenset(token for term in terms for token in self.analyze(term)))
 
-    def chunks_saying(self, chunks: set[str], tokens: frozenset[str]) -> tuple[set[str], dict[str, tuple[_Part, ...]]]:
-        """Those of `chunks` that hold one of `tokens`, and where the token lies in those that are not one token."""
+    def forms_of(self, text: str, tokens: frozenset[str]) -> tuple[set[str], dict[str, tuple[_Part, ...]]]:
+        """Every chunk known to hold one of `tokens` (each of `text`'s chunks is known once this returns), and
+        where the token lies in those that are not one token."""
         with self._lock:
-            unknown = chunks - self._seen
-            if unknown:
+            # A text seen before (by its hash: texts are read again on every page that shows them) is not split.
+            if hash(text) not in self._texts:
+                chunks = set(text.split())
+                unknown = chunks - self._seen
                 if len(self._seen) + len(unknown) > self._capacity:
                     self._seen.clear()
+                    self._texts.clear()
                     self._chunks_by_token.clear()
                     self._parts.clear()
                     unknown = chunks
                 for chunk in unknown:
                     self._learn(chunk)
                 self._seen |= unknown
-            known = set().union(*(self._chunks_by_token.get(token, ()) for token in tokens))
-            saying = chunks & known
-            return saying, {chunk: self._parts[chunk] for chunk in saying if chunk in self._parts}
+                self._texts.add(hash(text))
+            forms = set().union(*(self._chunks_by_token.get(token, ()) for token in tokens))
+            return forms, {form: self._parts[form] for form in forms if form in self._parts}
 
     def _learn(self, chunk: str) -> None:
         parts = tuple((m.start(), m.end(), frozenset(self.analyze(m.group()))) for m in _WORD.finditer(chunk))
@@ -78,9 +84,9 @@ class WordMatcher:
         """(start, end) character offsets of every matching word in `text`, in order."""
         if not text or not self.tokens:
             return []
-        saying, parts = self._words.chunks_saying(set(text.split()), self.tokens)
+        forms, parts = self._words.forms_of(text, self.tokens)
         spans: list[tuple[int, int]] = []
-        for chunk in saying:
+        for chunk in forms:
             start = text.find(chunk)
             while start != -1:
                 end = start + len(chunk)
