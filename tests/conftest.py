@@ -1,6 +1,9 @@
 """Shared fixtures. Each area keeps its fixtures in its own plugin module."""
 
 import os
+from collections.abc import Iterator
+
+import pytest
 
 # The suite's English clips, the words and times its tests check, were made with the English-only tiny.en, which
 # is also 2-3x faster than the multilingual default on 2 cores: every process the tests start inherits it. The
@@ -17,3 +20,13 @@ pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.opensearch",
 ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_api_process() -> Iterator[None]:
+    """Every `videoai serve` a test starts is one API process, not one per core (API_WORKERS): on two
+    cores a server with two workers took 2.5 times as long to answer, and the tests start dozens.
+    Serving with several workers is tested where it is the point (test_corpus_search)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("API_WORKERS", "1")
+        yield
