@@ -100,12 +100,11 @@ class EvidenceFinder:
         if not terms:
             return []
         if scope.video_id is not None:
-            videos = [scope.video_id]
+            videos = self._in_language([scope.video_id], scope.language)  # searches filter by language themselves
             weights = self._weights(terms, scope)
             by_meaning: dict[int, float] = {}
         else:
             videos, weights, by_meaning = self._candidates(question, terms, scope)
-        videos = self._in_language(videos, scope.language)
         if not videos:
             return []
         titles, sentences = self._sentences(videos)
@@ -119,6 +118,7 @@ class EvidenceFinder:
             owner_id=scope.owner_id,
             created_from=scope.created_from,
             created_to=scope.created_to,
+            language=scope.language,
             limit=limit,
         )
 

@@ -27,7 +27,8 @@ from serving_api.urls import api_url
 def scope_of(session: Session, viewer: User | None, body: AskIn) -> Scope:
     if body.video_id is not None:
         video_service.require_ready(video_service.visible_video(session, body.video_id, viewer))
-    return Scope(body.video_id, body.owner_id, body.created_from, body.created_to, body.language)
+    language = video_service.search_language(body.language, "body")
+    return Scope(body.video_id, body.owner_id, body.created_from, body.created_to, language)
 
 
 def opening_second(citation: Citation) -> float:

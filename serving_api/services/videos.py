@@ -196,12 +196,13 @@ def retry_video(session: Session, video: Video) -> Video:
     return video
 
 
-def _search_language(value: str | None) -> str | None:
+def search_language(value: str | None, where: str = "query") -> str | None:
+    """The language to search in, normalized (422 for one the platform does not know; `where` it was given)."""
     try:
         return languages.normalize(value)
     except languages.UnknownLanguage as exc:
         raise ApiError(
-            422, "validation_error", str(exc), [{"loc": ["query", "language"], "msg": str(exc), "type": "value_error"}]
+            422, "validation_error", str(exc), [{"loc": [where, "language"], "msg": str(exc), "type": "value_error"}]
         ) from None
 
 
@@ -237,7 +238,7 @@ def search_videos(
         created_to=created_to,
         limit=limit,
         cursor=cursor,
-        language=_search_language(language),
+        language=search_language(language),
     )
     try:
         page = services.hybrid.search(query, mode)

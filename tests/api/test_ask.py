@@ -82,6 +82,7 @@ def test_bad_questions_are_refused_clearly(asked) -> None:
         {"question": "what\x00"},
         {"question": "when?", "surprise": 1},
         {"question": "when?", "language": "not a language"},
+        {"question": "when?", "language": "xq"},
         {"question": "when?", "video_id": 0},
         {},
     ):
