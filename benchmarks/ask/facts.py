@@ -7,7 +7,7 @@ that segment's. Each template has a question in the fact's words, a paraphrase
 things), and a question about the same subject that the fact does not answer.
 Questions the archive cannot answer are of two kinds: about a name said nowhere
 (`absent`), and about a planted name but asking what its fact does not say
-(`unstated`).
+(`unstated`). Every other question is typed in lower case.
 """
 
 from __future__ import annotations
@@ -173,4 +173,11 @@ def questions(facts: list[Fact], absent_names: list[str], seed: int) -> list[Que
         asked.append(Question(template[1 + i % 2].format(n=name), "absent", None))
     for fact in facts[::2]:
         asked.append(Question(TEMPLATES[fact.template][3].format(n=fact.name), "unstated", None))
-    return asked
+    # Every other question of each kind typed in lower case, as many are: its names are then not known as names.
+    seen: dict[str, int] = {}
+    typed = []
+    for question in asked:
+        seen[question.kind] = seen.get(question.kind, 0) + 1
+        lower = seen[question.kind] % 2 == 0
+        typed.append(replace(question, text=question.text[0] + question.text[1:].lower()) if lower else question)
+    return typed
