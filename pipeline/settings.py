@@ -116,7 +116,7 @@ class AskSettings(SettingsGroup):
     # summarizer's OpenAI-compatible chat API (OPENAI_*, SUMMARIZER_MODEL); either declines when no evidence
     # scores ASK_MIN_SCORE (chosen on benchmarks/ask's data).
     provider: Literal["extractive", "openai"] = Field(default="extractive", alias="ASK_PROVIDER")
-    min_score: float = Field(default=0.55, ge=0.0, le=1.0, alias="ASK_MIN_SCORE")
+    min_score: float = Field(default=0.51, ge=0.0, le=1.0, alias="ASK_MIN_SCORE")
 
 
 class EmbeddingSettings(SettingsGroup):

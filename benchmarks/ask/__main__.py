@@ -17,7 +17,7 @@ default (no model) as the API answers it, and judged:
 - latency of the whole answer (retrieval, scoring, citing), p50 / p95.
 
 The decline threshold is chosen on data: questions are split in two halves
-(every other question of each kind); on the first, every candidate threshold is tried and the one with
+(every other pair of questions of each kind); on the first, every candidate threshold is tried and the one with
 the best balanced accuracy (mean of answered and declined) is chosen; the
 figures are then given for the second half at that threshold, and for all
 questions at the shipped `ASK_MIN_SCORE`.
@@ -187,9 +187,11 @@ def measure(loaded: Loaded, workdir: Path, vocab: Vocabulary, absent: int, seed:
         assembled(extractive_claims(found, asker.min_score), NOT_FOUND)
         latencies.append((time.perf_counter() - started) * 1000)
         evidence.append(found)
-    # Every other question of each kind: both halves hold every kind.
+    # Every other pair of questions of each kind: both halves hold every kind, typed both ways.
     order = sorted(range(len(asked)), key=lambda i: (asked[i].kind, i))
-    tune, held = sorted(order[0::2]), sorted(order[1::2])
+    position = {i: rank - min(r for r, j in enumerate(order) if asked[j].kind == asked[i].kind) for rank, i in enumerate(order)}
+    tune = [i for i in range(len(asked)) if position[i] // 2 % 2 == 0]
+    held = [i for i in range(len(asked)) if position[i] // 2 % 2 == 1]
     threshold, tuned = chosen_threshold([asked[i] for i in tune], [evidence[i] for i in tune])
     held_figures = judged([asked[i] for i in held], [evidence[i] for i in held], threshold)
     shipped = judged(asked, evidence, shipped_min_score)
