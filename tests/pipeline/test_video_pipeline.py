@@ -30,6 +30,7 @@ from pipeline.samples import DEFAULT_KEYWORDS
 from pipeline.search import SearchQuery
 from pipeline.search.factory import search_index_from_settings
 from pipeline.summarization import PROMPTS, split_sentences
+from pipeline.transcription import Transcriber
 from tests.fixtures.pipeline import video_asset_keys
 
 pytestmark = pytest.mark.e2e
@@ -72,7 +73,7 @@ def test_speech_video_reaches_ready_with_transcript_variants_summary_and_search(
     recognised = [word for word in DEFAULT_KEYWORDS if word in spoken]
     assert len(recognised) >= len(DEFAULT_KEYWORDS) - 1, (recognised, transcript.text)
     assert transcript.language == "en"
-    assert transcript.model_info["model"] == module_harness.settings.transcription.model_name
+    assert transcript.model_info["model"] == Transcriber.from_settings(module_harness.settings.transcription).model_name
 
     # Variants: a 1280x720 source gets 360p, 480p and 720p, never upscaled; probed from the real files.
     variants = sorted(variants, key=lambda v: v.height)
@@ -172,10 +173,11 @@ def test_bad_inputs_fail_clearly_and_a_good_video_still_reaches_ready(
     assert truncated_video.status_message.startswith("The file is truncated or corrupt: only ")
     for message in (corrupt_video.status_message, truncated_video.status_message):
         assert message.endswith("Upload the complete file again.")
-    # Bad input is not retried, and nothing after the probe ran.
+    # Bad input is not retried, and nothing after the probe ran (video_language needs no source: it runs beside it).
     truncated_events = outcomes[truncated].all_events
     assert not [e for e in truncated_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
-    assert [e.step_key for e in truncated_events if e.event_type == dg.DagsterEventType.STEP_START] == ["source_video"]
+    started = {e.step_key for e in truncated_events if e.event_type == dg.DagsterEventType.STEP_START}
+    assert started == {"source_video", "video_language"}
     assert "not a video" in non_video.status_message.lower()
     assert "video.failed" in _events(harness, corrupt) and "video.failed" in _events(harness, truncated)
 
@@ -226,6 +228,7 @@ def test_a_model_change_makes_its_asset_and_everything_downstream_stale(module_h
     assert _stale_statuses(module_harness, new_whisper, vid) == {
         "source_video": "FRESH",
         "video_variants": "FRESH",
+        "video_language": "FRESH",
         "transcript": "STALE",
         "chunk_summaries": "STALE",
         "video_summary": "STALE",
@@ -245,6 +248,7 @@ def test_a_model_change_makes_its_asset_and_everything_downstream_stale(module_h
     assert _stale_statuses(module_harness, new_embedder, vid) == {
         "source_video": "FRESH",
         "video_variants": "FRESH",
+        "video_language": "FRESH",
         "transcript": "FRESH",
         "chunk_summaries": "FRESH",
         "video_summary": "FRESH",
@@ -276,11 +280,13 @@ def test_summary_assets_map_and_reduce_through_an_openai_compatible_api(module_h
         chunks = session.scalar(select(func.count()).select_from(ChunkSummary).where(ChunkSummary.video_id == vid))
         summary = session.scalars(select(VideoSummary).where(VideoSummary.video_id == vid)).one()
     prompts = PROMPTS[settings.summarization.prompt_version]
-    map_calls = [r for r in fake_openai.requests if r.system == prompts["chunk"]]
+    map_calls = [r for r in fake_openai.requests if r.system.startswith(prompts["chunk"])]
+    # Each instruction asks for the video's language.
+    assert all(r.system.endswith("Write in English, the language of the video.") for r in fake_openai.requests)
     assert chunks > 5
     # One map call per chunk, plus the 429 that the client retried.
     assert len(map_calls) == chunks + 1
-    assert any(r.system == prompts["final"] for r in fake_openai.requests)
+    assert any(r.system.startswith(prompts["final"]) for r in fake_openai.requests)
     assert summary.model_info["provider"] == "openai" and summary.model_info["model"] == "fake-model"
     assert summary.chunk_count == chunks and summary.reduce_rounds >= 2
     assert 4 <= len(split_sentences(summary.summary)) <= 6
