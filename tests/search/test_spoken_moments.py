@@ -117,6 +117,7 @@ def _word_errors(clip: SpokenClip) -> dict[str, float]:
         if (
             word not in STOP_WORDS
             and len(word) > 2
+            and word in heard  # heard as said: a near form ("tea" for "team") is not the word searched for
             and len(around) == len(heard_around) == 1
             and set(*around) & set(*heard_around)
         ):
