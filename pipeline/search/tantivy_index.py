@@ -257,7 +257,9 @@ class TantivySearchIndex:
         details = {}
         for row in found:
             analysis = analysis_of(row.language)  # the hit's words matched as its language's were indexed
-            words = matchers.setdefault(analysis, _WORDS[analysis].matcher(terms))
+            if analysis not in matchers:  # the query's words analyzed once per analysis, not once per hit
+                matchers[analysis] = _WORDS[analysis].matcher(terms)
+            words = matchers[analysis]
             texts = {field: getattr(row, field) or "" for field in TEXT_FIELDS}
             texts["transcript"] = self.store.read_transcript(row.transcript) if row.transcript else ""
             spoken = words.spans(texts["transcript"])

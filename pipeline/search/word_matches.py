@@ -48,7 +48,8 @@ class AnalyzedWords:
         where the token lies in those that are not one token."""
         with self._lock:
             # A text seen before (by its hash: texts are read again on every page that shows them) is not split.
-            if hash(text) not in self._texts:
+            key = hash(text)
+            if key not in self._texts:
                 chunks = set(text.split())
                 unknown = chunks - self._seen
                 if len(self._seen) + len(unknown) > self._capacity:
@@ -60,7 +61,7 @@ class AnalyzedWords:
                 for chunk in unknown:
                     self._learn(chunk)
                 self._seen |= unknown
-                self._texts.add(hash(text))
+                self._texts.add(key)
             forms = set().union(*(self._chunks_by_token.get(token, ()) for token in tokens))
             return forms, {form: self._parts[form] for form in forms if form in self._parts}
 
