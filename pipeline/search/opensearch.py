@@ -1,13 +1,20 @@
 """Search in OpenSearch (opensearch-py), for deployments that outgrow the app database.
 
-One document per video (id = video id) with an explicit mapping: english-analyzed
-text fields, keyword filters, dates, and the timed transcript segments as a
-`nested` field so `inner_hits` can say when a hit's words are spoken.
+One document per video (id = video id) with an explicit mapping: text fields,
+keyword filters, dates, and the timed transcript segments as a `nested` field so
+`inner_hits` can say when a hit's words are spoken.
+
+A video's text goes to the text fields of its language (pipeline/search/analyses.py):
+each language with a built-in OpenSearch language analyzer has its own copy of them
+(`title_fr`, `segments.text_fr`...; English keeps the plain names), every other
+language shares the `standard`-analyzed `*_unstemmed` copy. A query is analysed each
+copy's way against that copy only, so each video matches the words as its own
+language stems them and is ranked by its own language's term statistics.
 
 The request bodies are built by pure functions (`index_body`, `search_body`,
 `document_source`) so their shape is unit-tested without a cluster.
 Multi-word queries are AND across fields (`multi_match` `cross_fields` with
-`operator: and`): every word must appear, in any field.
+`operator: and`): every word must appear, in any field of the video's language.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from typing import Any, ClassVar, Literal
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import NotFoundError, RequestError
 
+from pipeline import languages
+from pipeline.search.analyses import UNSTEMMED, analyses, analysis_of, field_name
 from pipeline.search.base import (
     SearchDocument,
     SearchHit,
@@ -37,23 +46,38 @@ from pipeline.text import TimedSegment
 
 Refresh = bool | Literal["wait_for"]
 
-_TEXT = {"type": "text", "analyzer": "english"}
+# The languages with a built-in OpenSearch language analyzer (of the same name); there is none for Tamil.
+STEMMED = {code: name for code, name in languages.STEMMED.items() if code != "ta"}
+ANALYSES = analyses(STEMMED)
+# Each language's analyzer is declared in the index's settings (`{"type": "french"}`): the OpenSearch-compatible test
+# server accepts most built-in language analyzers only that way. English keeps the built-in analyzer its fields have
+# always had; `standard` (lower-cased words, no stop words) serves the languages without one.
+DECLARED_ANALYZERS = {f"videoai_{name}": {"type": name} for code, name in STEMMED.items() if code != "en"}
+_ANALYZERS = {
+    "en": "english",
+    **{code: f"videoai_{name}" for code, name in STEMMED.items() if code != "en"},
+    UNSTEMMED: "standard",
+}
+TEXT_FIELDS = ("title", "description", "summary", "transcript")
 # Roughly SNIPPET_WORDS words, as OpenSearch counts fragments in characters.
 _FRAGMENT_CHARS = SNIPPET_WORDS * 7
 
 
 def index_body() -> dict[str, Any]:
     """Settings and explicit mapping for a new index (`dynamic: strict`: no field appears by accident)."""
+    text_fields = {}
+    for analysis in ANALYSES:
+        for field in TEXT_FIELDS:
+            text_fields[field_name(field, analysis)] = {"type": "text", "analyzer": _ANALYZERS[analysis]}
+        # Offsets let the highlighter find passages in long transcripts without re-analyzing them.
+        text_fields[field_name("transcript", analysis)]["index_options"] = "offsets"
     return {
+        "settings": {"analysis": {"analyzer": DECLARED_ANALYZERS}},
         "mappings": {
             "dynamic": "strict",
             "properties": {
                 "video_id": {"type": "long"},
-                "title": _TEXT,
-                "description": _TEXT,
-                "summary": _TEXT,
-                # Offsets let the highlighter find passages in long transcripts without re-analyzing them.
-                "transcript": {**_TEXT, "index_options": "offsets"},
+                **text_fields,
                 "owner_id": {"type": "long"},
                 "owner_name": {"type": "keyword"},
                 "status": {"type": "keyword"},
@@ -63,7 +87,14 @@ def index_body() -> dict[str, Any]:
                 "duration_seconds": {"type": "float"},
                 "segments": {
                     "type": "nested",
-                    "properties": {"start": {"type": "float"}, "end": {"type": "float"}, "text": _TEXT},
+                    "properties": {
+                        "start": {"type": "float"},
+                        "end": {"type": "float"},
+                        **{
+                            field_name("text", analysis): {"type": "text", "analyzer": _ANALYZERS[analysis]}
+                            for analysis in ANALYSES
+                        },
+                    },
                 },
             },
         },
@@ -71,12 +102,11 @@ def index_body() -> dict[str, Any]:
 
 
 def document_source(document: SearchDocument) -> dict[str, Any]:
+    """The document as indexed: its text in the fields of its language's analysis."""
+    analysis = analysis_of(document.language, STEMMED)
     return {
         "video_id": document.video_id,
-        "title": document.title,
-        "description": document.description,
-        "summary": document.summary,
-        "transcript": document.transcript,
+        **{field_name(field, analysis): getattr(document, field) for field in TEXT_FIELDS},
         "owner_id": document.owner_id,
         "owner_name": document.owner_name,
         "status": document.status,
@@ -84,25 +114,24 @@ def document_source(document: SearchDocument) -> dict[str, Any]:
         "created_at": _iso(document.created_at),
         "updated_at": _iso(document.updated_at),
         "duration_seconds": document.duration_seconds,
-        "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in document.segments],
+        "segments": [{"start": s.start, "end": s.end, field_name("text", analysis): s.text} for s in document.segments],
     }
 
 
 def document_from_source(source: dict[str, Any]) -> SearchDocument:
+    analysis = analysis_of(source["language"], STEMMED)
+    text = field_name("text", analysis)
     return SearchDocument(
         video_id=source["video_id"],
-        title=source["title"],
-        description=source["description"],
+        **{field: source[field_name(field, analysis)] for field in TEXT_FIELDS},
         owner_id=source["owner_id"],
         owner_name=source["owner_name"],
-        transcript=source["transcript"],
-        summary=source["summary"],
         status=source["status"],
         language=source["language"],
         created_at=datetime.fromisoformat(source["created_at"]),
         updated_at=datetime.fromisoformat(source["updated_at"]),
         duration_seconds=source["duration_seconds"],
-        segments=tuple(TimedSegment(s["start"], s["end"], s["text"]) for s in source["segments"]),
+        segments=tuple(TimedSegment(s["start"], s["end"], s[text]) for s in source["segments"]),
     )
 
 
@@ -118,6 +147,7 @@ def search_body(plan: SearchPlan) -> dict[str, Any]:
     drops them.
     """
     words = " ".join(plan.terms)
+    searched = (analysis_of(plan.language, STEMMED),) if plan.language is not None else ANALYSES
     filters: list[dict[str, Any]] = []
     if plan.status is not None:
         filters.append({"term": {"status": plan.status}})
@@ -131,16 +161,27 @@ def search_body(plan: SearchPlan) -> dict[str, Any]:
     body: dict[str, Any] = {
         "size": plan.limit + 1 + (plan.after.ties if plan.after else 0),
         "track_total_hits": TOTAL_CAP,  # counted exactly up to here, "gte" beyond
-        "_source": ["title", "status", "created_at"],
+        "_source": ["status", "created_at", "language", *(field_name("title", analysis) for analysis in searched)],
         "query": {
             "bool": {
+                # A video has text in one analysis's fields only: the clause of its language alone can match it.
                 "must": [
                     {
-                        "multi_match": {
-                            "query": words,
-                            "type": "cross_fields",
-                            "operator": "and",
-                            "fields": [f"{field}^{weight:g}" for field, weight in FIELD_WEIGHTS.items()],
+                        "bool": {
+                            "should": [
+                                {
+                                    "multi_match": {
+                                        "query": words,
+                                        "type": "cross_fields",
+                                        "operator": "and",
+                                        "fields": [
+                                            f"{field_name(field, analysis)}^{weight:g}" for field, weight in FIELD_WEIGHTS.items()
+                                        ],
+                                    }
+                                }
+                                for analysis in searched
+                            ],
+                            "minimum_should_match": 1,
                         }
                     }
                 ],
@@ -152,7 +193,13 @@ def search_body(plan: SearchPlan) -> dict[str, Any]:
                         "nested": {
                             "path": "segments",
                             "score_mode": "none",
-                            "query": {"match": {"segments.text": {"query": words, "operator": "or"}}},
+                            "query": {
+                                "multi_match": {
+                                    "query": words,
+                                    "operator": "or",
+                                    "fields": [f"segments.{field_name('text', analysis)}" for analysis in searched],
+                                }
+                            },
                             "inner_hits": {
                                 "name": "segments",
                                 "size": MAX_SEGMENT_MATCHES,
@@ -169,7 +216,12 @@ def search_body(plan: SearchPlan) -> dict[str, Any]:
             "pre_tags": [MARK_START],
             "post_tags": [MARK_END],
             "fields": {
-                field: {"fragment_size": _FRAGMENT_CHARS, "number_of_fragments": 1, "no_match_size": _FRAGMENT_CHARS}
+                field_name(field, analysis): {
+                    "fragment_size": _FRAGMENT_CHARS,
+                    "number_of_fragments": 1,
+                    "no_match_size": _FRAGMENT_CHARS,
+                }
+                for analysis in searched
                 for field in SNIPPET_FIELDS
             },
         },
@@ -190,12 +242,28 @@ class OpenSearchIndex:
 
     def ensure(self) -> None:
         if self.client.indices.exists(index=self.index_name):
+            self._add_languages()
             return
         try:
             self.client.indices.create(index=self.index_name, body=index_body())
         except RequestError as exc:  # created meanwhile by another process: that is fine
             if exc.error != "resource_already_exists_exception":
                 raise
+
+    def _add_languages(self) -> None:
+        """An index made before languages gets their analyzers and fields (the fields it has stay as they are); its
+        non-English videos move to their language's fields as their search documents are rewritten."""
+        body = index_body()
+        settings = self.client.indices.get_settings(index=self.index_name)[self.index_name]["settings"]
+        declared = settings.get("index", {}).get("analysis", {}).get("analyzer", {})
+        if not DECLARED_ANALYZERS.keys() <= declared.keys():
+            # Analyzers can only be added to a closed index: it answers nothing for these moments, once.
+            self.client.indices.close(index=self.index_name)
+            try:
+                self.client.indices.put_settings(index=self.index_name, body=body["settings"])
+            finally:
+                self.client.indices.open(index=self.index_name)
+        self.client.indices.put_mapping(index=self.index_name, body=body["mappings"])
 
     def ping(self) -> None:
         if not self.client.ping():
@@ -240,19 +308,21 @@ class OpenSearchIndex:
         hits = []
         for hit in found[: len(page)]:
             source, highlight = hit["_source"], hit.get("highlight", {})
+            analysis = analysis_of(source["language"], STEMMED)
             segments = hit.get("inner_hits", {}).get("segments", {}).get("hits", {}).get("hits", [])
             video_id = int(hit["_id"])
+            text = field_name("text", analysis)
             matches = group_segment_matches(
-                (video_id, s["_source"]["start"], s["_source"]["end"], s["_source"]["text"]) for s in segments
+                (video_id, s["_source"]["start"], s["_source"]["end"], s["_source"][text]) for s in segments
             )
             hits.append(
                 SearchHit(
                     video_id=video_id,
-                    title=source["title"],
+                    title=source[field_name("title", analysis)],
                     score=hit["_score"],
                     status=source["status"],
                     created_at=datetime.fromisoformat(source["created_at"]),
-                    snippet=best_snippet((highlight.get(field) or [None])[0] for field in SNIPPET_FIELDS),
+                    snippet=best_snippet((highlight.get(field_name(field, analysis)) or [None])[0] for field in SNIPPET_FIELDS),
                     matches=matches.get(video_id, ()),
                 )
             )

@@ -29,6 +29,7 @@ import tantivy
 from sqlalchemy import bindparam, select
 
 from pipeline import languages
+from pipeline.search.analyses import analyses, analysis_of, field_name
 from pipeline.search.base import (
     SearchDocument,
     SearchHit,
@@ -53,26 +54,13 @@ from pipeline.search.tables import search_documents, search_texts
 from pipeline.search.word_matches import AnalyzedWords, WordMatcher, marked
 
 TEXT_FIELDS = ("title", "description", "summary", "transcript")
-# Each video's text is analysed in its language: every language with a Snowball stemmer has its own copy of the
-# text fields (English keeps the plain names), the others share one copy that is not stemmed. Each copy has its
-# own term statistics, so words of one language never weigh in another's ranking.
-UNSTEMMED = "unstemmed"
-ANALYSES = ("en", *sorted(set(languages.STEMMED) - {"en"}), UNSTEMMED)
+# Each video's text is analysed in its language (pipeline/search/analyses.py): every Snowball stemmer Tantivy has.
+ANALYSES = analyses()
 # A document whose language is unknown (no speech) is filed under this value of the `language` field.
 NO_LANGUAGE = "und"
 WRITER_HEAP_BYTES = 64 * 1024 * 1024
 # Each index has one writer at a time (a lock file): concurrent pipeline runs wait their turn.
 WRITER_WAIT_SECONDS = 60.0
-
-
-def analysis_of(language: str | None) -> str:
-    """Which copy of the text fields a video in `language` is indexed in (and searched through)."""
-    code = languages.analysis_language(language)
-    return code if code in languages.STEMMED else UNSTEMMED
-
-
-def field_name(field: str, analysis: str) -> str:
-    return field if analysis == "en" else f"{field}_{analysis}"
 
 
 def _tokenizer(analysis: str) -> str:
