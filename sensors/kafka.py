@@ -33,7 +33,7 @@ from pipeline.db.videos import existing_video_ids, video_titles
 from pipeline.events import VIDEO_UPLOADED
 from resources.database import DatabaseResource
 from resources.pipeline_settings import PipelineSettingsResource
-from sensors.runs import known_videos, new_video_runs
+from sensors.runs import new_video_runs
 
 if TYPE_CHECKING:
     from pipeline.messaging.consumer import ConsumedEvent, RejectedRecord
@@ -112,7 +112,7 @@ def kafka_upload_sensor(
     if len(fresh) < len(ready):
         context.log.info("skipped %d redelivered event(s)", len(ready) - len(fresh))
     advanced = KafkaCursor(poll.offsets, retrying).serialize()
-    return new_video_runs(known_videos(context.instance), fresh, titles, trigger="kafka", cursor=advanced)
+    return new_video_runs(context.instance, fresh, titles, trigger="kafka", cursor=advanced)
 
 
 def _triage(

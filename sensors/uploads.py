@@ -4,7 +4,8 @@ Upload keys start with their completion time (pipeline.keys.upload_key), so
 listing in key order follows arrival order and the cursor is the newest key
 seen. Each tick re-lists a short grace window behind the cursor, because an
 upload whose timestamp was taken first can land a moment after a later one;
-ids already known as partitions are dropped, so nothing is requested twice.
+ids already known as partitions are dropped, so nothing is requested twice. Dagster is asked about
+the listed ids only: a tick costs what it lists, whatever the number of videos already processed.
 
 A tick that finds nothing new waits for the next upload (UPLOAD_SENSOR_WAIT_SECONDS, where the store can
 tell that its listing changed), as the Kafka sensor waits in its poll: an upload that lands meanwhile gets
@@ -13,7 +14,7 @@ its run from that tick within ~0.1 s, instead of from the next tick, a second or
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +35,8 @@ WATCH_POLL_SECONDS = 0.05  # a stat of the uploads directory: nothing to speak o
 # uploads inside the grace window, and each page lists the local store's directory once.
 LIST_PAGE = 5000
 _TS_FORMAT = "%Y%m%dT%H%M%S%fZ"
+# Which of the given video ids are `videos` partitions already (sensors.runs.known_videos).
+KnownVideos = Callable[[Iterable[int]], Set[str]]
 
 
 @dataclass(frozen=True)
@@ -59,18 +62,20 @@ class UploadCursor:
         return UPLOADS_PREFIX + (seen - GRACE).strftime(_TS_FORMAT)
 
 
-def scan_uploads(store: ObjectStore, cursor: UploadCursor, known: set[str], batch_size: int) -> tuple[list[int], UploadCursor]:
-    """Up to `batch_size` new video ids after the cursor, and the advanced cursor."""
+def scan_uploads(store: ObjectStore, cursor: UploadCursor, known: KnownVideos, batch_size: int) -> tuple[list[int], UploadCursor]:
+    """Up to `batch_size` new video ids after the cursor, and the advanced cursor. `known` is asked, once per
+    listed page, which of the page's ids are partitions already."""
     found: list[int] = []
-    seen: set[str] = set()  # the grace window can list an upload again within one scan
+    seen: set[int] = set()  # the grace window can list an upload again within one scan
     last_key, start_after = cursor.last_key, cursor.list_from()
     while len(found) < batch_size:
         page = store.list(UPLOADS_PREFIX, start_after=start_after, limit=LIST_PAGE)
-        for obj in page:
-            vid = video_id_from_upload_key(obj.key)
-            if vid is not None and str(vid) not in known and str(vid) not in seen:
+        ids = [video_id_from_upload_key(obj.key) for obj in page]
+        taken = known(v for v in ids if v is not None)
+        for obj, vid in zip(page, ids, strict=True):
+            if vid is not None and str(vid) not in taken and vid not in seen:
                 found.append(vid)
-                seen.add(str(vid))
+                seen.add(vid)
             if last_key is None or obj.key > last_key:
                 last_key = obj.key
             if len(found) >= batch_size:
@@ -82,21 +87,20 @@ def scan_uploads(store: ObjectStore, cursor: UploadCursor, known: set[str], batc
 
 
 def scan_or_wait(
-    store: ObjectStore, cursor: UploadCursor, known_now: Callable[[], set[str]], batch_size: int, wait_seconds: float
-) -> tuple[list[int], UploadCursor, set[str]]:
+    store: ObjectStore, cursor: UploadCursor, known: KnownVideos, batch_size: int, wait_seconds: float
+) -> tuple[list[int], UploadCursor]:
     """`scan_uploads`; when nothing is new, scan again each time the store's listing changes, for up to
-    `wait_seconds` (at once where the store cannot tell). Each scan asks `known_now` for the partitions Dagster
-    has (another trigger may add one while this waits); returns the new ids, the cursor and the last answer."""
+    `wait_seconds` (at once where the store cannot tell). Each scan asks `known` afresh (another trigger may
+    add a partition while this waits); returns the new ids and the cursor."""
     version = store.listing_version(UPLOADS_PREFIX)  # before the scan: an upload landing during it is not missed
-    known = known_now()
     found, cursor = scan_uploads(store, cursor, known, batch_size)
     deadline = time.monotonic() + wait_seconds
     while not found and version is not None and time.monotonic() < deadline:
         time.sleep(WATCH_POLL_SECONDS)
         if (now := store.listing_version(UPLOADS_PREFIX)) != version:
-            version, known = now, known_now()
+            version = now
             found, cursor = scan_uploads(store, cursor, known, batch_size)
-    return found, cursor, known
+    return found, cursor
 
 
 @dg.sensor(
@@ -115,10 +119,10 @@ def upload_sensor(
     database: DatabaseResource,
     pipeline_settings: PipelineSettingsResource,
 ) -> dg.SensorResult:
-    video_ids, advanced, known = scan_or_wait(
+    video_ids, advanced = scan_or_wait(
         object_store.get_store(),
         UploadCursor.parse(context.cursor),
-        lambda: known_videos(context.instance),
+        lambda ids: known_videos(context.instance, ids),
         pipeline_settings.sensor_batch_size,
         pipeline_settings.upload_sensor_wait_seconds,
     )
@@ -132,4 +136,4 @@ def upload_sensor(
                 "uploads without a video in the app database (deleted, or never registered), no run: %s",
                 ", ".join(map(str, unknown[:20])),
             )
-    return new_video_runs(known, video_ids, titles, trigger="object-store", cursor=advanced.serialize())
+    return new_video_runs(context.instance, video_ids, titles, trigger="object-store", cursor=advanced.serialize())

@@ -18,7 +18,8 @@ from pipeline.storage.local import LocalObjectStore
 from resources.database import DatabaseResource
 from resources.object_store import ObjectStoreResource
 from resources.pipeline_settings import PipelineSettingsResource
-from sensors.uploads import GRACE, UploadCursor, scan_or_wait, scan_uploads, upload_sensor
+from sensors.runs import known_videos
+from sensors.uploads import GRACE, KnownVideos, UploadCursor, scan_or_wait, scan_uploads, upload_sensor
 
 NO_WAIT = PipelineSettingsResource(upload_sensor_wait_seconds=0)  # ticks return at once, as on S3
 VIDEOS = 1000
@@ -59,6 +60,11 @@ def _evaluate(
         resources={"object_store": _resource_for(store), "database": _app_database[0], "pipeline_settings": settings or NO_WAIT},
     )
     return upload_sensor(context)
+
+
+def _knowing(*partitions: int) -> KnownVideos:
+    """A stand-in for Dagster's answer: these video ids are partitions already."""
+    return lambda ids: {str(v) for v in ids} & {str(p) for p in partitions}
 
 
 def _apply(instance: dg.DagsterInstance, result: dg.SensorResult) -> None:
@@ -138,7 +144,7 @@ def test_an_upload_that_lands_late_within_the_grace_window_is_not_missed(store):
 def test_objects_that_are_not_uploads_are_ignored(store):
     store.put_bytes("uploads/readme.txt", b"x")
     store.put_bytes("videos/1/thumbnail.jpg", b"x")
-    found, cursor = scan_uploads(store, UploadCursor(), set(), batch_size=10)
+    found, cursor = scan_uploads(store, UploadCursor(), _knowing(), batch_size=10)
     assert found == [] and cursor.last_key == "uploads/readme.txt"
 
 
@@ -146,9 +152,9 @@ def test_scanning_pages_past_known_uploads_to_fill_a_batch(store):
     now = utcnow()
     for vid in range(1, 8):
         store.put_bytes(keys.upload_key(vid, "v.mp4", now + timedelta(milliseconds=vid)), b"x")
-    found, cursor = scan_uploads(store, UploadCursor(), {"1", "2", "3"}, batch_size=3)
+    found, cursor = scan_uploads(store, UploadCursor(), _knowing(1, 2, 3), batch_size=3)
     assert found == [4, 5, 6]
-    rest, _ = scan_uploads(store, cursor, {"1", "2", "3", "4", "5", "6"}, batch_size=3)
+    rest, _ = scan_uploads(store, cursor, _knowing(1, 2, 3, 4, 5, 6), batch_size=3)
     assert rest == [7]
 
 
@@ -184,7 +190,7 @@ def test_a_waiting_tick_does_not_take_a_partial_write_for_an_upload(tmp_path):
     waker = threading.Timer(0.3, partial.write_bytes, args=(b"half",))
     waker.start()
     began = time.monotonic()
-    found, _, _ = scan_or_wait(store, UploadCursor(), set, batch_size=10, wait_seconds=1.5)
+    found, _ = scan_or_wait(store, UploadCursor(), _knowing(), batch_size=10, wait_seconds=1.5)
     waker.join()
     assert found == [] and time.monotonic() - began >= 1.5  # nothing found: it waited on to the end
 
@@ -192,7 +198,7 @@ def test_a_waiting_tick_does_not_take_a_partial_write_for_an_upload(tmp_path):
 def test_a_tick_waits_only_where_the_store_can_tell_that_its_listing_changed(s3_store):
     assert s3_store.listing_version("uploads/") is None
     began = time.monotonic()
-    found, _, _ = scan_or_wait(s3_store, UploadCursor(), set, batch_size=10, wait_seconds=30)
+    found, _ = scan_or_wait(s3_store, UploadCursor(), _knowing(), batch_size=10, wait_seconds=30)
     assert found == [] and time.monotonic() - began < 15  # listed once and returned: S3's ticks follow the interval
 
 
@@ -226,3 +232,10 @@ def test_a_waiting_tick_does_not_request_an_upload_another_trigger_took_meanwhil
         tick = _evaluate(instance, store, first.cursor, PipelineSettingsResource(upload_sensor_wait_seconds=3))
         other.join()
     assert tick.run_requests == [] and not tick.dynamic_partitions_requests
+
+
+def test_dagster_is_asked_only_about_the_listed_ids():
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("videos", ["1", "2", "3"])
+        assert known_videos(instance, [3, 9, 3]) == {"3"}
+        assert known_videos(instance, []) == set()
