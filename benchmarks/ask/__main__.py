@@ -39,7 +39,7 @@ from sqlalchemy import select
 from benchmarks.ask.facts import Fact, Question, invented_names, plant, questions
 from benchmarks.search_scale.__main__ import Loaded, load, load_average, percentile
 from benchmarks.search_scale.corpus import Vocabulary, documents
-from pipeline.ask.answers import MAX_CITATIONS, NOT_FOUND, Asker, Citation, assembled, extractive_claims
+from pipeline.ask.answers import MAX_CITATIONS, NOT_FOUND, Asker, Citation, answering, assembled, extractive_claims
 from pipeline.ask.evidence import Evidence, EvidenceFinder, Scope
 from pipeline.corpus import video_line
 from pipeline.embeddings import WordLlamaEmbedder
@@ -83,7 +83,8 @@ def judged(asked: list[Question], evidence: list[list[Evidence]], threshold: flo
 
 def chosen_threshold(asked: list[Question], evidence: list[list[Evidence]]) -> tuple[float, dict[str, float]]:
     """The threshold with the best balanced accuracy on these questions (the lowest such, on a tie)."""
-    candidates = sorted({round(found[0].score, 4) for found in evidence if found} | {0.0})
+    # Where a question's answer changes: the score of its best evidence that may answer.
+    candidates = sorted({round(usable[0].score, 4) for usable in (answering(found, 0.0) for found in evidence) if usable} | {0.0})
     best, best_figures, best_balance = 0.0, judged(asked, evidence, 0.0), -1.0
     for threshold in candidates:
         figures = judged(asked, evidence, threshold)

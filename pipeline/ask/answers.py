@@ -1,9 +1,9 @@
 """Answers from what was said: every claim cites the second its words are spoken, or the answer declines.
 
 Two answerers share the evidence (pipeline/ask/evidence.py) and the decline rule
-(`answering`: only a sentence that says the names the question asks about can
-answer it, and none does that scores `min_score` or more: "not found in the
-archive"):
+(`answering`: only a sentence that says the names the question asks about, and
+at least half of what it asks beyond them (pipeline/ask/focus.py), can answer it,
+and none does that scores `min_score` or more: "not found in the archive"):
 
 - the embedded default needs no model: it answers with the best sentences
   themselves, each cited (a further one only when it scores nearly as well as
@@ -37,6 +37,8 @@ from pipeline.search.terms import query_terms
 NOT_FOUND = "not found in the archive"
 UNSUPPORTED = "the model's claims are not supported by what was said"
 MAX_CITATIONS = 3
+# A sentence answers only if it says at least this share of what the question asks beyond its subject.
+MIN_FOCUS = 0.5
 # A further sentence is cited only when it scores at least this share of the best one's score.
 NEARLY_AS_GOOD = 0.9
 # Sources a chat model is given.
@@ -114,9 +116,9 @@ def cite(evidence: Evidence, quote: str | None = None) -> Citation:
 
 
 def answering(evidence: Sequence[Evidence], min_score: float) -> list[Evidence]:
-    """The evidence that may answer, best first: sentences that say the names the question asks about and score
-    at least `min_score`."""
-    return [e for e in evidence if e.says_names and e.score >= min_score]
+    """The evidence that may answer, best first: sentences that say the names the question asks about and enough
+    of what it asks about them, and score at least `min_score`."""
+    return [e for e in evidence if e.says_names and e.focus >= MIN_FOCUS and e.score >= min_score]
 
 
 def extractive_claims(evidence: Sequence[Evidence], min_score: float) -> list[Claim]:

@@ -17,6 +17,10 @@ their words) are then scored one by one:
   Vorlane festival take place?"). A sentence about another name is no answer,
   however many other words it shares (a question about a name no video says
   finds only such sentences);
+- `focus`: the share of what the question asks beyond its subject that the
+  sentence says (pipeline/ask/focus.py): a sentence about the right name that
+  says nothing of what is asked ("How long is the Kestrel bridge?" of "The
+  Kestrel bridge was painted green") is no answer either;
 
 and `score` is the mean of coverage and similarity. Only sentences that say a
 question word, or sit in a passage found by meaning, are embedded.
@@ -33,6 +37,7 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import Engine, select
 
+from pipeline.ask.focus import CLOSE, asked, focus, subject_words
 from pipeline.db.models import Video, VideoPassage
 from pipeline.embeddings import Embedder
 from pipeline.passages import TRANSCRIPT
@@ -78,6 +83,7 @@ class Evidence:
     coverage: float
     similarity: float
     says_names: bool = True
+    focus: float = 1.0  # the share of what the question asks beyond its subject that the sentence says
 
     @property
     def score(self) -> float:
@@ -186,20 +192,57 @@ class EvidenceFinder:
         total = sum(weights.values()) or 1.0
         names = name_terms(question)
         candidates = []
+        subjects: list[frozenset[str]] = []
         for video_id, timed in sentences.items():
             opens = by_meaning.get(video_id)
             for passage_start, passage_end, sentence in timed:
                 found = said_terms(sentence.text.split(), terms)
                 said = sum(weights[term] for term in found)
                 if said or (opens is not None and passage_start <= opens <= passage_end):
-                    candidates.append(Evidence(video_id, titles.get(video_id, ""), sentence, said / total, 0.0, names <= found))
+                    says_names = names <= found
+                    candidates.append(Evidence(video_id, titles.get(video_id, ""), sentence, said / total, 0.0, says_names))
+                    anchors = (names or _rarest(found, weights)) if says_names else set()
+                    subjects.append(frozenset(subject_words(question, sentence.text, anchors)))
         if not candidates:
             return []
         embedder = self.sentence_embedder()
         vectors = embedder.embed([question, *(e.sentence.text for e in candidates)])
         similarities = vectors[1:] @ np.asarray(vectors[0], dtype=np.float32)
-        scored = [replace(e, similarity=float(s)) for e, s in zip(candidates, similarities, strict=True)]
+        focused = _focused(question, candidates, subjects, embedder)
+        scored = [replace(e, similarity=float(s), focus=f) for e, s, f in zip(candidates, similarities, focused, strict=True)]
         return sorted(scored, key=lambda e: (-e.score, e.video_id, e.sentence.start))
+
+
+def _rarest(found: set[str], weights: dict[str, float]) -> set[str]:
+    """The rarest of the question's words a sentence says: its subject when the question names none."""
+    if not found:
+        return set()
+    rarest = max(weights[term] for term in found)
+    return {term for term in found if weights[term] >= rarest}
+
+
+def _focused(
+    question: str, candidates: Sequence[Evidence], subjects: Sequence[frozenset[str]], embedder: Embedder
+) -> list[float]:
+    """Each candidate's `focus` (a sentence that does not say every name cannot answer: not weighed)."""
+    items = {subject: asked(question, subject) for subject in set(subjects)}
+    wanted = sorted({item.to_be_said for listed in items.values() for item in listed if item.to_be_said})
+    own_words = [
+        [word for word in query_terms(e.sentence.text) if not said_terms([word], subject)] if e.says_names else []
+        for e, subject in zip(candidates, subjects, strict=True)
+    ]
+    spoken = sorted({word for words in own_words for word in words})
+    close_pairs: set[tuple[str, str]] = set()
+    if wanted and spoken:
+        vectors = embedder.embed([*wanted, *spoken])
+        similar = np.asarray(vectors[: len(wanted)]) @ np.asarray(vectors[len(wanted) :]).T
+        close_pairs = {(wanted[i], spoken[j]) for i, j in zip(*np.nonzero(similar >= CLOSE), strict=True)}
+    return [
+        focus(items[subject], e.sentence.text, {w for w in wanted for word in words if (w, word) in close_pairs})
+        if e.says_names
+        else 0.0
+        for e, subject, words in zip(candidates, subjects, own_words, strict=True)
+    ]
 
 
 def name_terms(question: str) -> set[str]:

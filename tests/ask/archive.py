@@ -5,14 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, update
 
+from pipeline.ask import Asker, EvidenceFinder
 from pipeline.corpus import load_videos
 from pipeline.db.models import Video, VideoStatus
-from pipeline.embeddings import Embedder
+from pipeline.db.session import make_engine, migrate
+from pipeline.embeddings import Embedder, WordLlamaEmbedder
 from pipeline.search.base import SearchDocument, SearchIndex
-from pipeline.search.vectors import VectorIndex
+from pipeline.search.factory import search_index_for
+from pipeline.search.hybrid import HybridSearch
+from pipeline.search.moments import MomentFinder
+from pipeline.search.vectors import SqlVectorIndex, VectorIndex
+from pipeline.settings import Settings
 from pipeline.text import TimedSegment
 
 FILLER = (
@@ -80,3 +87,26 @@ def load(
             with engine.begin() as conn:
                 conn.execute(update(Video).where(Video.id == document.video_id).values(status=VideoStatus.TRANSCRIBING.value))
             index.upsert(replace(document, status=VideoStatus.TRANSCRIBING.value))
+
+
+@dataclass
+class Archive:
+    asker: Asker
+    said: dict[str, Said]  # each fact, where it is said
+    embedder: WordLlamaEmbedder
+
+
+def loaded_archive(directory: Path, videos: list[tuple[SearchDocument, list[Said]]], processing: tuple[int, ...] = ()) -> Archive:
+    """The videos loaded into a new SQLite app database under `directory` (its own text index and passage
+    vectors), asked as the API asks by default (the embedded answerer at the shipped `ASK_MIN_SCORE`)."""
+    directory.mkdir()
+    url = f"sqlite:///{directory / 'app.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    index = search_index_for("database", engine)
+    vectors = SqlVectorIndex(engine)
+    embedder = WordLlamaEmbedder()
+    load([document for document, _ in videos], engine, index, vectors, embedder, processing=processing)
+    search = HybridSearch(index, vectors, lambda: embedder, moments=MomentFinder(engine))
+    said = {s.sentence: s for _, facts in videos for s in facts}
+    return Archive(Asker(EvidenceFinder(search, engine, lambda: embedder), Settings().ask.min_score), said, embedder)

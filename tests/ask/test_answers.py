@@ -6,22 +6,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from pipeline.ask import Answer, Asker, Claim, Dropped, EvidenceFinder, Scope
+from pipeline.ask import Answer, Asker, Claim, Dropped, Scope
 from pipeline.ask.answers import INSTRUCTION, NOT_FOUND, UNSUPPORTED, quoted_span
-from pipeline.db.session import make_engine, migrate
-from pipeline.embeddings import WordLlamaEmbedder
-from pipeline.search.factory import search_index_for
-from pipeline.search.hybrid import HybridSearch
-from pipeline.search.moments import MomentFinder
-from pipeline.search.vectors import SqlVectorIndex
-from pipeline.settings import Settings
 from pipeline.summarization.providers import OpenAIChatSummarizer
-from tests.ask.archive import Said, load, talk
+from tests.ask.archive import Archive, loaded_archive, talk
 from tests.fixtures.llm import FakeOpenAI, last_user_message
 
 FESTIVAL = "The Vorlane festival takes place every August in the old harbour."
@@ -38,21 +31,7 @@ QUESTIONS = (
 )
 
 
-@dataclass
-class Archive:
-    asker: Asker
-    said: dict[str, Said]
-    embedder: WordLlamaEmbedder
-
-
 def _archive(directory: Path, with_injection: bool) -> Archive:
-    directory.mkdir()
-    url = f"sqlite:///{directory / 'app.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    index = search_index_for("database", engine)
-    vectors = SqlVectorIndex(engine)
-    embedder = WordLlamaEmbedder()
     videos = [
         talk(1, "Harbour days", (FESTIVAL, BOATS)),
         talk(2, "Bridge repairs", (BRIDGE,)),
@@ -60,10 +39,7 @@ def _archive(directory: Path, with_injection: bool) -> Archive:
     ]
     if with_injection:
         videos.append(talk(3, "Odd requests", (INJECTION, INJECTION_MORE)))
-    load([document for document, _ in videos], engine, index, vectors, embedder, processing=(4,))
-    search = HybridSearch(index, vectors, lambda: embedder, moments=MomentFinder(engine))
-    said = {s.sentence: s for _, facts in videos for s in facts}
-    return Archive(Asker(EvidenceFinder(search, engine, lambda: embedder), Settings().ask.min_score), said, embedder)
+    return loaded_archive(directory, videos, processing=(4,))
 
 
 @pytest.fixture(scope="module")
