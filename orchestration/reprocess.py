@@ -11,9 +11,10 @@ too slow for tens of thousands of videos, so the scan runs in two steps:
    one Dagster would compute today from its code version and its parents'
    current data versions (Dagster's own `compute_logical_data_version`), or,
    for an asset without a code version, one whose parent was materialized after it.
-2. Candidates whose latest materialization recorded an older code version are
-   stale for that reason (read from the provenance Dagster stored with the event,
-   exactly as the resolver reads it); the other candidates go to the resolver.
+2. Candidates whose data version is what an older code version gives from today's
+   inputs are stale for that reason alone (the old code version read once from the
+   provenance Dagster stored with an event, exactly as the resolver reads it); the
+   other candidates go to the resolver.
 
 A fresh (asset, partition) never becomes a candidate, so on a current
 installation the scan is step 1 only.
@@ -21,11 +22,14 @@ installation the scan is step 1 only.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import dagster as dg
 
@@ -49,8 +53,7 @@ _MAX_OLD_CODE_VERSIONS = 8
 _CODE_CHANGED = ("has a new code version",)
 
 
-@dataclass(frozen=True)
-class StaleAsset:
+class StaleAsset(NamedTuple):  # a tuple: hundreds of thousands are made after a model change
     partition: str
     asset: str
     reasons: tuple[str, ...]
@@ -65,8 +68,8 @@ class StaleScan:
 
     @property
     def partitions(self) -> list[str]:
-        """The stale partitions, in numeric order."""
-        return sorted({s.partition for s in self.stale}, key=_partition_order)
+        """The stale partitions, in numeric order (the order of `stale`)."""
+        return list(dict.fromkeys(s.partition for s in self.stale))
 
     def by_partition(self) -> dict[str, list[StaleAsset]]:
         grouped: dict[str, list[StaleAsset]] = defaultdict(list)
@@ -124,67 +127,100 @@ class _Latest:
         return self._versions[key]
 
 
-def _expected_version(code_version: str, parents: list[tuple[dg.AssetKey, dict[str, str]]], partition: str) -> str | None:
-    """The data version Dagster would record for this partition from `code_version` and the parents'
-    current data versions; None when a parent has none.
-
-    This is Dagster's `compute_logical_data_version` (SHA-256 of the code version and the input
-    data versions in key order), without its per-call argument checks, which cost more than
-    the hash at 50,000 partitions; tests/pipeline/test_reprocess.py holds the two equal.
-    """
-    values = [code_version]
-    for _parent, versions in parents:  # sorted by str(key), as Dagster orders them
+def _input_versions(parents: list[dict[str, str]], partition: str) -> str | None:
+    """The parents' current data versions of the partition, joined in Dagster's order (parents sorted by key);
+    None when a parent has none."""
+    values = []
+    for versions in parents:
         value = versions.get(partition)
         if value is None:
             return None
         values.append(value)
-    return hashlib.sha256("".join(values).encode()).hexdigest()
+    return "".join(values)
 
 
-def _parent_versions(asset_graph: AssetGraph, key: dg.AssetKey, latest: _Latest) -> list[tuple[dg.AssetKey, dict[str, str]]]:
-    return [(parent, latest.versions(parent)) for parent in sorted(asset_graph.get(key).parent_keys, key=str)]
+def _data_version(code_version: str, inputs: str) -> str:
+    """The data version Dagster records for a materialization by `code_version` from these input data versions
+    (`_input_versions`).
+
+    This is Dagster's `compute_logical_data_version` (SHA-256 of the code version and the input data versions
+    in key order), without its per-call argument checks, which cost more than the hash at 50,000 partitions;
+    tests/pipeline/test_reprocess.py holds the two equal.
+    """
+    return hashlib.sha256((code_version + inputs).encode()).hexdigest()
 
 
-def _candidates(asset_graph: AssetGraph, key: dg.AssetKey, partitions: Iterable[str], latest: _Latest) -> list[str]:
-    """Partitions where `key` may be stale (a superset of the stale ones; see the module docstring)."""
-    node = asset_graph.get(key)
-    if node.code_version is None:
-        own_ids = latest.ids(key)
-        parent_ids = [latest.ids(parent) for parent in sorted(node.parent_keys, key=str)]
-        return [p for p in partitions if p in own_ids and any(ids.get(p, 0) > own_ids[p] for ids in parent_ids)]
-    # Every materialization of an asset with a code version records a data version.
-    own_versions, parents = latest.versions(key), _parent_versions(asset_graph, key, latest)
-    return [p for p in partitions if p in own_versions and own_versions[p] != _expected_version(node.code_version, parents, p)]
+def _parent_versions(asset_graph: AssetGraph, key: dg.AssetKey, latest: _Latest) -> list[dict[str, str]]:
+    return [latest.versions(parent) for parent in sorted(asset_graph.get(key).parent_keys, key=str)]
 
 
-def _code_changed_only(
-    instance: dg.DagsterInstance, asset_graph: AssetGraph, key: dg.AssetKey, candidates: list[str], latest: _Latest
-) -> set[str]:
-    """The candidates whose only stale cause is a new code version.
+def _newer_parents(asset_graph: AssetGraph, key: dg.AssetKey, partitions: Iterable[str], latest: _Latest) -> list[str]:
+    """For an asset without a code version: the partitions a parent was materialized after (candidates for the
+    resolver). Without parents it is never stale, and nothing is read."""
+    parents = sorted(asset_graph.get(key).parent_keys, key=str)
+    if not parents:
+        return []
+    own_ids = latest.ids(key)
+    parent_ids = [latest.ids(parent) for parent in parents]
+    return [p for p in partitions if p in own_ids and any(ids.get(p, 0) > own_ids[p] for ids in parent_ids)]
 
-    A model change leaves thousands of partitions made by one and the same old code
-    version. One materialization's provenance names it; a partition whose data version is
-    exactly what that old code version and its parents' current data versions give was made
-    by that code from today's inputs, so only its code version changed (up to a SHA-256
-    collision). The rest go to Dagster's resolver.
+
+def _by_data_version(
+    instance: dg.DagsterInstance, asset_graph: AssetGraph, key: dg.AssetKey, partitions: Iterable[str], latest: _Latest
+) -> tuple[list[str], list[str]]:
+    """For an asset with a code version: the partitions stale only because its code version changed, and the
+    other partitions whose data version is not the one Dagster would compute today (candidates for the resolver).
+
+    A partition whose data version is exactly what some code version gives from its parents' current data
+    versions was made by that code from today's inputs (up to a SHA-256 collision): fresh if that is the
+    current code version, stale for a new code version alone if it is an older one. A model change leaves
+    thousands of partitions made by one and the same old code version; one materialization's provenance names
+    it. The code version that matched last is tried first, so each partition costs one hash in the common
+    cases (nothing changed; everything made by the same old version).
     """
     current = asset_graph.get(key).code_version
-    parents = _parent_versions(asset_graph, key, latest)
-    own_versions = latest.versions(key)
-    known: list[str] = []  # old code versions seen so far
-    found: set[str] = set()
-    for p in candidates:
-        if any(own_versions.get(p) == _expected_version(c, parents, p) for c in known):
-            found.add(p)
+    assert current is not None
+    own_versions, parents = latest.versions(key), _parent_versions(asset_graph, key, latest)
+    tried = [current]  # code versions seen, the last one to match first
+    code_only: list[str] = []
+    others: list[str] = []
+    for p in partitions:
+        own = own_versions.get(p)
+        if own is None:
+            continue  # never materialized: missing, not stale
+        inputs = _input_versions(parents, p)
+        if inputs is None:
+            others.append(p)
             continue
-        if len(known) >= _MAX_OLD_CODE_VERSIONS:
+        matched = next((v for v in tried if _data_version(v, inputs) == own), None)
+        if matched is None and len(tried) <= _MAX_OLD_CODE_VERSIONS:
+            recorded = recorded_code_version(instance, key, p)
+            if recorded is not None and recorded not in tried:
+                tried.append(recorded)
+                if _data_version(recorded, inputs) == own:
+                    matched = recorded
+        if matched is None:
+            others.append(p)
             continue
-        recorded = recorded_code_version(instance, key, p)
-        if recorded is not None and recorded != current and recorded not in known:
-            known.append(recorded)
-            if own_versions.get(p) == _expected_version(recorded, parents, p):
-                found.add(p)
-    return found
+        if matched != current:
+            code_only.append(p)
+        if matched != tried[0]:
+            tried.remove(matched)
+            tried.insert(0, matched)
+    return code_only, others
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """For a bulk pass that builds millions of objects and no reference cycles: the cycle collector, run again
+    every few hundred new objects, would walk the whole growing heap each time for nothing."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def scan_stale(
@@ -194,32 +230,41 @@ def scan_stale(
     partitions: Sequence[str] | None = None,
 ) -> StaleScan:
     """Every stale (asset, partition) among `asset_keys` (default: every per-video asset) and `partitions`
-    (default: every video), with the reasons Dagster gives."""
+    (default: every video), with the reasons Dagster gives, in partition order."""
+    with _cycle_collector_paused():
+        return _scan_stale(instance, asset_graph, asset_keys, partitions)
+
+
+def _scan_stale(
+    instance: dg.DagsterInstance,
+    asset_graph: AssetGraph,
+    asset_keys: Sequence[dg.AssetKey] | None,
+    partitions: Sequence[str] | None,
+) -> StaleScan:
     started = time.perf_counter()
     keys = list(asset_keys) if asset_keys is not None else select_assets(asset_graph, None)
     wanted = list(partitions) if partitions is not None else list(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
     latest = _Latest(instance)
     causes_of = StaleCauses(instance, asset_graph)
-    stale: list[StaleAsset] = []
+    reasons_by_asset: dict[str, dict[str, tuple[str, ...]]] = {}  # asset -> partition -> why it is stale
     for key in keys:
-        name = key.to_user_string()
-        candidates = _candidates(asset_graph, key, wanted, latest)
-        if not candidates:
-            continue
-        code_only = (
-            _code_changed_only(instance, asset_graph, key, candidates, latest)
-            if asset_graph.get(key).code_version is not None
-            else set()
-        )
-        for p in candidates:
-            if p in code_only:
-                stale.append(StaleAsset(p, name, _CODE_CHANGED))
-                continue
-            causes = causes_of(key, p)
-            if causes:
-                stale.append(StaleAsset(p, name, tuple(causes)))
-    order = {k.to_user_string(): i for i, k in enumerate(keys)}
-    stale.sort(key=lambda s: (_partition_order(s.partition), order[s.asset]))
+        if asset_graph.get(key).code_version is None:
+            code_only, others = [], _newer_parents(asset_graph, key, wanted, latest)
+        else:
+            code_only, others = _by_data_version(instance, asset_graph, key, wanted, latest)
+        reasons = dict.fromkeys(code_only, _CODE_CHANGED)
+        for p in others:
+            if causes := causes_of(key, p):
+                reasons[p] = tuple(causes)
+        if reasons:
+            reasons_by_asset[key.to_user_string()] = reasons
+    # Ordered by merging, not sorting: sorting every stale pair cost more than finding them.
+    stale = [
+        StaleAsset(p, asset, why)
+        for p in sorted(wanted, key=_partition_order)
+        for asset, reasons in reasons_by_asset.items()
+        if (why := reasons.get(p))
+    ]
     return StaleScan(len(wanted), tuple(k.to_user_string() for k in keys), stale, time.perf_counter() - started)
 
 

@@ -143,12 +143,13 @@ def test_reprocess_stale_lists_then_backfills_exactly_the_stale_videos(platform,
 def test_the_scan_computes_data_versions_exactly_as_dagster_does():
     from dagster._core.definitions.data_version import DataVersion, compute_logical_data_version
 
-    from orchestration.reprocess import _expected_version
+    from orchestration.reprocess import _data_version, _input_versions
 
     parents = {dg.AssetKey("video_variants"): {"7": "b" * 64}, dg.AssetKey("source_video"): {"7": "a" * 64}}
-    ordered = sorted(parents.items(), key=lambda item: str(item[0]))
+    ordered = [versions for _, versions in sorted(parents.items(), key=lambda item: str(item[0]))]
     expected = compute_logical_data_version(
         "faster-whisper:tiny.en:int8:beam1", {k: DataVersion(v["7"]) for k, v in parents.items()}
     )
-    assert _expected_version("faster-whisper:tiny.en:int8:beam1", ordered, "7") == expected.value
-    assert _expected_version("faster-whisper:tiny.en:int8:beam1", ordered, "8") is None
+    inputs = _input_versions(ordered, "7")
+    assert inputs is not None and _data_version("faster-whisper:tiny.en:int8:beam1", inputs) == expected.value
+    assert _input_versions(ordered, "8") is None
