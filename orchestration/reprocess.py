@@ -50,7 +50,7 @@ REPROCESS_TAG = "videoai/reprocess"
 _MATERIALIZATION = dg.DagsterEventType.ASSET_MATERIALIZATION
 # Old code versions to learn from provenance per asset before leaving the rest to the resolver.
 _MAX_OLD_CODE_VERSIONS = 8
-_CODE_CHANGED = ("has a new code version",)
+_CODE_CHANGED: tuple[str, ...] = ("has a new code version",)
 
 
 class StaleAsset(NamedTuple):  # a tuple: hundreds of thousands are made after a model change
@@ -248,11 +248,12 @@ def _scan_stale(
     causes_of = StaleCauses(instance, asset_graph)
     reasons_by_asset: dict[str, dict[str, tuple[str, ...]]] = {}  # asset -> partition -> why it is stale
     for key in keys:
+        code_only: list[str] = []
         if asset_graph.get(key).code_version is None:
-            code_only, others = [], _newer_parents(asset_graph, key, wanted, latest)
+            others = _newer_parents(asset_graph, key, wanted, latest)
         else:
             code_only, others = _by_data_version(instance, asset_graph, key, wanted, latest)
-        reasons = dict.fromkeys(code_only, _CODE_CHANGED)
+        reasons: dict[str, tuple[str, ...]] = dict.fromkeys(code_only, _CODE_CHANGED)
         for p in others:
             if causes := causes_of(key, p):
                 reasons[p] = tuple(causes)
