@@ -1,33 +1,20 @@
 """OpenSearch's side of search in each video's language, over HTTP: each video's words go to its language's fields
-(analysed by OpenSearch's language analyzers), a query is ranked per language, and an index made before languages
+(analysed by OpenSearch's language analyzers), a query is analysed each language's way, and an index made before languages
 is brought up to the new layout. Against OPENSEARCH_URL when it names a cluster, else the OpenSearch-compatible
 server the suite starts (osmem: it stems English, French, German, Spanish, Italian, Portuguese and Russian, and
 analyses the other languages' declared analyzers as `standard`; see README, "Videos in any language")."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from pipeline.search import SearchQuery
 from pipeline.search.analyses import field_name
 from pipeline.search.opensearch import ANALYSES, OpenSearchIndex, index_body
-from tests.fixtures.opensearch import OPENSEARCH_URL
-from tests.search.test_contract import ICELAND, video
+from tests.search.test_contract import ICELAND
 from tests.search.test_languages import FRENCH, SPANISH
 
 pytestmark = [pytest.mark.integration]
-
-# English videos where "lava" is rarer than "chocolate", so the one with "lava" in its title ranks first; Spanish
-# videos that say "lava" (the same letters, a Spanish word) would make it the commoner word if they were counted.
-LAVA_TITLE = video(41, "Lava fields", ["We drank hot chocolate by the road."])
-CHOCOLATE_TITLE = video(42, "Chocolate fields", ["We watched the lava by the road."])
-CHOCOLATE_ONLY = video(43, "Chocolate recipes", ["We baked a cake by the road."])
-SPANISH_LAVA = [
-    dataclasses.replace(video(50 + i, f"La lava del volcán {i}", ["La lava baja hacia el mar."] * (i + 1)), language="es")
-    for i in range(6)
-]
 
 
 def _scores(index: OpenSearchIndex, text: str, **filters: object) -> dict[int, float]:
@@ -45,20 +32,6 @@ def test_a_videos_words_are_stored_in_its_languages_fields_only(opensearch_searc
     assert {segment["text_fr"] for segment in stored["segments"]} == {s.text for s in FRENCH.segments}
     assert index.get(FRENCH.video_id) == FRENCH
     assert index.get(ICELAND.video_id) == ICELAND
-
-
-def test_another_languages_videos_leave_an_english_ranking_as_it_was(opensearch_search_index: OpenSearchIndex) -> None:
-    index = opensearch_search_index
-    index.bulk_upsert([LAVA_TITLE, CHOCOLATE_TITLE, CHOCOLATE_ONLY])
-    english = _scores(index, "lava chocolate")
-    assert list(english) == [LAVA_TITLE.video_id, CHOCOLATE_TITLE.video_id]
-    index.bulk_upsert(SPANISH_LAVA)
-    # The English videos are ranked by the English fields' term statistics, which the Spanish "lava" never enters.
-    for filters in ({}, {"language": "en"}):
-        ranked = _scores(index, "lava chocolate", **filters)
-        assert list(ranked) == list(english), filters
-        if OPENSEARCH_URL:  # Lucene's statistics are per field; osmem's count every document of the index
-            assert ranked == english
 
 
 def test_a_query_is_analysed_each_languages_way(opensearch_search_index: OpenSearchIndex) -> None:
