@@ -15,6 +15,7 @@ request per chapter. Chapters are also written as a WebVTT chapters track.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import Counter
@@ -24,6 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
+from pipeline.embeddings import embed_joined
 from pipeline.summarization.providers import OpenAIChatSummarizer, SummaryProvider, select_sentences
 from pipeline.summarization.text import content_words, split_sentences
 from pipeline.text import Chapter, TimedSegment
@@ -56,14 +58,20 @@ def boundary_similarities(segments: Sequence[TimedSegment], embed: Embed, window
     """Similarity across each segment start i (1..n-1) of the `window` seconds before and after it."""
     if len(segments) < 2:
         return np.zeros(0, dtype=np.float32)
+    starts = [s.start for s in segments]
+    in_order = starts == sorted(starts)
     lefts, rights = [], []
     for i in range(1, len(segments)):
-        t = segments[i].start
-        left = [s.text for s in segments[:i] if s.start >= t - window] or [segments[i - 1].text]
-        right = [s.text for s in segments[i:] if s.start < t + window] or [segments[i].text]
-        lefts.append(" ".join(left))
-        rights.append(" ".join(right))
-    vectors = embed(lefts + rights)
+        t = starts[i]
+        if in_order:
+            left: Sequence[int] = range(bisect.bisect_left(starts, t - window, 0, i), i)
+            right: Sequence[int] = range(i, bisect.bisect_left(starts, t + window, i))
+        else:
+            left = [j for j in range(i) if starts[j] >= t - window]
+            right = [j for j in range(i, len(segments)) if starts[j] < t + window]
+        lefts.append(left or [i - 1])
+        rights.append(right or [i])
+    vectors = embed_joined(embed, [s.text for s in segments], lefts + rights)
     return np.einsum("ij,ij->i", vectors[: len(lefts)], vectors[len(lefts) :])
 
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -138,6 +139,7 @@ def _load_batch(
 ) -> int:
     cut = [cut_passages(d.title, d.summary, d.segments, d.duration_seconds, embedder.embed)[0] for d in documents]
     embedded = embedder.embed([p.text for passages in cut for p in passages])
+    offsets = np.cumsum([0, *(len(passages) for passages in cut)])
     with Session(engine) as session, session.begin():
         _upsert(
             session,
@@ -170,23 +172,20 @@ def _load_batch(
             ],
             update=True,
         )
-        offset = 0
-        for document, passages in zip(documents, cut, strict=True):
-            save_passages(session, document.video_id, embedder.model_id, passages, embedded[offset : offset + len(passages)])
-            offset += len(passages)
+        for n, (document, passages) in enumerate(zip(documents, cut, strict=True)):
+            save_passages(session, document.video_id, embedder.model_id, passages, embedded[offsets[n] : offsets[n + 1]])
     index.bulk_upsert(documents)
     if vectors is not None:
-        offset = 0
-        for document, passages in zip(documents, cut, strict=True):
-            vectors.upsert(
-                document.video_id,
-                embedder.model_id,
-                [
+        vectors.bulk_upsert(
+            embedder.model_id,
+            {
+                document.video_id: [
                     PassageVector(p.kind, p.start, p.end, p.text, vector)
-                    for p, vector in zip(passages, embedded[offset : offset + len(passages)], strict=True)
-                ],
-            )
-            offset += len(passages)
+                    for p, vector in zip(passages, embedded[offsets[n] : offsets[n + 1]], strict=True)
+                ]
+                for n, (document, passages) in enumerate(zip(documents, cut, strict=True))
+            },
+        )
     return len(embedded)
 
 

@@ -11,73 +11,73 @@ rate within a segment). Sentences end where the summarizer's splitter says
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pipeline.summarization.text import split_sentences
-from pipeline.text import TimedSegment, TimedWord
+from pipeline.text import TimedSegment
 
 MAX_SENTENCE_SECONDS = 15.0
+# What `str.split()` splits into: runs of anything but whitespace.
+_WORD = re.compile(r"\S+")
 
 
-def _segment_words(segment: TimedSegment) -> list[TimedWord]:
-    """The segment's words with their times: its own, or else shares of its span by position in its text."""
-    if segment.words:
-        return list(segment.words)
-    tokens = segment.text.split()
-    if not tokens:
-        return []
-    span, length = segment.end - segment.start, max(len(segment.text), 1)
-    offsets, position = [], 0
-    for token in tokens:
-        position = segment.text.index(token, position)
-        offsets.append(position)
-        position += len(token)
-    starts = [segment.start + span * offset / length for offset in offsets]
-    return [
-        TimedWord(round(start, 3), round(end, 3), token)
-        for start, end, token in zip(starts, [*starts[1:], segment.end], tokens, strict=True)
-    ]
-
-
-def timed_words(segments: Sequence[TimedSegment]) -> list[TimedWord]:
-    """Every word of the transcript in order, each one whitespace-free, with when it is spoken."""
-    words = []
+def _timed_words(segments: Sequence[TimedSegment]) -> tuple[list[float], list[float], list[str]]:
+    """Every word of the transcript in order, each one whitespace-free, with when it is spoken: their
+    starts, ends and texts. A word's times are its own, or else shares of its segment's span by its
+    position in the segment's text."""
+    starts: list[float] = []
+    ends: list[float] = []
+    texts: list[str] = []
     for segment in segments:
-        for word in _segment_words(segment):
-            # A recogniser's word may hold a space ("Mr. Smith"); sentence splitting counts tokens.
-            words += [TimedWord(word.start, word.end, token) for token in word.text.split()]
-    return words
+        if segment.words:
+            for word in segment.words:
+                # A recogniser's word may hold a space ("Mr. Smith"); sentence splitting counts tokens.
+                tokens = word.text.split()
+                starts += [word.start] * len(tokens)
+                ends += [word.end] * len(tokens)
+                texts += tokens
+            continue
+        tokens = segment.text.split()
+        if not tokens:
+            continue
+        start, span, length = segment.start, segment.end - segment.start, max(len(segment.text), 1)
+        times = [round(start + span * word.start() / length, 3) for word in _WORD.finditer(segment.text)]
+        starts += times
+        times.append(round(segment.end, 3))
+        ends += times[1:]
+        texts += tokens
+    return starts, ends, texts
 
 
-def _spans(words: list[TimedWord]) -> Iterator[list[TimedWord]]:
-    """The words grouped by sentence (the splitter's sentences are runs of whole tokens)."""
+def _spans(texts: list[str]) -> Iterator[tuple[int, int]]:
+    """The words grouped by sentence, as (first, after last) indexes (the splitter's sentences are runs of whole tokens)."""
     position = 0
-    for sentence in split_sentences(" ".join(w.text for w in words)):
+    for sentence in split_sentences(" ".join(texts)):
         count = len(sentence.split())
-        yield words[position : position + count]
+        yield position, position + count
         position += count
-    if position < len(words):  # only if the splitter ever dropped a token: keep every word
-        yield words[position:]
+    if position < len(texts):  # only if the splitter ever dropped a token: keep every word
+        yield position, len(texts)
 
 
 def timed_sentences(segments: Sequence[TimedSegment], max_seconds: float = MAX_SENTENCE_SECONDS) -> list[TimedSegment]:
     """The transcript's sentences, each from its first word's start to its last word's end."""
+    starts, ends, texts = _timed_words(segments)
     sentences = []
-    for span in _spans(timed_words(segments)):
-        piece: list[TimedWord] = []
-        for word in span:
-            if piece and word.end - piece[0].start > max_seconds:
-                sentences.append(_sentence(piece))
-                piece = []
-            piece.append(word)
-        if piece:
-            sentences.append(_sentence(piece))
+    for first, stop in _spans(texts):
+        if max(ends[first:stop]) - starts[first] > max_seconds:  # cut where the sentence grows too long
+            for word in range(first + 1, stop):
+                if ends[word] - starts[first] > max_seconds:
+                    sentences.append(_sentence(starts, ends, texts, first, word))
+                    first = word
+        sentences.append(_sentence(starts, ends, texts, first, stop))
     return sentences
 
 
-def _sentence(words: Sequence[TimedWord]) -> TimedSegment:
-    return TimedSegment(words[0].start, max(words[-1].end, words[0].start), " ".join(w.text for w in words))
+def _sentence(starts: list[float], ends: list[float], texts: list[str], first: int, stop: int) -> TimedSegment:
+    return TimedSegment(starts[first], max(ends[stop - 1], starts[first]), " ".join(texts[first:stop]))
 
 
 # --- a passage's sentences as stored with it --------------------------------------------------

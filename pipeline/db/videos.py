@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from pipeline import keys
@@ -257,20 +257,22 @@ def save_chapters(session: Session, video_id: int, chapters: Sequence[Chapter]) 
 def save_passages(session: Session, video_id: int, model: str, passages: Sequence[Passage], vectors: np.ndarray) -> None:
     """Replace the video's passages and their vectors (idempotent per video)."""
     session.execute(delete(VideoPassage).where(VideoPassage.video_id == video_id))
-    session.add_all(
-        VideoPassage(
-            video_id=video_id,
-            position=i,
-            kind=p.kind,
-            start_seconds=p.start,
-            end_seconds=p.end,
-            text=p.text,
-            model=model,
-            vector=vector_bytes(vector),
-            sentences=sentences_to_json(p.sentences) if p.sentences else None,
-        )
+    rows = [
+        {
+            "video_id": video_id,
+            "position": i,
+            "kind": p.kind,
+            "start_seconds": p.start,
+            "end_seconds": p.end,
+            "text": p.text,
+            "model": model,
+            "vector": vector_bytes(vector),
+            "sentences": sentences_to_json(p.sentences) if p.sentences else None,
+        }
         for i, (p, vector) in enumerate(zip(passages, vectors, strict=True))
-    )
+    ]
+    if rows:  # one INSERT of many rows: the ORM's unit of work costs more than the rows
+        session.execute(insert(VideoPassage), rows)
 
 
 def _stage_done(session: Session, video_id: int, event: str, payload: dict[str, Any]) -> None:

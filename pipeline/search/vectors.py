@@ -37,7 +37,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,6 +114,10 @@ class VectorIndex(Protocol):
     backend_name: str
 
     def upsert(self, video_id: int, model: str, passages: Sequence[PassageVector]) -> None: ...
+
+    def bulk_upsert(self, model: str, videos: Mapping[int, Sequence[PassageVector]]) -> None:
+        """`upsert` of many videos (id: passages) at once."""
+        ...
 
     def delete(self, video_id: int) -> None: ...
 
@@ -342,25 +346,29 @@ class SqlVectorIndex:
 
     # --- writing ----------------------------------------------------------------------------
     def upsert(self, video_id: int, model: str, passages: Sequence[PassageVector]) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(search_passages).where(search_passages.c.video_id == video_id))
-            if passages:
-                conn.execute(
-                    insert(search_passages),
-                    [
-                        {
-                            "video_id": video_id,
-                            "position": i,
-                            "kind": p.kind,
-                            "start_seconds": p.start,
-                            "end_seconds": p.end,
-                            "text": p.text,
-                            "model": model,
-                            "vector": vector_bytes(p.vector),
-                        }
-                        for i, p in enumerate(passages)
-                    ],
-                )
+        self.bulk_upsert(model, {video_id: passages})
+
+    def bulk_upsert(self, model: str, videos: Mapping[int, Sequence[PassageVector]]) -> None:
+        if not videos:
+            return
+        rows = [
+            {
+                "video_id": video_id,
+                "position": i,
+                "kind": p.kind,
+                "start_seconds": p.start,
+                "end_seconds": p.end,
+                "text": p.text,
+                "model": model,
+                "vector": vector_bytes(p.vector),
+            }
+            for video_id, passages in videos.items()
+            for i, p in enumerate(passages)
+        ]
+        with self.engine.begin() as conn:  # one transaction: a commit per video costs more than its rows
+            conn.execute(delete(search_passages).where(search_passages.c.video_id.in_(list(videos))))
+            if rows:
+                conn.execute(insert(search_passages), rows)
             self._bump(conn)
 
     def delete(self, video_id: int) -> None:
