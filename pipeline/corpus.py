@@ -172,8 +172,14 @@ def _load_batch(
             ],
             update=True,
         )
-        for n, (document, passages) in enumerate(zip(documents, cut, strict=True)):
-            save_passages(session, document.video_id, embedder.model_id, passages, embedded[offsets[n] : offsets[n + 1]])
+        save_passages(
+            session,
+            embedder.model_id,
+            {
+                d.video_id: (passages, embedded[offsets[n] : offsets[n + 1]])
+                for n, (d, passages) in enumerate(zip(documents, cut, strict=True))
+            },
+        )
     index.bulk_upsert(documents)
     if vectors is not None:
         vectors.bulk_upsert(

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from pipeline import keys
@@ -254,9 +254,9 @@ def save_chapters(session: Session, video_id: int, chapters: Sequence[Chapter]) 
     )
 
 
-def save_passages(session: Session, video_id: int, model: str, passages: Sequence[Passage], vectors: np.ndarray) -> None:
-    """Replace the video's passages and their vectors (idempotent per video)."""
-    session.execute(delete(VideoPassage).where(VideoPassage.video_id == video_id))
+def save_passages(session: Session, model: str, videos: Mapping[int, tuple[Sequence[Passage], np.ndarray]]) -> None:
+    """Replace the videos' passages and their vectors (video id: passages, vectors; idempotent per video)."""
+    session.execute(delete(VideoPassage).where(VideoPassage.video_id.in_(list(videos))))
     rows = [
         {
             "video_id": video_id,
@@ -269,10 +269,11 @@ def save_passages(session: Session, video_id: int, model: str, passages: Sequenc
             "vector": vector_bytes(vector),
             "sentences": sentences_to_json(p.sentences) if p.sentences else None,
         }
+        for video_id, (passages, vectors) in videos.items()
         for i, (p, vector) in enumerate(zip(passages, vectors, strict=True))
     ]
     if rows:  # one INSERT of many rows: the ORM's unit of work costs more than the rows
-        session.execute(insert(VideoPassage), rows)
+        session.execute(insert(cast(Table, VideoPassage.__table__)), rows)
 
 
 def _stage_done(session: Session, video_id: int, event: str, payload: dict[str, Any]) -> None:
@@ -485,7 +486,7 @@ class VideoRepository:
 
     def save_passages(self, model: str, passages: Sequence[Passage], vectors: np.ndarray) -> None:
         with self._unit() as session:
-            save_passages(session, self.video_id, model, passages, vectors)
+            save_passages(session, model, {self.video_id: (passages, vectors)})
 
     def chapters(self) -> list[Chapter]:
         with self._unit() as session:
