@@ -130,13 +130,10 @@ class _Latest:
 def _input_versions(parents: list[dict[str, str]], partition: str) -> str | None:
     """The parents' current data versions of the partition, joined in Dagster's order (parents sorted by key);
     None when a parent has none."""
-    values = []
-    for versions in parents:
-        value = versions.get(partition)
-        if value is None:
-            return None
-        values.append(value)
-    return "".join(values)
+    try:
+        return "".join([versions[partition] for versions in parents])
+    except KeyError:
+        return None
 
 
 def _data_version(code_version: str, inputs: str) -> str:
@@ -192,7 +189,11 @@ def _by_data_version(
         if inputs is None:
             others.append(p)
             continue
-        matched = next((v for v in tried if _data_version(v, inputs) == own), None)
+        matched = None
+        for version in tried:
+            if _data_version(version, inputs) == own:
+                matched = version
+                break
         if matched is None and len(tried) <= _MAX_OLD_CODE_VERSIONS:
             recorded = recorded_code_version(instance, key, p)
             if recorded is not None and recorded not in tried:
