@@ -33,6 +33,7 @@ from pipeline import samples
 from pipeline.db.models import VideoRequest
 from pipeline.db.session import engine_for, session_scope
 from pipeline.settings import Settings
+from tests.e2e.support import sign_up_and_in, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -57,15 +58,7 @@ class Stack:
     start_daemon: Callable[[], subprocess.Popen]
 
     def wait(self, what: str, probe: Callable[[], T | None], timeout: float = 120) -> T:
-        deadline = time.monotonic() + timeout
-        while (found := probe()) is None:
-            if time.monotonic() > deadline:
-                tails = "\n".join(
-                    f"--- {log.name}:\n{log.read_text(errors='replace')[-4000:]}" for log in self.logs if log.exists()
-                )
-                raise AssertionError(f"timed out waiting for {what}\n{tails}")
-            time.sleep(0.2)
-        return found
+        return wait_for(what, probe, self.logs, timeout)
 
     def upload(self, path: Path, title: str) -> int:
         with open(path, "rb") as video_file:
@@ -130,10 +123,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             dg.DagsterInstance.from_config(str(dagster_home)) as instance,
             httpx.Client(base_url=api.base + API, timeout=60) as client,
         ):
-            user = {"email": "deleter@example.com", "password": "Correct-Horse-9", "full_name": "Dee Leter"}
-            client.post("/auth/signup", json=user).raise_for_status()
-            token = client.post("/auth/login", data={"username": user["email"], "password": user["password"]})
-            client.headers["Authorization"] = f"Bearer {token.raise_for_status().json()['access_token']}"
+            sign_up_and_in(client, "deleter@example.com", "Dee Leter")
             contexts = []
 
             def start_daemon() -> subprocess.Popen:

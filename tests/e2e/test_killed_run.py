@@ -10,11 +10,8 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
-import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TypeVar
 
 import dagster as dg
 import httpx
@@ -28,21 +25,11 @@ from orchestration.instance import ensure_dagster_home
 from orchestration.platform.launcher import worker_start
 from orchestration.processes import free_port
 from pipeline import samples
+from tests.e2e.support import sign_up_and_in, wait_for
 
 pytestmark = pytest.mark.e2e
 
-T = TypeVar("T")
 LADDER_PREFIX = "videoai-ladder-"
-
-
-def _wait(what: str, probe: Callable[[], T | None], logs: list[Path], timeout: float = 90) -> T:
-    deadline = time.monotonic() + timeout
-    while (found := probe()) is None:
-        if time.monotonic() > deadline:
-            tails = "\n".join(f"--- {log.name}:\n{log.read_text(errors='replace')[-3000:]}" for log in logs if log.exists())
-            raise AssertionError(f"timed out waiting for {what}\n{tails}")
-        time.sleep(0.2)
-    return found
 
 
 @pytest.mark.parametrize("killed", ["the run worker", "every Dagster process"])
@@ -68,10 +55,7 @@ def test_a_run_killed_mid_transcode_is_failed_retried_and_its_video_reaches_read
         httpx.Client(base_url=api.base + API, timeout=30) as client,
     ):
         daemon = daemons.enter_context(dagster_daemon(env, logs[0]))
-        user = {"email": "killer@example.com", "password": "Correct-Horse-9", "full_name": "Kill Nine"}
-        client.post("/auth/signup", json=user).raise_for_status()
-        token = client.post("/auth/login", data={"username": user["email"], "password": user["password"]})
-        client.headers["Authorization"] = f"Bearer {token.raise_for_status().json()['access_token']}"
+        sign_up_and_in(client, "killer@example.com", "Kill Nine")
         with open(clip, "rb") as video_file:
             uploaded = client.post(
                 "/videos/upload", files={"file": ("clip.mp4", video_file, "video/mp4")}, data={"title": "killed mid-transcode"}
@@ -81,11 +65,11 @@ def test_a_run_killed_mid_transcode_is_failed_retried_and_its_video_reaches_read
         def runs() -> list[dg.DagsterRun]:
             return instance.get_runs(dg.RunsFilter(tags={"dagster/partition": str(video_id)}), ascending=True)
 
-        first = _wait("the video's run", lambda: next(iter(runs()), None), logs)
+        first = wait_for("the video's run", lambda: next(iter(runs()), None), logs)
         # Inside the transcode: ffmpeg is writing the ladder under SCRATCH_DIR.
-        ladder = _wait("the run's ladder encode", lambda: next(scratch.glob(LADDER_PREFIX + "*/*"), None), logs)
+        ladder = wait_for("the run's ladder encode", lambda: next(scratch.glob(LADDER_PREFIX + "*/*"), None), logs)
         assert instance.get_run_by_id(first.run_id).status == dg.DagsterRunStatus.STARTED
-        pid, _ = _wait("the worker's pid", lambda: worker_start(instance, first.run_id), logs)
+        pid, _ = wait_for("the worker's pid", lambda: worker_start(instance, first.run_id), logs)
         worker = psutil.Process(pid)
         assert pid in {p.pid for p in psutil.Process(daemon.pid).children(recursive=True)}  # the daemon's run worker
         encoders = worker.children(recursive=True)
@@ -105,12 +89,12 @@ def test_a_run_killed_mid_transcode_is_failed_retried_and_its_video_reaches_read
                 statuses.append(status)
             return True if status == "ready" else None
 
-        _wait("the video to be ready after the retry", video_ready, logs, timeout=180)
+        wait_for("the video to be ready after the retry", video_ready, logs, timeout=180)
         assert instance.get_run_by_id(first.run_id).status == dg.DagsterRunStatus.FAILURE
         # Run monitoring failed it, from the launcher's health check (in both cases: no code server watches the worker).
         failure = instance.all_logs(first.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[-1]
         assert f"pid {pid}) died" in (failure.message or ""), failure.message
-        retry = _wait(
+        retry = wait_for(
             "the retry run to succeed",
             lambda: next(
                 (r for r in runs() if r.parent_run_id == first.run_id and r.status == dg.DagsterRunStatus.SUCCESS), None

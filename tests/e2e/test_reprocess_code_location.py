@@ -22,6 +22,7 @@ from orchestration.processes import free_port, stop_process_group, wait_until_an
 from pipeline.db.session import engine_for, migrate
 from pipeline.storage import object_store_from_settings
 from pipeline.uploads import UploadRules, ingest_file
+from tests.e2e.support import start_videoai
 
 pytestmark = pytest.mark.e2e
 
@@ -63,15 +64,8 @@ def test_reprocess_reports_what_the_code_location_would_rematerialize(make_setti
     shell.pop("WHISPER_BEAM_SIZE", None)
     port = free_port()
     log = tmp_path / "dagster.log"
-    with open(log, "wb") as out:  # the deployed code location runs with a wider beam
-        dagster = subprocess.Popen(
-            [sys.executable, "-m", "orchestration.cli", "dagster", "--port", str(port)],
-            cwd=REPO,
-            env={**shell, "WHISPER_BEAM_SIZE": "2"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    # The deployed code location runs with a wider beam than the shell knows of.
+    dagster = start_videoai(["dagster", "--port", str(port)], {**shell, "WHISPER_BEAM_SIZE": "2"}, log)
     try:
         wait_until_answers(
             f"http://127.0.0.1:{port}/server_info",

@@ -22,7 +22,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -38,6 +38,7 @@ from pipeline.db.session import engine_for, session_scope
 from pipeline.settings import Settings
 from pipeline.storage import object_store_from_settings
 from serving_api.routers.tus import part_path
+from tests.e2e.support import wait_for
 from tests.fixtures.disks import small_filesystem
 
 pytestmark = pytest.mark.e2e
@@ -123,15 +124,6 @@ def _chunks(data: bytes, size: int = 1 << 20) -> Iterator[bytes]:
         yield data[start : start + size]
 
 
-def _wait(what: str, probe: Callable[[], object], timeout: float = 60) -> object:
-    deadline = time.monotonic() + timeout
-    while not (found := probe()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return found
-
-
 def _offset(client: httpx.Client, path: str, auth: dict[str, str]) -> int:
     head = client.head(path, headers={**TUS_HEADERS, **auth})
     assert head.status_code == 200, head.status_code
@@ -193,9 +185,17 @@ def test_kill_9_mid_patch_then_resume_is_byte_identical_and_ready(platform, smal
         part = part_path(settings, _user_id(settings), path.rsplit("/", 1)[1])
         conn = _raw_request(port, _patch_head(port, path, auth, 0, len(data)))
         conn.sendall(data[: len(data) * 3 // 5])  # the PATCH is well on its way...
-        _wait("the API to write a third of the file", lambda: part.exists() and part.stat().st_size > len(data) // 3)
+        wait_for(
+            "the API to write a third of the file",
+            lambda: (part.exists() and part.stat().st_size > len(data) // 3) or None,
+            every=0.05,
+        )
         os.killpg(api.pid, signal.SIGKILL)  # ...when the API dies
-        _wait("the API to die", lambda: not psutil.pid_exists(api.pid) or psutil.Process(api.pid).status() == "zombie")
+        wait_for(
+            "the API to die",
+            lambda: (not psutil.pid_exists(api.pid) or psutil.Process(api.pid).status() == "zombie") or None,
+            every=0.05,
+        )
         conn.close()
     held = part.stat().st_size
     assert 0 < held < len(data)
@@ -212,7 +212,7 @@ def test_kill_9_mid_patch_then_resume_is_byte_identical_and_ready(platform, smal
                 def status() -> str:
                     return client.get(f"{API}/videos/{video_id}", headers=auth).raise_for_status().json()["status"]
 
-                _wait("the video to be ready", lambda: status() in ("ready", "failed"), timeout=240)
+                wait_for("the video to be ready", lambda: status() in ("ready", "failed") or None, logs, timeout=240)
             assert status() == "ready"
     found = {log.name: JWT.findall(log.read_text(errors="replace")) for log in logs if log.exists()}
     assert found == {log.name: [] for log in logs if log.exists()}  # no token in any log
