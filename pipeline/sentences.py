@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
 from pipeline.summarization.text import split_sentences
 from pipeline.text import TimedSegment
 
@@ -26,10 +28,19 @@ _WORD = re.compile(r"\S+")
 def _timed_words(segments: Sequence[TimedSegment]) -> tuple[list[float], list[float], list[str]]:
     """Every word of the transcript in order, each one whitespace-free, with when it is spoken: their
     starts, ends and texts. A word's times are its own, or else shares of its segment's span by its
-    position in the segment's text."""
+    position in the segment's text (to the millisecond)."""
+    # Shared-out times are computed for the whole transcript at once: a segment's word starts, then its end.
+    shares: list[float] = []
+    for segment in segments:
+        if not segment.words:
+            start, span, length = segment.start, segment.end - segment.start, max(len(segment.text), 1)
+            shares += [start + span * word.start() / length for word in _WORD.finditer(segment.text)]
+            shares.append(segment.end)
+    rounded = to_milliseconds(np.array(shares))
     starts: list[float] = []
     ends: list[float] = []
     texts: list[str] = []
+    position = 0
     for segment in segments:
         if segment.words:
             for word in segment.words:
@@ -40,15 +51,24 @@ def _timed_words(segments: Sequence[TimedSegment]) -> tuple[list[float], list[fl
                 texts += tokens
             continue
         tokens = segment.text.split()
-        if not tokens:
-            continue
-        start, span, length = segment.start, segment.end - segment.start, max(len(segment.text), 1)
-        times = [round(start + span * word.start() / length, 3) for word in _WORD.finditer(segment.text)]
-        starts += times
-        times.append(round(segment.end, 3))
-        ends += times[1:]
+        starts += rounded[position : position + len(tokens)]
+        ends += rounded[position + 1 : position + len(tokens) + 1]
         texts += tokens
+        position += len(tokens) + 1
     return starts, ends, texts
+
+
+def to_milliseconds(seconds: np.ndarray) -> list[float]:
+    """`round(s, 3)` of each value, as Python rounds it (the exact value's nearest thousandth, ties to even),
+    without a call per value: n / 1000 is the float nearest to n thousandths, which is what `round` gives.
+    Values whose thousandths lie too near a half for the float product to tell are rounded one by one."""
+    thousandths = seconds * 1000.0
+    nearest = np.rint(thousandths)
+    doubtful = np.abs(np.abs(thousandths - nearest) - 0.5) <= 1e-6 * np.maximum(1.0, np.abs(thousandths))
+    rounded = (nearest / 1000.0).tolist()
+    for i in np.flatnonzero(doubtful).tolist():
+        rounded[i] = round(float(seconds[i]), 3)
+    return rounded
 
 
 def _spans(texts: list[str]) -> Iterator[tuple[int, int]]:

@@ -23,7 +23,7 @@ from benchmarks.search_scale.corpus import Vocabulary, documents
 from pipeline.chapters import boundary_similarities, segment_chapters
 from pipeline.embeddings import WordLlamaEmbedder, WordTokens, normalize
 from pipeline.samples import TOPIC_SCRIPTS
-from pipeline.sentences import timed_sentences
+from pipeline.sentences import timed_sentences, to_milliseconds
 from pipeline.summarization import split_sentences
 from pipeline.text import TimedSegment, TimedWord
 
@@ -152,6 +152,12 @@ def test_timed_sentences_match_building_them_word_by_word(benchmark_videos: list
         for max_seconds in (15.0, 4.0):
             assert timed_sentences(segments, max_seconds) == reference_timed_sentences(segments, max_seconds)
     assert any(len(s.text.split()) == 1 for s in timed_sentences(messy_transcript(0), 0.1))  # cut word by word
+
+
+def test_milliseconds_are_pythons_own_rounding_ties_included() -> None:
+    # Steps of half a millisecond put every other value on a tie (or a hair off one, in binary).
+    values = np.concatenate([np.arange(0, 50, 0.0005), np.random.default_rng(3).uniform(-10, 5000, 200_000), [1e7 + 0.0005]])
+    assert to_milliseconds(values) == [round(v, 3) for v in values.tolist()]
 
 
 def test_words_are_tokenized_alone_only_where_no_token_spans_two(embedder: WordLlamaEmbedder) -> None:
