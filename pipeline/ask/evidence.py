@@ -43,7 +43,7 @@ from pipeline.embeddings import Embedder
 from pipeline.passages import TRANSCRIPT
 from pipeline.search.base import SearchIndex, SearchQuery
 from pipeline.search.hybrid import HybridSearch
-from pipeline.search.moments import said_terms
+from pipeline.search.moments import said_terms, says
 from pipeline.search.ranking import TOTAL_CAP
 from pipeline.search.tables import search_documents
 from pipeline.search.terms import query_terms
@@ -228,7 +228,7 @@ def _focused(
     items = {subject: asked(question, subject) for subject in set(subjects)}
     wanted = sorted({item.to_be_said for listed in items.values() for item in listed if item.to_be_said})
     own_words = [
-        [word for word in query_terms(e.sentence.text) if not said_terms([word], subject)] if e.says_names else []
+        [word for word in query_terms(e.sentence.text) if not says(word, tuple(subject))] if e.says_names else []
         for e, subject in zip(candidates, subjects, strict=True)
     ]
     spoken = sorted({word for words in own_words for word in words})
