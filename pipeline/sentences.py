@@ -12,7 +12,8 @@ rate within a segment). Sentences end where the summarizer's splitter says
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ def _timed_words(segments: Sequence[TimedSegment]) -> tuple[list[float], list[fl
     for segment in segments:
         if not segment.words:
             start, span, length = segment.start, segment.end - segment.start, max(len(segment.text), 1)
-            shares += [start + span * word.start() / length for word in _WORD.finditer(segment.text)]
+            shares += [start + span * offset / length for offset in _word_offsets(segment.text)]
             shares.append(segment.end)
     rounded = to_milliseconds(np.array(shares))
     starts: list[float] = []
@@ -58,13 +59,21 @@ def _timed_words(segments: Sequence[TimedSegment]) -> tuple[list[float], list[fl
     return starts, ends, texts
 
 
+def _word_offsets(text: str) -> Iterable[int]:
+    """Where each of `text.split()`'s words begins in `text`."""
+    words = text.split(" ")
+    if words != text.split():  # other spacing than single spaces between words
+        return (word.start() for word in _WORD.finditer(text))
+    return accumulate(map((1).__add__, map(len, words[:-1])), initial=0)  # each word and its space
+
+
 def to_milliseconds(seconds: np.ndarray) -> list[float]:
     """`round(s, 3)` of each value, as Python rounds it (the exact value's nearest thousandth, ties to even),
     without a call per value: n / 1000 is the float nearest to n thousandths, which is what `round` gives.
     Values whose thousandths lie too near a half for the float product to tell are rounded one by one."""
     thousandths = seconds * 1000.0
     nearest = np.rint(thousandths)
-    doubtful = np.abs(np.abs(thousandths - nearest) - 0.5) <= 1e-6 * np.maximum(1.0, np.abs(thousandths))
+    doubtful = np.abs(np.abs(thousandths - nearest) - 0.5) <= 1e-9 * np.maximum(1.0, np.abs(thousandths))
     rounded = (nearest / 1000.0).tolist()
     for i in np.flatnonzero(doubtful).tolist():
         rounded[i] = round(float(seconds[i]), 3)
