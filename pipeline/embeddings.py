@@ -8,6 +8,8 @@ it goes into the code_version of the assets built from embeddings.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from itertools import chain
@@ -52,6 +54,39 @@ def normalize(matrix: np.ndarray) -> np.ndarray:
         matrix = matrix[None, :]
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms == 0, 1.0, norms)
+
+
+class RecentVectors:
+    """Vectors of the most recent `size` search texts, by model: many people search the same words, and a
+    remote model costs a round trip per text. The vectors are read-only: every caller shares them."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, embedder: Embedder, text: str) -> np.ndarray:
+        key = (embedder.model_id, text)
+        with self._lock:
+            vector = self._vectors.get(key)
+            if vector is not None:
+                self._vectors.move_to_end(key)
+                return vector
+        vector = embedder.embed([text])[0]
+        vector.setflags(write=False)
+        with self._lock:
+            self._vectors[key] = vector
+            if len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        return vector
+
+
+_recent_queries = RecentVectors(1024)
+
+
+def query_vector(embedder: Embedder, text: str) -> np.ndarray:
+    """`embedder`'s vector of one search text (read-only), kept among the process's recent ones."""
+    return _recent_queries.of(embedder, text)
 
 
 @lru_cache(maxsize=4)

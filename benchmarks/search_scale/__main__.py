@@ -329,7 +329,9 @@ def vectors_in_process(loaded: Loaded, samples: int, seed: int, goals: Goals) ->
         on_page += video_id in [hit.video_id for hit in page.hits]
         vector = loaded.embedder.embed([words])[0]
         on_exact_page += video_id in passages.exact_videos(vector, SearchQuery(text=words), PAGE, loaded.search.min_similarity)
-        approximate = {(video_id, meta[1], meta[3]) for _, video_id, meta in view.candidates(vector, 10)[:10]}
+        approximate = {
+            (video_id, meta[1], meta[3]) for _, video_id, metas, row in view.candidates(vector, 10)[:10] for meta in (metas[row],)
+        }
         exact = {passages.key(row) for row in np.argsort(-(passages.matrix @ vector), kind="stable")[:10].tolist()}
         recalls.append(len(approximate & exact) / 10)
     recall = float(np.mean(recalls))
@@ -438,6 +440,16 @@ def memory(pid: int) -> tuple[float, float]:
 
 def api_processes(pid: int) -> int:
     return 1 + len(psutil.Process(pid).children(recursive=True))
+
+
+def api_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) the API has used: its supervisor and its workers together. Per request,
+    this is what a loaded machine does not distort: the cores it would take to serve a rate."""
+    total = 0.0
+    for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 @dataclass
@@ -618,11 +630,15 @@ def through_api(
         rates: dict[str, float] = {}
         for mode in MODES:
             requests = [params_of(bench.query, mode) for bench in mix]
+            cpu_before = api_cpu_seconds(server.pid)
             driven = asyncio.run(_drive(server.base, clients, seconds, requests))
+            cpu_ms = (api_cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, driven.answered + sum(driven.failed.values()))
             rates[mode] = driven.answered / seconds
             print(
-                f"API {mode:8}, {clients} clients: {rates[mode]:7.1f} req/s ({driven.answered} answered, failed: "
-                f"{driven.failed or 'none'}; slowest {driven.slowest:.1f} s; {seconds:.0f} s)"
+                f"API {mode:8}, {clients} clients: {rates[mode]:7.1f} req/s, {cpu_ms:5.2f} ms of API CPU a request "
+                f"(at most {(os.cpu_count() or 1) * 1000 / cpu_ms:.0f} req/s on {os.cpu_count()} cores) "
+                f"({driven.answered} answered, failed: {driven.failed or 'none'}; slowest {driven.slowest:.1f} s; "
+                f"{seconds:.0f} s; {load_average()})"
             )
         goals.check(
             loaded.backend,

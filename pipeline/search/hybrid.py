@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from pipeline.embeddings import Embedder
+from pipeline.embeddings import Embedder, query_vector
 from pipeline.search.base import InvalidCursor, SearchHit, SearchIndex, SearchPage, SearchQuery, SegmentMatch
 from pipeline.search.cursor import pack_token, unpack_token
 from pipeline.search.moments import MomentFinder
@@ -106,8 +106,9 @@ class HybridSearch:
     def _semantic(self, query: SearchQuery, depth: int) -> list[VectorHit]:
         assert self.vectors is not None and self.embedder is not None
         embedder = self.embedder()
-        vector = embedder.embed([query.text])[0]
-        return self.vectors.search(vector, embedder.model_id, replace(query, cursor=None), depth, self.min_similarity)
+        return self.vectors.search(
+            query_vector(embedder, query.text), embedder.model_id, replace(query, cursor=None), depth, self.min_similarity
+        )
 
 
 def _as_text(page: SearchPage) -> SearchPage:

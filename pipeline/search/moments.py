@@ -30,7 +30,7 @@ from sqlalchemy import ColumnElement, Engine, Integer, cast, func, select
 from sqlalchemy.orm import QueryableAttribute
 
 from pipeline.db.models import TranscriptSegment, VideoPassage
-from pipeline.embeddings import Embedder
+from pipeline.embeddings import Embedder, query_vector
 from pipeline.passages import TRANSCRIPT
 from pipeline.search.base import SearchHit, SearchPage
 from pipeline.search.terms import query_terms
@@ -149,7 +149,7 @@ class MomentFinder:
         if passages:
             sentences = self._sentences(passages)
             embedder = self.sentence_embedder()
-            chosen = best_sentences(embedder.embed([query])[0], [sentences[hit.video_id] for hit in passages], embedder.embed)
+            chosen = best_sentences(query_vector(embedder, query), [sentences[hit.video_id] for hit in passages], embedder.embed)
             best = {hit.video_id: sentence for hit, sentence in zip(passages, chosen, strict=True)}
             hits = [replace(hit, moment=best.get(hit.video_id) or hit.moment) for hit in hits]
         return replace(page, hits=hits)

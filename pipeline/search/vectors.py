@@ -82,7 +82,6 @@ HNSW_EXPANSION_SEARCH = 2048
 SAVED_SNAPSHOTS_KEPT = 2
 
 _Meta = tuple[str, float | None, float | None, str]  # kind, start, end, text
-_Candidate = tuple[float, int, _Meta]  # similarity, video id, passage
 
 
 @dataclass(frozen=True)
@@ -142,6 +141,11 @@ class _Passages(Protocol):
     def __len__(self) -> int: ...
 
     def __getitem__(self, row: int) -> _Meta: ...
+
+
+# Similarity, video id, and where its passage is: the passages of its snapshot and its row there. A passage is
+# read only when it may be shown: a filtered scan ranks hundreds of passages to show a page of them.
+_Candidate = tuple[float, int, _Passages, int]
 
 
 class _StoredPassages:
@@ -300,12 +304,12 @@ def _ranges(snapshot: _Snapshot, video_ids: np.ndarray) -> tuple[np.ndarray, np.
 def _candidates(
     snapshot: _Snapshot, rows: np.ndarray, scores: np.ndarray, skip: frozenset[int] = frozenset()
 ) -> list[_Candidate]:
-    out = []
-    for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
-        video_id = int(snapshot.video_ids[row])
-        if video_id not in skip:
-            out.append((score, video_id, snapshot.meta[row]))
-    return out
+    video_ids = np.asarray(snapshot.video_ids[rows]).tolist()
+    return [
+        (score, video_id, snapshot.meta, row)
+        for row, score, video_id in zip(rows.tolist(), scores.tolist(), video_ids, strict=True)
+        if video_id not in skip
+    ]
 
 
 def _merged(*ranked: list[_Candidate]) -> list[_Candidate]:
@@ -319,12 +323,12 @@ def _best_passages(candidates: list[_Candidate], min_similarity: float) -> dict[
     none of its transcript passages is among the candidates.
     """
     best: dict[int, tuple[float, _Meta]] = {}
-    for score, video_id, meta in candidates:
+    for score, video_id, passages, row in candidates:
         if score < min_similarity:
             break
         if video_id not in best:
-            best[video_id] = (score, meta)
-        elif best[video_id][1][1] is None and meta[1] is not None:
+            best[video_id] = (score, passages[row])
+        elif best[video_id][1][1] is None and (meta := passages[row])[1] is not None:
             best[video_id] = (best[video_id][0], meta)
     return best
 

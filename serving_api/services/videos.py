@@ -244,12 +244,14 @@ def search_videos(
         page = services.hybrid.search(query, mode)
     except InvalidSearchCursor as exc:
         raise _bad_cursor(exc) from None
+    # The hits are read by attribute: dataclasses.asdict would deep-copy every hit, match and word first.
     return SearchPageOut.model_validate(
         {
-            "hits": [dataclasses.asdict(hit) for hit in page.hits],
+            "hits": page.hits,
             "total": page.total,
             "total_exact": page.total_exact,
             "next_cursor": page.next_cursor,
             "mode": page.extra.get("mode", mode),
-        }
+        },
+        from_attributes=True,
     )

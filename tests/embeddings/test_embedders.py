@@ -10,6 +10,7 @@ from orchestration.definitions import build_resources
 from pipeline.embeddings import (
     EmbeddingConfigError,
     OpenAIEmbedder,
+    RecentVectors,
     WordLlamaEmbedder,
     build_embedder,
     embedder_from_settings,
@@ -33,6 +34,33 @@ def test_wordllama_embeds_offline_normalized_and_ranks_a_paraphrase_first():
         assert int(np.argmax(scores)) == expected, (query, scores)
     assert embedder.model_id == "wordllama:l2_supercat:256"
     assert embedder.embed([]).shape == (0, 256)
+
+
+def test_recent_vectors_embed_a_search_text_once_per_model_and_keep_only_the_newest():
+    wordllama = WordLlamaEmbedder()
+    calls: list[tuple[str, list[str]]] = []
+
+    class Counting:
+        """WordLlama under another model id, counting what it is asked to embed."""
+
+        def __init__(self, model_id: str) -> None:
+            self.model_id, self.dimensions = model_id, wordllama.dimensions
+
+        def embed(self, texts):
+            calls.append((self.model_id, list(texts)))
+            return wordllama.embed(texts)
+
+    a, b = Counting("model-a"), Counting("model-b")
+    recent = RecentVectors(2)
+
+    lava = recent.of(a, "lava")
+    assert np.array_equal(lava, wordllama.embed(["lava"])[0])
+    assert not lava.flags.writeable  # shared by every caller: none may change it
+    assert recent.of(a, "lava") is lava
+    recent.of(b, "lava")  # another model: a vector of its own
+    recent.of(a, "whales")  # a third text: the least recently used one goes
+    recent.of(a, "lava")
+    assert calls == [("model-a", ["lava"]), ("model-b", ["lava"]), ("model-a", ["whales"]), ("model-a", ["lava"])]
 
 
 def test_default_settings_give_the_offline_embedder(settings):
