@@ -34,6 +34,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import threading
 import time
@@ -80,6 +81,7 @@ HNSW_EXPANSION_ADD = 128
 HNSW_EXPANSION_SEARCH = 2048
 # Saved snapshots kept per model (older ones may still be mapped by a worker that has not moved on).
 SAVED_SNAPSHOTS_KEPT = 2
+SAVED_SNAPSHOT = re.compile(r"upto-(\d+)")
 
 _Meta = tuple[str, float | None, float | None, str]  # kind, start, end, text
 
@@ -254,6 +256,15 @@ def _ranked(rows: np.ndarray, scores: np.ndarray, count: int) -> tuple[np.ndarra
     top = np.argpartition(-scores, count - 1)[:count] if count < len(scores) else np.arange(len(scores))
     top = top[np.argsort(-scores[top], kind="stable")]
     return rows[top], scores[top]
+
+
+def _saved_snapshots(home: Path) -> list[tuple[int, Path]]:
+    """The snapshots saved in `home` (`upto-<max id>`), oldest first; not those other processes are still writing
+    (`upto-<max id>.partial-<pid>`)."""
+    if not home.is_dir():
+        return []
+    found = (SAVED_SNAPSHOT.fullmatch(path.name) for path in home.iterdir())
+    return sorted((int(match.group(1)), home / match.group(0)) for match in found if match)
 
 
 @dataclass(frozen=True)
@@ -459,10 +470,11 @@ class SqlVectorIndex:
         """The newest snapshot saved for `model` if it is newer than `newer_than` (a max id), opened; its
         delta is read at the next `view`."""
         home = self._saved_dir(model)
-        saved = sorted(home.glob("upto-*[0-9]")) if home is not None and home.is_dir() else []
-        if not saved or int(saved[-1].name.removeprefix("upto-")) <= newer_than:
+        saved = _saved_snapshots(home) if home is not None else []
+        if not saved or saved[-1][0] <= newer_than:
             return None
-        view = _View(-1, _Snapshot.open(saved[-1], int(saved[-1].name.removeprefix("upto-"))), _Snapshot([]), frozenset())
+        max_id, path = saved[-1]
+        view = _View(-1, _Snapshot.open(path, max_id), _Snapshot([]), frozenset())
         with self._lock:
             self._views[model] = view
         return view
@@ -476,7 +488,7 @@ class SqlVectorIndex:
         target = home / f"upto-{snapshot.max_id:020d}"
         if not target.exists():
             snapshot.save(target)
-        for old in sorted(home.glob("upto-*[0-9]"))[:-SAVED_SNAPSHOTS_KEPT]:
+        for _, old in _saved_snapshots(home)[:-SAVED_SNAPSHOTS_KEPT]:
             shutil.rmtree(old, ignore_errors=True)
         return _Snapshot.open(target, snapshot.max_id)
 
