@@ -1,6 +1,7 @@
 """Shared fixtures. Each area keeps its fixtures in its own plugin module."""
 
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -30,3 +31,14 @@ def one_api_process() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("API_WORKERS", "1")
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def interrupts_not_ignored() -> None:
+    """Started as a background job (`scripts/run test &`), the suite inherits an ignored SIGINT. Dagster maps
+    SIGTERM to SIGINT's handler around an in-process run, so SIGTERM would be ignored too, and so by every
+    `tail` its compute-log capture starts: each could then not be stopped, 30 s lost per step."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
