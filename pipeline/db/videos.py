@@ -45,7 +45,7 @@ from pipeline.events import (
 )
 from pipeline.lifecycle import advance_status, get_video, mark_failed, start_processing
 from pipeline.search import SearchDocument, SearchIndex
-from pipeline.search.vectors import PassageVector, vector_bytes, vector_from_bytes
+from pipeline.search.vectors import PassageVector, passage_row, vector_from_bytes
 from pipeline.sentences import sentences_to_json
 from pipeline.text import Chapter, TimedSegment, word_count, words_from_json, words_to_json
 
@@ -258,17 +258,7 @@ def save_passages(session: Session, model: str, videos: Mapping[int, tuple[Seque
     """Replace the videos' passages and their vectors (video id: passages, vectors; idempotent per video)."""
     session.execute(delete(VideoPassage).where(VideoPassage.video_id.in_(list(videos))))
     rows = [
-        {
-            "video_id": video_id,
-            "position": i,
-            "kind": p.kind,
-            "start_seconds": p.start,
-            "end_seconds": p.end,
-            "text": p.text,
-            "model": model,
-            "vector": vector_bytes(vector),
-            "sentences": sentences_to_json(p.sentences) if p.sentences else None,
-        }
+        {**passage_row(video_id, i, model, p, vector), "sentences": sentences_to_json(p.sentences) if p.sentences else None}
         for video_id, (passages, vectors) in videos.items()
         for i, (p, vector) in enumerate(zip(passages, vectors, strict=True))
     ]

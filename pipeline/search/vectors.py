@@ -135,6 +135,31 @@ def vector_bytes(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
 
 
+class StoredPassage(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def start(self) -> float | None: ...
+    @property
+    def end(self) -> float | None: ...
+    @property
+    def text(self) -> str: ...
+
+
+def passage_row(video_id: int, position: int, model: str, passage: StoredPassage, vector: np.ndarray) -> dict[str, Any]:
+    """A passage's columns as both the app's passages and the search index's store them."""
+    return {
+        "video_id": video_id,
+        "position": position,
+        "kind": passage.kind,
+        "start_seconds": passage.start,
+        "end_seconds": passage.end,
+        "text": passage.text,
+        "model": model,
+        "vector": vector_bytes(vector),
+    }
+
+
 def vector_from_bytes(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<f4")
 
@@ -367,18 +392,7 @@ class SqlVectorIndex:
         if not videos:
             return
         rows = [
-            {
-                "video_id": video_id,
-                "position": i,
-                "kind": p.kind,
-                "start_seconds": p.start,
-                "end_seconds": p.end,
-                "text": p.text,
-                "model": model,
-                "vector": vector_bytes(p.vector),
-            }
-            for video_id, passages in videos.items()
-            for i, p in enumerate(passages)
+            passage_row(video_id, i, model, p, p.vector) for video_id, passages in videos.items() for i, p in enumerate(passages)
         ]
         with self.engine.begin() as conn:  # one transaction: a commit per video costs more than its rows
             conn.execute(delete(search_passages).where(search_passages.c.video_id.in_(list(videos))))
