@@ -202,8 +202,7 @@ class WordLlamaEmbedder:
         sums, counts = self._token_sums(texts)
         # Running totals over the texts in float64: a run of texts is the difference of two.
         totals, total_counts = np.zeros((len(texts) + 1, sums.shape[1])), np.zeros(len(texts) + 1)
-        for k in range(len(texts)):
-            totals[k + 1] = totals[k] + sums[k]
+        totals[1:] = np.cumsum(sums, axis=0, dtype=np.float64)
         total_counts[1:] = np.cumsum(counts)
         firsts = np.array([group[0] for group in groups])
         ends = np.array([group[-1] for group in groups]) + 1
