@@ -1,6 +1,6 @@
 """Ask the archive: citation precision, answers found, declines and latency on an archive with planted facts.
 
-    .venv/bin/python -m benchmarks ask --videos 10000 [--facts 120] [--keep | --reuse DIR]
+    .venv/bin/python -m benchmarks ask --videos 10000 [--facts 120] [--keep | --reuse DIR | --on SEARCH_SCALE_DIR]
 
 The archive is search_scale's (real English words at their real frequencies, ~10
 minutes of speech per video) with facts planted at known seconds
@@ -42,6 +42,8 @@ from benchmarks.search_scale.corpus import Vocabulary, documents
 from pipeline.ask.answers import MAX_CITATIONS, NOT_FOUND, Asker, Citation, answering, assembled, extractive_claims
 from pipeline.ask.evidence import Evidence, EvidenceFinder, Scope
 from pipeline.corpus import video_line
+from pipeline.db.models import Video
+from pipeline.db.session import make_engine
 from pipeline.embeddings import WordLlamaEmbedder
 from pipeline.search.hybrid import HybridSearch
 from pipeline.search.moments import MomentFinder
@@ -120,16 +122,39 @@ def by_kind(asked: list[Question], evidence: list[list[Evidence]], threshold: fl
     return "; ".join(parts)
 
 
-def write_archive(workdir: Path, videos: int, facts: int, vocab: Vocabulary, seed: int) -> Path:
+def write_archive(workdir: Path, videos: int, facts: int, vocab: Vocabulary, seed: int, *, planted_only: bool) -> Path:
+    """The archive with its planted facts as JSON lines, and the facts; `planted_only`: only the videos that
+    got a fact, to be loaded into a kept search_scale run of the same archive."""
     started = time.monotonic()
-    archive, planted = plant(list(documents(videos, vocab, seed)), facts, seed, set(vocab.words.tolist()))
-    corpus = workdir / "corpus.jsonl"
+    corpus = workdir / ("planted.jsonl" if planted_only else "corpus.jsonl")
+    planted = []
+    archive = plant(documents(videos, vocab, seed), videos, facts, seed, set(vocab.words.tolist()))
     with corpus.open("w", encoding="utf-8") as out:
-        for document in archive:
-            out.write(video_line(document) + "\n")
+        for document, fact in archive:
+            if fact is not None:
+                planted.append(fact)
+            if fact is not None or not planted_only:
+                out.write(video_line(document) + "\n")
     (workdir / FACTS_FILE).write_text(json.dumps([asdict(fact) for fact in planted]))
     print(f"archive    : {videos:,} videos, {facts} planted facts, written in {time.monotonic() - started:.1f} s", flush=True)
     return corpus
+
+
+def check_same_archive(workdir: Path, videos: int, vocab: Vocabulary, seed: int) -> None:
+    """A kept search_scale run holds the archive this seed and size generate (its first video's title)."""
+    first = next(iter(documents(1, vocab, seed)))
+    engine = make_engine(f"sqlite:///{workdir / 'videoai.db'}")
+    try:
+        with engine.connect() as conn:
+            count = len(conn.execute(select(search_documents.c.video_id)).all())
+            title = conn.execute(select(Video.title).where(Video.id == first.video_id)).scalar()
+    finally:
+        engine.dispose()
+    if title != first.title or count < videos:
+        raise SystemExit(
+            f"--on {workdir}: it holds {count:,} videos, not search_scale's {videos:,} of seed {seed} "
+            "(give the --videos and --seed it was made with)"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,22 +167,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=None, help="where the archive and its database go (a temp dir)")
     parser.add_argument("--keep", action="store_true", help="leave the archive, database and index in place")
     parser.add_argument("--reuse", type=Path, default=None, help="a directory a --keep run left: asked again, not reloaded")
+    parser.add_argument(
+        "--on",
+        type=Path,
+        default=None,
+        help="a directory `search_scale --keep` left with the same --videos and --seed: the facts are planted "
+        "into its archive (only their videos reloaded) instead of loading a new one",
+    )
     args = parser.parse_args(argv)
+    if args.reuse and args.on:
+        parser.error("--reuse or --on, not both")
     if args.videos < 2 * args.facts:
         parser.error("--videos must be at least twice --facts (a fact per video, spread out)")
     print(f"ask: {load_average()} at start", flush=True)
     embedder = WordLlamaEmbedder()
     vocab = Vocabulary.build(embedder, args.seed)
-    workdir = args.reuse or Path(tempfile.mkdtemp(prefix="ask-", dir=args.dir))
+    # search_scale keeps its SQLite database and index in the `sqlite` folder of its directory.
+    on = args.on / "sqlite" if args.on and (args.on / "sqlite").is_dir() else args.on
+    workdir = args.reuse or on or Path(tempfile.mkdtemp(prefix="ask-", dir=args.dir))
     try:
-        corpus = None if args.reuse else write_archive(workdir, args.videos, args.facts, vocab, args.seed)
+        if on:
+            check_same_archive(on, args.videos, vocab, args.seed)
+        corpus = None if args.reuse else write_archive(workdir, args.videos, args.facts, vocab, args.seed, planted_only=bool(on))
         loaded = load("sqlite", f"sqlite:///{workdir / 'videoai.db'}", workdir, corpus, embedder, args.batch)
         try:
             return measure(loaded, workdir, vocab, args.absent, args.seed)
         finally:
             loaded.engine.dispose()
     finally:
-        if args.keep or args.reuse:
+        if args.keep or args.reuse or on:
             print(f"kept in {workdir} (ask again with --reuse {workdir})")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
