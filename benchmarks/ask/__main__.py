@@ -127,15 +127,13 @@ def write_archive(workdir: Path, videos: int, facts: int, vocab: Vocabulary, see
     got a fact, to be loaded into a kept search_scale run of the same archive."""
     started = time.monotonic()
     corpus = workdir / ("planted.jsonl" if planted_only else "corpus.jsonl")
-    planted = []
-    archive = plant(documents(videos, vocab, seed), videos, facts, seed, set(vocab.words.tolist()))
+    planted = plant(lambda n: next(documents(1, vocab, seed, first=n + 1)), videos, facts, seed, set(vocab.words.tolist()))
+    with_fact = {document.video_id: document for document, _ in planted}
+    archive = with_fact.values() if planted_only else (with_fact.get(d.video_id, d) for d in documents(videos, vocab, seed))
     with corpus.open("w", encoding="utf-8") as out:
-        for document, fact in archive:
-            if fact is not None:
-                planted.append(fact)
-            if fact is not None or not planted_only:
-                out.write(video_line(document) + "\n")
-    (workdir / FACTS_FILE).write_text(json.dumps([asdict(fact) for fact in planted]))
+        for document in archive:
+            out.write(video_line(document) + "\n")
+    (workdir / FACTS_FILE).write_text(json.dumps([asdict(fact) for _, fact in planted]))
     print(f"archive    : {videos:,} videos, {facts} planted facts, written in {time.monotonic() - started:.1f} s", flush=True)
     return corpus
 

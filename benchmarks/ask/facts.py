@@ -12,7 +12,7 @@ Questions the archive cannot answer are of two kinds: about a name said nowhere
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -139,29 +139,25 @@ def invented_names(count: int, rng: np.random.Generator, taken: set[str]) -> lis
 
 
 def plant(
-    documents: Iterable[SearchDocument], count: int, facts: int, seed: int, taken: set[str]
-) -> Iterator[tuple[SearchDocument, Fact | None]]:
-    """Each of the `count` documents in order, with the fact planted in it or None: `facts` facts, each said in
-    its own video (spread over the archive) as one of its segments, away from the start and end. Streamed, so
-    that an archive of any size is planted without holding it."""
+    document_at: Callable[[int], SearchDocument], count: int, facts: int, seed: int, taken: set[str]
+) -> list[tuple[SearchDocument, Fact]]:
+    """`facts` facts, each said in its own video of the `count` (spread over the archive; `document_at(n)`: the
+    n-th) as one of its segments, away from the start and end: the videos that got one, with it, and the fact.
+    Only those videos are made, so planting into an archive of any size is quick."""
     rng = np.random.default_rng([seed, 22])
     names = invented_names(facts, rng, taken)
     step = max(1, count // facts)
-    planted = 0
-    position = int(rng.integers(step)) if facts else -1
-    for n, document in enumerate(documents):
-        if n != position:
-            yield document, None
-            continue
-        template = planted % len(TEMPLATES)
+    planted = []
+    for i in range(facts):
+        document = document_at((i * step + int(rng.integers(step))) % count)
+        template = i % len(TEMPLATES)
         value = str(rng.choice(VALUES[template]))
         segments = list(document.segments)
         at = int(rng.integers(5, len(segments) - 5))
-        fact = Fact(template, names[planted], value, document.video_id, segments[at].start, segments[at].end)
+        fact = Fact(template, names[i], value, document.video_id, segments[at].start, segments[at].end)
         segments[at] = TimedSegment(segments[at].start, segments[at].end, fact.sentence)
-        yield replace(document, segments=tuple(segments), transcript=" ".join(s.text for s in segments)), fact
-        planted += 1
-        position = planted * step + int(rng.integers(step)) if planted < facts else -1
+        planted.append((replace(document, segments=tuple(segments), transcript=" ".join(s.text for s in segments)), fact))
+    return planted
 
 
 def questions(facts: list[Fact], absent_names: list[str], seed: int) -> list[Question]:
