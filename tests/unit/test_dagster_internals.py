@@ -61,6 +61,7 @@ PRIVATE_NAMES = {
     ],
     "orchestration/platform/storage.py": [
         "dagster._core.storage.event_log.ConsolidatedSqliteEventLogStorage",
+        "dagster._core.storage.event_log.schema.DynamicPartitionsTable",
         "dagster._core.storage.runs.SqliteRunStorage",
         "dagster._core.storage.schedules.SqliteScheduleStorage",
         "dagster._core.storage.sqlite.SQLITE_BUSY_TIMEOUT_SECONDS",
