@@ -140,7 +140,9 @@ def load(backend: str, url: str, workdir: Path, corpus: Path | None, embedder: W
     index = search_index_for("tantivy", engine, index_dir=index_dir)
     assert isinstance(index, TantivySearchIndex)
     index.ensure()
-    vectors = SqlVectorIndex(engine)
+    # Where the API saves and maps the HNSW graph (SearchSettings.vector_snapshot_dir): built once, by whichever
+    # comes first, this process or the API's, and opened by the other, by the ask benchmark and by --reuse.
+    vectors = SqlVectorIndex(engine, index_dir / "vectors")
     search = HybridSearch(index, vectors, lambda: embedder)
     if corpus is None:
         with engine.connect() as conn:

@@ -464,14 +464,15 @@ class SqlVectorIndex:
             self._rebuild_in_background(model)
         return view
 
-    def loaded_view(self, model: str, timeout: float = 600.0) -> _View:
-        """`view`, waiting for a large index's first build (warming a process up, or measuring it)."""
-        deadline = time.monotonic() + timeout
+    def loaded_view(self, model: str, timeout: float | None = None) -> _View:
+        """`view`, waiting for a large index's first build (warming a process up, or measuring it); by default
+        as long as it takes (millions of passages take tens of minutes on two cores)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:
                 return self.view(model)
             except VectorsLoading:
-                if time.monotonic() > deadline:
+                if deadline is not None and time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
 
