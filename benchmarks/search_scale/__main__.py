@@ -73,6 +73,10 @@ from pipeline.search.vectors import SqlVectorIndex, vector_from_bytes
 
 MODES = ("text", "hybrid", "semantic")
 KNN_QUERY_WORDS = 12
+# A new video is looked for by meaning with the start of its transcript, as much as a query may hold (the API's
+# 500 characters, ~80 words: most of its first passage): what is timed is whether its passages are served yet, not
+# whether a few words rank it first among millions of passages (the k-NN lines measure that).
+FRESH_QUERY_CHARS = 480
 PAGE = 20  # the API's default page
 # A first semantic query unanswered this long (503s and dropped connections asked again) has no answer.
 FIRST_ANSWER_PATIENCE = 300.0
@@ -458,7 +462,7 @@ def api_cpu_seconds(pid: int) -> float:
 class Appended:
     video_id: int
     marker: str  # a word only this video says
-    meaning: str  # the first words of its transcript
+    meaning: str  # the start of its transcript, FRESH_QUERY_CHARS at most
     indexed_at: float = 0.0
     by_text: float | None = None
     by_meaning: float | None = None
@@ -482,7 +486,8 @@ def append_while_serving(
     for offset, document in enumerate(documents(seconds, vocab, seed + 1, first=first)):
         marker = f"freshmarker{offset}q"
         document = replace(document, title=f"{document.title} {marker}")
-        newcomers.append((document, Appended(document.video_id, marker, " ".join(document.transcript.split()[:KNN_QUERY_WORDS]))))
+        opening = document.transcript[:FRESH_QUERY_CHARS].rsplit(" ", 1)[0]
+        newcomers.append((document, Appended(document.video_id, marker, opening)))
     pending: list[Appended] = []
     lock = threading.Lock()
     done = threading.Event()
