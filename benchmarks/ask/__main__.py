@@ -34,7 +34,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from benchmarks.ask.facts import Fact, Question, invented_names, plant, questions
 from benchmarks.search_scale.__main__ import Loaded, load, load_average, percentile
@@ -140,11 +140,11 @@ def write_archive(workdir: Path, videos: int, facts: int, vocab: Vocabulary, see
 
 def check_same_archive(workdir: Path, videos: int, vocab: Vocabulary, seed: int) -> None:
     """A kept search_scale run holds the archive this seed and size generate (its first video's title)."""
-    first = next(iter(documents(1, vocab, seed)))
+    first = next(documents(1, vocab, seed))
     engine = make_engine(f"sqlite:///{workdir / 'videoai.db'}")
     try:
         with engine.connect() as conn:
-            count = len(conn.execute(select(search_documents.c.video_id)).all())
+            count = conn.execute(select(func.count()).select_from(search_documents)).scalar_one()
             title = conn.execute(select(Video.title).where(Video.id == first.video_id)).scalar()
     finally:
         engine.dispose()
@@ -208,7 +208,7 @@ def measure(loaded: Loaded, workdir: Path, vocab: Vocabulary, absent: int, seed:
     shipped_min_score = Settings().ask.min_score
     asker = Asker(finder, shipped_min_score)
     with loaded.engine.connect() as conn:
-        videos = len(conn.execute(select(search_documents.c.video_id)).all())
+        videos = conn.execute(select(func.count()).select_from(search_documents)).scalar_one()
     kinds = {kind: sum(q.kind == kind for q in asked) for kind in ("answerable", "paraphrased", "absent", "unstated")}
     print(f"questions  : {len(asked)} on {videos:,} videos: " + ", ".join(f"{k} {n}" for k, n in kinds.items()), flush=True)
     started = time.monotonic()

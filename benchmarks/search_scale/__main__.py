@@ -70,6 +70,7 @@ from pipeline.search.plan import plan_search
 from pipeline.search.tables import search_documents, search_passages
 from pipeline.search.tantivy_index import TantivySearchIndex, _text_query, _with_filters
 from pipeline.search.vectors import SqlVectorIndex, vector_from_bytes
+from pipeline.settings import SearchSettings
 
 MODES = ("text", "hybrid", "semantic")
 KNN_QUERY_WORDS = 12
@@ -144,13 +145,13 @@ def load(backend: str, url: str, workdir: Path, corpus: Path | None, embedder: W
     index = search_index_for("tantivy", engine, index_dir=index_dir)
     assert isinstance(index, TantivySearchIndex)
     index.ensure()
-    # Where the API saves and maps the HNSW graph (SearchSettings.vector_snapshot_dir): built once, by whichever
-    # comes first, this process or the API's, and opened by the other, by the ask benchmark and by --reuse.
-    vectors = SqlVectorIndex(engine, index_dir / "vectors")
+    # Where the API saves and maps the HNSW graph: built once, by whichever comes first, this process or the
+    # API's, and opened by the other, by the ask benchmark and by --reuse.
+    vectors = SqlVectorIndex(engine, SearchSettings(index_dir=index_dir).vector_snapshot_dir)
     search = HybridSearch(index, vectors, lambda: embedder)
     if corpus is None:
         with engine.connect() as conn:
-            videos = len(conn.execute(select(search_documents.c.video_id)).all())
+            videos = conn.execute(select(func.count()).select_from(search_documents)).scalar_one()
         print(f"loading    : reused a kept run's {videos:,} videos")
         return Loaded(backend, url, engine, index, index_dir, vectors, embedder, search, videos)
     started = time.monotonic()

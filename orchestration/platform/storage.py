@@ -145,8 +145,11 @@ class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
                 added = _ids_and_keys(conn, partitions_def_name, known.last_id)
                 unchanged = last is not None and tuple(last) == (known.keys[-1], known.last_created)
                 if unchanged and len(known.keys) + len(added) == count:
-                    keys = known.keys + [key for _, key in added]
-                    last_id = added[-1][0] if added else known.last_id
+                    if not added:  # its last row is still older than the read that kept it
+                        self._known_keys[partitions_def_name] = known
+                        return list(known.keys)
+                    known.keys.extend(key for _, key in added)
+                    keys, last_id = known.keys, added[-1][0]
             if keys is None:
                 rows = _ids_and_keys(conn, partitions_def_name)
                 keys, last_id = [key for _, key in rows], rows[-1][0] if rows else 0
