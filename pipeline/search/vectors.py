@@ -79,6 +79,10 @@ REMOVED = "removed"
 HNSW_CONNECTIVITY = 16
 HNSW_EXPANSION_ADD = 128
 HNSW_EXPANSION_SEARCH = 2048
+# Graphs up to this many passages are built in one thread (~8 s here, half the speed of two): usearch's parallel
+# insert links nodes in the order its threads reach them, so the same passages made different graphs, and answers,
+# from build to build. Larger graphs are built on every core, once, and saved for every process to map.
+HNSW_ONE_THREAD_MAX_ROWS = 20_000
 # Saved snapshots kept per model (older ones may still be mapped by a worker that has not moved on).
 SAVED_SNAPSHOTS_KEPT = 2
 SAVED_SNAPSHOT = re.compile(r"upto-(\d+)")
@@ -220,7 +224,8 @@ class _Snapshot:
                 expansion_add=HNSW_EXPANSION_ADD,
                 expansion_search=HNSW_EXPANSION_SEARCH,
             )
-            self.graph.add(np.arange(len(rows), dtype=np.uint64), self.matrix)
+            threads = 1 if len(rows) <= HNSW_ONE_THREAD_MAX_ROWS else 0  # 0: every core
+            self.graph.add(np.arange(len(rows), dtype=np.uint64), self.matrix, threads=threads)
 
     def save(self, directory: Path) -> None:
         """Write the snapshot to `directory` (made whole, then renamed into place)."""
