@@ -378,6 +378,20 @@ class VectorsLoading(RuntimeError):
     """A large index's vectors are being loaded into this process for the first time: search without them."""
 
 
+def _tombstone(video_id: int) -> dict[str, Any]:
+    """The row that says a video's passages are gone (in every model)."""
+    return {
+        "video_id": video_id,
+        "position": 0,
+        "kind": REMOVED,
+        "start_seconds": None,
+        "end_seconds": None,
+        "text": "",
+        "model": "",
+        "vector": b"",
+    }
+
+
 class SqlVectorIndex:
     """Passage vectors in the app database (SQLite or PostgreSQL), searched in this process."""
 
@@ -399,28 +413,17 @@ class SqlVectorIndex:
         rows = [
             passage_row(video_id, i, model, p, p.vector) for video_id, passages in videos.items() for i, p in enumerate(passages)
         ]
+        # A video left without passages gets a tombstone: a loaded graph learns of removals only from new rows.
+        rows += [_tombstone(video_id) for video_id, passages in videos.items() if not passages]
         with self.engine.begin() as conn:  # one transaction: a commit per video costs more than its rows
             conn.execute(delete(search_passages).where(search_passages.c.video_id.in_(list(videos))))
-            if rows:
-                conn.execute(insert(search_passages), rows)
+            conn.execute(insert(search_passages), rows)
             self._bump(conn)
 
     def delete(self, video_id: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(search_passages).where(search_passages.c.video_id == video_id))
-            conn.execute(
-                insert(search_passages),
-                {
-                    "video_id": video_id,
-                    "position": 0,
-                    "kind": REMOVED,
-                    "start_seconds": None,
-                    "end_seconds": None,
-                    "text": "",
-                    "model": "",
-                    "vector": b"",
-                },
-            )
+            conn.execute(insert(search_passages), _tombstone(video_id))
             self._bump(conn)
 
     @staticmethod
@@ -555,8 +558,10 @@ class SqlVectorIndex:
                     rows = conn.execute(self._rows(model)).all()
                 view = _View(generation, self._save(model, _Snapshot(rows)), _Snapshot([]), frozenset())
             with self._lock:
+                # Only a newer graph replaces the one searched: a search may have opened this very snapshot
+                # from disk meanwhile, and its delta view is as current.
                 current = self._views.get(model)
-                if current is None or current.generation <= generation:
+                if current is None or current.base.max_id < view.base.max_id:
                     self._views[model] = view
             return view
         finally:

@@ -1,12 +1,26 @@
 """Saved vector snapshots are found by name, and one that another process is still writing is not one of them; a
-small graph built twice from the same passages answers the same."""
+small graph built twice from the same passages answers the same; a rebuild keeps the graph a search already opened,
+and a video re-indexed without passages leaves a loaded graph's answers."""
 
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
-from pipeline.search.vectors import EXACT_SCAN_MAX_ROWS, HNSW_ONE_THREAD_MAX_ROWS, _saved_snapshots, _Snapshot, vector_bytes
+import pipeline.search.vectors as vectors_module
+from pipeline.db.session import make_engine, migrate
+from pipeline.search.vectors import (
+    EXACT_SCAN_MAX_ROWS,
+    HNSW_ONE_THREAD_MAX_ROWS,
+    PassageVector,
+    SqlVectorIndex,
+    _saved_snapshots,
+    _Snapshot,
+    vector_bytes,
+)
+
+MODEL = "test-model"
 
 
 def test_a_snapshot_still_being_written_is_not_taken_for_a_saved_one(tmp_path: Path) -> None:
@@ -34,3 +48,42 @@ def test_a_graph_built_twice_from_the_same_passages_answers_the_same() -> None:
     assert first.graph is not None and second.graph is not None
     for query in rng.standard_normal((50, 64)).astype(np.float32):
         assert first.nearest(query, 10)[0].tolist() == second.nearest(query, 10)[0].tolist()
+
+
+def _passages(rng: np.random.Generator, count: int) -> list[PassageVector]:
+    vectors = rng.standard_normal((count, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return [PassageVector("transcript", 10.0 * i, 10.0 * i + 10, f"passage {i}", v) for i, v in enumerate(vectors)]
+
+
+@pytest.fixture
+def graph_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[SqlVectorIndex, dict[int, list[PassageVector]]]:
+    """An index large enough for a saved graph (the threshold lowered), and the passages it holds per video."""
+    monkeypatch.setattr(vectors_module, "EXACT_SCAN_MAX_ROWS", 5)
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    migrate(url)
+    rng = np.random.default_rng(7)
+    videos = {video_id: _passages(rng, 3) for video_id in range(1, 6)}
+    index = SqlVectorIndex(make_engine(url), tmp_path / "vectors")
+    index.bulk_upsert(MODEL, videos)
+    return index, videos
+
+
+def test_a_rebuild_keeps_the_graph_a_search_opened_from_disk_meanwhile(graph_index) -> None:
+    index, _ = graph_index
+    index.loaded_view(MODEL, timeout=30)  # built and saved
+    # Another process opens the saved graph, then rebuilds the same passages (its build raced a search's open).
+    other = SqlVectorIndex(index.engine, index.directory)
+    opened = other.view(MODEL).base
+    other._rebuild(MODEL)
+    assert other.view(MODEL).base is opened
+
+
+def test_a_video_indexed_again_without_passages_leaves_a_loaded_graphs_answers(graph_index) -> None:
+    index, videos = graph_index
+    view = index.loaded_view(MODEL, timeout=30)
+    assert view.base.graph is not None
+    query = videos[3][1].vector
+    assert view.candidates(query, 3)[0][1] == 3
+    index.bulk_upsert(MODEL, {3: []})
+    assert 3 not in {video_id for _, video_id, _, _ in index.view(MODEL).candidates(query, 15)}
