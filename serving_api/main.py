@@ -2,8 +2,8 @@
 
 Everything under /api/v1; OpenAPI docs at /docs. The lifespan builds the
 services once (database migrated to head, object store, search index,
-revocation store, login throttle, the email Bloom filter) and keeps the
-filter fresh with a periodic rebuild.
+revocation store, login throttle, the email Bloom filter), loads what a first
+semantic search needs, and keeps the filter fresh with a periodic rebuild.
 """
 
 from __future__ import annotations
@@ -63,6 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await run_in_threadpool(build_services, settings)
         app.state.services = services
+        try:
+            await run_in_threadpool(services.hybrid.warm_up)
+        except Exception:  # a search that needs what failed to load says why; every other route serves
+            logger.exception("search warm-up failed")
         background = [
             asyncio.create_task(_rebuild_periodically(services.emails, settings.auth.bloom_rebuild_seconds)),
             asyncio.create_task(prune_periodically(services)),

@@ -61,6 +61,16 @@ class HybridSearch:
     def semantic_available(self) -> bool:
         return self.vectors is not None and self.embedder is not None
 
+    def warm_up(self) -> None:
+        """Load what a first semantic search needs (the query embedder, the vectors, the moments' embedder), so that
+        the first searches after start wait for none of it."""
+        if not self.semantic_available:
+            return
+        assert self.vectors is not None and self.embedder is not None
+        self.vectors.warm_up(self.embedder().model_id)
+        if self.moments is not None:
+            self.moments.sentence_embedder()
+
     def search(self, query: SearchQuery, mode: SearchMode = "hybrid") -> SearchPage:
         page = self._search(query, mode)
         return self.moments.place(page, query.text) if self.moments is not None else page

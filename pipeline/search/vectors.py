@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 from sqlalchemy import (
@@ -79,6 +79,8 @@ REMOVED = "removed"
 HNSW_CONNECTIVITY = 16
 HNSW_EXPANSION_ADD = 128
 HNSW_EXPANSION_SEARCH = 2048
+# Graph candidates ranked again by their float32 vectors.
+HNSW_RERANKED = 1024
 # Graphs up to this many passages are built in one thread (~8 s here, half the speed of two): usearch's parallel
 # insert links nodes in the order its threads reach them, so the same passages made different graphs, and answers,
 # from build to build. Larger graphs are built on every core, once, and saved for every process to map.
@@ -134,6 +136,11 @@ class VectorIndex(Protocol):
         """How vectors are searched here, for /health/ready."""
         ...
 
+    def warm_up(self, model: str) -> None:
+        """Make `model`'s vectors ready to search (a first search then waits for nothing); the first build of a
+        large index goes on in the background."""
+        ...
+
 
 def vector_bytes(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
@@ -183,8 +190,9 @@ class _StoredPassages:
     """A saved snapshot's passages, read from memory-mapped arrays: (kind, start, end, text) by row."""
 
     def __init__(self, directory: Path) -> None:
-        self.kinds = np.load(directory / "kinds.npy")
-        self.starts, self.ends = (np.load(directory / f"{name}.npy", mmap_mode="r") for name in ("starts", "ends"))
+        self.kinds, self.starts, self.ends = (
+            np.load(directory / f"{name}.npy", mmap_mode="r") for name in ("kinds", "starts", "ends")
+        )
         self.offsets = np.load(directory / "text_offsets.npy", mmap_mode="r")
         self.texts = (
             np.memmap(directory / "texts.bin", dtype=np.uint8, mode="r")
@@ -211,6 +219,7 @@ class _Snapshot:
         rows = [r for r in rows if r.kind != REMOVED]
         self.video_ids = np.fromiter((r.video_id for r in rows), dtype=np.int64, count=len(rows))
         self.meta = [(r.kind, r.start_seconds, r.end_seconds, r.text) for r in rows]
+        self.starts = np.array([np.nan if r.start_seconds is None else r.start_seconds for r in rows], dtype=np.float64)
         self.matrix = np.vstack([vector_from_bytes(r.vector) for r in rows]) if rows else np.zeros((0, 1), dtype=np.float32)
         self.graph: Any = None
         if len(rows) > EXACT_SCAN_MAX_ROWS and not exact:
@@ -259,6 +268,7 @@ class _Snapshot:
         snapshot.video_ids = np.load(directory / "video_ids.npy", mmap_mode="r")
         snapshot.matrix = np.load(directory / "matrix.npy", mmap_mode="r")
         snapshot.meta = _StoredPassages(directory)
+        snapshot.starts = snapshot.meta.starts
         graph = directory / "graph.usearch"
         snapshot.graph = Index.restore(str(graph), view=True) if graph.exists() else None
         if snapshot.graph is not None:  # a search setting, not saved with the graph
@@ -271,8 +281,9 @@ class _Snapshot:
         if count == 0 or vector.shape[0] != self.matrix.shape[1]:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if self.graph is not None:
-            matches = self.graph.search(vector, count)
-            return matches.keys.astype(np.int64), (1.0 - matches.distances).astype(np.float32)
+            # The graph's f16 similarities misorder near ties: its widest candidates are ranked again exactly.
+            rows = self.graph.search(vector, max(count, HNSW_RERANKED)).keys.astype(np.int64)
+            return _ranked(rows, self.matrix[rows] @ vector, count)
         return _ranked(np.arange(len(self.meta)), self.matrix @ vector, count)
 
     def nearest_among(self, vector: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -315,17 +326,25 @@ class _View:
         base = _candidates(self.base, *self.base.nearest(vector, count), skip=self.replaced)
         return _merged(base, _candidates(self.delta, *self.delta.nearest(vector, count)))
 
-    def candidates_among(self, vector: np.ndarray, video_ids: np.ndarray) -> list[_Candidate]:
-        """Every passage of these videos (sorted ids), best first: an exact scan."""
+    def best_videos(self, vector: np.ndarray, count: int) -> _RankedVideos:
+        """The videos of about the `count` passages most similar to `vector`, best first."""
+        return _RankedVideos.of(
+            [
+                (self.base, *self.base.nearest(vector, count), self.replaced),
+                (self.delta, *self.delta.nearest(vector, count), None),
+            ]
+        )
+
+    def best_videos_among(self, vector: np.ndarray, video_ids: np.ndarray) -> _RankedVideos:
+        """These videos (sorted ids), best first, by every passage they have: an exact scan."""
         found = []
-        for snapshot, skip in ((self.base, self.replaced), (self.delta, frozenset[int]())):
+        for snapshot, skip in ((self.base, self.replaced), (self.delta, None)):
             starts, ends = _ranges(snapshot, video_ids)
-            rows = np.concatenate(
-                [np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True) if b > a]
-                or [np.zeros(0, dtype=np.int64)]
-            )
-            found.append(_candidates(snapshot, *snapshot.nearest_among(vector, rows), skip=skip))
-        return _merged(*found)
+            lengths = ends - starts
+            # Every row of every range, without a Python loop: each range's start, then +1 along it.
+            rows = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
+            found.append((snapshot, *snapshot.nearest_among(vector, rows.astype(np.int64)), skip))
+        return _RankedVideos.of(found)
 
     def rows_of(self, video_ids: np.ndarray) -> int:
         """How many passages these videos (sorted ids) have; a replaced video's old rows count too."""
@@ -357,21 +376,66 @@ def _merged(*ranked: list[_Candidate]) -> list[_Candidate]:
     return sorted((c for candidates in ranked for c in candidates), key=lambda c: -c[0])
 
 
-def _best_passages(candidates: list[_Candidate], min_similarity: float) -> dict[int, tuple[float, _Meta]]:
-    """Each video's score (its best passage's) and the passage of its moment, in score order.
+@dataclass(frozen=True)
+class _RankedVideos:
+    """Videos found by their passages, best first: each one's score (its best passage's) and the passage of its
+    moment, its best transcript passage (title and summary have no time), or its best passage when none of its
+    transcript passages was among those ranked. Passages are read only for the videos shown."""
 
-    The moment is its best transcript passage (title and summary have no time), or the best passage when
-    none of its transcript passages is among the candidates.
-    """
-    best: dict[int, tuple[float, _Meta]] = {}
-    for score, video_id, passages, row in candidates:
-        if score < min_similarity:
-            break
-        if video_id not in best:
-            best[video_id] = (score, passages[row])
-        elif best[video_id][1][1] is None and (meta := passages[row])[1] is not None:
-            best[video_id] = (best[video_id][0], meta)
-    return best
+    video_ids: list[int]
+    scores: list[float]
+    moments: list[tuple[_Passages, int]]
+    lowest: float  # the lowest score of a passage ranked: below the threshold, a wider search finds no more
+
+    @classmethod
+    def of(cls, found: Sequence[tuple[_Snapshot, np.ndarray, np.ndarray, frozenset[int] | None]]) -> _RankedVideos:
+        """From passages (rows and scores) of snapshots whose videos are distinct once each one's `skip` is left out."""
+        bests = [(snapshot.meta, _video_bests(snapshot, rows, scores, skip)) for snapshot, rows, scores, skip in found]
+        order = np.argsort(-np.concatenate([best.scores for _, best in bests]), kind="stable")
+        video_ids = np.concatenate([best.video_ids for _, best in bests])[order]
+        scores = np.concatenate([best.scores for _, best in bests])[order]
+        moments = [(passages, row) for passages, best in bests for row in best.rows.tolist()]
+        return cls(
+            video_ids.tolist(),
+            scores.tolist(),
+            [moments[i] for i in order.tolist()],
+            min((best.lowest for _, best in bests), default=np.inf),
+        )
+
+    def above(self, min_similarity: float) -> dict[int, tuple[float, _Passages, int]]:
+        """Video id: (score, passages, moment row), best first, for the videos scoring at least `min_similarity`."""
+        best = {}
+        for video_id, score, (passages, row) in zip(self.video_ids, self.scores, self.moments, strict=True):
+            if score < min_similarity:
+                break
+            best[video_id] = (score, passages, row)
+        return best
+
+
+class _VideoBests(NamedTuple):
+    video_ids: np.ndarray
+    scores: np.ndarray
+    rows: np.ndarray  # each video's moment
+    lowest: float
+
+
+def _video_bests(snapshot: _Snapshot, rows: np.ndarray, scores: np.ndarray, skip: frozenset[int] | None) -> _VideoBests:
+    """Each video among the passages `rows` (scored `scores`) once, by id: its best score and its moment's row
+    (see `_RankedVideos`); and the lowest score. Videos in `skip` are left out."""
+    video_ids = np.asarray(snapshot.video_ids[rows], dtype=np.int64)
+    if skip:
+        kept = ~np.isin(video_ids, np.fromiter(skip, dtype=np.int64, count=len(skip)))
+        rows, scores, video_ids = rows[kept], scores[kept], video_ids[kept]
+    if len(rows) == 0:
+        return _VideoBests(video_ids, scores.astype(np.float32), rows, np.inf)
+    order = np.lexsort((-scores, video_ids))  # by video, best passage first
+    rows, scores, video_ids = rows[order], scores[order], video_ids[order]
+    firsts = np.flatnonzero(np.concatenate([[True], video_ids[1:] != video_ids[:-1]]))
+    timed = ~np.isnan(np.asarray(snapshot.starts[rows], dtype=np.float64))
+    first_timed = np.minimum.reduceat(np.where(timed, np.arange(len(rows)), len(rows)), firsts)
+    group_ends = np.concatenate([firsts[1:], [len(rows)]])
+    moments = np.where(first_timed < group_ends, first_timed, firsts)
+    return _VideoBests(video_ids[firsts], scores[firsts], rows[moments], float(scores.min()))
 
 
 class VectorsLoading(RuntimeError):
@@ -402,6 +466,7 @@ class SqlVectorIndex:
         self._lock = threading.Lock()
         self._views: dict[str, _View] = {}
         self._rebuilding: set[str] = set()
+        self._opening = threading.Lock()  # one thread opens a saved snapshot; the others wait for it
 
     # --- writing ----------------------------------------------------------------------------
     def upsert(self, video_id: int, model: str, passages: Sequence[PassageVector]) -> None:
@@ -452,7 +517,11 @@ class SqlVectorIndex:
             if cached is not None and cached.generation == generation:
                 return cached
             if cached is None:
-                cached = self._open_saved(model)
+                with self._opening:
+                    with self._lock:
+                        cached = self._views.get(model)
+                    if cached is None:
+                        cached = self._open_saved(model)
             if cached is None:
                 passages = conn.execute(
                     select(func.count()).select_from(search_passages).where(search_passages.c.model == model)
@@ -471,6 +540,10 @@ class SqlVectorIndex:
         if len(delta.meta) > DELTA_MAX_ROWS:
             self._rebuild_in_background(model)
         return view
+
+    def warm_up(self, model: str) -> None:
+        with contextlib.suppress(VectorsLoading):
+            self.view(model)
 
     def loaded_view(self, model: str, timeout: float | None = None) -> _View:
         """`view`, waiting for a large index's first build (warming a process up, or measuring it); by default
@@ -593,24 +666,24 @@ class SqlVectorIndex:
             allowed = self._filtered_videos(conn, view, plan) if filtered else None
             if allowed is not None:
                 # Few videos pass the filter: rank exactly those, so the answer is an exact filtered scan's.
-                best = _best_passages(view.candidates_among(vector, allowed), min_similarity)
+                best = view.best_videos_among(vector, allowed).above(min_similarity)
                 kept = self._kept(conn, list(best), query, limit)
             else:
                 # Videos have many passages and filters drop some: widen the passage window until the page
                 # is full of distinct visible videos, or the window holds every passage.
                 count = max(8 * limit, 64)
                 while True:
-                    candidates = view.candidates(vector, count)
-                    best = _best_passages(candidates, min_similarity)
+                    ranked = view.best_videos(vector, count)
+                    best = ranked.above(min_similarity)
                     kept = self._kept(conn, list(best), query, limit)
-                    below_threshold = bool(candidates) and candidates[-1][0] < min_similarity
-                    if len(kept) >= limit or below_threshold or count >= view.size:
+                    if len(kept) >= limit or ranked.lowest < min_similarity or count >= view.size:
                         break
                     count *= 4
             titles = self._titles(conn, [video_id for video_id, _ in kept])
         hits = []
         for video_id, document in kept:
-            score, (kind, start, end, passage) = best[video_id]
+            score, passages, row = best[video_id]
+            kind, start, end, passage = passages[row]
             hits.append(
                 VectorHit(
                     video_id=video_id,

@@ -65,3 +65,10 @@ def test_search_modes_find_a_paraphrase_by_meaning_and_words_by_text(sqlite_clie
 def test_readiness_says_how_semantic_search_runs(sqlite_client) -> None:
     checks = {c["name"]: c for c in sqlite_client.get(f"{API}/health/ready").json()["checks"]}
     assert checks["semantic_search"]["ok"] and "sqlite" in checks["semantic_search"]["detail"]
+
+
+def test_the_api_loads_the_query_embedder_and_the_vectors_before_it_serves(sqlite_client) -> None:
+    services = services_of(sqlite_client)
+    embedder = services.hybrid.embedder() if services.hybrid.embedder is not None else None
+    assert embedder is not None
+    assert embedder.model_id in services.vectors._views  # type: ignore[union-attr]  # opened at start, not by a search

@@ -2,6 +2,7 @@
 small graph built twice from the same passages answers the same; a rebuild keeps the graph a search already opened,
 and a video re-indexed without passages leaves a loaded graph's answers."""
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -87,3 +88,54 @@ def test_a_video_indexed_again_without_passages_leaves_a_loaded_graphs_answers(g
     assert view.candidates(query, 3)[0][1] == 3
     index.bulk_upsert(MODEL, {3: []})
     assert 3 not in {video_id for _, video_id, _, _ in index.view(MODEL).candidates(query, 15)}
+
+
+def test_searches_arriving_together_open_a_saved_graph_once(graph_index) -> None:
+    index, _ = graph_index
+    index.loaded_view(MODEL, timeout=30)  # built and saved
+    fresh = SqlVectorIndex(index.engine, index.directory)  # a new worker, its first searches at once
+    with ThreadPoolExecutor(8) as pool:
+        bases = list(pool.map(lambda _: fresh.view(MODEL).base, range(8)))
+    assert all(base is bases[0] for base in bases)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_videos_ranked_by_their_passages_as_a_plain_loop_ranks_them(seed: int) -> None:
+    """Each video's score is its best passage's; its moment is its best timed passage, else its best passage."""
+    rng = np.random.default_rng(seed)
+    count = int(rng.integers(1, 400))
+    vectors = rng.standard_normal((count, 16)).astype(np.float32)
+    video_ids = np.sort(rng.integers(1, 40, count))
+    rows = [
+        SimpleNamespace(
+            id=i + 1,
+            video_id=int(v),
+            kind="title" if untimed else "transcript",
+            start_seconds=None if untimed else float(i),
+            end_seconds=None if untimed else float(i + 1),
+            text=f"passage {i}",
+            vector=vector_bytes(vector),
+        )
+        for i, (v, vector, untimed) in enumerate(zip(video_ids, vectors, rng.random(count) < 0.3, strict=True))
+    ]
+    snapshot = _Snapshot(rows, exact=True)
+    view = vectors_module._View(0, snapshot, _Snapshot([]), frozenset())
+    query = rng.standard_normal(16).astype(np.float32)
+    scores = vectors @ query
+    expected = {}
+    for video_id in sorted(set(video_ids.tolist())):
+        mine = [i for i in range(count) if video_ids[i] == video_id]
+        best = max(mine, key=lambda i: scores[i])
+        timed = [i for i in mine if rows[i].start_seconds is not None]
+        expected[video_id] = (float(scores[best]), max(timed, key=lambda i: scores[i]) if timed else best)
+
+    def answer(ranked: vectors_module._RankedVideos) -> list[tuple[int, float, int]]:
+        return [(video_id, round(score, 4), row) for video_id, (score, _, row) in ranked.above(-np.inf).items()]
+
+    def reference(videos: list[int]) -> list[tuple[int, float, int]]:
+        return [(v, round(expected[v][0], 4), expected[v][1]) for v in sorted(videos, key=lambda v: -expected[v][0])]
+
+    chosen = np.unique(rng.choice(video_ids, size=max(1, len(expected) // 2)))
+    assert answer(view.best_videos_among(query, chosen)) == reference(chosen.tolist())
+    # Through the passages nearest the query, every passage taken: every video.
+    assert answer(view.best_videos(query, count)) == reference(list(expected))
