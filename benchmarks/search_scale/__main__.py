@@ -328,12 +328,14 @@ def vectors_in_process(loaded: Loaded, samples: int, seed: int, goals: Goals) ->
     )
     passages = Passages.read(loaded.engine, model)
     rng = np.random.default_rng([seed, 4])
-    on_page = on_exact_page = 0
+    on_page = on_exact_page = on_hybrid_page = 0
     recalls = []
     for _ in range(samples):
         video_id, words = passages.query_text(rng)
         page = loaded.search.search(SearchQuery(text=words, limit=PAGE), mode="semantic")
         on_page += video_id in [hit.video_id for hit in page.hits]
+        hybrid = loaded.search.search(SearchQuery(text=words, limit=PAGE), mode="hybrid")
+        on_hybrid_page += video_id in [hit.video_id for hit in hybrid.hits]
         vector = loaded.embedder.embed([words])[0]
         on_exact_page += video_id in passages.exact_videos(vector, SearchQuery(text=words), PAGE, loaded.search.min_similarity)
         approximate = {
@@ -344,7 +346,8 @@ def vectors_in_process(loaded: Loaded, samples: int, seed: int, goals: Goals) ->
     recall = float(np.mean(recalls))
     print(
         f"k-NN: video on page 1 for the first {KNN_QUERY_WORDS} words of its own passage: {on_page} of {samples} "
-        f"({on_exact_page} of {samples} on an exact scan's page 1: the rest the words themselves miss)"
+        f"({on_exact_page} of {samples} on an exact scan's page 1: the rest the words themselves miss); "
+        f"{on_hybrid_page} of {samples} by hybrid search, the API's default"
     )
     print(f"k-NN: passage recall@10 of the vector index against an exact scan: {recall:.3f}")
     goals.check(
