@@ -286,11 +286,11 @@ class _Snapshot:
             return _ranked(rows, self.matrix[rows] @ vector, count)
         return _ranked(np.arange(len(self.meta)), self.matrix @ vector, count)
 
-    def nearest_among(self, vector: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`rows` (row indices) ranked by similarity to `vector`, best first: an exact scan of those rows."""
+    def similarities(self, vector: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`rows` (row indices) and their similarities to `vector`, in the order given: an exact scan of them."""
         if len(rows) == 0 or vector.shape[0] != self.matrix.shape[1]:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        return _ranked(rows, self.matrix[rows] @ vector, len(rows))
+        return rows, self.matrix[rows] @ vector
 
 
 def _ranked(rows: np.ndarray, scores: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -343,7 +343,7 @@ class _View:
             lengths = ends - starts
             # Every row of every range, without a Python loop: each range's start, then +1 along it.
             rows = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
-            found.append((snapshot, *snapshot.nearest_among(vector, rows.astype(np.int64)), skip))
+            found.append((snapshot, *snapshot.similarities(vector, rows.astype(np.int64)), skip))
         return _RankedVideos.of(found)
 
     def rows_of(self, video_ids: np.ndarray) -> int:
@@ -421,21 +421,28 @@ class _VideoBests(NamedTuple):
 
 def _video_bests(snapshot: _Snapshot, rows: np.ndarray, scores: np.ndarray, skip: frozenset[int] | None) -> _VideoBests:
     """Each video among the passages `rows` (scored `scores`) once, by id: its best score and its moment's row
-    (see `_RankedVideos`); and the lowest score. Videos in `skip` are left out."""
+    (see `_RankedVideos`); and the lowest score. Videos in `skip` are left out. Linear in the rows when they come
+    grouped by video (an exact scan's do), without a sort."""
     video_ids = np.asarray(snapshot.video_ids[rows], dtype=np.int64)
     if skip:
         kept = ~np.isin(video_ids, np.fromiter(skip, dtype=np.int64, count=len(skip)))
         rows, scores, video_ids = rows[kept], scores[kept], video_ids[kept]
     if len(rows) == 0:
         return _VideoBests(video_ids, scores.astype(np.float32), rows, np.inf)
-    order = np.lexsort((-scores, video_ids))  # by video, best passage first
-    rows, scores, video_ids = rows[order], scores[order], video_ids[order]
+    if np.any(video_ids[1:] < video_ids[:-1]):
+        order = np.argsort(video_ids, kind="stable")
+        rows, scores, video_ids = rows[order], scores[order], video_ids[order]
     firsts = np.flatnonzero(np.concatenate([[True], video_ids[1:] != video_ids[:-1]]))
+    group = np.repeat(np.arange(len(firsts)), np.diff(np.concatenate([firsts, [len(rows)]])))
     timed = ~np.isnan(np.asarray(snapshot.starts[rows], dtype=np.float64))
-    first_timed = np.minimum.reduceat(np.where(timed, np.arange(len(rows)), len(rows)), firsts)
-    group_ends = np.concatenate([firsts[1:], [len(rows)]])
-    moments = np.where(first_timed < group_ends, first_timed, firsts)
-    return _VideoBests(video_ids[firsts], scores[firsts], rows[moments], float(scores.min()))
+    best = np.maximum.reduceat(scores, firsts)
+    best_timed = np.maximum.reduceat(np.where(timed, scores, -np.inf), firsts)
+    positions, none = np.arange(len(rows)), len(rows)
+    # The first row reaching each video's best score, and its best timed score (if it has a timed passage).
+    best_row = np.minimum.reduceat(np.where(scores == best[group], positions, none), firsts)
+    best_timed_row = np.minimum.reduceat(np.where(timed & (scores == best_timed[group]), positions, none), firsts)
+    moments = np.where(best_timed_row < none, best_timed_row, best_row)
+    return _VideoBests(video_ids[firsts], best, rows[moments], float(scores.min()))
 
 
 class VectorsLoading(RuntimeError):
@@ -730,7 +737,7 @@ class SqlVectorIndex:
             statement = statement.where(search_documents.c.created_at <= plan.created_to)
         if plan.status is not None:
             statement = statement.where(search_documents.c.status == plan.status)
-        video_ids = np.sort(np.fromiter(conn.execute(statement).scalars(), dtype=np.int64))
+        video_ids = np.sort(np.array(conn.execute(statement).scalars().all(), dtype=np.int64))
         return None if view.rows_of(video_ids) > FILTERED_EXACT_MAX_ROWS else video_ids
 
     @staticmethod
