@@ -70,6 +70,29 @@ class SearchPage:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RankedPage:
+    """A page's videos and scores, best first, before their hits are described (title, snippet, matches)."""
+
+    terms: tuple[str, ...]
+    ranked: list[tuple[int, float]]
+    total: int
+    next_cursor: str | None = None
+    total_exact: bool = True
+
+
+@runtime_checkable
+class RanksBeforeDescribing(Protocol):
+    """An index that ranks a page apart from describing its hits: a page's hits cost more than its ranking, and
+    hybrid search shows only some of the text side's candidates."""
+
+    def rank(self, query: SearchQuery) -> RankedPage: ...
+
+    def describe(self, page: RankedPage, video_ids: Iterable[int]) -> dict[int, SearchHit]:
+        """The hits of these videos of `page` (a video deleted since it was ranked has none)."""
+        ...
+
+
 class InvalidCursor(ValueError):
     """A pagination cursor that this index did not issue (or is malformed)."""
 

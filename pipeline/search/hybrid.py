@@ -23,7 +23,16 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from pipeline.embeddings import Embedder, query_vector
-from pipeline.search.base import InvalidCursor, SearchHit, SearchIndex, SearchPage, SearchQuery, SegmentMatch
+from pipeline.search.base import (
+    InvalidCursor,
+    RankedPage,
+    RanksBeforeDescribing,
+    SearchHit,
+    SearchIndex,
+    SearchPage,
+    SearchQuery,
+    SegmentMatch,
+)
 from pipeline.search.cursor import pack_token, unpack_token
 from pipeline.search.moments import MomentFinder
 from pipeline.search.ranking import MAX_LIMIT, SNIPPET_WORDS
@@ -101,17 +110,36 @@ class HybridSearch:
             return replace(page, extra={**page.extra, "mode": "text", "fallback": str(loading)})
         if mode == "semantic":
             hits = [_vector_only_hit(hit) for hit in semantic]
-            return _page(hits, start, limit, len(hits), query, mode)
+            return _page(hits[start : start + limit], start, limit, len(hits), query, mode, len(hits) > start + limit)
         if not semantic:
             return _as_text(self.text_index.search(query))
-        text_page = self.text_index.search(replace(query, limit=depth, cursor=None))
-        by_text = {hit.video_id: hit for hit in text_page.hits}
+        text_page, describe = self._text_candidates(replace(query, limit=depth, cursor=None))
+        by_text = [video_id for video_id, _ in text_page.ranked]
+        text_ids = set(by_text)
         by_vector = {hit.video_id: hit for hit in semantic}
-        fused = reciprocal_rank_fusion([list(by_text), list(by_vector)])
+        fused = reciprocal_rank_fusion([by_text, list(by_vector)])
         order = sorted(fused, key=lambda vid: (-fused[vid], vid))
-        hits = [_fused_hit(by_text.get(vid), by_vector.get(vid), fused[vid]) for vid in order]
-        total = text_page.total + sum(1 for vid in by_vector if vid not in by_text)
-        return replace(_page(hits, start, limit, total, query, mode), total_exact=text_page.total_exact)
+        window = order[start : start + limit]
+        # Only the text hits the page shows are described (snippets and matches cost more than the ranking).
+        text_hits = describe([vid for vid in window if vid in text_ids])
+        hits = [
+            _fused_hit(text_hits.get(vid), by_vector.get(vid), fused[vid])
+            for vid in window
+            if vid in text_hits or vid in by_vector
+        ]
+        total = text_page.total + sum(1 for vid in by_vector if vid not in text_ids)
+        more = len(order) > start + limit
+        return replace(_page(hits, start, limit, total, query, mode, more), total_exact=text_page.total_exact)
+
+    def _text_candidates(self, query: SearchQuery) -> tuple[RankedPage, Callable[[list[int]], dict[int, SearchHit]]]:
+        """The text side's ranking, and how to describe the hits a page shows."""
+        if isinstance(self.text_index, RanksBeforeDescribing):
+            ranked = self.text_index.rank(query)
+            return ranked, lambda video_ids: self.text_index.describe(ranked, video_ids)
+        page = self.text_index.search(query)  # described already
+        by_id = {hit.video_id: hit for hit in page.hits}
+        ranked = RankedPage((), [(hit.video_id, hit.score) for hit in page.hits], page.total, None, page.total_exact)
+        return ranked, lambda video_ids: {video_id: by_id[video_id] for video_id in video_ids}
 
     def _semantic(self, query: SearchQuery, depth: int) -> list[VectorHit]:
         assert self.vectors is not None and self.embedder is not None
@@ -157,11 +185,13 @@ def _fused_hit(text_hit: SearchHit | None, vector_hit: VectorHit | None, score: 
     return replace(text_hit, score=score, moment=moment)
 
 
-def _page(hits: list[SearchHit], start: int, limit: int, total: int, query: SearchQuery, mode: SearchMode) -> SearchPage:
-    window = hits[start : start + limit]
-    more = len(hits) > start + limit and start + limit < MAX_DEPTH
+def _page(
+    window: list[SearchHit], start: int, limit: int, total: int, query: SearchQuery, mode: SearchMode, more: bool
+) -> SearchPage:
+    """The page of hits `window` (from `start`); `more`: hits follow it."""
+    more = more and start + limit < MAX_DEPTH
     cursor = _encode_offset(start + limit, _fingerprint(query, mode)) if more else None
-    return SearchPage(hits=window, total=max(total, len(hits)), next_cursor=cursor, extra={"mode": mode})
+    return SearchPage(hits=window, total=max(total, start + len(window) + more), next_cursor=cursor, extra={"mode": mode})
 
 
 def _fingerprint(query: SearchQuery, mode: str) -> str:

@@ -31,6 +31,7 @@ from sqlalchemy import bindparam, select
 from pipeline import languages
 from pipeline.search.analyses import analyses, analysis_of, field_name
 from pipeline.search.base import (
+    RankedPage,
     SearchDocument,
     SearchHit,
     SearchIndexUnavailable,
@@ -213,10 +214,20 @@ class TantivySearchIndex:
         return self.store.get(video_id)
 
     def search(self, query: SearchQuery) -> SearchPage:
+        page = self.rank(query)
+        hits = self.describe(page, [video_id for video_id, _ in page.ranked])
+        return SearchPage(
+            hits=[hits[video_id] for video_id, _ in page.ranked if video_id in hits],
+            total=page.total,
+            next_cursor=page.next_cursor,
+            total_exact=page.total_exact,
+        )
+
+    def rank(self, query: SearchQuery) -> RankedPage:
         plan = plan_search(query)
         text_query = _text_query(plan.terms, (analysis_of(plan.language),) if plan.language else ANALYSES)
         if text_query is None:
-            return SearchPage(hits=[], total=0)
+            return RankedPage(tuple(plan.terms), [], 0)
         searcher = self._searcher()
         full_query = _with_filters(text_query, plan)
         rows = _ranked(searcher, full_query, plan)
@@ -226,9 +237,19 @@ class TantivySearchIndex:
         else:
             counted = int(getattr(searcher.search(full_query, limit=1, count=True), "count", 0) or 0)
         page, next_cursor = plan.page_of(rows)
-        details = self._details(plan.terms, [p.video_id for p in page])
-        hits = [SearchHit(video_id=p.video_id, score=p.score, **details[p.video_id]) for p in page if p.video_id in details]
-        return SearchPage(hits=hits, total=min(counted, TOTAL_CAP), next_cursor=next_cursor, total_exact=counted <= TOTAL_CAP)
+        return RankedPage(
+            tuple(plan.terms),
+            [(p.video_id, p.score) for p in page],
+            min(counted, TOTAL_CAP),
+            next_cursor,
+            counted <= TOTAL_CAP,
+        )
+
+    def describe(self, page: RankedPage, video_ids: Iterable[int]) -> dict[int, SearchHit]:
+        wanted = set(video_ids)
+        scores = {video_id: score for video_id, score in page.ranked if video_id in wanted}
+        details = self._details(page.terms, list(scores))
+        return {video_id: SearchHit(video_id=video_id, score=scores[video_id], **details[video_id]) for video_id in details}
 
     def _details(self, terms: Sequence[str], ids: list[int]) -> dict[int, dict[str, Any]]:
         """Title, status, snippet and spoken matches of the page's videos, from the app database."""

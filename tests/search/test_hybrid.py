@@ -230,3 +230,42 @@ def test_a_large_snapshot_is_built_in_the_background_and_changes_are_searched_at
         time.sleep(0.05)
     assert vectors.search(vector, embedder.model_id, query, 5, 0.25)[0].video_id == OCEAN.video_id
     engine.dispose()
+
+
+class _DescribedAtOnce:
+    """A text index that only searches: every candidate comes described."""
+
+    def __init__(self, index) -> None:
+        self.index = index
+
+    def search(self, query: SearchQuery):
+        return self.index.search(query)
+
+
+def test_hybrid_describes_only_the_text_hits_its_page_shows(tmp_path, embedder, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    text_index = search_index_for("tantivy", engine, index_dir=tmp_path / "index")
+    text_index.ensure()
+    vectors = SqlVectorIndex(engine)
+    for copy in range(3):  # each video three times: a word matches several, found by both sides
+        for document in CORPUS:
+            document = dataclasses.replace(document, video_id=document.video_id + 100 * copy)
+            text_index.upsert(document)
+            index_vectors(vectors, embedder, document)
+    described: list[list[int]] = []
+    describe = text_index.describe
+    monkeypatch.setattr(text_index, "describe", lambda page, ids: described.append(list(ids)) or describe(page, ids))
+    deferred = HybridSearch(text_index, vectors, lambda: embedder)
+    eager = HybridSearch(_DescribedAtOnce(text_index), vectors, lambda: embedder)  # type: ignore[arg-type]
+    for text in ("whales", "the ocean", "car wheel", "eggs", "marine mammals migrating"):
+        query = SearchQuery(text=text, limit=1)
+        for _ in range(3):  # the first page and the next two, through the cursors
+            described.clear()
+            page = deferred.search(query)
+            assert len([video_id for ids in described for video_id in ids]) <= 1
+            assert page == eager.search(query)
+            if page.next_cursor is None:
+                break
+            query = dataclasses.replace(query, cursor=page.next_cursor)
