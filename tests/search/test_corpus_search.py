@@ -26,15 +26,14 @@ from benchmarks.support import api_server
 from orchestration.processes import free_port
 from pipeline.corpus import load_videos, parse_video, video_line
 from pipeline.db.models import VideoPassage
-from pipeline.db.session import make_engine, migrate
 from pipeline.embeddings import WordLlamaEmbedder
 from pipeline.search import vectors as vectors_module
 from pipeline.search.base import SearchDocument, SearchQuery
-from pipeline.search.factory import search_index_for
 from pipeline.search.hybrid import HybridSearch
 from pipeline.search.tables import search_documents
 from pipeline.search.vectors import SqlVectorIndex
 from pipeline.text import TimedSegment
+from tests.search.embedded import embedded_search
 
 TOPICS = {
     "volcano": [
@@ -121,12 +120,7 @@ def embedder() -> WordLlamaEmbedder:
 
 @pytest.fixture
 def loaded(tmp_path: Path, embedder: WordLlamaEmbedder) -> Iterator[Loaded]:
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    index = search_index_for("tantivy", engine, index_dir=tmp_path / "search")
-    index.ensure()
-    vectors = SqlVectorIndex(engine)
+    url, engine, index, vectors = embedded_search(tmp_path)
     lines = [video_line(corpus_video(i)) for i in range(1, VIDEOS + 1)]
     reports = list(load_videos((parse_video(line) for line in lines), engine, index, vectors, embedder, batch=25))
     assert [r.videos for r in reports] == [25, 50, 60]

@@ -16,6 +16,7 @@ from pipeline.search.base import InvalidCursor, SearchDocument, SearchQuery
 from pipeline.search.factory import search_index_for
 from pipeline.search.hybrid import HybridSearch, reciprocal_rank_fusion
 from pipeline.search.vectors import PassageVector, SqlVectorIndex
+from tests.search.embedded import embedded_search
 from tests.search.test_contract import video
 
 OCEAN = video(
@@ -243,12 +244,7 @@ class _DescribedAtOnce:
 
 
 def test_hybrid_describes_only_the_text_hits_its_page_shows(tmp_path, embedder, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    text_index = search_index_for("tantivy", engine, index_dir=tmp_path / "index")
-    text_index.ensure()
-    vectors = SqlVectorIndex(engine)
+    _, _, text_index, vectors = embedded_search(tmp_path)
     for copy in range(3):  # each video three times: a word matches several, found by both sides
         for document in CORPUS:
             document = dataclasses.replace(document, video_id=document.video_id + 100 * copy)
