@@ -79,8 +79,6 @@ REMOVED = "removed"
 HNSW_CONNECTIVITY = 16
 HNSW_EXPANSION_ADD = 128
 HNSW_EXPANSION_SEARCH = 2048
-# Graph candidates ranked again by their float32 vectors.
-HNSW_RERANKED = 1024
 # Graphs up to this many passages are built in one thread (~8 s here, half the speed of two): usearch's parallel
 # insert links nodes in the order its threads reach them, so the same passages made different graphs, and answers,
 # from build to build. Larger graphs are built on every core, once, and saved for every process to map.
@@ -281,9 +279,8 @@ class _Snapshot:
         if count == 0 or vector.shape[0] != self.matrix.shape[1]:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if self.graph is not None:
-            # The graph's f16 similarities misorder near ties: its widest candidates are ranked again exactly.
-            rows = self.graph.search(vector, max(count, HNSW_RERANKED)).keys.astype(np.int64)
-            return _ranked(rows, self.matrix[rows] @ vector, count)
+            matches = self.graph.search(vector, count)
+            return matches.keys.astype(np.int64), (1.0 - matches.distances).astype(np.float32)
         return _ranked(np.arange(len(self.meta)), self.matrix @ vector, count)
 
     def similarities(self, vector: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

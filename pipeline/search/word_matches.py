@@ -49,6 +49,7 @@ class AnalyzedWords:
         with self._lock:
             # A text seen before (by its hash: texts are read again on every page that shows them) is not split.
             key = hash(text)
+            chunks = None
             if key not in self._texts:
                 chunks = set(text.split())
                 unknown = chunks - self._seen
@@ -63,9 +64,15 @@ class AnalyzedWords:
                 self._seen |= unknown
                 self._texts.add(key)
             forms = set().union(*(self._chunks_by_token.get(token, ()) for token in tokens))
+            if chunks is not None:  # split just now: only the forms it says are looked for
+                forms &= chunks
             return forms, {form: self._parts[form] for form in forms if form in self._parts}
 
     def _learn(self, chunk: str) -> None:
+        if chunk.isalnum():  # one word, most chunks: no parts to find (`_WORD` matches exactly these characters)
+            for token in self.analyze(chunk):
+                self._chunks_by_token.setdefault(token, set()).add(chunk)
+            return
         parts = tuple((m.start(), m.end(), frozenset(self.analyze(m.group()))) for m in _WORD.finditer(chunk))
         for _, _, tokens in parts:
             for token in tokens:
