@@ -69,7 +69,7 @@ from pipeline.search.hybrid import HybridSearch
 from pipeline.search.plan import plan_search
 from pipeline.search.tables import search_documents, search_passages
 from pipeline.search.tantivy_index import TantivySearchIndex, _text_query, _with_filters
-from pipeline.search.vectors import SqlVectorIndex, vector_from_bytes
+from pipeline.search.vectors import SqlVectorIndex, _RankedVideos, vector_from_bytes
 from pipeline.settings import SearchSettings
 
 MODES = ("text", "hybrid", "semantic")
@@ -480,6 +480,21 @@ def check(client: httpx.Client, appended: Appended) -> None:
         appended.by_meaning = time.monotonic() - appended.indexed_at
 
 
+def exactly_on_page_1(loaded: Loaded, appended: Appended) -> bool:
+    """Whether an exact scan of every passage vector (the saved graph's and those written since) ranks the video
+    on page 1 for its opening words."""
+    view = loaded.vectors.loaded_view(loaded.embedder.model_id)
+    vector = loaded.embedder.embed([appended.meaning])[0]
+    ranked = _RankedVideos.of(
+        [
+            (snapshot, np.arange(len(snapshot.meta)), np.asarray(snapshot.matrix) @ vector, skip)
+            for snapshot, skip in ((view.base, view.replaced), (view.delta, None))
+            if len(snapshot.meta)
+        ]
+    )
+    return appended.video_id in ranked.video_ids[:PAGE]
+
+
 def append_while_serving(
     loaded: Loaded, base: str, pid: int, seconds: int, wait: float, seed: int, vocab: Vocabulary, goals: Goals
 ) -> float:
@@ -526,13 +541,17 @@ def append_while_serving(
             time.sleep(0.1)
     appender.join()
     appended_all = [a for _, a in newcomers]
+    # A video its opening words do not rank on page 1 even by an exact scan of every vector is a miss of the
+    # words (what the k-NN lines measure), not of freshness: told apart, and not held against freshness.
+    unranked = [a.video_id for a in appended_all if a.by_meaning is None and not exactly_on_page_1(loaded, a)]
     for side in ("by_text", "by_meaning"):
         delays = [getattr(a, side) for a in appended_all if getattr(a, side) is not None]
-        missing = len(appended_all) - len(delays)
+        missing = len(appended_all) - len(delays) - (len(unranked) if side == "by_meaning" else 0)
         summary = f"p50 {percentile(delays, 50):.1f} s, max {max(delays):.1f} s" if delays else "never"
         print(
             f"freshness {side.replace('_', ' '):10}: {summary}; {missing} of {len(appended_all)} not found within "
             f"{wait:.0f} s of the last append"
+            + (f" (and {len(unranked)} an exact scan does not rank on page 1 either)" if side == "by_meaning" else "")
         )
         worst = max(delays) if delays and not missing else float("inf")
         goals.check(
