@@ -96,7 +96,7 @@ def test_a_tiny_run_drives_every_step(tmp_path: Path, capsys: pytest.CaptureFixt
     )
     out = capsys.readouterr().out
     assert re.search(r"text page 1 = exhaustive ranking \(up to ties\): 10 of 10 queries", out), out
-    assert re.search(r"passage recall@10 of the vector index against an exact scan: 1\.000", out), out
+    assert re.search(r"passage recall@10 of the vector index against an exact scan: 1\.000; 1\.000 counting", out), out
     assert re.search(r"empty although matches exist: 0 of [1-9]\d*; recall@10 against an exact filtered scan 1\.000", out), out
     assert re.search(r"freshness by text\s*: .*; 0 of 3 not found", out), out
     assert re.search(r"freshness by meaning\s*: .*; 0 of 3 not found", out), out
