@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -67,6 +68,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(services.hybrid.warm_up)
         except Exception:  # a search that needs what failed to load says why; every other route serves
             logger.exception("search warm-up failed")
+        # What start-up built (the app, the services, the models, the libraries) lives as long as the process:
+        # left to the collector, each full collection walked all of it (~50 ms, at points the allocations
+        # set: a p99 of every search mode, benchmarks/README.md, `search_scale`); frozen, it is skipped.
+        gc.freeze()
         background = [
             asyncio.create_task(_rebuild_periodically(services.emails, settings.auth.bloom_rebuild_seconds)),
             asyncio.create_task(prune_periodically(services)),

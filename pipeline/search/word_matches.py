@@ -24,19 +24,24 @@ _WORD = re.compile(r"[^\W_]+")
 CAPACITY = 500_000
 
 Analyze = Callable[[str], list[str]]
-_Part = tuple[int, int, frozenset[str]]  # a token's offsets inside its chunk, and what it analyzes to
+_Part = tuple[int, int, tuple[str, ...]]  # a token's offsets inside its chunk, and what it analyzes to
 
 
 class AnalyzedWords:
-    """One analyzer's tokens for every chunk of text it has seen in this process (bounded)."""
+    """One analyzer's tokens for every chunk of text it has seen in this process (bounded).
+
+    It lives as long as the process and holds hundreds of thousands of strings, so it is made of what Python's
+    cycle collector stops walking (dicts of strings, tuples of strings; no sets): walked, it made every full
+    collection of an API worker take ~20 ms more as it grew (benchmarks/README.md, `search_scale`).
+    """
 
     def __init__(self, analyze: Analyze, capacity: int = CAPACITY) -> None:
         self.analyze = analyze
         self._capacity = capacity
         self._lock = threading.Lock()
-        self._seen: set[str] = set()
-        self._texts: set[int] = set()  # hashes of the texts whose every chunk is in _seen
-        self._chunks_by_token: dict[str, set[str]] = {}
+        self._seen: dict[str, None] = {}
+        self._texts: dict[int, None] = {}  # hashes of the texts whose every chunk is in _seen
+        self._chunks_by_token: dict[str, tuple[str, ...]] = {}
         # Chunks that are not a single token ("time," "don't"): where their tokens lie.
         self._parts: dict[str, tuple[_Part, ...]] = {}
 
@@ -52,7 +57,7 @@ class AnalyzedWords:
             chunks = None
             if key not in self._texts:
                 chunks = set(text.split())
-                unknown = chunks - self._seen
+                unknown = chunks - self._seen.keys()
                 if len(self._seen) + len(unknown) > self._capacity:
                     self._seen.clear()
                     self._texts.clear()
@@ -61,8 +66,8 @@ class AnalyzedWords:
                     unknown = chunks
                 for chunk in unknown:
                     self._learn(chunk)
-                self._seen |= unknown
-                self._texts.add(key)
+                self._seen.update(dict.fromkeys(unknown))
+                self._texts[key] = None
             forms = set().union(*(self._chunks_by_token.get(token, ()) for token in tokens))
             if chunks is not None:  # split just now: only the forms it says are looked for
                 forms &= chunks
@@ -71,14 +76,20 @@ class AnalyzedWords:
     def _learn(self, chunk: str) -> None:
         if chunk.isalnum():  # one word, most chunks: no parts to find (`_WORD` matches exactly these characters)
             for token in self.analyze(chunk):
-                self._chunks_by_token.setdefault(token, set()).add(chunk)
+                self._add(token, chunk)
             return
-        parts = tuple((m.start(), m.end(), frozenset(self.analyze(m.group()))) for m in _WORD.finditer(chunk))
+        parts = tuple((m.start(), m.end(), tuple(self.analyze(m.group()))) for m in _WORD.finditer(chunk))
         for _, _, tokens in parts:
             for token in tokens:
-                self._chunks_by_token.setdefault(token, set()).add(chunk)
+                self._add(token, chunk)
         if not (len(parts) == 1 and parts[0][:2] == (0, len(chunk))):
             self._parts[chunk] = parts
+
+    def _add(self, token: str, chunk: str) -> None:
+        # A token has a few chunks ("plan": "plan", "plans", "Plans,"): a new tuple per chunk costs little.
+        chunks = self._chunks_by_token.get(token, ())
+        if chunk not in chunks:
+            self._chunks_by_token[token] = (*chunks, chunk)
 
 
 class WordMatcher:
@@ -100,7 +111,7 @@ class WordMatcher:
                 end = start + len(chunk)
                 if (start == 0 or text[start - 1].isspace()) and (end == len(text) or text[end].isspace()):
                     if chunk in parts:
-                        spans += [(start + a, start + b) for a, b, tokens in parts[chunk] if tokens & self.tokens]
+                        spans += [(start + a, start + b) for a, b, tokens in parts[chunk] if not self.tokens.isdisjoint(tokens)]
                     else:
                         spans.append((start, end))
                 start = text.find(chunk, end)
