@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from pipeline.db.session import make_engine, migrate
+from pipeline.db.session import make_engine
 from pipeline.embeddings import WordLlamaEmbedder
 from pipeline.passages import split_transcript, video_passages
 from pipeline.search.base import InvalidCursor, SearchDocument, SearchQuery
@@ -181,13 +181,15 @@ def test_exact_scan_and_hnsw_agree(monkeypatch):
     assert np.allclose(exact_scores[:3], graph_scores[:3], atol=1e-2)
 
 
-def test_a_large_snapshot_is_built_in_the_background_and_changes_are_searched_at_once(tmp_path, embedder, monkeypatch):
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_large_snapshot_is_built_in_the_background_and_changes_are_searched_at_once(
+    database, make_migrated_database, tmp_path, embedder, monkeypatch
+):
     import pipeline.search.vectors as vectors_module
 
     monkeypatch.setattr(vectors_module, "EXACT_SCAN_MAX_ROWS", 2)  # an HNSW graph from 3 passages on
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    migrate(url)
-    engine = make_engine(url)
+    monkeypatch.setattr(vectors_module, "ROWS_PER_READ", 2)  # the build reads the passages as a stream
+    engine = make_engine(make_migrated_database(database))
     saved = tmp_path / "vectors"
     text_index, vectors = search_index_for("database", engine), SqlVectorIndex(engine, saved)
     for document in CORPUS:
