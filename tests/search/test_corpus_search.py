@@ -20,7 +20,7 @@ import httpx
 import numpy as np
 import psutil
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from benchmarks.support import api_server
 from orchestration.processes import free_port
@@ -275,3 +275,28 @@ def test_two_api_workers_answer_the_same(loaded: Loaded, tmp_path: Path) -> None
                 answers.add((mode, tuple((hit["video_id"], round(hit["score"], 6)) for hit in body["hits"])))
         assert len(answers) == 3 and all(hits for _, hits in answers), answers
         assert all(worker.cpu_times().user > 0 for worker in workers)
+
+
+def test_a_bulk_load_into_postgresql_leaves_planner_statistics_and_an_append_does_not_wait_for_them(
+    make_migrated_database, tmp_path: Path, embedder: WordLlamaEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline import corpus
+    from pipeline.db.session import make_engine
+    from pipeline.search.factory import search_index_for
+
+    engine = make_engine(make_migrated_database("postgresql"))
+    index, vectors = search_index_for("tantivy", engine, index_dir=tmp_path / "search"), SqlVectorIndex(engine)
+    index.ensure()
+
+    def analyzed() -> bool:
+        with engine.connect() as conn:
+            return conn.execute(
+                text("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'search_passages'")
+            ).scalar_one()
+
+    monkeypatch.setattr(corpus, "ANALYZE_AFTER_VIDEOS", 3)
+    list(load_videos([corpus_video(1)], engine, index, vectors, embedder))  # an append: autovacuum's business
+    assert not analyzed()
+    list(load_videos([corpus_video(i) for i in range(2, 5)], engine, index, vectors, embedder))  # a bulk load
+    assert analyzed()
+    engine.dispose()
