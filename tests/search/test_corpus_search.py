@@ -20,7 +20,8 @@ import httpx
 import numpy as np
 import psutil
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
+from sqlalchemy import text as sql
 
 from benchmarks.support import api_server
 from orchestration.processes import free_port
@@ -291,7 +292,7 @@ def test_a_bulk_load_into_postgresql_leaves_planner_statistics_and_an_append_doe
     def analyzed() -> bool:
         with engine.connect() as conn:
             return conn.execute(
-                text("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'search_passages'")
+                sql("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'search_passages'")
             ).scalar_one()
 
     monkeypatch.setattr(corpus, "ANALYZE_AFTER_VIDEOS", 3)
