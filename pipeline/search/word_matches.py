@@ -30,17 +30,17 @@ _Part = tuple[int, int, tuple[str, ...]]  # a token's offsets inside its chunk, 
 class AnalyzedWords:
     """One analyzer's tokens for every chunk of text it has seen in this process (bounded).
 
-    It lives as long as the process and holds hundreds of thousands of strings, so it is made of what Python's
-    cycle collector stops walking (dicts of strings, tuples of strings; no sets): walked, it made every full
-    collection of an API worker take ~20 ms more as it grew (benchmarks/README.md, `search_scale`).
+    It lives as long as the process, so the many small containers it keeps per token are tuples of strings,
+    which Python's cycle collector stops walking, not sets: 33,000 sets and frozensets here made every full
+    collection of an API worker slower as they grew (benchmarks/README.md, `search_scale`).
     """
 
     def __init__(self, analyze: Analyze, capacity: int = CAPACITY) -> None:
         self.analyze = analyze
         self._capacity = capacity
         self._lock = threading.Lock()
-        self._seen: dict[str, None] = {}
-        self._texts: dict[int, None] = {}  # hashes of the texts whose every chunk is in _seen
+        self._seen: set[str] = set()
+        self._texts: set[int] = set()  # hashes of the texts whose every chunk is in _seen
         self._chunks_by_token: dict[str, tuple[str, ...]] = {}
         # Chunks that are not a single token ("time," "don't"): where their tokens lie.
         self._parts: dict[str, tuple[_Part, ...]] = {}
@@ -57,7 +57,7 @@ class AnalyzedWords:
             chunks = None
             if key not in self._texts:
                 chunks = set(text.split())
-                unknown = chunks - self._seen.keys()
+                unknown = chunks - self._seen
                 if len(self._seen) + len(unknown) > self._capacity:
                     self._seen.clear()
                     self._texts.clear()
@@ -66,8 +66,8 @@ class AnalyzedWords:
                     unknown = chunks
                 for chunk in unknown:
                     self._learn(chunk)
-                self._seen.update(dict.fromkeys(unknown))
-                self._texts[key] = None
+                self._seen |= unknown
+                self._texts.add(key)
             forms = set().union(*(self._chunks_by_token.get(token, ()) for token in tokens))
             if chunks is not None:  # split just now: only the forms it says are looked for
                 forms &= chunks
