@@ -38,6 +38,7 @@ PRELOADED = (
     "dagster._cli.api",
     "dagster._core.execution.backfill",
     "sqlite3",
+    "mmap",
     "sqlalchemy.orm",
     "alembic.runtime.migration",
     "alembic.context",

@@ -264,18 +264,21 @@ class _Snapshot:
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         passages = [self.meta[row] for row in range(len(self.meta))]
-        texts = [meta[3].encode() for meta in passages]
+        # The texts go to their file one by one (all of them encoded at once were another copy of every text).
+        offsets = np.zeros(len(passages) + 1, dtype=np.int64)
+        with open(partial / "texts.bin", "wb") as texts:
+            for row, meta in enumerate(passages):
+                offsets[row + 1] = offsets[row] + texts.write(meta[3].encode())
         arrays = {
             "video_ids": self.video_ids,
             "matrix": self.matrix,
             "kinds": np.array([meta[0] for meta in passages], dtype=np.str_),
             "starts": np.array([np.nan if m[1] is None else m[1] for m in passages], dtype=np.float64),
             "ends": np.array([np.nan if m[2] is None else m[2] for m in passages], dtype=np.float64),
-            "text_offsets": np.concatenate([[0], np.cumsum([len(t) for t in texts], dtype=np.int64)]),
+            "text_offsets": offsets,
         }
         for name, array in arrays.items():
             np.save(partial / f"{name}.npy", array)
-        (partial / "texts.bin").write_bytes(b"".join(texts))
         if self.graph is not None:
             self.graph.save(str(partial / "graph.usearch"))
         os.replace(partial, directory)
