@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception:  # a search that needs what failed to load says why; every other route serves
             logger.exception("search warm-up failed")
         # What start-up built (the app, the services, the models, the libraries) lives as long as the process:
-        # left to the collector, each full collection walked all of it (~50 ms, at points the allocations
+        # left to the collector, each full collection walked all of it (25-65 ms, at points the allocations
         # set: a p99 of every search mode, benchmarks/README.md, `search_scale`); frozen, it is skipped.
         gc.freeze()
         background = [

@@ -379,22 +379,32 @@ class _View:
             ]
         )
 
-    def best_videos_among(self, vector: np.ndarray, video_ids: np.ndarray) -> _RankedVideos:
-        """These videos (sorted ids), best first, by every passage they have: an exact scan."""
+    def best_videos_among(self, vector: np.ndarray, rows: _VideoRows) -> _RankedVideos:
+        """The videos whose `rows` these are, best first, by every passage they have: an exact scan."""
         found = []
-        for snapshot, skip in ((self.base, self.replaced), (self.delta, None)):
-            starts, ends = _ranges(snapshot, video_ids)
+        for snapshot, skip, (starts, ends) in ((self.base, self.replaced, rows.base), (self.delta, None, rows.delta)):
             lengths = ends - starts
             # Every row of every range, without a Python loop: each range's start, then +1 along it.
-            rows = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
-            found.append((snapshot, *snapshot.similarities(vector, rows.astype(np.int64)), skip))
+            each = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
+            found.append((snapshot, *snapshot.similarities(vector, each.astype(np.int64)), skip))
         return _RankedVideos.of(found)
 
-    def rows_of(self, video_ids: np.ndarray) -> int:
-        """How many passages these videos (sorted ids) have; a replaced video's old rows count too."""
-        return sum(
-            int((ends - starts).sum()) for starts, ends in (_ranges(snapshot, video_ids) for snapshot in (self.base, self.delta))
-        )
+    def rows_of(self, video_ids: np.ndarray) -> _VideoRows:
+        """Where the passages of these videos (sorted ids) lie, in the base and in the delta."""
+        return _VideoRows(_ranges(self.base, video_ids), _ranges(self.delta, video_ids))
+
+
+@dataclass(frozen=True)
+class _VideoRows:
+    """Some videos' passages in a view: in each snapshot, each video's first row and the row after its last."""
+
+    base: tuple[np.ndarray, np.ndarray]
+    delta: tuple[np.ndarray, np.ndarray]
+
+    @property
+    def count(self) -> int:
+        """How many passages these are; a replaced video's old rows count too."""
+        return sum(int((ends - starts).sum()) for starts, ends in (self.base, self.delta))
 
 
 def _ranges(snapshot: _Snapshot, video_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -728,18 +738,18 @@ class SqlVectorIndex:
         with self.engine.connect() as conn:
             filtered = any(value is not None for value in (plan.owner_id, plan.created_from, plan.created_to))
             allowed = self._filtered_videos(conn, plan) if filtered else None
-            allowed_rows = view.rows_of(allowed) if allowed is not None else view.size
-            if allowed is not None and allowed_rows <= FILTERED_EXACT_MAX_ROWS:
+            allowed_rows = view.rows_of(allowed) if allowed is not None else None
+            if allowed_rows is not None and allowed_rows.count <= FILTERED_EXACT_MAX_ROWS:
                 # Few videos pass the filter: rank exactly those, so the answer is an exact filtered scan's.
-                best = view.best_videos_among(vector, allowed).above(min_similarity)
+                best = view.best_videos_among(vector, allowed_rows).above(min_similarity)
                 kept = self._kept(conn, list(best), query, limit)
             else:
                 # Videos have many passages and filters drop some: widen the passage window until the page
                 # is full of distinct visible videos, or the window holds every passage. The first window is
                 # as much wider as the filter is narrower (a date window passing 5 % of the passages: 20 times),
                 # and the videos outside the filter are dropped before their rows are read.
-                share = max(allowed_rows, 1) / max(view.size, 1)
-                count = min(max(int(max(8 * limit, 64) / share), 1), max(view.size, 1))
+                share = max(allowed_rows.count if allowed_rows is not None else view.size, 1) / max(view.size, 1)
+                count = min(int(max(8 * limit, 64) / share), max(view.size, 1))
                 while True:
                     ranked = view.best_videos(vector, count)
                     best = ranked.above(min_similarity)

@@ -136,6 +136,6 @@ def test_videos_ranked_by_their_passages_as_a_plain_loop_ranks_them(seed: int) -
         return [(v, round(expected[v][0], 4), expected[v][1]) for v in sorted(videos, key=lambda v: -expected[v][0])]
 
     chosen = np.unique(rng.choice(video_ids, size=max(1, len(expected) // 2)))
-    assert answer(view.best_videos_among(query, chosen)) == reference(chosen.tolist())
+    assert answer(view.best_videos_among(query, view.rows_of(chosen))) == reference(chosen.tolist())
     # Through the passages nearest the query, every passage taken: every video.
     assert answer(view.best_videos(query, count)) == reference(list(expected))
