@@ -186,7 +186,7 @@ def latency(count: int, directory: Path, embedder: WordLlamaEmbedder, min_simila
     snapshot = vectors.loaded_view(embedder.model_id).base
     print(
         f"  vector snapshot loaded in {time.perf_counter() - started:.1f} s "
-        f"({len(snapshot.meta)} passages, {'HNSW (usearch)' if snapshot.graph is not None else 'exact scan'})"
+        f"({len(snapshot.meta)} passages, {'IVF (faiss)' if snapshot.ivf is not None else 'exact scan'})"
     )
     rng = random.Random(5)
     mixed = []

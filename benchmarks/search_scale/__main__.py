@@ -147,7 +147,7 @@ def load(backend: str, url: str, workdir: Path, corpus: Path | None, embedder: W
     index = search_index_for("tantivy", engine, index_dir=index_dir)
     assert isinstance(index, TantivySearchIndex)
     index.ensure()
-    # Where the API saves and maps the HNSW graph: built once, by whichever comes first, this process or the
+    # Where the API saves and maps the IVF index: built once, by whichever comes first, this process or the
     # API's, and opened by the other, by the ask benchmark and by --reuse.
     vectors = SqlVectorIndex(engine, SearchSettings(index_dir=index_dir).vector_snapshot_dir)
     search = HybridSearch(index, vectors, lambda: embedder)
@@ -331,7 +331,7 @@ def vectors_in_process(loaded: Loaded, samples: int, seed: int, goals: Goals) ->
     view = loaded.vectors.loaded_view(model)
     print(
         f"vector index built in-process in {time.monotonic() - started:.1f} s "
-        f"({'HNSW graph' if view.base.graph is not None else 'exact scan'} over {view.size:,} passages)"
+        f"({'IVF index (faiss)' if view.base.ivf is not None else 'exact scan'} over {view.size:,} passages)"
     )
     passages = Passages.read(loaded.engine, model)
     rng = np.random.default_rng([seed, 4])
@@ -497,7 +497,7 @@ def check(client: httpx.Client, appended: Appended) -> None:
 
 
 def exactly_on_page_1(loaded: Loaded, appended: Appended) -> bool:
-    """Whether an exact scan of every passage vector (the saved graph's and those written since) ranks the video
+    """Whether an exact scan of every passage vector (the saved index's and those written since) ranks the video
     on page 1 for its opening words."""
     view = loaded.vectors.loaded_view(loaded.embedder.model_id)
     vector = loaded.embedder.embed([appended.meaning])[0]

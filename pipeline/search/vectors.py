@@ -6,19 +6,19 @@ bytea column: no extension needed). Each process keeps the current model's
 vectors in memory and searches them:
 
 - an exact numpy scan (a matrix-vector product) while the index is small, and
-- an HNSW graph (usearch) once it holds more than `EXACT_SCAN_MAX_ROWS` passages;
-  `benchmarks/retrieval.py` measures both (exact: ~linear in rows; HNSW: ~constant).
+- an inverted-file index (faiss IVF: the passages clustered, a query scanning the clusters
+  nearest it) once it holds more than `EXACT_SCAN_MAX_ROWS` passages.
 
 `search_vector_state.generation` goes up in the same transaction as every change,
-so a process looks again only when something changed. A large snapshot (a graph)
+so a process looks again only when something changed. A large snapshot (an IVF index)
 is not rebuilt per change: the passages written since it was built (their ids are
 higher) are read as a small delta, scanned exactly, and the videos they belong to
-are left out of the graph's answers; a background rebuild folds the delta in once
+are left out of the index's answers; a background rebuild folds the delta in once
 it outgrows `DELTA_MAX_ROWS`. A new video is findable by meaning at its next query.
 Deleting a video's vectors leaves one tombstone row (kind `removed`, no vector) so
 that the delta sees the deletion too; indexing the video again replaces it.
 
-A large snapshot is saved under `SEARCH_INDEX_DIR/vectors/` (the graph, the matrix,
+A large snapshot is saved under `SEARCH_INDEX_DIR/vectors/` (the IVF index, the matrix,
 the passages' times and texts, as files) once built, and every API worker opens the
 newest one through memory maps: the workers share one copy in the page cache, a
 restart does not build again, and one worker builds (a file lock) while the others
@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import math
 import mmap
 import os
 import re
@@ -65,7 +66,7 @@ from pipeline.search.plan import SearchPlan, plan_search
 from pipeline.search.tables import search_documents, search_passages, search_vector_state
 
 # An exact scan grows with the passages (about a millisecond per thousand on a small machine:
-# benchmarks/README.md, `retrieval`); above this many, the HNSW graph answers in well under a millisecond.
+# benchmarks/README.md, `retrieval`); above this many, an IVF index answers in a few milliseconds.
 EXACT_SCAN_MAX_ROWS = 10_000
 # A filtered query whose videos have at most this many passages is answered by an exact scan of them.
 FILTERED_EXACT_MAX_ROWS = 50_000
@@ -73,26 +74,27 @@ FILTERED_EXACT_MAX_ROWS = 50_000
 ROWS_PER_READ = 10_000
 # Rows gathered at once by an exact scan of chosen rows (4 MiB of 256-dimension vectors).
 SCAN_CHUNK_ROWS = 4096
-# Passages written since the graph was built that are scanned exactly before the graph is rebuilt.
+# Passages written since the index was built that are scanned exactly before it is rebuilt.
 DELTA_MAX_ROWS = 20_000
 # The kind of a tombstone row: the video's vectors were deleted.
 REMOVED = "removed"
-# The HNSW graph's shape and how widely a query explores it. Queries are short and land between passages
-# (the best passage's similarity is ~0.7), where a narrow search misses true neighbours: passage recall@10
-# against an exact scan over 254,000 passages was 0.86 exploring 128 candidates, 0.95 at 512, 0.98 at 1,024
-# and 0.99 at 2,048 (benchmarks/README.md, `search_scale`). Over 2.3 million passages (100,000 videos) 32 links a
-# passage instead of 16 gave recall@10 0.863 / 0.898 against 0.876 / 0.877 on two sets of 100 queries: no gain worth
-# a fifth more graph; the misses are near ties (the tenth passage found is within 0.004 of the exact tenth).
-HNSW_CONNECTIVITY = 16
-HNSW_EXPANSION_ADD = 128
-HNSW_EXPANSION_SEARCH = 2048
-# Graphs up to this many passages are built in one thread (~8 s here, half the speed of two): usearch's parallel
-# insert links nodes in the order its threads reach them, so the same passages made different graphs, and answers,
-# from build to build. Larger graphs are built on every core, once, and saved for every process to map.
-HNSW_ONE_THREAD_MAX_ROWS = 20_000
+# The IVF index's clusters scanned per query (at least: a query asking for more passages scans more). Queries are
+# short and land between passages, among near ties (the tenth passage is ~0.04 below the best), where a graph
+# search misses true neighbours: over 2.3 million passages (100,000 videos) passage recall@10 against an exact
+# scan was 0.985-0.990 scanning 16 of 2,048 clusters (1.4-2.4 ms), 0.987-0.990 at 32 and 0.993-0.995 at 64,
+# against 0.842 for an HNSW graph (usearch, 16 links) exploring 2,048 candidates (7.9 ms) and 0.945 at 16,384
+# (38 ms); the IVF index was built in 30 s, the graph in 450-620 s (benchmarks/README.md, `search_scale`).
+IVF_PROBES = 32
+# Rows sampled to train the clusters (k-means), per cluster; fewer rows than faiss wants per cluster make fewer clusters.
+IVF_TRAINING_ROWS_PER_CLUSTER = 64
+IVF_MIN_TRAINING_ROWS_PER_CLUSTER = 39
 # Saved snapshots kept per model (older ones may still be mapped by a worker that has not moved on).
 SAVED_SNAPSHOTS_KEPT = 2
 SAVED_SNAPSHOT = re.compile(r"upto-(\d+)")
+IVF_FILE = "ivf.faiss"
+# Names the layout of saved snapshots (part of their directory's name): a snapshot saved by a version that searched
+# another way (an HNSW graph) is not opened, and is removed once this format's is saved.
+SNAPSHOT_FORMAT = "ivf1"
 
 _Meta = tuple[str, float | None, float | None, str]  # kind, start, end, text
 
@@ -215,7 +217,7 @@ class _StoredPassages:
 
 
 class _Snapshot:
-    """One model's passages: metadata, the matrix, and an HNSW graph when large; in memory or saved."""
+    """One model's passages: metadata, the matrix, and an IVF index when large; in memory or saved."""
 
     meta: _Passages
 
@@ -243,20 +245,7 @@ class _Snapshot:
         self.video_ids = np.array(video_ids, dtype=np.int64)
         self.starts = np.array([np.nan if m[1] is None else m[1] for m in meta], dtype=np.float64)
         self.matrix = matrix[: len(meta)] if matrix is not None else np.zeros((0, 1), dtype=np.float32)
-        self.graph: Any = None
-        if len(self.meta) > EXACT_SCAN_MAX_ROWS and not exact:
-            from usearch.index import Index
-
-            self.graph = Index(
-                ndim=self.matrix.shape[1],
-                metric="ip",
-                dtype="f16",
-                connectivity=HNSW_CONNECTIVITY,
-                expansion_add=HNSW_EXPANSION_ADD,
-                expansion_search=HNSW_EXPANSION_SEARCH,
-            )
-            threads = 1 if len(self.meta) <= HNSW_ONE_THREAD_MAX_ROWS else 0  # 0: every core
-            self.graph.add(np.arange(len(self.meta), dtype=np.uint64), self.matrix, threads=threads)
+        self.ivf: Any = _ivf_index(self.matrix) if len(self.meta) > EXACT_SCAN_MAX_ROWS and not exact else None
 
     def save(self, directory: Path) -> None:
         """Write the snapshot to `directory` (made whole, then renamed into place)."""
@@ -279,14 +268,16 @@ class _Snapshot:
         }
         for name, array in arrays.items():
             np.save(partial / f"{name}.npy", array)
-        if self.graph is not None:
-            self.graph.save(str(partial / "graph.usearch"))
+        if self.ivf is not None:
+            import faiss
+
+            faiss.write_index(self.ivf, str(partial / IVF_FILE))
         os.replace(partial, directory)
 
     @classmethod
     def open(cls, directory: Path, max_id: int) -> _Snapshot:
         """A saved snapshot, memory-mapped: the pages are shared with every process that opens it."""
-        from usearch.index import Index
+        import faiss  # loaded where a large index is (half a second), not by every process that imports this
 
         snapshot = cls.__new__(cls)
         snapshot.max_id = max_id
@@ -294,10 +285,9 @@ class _Snapshot:
         snapshot.matrix = np.load(directory / "matrix.npy", mmap_mode="r")
         snapshot.meta = _StoredPassages(directory)
         snapshot.starts = snapshot.meta.starts
-        graph = directory / "graph.usearch"
-        snapshot.graph = Index.restore(str(graph), view=True) if graph.exists() else None
-        if snapshot.graph is not None:  # a search setting, not saved with the graph
-            snapshot.graph.expansion_search = HNSW_EXPANSION_SEARCH
+        ivf = directory / IVF_FILE
+        # Memory-mapped: the clusters' lists are read from the file, shared with every process that opens it.
+        snapshot.ivf = faiss.read_index(str(ivf), faiss.IO_FLAG_MMAP) if ivf.exists() else None
         for array in (snapshot.matrix, snapshot.video_ids, snapshot.starts):
             _map_every_page(array)
         return snapshot
@@ -307,10 +297,19 @@ class _Snapshot:
         count = min(count, len(self.meta))
         if count == 0 or vector.shape[0] != self.matrix.shape[1]:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        if self.graph is not None:
-            matches = self.graph.search(vector, count)
-            return matches.keys.astype(np.int64), (1.0 - matches.distances).astype(np.float32)
-        return _ranked(np.arange(len(self.meta)), self.matrix @ vector, count)
+        if self.ivf is None:
+            return _ranked(np.arange(len(self.meta)), self.matrix @ vector, count)
+        import faiss
+
+        # The clusters scanned hold about twice the passages asked for, IVF_PROBES clusters at least.
+        probes = min(max(IVF_PROBES, math.ceil(2 * count * self.ivf.nlist / len(self.meta))), self.ivf.nlist)
+        params = faiss.SearchParametersIVF()
+        params.nprobe = probes
+        _, found = self.ivf.search(vector[None, :], count, params=params)
+        rows = found[0][found[0] >= 0]
+        # The lists hold float16 copies: the found passages are ranked again by their float32 vectors, as an exact
+        # scan ranks them.
+        return _ranked(*self.similarities(vector, rows), len(rows))
 
     def similarities(self, vector: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`rows` (row indices) and their similarities to `vector`, in the order given: an exact scan of them."""
@@ -335,6 +334,25 @@ def _map_every_page(array: np.ndarray) -> None:
     flat = np.asarray(array).reshape(-1)
     if flat.size:
         float(flat[:: max(1, mmap.PAGESIZE // flat.itemsize)].sum())
+
+
+def _ivf_index(matrix: np.ndarray) -> Any:
+    """An IVF index of `matrix`'s rows (ids: the row numbers): k-means clusters trained on a seeded sample of the
+    rows, each row kept as float16 in its cluster's list. As many clusters as the power of two at or above the
+    square root of the rows (faiss's guideline is on that order): 2,048 for 2.3 million passages; fewer for a few
+    thousand rows, which could not train that many."""
+    import faiss
+
+    rows, dimensions = matrix.shape
+    clusters = max(1, min(1 << math.ceil(math.log2(math.sqrt(rows))), rows // IVF_MIN_TRAINING_ROWS_PER_CLUSTER))
+    ivf = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(dimensions), dimensions, clusters, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+    )
+    sample = np.sort(np.random.default_rng(0).choice(rows, min(rows, IVF_TRAINING_ROWS_PER_CLUSTER * clusters), replace=False))
+    ivf.train(np.ascontiguousarray(matrix[sample]))
+    for first in range(0, rows, ROWS_PER_READ * 10):  # a slice at a time: a contiguous copy of each, not of all
+        ivf.add(np.ascontiguousarray(matrix[first : first + ROWS_PER_READ * 10]))
+    return ivf
 
 
 def _ranked(rows: np.ndarray, scores: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -545,7 +563,7 @@ class SqlVectorIndex:
         rows = [
             passage_row(video_id, i, model, p, p.vector) for video_id, passages in videos.items() for i, p in enumerate(passages)
         ]
-        # A video left without passages gets a tombstone: a loaded graph learns of removals only from new rows.
+        # A video left without passages gets a tombstone: a loaded index learns of removals only from new rows.
         rows += [_tombstone(video_id) for video_id, passages in videos.items() if not passages]
         with self.engine.begin() as conn:  # one transaction: a commit per video costs more than its rows
             conn.execute(delete(search_passages).where(search_passages.c.video_id.in_(list(videos))))
@@ -570,7 +588,7 @@ class SqlVectorIndex:
     def view(self, model: str) -> _View:
         """The model's vectors as of the index's current generation.
 
-        A small snapshot is rebuilt at once. A large one (an HNSW graph, seconds to
+        A small snapshot is rebuilt at once. A large one (an IVF index, seconds to
         minutes to build) is built by a background thread, the first time too, and
         `VectorsLoading` says so meanwhile; later it gets the passages written since
         it was built as a delta, and once the delta is large the background thread
@@ -592,7 +610,7 @@ class SqlVectorIndex:
             if cached is None and self._more_than(conn, model, EXACT_SCAN_MAX_ROWS):
                 self._rebuild_in_background(model)
                 raise VectorsLoading(f"more than {EXACT_SCAN_MAX_ROWS:,} passage vectors are loading into this process")
-            if cached is None or cached.base.graph is None:
+            if cached is None or cached.base.ivf is None:
                 return self._rebuild(model)
             changed = conn.execute(self._rows(model).where(search_passages.c.id > cached.base.max_id)).all()
         delta = _Snapshot(changed, exact=True)
@@ -631,7 +649,7 @@ class SqlVectorIndex:
     def _saved_dir(self, model: str) -> Path | None:
         if self.directory is None:
             return None
-        return self.directory / hashlib.sha256(model.encode()).hexdigest()[:16]
+        return self.directory / f"{hashlib.sha256(model.encode()).hexdigest()[:16]}-{SNAPSHOT_FORMAT}"
 
     def _open_saved(self, model: str, newer_than: int = -1) -> _View | None:
         """The newest snapshot saved for `model` if it is newer than `newer_than` (a max id), opened; its
@@ -649,7 +667,7 @@ class SqlVectorIndex:
     def _save(self, model: str, snapshot: _Snapshot) -> _Snapshot:
         """Save a large snapshot for every process and return it opened from disk (its memory shared)."""
         home = self._saved_dir(model)
-        if home is None or snapshot.graph is None:
+        if home is None or snapshot.ivf is None:
             return snapshot
         home.mkdir(parents=True, exist_ok=True)
         target = home / f"upto-{snapshot.max_id:020d}"
@@ -657,6 +675,10 @@ class SqlVectorIndex:
             snapshot.save(target)
         for _, old in _saved_snapshots(home)[:-SAVED_SNAPSHOTS_KEPT]:
             shutil.rmtree(old, ignore_errors=True)
+        # The model's snapshots in an earlier format (no process of this version opens them).
+        for other in home.parent.glob(home.name.rsplit("-", 1)[0] + "*"):
+            if other != home:
+                shutil.rmtree(other, ignore_errors=True)
         return _Snapshot.open(target, snapshot.max_id)
 
     def _rebuild_in_background(self, model: str) -> None:
@@ -705,7 +727,7 @@ class SqlVectorIndex:
                     snapshot = _Snapshot(rows, expected=expected)
                 view = _View(generation, self._save(model, snapshot), _Snapshot([]), frozenset())
             with self._lock:
-                # Only a newer graph replaces the one searched: a search may have opened this very snapshot
+                # Only a newer index replaces the one searched: a search may have opened this very snapshot
                 # from disk meanwhile, and its delta view is as current.
                 current = self._views.get(model)
                 if current is None or current.base.max_id < view.base.max_id:
@@ -838,7 +860,8 @@ class SqlVectorIndex:
 
     def describe(self) -> str:
         detail = (
-            f"in-process search over {self.engine.dialect.name} passages (exact scan, HNSW above {EXACT_SCAN_MAX_ROWS} passages)"
+            f"in-process search over {self.engine.dialect.name} passages "
+            f"(exact scan, faiss IVF above {EXACT_SCAN_MAX_ROWS} passages)"
         )
         if self.engine.dialect.name == "postgresql":
             available = pgvector_available(self.engine)

@@ -160,11 +160,11 @@ FILTERS = [
 ]
 
 
-@pytest.mark.parametrize("graph", [False, True], ids=["exact-scan", "hnsw"])
+@pytest.mark.parametrize("ivf", [False, True], ids=["exact-scan", "ivf"])
 def test_filtered_semantic_search_returns_what_an_exact_filtered_scan_returns(
-    loaded: Loaded, graph: bool, monkeypatch: pytest.MonkeyPatch
+    loaded: Loaded, ivf: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if graph:  # the same answers when the passages are searched through the HNSW graph
+    if ivf:  # the same answers when the passages are searched through the IVF index
         monkeypatch.setattr(vectors_module, "EXACT_SCAN_MAX_ROWS", 0)
         monkeypatch.setattr(vectors_module, "FILTERED_EXACT_MAX_ROWS", 0)
         loaded.vectors.loaded_view(loaded.embedder.model_id, timeout=30)

@@ -149,7 +149,7 @@ def test_reciprocal_rank_fusion_rewards_agreement():
     assert max(fused, key=fused.get) == 1 and fused[3] > fused[2] and fused[4] < fused[2]
 
 
-def test_exact_scan_and_hnsw_agree(monkeypatch):
+def test_exact_scan_and_ivf_index_agree(monkeypatch):
     import pipeline.search.vectors as vectors_module
 
     rng = np.random.default_rng(7)
@@ -171,14 +171,15 @@ def test_exact_scan_and_hnsw_agree(monkeypatch):
     rows = [Row(i) for i in range(len(matrix))]
     exact = vectors_module._Snapshot(rows)
     monkeypatch.setattr(vectors_module, "EXACT_SCAN_MAX_ROWS", 100)
-    graph = vectors_module._Snapshot(rows)
-    assert exact.graph is None and graph.graph is not None
+    clustered = vectors_module._Snapshot(rows)
+    assert exact.ivf is None and clustered.ivf is not None
     query = matrix[42] + 0.1 * matrix[7]
     query /= np.linalg.norm(query)
-    exact_rows, exact_scores = exact.nearest(query, 5)
-    graph_rows, graph_scores = graph.nearest(query, 5)
-    assert exact_rows[0] == graph_rows[0] == 42
-    assert np.allclose(exact_scores[:3], graph_scores[:3], atol=1e-2)
+    exact_rows = exact.nearest(query, 5)[0]
+    found_rows, found_scores = clustered.nearest(query, 5)
+    assert exact_rows[0] == found_rows[0] == 42
+    # The passages found are scored by their float32 vectors, as the exact scan scores them.
+    assert found_scores.tolist() == pytest.approx([float(matrix[row] @ query) for row in found_rows.tolist()], abs=1e-6)
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
@@ -187,7 +188,7 @@ def test_a_large_snapshot_is_built_in_the_background_and_changes_are_searched_at
 ):
     import pipeline.search.vectors as vectors_module
 
-    monkeypatch.setattr(vectors_module, "EXACT_SCAN_MAX_ROWS", 2)  # an HNSW graph from 3 passages on
+    monkeypatch.setattr(vectors_module, "EXACT_SCAN_MAX_ROWS", 2)  # an IVF index from 3 passages on
     monkeypatch.setattr(vectors_module, "ROWS_PER_READ", 2)  # the build reads the passages as a stream
     engine = make_engine(make_migrated_database(database))
     saved = tmp_path / "vectors"
@@ -197,15 +198,15 @@ def test_a_large_snapshot_is_built_in_the_background_and_changes_are_searched_at
         index_vectors(vectors, embedder, document)
     query = SearchQuery(text="marine mammals migrating to tropical waters")
     vector = embedder.embed([query.text])[0]
-    # The first search does not wait for the graph: hybrid search answers by words meanwhile.
+    # The first search does not wait for the index: hybrid search answers by words meanwhile.
     hybrid = HybridSearch(text_index, vectors, lambda: embedder)
     page = hybrid.search(query, mode="semantic")
     assert page.extra["mode"] == "text" and "loading" in page.extra["fallback"]
-    graph = vectors.loaded_view(embedder.model_id, timeout=30).base
+    built = vectors.loaded_view(embedder.model_id, timeout=30).base
     assert vectors.search(vector, embedder.model_id, query, 5, 0.25)[0].video_id == OCEAN.video_id
     # Saved for every process: another one opens it (memory-mapped) instead of building its own.
     other_process = SqlVectorIndex(engine, saved)
-    assert other_process.view(embedder.model_id).base.graph is not None
+    assert other_process.view(embedder.model_id).base.ivf is not None
     assert other_process.view(embedder.model_id).base.video_ids.filename is not None  # a memory map
     passages = [
         [
@@ -215,20 +216,20 @@ def test_a_large_snapshot_is_built_in_the_background_and_changes_are_searched_at
         for index in (other_process, vectors)
     ]
     assert passages[0] == passages[1] and passages[0][0][0] == OCEAN.video_id
-    assert graph.graph is not None
+    assert built.ivf is not None
 
     vectors.delete(OCEAN.video_id)
     assert OCEAN.video_id not in [h.video_id for h in vectors.search(vector, embedder.model_id, query, 5, 0.25)]
     index_vectors(vectors, embedder, OCEAN)  # indexed again: found through the delta
     assert vectors.search(vector, embedder.model_id, query, 5, 0.25)[0].video_id == OCEAN.video_id
     view = vectors.view(embedder.model_id)
-    assert view.base is graph and view.replaced == {OCEAN.video_id} and len(view.delta.meta) > 0
+    assert view.base is built and view.replaced == {OCEAN.video_id} and len(view.delta.meta) > 0
 
     monkeypatch.setattr(vectors_module, "DELTA_MAX_ROWS", 0)  # a large delta: folded in by a rebuild
     vectors.delete(GARAGE.video_id)
     vectors.search(vector, embedder.model_id, query, 5, 0.25)
     deadline = time.monotonic() + 10
-    while vectors.view(embedder.model_id).base is graph:
+    while vectors.view(embedder.model_id).base is built:
         assert time.monotonic() < deadline, "the background rebuild never replaced the snapshot"
         time.sleep(0.05)
     assert vectors.search(vector, embedder.model_id, query, 5, 0.25)[0].video_id == OCEAN.video_id

@@ -1,6 +1,6 @@
-"""Saved vector snapshots are found by name, and one that another process is still writing is not one of them; a
-small graph built twice from the same passages answers the same; a rebuild keeps the graph a search already opened,
-and a video re-indexed without passages leaves a loaded graph's answers."""
+"""Saved vector snapshots are found by name, and one that another process is still writing is not one of them; an
+IVF index built twice from the same passages answers the same; a rebuild keeps the index a search already opened,
+and a video re-indexed without passages leaves a loaded index's answers."""
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +13,6 @@ import pipeline.search.vectors as vectors_module
 from pipeline.db.session import make_engine, migrate
 from pipeline.search.vectors import (
     EXACT_SCAN_MAX_ROWS,
-    HNSW_ONE_THREAD_MAX_ROWS,
     PassageVector,
     SqlVectorIndex,
     _saved_snapshots,
@@ -35,9 +34,9 @@ def test_a_snapshot_still_being_written_is_not_taken_for_a_saved_one(tmp_path: P
     assert _saved_snapshots(tmp_path / "absent") == []
 
 
-def test_a_graph_built_twice_from_the_same_passages_answers_the_same() -> None:
+def test_an_index_built_twice_from_the_same_passages_answers_the_same() -> None:
     rng = np.random.default_rng(18)
-    count = min(HNSW_ONE_THREAD_MAX_ROWS, 2 * EXACT_SCAN_MAX_ROWS)
+    count = 2 * EXACT_SCAN_MAX_ROWS
     vectors = rng.standard_normal((count, 64)).astype(np.float32)
     rows = [
         SimpleNamespace(
@@ -46,7 +45,7 @@ def test_a_graph_built_twice_from_the_same_passages_answers_the_same() -> None:
         for i, v in enumerate(vectors)
     ]
     first, second = _Snapshot(rows), _Snapshot(rows)
-    assert first.graph is not None and second.graph is not None
+    assert first.ivf is not None and second.ivf is not None
     for query in rng.standard_normal((50, 64)).astype(np.float32):
         assert first.nearest(query, 10)[0].tolist() == second.nearest(query, 10)[0].tolist()
 
@@ -58,8 +57,8 @@ def _passages(rng: np.random.Generator, count: int) -> list[PassageVector]:
 
 
 @pytest.fixture
-def graph_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[SqlVectorIndex, dict[int, list[PassageVector]]]:
-    """An index large enough for a saved graph (the threshold lowered), and the passages it holds per video."""
+def ivf_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[SqlVectorIndex, dict[int, list[PassageVector]]]:
+    """An index large enough for a saved IVF index (the threshold lowered), and the passages it holds per video."""
     monkeypatch.setattr(vectors_module, "EXACT_SCAN_MAX_ROWS", 5)
     url = f"sqlite:///{tmp_path / 'app.db'}"
     migrate(url)
@@ -70,28 +69,28 @@ def graph_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[SqlVec
     return index, videos
 
 
-def test_a_rebuild_keeps_the_graph_a_search_opened_from_disk_meanwhile(graph_index) -> None:
-    index, _ = graph_index
+def test_a_rebuild_keeps_the_index_a_search_opened_from_disk_meanwhile(ivf_index) -> None:
+    index, _ = ivf_index
     index.loaded_view(MODEL, timeout=30)  # built and saved
-    # Another process opens the saved graph, then rebuilds the same passages (its build raced a search's open).
+    # Another process opens the saved index, then rebuilds the same passages (its build raced a search's open).
     other = SqlVectorIndex(index.engine, index.directory)
     opened = other.view(MODEL).base
     other._rebuild(MODEL)
     assert other.view(MODEL).base is opened
 
 
-def test_a_video_indexed_again_without_passages_leaves_a_loaded_graphs_answers(graph_index) -> None:
-    index, videos = graph_index
+def test_a_video_indexed_again_without_passages_leaves_a_loaded_indexs_answers(ivf_index) -> None:
+    index, videos = ivf_index
     view = index.loaded_view(MODEL, timeout=30)
-    assert view.base.graph is not None
+    assert view.base.ivf is not None
     query = videos[3][1].vector
     assert view.candidates(query, 3)[0][1] == 3
     index.bulk_upsert(MODEL, {3: []})
     assert 3 not in {video_id for _, video_id, _, _ in index.view(MODEL).candidates(query, 15)}
 
 
-def test_searches_arriving_together_open_a_saved_graph_once(graph_index) -> None:
-    index, _ = graph_index
+def test_searches_arriving_together_open_a_saved_index_once(ivf_index) -> None:
+    index, _ = ivf_index
     index.loaded_view(MODEL, timeout=30)  # built and saved
     fresh = SqlVectorIndex(index.engine, index.directory)  # a new worker, its first searches at once
     with ThreadPoolExecutor(8) as pool:
@@ -139,3 +138,15 @@ def test_videos_ranked_by_their_passages_as_a_plain_loop_ranks_them(seed: int) -
     assert answer(view.best_videos_among(query, view.rows_of(chosen))) == reference(chosen.tolist())
     # Through the passages nearest the query, every passage taken: every video.
     assert answer(view.best_videos(query, count)) == reference(list(expected))
+
+
+def test_a_snapshot_saved_in_an_earlier_format_is_not_opened_and_is_removed(ivf_index) -> None:
+    index, videos = ivf_index
+    home = index._saved_dir(MODEL)
+    assert home is not None
+    earlier = home.with_name(home.name.rsplit("-", 1)[0]) / "upto-00000000000000099999"  # the HNSW version's layout
+    earlier.mkdir(parents=True)
+    (earlier / "graph.usearch").write_bytes(b"not an IVF index")
+    view = index.loaded_view(MODEL, timeout=30)
+    assert view.base.ivf is not None and view.candidates(videos[2][0].vector, 1)[0][1] == 2
+    assert not earlier.parent.exists() and [path.parent for _, path in _saved_snapshots(home)] == [home]
