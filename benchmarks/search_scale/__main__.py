@@ -760,7 +760,7 @@ def main(argv: list[str] | None = None) -> int:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; {load_average()} at start",
         flush=True,
     )
-    for noisy in ("httpx", "alembic"):  # a line per request or migration would bury the figures
+    for noisy in ("httpx", "alembic", "faiss.loader"):  # a line per request, migration or SIMD probe would bury the figures
         logging.getLogger(noisy).setLevel(logging.WARNING)
     embedder = WordLlamaEmbedder()
     vocab = Vocabulary.build(embedder, args.seed)

@@ -290,6 +290,12 @@ class _Snapshot:
         snapshot.ivf = faiss.read_index(str(ivf), faiss.IO_FLAG_MMAP) if ivf.exists() else None
         for array in (snapshot.matrix, snapshot.video_ids, snapshot.starts):
             _map_every_page(array)
+        if snapshot.ivf is not None:
+            # A search of every cluster maps every page of the lists: 0.13 s at 2.3 million passages, once, where a
+            # query's first touch of its 32 clusters cost ~290 page faults (~1 ms).
+            every = faiss.SearchParametersIVF()
+            every.nprobe = snapshot.ivf.nlist
+            snapshot.ivf.search(np.zeros((1, snapshot.ivf.d), dtype=np.float32), 1, params=every)
         return snapshot
 
     def nearest(self, vector: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
