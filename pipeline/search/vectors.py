@@ -78,13 +78,16 @@ SCAN_CHUNK_ROWS = 4096
 DELTA_MAX_ROWS = 20_000
 # The kind of a tombstone row: the video's vectors were deleted.
 REMOVED = "removed"
-# The IVF index's clusters scanned per query (at least: a query asking for more passages scans more). Queries are
-# short and land between passages, among near ties (the tenth passage is ~0.04 below the best), where a graph
-# search misses true neighbours: over 2.3 million passages (100,000 videos) passage recall@10 against an exact
-# scan was 0.985-0.990 scanning 16 of 2,048 clusters (1.4-2.4 ms), 0.987-0.990 at 32 and 0.993-0.995 at 64,
-# against 0.842 for an HNSW graph (usearch, 16 links) exploring 2,048 candidates (7.9 ms) and 0.945 at 16,384
-# (38 ms); the IVF index was built in 30 s, the graph in 450-620 s (benchmarks/README.md, `search_scale`).
-IVF_PROBES = 32
+# Passages a query scans in the IVF index at least (whole clusters, the nearest first; a query asking for more
+# passages scans more). Queries are short and land between passages, among near ties (the tenth passage is ~0.04
+# below the best), where a graph search misses true neighbours: over 2.3 million passages (100,000 videos) passage
+# recall@10 against an exact scan was 0.985-0.990 scanning 16 of 2,048 clusters (18,000 passages, 1.4-2.4 ms),
+# 0.987-0.990 at 32 and 0.993-0.995 at 64, against 0.842 for an HNSW graph (usearch, 16 links) exploring 2,048
+# candidates (7.9 ms) and 0.945 at 16,384 (38 ms); the IVF index was built in 30 s, the graph in 450-620 s
+# (benchmarks/README.md, `search_scale`). Less clustered text needs a wider share: over 65,000 passages of real
+# English prose (256 clusters) 32 clusters found 0.951, 96 0.989 and 157 (40,000 passages) 0.996. A count of
+# passages bounds a query's cost and scans a wide share of a small index, where that is cheap.
+IVF_SCANNED_PASSAGES = 40_000
 # Rows sampled to train the clusters (k-means), per cluster; fewer rows than faiss wants per cluster make fewer clusters.
 IVF_TRAINING_ROWS_PER_CLUSTER = 64
 IVF_MIN_TRAINING_ROWS_PER_CLUSTER = 39
@@ -292,7 +295,7 @@ class _Snapshot:
             _map_every_page(array)
         if snapshot.ivf is not None:
             # A search of every cluster maps every page of the lists: 0.13 s at 2.3 million passages, once, where a
-            # query's first touch of its 32 clusters cost ~290 page faults (~1 ms).
+            # query's first touch of its clusters cost ~290 page faults (~1 ms).
             every = faiss.SearchParametersIVF()
             every.nprobe = snapshot.ivf.nlist
             snapshot.ivf.search(np.zeros((1, snapshot.ivf.d), dtype=np.float32), 1, params=every)
@@ -307,8 +310,10 @@ class _Snapshot:
             return _ranked(np.arange(len(self.meta)), self.matrix @ vector, count)
         import faiss
 
-        # The clusters scanned hold about twice the passages asked for, IVF_PROBES clusters at least.
-        probes = min(max(IVF_PROBES, math.ceil(2 * count * self.ivf.nlist / len(self.meta))), self.ivf.nlist)
+        # The clusters scanned hold IVF_SCANNED_PASSAGES passages, or twice those asked for (clusters average
+        # rows / clusters passages).
+        scanned = max(IVF_SCANNED_PASSAGES, 2 * count)
+        probes = min(math.ceil(scanned * self.ivf.nlist / len(self.meta)), self.ivf.nlist)
         params = faiss.SearchParametersIVF()
         params.nprobe = probes
         _, found = self.ivf.search(vector[None, :], count, params=params)
