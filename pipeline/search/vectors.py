@@ -360,9 +360,8 @@ def _ivf_index(matrix: np.ndarray) -> Any:
         faiss.IndexFlatIP(dimensions), dimensions, clusters, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
     )
     sample = np.sort(np.random.default_rng(0).choice(rows, min(rows, IVF_TRAINING_ROWS_PER_CLUSTER * clusters), replace=False))
-    ivf.train(np.ascontiguousarray(matrix[sample]))
-    for first in range(0, rows, ROWS_PER_READ * 10):  # a slice at a time: a contiguous copy of each, not of all
-        ivf.add(np.ascontiguousarray(matrix[first : first + ROWS_PER_READ * 10]))
+    ivf.train(matrix[sample])
+    ivf.add(matrix)  # the snapshot's own matrix, contiguous: faiss reads it in place
     return ivf
 
 
@@ -687,7 +686,7 @@ class SqlVectorIndex:
         for _, old in _saved_snapshots(home)[:-SAVED_SNAPSHOTS_KEPT]:
             shutil.rmtree(old, ignore_errors=True)
         # The model's snapshots in an earlier format (no process of this version opens them).
-        for other in home.parent.glob(home.name.rsplit("-", 1)[0] + "*"):
+        for other in home.parent.glob(home.name.removesuffix(f"-{SNAPSHOT_FORMAT}") + "*"):
             if other != home:
                 shutil.rmtree(other, ignore_errors=True)
         return _Snapshot.open(target, snapshot.max_id)
