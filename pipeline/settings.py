@@ -164,6 +164,10 @@ class ApiSettings(SettingsGroup):
     # API processes behind the one port (`videoai serve --workers`): by default one per core. They share
     # the database, the search index (memory-mapped) and, with REDIS_URL, login throttling.
     workers: int = Field(default_factory=_cores, ge=1, alias="API_WORKERS")
+    # Threads each worker's native libraries (numpy's BLAS, faiss's OpenMP) may use for one request's products:
+    # the workers are the parallelism. Their own pools fanned a 50,000-passage filtered scan out over both
+    # cores and waited there for a core a request held: 40 ms of CPU where one thread takes 7.
+    native_threads: int = Field(default=1, ge=1, alias="API_NATIVE_THREADS")
     # The base of every link the platform hands out (see Settings.public_url).
     public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
     # Other front-ends' origins allowed to call the API from a browser (comma-separated); none by default.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import uvicorn
 from fastapi import FastAPI
+from threadpoolctl import threadpool_limits
 
 from pipeline.db.session import make_engine, migrate
 from pipeline.logs import configure_logging
@@ -33,8 +36,18 @@ def _prepare_shared_state(settings: Settings) -> None:
         engine.dispose()
 
 
+def limit_native_threads(threads: int) -> None:
+    """At most `threads` threads per native library pool (API_NATIVE_THREADS), in this process and in the workers
+    it starts: the environment for the libraries not loaded yet (faiss is loaded with the first large vector
+    index) and for the worker processes, threadpoolctl for those loaded already."""
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(threads)
+    threadpool_limits(limits=threads)
+
+
 def serve(settings: Settings) -> None:
     configure_logging(settings)
+    limit_native_threads(settings.api.native_threads)
     _prepare_shared_state(settings)
     # Several workers are processes that uvicorn starts and supervises; each builds its app from the
     # environment, so only the port and the count go through here.

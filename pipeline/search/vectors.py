@@ -249,6 +249,18 @@ class _Snapshot:
         self.starts = np.array([np.nan if m[1] is None else m[1] for m in meta], dtype=np.float64)
         self.matrix = matrix[: len(meta)] if matrix is not None else np.zeros((0, 1), dtype=np.float32)
         self.ivf: Any = _ivf_index(self.matrix) if len(self.meta) > EXACT_SCAN_MAX_ROWS and not exact else None
+        self._index_videos()
+
+    def _index_videos(self) -> None:
+        """Each video's first row, by video id, in memory: where a filter's videos lie is found among the 100,000
+        videos' ids (~1 MB) instead of among the 2.3 million passages' (mapped from the file): 3.7 -> 0.3 ms for
+        the thousands of videos a date window passes."""
+        video_ids = np.asarray(self.video_ids)
+        firsts = (
+            np.flatnonzero(np.concatenate([[True], video_ids[1:] != video_ids[:-1]])) if len(video_ids) else np.zeros(0, np.int64)
+        )
+        self.first_ids = np.array(video_ids[firsts], dtype=np.int64)
+        self.first_rows = np.append(firsts, len(video_ids)).astype(np.int64)  # a video's rows: first_rows[i]:first_rows[i + 1]
 
     def save(self, directory: Path) -> None:
         """Write the snapshot to `directory` (made whole, then renamed into place)."""
@@ -293,6 +305,7 @@ class _Snapshot:
         snapshot.ivf = faiss.read_index(str(ivf), faiss.IO_FLAG_MMAP) if ivf.exists() else None
         for array in (snapshot.matrix, snapshot.video_ids, snapshot.starts):
             _map_every_page(array)
+        snapshot._index_videos()
         if snapshot.ivf is not None:
             # A search of every cluster maps every page of the lists: 0.13 s at 2.3 million passages, once, where a
             # query's first touch of its clusters cost ~290 page faults (~1 ms).
@@ -436,10 +449,13 @@ class _VideoRows:
 
 
 def _ranges(snapshot: _Snapshot, video_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each video's first row and the row after its last (the snapshot's rows are in video id order)."""
-    return (
-        np.searchsorted(snapshot.video_ids, video_ids, side="left"),
-        np.searchsorted(snapshot.video_ids, video_ids, side="right"),
+    """Each video's first row and the row after its last (the snapshot's rows are in video id order); an empty
+    range for a video without rows here."""
+    at = np.searchsorted(snapshot.first_ids, video_ids)
+    known = at < len(snapshot.first_ids)
+    known[known] = snapshot.first_ids[at[known]] == video_ids[known]
+    return np.where(known, snapshot.first_rows[at], 0), np.where(
+        known, snapshot.first_rows[np.minimum(at + 1, len(snapshot.first_rows) - 1)], 0
     )
 
 
@@ -837,7 +853,8 @@ class SqlVectorIndex:
             statement = statement.where(search_documents.c.created_at <= plan.created_to)
         if plan.status is not None:
             statement = statement.where(search_documents.c.status == plan.status)
-        return np.sort(np.array(conn.execute(statement).scalars().all(), dtype=np.int64))
+        # Read into the array as they come: a list of a date window's thousands of ids first cost half again.
+        return np.sort(np.fromiter(conn.execute(statement).scalars(), dtype=np.int64))
 
     @staticmethod
     def _visible(conn: Any, ids: list[int], query: SearchQuery) -> dict[int, Any]:

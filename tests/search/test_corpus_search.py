@@ -269,6 +269,10 @@ def test_two_api_workers_answer_the_same(loaded: Loaded, tmp_path: Path) -> None
         # uvicorn's supervisor spawns the workers (and multiprocessing's resource tracker).
         workers = [child for child in psutil.Process(api.pid).children() if "resource_tracker" not in " ".join(child.cmdline())]
         assert len(workers) == 2, [child.cmdline() for child in workers]
+        # Each worker's native libraries start with one thread per pool (API_NATIVE_THREADS' default).
+        assert all(
+            worker.environ().get("OMP_NUM_THREADS") == "1" == worker.environ().get("OPENBLAS_NUM_THREADS") for worker in workers
+        )
         answers = set()
         for _ in range(12):  # a new connection each time: the kernel spreads them over the workers
             for mode, q in (("text", "goalkeeper"), ("semantic", PARAPHRASES["bread"]), ("hybrid", "crater lava")):
