@@ -83,8 +83,16 @@ def _analyzer(analysis: str) -> tantivy.TextAnalyzer:
 
 # The same analysis for the index's text and the query's words.
 ANALYZERS = {analysis: _analyzer(analysis) for analysis in ANALYSES}
+# How many first letters an ASCII word shares with its token, by analysis ("y" read as "i"): 2 where nothing else
+# is said. German spells "ü" as "ue" (stemmed "u"), Finnish shortens doubled letters ("lle": "le"); Dutch drops
+# "ge-" and Turkish rewrites short words whole: no rule there. tests/search/test_word_matches.py checks each
+# against the language's commonest words.
+FIRST_LETTERS_KEPT = {"de": 1, "fi": 1, "nl": 0, "tr": 0}
 # Each analysis of every word a page's hits show, kept per process.
-_WORDS = {analysis: AnalyzedWords(analyzer.analyze) for analysis, analyzer in ANALYZERS.items()}
+_WORDS = {
+    analysis: AnalyzedWords(analyzer.analyze, first_letters=FIRST_LETTERS_KEPT.get(analysis, 2))
+    for analysis, analyzer in ANALYZERS.items()
+}
 
 
 def _schema() -> tantivy.Schema:

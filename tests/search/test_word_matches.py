@@ -7,6 +7,7 @@ import json
 import pytest
 import tantivy
 
+from pipeline.search.analyses import UNSTEMMED
 from pipeline.search.tantivy_index import _WORDS, ANALYZERS, SCHEMA, _text_query, register_analyzers
 from pipeline.search.terms import query_terms
 from pipeline.search.word_matches import AnalyzedWords, marked
@@ -84,3 +85,34 @@ def test_when_full_it_starts_again_and_still_matches():
 def test_marked_puts_marks_around_each_span():
     text = "rivers meet"
     assert json.dumps(marked(text, [(0, 6)])) == json.dumps("\ue000rivers\ue001 meet")
+
+
+@pytest.mark.parametrize("analysis", sorted(ANALYZERS))
+def test_every_common_word_begins_as_its_token_does(analysis: str):
+    """The first-letters search finds a word only where its token begins as it does: checked on the language's
+    20,000 commonest ASCII words (wordfreq)."""
+    from wordfreq import top_n_list
+
+    letters = _WORDS[analysis].first_letters
+    if not letters:
+        pytest.skip(f"{analysis}: no first-letters rule")
+    language = "en" if analysis == UNSTEMMED else analysis
+    words = [w for w in top_n_list("nb" if language == "no" else language, 40_000) if w.isascii() and w.isalnum()][:20_000]
+    misses = [
+        (word, token)
+        for word in words
+        for token in ANALYZERS[analysis].analyze(word)
+        if not word.lower().replace("y", "i").startswith(token[:letters].replace("y", "i"))
+    ]
+    assert misses == []
+
+
+def test_an_ascii_text_is_matched_by_first_letters_as_by_its_chunks():
+    """The same spans as splitting the text, on a text with every kind of separator, digits and case."""
+    text = "Dying\tdyed; TIMES,\ntimer-time 2024's timing_time (time) Ab ab a\x1fabc"
+    by_chunks = AnalyzedWords(ANALYZERS["en"].analyze)
+    by_letters = AnalyzedWords(ANALYZERS["en"].analyze, first_letters=2)
+    for query in ("die", "time", "2024", "a ab", "abc"):
+        expected = by_chunks.matcher(query_terms(query)).spans(text)
+        assert expected, query
+        assert by_letters.matcher(query_terms(query)).spans(text) == expected, query
