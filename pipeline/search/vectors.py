@@ -50,7 +50,9 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 import numpy as np
 from sqlalchemy import (
     Engine,
+    String,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -200,12 +202,13 @@ class _StoredPassages:
     """A saved snapshot's passages, read from memory-mapped arrays: (kind, start, end, text) by row."""
 
     def __init__(self, directory: Path) -> None:
-        self.kinds, self.starts, self.ends = (
-            np.load(directory / f"{name}.npy", mmap_mode="r") for name in ("kinds", "starts", "ends")
+        # Plain arrays over the maps: indexing a np.memmap builds another memmap, ~20 µs, five times a passage.
+        self.kinds, self.starts, self.ends, self.offsets = (
+            np.load(directory / f"{name}.npy", mmap_mode="r").view(np.ndarray)
+            for name in ("kinds", "starts", "ends", "text_offsets")
         )
-        self.offsets = np.load(directory / "text_offsets.npy", mmap_mode="r")
         self.texts = (
-            np.memmap(directory / "texts.bin", dtype=np.uint8, mode="r")
+            np.memmap(directory / "texts.bin", dtype=np.uint8, mode="r").view(np.ndarray)
             if (directory / "texts.bin").stat().st_size
             else np.zeros(0, dtype=np.uint8)
         )
@@ -849,7 +852,7 @@ class SqlVectorIndex:
     @staticmethod
     def _filtered_videos(conn: Any, plan: SearchPlan) -> np.ndarray:
         """The videos passing an owner or date filter, sorted."""
-        statement = select(search_documents.c.video_id)
+        statement = select(func.aggregate_strings(cast(search_documents.c.video_id, String), ","))
         if plan.owner_id is not None:
             statement = statement.where(search_documents.c.owner_id == plan.owner_id)
         if plan.created_from is not None:
@@ -858,8 +861,9 @@ class SqlVectorIndex:
             statement = statement.where(search_documents.c.created_at <= plan.created_to)
         if plan.status is not None:
             statement = statement.where(search_documents.c.status == plan.status)
-        # Read into the array as they come: a list of a date window's thousands of ids first cost half again.
-        return np.sort(np.fromiter(conn.execute(statement).scalars(), dtype=np.int64))
+        # One string of ids, parsed in C: row by row, a two-month window's 8,000 videos took 9 ms, as one string 3.
+        ids = conn.execute(statement).scalar_one()
+        return np.sort(np.fromstring(ids or "", dtype=np.int64, sep=","))
 
     @staticmethod
     def _visible(conn: Any, ids: list[int], query: SearchQuery) -> dict[int, Any]:
