@@ -263,13 +263,8 @@ class TantivySearchIndex:
         """Title, status, snippet and spoken matches of the page's videos, from the app database."""
         if not ids:
             return {}
-        statement = (
-            select(search_texts, search_documents.c.status, search_documents.c.created_at, search_documents.c.language)
-            .join(search_documents, search_documents.c.video_id == search_texts.c.video_id)
-            .where(search_texts.c.video_id.in_(bindparam("ids", expanding=True)))
-        )
         with self.store.engine.connect() as conn:
-            found = conn.execute(statement, {"ids": ids}).all()
+            found = conn.execute(_DETAILS, {"ids": ids}).all()
         matchers: dict[str, WordMatcher] = {}
         details = {}
         for row in found:
@@ -288,6 +283,14 @@ class TantivySearchIndex:
                 "matches": _spoken(texts["transcript"], row.segments, spoken, words),
             }
         return details
+
+
+# Built once: built for each page, it cost about as much as running it.
+_DETAILS = (
+    select(search_texts, search_documents.c.status, search_documents.c.created_at, search_documents.c.language)
+    .join(search_documents, search_documents.c.video_id == search_texts.c.video_id)
+    .where(search_texts.c.video_id.in_(bindparam("ids", expanding=True)))
+)
 
 
 def _utc(value: datetime) -> datetime:

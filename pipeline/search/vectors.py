@@ -202,7 +202,8 @@ class _StoredPassages:
     """A saved snapshot's passages, read from memory-mapped arrays: (kind, start, end, text) by row."""
 
     def __init__(self, directory: Path) -> None:
-        # Plain arrays over the maps: indexing a np.memmap builds another memmap, ~20 µs, five times a passage.
+        # Plain arrays over the maps: indexing a np.memmap wraps what it gives in another memmap (1.8 µs for one
+        # value, 0.15 µs from a plain array).
         self.kinds, self.starts, self.ends, self.offsets = (
             np.load(directory / f"{name}.npy", mmap_mode="r").view(np.ndarray)
             for name in ("kinds", "starts", "ends", "text_offsets")
@@ -297,8 +298,9 @@ class _Snapshot:
 
         snapshot = cls.__new__(cls)
         snapshot.max_id = max_id
-        snapshot.video_ids = np.load(directory / "video_ids.npy", mmap_mode="r")
-        snapshot.matrix = np.load(directory / "matrix.npy", mmap_mode="r")
+        # Plain arrays over the maps, as in _StoredPassages.
+        snapshot.video_ids = np.load(directory / "video_ids.npy", mmap_mode="r").view(np.ndarray)
+        snapshot.matrix = np.load(directory / "matrix.npy", mmap_mode="r").view(np.ndarray)
         snapshot.meta = _StoredPassages(directory)
         snapshot.starts = snapshot.meta.starts
         ivf = directory / IVF_FILE
@@ -873,12 +875,9 @@ class SqlVectorIndex:
         the status index and walk every ready video instead of looking up these few.
         """
         plan = plan_search(query)
-        statement = select(
-            search_documents.c.video_id, search_documents.c.status, search_documents.c.owner_id, search_documents.c.created_at
-        ).where(search_documents.c.video_id.in_(ids))
         return {
             row.video_id: row
-            for row in conn.execute(statement)
+            for row in conn.execute(_VISIBLE, {"ids": ids})
             if (plan.status is None or row.status == plan.status)
             and (plan.owner_id is None or row.owner_id == plan.owner_id)
             and (plan.created_from is None or row.created_at >= plan.created_from)
@@ -889,10 +888,7 @@ class SqlVectorIndex:
     def _titles(conn: Any, ids: list[int]) -> dict[int, str]:
         if not ids:
             return {}
-        statement = text("SELECT video_id, title FROM search_texts WHERE video_id IN :ids").bindparams(
-            bindparam("ids", expanding=True)
-        )
-        return {row.video_id: row.title for row in conn.execute(statement, {"ids": ids})}
+        return {row.video_id: row.title for row in conn.execute(_TITLES, {"ids": ids})}
 
     def describe(self) -> str:
         detail = (
@@ -911,6 +907,13 @@ class SqlVectorIndex:
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(select(search_vector_state.c.generation)).scalar_one()
+
+
+# Statements built once: built for each search, they cost about as much as running them.
+_VISIBLE = select(
+    search_documents.c.video_id, search_documents.c.status, search_documents.c.owner_id, search_documents.c.created_at
+).where(search_documents.c.video_id.in_(bindparam("ids", expanding=True)))
+_TITLES = text("SELECT video_id, title FROM search_texts WHERE video_id IN :ids").bindparams(bindparam("ids", expanding=True))
 
 
 def pgvector_available(engine: Engine) -> bool:

@@ -208,7 +208,7 @@ def test_a_large_snapshot_is_built_in_the_background_and_changes_are_searched_at
     # Saved for every process: another one opens it (memory-mapped) instead of building its own.
     other_process = SqlVectorIndex(engine, saved)
     assert other_process.view(embedder.model_id).base.ivf is not None
-    assert other_process.view(embedder.model_id).base.video_ids.filename is not None  # a memory map
+    assert other_process.view(embedder.model_id).base.video_ids.base.filename is not None  # a view of a memory map
     passages = [
         [
             (h.video_id, h.kind, h.start, h.end, h.text, round(h.score, 5))
