@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import ColumnElement, Engine, Integer, cast, func, select
+from sqlalchemy import ColumnElement, Engine, Integer, bindparam, cast, func, select
 from sqlalchemy.orm import QueryableAttribute
 
 from pipeline.db.models import TranscriptSegment, VideoPassage
@@ -167,30 +167,20 @@ class MomentFinder:
     def _words(self, keys: set[tuple[int, float]]) -> _ByTime[Sequence[TimedWord]]:
         if not keys:
             return {}
-        table = TranscriptSegment
-        statement = select(table.video_id, table.start_seconds, table.words).where(
-            table.video_id.in_({video_id for video_id, _ in keys}),
-            _milliseconds(table.start_seconds).in_({round(at * 1000) for _, at in keys}),
-            table.words.is_not(None),
-        )
         found: _ByTime[Sequence[TimedWord]] = {}
         with self.engine.connect() as conn:
-            for row in conn.execute(statement):
+            ids, times = sorted({video_id for video_id, _ in keys}), sorted({round(at * 1000) for _, at in keys})
+            for row in conn.execute(_WORD_TIMES, {"ids": ids, "milliseconds": times}):
                 found.setdefault(row.video_id, []).append((row.start_seconds, words_from_json(row.words)))
         return found
 
     def _sentences(self, hits: Sequence[SearchHit]) -> dict[int, list[TimedSegment]]:
         """Each hit's passage's sentences: as stored with the passage, or else placed by position in its text."""
-        table = VideoPassage
-        statement = select(table.video_id, table.start_seconds, table.text, table.sentences).where(
-            table.video_id.in_({hit.video_id for hit in hits}),
-            _milliseconds(table.start_seconds).in_({round(hit.moment.start * 1000) for hit in hits if hit.moment is not None}),
-            table.kind == TRANSCRIPT,
-            table.sentences.is_not(None),
-        )
         stored: _ByTime[list[TimedSegment]] = {}
         with self.engine.connect() as conn:
-            for row in conn.execute(statement):
+            ids = sorted({hit.video_id for hit in hits})
+            times = sorted({round(hit.moment.start * 1000) for hit in hits if hit.moment is not None})
+            for row in conn.execute(_SENTENCES, {"ids": ids, "milliseconds": times}):
                 stored.setdefault(row.video_id, []).append((row.start_seconds, sentences_from_json(row.sentences, row.text)))
         found = {}
         for hit in hits:
@@ -209,6 +199,21 @@ _ByTime = dict[int, list[tuple[float, _T]]]  # video id -> [(start, value), ...]
 def _milliseconds(seconds: QueryableAttribute[Any]) -> ColumnElement[int]:
     # Times are matched to the millisecond: an engine may hand them back as float32 or from whole milliseconds.
     return cast(func.round(seconds * 1000), Integer)
+
+
+# The rows of the page's hits at the given times, by statements built once (built for each page, they cost about as
+# much as running them).
+_WORD_TIMES = select(TranscriptSegment.video_id, TranscriptSegment.start_seconds, TranscriptSegment.words).where(
+    TranscriptSegment.video_id.in_(bindparam("ids", expanding=True)),
+    _milliseconds(TranscriptSegment.start_seconds).in_(bindparam("milliseconds", expanding=True)),
+    TranscriptSegment.words.is_not(None),
+)
+_SENTENCES = select(VideoPassage.video_id, VideoPassage.start_seconds, VideoPassage.text, VideoPassage.sentences).where(
+    VideoPassage.video_id.in_(bindparam("ids", expanding=True)),
+    _milliseconds(VideoPassage.start_seconds).in_(bindparam("milliseconds", expanding=True)),
+    VideoPassage.kind == TRANSCRIPT,
+    VideoPassage.sentences.is_not(None),
+)
 
 
 def _at(rows: _ByTime[_T], video_id: int, start: float) -> _T | None:
