@@ -202,14 +202,11 @@ class _StoredPassages:
     """A saved snapshot's passages, read from memory-mapped arrays: (kind, start, end, text) by row."""
 
     def __init__(self, directory: Path) -> None:
-        # Plain arrays over the maps: indexing a np.memmap wraps what it gives in another memmap (1.8 µs for one
-        # value, 0.15 µs from a plain array).
         self.kinds, self.starts, self.ends, self.offsets = (
-            np.load(directory / f"{name}.npy", mmap_mode="r").view(np.ndarray)
-            for name in ("kinds", "starts", "ends", "text_offsets")
+            _mapped(directory / f"{name}.npy") for name in ("kinds", "starts", "ends", "text_offsets")
         )
         self.texts = (
-            np.memmap(directory / "texts.bin", dtype=np.uint8, mode="r").view(np.ndarray)
+            np.memmap(directory / "texts.bin", dtype=np.uint8, mode="r").view(np.ndarray)  # a plain array, as _mapped
             if (directory / "texts.bin").stat().st_size
             else np.zeros(0, dtype=np.uint8)
         )
@@ -298,9 +295,8 @@ class _Snapshot:
 
         snapshot = cls.__new__(cls)
         snapshot.max_id = max_id
-        # Plain arrays over the maps, as in _StoredPassages.
-        snapshot.video_ids = np.load(directory / "video_ids.npy", mmap_mode="r").view(np.ndarray)
-        snapshot.matrix = np.load(directory / "matrix.npy", mmap_mode="r").view(np.ndarray)
+        snapshot.video_ids = _mapped(directory / "video_ids.npy")
+        snapshot.matrix = _mapped(directory / "matrix.npy")
         snapshot.meta = _StoredPassages(directory)
         snapshot.starts = snapshot.meta.starts
         ivf = directory / IVF_FILE
@@ -349,6 +345,12 @@ class _Snapshot:
             chunk = rows[first : first + SCAN_CHUNK_ROWS]
             scores[first : first + len(chunk)] = self.matrix[chunk] @ vector
         return rows, scores
+
+
+def _mapped(path: Path) -> np.ndarray:
+    """The saved array at `path`, memory-mapped, as a plain array over the map: indexing a np.memmap wraps what it
+    gives in another memmap (1.8 µs for one value, 0.15 µs from a plain array)."""
+    return np.load(path, mmap_mode="r").view(np.ndarray)
 
 
 def _map_every_page(array: np.ndarray) -> None:

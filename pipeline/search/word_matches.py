@@ -121,7 +121,7 @@ class WordMatcher:
         self.tokens = tokens
         # What the words of an ASCII text that analyze to the tokens begin with (after a space, in the view).
         self._starts = (
-            sorted({" " + token[: words.first_letters].replace("y", "i") for token in tokens if token.isascii()})
+            sorted({" " + token[: words.first_letters].translate(_FIRST_LETTERS_VIEW) for token in tokens if token.isascii()})
             if words.first_letters
             else None
         )
