@@ -151,6 +151,8 @@ class TantivySearchIndex:
         self.directory = Path(directory) / SCHEMA_DIRECTORY
         self._index: tantivy.Index | None = None
         self._loaded_commit: int | None = None
+        # The analyses whose fields hold documents, as of the last reload: a query looks for its terms there only.
+        self._analyses_present: tuple[str, ...] = ANALYSES
 
     # --- the index ------------------------------------------------------------------------
     @property
@@ -166,7 +168,11 @@ class TantivySearchIndex:
         commit = (self.directory / "meta.json").stat().st_mtime_ns
         if commit != self._loaded_commit:
             self.index.reload()
+            searcher = self.index.searcher()
+            # Set before the commit they belong to: a search that sees this commit sees them.
+            self._analyses_present = _analyses_present(searcher)
             self._loaded_commit = commit
+            return searcher
         return self.index.searcher()
 
     def _writer(self) -> tantivy.IndexWriter:
@@ -233,10 +239,10 @@ class TantivySearchIndex:
 
     def rank(self, query: SearchQuery) -> RankedPage:
         plan = plan_search(query)
-        text_query = _text_query(plan.terms, (analysis_of(plan.language),) if plan.language else ANALYSES)
+        searcher = self._searcher()
+        text_query = _text_query(plan.terms, (analysis_of(plan.language),) if plan.language else self._analyses_present)
         if text_query is None:
             return RankedPage(tuple(plan.terms), [], 0)
-        searcher = self._searcher()
         full_query = _with_filters(text_query, plan)
         rows = _ranked(searcher, full_query, plan)
         # Counting visits every match, ranking does not: counted apart, and only when the page cannot tell.
@@ -295,6 +301,21 @@ _DETAILS = (
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _analyses_present(searcher: tantivy.Searcher) -> tuple[str, ...]:
+    """The analyses (copies of the text fields) that hold a document the searcher sees, in ANALYSES' order.
+
+    A term looked for in every copy of every field was 76 term queries for a one-word search of an archive in one
+    language: building them and their empty scorers cost 0.65 ms of a 5 ms text search (100,000 videos).
+    """
+    found = searcher.aggregate(tantivy.Query.all_query(), {"languages": {"terms": {"field": "language", "size": 10_000}}})
+    present = set()
+    for bucket in found["languages"]["buckets"]:
+        present.add(analysis_of(bucket["key"]))
+        if bucket["key"] == NO_LANGUAGE:  # a document without a language is filed under it, and analysed as such
+            present.add(analysis_of(None))
+    return tuple(analysis for analysis in ANALYSES if analysis in present)
 
 
 def _text_query(terms: Sequence[str], analyses: Sequence[str] = ANALYSES) -> tantivy.Query | None:

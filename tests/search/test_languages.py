@@ -127,3 +127,25 @@ def test_english_stays_english(index: SearchIndex) -> None:
     # Stemmed the English way ("erupting" -> "erupt"), never the French one.
     assert _ids(index, "erupted") == [ICELAND.video_id]
     assert _ids(index, "scientist") == [ICELAND.video_id]
+
+
+ITALIAN = dataclasses.replace(video(25, "Il monte", ["I vulcani dormono da secoli."]), language="it")
+
+
+def test_a_video_in_a_language_new_to_the_index_is_found_by_the_next_search(index: SearchIndex) -> None:
+    assert _ids(index, "vulcani") == []  # read once while the index holds no Italian
+    index.upsert(ITALIAN)
+    assert _ids(index, "vulcani") == [ITALIAN.video_id]
+
+
+def test_a_video_without_a_language_is_searched_as_english_in_an_index_of_it_alone(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        alone = search_index_for("tantivy", engine, index_dir=tmp_path / "search")
+        alone.ensure()
+        alone.upsert(dataclasses.replace(video(26, "Night watch", ["The volcano was erupting all night."]), language=None))
+        assert _ids(alone, "erupted") == [26]  # stemmed as English, though the index holds no video marked English
+    finally:
+        engine.dispose()
