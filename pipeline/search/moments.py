@@ -121,11 +121,6 @@ def best_sentence(query_vector: np.ndarray, sentences: Sequence[TimedSegment], e
     return best_sentences(query_vector, [sentences], embed)[0]
 
 
-def _distinct_terms(match: TimedSegment, terms: Sequence[str]) -> int:
-    spoken = match.text.split()
-    return sum(1 for term in terms if any(says(word, (term,)) for word in spoken))
-
-
 @dataclass
 class MomentFinder:
     """Places the moments of a page's hits (see the module's docstring), reading the app database."""
@@ -161,7 +156,7 @@ class MomentFinder:
             return hit
         if len(terms) == 1:
             return replace(hit, moment=hit.matches[0])  # matches come first-said first
-        best = max(hit.matches, key=lambda m: (_distinct_terms(m, terms), -m.start))
+        best = max(hit.matches, key=lambda m: (len(said_terms(m.text.split(), terms)), -m.start))
         return replace(hit, moment=best)
 
     def _words(self, keys: set[tuple[int, float]]) -> _ByTime[Sequence[TimedWord]]:

@@ -111,6 +111,14 @@ def test_a_page_of_hits_gets_word_moments_and_best_sentences_from_the_database(m
     ]
     assert first.moment == first.matches[0]
     assert second.matches == (older_match,) and second.moment == older_match  # no word times: its segment
+    # Several words: the moment is the first match saying the most of them, not merely the first match.
+    one, both, again = (
+        TimedSegment(20.0, 24.0, "The whales dived."),
+        TimedSegment(30.0, 34.0, "The whales sang their songs."),
+        TimedSegment(40.0, 44.0, "Songs of whales."),
+    )
+    page = finder.place(SearchPage([_hit(older.video_id, (one, both, again))], total=1), "whales songs")
+    assert page.hits[0].moment == both
 
     # Found by meaning: the passage's sentence closest to the query, with its stored times.
     passage_moment = TimedSegment(float(np.float32(passage.start)), passage.end, passage.text)
