@@ -237,13 +237,17 @@ class TantivySearchIndex:
             total_exact=page.total_exact,
         )
 
-    def rank(self, query: SearchQuery) -> RankedPage:
-        plan = plan_search(query)
+    def searcher_and_query(self, plan: SearchPlan) -> tuple[tantivy.Searcher, tantivy.Query | None]:
+        """The index as of its last commit, and the plan's query for it, filters included (None: no term to look for)."""
         searcher = self._searcher()
         text_query = _text_query(plan.terms, (analysis_of(plan.language),) if plan.language else self._analyses_present)
-        if text_query is None:
+        return searcher, None if text_query is None else _with_filters(text_query, plan)
+
+    def rank(self, query: SearchQuery) -> RankedPage:
+        plan = plan_search(query)
+        searcher, full_query = self.searcher_and_query(plan)
+        if full_query is None:
             return RankedPage(tuple(plan.terms), [], 0)
-        full_query = _with_filters(text_query, plan)
         rows = _ranked(searcher, full_query, plan)
         # Counting visits every match, ranking does not: counted apart, and only when the page cannot tell.
         if plan.after is None and len(rows) <= plan.limit:
