@@ -294,10 +294,12 @@ class Passages:
         rows = np.flatnonzero(self.video_ids == key[0]).tolist()
         return next((float(scores[row]) for row in rows if self.key(row) == key), -np.inf)
 
-    def query_text(self, rng: np.random.Generator) -> tuple[int, str]:
-        """A random video and the first words of one of its transcript passages."""
+    def query_text(self, rng: np.random.Generator, videos: int) -> tuple[int, str]:
+        """A random video among the corpus's first `videos` and the first words of one of its transcript passages.
+        Videos appended later (by the freshness step of a kept run) change neither the draw nor the sample."""
+        rows = int(np.searchsorted(self.video_ids, videos, side="right"))  # rows are in video id order
         while True:
-            row = int(rng.integers(0, len(self.texts)))
+            row = int(rng.integers(0, rows))
             if self.starts[row] is not None:
                 return int(self.video_ids[row]), " ".join(self.texts[row].split()[:KNN_QUERY_WORDS])
 
@@ -325,7 +327,7 @@ class Passages:
         )
 
 
-def vectors_in_process(loaded: Loaded, samples: int, seed: int, goals: Goals) -> None:
+def vectors_in_process(loaded: Loaded, samples: int, seed: int, videos: int, goals: Goals) -> None:
     model = loaded.embedder.model_id
     started = time.monotonic()
     view = loaded.vectors.loaded_view(model)
@@ -338,7 +340,7 @@ def vectors_in_process(loaded: Loaded, samples: int, seed: int, goals: Goals) ->
     on_page = on_exact_page = on_hybrid_page = 0
     recalls, tied_recalls = [], []
     for _ in range(samples):
-        video_id, words = passages.query_text(rng)
+        video_id, words = passages.query_text(rng, videos)
         page = loaded.search.search(SearchQuery(text=words, limit=PAGE), mode="semantic")
         on_page += video_id in [hit.video_id for hit in page.hits]
         hybrid = loaded.search.search(SearchQuery(text=words, limit=PAGE), mode="hybrid")
@@ -376,7 +378,7 @@ def vectors_in_process(loaded: Loaded, samples: int, seed: int, goals: Goals) ->
     for i in range(samples // 2):
         # Words a video says, and a filter that selects its owner or a window around its date: as someone
         # looking for what an owner said, or what was said that month.
-        other, words = passages.query_text(rng)
+        other, words = passages.query_text(rng, videos)
         if i % 2 == 0:
             query = SearchQuery(text=words, owner_id=passages.owners[other], limit=10)
         else:
@@ -798,7 +800,7 @@ def main(argv: list[str] | None = None) -> int:
                             check_order(loaded, mix, args.order_sample, goals)
                     if "vectors" in steps:
                         with timed("vectors"):
-                            vectors_in_process(loaded, args.knn_queries, args.seed, goals)
+                            vectors_in_process(loaded, args.knn_queries, args.seed, args.videos, goals)
                     if "api" in steps:
                         with timed("through the API"):
                             through_api(
