@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from pipeline.ask.evidence import Evidence, EvidenceFinder, Scope
-from pipeline.search.moments import says
+from pipeline.search.moments import said_terms
 from pipeline.search.terms import query_terms
 
 NOT_FOUND = "not found in the archive"
@@ -185,7 +185,7 @@ def check_claim(line: dict, sources: Sequence[Evidence]) -> Claim | Dropped:
         return Dropped(f"source {number} does not say the quoted words")
     terms = query_terms(text)
     spoken = span.split()
-    supported = sum(1 for term in terms if any(says(word, (term,)) for word in spoken))
+    supported = len(said_terms(spoken, terms))  # terms are distinct (query_terms)
     if not terms or supported < CLAIM_SUPPORT * len(terms):
         return Dropped(f"the quoted words of source {number} do not say what the claim says")
     return Claim(" ".join(text.split()), cite(source, span))
