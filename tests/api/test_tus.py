@@ -70,6 +70,18 @@ def _offset(api: httpx.Client, location: str, auth: dict) -> int:
     return int(head.headers["upload-offset"])
 
 
+def _offset_once_stored(api: httpx.Client, location: str, auth: dict, arrived: int, timeout: float = 10.0) -> int:
+    """The offset HEAD gives once the server has stored the `arrived` bytes of a dropped PATCH, or after `timeout`.
+
+    The offset is the data file's size, and the dropped PATCH writes what it buffered only when it sees the
+    connection go: on a loaded machine that took longer than the drop's 0.3 s, and HEAD said 0 meanwhile.
+    """
+    deadline = time.monotonic() + timeout
+    while (offset := _offset(api, location, auth)) < arrived and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return offset
+
+
 @pytest.fixture(params=["local", "s3"])
 def store_settings(request, make_settings, tmp_path):
     if request.param == "local":
@@ -91,7 +103,7 @@ def test_a_dropped_upload_resumes_from_the_stored_offset_and_is_accepted(
         path = httpx.URL(location).path
         first = len(data) * 2 // 5
         _patch_then_drop(live.port, path, owner.headers, data[:first], declared=len(data))
-        stored = _offset(api, location, owner.headers)
+        stored = _offset_once_stored(api, location, owner.headers, first)
         assert stored == first  # everything that arrived is kept
         # Nobody else can see, resume or finish it; nobody signed out can either.
         assert api.head(location, headers={**HEADERS, **other.headers}).status_code == 404
